@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { claimReasons, effectiveLimits, freeUnder, type Free, type LimitOverrides } from './claim-test';
+import { nodeLimits, type Inventory } from './inventory';
+import { RESOURCES, type Amounts, type Resource } from './resources';
+import { statsDelta, type InstanceState, type StatsDelta } from './stats';
+import { instanceUsage, type Flavor, type Overhead } from './usage';
+
+export interface ClaimRequest extends InstanceState {
+  instanceUuid: string;
+  flavor: Flavor;
+  volumeBacked: boolean;
+  overhead: Overhead;
+  limits: LimitOverrides;
+}
+
+/** What the ledger keeps for each claimed instance. */
+export interface InstanceRecord extends InstanceState {
+  nodeId: string;
+  instanceUuid: string;
+  memoryMb: number;
+  diskGb: number;
+  vcpus: number;
+  pciDevices: string[];
+  flavor: Flavor;
+  volumeBacked: boolean;
+  overhead: Overhead;
+  /** Identifies the request that made the claim, so that a retry of it is told apart from a different claim. */
+  fingerprint: string;
+  /** Bumped on every change of the record: a release or state change is conditioned on the version it read. */
+  version: number;
+}
+
+/**
+ * How the store must guard one resource, given that conditions cannot do arithmetic:
+ * - 'headroom': the node's own limit applies; the node keeps headroom = limit - used, which must be >= `atLeast`.
+ * - 'usedAtMost': the request brought its own limit L, so used must be <= L - requested.
+ * - 'none': the request switched the test off for this resource.
+ */
+export type ResourceGuard =
+  | { kind: 'headroom'; atLeast: number }
+  | { kind: 'usedAtMost'; value: number }
+  | { kind: 'none' };
+
+export interface ClaimPlan {
+  record: Omit<InstanceRecord, 'nodeId'>;
+  amounts: Amounts;
+  guards: Record<Resource, ResourceGuard>;
+  statsDelta: StatsDelta;
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function fingerprint(request: ClaimRequest): string {
+  return createHash('sha256').update(canonical(request)).digest('base64url').slice(0, 32);
+}
+
+function guard(limit: number | null | undefined, requested: number): ResourceGuard {
+  if (limit === undefined) return { kind: 'headroom', atLeast: requested };
+  if (limit === null) return { kind: 'none' };
+  return { kind: 'usedAtMost', value: limit - requested };
+}
+
+/** Everything the store needs to make the claim in one conditional write, decided without reading the node. */
+export function planClaim(request: ClaimRequest): ClaimPlan {
+  const amounts = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
+  const { instanceUuid, flavor, volumeBacked, overhead, vmState, taskState, osType, projectId } = request;
+  return {
+    record: {
+      instanceUuid, ...amounts, pciDevices: [], vmState, taskState, osType, projectId,
+      flavor, volumeBacked, overhead, fingerprint: fingerprint(request), version: 1,
+    },
+    amounts,
+    guards: {
+      memoryMb: guard(request.limits.memoryMb, amounts.memoryMb),
+      diskGb: guard(request.limits.diskGb, amounts.diskGb),
+      vcpus: guard(request.limits.vcpus, amounts.vcpus),
+    },
+    statsDelta: statsDelta(undefined, request, false),
+  };
+}
+
+/** Nova's claim test against a node: the reasons the request does not fit, or an empty list. */
+export function refusalReasons(inventory: Inventory, used: Amounts, request: ClaimRequest): string[] {
+  const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
+  return claimReasons(freeUnder(effectiveLimits(nodeLimits(inventory), request.limits), used), requested);
+}
+
+/**
+ * The same test phrased on the figures the store's conditions compared: under the node's own limit the
+ * free amount is the stored headroom (limit - used, kept exact by the store), otherwise limit - used.
+ */
+export function refusalReasonsFromHeadroom(headroom: Amounts, used: Amounts, plan: ClaimPlan): string[] {
+  const free = {} as Free;
+  for (const r of RESOURCES) {
+    const g = plan.guards[r];
+    free[r] = g.kind === 'none' ? null : g.kind === 'headroom' ? headroom[r] : g.value + plan.amounts[r] - used[r];
+  }
+  return claimReasons(free, plan.amounts);
+}
+
+export function recordAmounts(record: Pick<InstanceRecord, Resource>): Amounts {
+  const out = {} as Amounts;
+  for (const r of RESOURCES) out[r] = record[r];
+  return out;
+}

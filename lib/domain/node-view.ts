@@ -1,0 +1,47 @@
+import { nodeLimits, type Inventory } from './inventory';
+import { currentWorkload, ioWorkload, runningVms, type Stats } from './stats';
+import type { Amounts } from './resources';
+
+/** A node as the ledger holds it: inventory, usage (reserved included) and the stats counters. */
+export interface NodeState extends Inventory {
+  nodeId: string;
+  used: Amounts;
+  stats: Stats;
+  generation: number;
+}
+
+export interface NodeView extends Inventory {
+  nodeId: string;
+  vcpusUsed: number;
+  memoryMbUsed: number;
+  localGbUsed: number;
+  freeRamMb: number;
+  freeDiskGb: number;
+  runningVms: number;
+  currentWorkload: number;
+  limits: { vcpus: number; memoryMb: number; diskGb: number };
+  stats: Stats;
+  pciDevicePools: never[];
+  generation: number;
+}
+
+/** The node as clients see it. Free values ignore ratios and may be negative (spec N5, N6). */
+export function nodeView(node: NodeState): NodeView {
+  const { nodeId, used, stats, generation, ...inventory } = node;
+  const limits = nodeLimits(inventory);
+  return {
+    nodeId,
+    ...inventory,
+    vcpusUsed: used.vcpus,
+    memoryMbUsed: used.memoryMb,
+    localGbUsed: used.diskGb,
+    freeRamMb: inventory.memoryMb - used.memoryMb,
+    freeDiskGb: inventory.localGb - used.diskGb,
+    runningVms: runningVms(stats),
+    currentWorkload: currentWorkload(stats),
+    limits: { vcpus: limits.vcpus, memoryMb: limits.memoryMb, diskGb: limits.diskGb },
+    stats: { ...stats, io_workload: ioWorkload(stats) },
+    pciDevicePools: [],
+    generation,
+  };
+}

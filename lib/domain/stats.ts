@@ -1,0 +1,79 @@
+// Nova's per-node instance statistics (spec S1-S5, D5), kept as counters so that every change is a delta
+// the store can apply with one conditional write, without reading the node first.
+
+export const VM_STATES = [
+  'active', 'building', 'paused', 'suspended', 'stopped', 'rescued', 'resized',
+  'soft-delete', 'deleted', 'error', 'shelved', 'shelved_offloaded',
+] as const;
+export type VmState = (typeof VM_STATES)[number];
+
+/** States whose instances consume nothing (spec M9). Entering one releases the claim. */
+export const RELEASING_STATES: ReadonlySet<string> = new Set(['deleted', 'shelved_offloaded']);
+
+export interface InstanceState {
+  vmState: VmState;
+  taskState: string | null;
+  osType: string | null;
+  projectId: string | null;
+}
+
+/** Task states that count toward io_workload, together with vm state 'building' (spec S3). */
+const IO_TASK_STATES = [
+  'resize_migrating', 'rebuilding', 'resize_prep', 'image_snapshot', 'image_backup', 'rescuing', 'unshelving',
+];
+
+export type Stats = Record<string, number>;
+export type StatsDelta = Record<string, number>;
+
+// Python renders None as 'None' in the key names (num_task_None).
+const show = (v: string | null) => (v === null ? 'None' : v);
+
+function stateKeys(s: InstanceState): string[] {
+  return [
+    `num_vm_${s.vmState}`,
+    `num_task_${show(s.taskState)}`,
+    `num_os_type_${show(s.osType)}`,
+    `num_proj_${show(s.projectId)}`,
+  ];
+}
+
+/**
+ * The counter changes of Nova's update_stats_for_instance (spec S2) as a delta: `before` is the tracked
+ * state (undefined for an instance not yet tracked), `after` the new one; `removed` drops the instance.
+ * Keys that net to zero are left out, so an unchanged state writes nothing.
+ */
+export function statsDelta(before: InstanceState | undefined, after: InstanceState, removed: boolean): StatsDelta {
+  const delta: StatsDelta = {};
+  const bump = (key: string, by: number) => {
+    delta[key] = (delta[key] ?? 0) + by;
+  };
+  if (before) for (const key of stateKeys(before)) bump(key, -1);
+  else bump('num_instances', 1);
+  if (removed || RELEASING_STATES.has(after.vmState)) bump('num_instances', -1);
+  else for (const key of stateKeys(after)) bump(key, 1);
+  for (const key of Object.keys(delta)) if (delta[key] === 0) delete delta[key];
+  return delta;
+}
+
+export function applyStatsDelta(stats: Stats, delta: StatsDelta): Stats {
+  const next = { ...stats };
+  for (const [key, by] of Object.entries(delta)) next[key] = (next[key] ?? 0) + by;
+  return next;
+}
+
+/** io_workload: instances building plus those in an I/O-heavy task state (spec S3). */
+export function ioWorkload(stats: Stats): number {
+  return (stats.num_vm_building ?? 0) + IO_TASK_STATES.reduce((sum, t) => sum + (stats[`num_task_${t}`] ?? 0), 0);
+}
+
+/** current_workload: instances with a task state (spec S4). */
+export function currentWorkload(stats: Stats): number {
+  let sum = 0;
+  for (const [key, n] of Object.entries(stats)) if (key.startsWith('num_task') && !key.endsWith('None')) sum += n;
+  return sum;
+}
+
+/** running_vms = num_instances (spec S5). */
+export function runningVms(stats: Stats): number {
+  return stats.num_instances ?? 0;
+}

@@ -1,0 +1,5 @@
+export * from './client';
+export * from './table';
+export * from './nodes';
+export * from './instances';
+export { withRetry, isTransient, Contended, DEFAULT_RETRY, type RetryPolicy } from './retry';

@@ -1,0 +1,297 @@
+import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  planClaim,
+  recordAmounts,
+  refusalMessage,
+  refusalReasonsFromHeadroom,
+  RELEASING_STATES,
+  RESOURCES,
+  scale,
+  ZERO,
+  statsDelta,
+  type Amounts,
+  type ClaimPlan,
+  type ClaimRequest,
+  type InstanceRecord,
+  type InstanceState,
+  type NodeState,
+  type StatsDelta,
+} from '../domain';
+import { InstanceConflict, InstanceNotFound, InsufficientResources, NodeNotFound } from '../errors';
+import type { Store } from './client';
+import { Expression } from './expression';
+import {
+  COLUMNS,
+  headroomOf,
+  INSTANCE_PREFIX,
+  instanceItem,
+  instanceKey,
+  instanceRecordOf,
+  nodeKey,
+  nodeStateOf,
+  ownerKey,
+  usedOf,
+} from './items';
+import { Contended, isAmbiguous, withRetry } from './retry';
+import { plain } from './plain';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/**
+ * The node half of every claim or release: move `amounts` (signed) into the claimed, used and headroom
+ * figures, apply the stats delta, bump the generation and the instance count, all in one Update.
+ */
+function nodeUpdate(
+  store: Store,
+  nodeId: string,
+  amounts: Amounts,
+  delta: StatsDelta,
+  instanceCountChange: number,
+  conditions: (e: Expression) => string[] = () => [],
+): TransactItem {
+  const e = new Expression();
+  const set: string[] = [];
+  if (amounts.memoryMb || amounts.diskGb || amounts.vcpus) {
+    for (const r of RESOURCES) {
+      const c = COLUMNS[r];
+      const by = e.value(amounts[r]);
+      set.push(
+        `${e.name(c.claimed)} = ${e.name(c.claimed)} + ${by}`,
+        `${e.name(c.used)} = ${e.name(c.used)} + ${by}`,
+        `${e.name(c.headroom)} = ${e.name(c.headroom)} - ${by}`,
+      );
+    }
+  }
+  const zero = e.value(0);
+  for (const [key, by] of Object.entries(delta)) {
+    const path = `${e.name('stats')}.${e.name(key)}`;
+    set.push(`${path} = if_not_exists(${path}, ${zero}) + ${e.value(by)}`);
+  }
+  const add = [`${e.name('generation')} ${e.value(1)}`];
+  if (instanceCountChange) add.push(`${e.name('instanceCount')} ${e.value(instanceCountChange)}`);
+  const condition = ['attribute_exists(pk)', ...conditions(e)].join(' AND ');
+  return {
+    Update: {
+      TableName: store.tableName,
+      Key: nodeKey(nodeId),
+      UpdateExpression: `${set.length ? `SET ${set.join(', ')} ` : ''}ADD ${add.join(', ')}`,
+      ConditionExpression: condition,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      ...e.params(),
+    },
+  };
+}
+
+/** The claim's guards as conditions on the node item (see ResourceGuard). */
+function guardConditions(plan: ClaimPlan) {
+  return (e: Expression) => {
+    const out: string[] = [];
+    for (const r of RESOURCES) {
+      const g = plan.guards[r];
+      if (g.kind === 'headroom') out.push(`${e.name(COLUMNS[r].headroom)} >= ${e.value(g.atLeast)}`);
+      else if (g.kind === 'usedAtMost') out.push(`${e.name(COLUMNS[r].used)} <= ${e.value(g.value)}`);
+    }
+    return out;
+  };
+}
+
+interface CancelReason {
+  Code?: string;
+  Item?: Record<string, unknown>;
+}
+
+function cancellation(error: unknown): CancelReason[] | undefined {
+  const e = error as { name?: string; CancellationReasons?: CancelReason[] };
+  return e?.name === 'TransactionCanceledException' ? (e.CancellationReasons ?? []) : undefined;
+}
+
+export interface ClaimResult {
+  /** False when this was a retry of a claim already made: nothing changed. */
+  created: boolean;
+  record: InstanceRecord;
+}
+
+/**
+ * Claims an instance's resources on a node: ONE TransactWriteItems, with no read before it. The node
+ * update is conditioned on the claim test; the instance record and its owner item on not existing yet.
+ */
+export async function claimInstance(store: Store, nodeId: string, request: ClaimRequest): Promise<ClaimResult> {
+  const plan = planClaim(request);
+  const record: InstanceRecord = { nodeId, ...plan.record };
+  const items: TransactItem[] = [
+    nodeUpdate(store, nodeId, plan.amounts, plan.statsDelta, 1, guardConditions(plan)),
+    { Put: { TableName: store.tableName, Item: instanceItem(record), ConditionExpression: 'attribute_not_exists(pk)' } },
+    {
+      Put: {
+        TableName: store.tableName,
+        Item: { ...ownerKey(record.instanceUuid), type: 'owner', nodeId, fingerprint: record.fingerprint },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+  ];
+  // A timeout or 5xx leaves it unknown whether our write landed; if a retry then finds our own claim, it was ours.
+  let maybeLanded = false;
+  return withRetry(async () => {
+    try {
+      await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return { created: true, record };
+    } catch (error) {
+      if (isAmbiguous(error)) maybeLanded = true;
+      const reasons = cancellation(error);
+      if (!reasons || reasons.some((r) => r.Code === 'TransactionConflict')) throw error;
+      const [node, instance, owner] = reasons;
+      if (owner?.Code === 'ConditionalCheckFailed' || instance?.Code === 'ConditionalCheckFailed') {
+        const holder = owner?.Item ? plain(owner.Item) : undefined;
+        if (holder && holder.nodeId === nodeId && holder.fingerprint === record.fingerprint) {
+          return { created: maybeLanded, record: await getInstance(store, nodeId, record.instanceUuid) };
+        }
+        throw new InstanceConflict(
+          holder && holder.nodeId !== nodeId
+            ? `Instance ${record.instanceUuid} is already claimed on node ${String(holder.nodeId)}.`
+            : `Instance ${record.instanceUuid} is already claimed on node ${nodeId} with a different request.`,
+        );
+      }
+      if (node?.Code === 'ConditionalCheckFailed') {
+        if (!node.Item) throw new NodeNotFound(nodeId);
+        const item = plain(node.Item);
+        const why = refusalReasonsFromHeadroom(headroomOf(item), usedOf(item), plan);
+        // The condition and the test read the same figures; should they ever disagree, try again.
+        if (!why.length) throw new Contended('claim condition failed but the test passes');
+        throw new InsufficientResources(refusalMessage(why), why);
+      }
+      throw error;
+    }
+  });
+}
+
+export async function getInstance(store: Store, nodeId: string, instanceUuid: string): Promise<InstanceRecord> {
+  const record = await findInstance(store, nodeId, instanceUuid);
+  if (!record) throw new InstanceNotFound(nodeId, instanceUuid);
+  return record;
+}
+
+async function findInstance(store: Store, nodeId: string, instanceUuid: string): Promise<InstanceRecord | undefined> {
+  const out = await withRetry(() =>
+    store.doc.send(
+      new GetCommand({ TableName: store.tableName, Key: instanceKey(nodeId, instanceUuid), ConsistentRead: true }),
+    ),
+  );
+  return out.Item ? instanceRecordOf(out.Item) : undefined;
+}
+
+/** The node and every instance it tracks, from one strongly consistent Query of the node's partition. */
+export async function nodeLedger(store: Store, nodeId: string): Promise<{ node: NodeState; instances: InstanceRecord[] }> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await withRetry(() =>
+      store.doc.send(
+        new QueryCommand({
+          TableName: store.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': nodeKey(nodeId).pk },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  const nodeItem = items.find((i) => i.sk === nodeKey(nodeId).sk);
+  if (!nodeItem) throw new NodeNotFound(nodeId);
+  const instances = items.filter((i) => String(i.sk).startsWith(INSTANCE_PREFIX)).map(instanceRecordOf);
+  return { node: nodeStateOf(nodeItem), instances };
+}
+
+export type StateChange = Partial<InstanceState>;
+
+export interface ChangeResult {
+  record: InstanceRecord;
+  /** True when the change released the instance's resources (deleted or shelved_offloaded). */
+  released: boolean;
+}
+
+/**
+ * Nova's update_usage: the instance changed state. Stats follow; entering a releasing state frees
+ * exactly what the claim took and stops tracking the instance. Read, then one conditional write on
+ * the version read; a concurrent change makes it start over.
+ */
+export async function changeInstance(store: Store, nodeId: string, instanceUuid: string, change: StateChange): Promise<ChangeResult> {
+  return withRetry(async () => {
+    const before = await findInstance(store, nodeId, instanceUuid);
+    if (!before) throw new InstanceNotFound(nodeId, instanceUuid);
+    const after: InstanceRecord = { ...before, ...change, version: before.version + 1 };
+    const released = RELEASING_STATES.has(after.vmState);
+    if (released) {
+      await commitRelease(store, before, after);
+      return { record: after, released };
+    }
+    const delta = statsDelta(before, after, false);
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: store.tableName,
+          Item: instanceItem(after),
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':v': before.version },
+        },
+      },
+    ];
+    if (Object.keys(delta).length) items.push(nodeUpdate(store, nodeId, ZERO, delta, 0));
+    await commitOrStartOver(store, items);
+    return { record: after, released };
+  });
+}
+
+/** Aborts a claim or forgets a deleted instance: frees exactly what it holds. False if it was not tracked. */
+export async function releaseInstance(store: Store, nodeId: string, instanceUuid: string): Promise<boolean> {
+  return withRetry(async () => {
+    const before = await findInstance(store, nodeId, instanceUuid);
+    if (!before) return false;
+    await commitRelease(store, before, before);
+    return true;
+  });
+}
+
+/** Deletes the record and its owner item and gives back what the record holds, conditioned on the version read. */
+async function commitRelease(store: Store, before: InstanceRecord, after: InstanceRecord): Promise<void> {
+  const delta = statsDelta(before, after, true);
+  await commitOrStartOver(store, [
+    {
+      Delete: {
+        TableName: store.tableName,
+        Key: instanceKey(before.nodeId, before.instanceUuid),
+        ConditionExpression: 'version = :v',
+        ExpressionAttributeValues: { ':v': before.version },
+      },
+    },
+    { Delete: { TableName: store.tableName, Key: ownerKey(before.instanceUuid) } },
+    nodeUpdate(store, before.nodeId, scale(recordAmounts(before), -1), delta, -1),
+  ]);
+}
+
+/** Commits a write that was built from a read; if the record changed since, the caller reads again. */
+async function commitOrStartOver(store: Store, items: TransactItem[]): Promise<void> {
+  try {
+    await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
+  } catch (error) {
+    const reasons = cancellation(error);
+    if (reasons?.[0]?.Code === 'ConditionalCheckFailed') throw new Contended('the instance changed since it was read');
+    throw error;
+  }
+}
+
+/** The node views of several nodes at once (consistent reads). */
+export async function getNodes(store: Store, nodeIds: string[]): Promise<Map<string, NodeState>> {
+  const out = await withRetry(() =>
+    store.doc.send(
+      new BatchGetCommand({
+        RequestItems: { [store.tableName]: { Keys: nodeIds.map(nodeKey), ConsistentRead: true } },
+      }),
+    ),
+  );
+  return new Map((out.Responses?.[store.tableName] ?? []).map((i) => [String(i.nodeId), nodeStateOf(i)]));
+}

