@@ -5,8 +5,15 @@ import { RESOURCES, type Amounts, type Resource } from './resources';
 import { statsDelta, type InstanceState, type StatsDelta } from './stats';
 import { instanceUsage, type Flavor, type Overhead } from './usage';
 
+export interface PciRequest {
+  count: number;
+  spec: Partial<Record<string, string>>[];
+  aliasName?: string;
+}
+
 export interface ClaimRequest extends InstanceState {
   instanceUuid: string;
+  pciRequests: PciRequest[];
   flavor: Flavor;
   volumeBacked: boolean;
   overhead: Overhead;
@@ -91,7 +98,10 @@ export function planClaim(request: ClaimRequest): ClaimPlan {
 /** Nova's claim test against a node: the reasons the request does not fit, or an empty list. */
 export function refusalReasons(inventory: Inventory, used: Amounts, request: ClaimRequest): string[] {
   const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
-  return claimReasons(freeUnder(effectiveLimits(nodeLimits(inventory), request.limits), used), requested);
+  const reasons = claimReasons(freeUnder(effectiveLimits(nodeLimits(inventory), request.limits), used), requested);
+  // No node tracks PCI devices yet, so any device request fails (spec C6), after the scalar reasons (C7).
+  if (request.pciRequests.length > 0) reasons.push('Claim pci failed');
+  return reasons;
 }
 
 /**

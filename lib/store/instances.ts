@@ -4,6 +4,7 @@ import {
   planClaim,
   recordAmounts,
   refusalMessage,
+  refusalReasons,
   refusalReasonsFromHeadroom,
   RELEASING_STATES,
   RESOURCES,
@@ -35,6 +36,7 @@ import {
 } from './items';
 import { Contended, isAmbiguous, withRetry } from './retry';
 import { plain } from './plain';
+import { getNode } from './nodes';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -117,6 +119,11 @@ export interface ClaimResult {
  * update is conditioned on the claim test; the instance record and its owner item on not existing yet.
  */
 export async function claimInstance(store: Store, nodeId: string, request: ClaimRequest): Promise<ClaimResult> {
+  if (request.pciRequests.length > 0) {
+    const node = await getNode(store, nodeId);
+    const why = refusalReasons(node, node.used, request);
+    throw new InsufficientResources(refusalMessage(why), why);
+  }
   const plan = planClaim(request);
   const record: InstanceRecord = { nodeId, ...plan.record };
   const items: TransactItem[] = [

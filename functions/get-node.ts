@@ -1,0 +1,9 @@
+import { httpHandler, json, parse, pathParam } from '../lib/api/http';
+import { nodeIdSchema } from '../lib/api/schemas';
+import { nodeView } from '../lib/domain';
+import { getNode, storeFromEnv } from '../lib/store';
+
+export const handler = httpHandler(async (event) => {
+  const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
+  return json(200, nodeView(await getNode(storeFromEnv(), nodeId)));
+});

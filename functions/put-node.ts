@@ -1,0 +1,11 @@
+import { httpHandler, json, parse, parseBody, pathParam } from '../lib/api/http';
+import { inventorySchema, nodeIdSchema } from '../lib/api/schemas';
+import { nodeView } from '../lib/domain';
+import { putNode, storeFromEnv } from '../lib/store';
+
+export const handler = httpHandler(async (event) => {
+  const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
+  const { pciDevices: _devices, ...inventory } = parseBody(inventorySchema, event);
+  const { created, node } = await putNode(storeFromEnv(), nodeId, inventory);
+  return json(created ? 201 : 200, nodeView(node));
+});

@@ -1,0 +1,91 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { AppError, Unavailable, ValidationError, type Issue } from '../errors';
+import { logger } from './logger';
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+const MAX_BODY_BYTES = 64 * 1024;
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+export function json(statusCode: number, body?: unknown, headers: Record<string, string> = {}): HttpResult {
+  if (body === undefined) return { statusCode, headers };
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+function issuesOf(error: z.ZodError, prefix: string): Issue[] {
+  return error.issues.map((i) => ({
+    path: [prefix, ...i.path.map(String)].filter(Boolean).join('.'),
+    message: i.message,
+  }));
+}
+
+function reject(where: string, issues: Issue[]): never {
+  const first = issues[0];
+  throw new ValidationError(
+    first ? `Invalid ${where}: ${first.path ? `${first.path} ` : ''}${first.message}.` : `Invalid ${where}.`,
+    issues,
+  );
+}
+
+/** Validates one value (a path parameter, the query) and answers 400 with the issues if it does not fit. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) reject(where, issuesOf(result.error, where === 'body' ? '' : where));
+  return result.data;
+}
+
+/** The JSON body, validated. An absent body is an empty object, so bodies of all-optional fields may be left out. */
+export function parseBody<S extends z.ZodType>(schema: S, event: HttpEvent): z.output<S> {
+  let text = event.body ?? '';
+  if (event.isBase64Encoded) text = Buffer.from(text, 'base64').toString('utf8');
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
+    reject('body', [{ path: '', message: `is larger than ${MAX_BODY_BYTES} bytes` }]);
+  }
+  let value: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      reject('body', [{ path: '', message: 'is not valid JSON' }]);
+    }
+  }
+  return parse(schema, value, 'body');
+}
+
+export function pathParam(event: HttpEvent, name: string): string {
+  return decodeURIComponent(event.pathParameters?.[name] ?? '');
+}
+
+/** True when the client asked for a lean answer (RFC 7240 `Prefer: return=minimal`). */
+export function prefersMinimal(event: HttpEvent): boolean {
+  const prefer = event.headers?.prefer ?? event.headers?.Prefer ?? '';
+  return /(^|[,;\s])return=minimal\b/i.test(prefer);
+}
+
+/** Turns every failure into the contract's error shape: known ones with their status, the rest as 500. */
+function errorResponses(): middy.MiddlewareObj<HttpEvent, HttpResult> {
+  return {
+    onError: async (request) => {
+      const error = request.error;
+      if (error instanceof AppError) {
+        const headers: Record<string, string> =
+          error instanceof Unavailable ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+        if (error.statusCode >= 500) logger.warn('request failed', { error: error.code });
+        request.response = json(error.statusCode, { error: error.code, message: error.message, ...error.details }, headers);
+        return;
+      }
+      logger.error('unexpected failure', error as Error);
+      request.response = json(500, { error: 'InternalError', message: 'The request failed unexpectedly; it may be retried.' });
+    },
+  };
+}
+
+type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+/** The middleware stack every HTTP handler shares. */
+export function httpHandler(handler: Handler) {
+  return middy<HttpEvent, HttpResult>(handler).use(errorResponses());
+}

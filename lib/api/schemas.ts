@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { INVENTORY_DEFAULTS, RELEASING_STATES, VM_STATES, type VmState } from '../domain';
+
+// Upper bound for counts: far above any real host (a billion MB is ~950 TB), and low enough that sums
+// of many claims stay exact in a double.
+export const MAX_COUNT = 1_000_000_000;
+
+const count = z.number().int().min(0).max(MAX_COUNT);
+const ratio = z.number().positive().max(1000);
+const limit = z.number().min(0).max(MAX_COUNT * 1000);
+
+export const nodeIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/, 'must be 1 to 128 letters, digits or . _ @ : -, starting with a letter or digit');
+
+export const instanceUuidSchema = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a UUID')
+  .transform((s) => s.toLowerCase());
+
+// Names that end up in stats keys (num_proj_<id>, num_os_type_<type>, num_task_<state>).
+const label = z.string().regex(/^[A-Za-z0-9._:@/-]{1,255}$/, 'must be 1 to 255 letters, digits or . _ : @ / -');
+const taskState = z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1 to 64 lower-case letters, digits, _ or -');
+
+const pciDevice = z.strictObject({
+  address: z.string().min(1).max(64),
+  vendorId: z.string().min(1).max(16),
+  productId: z.string().min(1).max(16),
+  numaNode: z.number().int().min(0).max(1024).nullable().optional(),
+  deviceType: z.enum(['type-PCI', 'type-PF', 'type-VF']).default('type-PCI'),
+  parentAddress: z.string().min(1).max(64).optional(),
+  physicalNetwork: z.string().min(1).max(255).optional(),
+});
+
+export const inventorySchema = z.strictObject({
+  vcpus: count,
+  memoryMb: count,
+  localGb: count,
+  cpuAllocationRatio: ratio.default(INVENTORY_DEFAULTS.cpuAllocationRatio),
+  ramAllocationRatio: ratio.default(INVENTORY_DEFAULTS.ramAllocationRatio),
+  diskAllocationRatio: ratio.default(INVENTORY_DEFAULTS.diskAllocationRatio),
+  reservedHostMemoryMb: count.default(INVENTORY_DEFAULTS.reservedHostMemoryMb),
+  reservedHostDiskMb: count.default(INVENTORY_DEFAULTS.reservedHostDiskMb),
+  reservedHostCpus: count.default(INVENTORY_DEFAULTS.reservedHostCpus),
+  // PCI passthrough devices are not tracked yet: only an empty list is accepted until they are.
+  pciDevices: z.array(pciDevice).max(0, 'PCI devices are not tracked yet; send an empty list').default([]),
+});
+
+const pciRequest = z.strictObject({
+  count: z.number().int().min(1).max(64),
+  spec: z
+    .array(
+      z.strictObject({
+        vendorId: z.string().min(1).max(16).optional(),
+        productId: z.string().min(1).max(16).optional(),
+        deviceType: z.enum(['type-PCI', 'type-PF', 'type-VF']).optional(),
+        physicalNetwork: z.string().min(1).max(255).optional(),
+      }),
+    )
+    .min(1)
+    .max(16),
+  aliasName: z.string().min(1).max(255).optional(),
+});
+
+const claimableStates = VM_STATES.filter((s) => !RELEASING_STATES.has(s)) as [VmState, ...VmState[]];
+
+export const claimSchema = z.strictObject({
+  instanceUuid: instanceUuidSchema,
+  flavor: z.strictObject({
+    vcpus: count,
+    memoryMb: count,
+    rootGb: count,
+    ephemeralGb: count.default(0),
+    swapMb: count.default(0),
+  }),
+  volumeBacked: z.boolean().default(false),
+  overhead: z
+    .strictObject({ memoryMb: count.default(0), diskGb: count.default(0), vcpus: count.default(0) })
+    .default({ memoryMb: 0, diskGb: 0, vcpus: 0 }),
+  limits: z
+    .strictObject({ memoryMb: limit.nullable().optional(), diskGb: limit.nullable().optional(), vcpus: limit.nullable().optional() })
+    .default({}),
+  pciRequests: z.array(pciRequest).max(16).default([]),
+  projectId: label.nullable().default(null),
+  osType: label.nullable().default(null),
+  // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (spec M9).
+  vmState: z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }).default('building'),
+  taskState: taskState.nullable().default('scheduling'),
+});
+
+export const stateChangeSchema = z
+  .strictObject({
+    vmState: z.enum(VM_STATES, { message: `must be one of ${VM_STATES.join(', ')}` }).optional(),
+    taskState: taskState.nullable().optional(),
+    projectId: label.nullable().optional(),
+    osType: label.nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'give at least one of vmState, taskState, projectId, osType' });
+
+export type InventoryBody = z.infer<typeof inventorySchema>;
+export type ClaimBody = z.infer<typeof claimSchema>;
+export type StateChangeBody = z.infer<typeof stateChangeSchema>;
