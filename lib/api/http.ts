@@ -25,7 +25,7 @@ function issuesOf(error: z.ZodError, prefix: string): Issue[] {
 function reject(where: string, issues: Issue[]): never {
   const first = issues[0];
   throw new ValidationError(
-    first ? `Invalid ${where}: ${first.path ? `${first.path} ` : ''}${first.message}.` : `Invalid ${where}.`,
+    first ? `Invalid ${where}: ${first.path ? `${first.path}: ` : ''}${first.message}.` : `Invalid ${where}.`,
     issues,
   );
 }
@@ -42,14 +42,14 @@ export function parseBody<S extends z.ZodType>(schema: S, event: HttpEvent): z.o
   let text = event.body ?? '';
   if (event.isBase64Encoded) text = Buffer.from(text, 'base64').toString('utf8');
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
-    reject('body', [{ path: '', message: `is larger than ${MAX_BODY_BYTES} bytes` }]);
+    reject('body', [{ path: '', message: `larger than ${MAX_BODY_BYTES} bytes` }]);
   }
   let value: unknown = {};
   if (text.trim() !== '') {
     try {
       value = JSON.parse(text);
     } catch {
-      reject('body', [{ path: '', message: 'is not valid JSON' }]);
+      reject('body', [{ path: '', message: 'not valid JSON' }]);
     }
   }
   return parse(schema, value, 'body');

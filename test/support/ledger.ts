@@ -1,0 +1,47 @@
+// Reads a node's ledger straight from the table and checks it adds up.
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Store } from '../../lib/store';
+
+export interface LedgerCheck {
+  node: Record<string, number>;
+  instances: Record<string, unknown>[];
+  sum: { memoryMb: number; diskGb: number; vcpus: number };
+}
+
+export async function readLedger(store: Store, nodeId: string): Promise<LedgerCheck> {
+  const out = await store.doc.send(
+    new QueryCommand({
+      TableName: store.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `NODE#${nodeId}` },
+      ConsistentRead: true,
+    }),
+  );
+  const items = out.Items ?? [];
+  const node = items.find((i) => i.sk === 'NODE') as Record<string, number>;
+  const instances = items.filter((i) => String(i.sk).startsWith('INSTANCE#'));
+  const sum = { memoryMb: 0, diskGb: 0, vcpus: 0 };
+  for (const i of instances) {
+    sum.memoryMb += Number(i.memoryMb);
+    sum.diskGb += Number(i.diskGb);
+    sum.vcpus += Number(i.vcpus);
+  }
+  return { node, instances, sum };
+}
+
+/** Usage = reserved + the sum of the instance records, headroom = limit - used, claimed = the sum. */
+export async function expectLedgerExact(store: Store, nodeId: string): Promise<LedgerCheck> {
+  const ledger = await readLedger(store, nodeId);
+  const { node, sum, instances } = ledger;
+  expect(node.vcpusClaimed).toBeCloseTo(sum.vcpus, 9);
+  expect(node.memoryMbClaimed).toBeCloseTo(sum.memoryMb, 9);
+  expect(node.localGbClaimed).toBeCloseTo(sum.diskGb, 9);
+  expect(node.vcpusUsed).toBeCloseTo(node.reservedHostCpus + sum.vcpus, 9);
+  expect(node.memoryMbUsed).toBeCloseTo(node.reservedHostMemoryMb + sum.memoryMb, 9);
+  expect(node.localGbUsed).toBeCloseTo(Math.floor(node.reservedHostDiskMb / 1024) + sum.diskGb, 9);
+  expect(node.vcpusHeadroom).toBeCloseTo(node.vcpus * node.cpuAllocationRatio - node.vcpusUsed, 9);
+  expect(node.memoryMbHeadroom).toBeCloseTo(node.memoryMb * node.ramAllocationRatio - node.memoryMbUsed, 9);
+  expect(node.localGbHeadroom).toBeCloseTo(node.localGb * node.diskAllocationRatio - node.localGbUsed, 9);
+  expect(node.instanceCount).toBe(instances.length);
+  return ledger;
+}
