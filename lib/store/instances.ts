@@ -1,4 +1,4 @@
-import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   planClaim,
@@ -289,16 +289,4 @@ async function commitOrStartOver(store: Store, items: TransactItem[]): Promise<v
     if (reasons?.[0]?.Code === 'ConditionalCheckFailed') throw new Contended('the instance changed since it was read');
     throw error;
   }
-}
-
-/** The node views of several nodes at once (consistent reads). */
-export async function getNodes(store: Store, nodeIds: string[]): Promise<Map<string, NodeState>> {
-  const out = await withRetry(() =>
-    store.doc.send(
-      new BatchGetCommand({
-        RequestItems: { [store.tableName]: { Keys: nodeIds.map(nodeKey), ConsistentRead: true } },
-      }),
-    ),
-  );
-  return new Map((out.Responses?.[store.tableName] ?? []).map((i) => [String(i.nodeId), nodeStateOf(i)]));
 }

@@ -4,7 +4,7 @@ import { nodeLimits, reserved, RESOURCES, type Inventory, type NodeState } from 
 import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
-import { COLUMNS, INVENTORY_FIELDS, nodeKey, nodeStateOf } from './items';
+import { COLUMNS, nodeKey, nodeStateOf } from './items';
 import { withRetry } from './retry';
 import { NODE_INDEX } from './table';
 

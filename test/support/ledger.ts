@@ -2,8 +2,16 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Store } from '../../lib/store';
 
+const FIGURES = [
+  'vcpus', 'memoryMb', 'localGb', 'cpuAllocationRatio', 'ramAllocationRatio', 'diskAllocationRatio',
+  'reservedHostMemoryMb', 'reservedHostDiskMb', 'reservedHostCpus', 'vcpusClaimed', 'memoryMbClaimed', 'localGbClaimed',
+  'vcpusUsed', 'memoryMbUsed', 'localGbUsed', 'vcpusHeadroom', 'memoryMbHeadroom', 'localGbHeadroom',
+  'instanceCount', 'generation',
+] as const;
+type NodeFigures = Record<(typeof FIGURES)[number], number>;
+
 export interface LedgerCheck {
-  node: Record<string, number>;
+  node: NodeFigures;
   instances: Record<string, unknown>[];
   sum: { memoryMb: number; diskGb: number; vcpus: number };
 }
@@ -18,7 +26,9 @@ export async function readLedger(store: Store, nodeId: string): Promise<LedgerCh
     }),
   );
   const items = out.Items ?? [];
-  const node = items.find((i) => i.sk === 'NODE') as Record<string, number>;
+  const item = items.find((i) => i.sk === 'NODE');
+  if (!item) throw new Error(`node ${nodeId} has no item`);
+  const node = Object.fromEntries(FIGURES.map((f) => [f, Number(item[f])])) as NodeFigures;
   const instances = items.filter((i) => String(i.sk).startsWith('INSTANCE#'));
   const sum = { memoryMb: 0, diskGb: 0, vcpus: 0 };
   for (const i of instances) {
