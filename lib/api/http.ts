@@ -55,8 +55,9 @@ export function parseBody<S extends z.ZodType>(schema: S, event: HttpEvent): z.o
   return parse(schema, value, 'body');
 }
 
+/** A path parameter as API Gateway passes it: already percent-decoded, so it is not decoded again. */
 export function pathParam(event: HttpEvent, name: string): string {
-  return decodeURIComponent(event.pathParameters?.[name] ?? '');
+  return event.pathParameters?.[name] ?? '';
 }
 
 /** True when the client asked for a lean answer (RFC 7240 `Prefer: return=minimal`). */

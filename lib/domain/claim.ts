@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { claimReasons, effectiveLimits, freeUnder, type Free, type LimitOverrides } from './claim-test';
+import { claimReasons, effectiveLimits, onGrid, type LimitOverrides } from './claim-test';
 import { nodeLimits, type Inventory } from './inventory';
 import { RESOURCES, type Amounts, type Resource } from './resources';
 import { statsDelta, type InstanceState, type StatsDelta } from './stats';
@@ -40,7 +40,7 @@ export interface InstanceRecord extends InstanceState {
 /**
  * How the store must guard one resource, given that conditions cannot do arithmetic:
  * - 'headroom': the node's own limit applies; the node keeps headroom = limit - used, which must be >= `atLeast`.
- * - 'usedAtMost': the request brought its own limit L, so used must be <= L - requested.
+ * - 'usedAtMost': the request brought its own limit L, so used must be <= L - requested (L on the grid, see GRID).
  * - 'none': the request switched the test off for this resource.
  */
 export type ResourceGuard =
@@ -73,7 +73,7 @@ export function fingerprint(request: ClaimRequest): string {
 function guard(limit: number | null | undefined, requested: number): ResourceGuard {
   if (limit === undefined) return { kind: 'headroom', atLeast: requested };
   if (limit === null) return { kind: 'none' };
-  return { kind: 'usedAtMost', value: limit - requested };
+  return { kind: 'usedAtMost', value: onGrid(limit) - requested };
 }
 
 /** Everything the store needs to make the claim in one conditional write, decided without reading the node. */
@@ -98,23 +98,10 @@ export function planClaim(request: ClaimRequest): ClaimPlan {
 /** Nova's claim test against a node: the reasons the request does not fit, or an empty list. */
 export function refusalReasons(inventory: Inventory, used: Amounts, request: ClaimRequest): string[] {
   const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
-  const reasons = claimReasons(freeUnder(effectiveLimits(nodeLimits(inventory), request.limits), used), requested);
+  const reasons = claimReasons(effectiveLimits(nodeLimits(inventory), request.limits), used, requested);
   // No node tracks PCI devices yet, so any device request fails (spec C6), after the scalar reasons (C7).
   if (request.pciRequests.length > 0) reasons.push('Claim pci failed');
   return reasons;
-}
-
-/**
- * The same test phrased on the figures the store's conditions compared: under the node's own limit the
- * free amount is the stored headroom (limit - used, kept exact by the store), otherwise limit - used.
- */
-export function refusalReasonsFromHeadroom(headroom: Amounts, used: Amounts, plan: ClaimPlan): string[] {
-  const free = {} as Free;
-  for (const r of RESOURCES) {
-    const g = plan.guards[r];
-    free[r] = g.kind === 'none' ? null : g.kind === 'headroom' ? headroom[r] : g.value + plan.amounts[r] - used[r];
-  }
-  return claimReasons(free, plan.amounts);
 }
 
 export function recordAmounts(record: Pick<InstanceRecord, Resource>): Amounts {

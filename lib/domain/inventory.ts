@@ -35,7 +35,10 @@ export function reserved(inv: Inventory): Amounts {
   };
 }
 
-/** The node's own limits: the formulas of Nova's Ram, Disk and Core filters (spec C2, D1). */
+/**
+ * The node's own limits: the formulas of Nova's Ram, Disk and Core filters (spec C2, D1). The store keeps
+ * headroom against these rounded down to the ledger's grid (see onGrid), which admits the same claims.
+ */
 export function nodeLimits(inv: Inventory): Amounts {
   return {
     memoryMb: inv.memoryMb * inv.ramAllocationRatio,

@@ -13,12 +13,14 @@ export interface Store {
   doc: DynamoDBDocumentClient;
 }
 
+const isAws = (endpoint: string) => /\.amazonaws\.com(\.cn)?(:\d+)?\/?$/i.test(new URL(endpoint).host);
+
 export function createStore(config: StoreConfig): Store {
   const client = new DynamoDBClient({
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     region: config.region ?? process.env.AWS_REGION ?? 'us-east-1',
-    // DynamoDB Local accepts any credentials; real AWS uses the usual provider chain.
-    ...(config.endpoint && !process.env.AWS_ACCESS_KEY_ID
+    // DynamoDB Local accepts any credentials; AWS itself gets the usual provider chain.
+    ...(config.endpoint && !isAws(config.endpoint) && !process.env.AWS_ACCESS_KEY_ID
       ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),
     // One retry policy for the whole service lives in retry.ts; two stacked ones would multiply attempts.

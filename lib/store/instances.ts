@@ -5,7 +5,6 @@ import {
   recordAmounts,
   refusalMessage,
   refusalReasons,
-  refusalReasonsFromHeadroom,
   RELEASING_STATES,
   RESOURCES,
   scale,
@@ -24,11 +23,11 @@ import type { Store } from './client';
 import { Expression } from './expression';
 import {
   COLUMNS,
-  headroomOf,
   INSTANCE_PREFIX,
   instanceItem,
   instanceKey,
   instanceRecordOf,
+  inventoryOf,
   nodeKey,
   nodeStateOf,
   ownerKey,
@@ -163,8 +162,8 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
       if (node?.Code === 'ConditionalCheckFailed') {
         if (!node.Item) throw new NodeNotFound(nodeId);
         const item = plain(node.Item);
-        const why = refusalReasonsFromHeadroom(headroomOf(item), usedOf(item), plan);
-        // The condition and the test read the same figures; should they ever disagree, try again.
+        const why = refusalReasons(inventoryOf(item), usedOf(item), request);
+        // The condition and the test decide alike (see GRID); should they ever disagree, try again.
         if (!why.length) throw new Contended('claim condition failed but the test passes');
         throw new InsufficientResources(refusalMessage(why), why);
       }

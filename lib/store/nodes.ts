@@ -1,6 +1,6 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { nodeLimits, reserved, RESOURCES, type Inventory, type NodeState } from '../domain';
+import { nodeLimits, onGrid, reserved, RESOURCES, type Inventory, type NodeState } from '../domain';
 import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
@@ -34,7 +34,7 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
     set.push(
       `${e.name(c.claimed)} = ${claimed}`,
       `${e.name(c.used)} = ${claimed} + ${e.value(res[r])}`,
-      `${e.name(c.headroom)} = ${e.value(limits[r] - res[r])} - ${claimed}`,
+      `${e.name(c.headroom)} = ${e.value(onGrid(limits[r]) - res[r])} - ${claimed}`,
     );
   }
   set.push(

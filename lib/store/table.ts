@@ -2,6 +2,7 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   ResourceNotFoundException,
+  waitUntilTableExists,
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { Store } from './client';
@@ -40,7 +41,7 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
   };
 }
 
-/** Creates the table unless it exists; returns true if it created it. */
+/** Creates the table unless it exists, and waits until it is ACTIVE; returns true if it created it. */
 export async function ensureTable(store: Store): Promise<boolean> {
   try {
     await store.client.send(new DescribeTableCommand({ TableName: store.tableName }));
@@ -49,5 +50,7 @@ export async function ensureTable(store: Store): Promise<boolean> {
     if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') throw error;
   }
   await store.client.send(new CreateTableCommand(tableDefinition(store.tableName)));
+  // A new table on AWS takes a while to become ACTIVE; DynamoDB Local has it at once.
+  await waitUntilTableExists({ client: store.client, maxWaitTime: 120, minDelay: 1 }, { TableName: store.tableName });
   return true;
 }

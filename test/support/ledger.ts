@@ -1,5 +1,6 @@
 // Reads a node's ledger straight from the table and checks it adds up.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { onGrid } from '../../lib/domain';
 import type { Store } from '../../lib/store';
 
 const FIGURES = [
@@ -49,9 +50,10 @@ export async function expectLedgerExact(store: Store, nodeId: string): Promise<L
   expect(node.vcpusUsed).toBeCloseTo(node.reservedHostCpus + sum.vcpus, 9);
   expect(node.memoryMbUsed).toBeCloseTo(node.reservedHostMemoryMb + sum.memoryMb, 9);
   expect(node.localGbUsed).toBeCloseTo(Math.floor(node.reservedHostDiskMb / 1024) + sum.diskGb, 9);
-  expect(node.vcpusHeadroom).toBeCloseTo(node.vcpus * node.cpuAllocationRatio - node.vcpusUsed, 9);
-  expect(node.memoryMbHeadroom).toBeCloseTo(node.memoryMb * node.ramAllocationRatio - node.memoryMbUsed, 9);
-  expect(node.localGbHeadroom).toBeCloseTo(node.localGb * node.diskAllocationRatio - node.localGbUsed, 9);
+  // Headroom is kept against the limit rounded down to the ledger's 1/1024 grid, exactly.
+  expect(node.vcpusHeadroom).toBe(onGrid(node.vcpus * node.cpuAllocationRatio) - node.vcpusUsed);
+  expect(node.memoryMbHeadroom).toBe(onGrid(node.memoryMb * node.ramAllocationRatio) - node.memoryMbUsed);
+  expect(node.localGbHeadroom).toBe(onGrid(node.localGb * node.diskAllocationRatio) - node.localGbUsed);
   expect(node.instanceCount).toBe(instances.length);
   return ledger;
 }

@@ -1,0 +1,253 @@
+// Serves the Lambda handlers of functions/routes.ts over plain HTTP, each request turned into the event
+// API Gateway HTTP API (payload format 2.0) would send, so that the handlers run here as they run in AWS.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { ROUTES, type Route } from '../functions/routes';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** API Gateway gives up on an integration after 30 s; the handlers see that as their deadline. */
+const TIMEOUT_MS = 30_000;
+const ACCOUNT_ID = '000000000000';
+const API_ID = 'local';
+
+export interface LocalServerOptions {
+  port: number;
+  host?: string;
+}
+
+export interface LocalServer {
+  /** Resolves once the server accepts connections; `url` carries the actual port (useful with port 0). */
+  listen(): Promise<{ url: string }>;
+  close(): Promise<void>;
+}
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
+
+export class HttpFailure extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, statusCode: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(statusCode, { ...headers, 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** The path parameters if `template` matches the (decoded) path; a parameter takes one non-empty segment. */
+function matchPath(template: string, segments: string[]): Record<string, string> | undefined {
+  const parts = template.split('/');
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, part] of parts.entries()) {
+    const segment = segments[i] ?? '';
+    const name = /^\{(\w+)\}$/.exec(part)?.[1];
+    if (name && segment !== '') params[name] = segment;
+    else if (part !== segment) return undefined;
+  }
+  return params;
+}
+
+function safeDecode(rawPath: string): string {
+  try {
+    return decodeURIComponent(rawPath);
+  } catch {
+    throw new HttpFailure(400, 'BadRequest', `The path ${rawPath} is not valid percent-encoding.`);
+  }
+}
+
+function findRoute(method: string, path: string): { route: Route; params: Record<string, string> } {
+  const segments = path.split('/');
+  const matches = ROUTES.flatMap((route) => {
+    const params = matchPath(route.path, segments);
+    return params ? [{ route, params }] : [];
+  });
+  const found = matches.find((m) => m.route.method === method);
+  if (found) return found;
+  if (matches.length === 0) throw new HttpFailure(404, 'RouteNotFound', `No route for ${method} ${path}.`);
+  const allow = matches.map((m) => m.route.method).join(', ');
+  throw new HttpFailure(405, 'MethodNotAllowed', `${method} is not allowed on ${path}; use ${allow}.`, { allow });
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const tooLarge = () => new HttpFailure(413, 'PayloadTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+const isText = (contentType = '') =>
+  contentType === '' || /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded)\b)/i.test(contentType);
+
+/** API Gateway's request time, e.g. 12/Mar/2020:19:03:58 +0000. */
+function requestTime(date: Date): string {
+  const [, day, month, year, time] = date.toUTCString().split(' ');
+  return `${day}/${month}/${year}:${time} +0000`;
+}
+
+/** One HTTP request as the local server (or a test) sees it, before it becomes an API Gateway event. */
+export interface LocalRequest {
+  method: string;
+  /** The path with its query string, as on the request line (percent-encoded). */
+  url: string;
+  /** Header values, lower-case names; repeated headers already joined by commas. */
+  headers?: Record<string, string>;
+  body?: Buffer;
+  sourceIp?: string;
+  protocol?: string;
+}
+
+function buildEvent(request: LocalRequest, route: Route, path: string, rawQueryString: string, pathParameters: Record<string, string>): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers ?? {})) if (name !== 'cookie') headers[name.toLowerCase()] = value;
+  const sourceIp = request.sourceIp ?? '127.0.0.1';
+  headers['x-forwarded-for'] ??= sourceIp;
+  headers['x-forwarded-proto'] ??= 'http';
+  // Cookies move to their own field, as in format 2.0.
+  const cookies = (request.headers?.cookie ?? '').split(';').map((c) => c.trim()).filter(Boolean);
+  const query: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(rawQueryString)) {
+    query[name] = name in query ? `${query[name]},${value}` : value;
+  }
+  const routeKey = `${route.method} ${route.path}`;
+  const now = new Date();
+  const body = request.body ?? Buffer.alloc(0);
+  const base64 = !isText(headers['content-type']);
+  const domainName = headers.host ?? 'localhost';
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString,
+    ...(cookies.length > 0 ? { cookies } : {}),
+    headers,
+    ...(rawQueryString !== '' ? { queryStringParameters: query } : {}),
+    ...(Object.keys(pathParameters).length > 0 ? { pathParameters } : {}),
+    requestContext: {
+      accountId: ACCOUNT_ID,
+      apiId: API_ID,
+      domainName,
+      domainPrefix: domainName.split('.')[0] ?? domainName,
+      http: {
+        method: route.method,
+        path,
+        protocol: request.protocol ?? 'HTTP/1.1',
+        sourceIp,
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: requestTime(now),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: body.toString(base64 ? 'base64' : 'utf8') } : {}),
+    isBase64Encoded: base64 && body.length > 0,
+  };
+}
+
+function lambdaContext(entry: string): Context {
+  const deadline = Date.now() + TIMEOUT_MS;
+  const functionName = `capacity-tracker-${entry}`;
+  const region = process.env.AWS_REGION ?? 'us-east-1';
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${region}:${ACCOUNT_ID}:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: `local/${process.pid}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** A handler's answer as API Gateway reads it: a result without statusCode is a JSON body with 200. */
+function structured(result: unknown): APIGatewayProxyStructuredResultV2 {
+  if (typeof result === 'object' && result !== null && 'statusCode' in result) return result as APIGatewayProxyStructuredResultV2;
+  return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: typeof result === 'string' ? result : JSON.stringify(result) };
+}
+
+/**
+ * Routes one request to its Lambda handler with the event API Gateway would send, and returns the
+ * handler's answer. Unknown routes and bad paths throw an HttpFailure with the status to answer.
+ */
+export async function invoke(request: LocalRequest): Promise<APIGatewayProxyStructuredResultV2> {
+  const [rawPath = '/', rawQueryString = ''] = request.url.split(/\?(.*)/s);
+  // HTTP API hands the handlers the path percent-decoded (an encoded slash splits segments there too).
+  const path = safeDecode(rawPath);
+  const { route, params } = findRoute(request.method, path);
+  const event = buildEvent(request, route, path, rawQueryString, params);
+  // Loaded on first use, as Lambda loads each function's bundle.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { handler } = require(`../functions/${route.entry}`) as { handler: Handler };
+  return structured(await handler(event, lambdaContext(route.entry)));
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const headers: Record<string, string> = {};
+  for (const [name, values] of Object.entries(req.headersDistinct)) if (values) headers[name] = values.join(name === 'cookie' ? '; ' : ',');
+  headers['x-forwarded-port'] ??= String(req.socket.localPort ?? '');
+  // Route first, so that an unknown route is answered without reading its body.
+  const url = req.url ?? '/';
+  const method = req.method ?? 'GET';
+  findRoute(method, safeDecode(url.split('?')[0] ?? '/'));
+  const result = await invoke({
+    method, url, headers, body: await readBody(req),
+    sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+    protocol: `HTTP/${req.httpVersion}`,
+  });
+  res.statusCode = result.statusCode ?? 200;
+  for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
+  if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
+  res.end(result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8'));
+}
+
+export function createLocalServer(options: LocalServerOptions): LocalServer {
+  const host = options.host ?? '127.0.0.1';
+  const server = createServer((req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      if (error instanceof HttpFailure) {
+        // After an oversized body, the rest of it is not read: close the connection instead.
+        const headers = error.statusCode === 413 ? { ...error.headers, connection: 'close' } : error.headers;
+        return sendJson(res, error.statusCode, { error: error.code, message: error.message }, headers);
+      }
+      console.error(`${req.method} ${req.url} failed:`, error);
+      sendJson(res, 500, { error: 'InternalError', message: 'The handler failed unexpectedly; see the server log.' });
+    });
+  });
+  return {
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port, host, () => {
+          server.off('error', reject);
+          const { port } = server.address() as AddressInfo;
+          resolve({ url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` });
+        });
+      }),
+    close: () =>
+      new Promise((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeIdleConnections();
+      }),
+  };
+}

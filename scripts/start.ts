@@ -1,0 +1,102 @@
+// `npm start`: the HTTP API on this machine, on DynamoDB Local (kept in .data/, or --in-memory) or on the
+// DynamoDB that DYNAMODB_ENDPOINT names. Stop it with Ctrl-C.
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { JavaMissingError, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import type { LocalServer } from './local-server';
+
+// Before the SDK loads (it is imported below, on demand): its notice about Node 20 is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+
+const ROOT = join(__dirname, '..');
+const DATA_DIR = join(ROOT, '.data');
+
+/** True if the pidfile names a DynamoDB Local whose runner is still alive (not a copy a crashed runner left). */
+function inUseByAnotherRunner(pidFile: string): boolean {
+  try {
+    const pid = readFileSync(pidFile, 'utf8').trim();
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('DynamoDBLocal.jar')) return false;
+    const parent = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1];
+    return readFileSync(`/proc/${parent}/cmdline`, 'utf8').includes('start.ts');
+  } catch {
+    return false;
+  }
+}
+
+async function openStore(inMemory: boolean): Promise<{ endpoint: string; label: string; db?: DynamoDbLocal }> {
+  const external = process.env.DYNAMODB_ENDPOINT;
+  if (external) return { endpoint: external, label: `external endpoint ${external}` };
+  const pidFile = join(DATA_DIR, inMemory ? 'dynamodb-local-memory.pid' : 'dynamodb-local.pid');
+  if (inUseByAnotherRunner(pidFile)) {
+    throw new Error(`another npm start is already running DynamoDB Local (see ${relative(ROOT, pidFile)}); stop it first`);
+  }
+  const db = await startDynamoDbLocal({ pidFile, ...(inMemory ? {} : { dataDir: DATA_DIR }) }).catch((error: unknown) => {
+    if (!(error instanceof JavaMissingError)) throw error;
+    throw new Error(
+      'DynamoDB Local needs Java, which is not installed: run `apt-get install default-jre-headless`, ' +
+        'or set DYNAMODB_ENDPOINT to a DynamoDB you already run',
+    );
+  });
+  const where = inMemory ? 'in memory' : `at ${relative(process.cwd(), DATA_DIR) || '.'}/`;
+  return { endpoint: db.endpoint, label: `embedded DynamoDB Local ${where} (PID ${db.pid})`, db };
+}
+
+let stopping = false;
+
+async function main(): Promise<void> {
+  const inMemory = process.argv.includes('--in-memory');
+  const tableName = (process.env.TABLE_NAME ||= 'capacity-tracker');
+  const port = Number(process.env.PORT ?? 3000);
+  const host = process.env.HOST || '127.0.0.1';
+
+  const opening = openStore(inMemory);
+  let server: LocalServer | undefined;
+  // Installed before anything starts, so that a signal during start-up stops DynamoDB Local as well.
+  const shutdown = (signal: NodeJS.Signals) => {
+    // Ctrl-C reaches tsx and this process alike, and tsx passes it on: act on the first one only.
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping.`);
+    Promise.resolve(server?.close())
+      .then(() => opening)
+      .then((store) => store.db?.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error('Stopping failed:', error);
+          process.exit(1);
+        },
+      );
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);
+
+  const store = await opening;
+  try {
+    const { createStore, ensureTable } = await import('../lib/store');
+    const client = createStore({ tableName, endpoint: store.endpoint });
+    await ensureTable(client);
+    client.client.destroy();
+    process.env.DYNAMODB_ENDPOINT = store.endpoint;
+    console.log(`Store ready: ${store.label}, table ${tableName}.`);
+
+    const { createLocalServer } = await import('./local-server');
+    server = createLocalServer({ port, host });
+    const { url } = await server.listen();
+    console.log(`capacity-tracker listening on ${url} (PID ${process.pid}); Ctrl-C stops it.`);
+    console.log(
+      `Try: curl -i -X PUT ${url}/nodes/n0 -H 'content-type: application/json' -d '{"vcpus": 4, "memoryMb": 512, "localGb": 6}'`,
+    );
+  } catch (error) {
+    await store.db?.stop();
+    throw error;
+  }
+}
+
+main().catch((error: unknown) => {
+  if (stopping) return;
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason = code === 'EADDRINUSE' ? `port ${process.env.PORT ?? 3000} is in use (set PORT)` : (error as Error).message;
+  console.error(`capacity-tracker did not start: ${reason}`);
+  process.exit(1);
+});
