@@ -90,7 +90,7 @@ describe('the claim test fails a resource iff requested > free', () => {
 describe('wording of the reasons', () => {
   test.each([
     [0.125, '0.12'], [0.375, '0.38'], [0.625, '0.62'], [0.875, '0.88'], [2.125, '2.12'], [-0.125, '-0.12'],
-    [0.876953125, '0.88'], [0.17499999999999998, '0.17'], [769.5, '769.50'], [-12.25, '-12.25'], [0, '0.00'],
+    [0.876953125, '0.88'], [0.3 - 0.125, '0.17'], [769.5, '769.50'], [-12.25, '-12.25'], [0, '0.00'],
   ])('free %p prints as Python\'s %%.2f does: %s', (x, expected) => {
     expect(formatFixed2(x)).toBe(expected);
   });
