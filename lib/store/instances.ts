@@ -1,28 +1,21 @@
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   planClaim,
   recordAmounts,
   refusalMessage,
   refusalReasons,
   RELEASING_STATES,
-  RESOURCES,
   scale,
   ZERO,
   statsDelta,
-  type Amounts,
-  type ClaimPlan,
   type ClaimRequest,
   type InstanceRecord,
   type InstanceState,
   type NodeState,
-  type StatsDelta,
 } from '../domain';
 import { InstanceConflict, InstanceNotFound, InsufficientResources, NodeNotFound } from '../errors';
 import type { Store } from './client';
-import { Expression } from './expression';
 import {
-  COLUMNS,
   INSTANCE_PREFIX,
   instanceItem,
   instanceKey,
@@ -34,78 +27,9 @@ import {
   usedOf,
 } from './items';
 import { Contended, isAmbiguous, withRetry } from './retry';
+import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type TransactItem } from './writes';
 import { plain } from './plain';
 import { getNode } from './nodes';
-
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
-
-/**
- * The node half of every claim or release: move `amounts` (signed) into the claimed, used and headroom
- * figures, apply the stats delta, bump the generation and the instance count, all in one Update.
- */
-function nodeUpdate(
-  store: Store,
-  nodeId: string,
-  amounts: Amounts,
-  delta: StatsDelta,
-  instanceCountChange: number,
-  conditions: (e: Expression) => string[] = () => [],
-): TransactItem {
-  const e = new Expression();
-  const set: string[] = [];
-  if (amounts.memoryMb || amounts.diskGb || amounts.vcpus) {
-    for (const r of RESOURCES) {
-      const c = COLUMNS[r];
-      const by = e.value(amounts[r]);
-      set.push(
-        `${e.name(c.claimed)} = ${e.name(c.claimed)} + ${by}`,
-        `${e.name(c.used)} = ${e.name(c.used)} + ${by}`,
-        `${e.name(c.headroom)} = ${e.name(c.headroom)} - ${by}`,
-      );
-    }
-  }
-  const zero = e.value(0);
-  for (const [key, by] of Object.entries(delta)) {
-    const path = `${e.name('stats')}.${e.name(key)}`;
-    set.push(`${path} = if_not_exists(${path}, ${zero}) + ${e.value(by)}`);
-  }
-  const add = [`${e.name('generation')} ${e.value(1)}`];
-  if (instanceCountChange) add.push(`${e.name('instanceCount')} ${e.value(instanceCountChange)}`);
-  const condition = ['attribute_exists(pk)', ...conditions(e)].join(' AND ');
-  return {
-    Update: {
-      TableName: store.tableName,
-      Key: nodeKey(nodeId),
-      UpdateExpression: `${set.length ? `SET ${set.join(', ')} ` : ''}ADD ${add.join(', ')}`,
-      ConditionExpression: condition,
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      ...e.params(),
-    },
-  };
-}
-
-/** The claim's guards as conditions on the node item (see ResourceGuard). */
-function guardConditions(plan: ClaimPlan) {
-  return (e: Expression) => {
-    const out: string[] = [];
-    for (const r of RESOURCES) {
-      const g = plan.guards[r];
-      if (g.kind === 'headroom') out.push(`${e.name(COLUMNS[r].headroom)} >= ${e.value(g.atLeast)}`);
-      else if (g.kind === 'usedAtMost') out.push(`${e.name(COLUMNS[r].used)} <= ${e.value(g.value)}`);
-    }
-    return out;
-  };
-}
-
-interface CancelReason {
-  Code?: string;
-  Item?: Record<string, unknown>;
-}
-
-function cancellation(error: unknown): CancelReason[] | undefined {
-  const e = error as { name?: string; CancellationReasons?: CancelReason[] };
-  return e?.name === 'TransactionCanceledException' ? (e.CancellationReasons ?? []) : undefined;
-}
 
 export interface ClaimResult {
   /** False when this was a retry of a claim already made: nothing changed. */
@@ -126,7 +50,7 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
   const plan = planClaim(request);
   const record: InstanceRecord = { nodeId, ...plan.record };
   const items: TransactItem[] = [
-    nodeUpdate(store, nodeId, plan.amounts, plan.statsDelta, 1, guardConditions(plan)),
+    nodeUpdate(store, nodeId, plan.amounts, plan.statsDelta, 1, guardConditions(plan.guards)),
     { Put: { TableName: store.tableName, Item: instanceItem(record), ConditionExpression: 'attribute_not_exists(pk)' } },
     {
       Put: {
@@ -277,15 +201,4 @@ async function commitRelease(store: Store, before: InstanceRecord, after: Instan
     { Delete: { TableName: store.tableName, Key: ownerKey(before.instanceUuid) } },
     nodeUpdate(store, before.nodeId, scale(recordAmounts(before), -1), delta, -1),
   ]);
-}
-
-/** Commits a write that was built from a read; if the record changed since, the caller reads again. */
-async function commitOrStartOver(store: Store, items: TransactItem[]): Promise<void> {
-  try {
-    await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
-  } catch (error) {
-    const reasons = cancellation(error);
-    if (reasons?.[0]?.Code === 'ConditionalCheckFailed') throw new Contended('the instance changed since it was read');
-    throw error;
-  }
 }

@@ -1,0 +1,89 @@
+import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { RESOURCES, type Amounts, type Resource, type ResourceGuard, type StatsDelta } from '../domain';
+import type { Store } from './client';
+import { Expression } from './expression';
+import { COLUMNS, nodeKey } from './items';
+import { Contended } from './retry';
+
+// The building blocks every transaction of the ledger is made of.
+
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/**
+ * The node half of every claim or release: move `amounts` (signed) into the claimed, used and headroom
+ * figures, apply the stats delta, bump the generation and the instance count, all in one Update.
+ */
+export function nodeUpdate(
+  store: Store,
+  nodeId: string,
+  amounts: Amounts,
+  delta: StatsDelta,
+  instanceCountChange: number,
+  conditions: (e: Expression) => string[] = () => [],
+): TransactItem {
+  const e = new Expression();
+  const set: string[] = [];
+  if (amounts.memoryMb || amounts.diskGb || amounts.vcpus) {
+    for (const r of RESOURCES) {
+      const c = COLUMNS[r];
+      const by = e.value(amounts[r]);
+      set.push(
+        `${e.name(c.claimed)} = ${e.name(c.claimed)} + ${by}`,
+        `${e.name(c.used)} = ${e.name(c.used)} + ${by}`,
+        `${e.name(c.headroom)} = ${e.name(c.headroom)} - ${by}`,
+      );
+    }
+  }
+  const zero = e.value(0);
+  for (const [key, by] of Object.entries(delta)) {
+    const path = `${e.name('stats')}.${e.name(key)}`;
+    set.push(`${path} = if_not_exists(${path}, ${zero}) + ${e.value(by)}`);
+  }
+  const add = [`${e.name('generation')} ${e.value(1)}`];
+  if (instanceCountChange) add.push(`${e.name('instanceCount')} ${e.value(instanceCountChange)}`);
+  const condition = ['attribute_exists(pk)', ...conditions(e)].join(' AND ');
+  return {
+    Update: {
+      TableName: store.tableName,
+      Key: nodeKey(nodeId),
+      UpdateExpression: `${set.length ? `SET ${set.join(', ')} ` : ''}ADD ${add.join(', ')}`,
+      ConditionExpression: condition,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      ...e.params(),
+    },
+  };
+}
+
+/** The claim's guards as conditions on the node item (see ResourceGuard). */
+export function guardConditions(guards: Record<Resource, ResourceGuard>) {
+  return (e: Expression) => {
+    const out: string[] = [];
+    for (const r of RESOURCES) {
+      const g = guards[r];
+      if (g.kind === 'headroom') out.push(`${e.name(COLUMNS[r].headroom)} >= ${e.value(g.atLeast)}`);
+      else if (g.kind === 'usedAtMost') out.push(`${e.name(COLUMNS[r].used)} <= ${e.value(g.value)}`);
+    }
+    return out;
+  };
+}
+
+export interface CancelReason {
+  Code?: string;
+  Item?: Record<string, unknown>;
+}
+
+export function cancellation(error: unknown): CancelReason[] | undefined {
+  const e = error as { name?: string; CancellationReasons?: CancelReason[] };
+  return e?.name === 'TransactionCanceledException' ? (e.CancellationReasons ?? []) : undefined;
+}
+
+/** Commits a write that was built from a read; if the record changed since, the caller reads again. */
+export async function commitOrStartOver(store: Store, items: TransactItem[]): Promise<void> {
+  try {
+    await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
+  } catch (error) {
+    const reasons = cancellation(error);
+    if (reasons?.some((r) => r.Code === 'ConditionalCheckFailed')) throw new Contended('a record changed since it was read');
+    throw error;
+  }
+}
