@@ -16,4 +16,8 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/nodes/{nodeId}/instances/{instanceUuid}', entry: 'get-instance' },
   { method: 'PATCH', path: '/nodes/{nodeId}/instances/{instanceUuid}', entry: 'update-instance' },
   { method: 'DELETE', path: '/nodes/{nodeId}/instances/{instanceUuid}', entry: 'release-instance' },
+  { method: 'POST', path: '/nodes/{nodeId}/move-claims', entry: 'claim-move' },
+  { method: 'DELETE', path: '/nodes/{nodeId}/move-claims/{migrationId}', entry: 'drop-move-claim' },
+  { method: 'GET', path: '/migrations/{migrationId}', entry: 'get-migration' },
+  { method: 'POST', path: '/migrations/{migrationId}/status', entry: 'update-migration-status' },
 ];

@@ -48,13 +48,25 @@ export class InstanceConflict extends AppError {
 }
 
 export class NodeInUse extends AppError {
-  constructor(nodeId: string, instances: number) {
-    super(409, 'NodeInUse', `Node ${nodeId} still tracks ${instances} instance(s); release them before deleting the node.`);
+  constructor(nodeId: string, tracked: number) {
+    super(409, 'NodeInUse', `Node ${nodeId} still tracks ${tracked} instance(s) or move claim(s); release them before deleting the node.`);
   }
 }
 
 export class Unavailable extends AppError {
   constructor(readonly retryAfterSeconds: number) {
     super(503, 'Unavailable', 'The capacity store is busy; retry the request later.');
+  }
+}
+
+export class MigrationNotFound extends AppError {
+  constructor(migrationId: string) {
+    super(404, 'MigrationNotFound', `Migration ${migrationId} is not known.`);
+  }
+}
+
+export class InvalidTransition extends AppError {
+  constructor(message: string) {
+    super(409, 'InvalidTransition', message);
   }
 }

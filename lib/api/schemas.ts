@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { INVENTORY_DEFAULTS, RELEASING_STATES, VM_STATES, type VmState } from '../domain';
+import { INVENTORY_DEFAULTS, MOVE_TYPES, RELEASING_STATES, STATUSES, VM_STATES, type VmState } from '../domain';
 
 // Upper bound for counts: far above any real host (a billion MB is ~950 TB), and low enough that sums
 // of many claims stay exact in a double.
@@ -62,24 +62,26 @@ const pciRequest = z.strictObject({
   aliasName: z.string().min(1).max(255).optional(),
 });
 
+const flavor = z.strictObject({
+  vcpus: count,
+  memoryMb: count,
+  rootGb: count,
+  ephemeralGb: count.default(0),
+  swapMb: count.default(0),
+});
+const overhead = z.strictObject({ memoryMb: count.default(0), diskGb: count.default(0), vcpus: count.default(0) });
+const limits = z
+  .strictObject({ memoryMb: limit.nullable().optional(), diskGb: limit.nullable().optional(), vcpus: limit.nullable().optional() })
+  .default({});
+
 const claimableStates = VM_STATES.filter((s) => !RELEASING_STATES.has(s)) as [VmState, ...VmState[]];
 
 export const claimSchema = z.strictObject({
   instanceUuid: instanceUuidSchema,
-  flavor: z.strictObject({
-    vcpus: count,
-    memoryMb: count,
-    rootGb: count,
-    ephemeralGb: count.default(0),
-    swapMb: count.default(0),
-  }),
+  flavor,
   volumeBacked: z.boolean().default(false),
-  overhead: z
-    .strictObject({ memoryMb: count.default(0), diskGb: count.default(0), vcpus: count.default(0) })
-    .default({ memoryMb: 0, diskGb: 0, vcpus: 0 }),
-  limits: z
-    .strictObject({ memoryMb: limit.nullable().optional(), diskGb: limit.nullable().optional(), vcpus: limit.nullable().optional() })
-    .default({}),
+  overhead: overhead.default({ memoryMb: 0, diskGb: 0, vcpus: 0 }),
+  limits,
   pciRequests: z.array(pciRequest).max(16).default([]),
   projectId: label.nullable().default(null),
   osType: label.nullable().default(null),
@@ -96,6 +98,35 @@ export const stateChangeSchema = z
     osType: label.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'give at least one of vmState, taskState, projectId, osType' });
+
+export const migrationIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1 to 128 letters, digits or . _ : -, starting with a letter or digit');
+
+export const moveClaimSchema = z
+  .strictObject({
+    migrationId: migrationIdSchema,
+    instanceUuid: instanceUuidSchema,
+    moveType: z.enum(MOVE_TYPES, { message: `must be one of ${MOVE_TYPES.join(', ')}` }),
+    sourceNodeId: nodeIdSchema,
+    newFlavor: flavor.optional(),
+    overhead: overhead.optional(),
+    limits,
+    pciRequests: z.array(pciRequest).max(16).default([]),
+  })
+  .refine((b) => b.moveType !== 'resize' || b.newFlavor !== undefined, {
+    message: 'a resize needs newFlavor',
+    path: ['newFlavor'],
+  });
+
+export const statusUpdateSchema = z.strictObject({
+  status: z.enum(STATUSES, { message: `must be one of ${STATUSES.join(', ')}` }),
+  sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
+export const dropQuerySchema = z.strictObject({
+  flavor: z.enum(['new', 'old'], { message: 'must be new or old' }).default('new'),
+});
 
 export type InventoryBody = z.infer<typeof inventorySchema>;
 export type ClaimBody = z.infer<typeof claimSchema>;

@@ -1,4 +1,4 @@
-import { nodeView, type InstanceRecord, type NodeState, type NodeView } from '../domain';
+import { nodeView, type InstanceRecord, type Migration, type NodeState, type NodeView } from '../domain';
 
 /** The instance record as clients see it: the claim's figures and the instance's state. */
 export function instanceView(record: InstanceRecord) {
@@ -8,4 +8,27 @@ export function instanceView(record: InstanceRecord) {
 
 export function claimView(record: InstanceRecord, node?: NodeState): ReturnType<typeof instanceView> & { node?: NodeView } {
   return node ? { ...instanceView(record), node: nodeView(node) } : instanceView(record);
+}
+
+/** A migration as clients see it: where from, where to, both flavors, the status and the last sequence applied. */
+export function migrationView(m: Migration) {
+  return {
+    migrationId: m.migrationId,
+    instanceUuid: m.instanceUuid,
+    moveType: m.moveType,
+    sourceNodeId: m.sourceNodeId,
+    destNodeId: m.destNodeId,
+    oldFlavor: m.old.flavor,
+    newFlavor: m.new.flavor,
+    status: m.status,
+    sequence: m.sequence,
+    oldUsage: m.old.amounts,
+    newUsage: m.new.amounts,
+  };
+}
+
+/** What a move claim took on its destination, in the shape of an instance claim. */
+export function moveClaimView(m: Migration, node?: NodeState) {
+  const claim = { nodeId: m.destNodeId, instanceUuid: m.instanceUuid, ...m.new.amounts, pciDevices: [] as string[] };
+  return node ? { ...claim, node: nodeView(node) } : claim;
 }

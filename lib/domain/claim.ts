@@ -35,6 +35,8 @@ export interface InstanceRecord extends InstanceState {
   fingerprint: string;
   /** Bumped on every change of the record: a release or state change is conditioned on the version it read. */
   version: number;
+  /** The move in progress, if any: it must end before the instance can be released. */
+  migrationId?: string;
 }
 
 /**
@@ -66,7 +68,8 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function fingerprint(request: ClaimRequest): string {
+/** Identifies a request by its content: the same fields and values, in any key order, give the same print. */
+export function fingerprint(request: unknown): string {
   return createHash('sha256').update(canonical(request)).digest('base64url').slice(0, 32);
 }
 
@@ -74,6 +77,15 @@ function guard(limit: number | null | undefined, requested: number): ResourceGua
   if (limit === undefined) return { kind: 'headroom', atLeast: requested };
   if (limit === null) return { kind: 'none' };
   return { kind: 'usedAtMost', value: onGrid(limit) - requested };
+}
+
+/** How the store guards each resource for a claim of `amounts` under the request's limits. */
+export function claimGuards(amounts: Amounts, limits: LimitOverrides): Record<Resource, ResourceGuard> {
+  return {
+    memoryMb: guard(limits.memoryMb, amounts.memoryMb),
+    diskGb: guard(limits.diskGb, amounts.diskGb),
+    vcpus: guard(limits.vcpus, amounts.vcpus),
+  };
 }
 
 /** Everything the store needs to make the claim in one conditional write, decided without reading the node. */
@@ -86,17 +98,15 @@ export function planClaim(request: ClaimRequest): ClaimPlan {
       flavor, volumeBacked, overhead, fingerprint: fingerprint(request), version: 1,
     },
     amounts,
-    guards: {
-      memoryMb: guard(request.limits.memoryMb, amounts.memoryMb),
-      diskGb: guard(request.limits.diskGb, amounts.diskGb),
-      vcpus: guard(request.limits.vcpus, amounts.vcpus),
-    },
+    guards: claimGuards(amounts, request.limits),
     statsDelta: statsDelta(undefined, request, false),
   };
 }
 
 /** Nova's claim test against a node: the reasons the request does not fit, or an empty list. */
-export function refusalReasons(inventory: Inventory, used: Amounts, request: ClaimRequest): string[] {
+export type Sized = Pick<ClaimRequest, 'flavor' | 'overhead' | 'volumeBacked' | 'limits' | 'pciRequests'>;
+
+export function refusalReasons(inventory: Inventory, used: Amounts, request: Sized): string[] {
   const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
   const reasons = claimReasons(effectiveLimits(nodeLimits(inventory), request.limits), used, requested);
   // No node tracks PCI devices yet, so any device request fails (spec C6), after the scalar reasons (C7).

@@ -5,3 +5,4 @@ export * from './claim-test';
 export * from './stats';
 export * from './claim';
 export * from './node-view';
+export * from './migration';

@@ -13,7 +13,7 @@ import {
   type InstanceState,
   type NodeState,
 } from '../domain';
-import { InstanceConflict, InstanceNotFound, InsufficientResources, NodeNotFound } from '../errors';
+import { InstanceConflict, InstanceNotFound, InsufficientResources, NodeNotFound, Unavailable } from '../errors';
 import type { Store } from './client';
 import {
   INSTANCE_PREFIX,
@@ -29,6 +29,7 @@ import {
 import { Contended, isAmbiguous, withRetry } from './retry';
 import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type TransactItem } from './writes';
 import { plain } from './plain';
+import { changeMigrationStatus } from './migrations';
 import { getNode } from './nodes';
 
 export interface ClaimResult {
@@ -150,40 +151,64 @@ export interface ChangeResult {
  * the version read; a concurrent change makes it start over.
  */
 export async function changeInstance(store: Store, nodeId: string, instanceUuid: string, change: StateChange): Promise<ChangeResult> {
-  return withRetry(async () => {
-    const before = await findInstance(store, nodeId, instanceUuid);
-    if (!before) throw new InstanceNotFound(nodeId, instanceUuid);
-    const after: InstanceRecord = { ...before, ...change, version: before.version + 1 };
-    const released = RELEASING_STATES.has(after.vmState);
-    if (released) {
-      await commitRelease(store, before, after);
-      return { record: after, released };
-    }
-    const delta = statsDelta(before, after, false);
-    const items: TransactItem[] = [
-      {
-        Put: {
-          TableName: store.tableName,
-          Item: instanceItem(after),
-          ConditionExpression: 'version = :v',
-          ExpressionAttributeValues: { ':v': before.version },
+  return endingMovesFirst<ChangeResult>(store, () =>
+    withRetry(async () => {
+      const before = await findInstance(store, nodeId, instanceUuid);
+      if (!before) throw new InstanceNotFound(nodeId, instanceUuid);
+      const after: InstanceRecord = { ...before, ...change, version: before.version + 1 };
+      const released = RELEASING_STATES.has(after.vmState);
+      if (released) {
+        if (before.migrationId) return { moving: before.migrationId };
+        await commitRelease(store, before, after);
+        return { record: after, released };
+      }
+      const delta = statsDelta(before, after, false);
+      const items: TransactItem[] = [
+        {
+          Put: {
+            TableName: store.tableName,
+            Item: instanceItem(after),
+            ConditionExpression: 'version = :v',
+            ExpressionAttributeValues: { ':v': before.version },
+          },
         },
-      },
-    ];
-    if (Object.keys(delta).length) items.push(nodeUpdate(store, nodeId, ZERO, delta, 0));
-    await commitOrStartOver(store, items);
-    return { record: after, released };
-  });
+      ];
+      if (Object.keys(delta).length) items.push(nodeUpdate(store, nodeId, ZERO, delta, 0));
+      await commitOrStartOver(store, items);
+      return { record: after, released };
+    }),
+  );
 }
 
-/** Aborts a claim or forgets a deleted instance: frees exactly what it holds. False if it was not tracked. */
+/**
+ * Aborts a claim or forgets a deleted instance: frees exactly what it holds, a move in progress
+ * included (the move is cancelled first, then the instance released). False if it was not tracked.
+ */
 export async function releaseInstance(store: Store, nodeId: string, instanceUuid: string): Promise<boolean> {
-  return withRetry(async () => {
-    const before = await findInstance(store, nodeId, instanceUuid);
-    if (!before) return false;
-    await commitRelease(store, before, before);
-    return true;
-  });
+  return endingMovesFirst<boolean>(store, () =>
+    withRetry(async () => {
+      const before = await findInstance(store, nodeId, instanceUuid);
+      if (!before) return false;
+      if (before.migrationId) return { moving: before.migrationId };
+      await commitRelease(store, before, before);
+      return true;
+    }),
+  );
+}
+
+/**
+ * Runs a release; if the instance turns out to be moving, cancels the move (which releases the move's
+ * holds in its own transaction) and runs the release again. Two steps, each safe to repeat: a crash
+ * between them leaves a cancelled move and a tracked instance, and the retry finishes the job.
+ */
+async function endingMovesFirst<T>(store: Store, release: () => Promise<T | { moving: string }>): Promise<T> {
+  for (let round = 0; round < 3; round++) {
+    const outcome = await release();
+    if (!(outcome && typeof outcome === 'object' && 'moving' in outcome)) return outcome as T;
+    await changeMigrationStatus(store, outcome.moving, 'cancelled');
+  }
+  // A new move started after each cancellation: give up for now rather than chase it.
+  throw new Unavailable(1);
 }
 
 /** Deletes the record and its owner item and gives back what the record holds, conditioned on the version read. */

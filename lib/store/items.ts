@@ -1,12 +1,19 @@
 // The item layout. A node's partition holds the node item and one item per claimed instance, so a
 // node's whole ledger is one strongly consistent Query. A second, tiny item keyed by the instance UUID
 // alone records which node owns the instance, so an instance can be claimed at most once fleet-wide.
-import type { Amounts, InstanceRecord, Inventory, NodeState, Resource, Stats } from '../domain';
+import type { Amounts, InstanceRecord, Inventory, Migration, NodeState, Resource, Stats } from '../domain';
 
 export const nodeKey = (nodeId: string) => ({ pk: `NODE#${nodeId}`, sk: 'NODE' });
 export const instanceKey = (nodeId: string, instanceUuid: string) => ({ pk: `NODE#${nodeId}`, sk: `INSTANCE#${instanceUuid}` });
 export const ownerKey = (instanceUuid: string) => ({ pk: `INSTANCE#${instanceUuid}`, sk: 'OWNER' });
 export const INSTANCE_PREFIX = 'INSTANCE#';
+export const migrationKey = (migrationId: string) => ({ pk: `MIGRATION#${migrationId}`, sk: 'MIGRATION' });
+/** A move's hold on a node lives in the node's partition, so the node's ledger is still one Query. */
+export const holdKey = (nodeId: string, migrationId: string, role: 'new' | 'old') => ({
+  pk: `NODE#${nodeId}`,
+  sk: `MOVE#${migrationId}#${role}`,
+});
+export const HOLD_PREFIX = 'MOVE#';
 
 /**
  * Per resource, the node item keeps three figures: what claims hold, what is used (claims plus what
@@ -28,7 +35,7 @@ export interface NodeItem extends Inventory {
   nodeId: string;
   stats: Stats;
   generation: number;
-  instanceCount: number;
+  trackedCount: number;
   [column: string]: unknown;
 }
 
@@ -58,7 +65,7 @@ export function nodeStateOf(item: Record<string, unknown>): NodeState {
 
 const RECORD_FIELDS = [
   'nodeId', 'instanceUuid', 'memoryMb', 'diskGb', 'vcpus', 'pciDevices', 'vmState', 'taskState', 'osType',
-  'projectId', 'flavor', 'volumeBacked', 'overhead', 'fingerprint', 'version',
+  'projectId', 'flavor', 'volumeBacked', 'overhead', 'fingerprint', 'version', 'migrationId',
 ] as const satisfies readonly (keyof InstanceRecord)[];
 
 export function instanceItem(record: InstanceRecord): Record<string, unknown> {
@@ -69,5 +76,41 @@ export function instanceRecordOf(item: Record<string, unknown>): InstanceRecord 
   const record = {} as Record<string, unknown>;
   for (const f of RECORD_FIELDS) record[f] = item[f] ?? null;
   record.pciDevices = (item.pciDevices as string[] | undefined) ?? [];
+  if (record.migrationId === null) delete record.migrationId;
   return record as unknown as InstanceRecord;
+}
+
+export interface HoldItem {
+  nodeId: string;
+  migrationId: string;
+  instanceUuid: string;
+  role: 'new' | 'old';
+  memoryMb: number;
+  diskGb: number;
+  vcpus: number;
+}
+
+export function holdItem(hold: HoldItem): Record<string, unknown> {
+  return { ...holdKey(hold.nodeId, hold.migrationId, hold.role), type: 'hold', ...hold };
+}
+
+export function holdOf(item: Record<string, unknown>): HoldItem {
+  return {
+    nodeId: String(item.nodeId),
+    migrationId: String(item.migrationId),
+    instanceUuid: String(item.instanceUuid),
+    role: item.role as 'new' | 'old',
+    memoryMb: Number(item.memoryMb),
+    diskGb: Number(item.diskGb),
+    vcpus: Number(item.vcpus),
+  };
+}
+
+export function migrationItem(m: Migration): Record<string, unknown> {
+  return { ...migrationKey(m.migrationId), type: 'migration', ...m };
+}
+
+export function migrationOf(item: Record<string, unknown>): Migration {
+  const { pk: _pk, sk: _sk, type: _type, ...rest } = item;
+  return rest as unknown as Migration;
 }

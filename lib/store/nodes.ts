@@ -39,7 +39,7 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
   }
   set.push(
     `${e.name('stats')} = if_not_exists(${e.name('stats')}, ${e.value({})})`,
-    `${e.name('instanceCount')} = if_not_exists(${e.name('instanceCount')}, ${zero})`,
+    `${e.name('trackedCount')} = if_not_exists(${e.name('trackedCount')}, ${zero})`,
   );
   const out = await withRetry(() =>
     store.doc.send(
@@ -110,7 +110,7 @@ export async function deleteNode(store: Store, nodeId: string): Promise<void> {
         new DeleteCommand({
           TableName: store.tableName,
           Key: nodeKey(nodeId),
-          ConditionExpression: 'attribute_exists(pk) AND instanceCount = :zero',
+          ConditionExpression: 'attribute_exists(pk) AND trackedCount = :zero',
           ExpressionAttributeValues: { ':zero': 0 },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -120,6 +120,6 @@ export async function deleteNode(store: Store, nodeId: string): Promise<void> {
     const e = error as { name?: string; Item?: Record<string, unknown> };
     if (e.name !== 'ConditionalCheckFailedException') throw error;
     if (!e.Item) throw new NodeNotFound(nodeId);
-    throw new NodeInUse(nodeId, Number(unmarshall(e.Item as never).instanceCount));
+    throw new NodeInUse(nodeId, Number(unmarshall(e.Item as never).trackedCount));
   }
 }

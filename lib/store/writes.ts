@@ -11,14 +11,15 @@ export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems'
 
 /**
  * The node half of every claim or release: move `amounts` (signed) into the claimed, used and headroom
- * figures, apply the stats delta, bump the generation and the instance count, all in one Update.
+ * figures, apply the stats delta, bump the generation and count the items the node tracks (instance
+ * records and move holds), all in one Update.
  */
 export function nodeUpdate(
   store: Store,
   nodeId: string,
   amounts: Amounts,
   delta: StatsDelta,
-  instanceCountChange: number,
+  trackedChange: number,
   conditions: (e: Expression) => string[] = () => [],
 ): TransactItem {
   const e = new Expression();
@@ -34,13 +35,12 @@ export function nodeUpdate(
       );
     }
   }
-  const zero = e.value(0);
   for (const [key, by] of Object.entries(delta)) {
     const path = `${e.name('stats')}.${e.name(key)}`;
-    set.push(`${path} = if_not_exists(${path}, ${zero}) + ${e.value(by)}`);
+    set.push(`${path} = if_not_exists(${path}, ${e.value(0)}) + ${e.value(by)}`);
   }
   const add = [`${e.name('generation')} ${e.value(1)}`];
-  if (instanceCountChange) add.push(`${e.name('instanceCount')} ${e.value(instanceCountChange)}`);
+  if (trackedChange) add.push(`${e.name('trackedCount')} ${e.value(trackedChange)}`);
   const condition = ['attribute_exists(pk)', ...conditions(e)].join(' AND ');
   return {
     Update: {

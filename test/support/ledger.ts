@@ -7,13 +7,16 @@ const FIGURES = [
   'vcpus', 'memoryMb', 'localGb', 'cpuAllocationRatio', 'ramAllocationRatio', 'diskAllocationRatio',
   'reservedHostMemoryMb', 'reservedHostDiskMb', 'reservedHostCpus', 'vcpusClaimed', 'memoryMbClaimed', 'localGbClaimed',
   'vcpusUsed', 'memoryMbUsed', 'localGbUsed', 'vcpusHeadroom', 'memoryMbHeadroom', 'localGbHeadroom',
-  'instanceCount', 'generation',
+  'trackedCount', 'generation',
 ] as const;
 type NodeFigures = Record<(typeof FIGURES)[number], number>;
 
 export interface LedgerCheck {
   node: NodeFigures;
   instances: Record<string, unknown>[];
+  /** Move holds (resize, migration, evacuation) the node keeps besides its instances. */
+  holds: Record<string, unknown>[];
+  /** Instances and holds together: what the node's usage must add up to. */
   sum: { memoryMb: number; diskGb: number; vcpus: number };
 }
 
@@ -31,19 +34,20 @@ export async function readLedger(store: Store, nodeId: string): Promise<LedgerCh
   if (!item) throw new Error(`node ${nodeId} has no item`);
   const node = Object.fromEntries(FIGURES.map((f) => [f, Number(item[f])])) as NodeFigures;
   const instances = items.filter((i) => String(i.sk).startsWith('INSTANCE#'));
+  const holds = items.filter((i) => String(i.sk).startsWith('MOVE#'));
   const sum = { memoryMb: 0, diskGb: 0, vcpus: 0 };
-  for (const i of instances) {
+  for (const i of [...instances, ...holds]) {
     sum.memoryMb += Number(i.memoryMb);
     sum.diskGb += Number(i.diskGb);
     sum.vcpus += Number(i.vcpus);
   }
-  return { node, instances, sum };
+  return { node, instances, holds, sum };
 }
 
-/** Usage = reserved + the sum of the instance records, headroom = limit - used, claimed = the sum. */
+/** Usage = reserved + the sum of the instance records and move holds, headroom = limit - used, claimed = the sum. */
 export async function expectLedgerExact(store: Store, nodeId: string): Promise<LedgerCheck> {
   const ledger = await readLedger(store, nodeId);
-  const { node, sum, instances } = ledger;
+  const { node, sum, instances, holds } = ledger;
   expect(node.vcpusClaimed).toBeCloseTo(sum.vcpus, 9);
   expect(node.memoryMbClaimed).toBeCloseTo(sum.memoryMb, 9);
   expect(node.localGbClaimed).toBeCloseTo(sum.diskGb, 9);
@@ -54,6 +58,6 @@ export async function expectLedgerExact(store: Store, nodeId: string): Promise<L
   expect(node.vcpusHeadroom).toBe(onGrid(node.vcpus * node.cpuAllocationRatio) - node.vcpusUsed);
   expect(node.memoryMbHeadroom).toBe(onGrid(node.memoryMb * node.ramAllocationRatio) - node.memoryMbUsed);
   expect(node.localGbHeadroom).toBe(onGrid(node.localGb * node.diskAllocationRatio) - node.localGbUsed);
-  expect(node.instanceCount).toBe(instances.length);
+  expect(node.trackedCount).toBe(instances.length + holds.length);
   return ledger;
 }

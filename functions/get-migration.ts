@@ -1,0 +1,9 @@
+import { httpHandler, json, parse, pathParam } from '../lib/api/http';
+import { migrationIdSchema } from '../lib/api/schemas';
+import { migrationView } from '../lib/api/views';
+import { getMigration, storeFromEnv } from '../lib/store';
+
+export const handler = httpHandler(async (event) => {
+  const migrationId = parse(migrationIdSchema, pathParam(event, 'migrationId'), 'migrationId');
+  return json(200, migrationView(await getMigration(storeFromEnv(), migrationId)));
+});

@@ -1,0 +1,174 @@
+// Moves (resize, cold migration, evacuation): which node holds what in every migration status (spec M7,
+// M8, D4), and which status changes apply. Pure: the store turns a plan into one transaction.
+import { add, RESOURCES, scale, ZERO, type Amounts } from './resources';
+import { statsDelta, type InstanceState, type StatsDelta } from './stats';
+import type { Flavor, Overhead } from './usage';
+
+export const MOVE_TYPES = ['resize', 'migration', 'evacuation'] as const;
+export type MoveType = (typeof MOVE_TYPES)[number];
+
+export const IN_PROGRESS = ['pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting'] as const;
+export const FINAL = ['confirmed', 'reverted', 'error', 'failed', 'cancelled', 'done'] as const;
+/** 'accepted' precedes the claim (Nova's API creates the migration so); it can only arrive late. */
+export const STATUSES = ['accepted', ...IN_PROGRESS, ...FINAL] as const;
+export type MigrationStatus = (typeof STATUSES)[number];
+
+const RANK: Record<MigrationStatus, number> = {
+  accepted: 0, 'pre-migrating': 1, migrating: 2, 'post-migrating': 3, finished: 4, confirming: 5, reverting: 5,
+  confirmed: 6, reverted: 6, error: 6, failed: 6, cancelled: 6, done: 6,
+};
+
+/** The statuses each kind of move goes through (Nova's resize and cold migration share one lifecycle). */
+const LIFECYCLE: Record<MoveType, ReadonlySet<MigrationStatus>> = {
+  resize: new Set(['accepted', ...IN_PROGRESS, 'confirmed', 'reverted', 'error', 'failed', 'cancelled']),
+  migration: new Set(['accepted', ...IN_PROGRESS, 'confirmed', 'reverted', 'error', 'failed', 'cancelled']),
+  evacuation: new Set(['accepted', 'pre-migrating', 'migrating', 'post-migrating', 'done', 'error', 'failed', 'cancelled']),
+};
+
+export const isFinal = (s: MigrationStatus) => RANK[s] === 6;
+
+/** What one side of a move holds: the flavor, the overhead sent with it, and the usage they make. */
+export interface Sizing {
+  flavor: Flavor;
+  overhead: Overhead;
+  volumeBacked: boolean;
+  amounts: Amounts;
+}
+
+export interface Migration {
+  migrationId: string;
+  instanceUuid: string;
+  moveType: MoveType;
+  sourceNodeId: string;
+  destNodeId: string;
+  old: Sizing;
+  new: Sizing;
+  status: MigrationStatus;
+  /** The highest sequence applied; a message whose sequence is not greater changes nothing. */
+  sequence: number;
+  fingerprint: string;
+  version: number;
+}
+
+export type Decision = { kind: 'apply' } | { kind: 'ignore'; reason: string } | { kind: 'invalid'; reason: string };
+
+/**
+ * Whether a status change applies. Going backwards, standing still, arriving after a final status or with
+ * a stale sequence changes nothing (and is not an error: queues redeliver and reorder); a status the
+ * move's lifecycle does not have, or switching between confirming and reverting, is refused.
+ */
+export function decide(m: Migration, next: MigrationStatus, sequence?: number): Decision {
+  if (!LIFECYCLE[m.moveType].has(next)) {
+    return { kind: 'invalid', reason: `A ${m.moveType} has no status ${next}.` };
+  }
+  if (sequence !== undefined && sequence <= m.sequence) {
+    return { kind: 'ignore', reason: `sequence ${sequence} is not after ${m.sequence}` };
+  }
+  if (isFinal(m.status)) return { kind: 'ignore', reason: `the migration is already ${m.status}` };
+  const crossing =
+    (m.status === 'reverting' && (next === 'confirming' || next === 'confirmed')) ||
+    (m.status === 'confirming' && (next === 'reverting' || next === 'reverted'));
+  if (crossing) return { kind: 'invalid', reason: `A migration that is ${m.status} cannot become ${next}.` };
+  if (RANK[next] <= RANK[m.status]) return { kind: 'ignore', reason: `${next} does not come after ${m.status}` };
+  return { kind: 'apply' };
+}
+
+/** Something a node holds for the instance: the instance itself, or a move's hold of its new or old size. */
+export interface Holding {
+  nodeId: string;
+  role: 'instance' | 'new' | 'old';
+  size: 'old' | 'new';
+}
+
+const key = (h: Holding) => `${h.nodeId}|${h.role}|${h.size}`;
+
+/**
+ * Who holds what (spec M7, M8, D4). Until `finished` the instance stays on the source with its old size
+ * and the destination holds the new size; from `finished` the instance is on the destination with the
+ * new size and the source keeps the old size for a revert. A final status keeps only where the instance
+ * ends up: confirmed or done on the destination, reverted on the source, and a failure wherever the
+ * instance was when it failed. A same-host resize is the same with both sides on one node.
+ */
+export function placement(m: Pick<Migration, 'sourceNodeId' | 'destNodeId'>, status: MigrationStatus, before: MigrationStatus): Holding[] {
+  const src = m.sourceNodeId;
+  const dst = m.destNodeId;
+  const onSource: Holding = { nodeId: src, role: 'instance', size: 'old' };
+  const onDest: Holding = { nodeId: dst, role: 'instance', size: 'new' };
+  const claimed = [onSource, { nodeId: dst, role: 'new', size: 'new' } as Holding];
+  const finished = [{ nodeId: src, role: 'old', size: 'old' } as Holding, onDest];
+  const phaseFinished = (s: MigrationStatus) => RANK[s] >= 4 && RANK[s] <= 5;
+  switch (status) {
+    case 'accepted':
+    case 'pre-migrating':
+    case 'migrating':
+    case 'post-migrating':
+      return claimed;
+    case 'finished':
+    case 'confirming':
+    case 'reverting':
+      return finished;
+    case 'confirmed':
+    case 'done':
+      return [onDest];
+    case 'reverted':
+      return [onSource];
+    case 'error':
+    case 'failed':
+    case 'cancelled':
+      return [phaseFinished(before) ? onDest : onSource];
+  }
+}
+
+export interface NodeChange {
+  amounts: Amounts;
+  stats: StatsDelta;
+  tracked: number;
+}
+
+export interface MovePlan {
+  remove: Holding[];
+  create: Holding[];
+  /** Per node: the usage, stats and tracked-item count to add (negative to release). */
+  nodes: Map<string, NodeChange>;
+  /** Where the instance is after the change. */
+  host: string;
+}
+
+/**
+ * The change from what is held now to what the new status needs. No node gains usage: every hold that
+ * appears replaces one of the same size on the same node (the instance record and a hold trading
+ * places). If a node would gain, a hold the move needs was dropped, and the change is refused.
+ */
+export function planMove(m: Migration, current: Holding[], target: Holding[], state: InstanceState): MovePlan | { refused: string } {
+  const wanted = new Set(target.map(key));
+  const present = new Set(current.map(key));
+  const remove = current.filter((h) => !wanted.has(key(h)));
+  const create = target.filter((h) => !present.has(key(h)));
+  const nodes = new Map<string, NodeChange>();
+  const change = (nodeId: string) => {
+    let c = nodes.get(nodeId);
+    if (!c) nodes.set(nodeId, (c = { amounts: ZERO, stats: {}, tracked: 0 }));
+    return c;
+  };
+  const merge = (a: StatsDelta, b: StatsDelta) => {
+    const out = { ...a };
+    for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+    for (const k of Object.keys(out)) if (out[k] === 0) delete out[k];
+    return out;
+  };
+  for (const [holdings, sign] of [[remove, -1], [create, 1]] as const) {
+    for (const h of holdings) {
+      const c = change(h.nodeId);
+      c.amounts = add(c.amounts, scale(m[h.size].amounts, sign));
+      c.tracked += sign;
+      if (h.role === 'instance') c.stats = merge(c.stats, sign < 0 ? statsDelta(state, state, true) : statsDelta(undefined, state, false));
+    }
+  }
+  for (const [nodeId, c] of nodes) {
+    if (RESOURCES.some((r) => c.amounts[r] > 0)) {
+      return { refused: `The move would add usage on node ${nodeId}: a hold it needs was dropped.` };
+    }
+  }
+  const host = target.find((h) => h.role === 'instance')?.nodeId ?? m.sourceNodeId;
+  return { remove, create, nodes, host };
+}

@@ -1,0 +1,338 @@
+import { BatchGetCommand, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  claimGuards,
+  decide,
+  fingerprint,
+  instanceUsage,
+  isFinal,
+  placement,
+  planMove,
+  refusalMessage,
+  refusalReasons,
+  scale,
+  type Flavor,
+  type Holding,
+  type InstanceRecord,
+  type LimitOverrides,
+  type Migration,
+  type MigrationStatus,
+  type MoveType,
+  type Overhead,
+  type PciRequest,
+  type Sizing,
+} from '../domain';
+import { InstanceConflict, InstanceNotFound, InsufficientResources, InvalidTransition, MigrationNotFound, NodeNotFound } from '../errors';
+import type { Store } from './client';
+import {
+  holdItem,
+  holdKey,
+  holdOf,
+  instanceItem,
+  instanceKey,
+  instanceRecordOf,
+  inventoryOf,
+  migrationItem,
+  migrationKey,
+  migrationOf,
+  ownerKey,
+  usedOf,
+} from './items';
+import { getNode } from './nodes';
+import { plain } from './plain';
+import { Contended, isAmbiguous, withRetry } from './retry';
+import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type TransactItem } from './writes';
+
+export interface MoveRequest {
+  migrationId: string;
+  instanceUuid: string;
+  moveType: MoveType;
+  sourceNodeId: string;
+  /** Required for a resize; a migration or evacuation keeps the instance's flavor. */
+  newFlavor?: Flavor;
+  /** The destination's overhead for the instance; the instance's current overhead when left out. */
+  overhead?: Overhead;
+  limits: LimitOverrides;
+  pciRequests: PciRequest[];
+}
+
+export interface MoveResult {
+  created: boolean;
+  migration: Migration;
+}
+
+/** Consistent reads of several items at once, in the order of `keys` (undefined where absent). */
+async function readItems(store: Store, keys: { pk: string; sk: string }[]): Promise<(Record<string, unknown> | undefined)[]> {
+  const unique = [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
+  const out = await withRetry(() =>
+    store.doc.send(new BatchGetCommand({ RequestItems: { [store.tableName]: { Keys: unique, ConsistentRead: true } } })),
+  );
+  // A batch of a few small items comes back whole; should DynamoDB hold some back, read again.
+  if (Object.keys(out.UnprocessedKeys ?? {}).length) throw new Contended('batch read was throttled');
+  const found = new Map((out.Responses?.[store.tableName] ?? []).map((i) => [`${String(i.pk)}|${String(i.sk)}`, i]));
+  return keys.map((k) => found.get(`${k.pk}|${k.sk}`));
+}
+
+function sizing(flavor: Flavor, overhead: Overhead, volumeBacked: boolean): Sizing {
+  return { flavor, overhead, volumeBacked, amounts: instanceUsage(flavor, overhead, volumeBacked) };
+}
+
+/**
+ * Claims the destination of a move (Nova's resize_claim / rebuild_claim): the destination's hold, the
+ * migration record and the instance's link to it in ONE transaction, after one read of the instance.
+ * The test is the instance claim's: the new size against the destination's limits.
+ */
+export async function claimMove(store: Store, destNodeId: string, request: MoveRequest): Promise<MoveResult> {
+  const print = fingerprint({ destNodeId, ...request });
+  let maybeLanded = false;
+  return withRetry(async () => {
+    const [existing, item] = await readItems(store, [
+      migrationKey(request.migrationId),
+      instanceKey(request.sourceNodeId, request.instanceUuid),
+    ]);
+    if (existing) {
+      const m = migrationOf(existing);
+      if (m.fingerprint === print) return { created: maybeLanded, migration: m };
+      throw new InstanceConflict(`Migration ${request.migrationId} already exists with a different request.`);
+    }
+    if (!item) throw new InstanceNotFound(request.sourceNodeId, request.instanceUuid);
+    const instance = instanceRecordOf(item);
+    if (instance.migrationId) {
+      throw new InstanceConflict(`Instance ${instance.instanceUuid} is already moving (migration ${instance.migrationId}).`);
+    }
+    const old = sizing(instance.flavor, instance.overhead, instance.volumeBacked);
+    const next = sizing(request.newFlavor ?? instance.flavor, request.overhead ?? instance.overhead, instance.volumeBacked);
+    const sized = { ...next, limits: request.limits, pciRequests: request.pciRequests };
+    if (request.pciRequests.length > 0) {
+      const node = await getNode(store, destNodeId);
+      const why = refusalReasons(node, node.used, sized);
+      throw new InsufficientResources(refusalMessage(why), why);
+    }
+    const migration: Migration = {
+      migrationId: request.migrationId,
+      instanceUuid: instance.instanceUuid,
+      moveType: request.moveType,
+      sourceNodeId: request.sourceNodeId,
+      destNodeId,
+      old,
+      new: next,
+      status: 'pre-migrating',
+      sequence: 0,
+      fingerprint: print,
+      version: 1,
+    };
+    const items: TransactItem[] = [
+      nodeUpdate(store, destNodeId, next.amounts, {}, 1, guardConditions(claimGuards(next.amounts, request.limits))),
+      {
+        Put: {
+          TableName: store.tableName,
+          Item: holdItem({ nodeId: destNodeId, migrationId: migration.migrationId, instanceUuid: instance.instanceUuid, role: 'new', ...next.amounts }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      { Put: { TableName: store.tableName, Item: migrationItem(migration), ConditionExpression: 'attribute_not_exists(pk)' } },
+      {
+        Update: {
+          TableName: store.tableName,
+          Key: instanceKey(instance.nodeId, instance.instanceUuid),
+          UpdateExpression: 'SET migrationId = :m, version = :next',
+          ConditionExpression: 'version = :v AND attribute_not_exists(migrationId)',
+          ExpressionAttributeValues: { ':m': migration.migrationId, ':v': instance.version, ':next': instance.version + 1 },
+        },
+      },
+    ];
+    try {
+      await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return { created: true, migration };
+    } catch (error) {
+      if (isAmbiguous(error)) maybeLanded = true;
+      const reasons = cancellation(error);
+      if (!reasons || reasons.some((r) => r.Code === 'TransactionConflict')) throw error;
+      const [node, hold, record, link] = reasons;
+      // The migration or the instance changed under us (a retry, a state change): read again.
+      if ([hold, record, link].some((r) => r?.Code === 'ConditionalCheckFailed')) throw new Contended('move claim raced');
+      if (node?.Code === 'ConditionalCheckFailed') {
+        if (!node.Item) throw new NodeNotFound(destNodeId);
+        const now = plain(node.Item);
+        const why = refusalReasons(inventoryOf(now), usedOf(now), sized);
+        if (!why.length) throw new Contended('move claim condition failed but the test passes');
+        throw new InsufficientResources(refusalMessage(why), why);
+      }
+      throw error;
+    }
+  });
+}
+
+export async function getMigration(store: Store, migrationId: string): Promise<Migration> {
+  const out = await withRetry(() =>
+    store.doc.send(new GetCommand({ TableName: store.tableName, Key: migrationKey(migrationId), ConsistentRead: true })),
+  );
+  if (!out.Item) throw new MigrationNotFound(migrationId);
+  return migrationOf(out.Item);
+}
+
+export interface StatusResult {
+  migration: Migration;
+  /** False when the message was ignored (stale, repeated, out of order, or after a final status). */
+  applied: boolean;
+}
+
+/**
+ * A migration status update (HTTP or the queue). Reads the migration and what its nodes hold for it,
+ * then moves the holds to where the new status wants them in ONE transaction over both nodes, the
+ * instance record, the holds, the migration and the owner item: no moment exists where a hold is
+ * counted twice or lost. Anything that changed since the read makes it start over.
+ */
+export async function changeMigrationStatus(
+  store: Store,
+  migrationId: string,
+  status: MigrationStatus,
+  sequence?: number,
+): Promise<StatusResult> {
+  return withRetry(async () => {
+    const m = await getMigration(store, migrationId);
+    const decision = decide(m, status, sequence);
+    if (decision.kind === 'ignore') return { migration: m, applied: false };
+    if (decision.kind === 'invalid') throw new InvalidTransition(decision.reason);
+
+    const src = m.sourceNodeId;
+    const dst = m.destNodeId;
+    // Where the instance record is now follows from the status (nothing else moves it), and the holds
+    // are whatever exists: a hold dropped by hand is simply not there.
+    const expected = placement(m, m.status, m.status).find((h) => h.role === 'instance');
+    const holdKeys = [holdKey(src, m.migrationId, 'old'), holdKey(dst, m.migrationId, 'new')];
+    const [recordItem, oldHold, newHold] = await readItems(store, [
+      instanceKey(expected?.nodeId ?? src, m.instanceUuid),
+      ...holdKeys,
+    ]);
+    const record = recordItem ? instanceRecordOf(recordItem) : undefined;
+    const current: Holding[] = [];
+    if (record && record.migrationId === m.migrationId && expected) current.push(expected);
+    if (oldHold) current.push({ nodeId: src, role: 'old', size: 'old' });
+    if (newHold) current.push({ nodeId: dst, role: 'new', size: 'new' });
+
+    const target = placement(m, status, m.status);
+    const state = record ?? { vmState: 'active' as const, taskState: null, osType: null, projectId: null };
+    const plan = planMove(m, current, record ? target : target.filter((h) => h.role !== 'instance'), state);
+    if ('refused' in plan) throw new InvalidTransition(plan.refused);
+
+    const next: Migration = { ...m, status, sequence: Math.max(m.sequence, sequence ?? 0), version: m.version + 1 };
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: store.tableName,
+          Item: migrationItem(next),
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':v': m.version },
+        },
+      },
+    ];
+    if (record) items.push(...recordWrites(store, m, record, plan.remove, plan.create, isFinal(status)));
+    for (const h of plan.remove.filter((x) => x.role !== 'instance')) {
+      items.push({
+        Delete: { TableName: store.tableName, Key: holdKey(h.nodeId, m.migrationId, h.role as 'new' | 'old'), ConditionExpression: 'attribute_exists(pk)' },
+      });
+    }
+    for (const h of plan.create.filter((x) => x.role !== 'instance')) {
+      const role = h.role as 'new' | 'old';
+      items.push({
+        Put: {
+          TableName: store.tableName,
+          Item: holdItem({ nodeId: h.nodeId, migrationId: m.migrationId, instanceUuid: m.instanceUuid, role, ...m[h.size].amounts }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      });
+    }
+    for (const [nodeId, change] of plan.nodes) {
+      items.push(nodeUpdate(store, nodeId, change.amounts, change.stats, change.tracked));
+    }
+    if (record && plan.host !== record.nodeId) {
+      items.push({
+        Update: {
+          TableName: store.tableName,
+          Key: ownerKey(m.instanceUuid),
+          UpdateExpression: 'SET nodeId = :host',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':host': plan.host },
+        },
+      });
+    }
+    await commitOrStartOver(store, items);
+    return { migration: next, applied: true };
+  });
+}
+
+/**
+ * The instance record's part of a status change: it moves between nodes (Delete on one, Put on the
+ * other), changes size in place (a same-host resize), or only drops its link to a move that ended.
+ * Every write is conditioned on the version read.
+ */
+function recordWrites(
+  store: Store,
+  m: Migration,
+  record: InstanceRecord,
+  remove: Holding[],
+  create: Holding[],
+  final: boolean,
+): TransactItem[] {
+  const leaving = remove.find((h) => h.role === 'instance');
+  const arriving = create.find((h) => h.role === 'instance');
+  const unchanged = { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': record.version } };
+  const items: TransactItem[] = [];
+  if (arriving) {
+    const size = m[arriving.size];
+    const moved: InstanceRecord = {
+      ...record,
+      nodeId: arriving.nodeId,
+      flavor: size.flavor,
+      overhead: size.overhead,
+      volumeBacked: size.volumeBacked,
+      ...size.amounts,
+      version: record.version + 1,
+    };
+    if (final) delete moved.migrationId;
+    const replacing = leaving?.nodeId === arriving.nodeId;
+    items.push({
+      Put: {
+        TableName: store.tableName,
+        Item: instanceItem(moved),
+        ...(replacing ? unchanged : { ConditionExpression: 'attribute_not_exists(pk)' }),
+      },
+    });
+    if (leaving && !replacing) {
+      items.push({ Delete: { TableName: store.tableName, Key: instanceKey(leaving.nodeId, record.instanceUuid), ...unchanged } });
+    }
+  } else if (leaving) {
+    items.push({ Delete: { TableName: store.tableName, Key: instanceKey(leaving.nodeId, record.instanceUuid), ...unchanged } });
+  } else if (final) {
+    items.push({
+      Update: {
+        TableName: store.tableName,
+        Key: instanceKey(record.nodeId, record.instanceUuid),
+        UpdateExpression: 'REMOVE migrationId SET version = :next',
+        ...unchanged,
+        ExpressionAttributeValues: { ':v': record.version, ':next': record.version + 1 },
+      },
+    });
+  }
+  return items;
+}
+
+/**
+ * Nova's drop_move_claim on one node: releases the move's hold of the new (or old) size there. The
+ * migration's status does not change; a later status that needs the dropped hold is refused. False if
+ * there was no such hold.
+ */
+export async function dropMoveClaim(store: Store, nodeId: string, migrationId: string, role: 'new' | 'old'): Promise<boolean> {
+  return withRetry(async () => {
+    const out = await store.doc.send(
+      new GetCommand({ TableName: store.tableName, Key: holdKey(nodeId, migrationId, role), ConsistentRead: true }),
+    );
+    if (!out.Item) return false;
+    const hold = holdOf(out.Item);
+    await commitOrStartOver(store, [
+      { Delete: { TableName: store.tableName, Key: holdKey(nodeId, migrationId, role), ConditionExpression: 'attribute_exists(pk)' } },
+      nodeUpdate(store, nodeId, scale(hold, -1), {}, -1),
+    ]);
+    return true;
+  });
+}
