@@ -1,4 +1,4 @@
-import { BatchGetCommand, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, TransactGetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
   claimGuards,
   decide,
@@ -60,6 +60,18 @@ export interface MoveResult {
   migration: Migration;
 }
 
+/** Several items read as of one moment (TransactGetItems), in the order of `keys` (undefined where absent). */
+async function snapshot(store: Store, keys: { pk: string; sk: string }[]): Promise<(Record<string, unknown> | undefined)[]> {
+  const unique = [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
+  const out = await withRetry(() =>
+    store.doc.send(new TransactGetCommand({ TransactItems: unique.map((Key) => ({ Get: { TableName: store.tableName, Key } })) })),
+  );
+  const found = new Map(
+    (out.Responses ?? []).flatMap((r) => (r.Item ? [[`${String(r.Item.pk)}|${String(r.Item.sk)}`, r.Item] as const] : [])),
+  );
+  return keys.map((k) => found.get(`${k.pk}|${k.sk}`));
+}
+
 /** Consistent reads of several items at once, in the order of `keys` (undefined where absent). */
 async function readItems(store: Store, keys: { pk: string; sk: string }[]): Promise<(Record<string, unknown> | undefined)[]> {
   const unique = [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
@@ -70,6 +82,11 @@ async function readItems(store: Store, keys: { pk: string; sk: string }[]): Prom
   if (Object.keys(out.UnprocessedKeys ?? {}).length) throw new Contended('batch read was throttled');
   const found = new Map((out.Responses?.[store.tableName] ?? []).map((i) => [`${String(i.pk)}|${String(i.sk)}`, i]));
   return keys.map((k) => found.get(`${k.pk}|${k.sk}`));
+}
+
+function samePlaces(a: Holding[], b: Holding[]): boolean {
+  const keys = (hs: Holding[]) => hs.map((h) => `${h.nodeId}|${h.role}|${h.size}`).sort().join(',');
+  return keys(a) === keys(b);
 }
 
 function sizing(flavor: Flavor, overhead: Overhead, volumeBacked: boolean): Sizing {
@@ -193,39 +210,50 @@ export async function changeMigrationStatus(
     const decision = decide(m, status, sequence);
     if (decision.kind === 'ignore') return { migration: m, applied: false };
     if (decision.kind === 'invalid') throw new InvalidTransition(decision.reason);
+    const next: Migration = { ...m, status, sequence: Math.max(m.sequence, sequence ?? 0), version: m.version + 1 };
+    const writeMigration: TransactItem = {
+      Put: {
+        TableName: store.tableName,
+        Item: migrationItem(next),
+        ConditionExpression: 'version = :v',
+        ExpressionAttributeValues: { ':v': m.version },
+      },
+    };
+    const target = placement(m, status, m.status);
+    if (!isFinal(status) && samePlaces(placement(m, m.status, m.status), target)) {
+      // Nothing changes hands (pre-migrating to migrating, say): only the status moves on.
+      await commitOrStartOver(store, [writeMigration]);
+      return { migration: next, applied: true };
+    }
 
+    // One snapshot of the migration and of everything that can hold for it, so that the plan below is
+    // built from a single moment even while another update of the same migration commits.
     const src = m.sourceNodeId;
     const dst = m.destNodeId;
-    // Where the instance record is now follows from the status (nothing else moves it), and the holds
-    // are whatever exists: a hold dropped by hand is simply not there.
-    const expected = placement(m, m.status, m.status).find((h) => h.role === 'instance');
-    const holdKeys = [holdKey(src, m.migrationId, 'old'), holdKey(dst, m.migrationId, 'new')];
-    const [recordItem, oldHold, newHold] = await readItems(store, [
-      instanceKey(expected?.nodeId ?? src, m.instanceUuid),
-      ...holdKeys,
+    const [now, recordAtSrc, recordAtDst, oldHold, newHold] = await snapshot(store, [
+      migrationKey(migrationId),
+      instanceKey(src, m.instanceUuid),
+      instanceKey(dst, m.instanceUuid),
+      holdKey(src, migrationId, 'old'),
+      holdKey(dst, migrationId, 'new'),
     ]);
+    if (!now || migrationOf(now).version !== m.version) throw new Contended('the migration changed since it was read');
+
+    // Where the instance record is follows from the status (nothing else moves it), and the holds are
+    // whatever exists: a hold dropped by hand is simply not there.
+    const expected = placement(m, m.status, m.status).find((h) => h.role === 'instance');
+    const recordItem = expected?.nodeId === dst ? recordAtDst : recordAtSrc;
     const record = recordItem ? instanceRecordOf(recordItem) : undefined;
     const current: Holding[] = [];
     if (record && record.migrationId === m.migrationId && expected) current.push(expected);
     if (oldHold) current.push({ nodeId: src, role: 'old', size: 'old' });
     if (newHold) current.push({ nodeId: dst, role: 'new', size: 'new' });
 
-    const target = placement(m, status, m.status);
     const state = record ?? { vmState: 'active' as const, taskState: null, osType: null, projectId: null };
     const plan = planMove(m, current, record ? target : target.filter((h) => h.role !== 'instance'), state);
     if ('refused' in plan) throw new InvalidTransition(plan.refused);
 
-    const next: Migration = { ...m, status, sequence: Math.max(m.sequence, sequence ?? 0), version: m.version + 1 };
-    const items: TransactItem[] = [
-      {
-        Put: {
-          TableName: store.tableName,
-          Item: migrationItem(next),
-          ConditionExpression: 'version = :v',
-          ExpressionAttributeValues: { ':v': m.version },
-        },
-      },
-    ];
+    const items: TransactItem[] = [writeMigration];
     if (record) items.push(...recordWrites(store, m, record, plan.remove, plan.create, isFinal(status)));
     for (const h of plan.remove.filter((x) => x.role !== 'instance')) {
       items.push({
