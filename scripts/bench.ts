@@ -2,8 +2,7 @@
 // items, on an in-memory DynamoDB Local. The scenarios live in bench-run.ts; this file owns the
 // environment and the DynamoDB Local process, which it stops however the run ends.
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { runPidFile, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 
 // The SDK and the Powertools logger read these when they load, so set them before anything imports them
 // (bench-run.ts, and through it the handlers, is imported only below).
@@ -30,7 +29,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     // The PID file lets the next run stop a copy that a killed run left behind (checked by PID and command line).
-    db = await startDynamoDbLocal({ pidFile: join(tmpdir(), `capacity-tracker-bench-${process.getuid?.() ?? 0}.pid`) });
+    db = await startDynamoDbLocal({ pidFile: runPidFile(tmpdir(), 'capacity-tracker-bench-') });
     console.log(`DynamoDB Local (in memory) pid ${db.pid} at ${db.endpoint}`);
     bench = await import('./bench-run');
     const ok = await bench.runBench({ endpoint: db.endpoint, pid: db.pid });

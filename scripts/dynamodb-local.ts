@@ -50,10 +50,26 @@ function jarDir(): string {
   return join(lib, release);
 }
 
-/** Stops a DynamoDB Local that an earlier run started and did not stop, but only if the PID is still that process. */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Stops a DynamoDB Local that an earlier run started and did not stop (its parent crashed), but only if
+ * the PID is still that process and the run that started it is gone. The PID file holds
+ * "<java pid> <owner pid>". Throws if a live run owns it.
+ */
 export function stopLeftover(pidFile: string): void {
   if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  const [pid = 0, owner = 0] = readFileSync(pidFile, 'utf8').trim().split(/\s+/).map(Number);
+  if (owner > 0 && owner !== process.pid && alive(owner)) {
+    throw new Error(`DynamoDB Local ${pid} belongs to the running process ${owner} (${pidFile}); stop that first`);
+  }
   rmSync(pidFile, { force: true });
   if (!Number.isInteger(pid) || pid <= 0) return;
   try {
@@ -62,6 +78,24 @@ export function stopLeftover(pidFile: string): void {
   } catch {
     // Already gone.
   }
+}
+
+/**
+ * A PID file of this process's own in `dir`, after stopping what crashed earlier runs left behind
+ * there: runs that overlap (two test runs at once) each keep their own DynamoDB Local.
+ */
+export function runPidFile(dir: string, prefix: string): string {
+  if (existsSync(dir)) {
+    for (const name of readdirSync(dir)) {
+      if (!name.startsWith(prefix) || !name.endsWith('.pid')) continue;
+      try {
+        stopLeftover(join(dir, name));
+      } catch {
+        // A live run's: leave it.
+      }
+    }
+  }
+  return join(dir, `${prefix}${process.pid}.pid`);
 }
 
 async function waitUntilListening(port: number, child: ChildProcess, log: () => string): Promise<void> {
@@ -103,7 +137,7 @@ export async function startDynamoDbLocal(options: StartOptions = {}): Promise<Dy
   if (pid === undefined) throw new Error('could not start java');
   if (options.pidFile) {
     mkdirSync(dirname(options.pidFile), { recursive: true });
-    writeFileSync(options.pidFile, String(pid));
+    writeFileSync(options.pidFile, `${pid} ${process.pid}`);
   }
   // If this process exits without calling stop(), take DynamoDB Local down with it.
   const onExit = () => child.kill('SIGKILL');

@@ -15,6 +15,8 @@ const API_ID = 'local';
 export interface LocalServerOptions {
   port: number;
   host?: string;
+  /** Local-only endpoints under `prefix` (e.g. the queue simulation), served before and apart from ROUTES. */
+  localRoutes?: { prefix: string; handle(request: LocalRequest): Promise<APIGatewayProxyStructuredResultV2> };
 }
 
 export interface LocalServer {
@@ -159,7 +161,7 @@ function buildEvent(request: LocalRequest, route: Route, path: string, rawQueryS
   };
 }
 
-function lambdaContext(entry: string): Context {
+export function lambdaContext(entry: string): Context {
   const deadline = Date.now() + TIMEOUT_MS;
   const functionName = `capacity-tracker-${entry}`;
   const region = process.env.AWS_REGION ?? 'us-east-1';
@@ -201,19 +203,22 @@ export async function invoke(request: LocalRequest): Promise<APIGatewayProxyStru
   return structured(await handler(event, lambdaContext(route.entry)));
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, local?: LocalServerOptions['localRoutes']): Promise<void> {
   const headers: Record<string, string> = {};
   for (const [name, values] of Object.entries(req.headersDistinct)) if (values) headers[name] = values.join(name === 'cookie' ? '; ' : ',');
   headers['x-forwarded-port'] ??= String(req.socket.localPort ?? '');
   // Route first, so that an unknown route is answered without reading its body.
   const url = req.url ?? '/';
   const method = req.method ?? 'GET';
-  findRoute(method, safeDecode(url.split('?')[0] ?? '/'));
-  const result = await invoke({
+  const path = safeDecode(url.split('?')[0] ?? '/');
+  const isLocal = local !== undefined && path.startsWith(local.prefix);
+  if (!isLocal) findRoute(method, path);
+  const request: LocalRequest = {
     method, url, headers, body: await readBody(req),
     sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
     protocol: `HTTP/${req.httpVersion}`,
-  });
+  };
+  const result = isLocal ? await local.handle(request) : await invoke(request);
   res.statusCode = result.statusCode ?? 200;
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
   if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
@@ -223,7 +228,7 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
 export function createLocalServer(options: LocalServerOptions): LocalServer {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    serve(req, res).catch((error: unknown) => {
+    serve(req, res, options.localRoutes).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (error instanceof HttpFailure) {
         // After an oversized body, the rest of it is not read: close the connection instead.

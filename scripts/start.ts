@@ -1,8 +1,8 @@
 // `npm start`: the HTTP API on this machine, on DynamoDB Local (kept in .data/, or --in-memory) or on the
 // DynamoDB that DYNAMODB_ENDPOINT names. Stop it with Ctrl-C.
-import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { JavaMissingError, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { JavaMissingError, runPidFile, startDynamoDbLocal, stopLeftover, type DynamoDbLocal } from './dynamodb-local';
+import type { LocalQueue } from './local-queue';
 import type { LocalServer } from './local-server';
 
 // Before the SDK loads (it is imported below, on demand): its notice about Node 20 is noise here.
@@ -12,24 +12,15 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 const ROOT = join(__dirname, '..');
 const DATA_DIR = join(ROOT, '.data');
 
-/** True if the pidfile names a DynamoDB Local whose runner is still alive (not a copy a crashed runner left). */
-function inUseByAnotherRunner(pidFile: string): boolean {
-  try {
-    const pid = readFileSync(pidFile, 'utf8').trim();
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('DynamoDBLocal.jar')) return false;
-    const parent = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1];
-    return readFileSync(`/proc/${parent}/cmdline`, 'utf8').includes('start.ts');
-  } catch {
-    return false;
-  }
-}
-
 async function openStore(inMemory: boolean): Promise<{ endpoint: string; label: string; db?: DynamoDbLocal }> {
   const external = process.env.DYNAMODB_ENDPOINT;
   if (external) return { endpoint: external, label: `external endpoint ${external}` };
-  const pidFile = join(DATA_DIR, inMemory ? 'dynamodb-local-memory.pid' : 'dynamodb-local.pid');
-  if (inUseByAnotherRunner(pidFile)) {
-    throw new Error(`another npm start is already running DynamoDB Local (see ${relative(ROOT, pidFile)}); stop it first`);
+  // In-memory runners may run side by side; a persistent one owns .data/ alone.
+  const pidFile = inMemory ? runPidFile(DATA_DIR, 'dynamodb-local-memory-') : join(DATA_DIR, 'dynamodb-local.pid');
+  try {
+    stopLeftover(pidFile);
+  } catch {
+    throw new Error(`another npm start is already running on ${relative(ROOT, DATA_DIR)}/ (see ${relative(ROOT, pidFile)}); stop it first`);
   }
   const db = await startDynamoDbLocal({ pidFile, ...(inMemory ? {} : { dataDir: DATA_DIR }) }).catch((error: unknown) => {
     if (!(error instanceof JavaMissingError)) throw error;
@@ -52,6 +43,7 @@ async function main(): Promise<void> {
 
   const opening = openStore(inMemory);
   let server: LocalServer | undefined;
+  let queue: LocalQueue | undefined;
   // Installed before anything starts, so that a signal during start-up stops DynamoDB Local as well.
   const shutdown = (signal: NodeJS.Signals) => {
     // Ctrl-C reaches tsx and this process alike, and tsx passes it on: act on the first one only.
@@ -59,6 +51,11 @@ async function main(): Promise<void> {
     stopping = true;
     console.log(`${signal}: stopping.`);
     Promise.resolve(server?.close())
+      // Give the queue's messages a moment to land; what is still queued after that is dropped.
+      .then(async () => {
+        if (queue && !(await queue.drain(3_000))) console.log(`Dropping ${queue.stats().messages} queued status message(s).`);
+        return queue?.close();
+      })
       .then(() => opening)
       .then((store) => store.db?.stop())
       .then(
@@ -81,11 +78,18 @@ async function main(): Promise<void> {
     console.log(`Store ready: ${store.label}, table ${tableName}.`);
 
     const { createLocalServer } = await import('./local-server');
-    server = createLocalServer({ port, host });
+    const { createLocalQueue, localQueueRoutes, MIGRATION_STATUS_PATH } = await import('./local-queue');
+    const { handler } = await import('../functions/migration-status-queue');
+    queue = createLocalQueue({ handler, visibilityTimeoutMs: 2_000, maxReceiveCount: 5 });
+    server = createLocalServer({ port, host, localRoutes: localQueueRoutes(queue) });
     const { url } = await server.listen();
     console.log(`capacity-tracker listening on ${url} (PID ${process.pid}); Ctrl-C stops it.`);
     console.log(
       `Try: curl -i -X PUT ${url}/nodes/n0 -H 'content-type: application/json' -d '{"vcpus": 4, "memoryMb": 512, "localGb": 6}'`,
+    );
+    console.log(
+      `Migration status queue (in-memory SQS FIFO, local only): curl -i -X POST ${url}${MIGRATION_STATUS_PATH} ` +
+        `-d '{"migrationId": "m1", "status": "finished", "sequence": 1}'; GET it for its figures and dead letters.`,
     );
   } catch (error) {
     await store.db?.stop();

@@ -1,14 +1,13 @@
 // One DynamoDB Local for the whole run, on a free port; every test file makes its own table in it.
-import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../scripts/dynamodb-local';
+import { runPidFile, startDynamoDbLocal, type DynamoDbLocal } from '../../scripts/dynamodb-local';
 
 declare global {
   var __DYNAMODB_LOCAL__: DynamoDbLocal | undefined;
 }
 
 export default async function globalSetup(): Promise<void> {
-  const db = await startDynamoDbLocal({ pidFile: join(tmpdir(), `capacity-tracker-test-${process.getuid?.() ?? 0}.pid`) });
+  const db = await startDynamoDbLocal({ pidFile: runPidFile(tmpdir(), 'capacity-tracker-test-') });
   globalThis.__DYNAMODB_LOCAL__ = db;
   // Test workers are started after this and inherit the environment.
   process.env.DYNAMODB_ENDPOINT = db.endpoint;
