@@ -5,7 +5,7 @@ import { putNode, storeFromEnv } from '../lib/store';
 
 export const handler = httpHandler(async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
-  const { pciDevices: _devices, ...inventory } = parseBody(inventorySchema, event);
-  const { created, node } = await putNode(storeFromEnv(), nodeId, inventory);
+  const { pciDevices, ...inventory } = parseBody(inventorySchema, event);
+  const { created, node } = await putNode(storeFromEnv(), nodeId, inventory, pciDevices);
   return json(created ? 201 : 200, nodeView(node));
 });

@@ -26,7 +26,7 @@ const pciDevice = z.strictObject({
   address: z.string().min(1).max(64),
   vendorId: z.string().min(1).max(16),
   productId: z.string().min(1).max(16),
-  numaNode: z.number().int().min(0).max(1024).nullable().optional(),
+  numaNode: z.number().int().min(0).max(1024).nullable().default(null),
   deviceType: z.enum(['type-PCI', 'type-PF', 'type-VF']).default('type-PCI'),
   parentAddress: z.string().min(1).max(64).optional(),
   physicalNetwork: z.string().min(1).max(255).optional(),
@@ -42,8 +42,11 @@ export const inventorySchema = z.strictObject({
   reservedHostMemoryMb: count.default(INVENTORY_DEFAULTS.reservedHostMemoryMb),
   reservedHostDiskMb: count.default(INVENTORY_DEFAULTS.reservedHostDiskMb),
   reservedHostCpus: count.default(INVENTORY_DEFAULTS.reservedHostCpus),
-  // PCI passthrough devices are not tracked yet: only an empty list is accepted until they are.
-  pciDevices: z.array(pciDevice).max(0, 'PCI devices are not tracked yet; send an empty list').default([]),
+  pciDevices: z
+    .array(pciDevice)
+    .max(1024)
+    .default([])
+    .refine((ds) => new Set(ds.map((d) => d.address)).size === ds.length, { message: 'device addresses must be unique' }),
 });
 
 const pciRequest = z.strictObject({

@@ -106,11 +106,11 @@ export function planClaim(request: ClaimRequest): ClaimPlan {
 /** Nova's claim test against a node: the reasons the request does not fit, or an empty list. */
 export type Sized = Pick<ClaimRequest, 'flavor' | 'overhead' | 'volumeBacked' | 'limits' | 'pciRequests'>;
 
-export function refusalReasons(inventory: Inventory, used: Amounts, request: Sized): string[] {
+export function refusalReasons(inventory: Inventory, used: Amounts, request: Sized, pciFits = true): string[] {
   const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
   const reasons = claimReasons(effectiveLimits(nodeLimits(inventory), request.limits), used, requested);
-  // No node tracks PCI devices yet, so any device request fails (spec C6), after the scalar reasons (C7).
-  if (request.pciRequests.length > 0) reasons.push('Claim pci failed');
+  // The device test comes after the scalar ones (spec C6, C7).
+  if (!pciFits) reasons.push('Claim pci failed');
   return reasons;
 }
 

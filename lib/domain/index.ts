@@ -6,3 +6,4 @@ export * from './stats';
 export * from './claim';
 export * from './node-view';
 export * from './migration';
+export * from './pci';

@@ -1,5 +1,6 @@
 import { nodeLimits, type Inventory } from './inventory';
 import { currentWorkload, ioWorkload, runningVms, type Stats } from './stats';
+import type { PciPool } from './pci';
 import type { Amounts } from './resources';
 
 /** A node as the ledger holds it: inventory, usage (reserved included) and the stats counters. */
@@ -8,6 +9,8 @@ export interface NodeState extends Inventory {
   used: Amounts;
   stats: Stats;
   generation: number;
+  /** Keyed by poolKey(); a pool whose devices are all gone stays with count 0 until the next inventory. */
+  pciPools: Record<string, PciPool>;
 }
 
 export interface NodeView extends Inventory {
@@ -21,13 +24,13 @@ export interface NodeView extends Inventory {
   currentWorkload: number;
   limits: { vcpus: number; memoryMb: number; diskGb: number };
   stats: Stats;
-  pciDevicePools: never[];
+  pciDevicePools: PciPool[];
   generation: number;
 }
 
 /** The node as clients see it. Free values ignore ratios and may be negative (spec N5, N6). */
 export function nodeView(node: NodeState): NodeView {
-  const { nodeId, used, stats, generation, ...inventory } = node;
+  const { nodeId, used, stats, generation, pciPools, ...inventory } = node;
   const limits = nodeLimits(inventory);
   return {
     nodeId,
@@ -41,7 +44,10 @@ export function nodeView(node: NodeState): NodeView {
     currentWorkload: currentWorkload(stats),
     limits: { vcpus: limits.vcpus, memoryMb: limits.memoryMb, diskGb: limits.diskGb },
     stats: { ...stats, io_workload: ioWorkload(stats) },
-    pciDevicePools: [],
+    pciDevicePools: Object.keys(pciPools)
+      .sort()
+      .map((k) => pciPools[k] as PciPool)
+      .filter((p) => p.count > 0),
     generation,
   };
 }

@@ -1,17 +1,25 @@
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  allocate,
+  applyChanges,
+  choose,
+  poolDeltas,
+  release,
   planClaim,
   recordAmounts,
   refusalMessage,
   refusalReasons,
   RELEASING_STATES,
   scale,
-  ZERO,
   statsDelta,
   type ClaimRequest,
   type InstanceRecord,
   type InstanceState,
   type NodeState,
+  type DeviceChange,
+  type PciDevice,
+  type PoolDelta,
+  type Sized,
 } from '../domain';
 import { InstanceConflict, InstanceNotFound, InsufficientResources, NodeNotFound, Unavailable } from '../errors';
 import type { Store } from './client';
@@ -29,8 +37,8 @@ import {
 import { Contended, isAmbiguous, withRetry } from './retry';
 import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type TransactItem } from './writes';
 import { plain } from './plain';
+import { devicesWritten, deviceWrites, forgetDevices, freshDevices, readNodeAndDevices } from './devices';
 import { changeMigrationStatus } from './migrations';
-import { getNode } from './nodes';
 
 export interface ClaimResult {
   /** False when this was a retry of a claim already made: nothing changed. */
@@ -43,36 +51,36 @@ export interface ClaimResult {
  * update is conditioned on the claim test; the instance record and its owner item on not existing yet.
  */
 export async function claimInstance(store: Store, nodeId: string, request: ClaimRequest): Promise<ClaimResult> {
-  if (request.pciRequests.length > 0) {
-    const node = await getNode(store, nodeId);
-    const why = refusalReasons(node, node.used, request);
-    throw new InsufficientResources(refusalMessage(why), why);
-  }
   const plan = planClaim(request);
-  const record: InstanceRecord = { nodeId, ...plan.record };
-  const items: TransactItem[] = [
-    nodeUpdate(store, nodeId, plan.amounts, plan.statsDelta, 1, guardConditions(plan.guards)),
-    { Put: { TableName: store.tableName, Item: instanceItem(record), ConditionExpression: 'attribute_not_exists(pk)' } },
-    {
-      Put: {
-        TableName: store.tableName,
-        Item: { ...ownerKey(record.instanceUuid), type: 'owner', nodeId, fingerprint: record.fingerprint },
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    },
-  ];
   // A timeout or 5xx leaves it unknown whether our write landed; if a retry then finds our own claim, it was ours.
   let maybeLanded = false;
   return withRetry(async () => {
+    const pci = request.pciRequests.length ? await takeDevices(store, nodeId, request) : undefined;
+    const record: InstanceRecord = { nodeId, ...plan.record, pciDevices: pci?.chosen ?? [] };
+    const items: TransactItem[] = [
+      nodeUpdate(store, nodeId, {
+        amounts: plan.amounts, stats: plan.statsDelta, tracked: 1, conditions: guardConditions(plan.guards), pools: pci?.pools,
+      }),
+      { Put: { TableName: store.tableName, Item: instanceItem(record), ConditionExpression: 'attribute_not_exists(pk)' } },
+      {
+        Put: {
+          TableName: store.tableName,
+          Item: { ...ownerKey(record.instanceUuid), type: 'owner', nodeId, fingerprint: record.fingerprint },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),
+    ];
     try {
       await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      if (pci) devicesWritten(nodeId, pci.after);
       return { created: true, record };
     } catch (error) {
       if (isAmbiguous(error)) maybeLanded = true;
       const reasons = cancellation(error);
       if (!reasons || reasons.some((r) => r.Code === 'TransactionConflict')) throw error;
-      const [node, instance, owner] = reasons;
+      const [node, instance, owner, ...devices] = reasons;
       if (owner?.Code === 'ConditionalCheckFailed' || instance?.Code === 'ConditionalCheckFailed') {
         const holder = owner?.Item ? plain(owner.Item) : undefined;
         if (holder && holder.nodeId === nodeId && holder.fingerprint === record.fingerprint) {
@@ -83,6 +91,11 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
             ? `Instance ${record.instanceUuid} is already claimed on node ${String(holder.nodeId)}.`
             : `Instance ${record.instanceUuid} is already claimed on node ${nodeId} with a different request.`,
         );
+      }
+      if (devices.some((r) => r.Code === 'ConditionalCheckFailed')) {
+        // Another claim took one of the devices first: read the devices again and choose anew.
+        forgetDevices(nodeId);
+        throw new Contended('a chosen device was taken');
       }
       if (node?.Code === 'ConditionalCheckFailed') {
         if (!node.Item) throw new NodeNotFound(nodeId);
@@ -95,6 +108,37 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
       throw error;
     }
   });
+}
+
+interface DeviceTake {
+  chosen: string[];
+  changes: DeviceChange[];
+  after: Map<string, PciDevice>;
+  pools: Map<string, PoolDelta>;
+}
+
+/**
+ * Chooses devices for a claim's PCI requests from the node's devices: a copy this container read
+ * moments ago if it has one (no read at all), else one Query. Refuses with Nova's reasons when the
+ * requests cannot be met (scalar reasons first, then `Claim pci failed`).
+ */
+export async function takeDevices(store: Store, nodeId: string, request: Sized & { instanceUuid: string }): Promise<DeviceTake> {
+  let devices = freshDevices(nodeId);
+  let chosen = devices && choose(devices, request.pciRequests);
+  let node: Record<string, unknown> | undefined;
+  if (!chosen) {
+    ({ node, devices } = await readNodeAndDevices(store, nodeId));
+    if (!node) throw new NodeNotFound(nodeId);
+    chosen = choose(devices, request.pciRequests);
+  }
+  if (!chosen || !devices) {
+    const item = node ?? {};
+    const why = refusalReasons(inventoryOf(item), usedOf(item), request, false);
+    throw new InsufficientResources(refusalMessage(why), why);
+  }
+  const changes = allocate(devices, chosen, request.instanceUuid);
+  const after = applyChanges(devices, changes);
+  return { chosen, changes, after, pools: poolDeltas(devices, after) };
 }
 
 export async function getInstance(store: Store, nodeId: string, instanceUuid: string): Promise<InstanceRecord> {
@@ -173,7 +217,7 @@ export async function changeInstance(store: Store, nodeId: string, instanceUuid:
           },
         },
       ];
-      if (Object.keys(delta).length) items.push(nodeUpdate(store, nodeId, ZERO, delta, 0));
+      if (Object.keys(delta).length) items.push(nodeUpdate(store, nodeId, { stats: delta }));
       await commitOrStartOver(store, items);
       return { record: after, released };
     }),
@@ -214,6 +258,7 @@ async function endingMovesFirst<T>(store: Store, release: () => Promise<T | { mo
 /** Deletes the record and its owner item and gives back what the record holds, conditioned on the version read. */
 async function commitRelease(store: Store, before: InstanceRecord, after: InstanceRecord): Promise<void> {
   const delta = statsDelta(before, after, true);
+  const pci = before.pciDevices.length ? await giveBackDevices(store, before.nodeId, before.pciDevices, before.instanceUuid) : undefined;
   await commitOrStartOver(store, [
     {
       Delete: {
@@ -224,6 +269,19 @@ async function commitRelease(store: Store, before: InstanceRecord, after: Instan
       },
     },
     { Delete: { TableName: store.tableName, Key: ownerKey(before.instanceUuid) } },
-    nodeUpdate(store, before.nodeId, scale(recordAmounts(before), -1), delta, -1),
-  ]);
+    nodeUpdate(store, before.nodeId, { amounts: scale(recordAmounts(before), -1), stats: delta, tracked: -1, pools: pci?.pools }),
+    ...(pci ? deviceWrites(store, before.nodeId, pci.changes) : []),
+  ]).catch((error: unknown) => {
+    if (pci) forgetDevices(before.nodeId);
+    throw error;
+  });
+  if (pci) devicesWritten(before.nodeId, pci.after);
+}
+
+/** Frees exactly the devices `owner` holds among `addresses`, after one read of the node's devices. */
+export async function giveBackDevices(store: Store, nodeId: string, addresses: string[], owner: string) {
+  const { devices } = await readNodeAndDevices(store, nodeId);
+  const changes = release(devices, addresses, owner);
+  const after = applyChanges(devices, changes);
+  return { changes, after, pools: poolDeltas(devices, after) };
 }

@@ -1,7 +1,7 @@
 // The item layout. A node's partition holds the node item and one item per claimed instance, so a
 // node's whole ledger is one strongly consistent Query. A second, tiny item keyed by the instance UUID
 // alone records which node owns the instance, so an instance can be claimed at most once fleet-wide.
-import type { Amounts, InstanceRecord, Inventory, Migration, NodeState, Resource, Stats } from '../domain';
+import type { Amounts, InstanceRecord, Inventory, Migration, NodeState, PciDevice, PciPool, Resource, Stats } from '../domain';
 
 export const nodeKey = (nodeId: string) => ({ pk: `NODE#${nodeId}`, sk: 'NODE' });
 export const instanceKey = (nodeId: string, instanceUuid: string) => ({ pk: `NODE#${nodeId}`, sk: `INSTANCE#${instanceUuid}` });
@@ -14,6 +14,8 @@ export const holdKey = (nodeId: string, migrationId: string, role: 'new' | 'old'
   sk: `MOVE#${migrationId}#${role}`,
 });
 export const HOLD_PREFIX = 'MOVE#';
+export const DEVICE_PREFIX = 'PCI#';
+export const deviceKey = (nodeId: string, address: string) => ({ pk: `NODE#${nodeId}`, sk: `${DEVICE_PREFIX}${address}` });
 
 /**
  * Per resource, the node item keeps three figures: what claims hold, what is used (claims plus what
@@ -60,6 +62,7 @@ export function nodeStateOf(item: Record<string, unknown>): NodeState {
     used: usedOf(item),
     stats: { ...((item.stats as Stats | undefined) ?? {}) },
     generation: Number(item.generation ?? 0),
+    pciPools: { ...((item.pciPools as Record<string, PciPool> | undefined) ?? {}) },
   };
 }
 
@@ -113,4 +116,15 @@ export function migrationItem(m: Migration): Record<string, unknown> {
 export function migrationOf(item: Record<string, unknown>): Migration {
   const { pk: _pk, sk: _sk, type: _type, ...rest } = item;
   return rest as unknown as Migration;
+}
+
+export function deviceItem(nodeId: string, d: PciDevice): Record<string, unknown> {
+  return { ...deviceKey(nodeId, d.address), type: 'pci-device', nodeId, ...d };
+}
+
+export function deviceOf(item: Record<string, unknown>): PciDevice {
+  const { pk: _pk, sk: _sk, type: _type, nodeId: _node, ...rest } = item;
+  const d = rest as unknown as PciDevice;
+  if (d.numaNode === undefined) d.numaNode = null;
+  return d;
 }

@@ -138,7 +138,7 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
       version: 1,
     };
     const items: TransactItem[] = [
-      nodeUpdate(store, destNodeId, next.amounts, {}, 1, guardConditions(claimGuards(next.amounts, request.limits))),
+      nodeUpdate(store, destNodeId, { amounts: next.amounts, tracked: 1, conditions: guardConditions(claimGuards(next.amounts, request.limits)) }),
       {
         Put: {
           TableName: store.tableName,
@@ -271,7 +271,7 @@ export async function changeMigrationStatus(
       });
     }
     for (const [nodeId, change] of plan.nodes) {
-      items.push(nodeUpdate(store, nodeId, change.amounts, change.stats, change.tracked));
+      items.push(nodeUpdate(store, nodeId, { amounts: change.amounts, stats: change.stats, tracked: change.tracked }));
     }
     if (record && plan.host !== record.nodeId) {
       items.push({
@@ -359,7 +359,7 @@ export async function dropMoveClaim(store: Store, nodeId: string, migrationId: s
     const hold = holdOf(out.Item);
     await commitOrStartOver(store, [
       { Delete: { TableName: store.tableName, Key: holdKey(nodeId, migrationId, role), ConditionExpression: 'attribute_exists(pk)' } },
-      nodeUpdate(store, nodeId, scale(hold, -1), {}, -1),
+      nodeUpdate(store, nodeId, { amounts: scale(hold, -1), tracked: -1 }),
     ]);
     return true;
   });

@@ -1,11 +1,13 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { nodeLimits, onGrid, reserved, RESOURCES, type Inventory, type NodeState } from '../domain';
+import { applyChanges, nodeLimits, onGrid, pools, reconcile, reserved, RESOURCES, type Inventory, type NodeState, type PciDeviceSpec } from '../domain';
 import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
 import { COLUMNS, nodeKey, nodeStateOf } from './items';
+import { devicesWritten, deviceWrites, forgetDevices, readNodeAndDevices } from './devices';
 import { withRetry } from './retry';
+import { commitOrStartOver } from './writes';
 import { NODE_INDEX } from './table';
 
 export interface PutNodeResult {
@@ -13,13 +15,8 @@ export interface PutNodeResult {
   node: NodeState;
 }
 
-/**
- * Registers a node or replaces its inventory in one UpdateItem. Usage is recomputed from what claims
- * hold, so replacing inventory never drops tracked usage, and the headroom follows the new limits
- * (negative when the inventory shrank below usage: claims are then refused until usage falls).
- */
-export async function putNode(store: Store, nodeId: string, inventory: Inventory): Promise<PutNodeResult> {
-  const e = new Expression();
+/** The SET clauses that write inventory and recompute used and headroom from what claims hold. */
+function inventoryClauses(e: Expression, nodeId: string, inventory: Inventory): string[] {
   const zero = e.value(0);
   const set: string[] = [];
   for (const [attribute, value] of Object.entries({ ...inventory, nodeId, type: 'node' })) {
@@ -40,21 +37,71 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
   set.push(
     `${e.name('stats')} = if_not_exists(${e.name('stats')}, ${e.value({})})`,
     `${e.name('trackedCount')} = if_not_exists(${e.name('trackedCount')}, ${zero})`,
+    `${e.name('pciPools')} = if_not_exists(${e.name('pciPools')}, ${e.value({})})`,
   );
-  const out = await withRetry(() =>
-    store.doc.send(
-      new UpdateCommand({
-        TableName: store.tableName,
-        Key: nodeKey(nodeId),
-        UpdateExpression: `SET ${set.join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
-        ReturnValues: 'ALL_NEW',
-        ...e.params(),
-      }),
-    ),
-  );
-  const node = nodeStateOf(out.Attributes ?? {});
-  // The generation starts at 1 with the write that creates the node.
-  return { created: node.generation === 1, node };
+  return set;
+}
+
+// Device changes per transaction, leaving room for the node item within DynamoDB's 100 actions.
+const DEVICE_CHUNK = 90;
+
+/**
+ * Registers a node or replaces its inventory. Usage is recomputed from what claims hold, so replacing
+ * inventory never drops tracked usage, and the headroom follows the new limits (negative when the
+ * inventory shrank below usage: claims are then refused until usage falls). PCI devices are reconciled
+ * with what is tracked (spec P2): without device changes this is one UpdateItem after the read; with
+ * them, transactions of up to 90 device changes, each conditioned on no claim having touched the node's
+ * devices since the read.
+ */
+export async function putNode(store: Store, nodeId: string, inventory: Inventory, reported: PciDeviceSpec[] = []): Promise<PutNodeResult> {
+  return withRetry(async () => {
+    const { node: before, devices } = await readNodeAndDevices(store, nodeId);
+    const changes = reconcile(devices, reported);
+    if (changes.length === 0) {
+      const e = new Expression();
+      const out = await store.doc.send(
+        new UpdateCommand({
+          TableName: store.tableName,
+          Key: nodeKey(nodeId),
+          UpdateExpression: `SET ${inventoryClauses(e, nodeId, inventory).join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
+          ReturnValues: 'ALL_NEW',
+          ...e.params(),
+        }),
+      );
+      const node = nodeStateOf(out.Attributes ?? {});
+      // The generation starts at 1 with the write that creates the node.
+      return { created: node.generation === 1, node };
+    }
+    let state = devices;
+    let seen = Number(before?.pciVersion ?? 0);
+    for (let i = 0; i < changes.length; i += DEVICE_CHUNK) {
+      const chunk = changes.slice(i, i + DEVICE_CHUNK);
+      state = applyChanges(state, chunk);
+      const e = new Expression();
+      const set = i === 0 ? inventoryClauses(e, nodeId, inventory) : [];
+      set.push(`${e.name('pciPools')} = ${e.value(Object.fromEntries(pools(state)))}`);
+      const version = e.name('pciVersion');
+      const condition = seen === 0 ? `attribute_not_exists(${version}) OR ${version} = ${e.value(0)}` : `${version} = ${e.value(seen)}`;
+      await commitOrStartOver(store, [
+        {
+          Update: {
+            TableName: store.tableName,
+            Key: nodeKey(nodeId),
+            UpdateExpression: `SET ${set.join(', ')} ADD ${e.name('generation')} ${e.value(1)}, ${version} ${e.value(1)}`,
+            ConditionExpression: condition,
+            ...e.params(),
+          },
+        },
+        ...deviceWrites(store, nodeId, chunk),
+      ]).catch((error: unknown) => {
+        forgetDevices(nodeId);
+        throw error;
+      });
+      seen++;
+    }
+    devicesWritten(nodeId, state);
+    return { created: before === undefined, node: await getNode(store, nodeId) };
+  });
 }
 
 export async function getNode(store: Store, nodeId: string): Promise<NodeState> {

@@ -1,5 +1,5 @@
 import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { RESOURCES, type Amounts, type Resource, type ResourceGuard, type StatsDelta } from '../domain';
+import { RESOURCES, ZERO, type Amounts, type PoolDelta, type Resource, type ResourceGuard, type StatsDelta } from '../domain';
 import type { Store } from './client';
 import { Expression } from './expression';
 import { COLUMNS, nodeKey } from './items';
@@ -9,19 +9,24 @@ import { Contended } from './retry';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
+export interface NodeChangeOptions {
+  /** Signed: positive takes, negative gives back. */
+  amounts?: Amounts;
+  stats?: StatsDelta;
+  /** Change in the count of items the node tracks (instance records and move holds). */
+  tracked?: number;
+  conditions?: (e: Expression) => string[];
+  /** PCI pool changes, as deltas (concurrent changes to other devices of a pool add up). */
+  pools?: Map<string, PoolDelta>;
+}
+
 /**
- * The node half of every claim or release: move `amounts` (signed) into the claimed, used and headroom
- * figures, apply the stats delta, bump the generation and count the items the node tracks (instance
- * records and move holds), all in one Update.
+ * The node half of every claim or release: move `amounts` into the claimed, used and headroom figures,
+ * apply the stats delta and the PCI pool deltas, bump the generation and count the items the node
+ * tracks, all in one Update.
  */
-export function nodeUpdate(
-  store: Store,
-  nodeId: string,
-  amounts: Amounts,
-  delta: StatsDelta,
-  trackedChange: number,
-  conditions: (e: Expression) => string[] = () => [],
-): TransactItem {
+export function nodeUpdate(store: Store, nodeId: string, change: NodeChangeOptions): TransactItem {
+  const { amounts = ZERO, stats = {}, tracked = 0, conditions = () => [], pools } = change;
   const e = new Expression();
   const set: string[] = [];
   if (amounts.memoryMb || amounts.diskGb || amounts.vcpus) {
@@ -35,12 +40,22 @@ export function nodeUpdate(
       );
     }
   }
-  for (const [key, by] of Object.entries(delta)) {
+  for (const [key, by] of Object.entries(stats)) {
     const path = `${e.name('stats')}.${e.name(key)}`;
     set.push(`${path} = if_not_exists(${path}, ${e.value(0)}) + ${e.value(by)}`);
   }
   const add = [`${e.name('generation')} ${e.value(1)}`];
-  if (trackedChange) add.push(`${e.name('trackedCount')} ${e.value(trackedChange)}`);
+  if (tracked) add.push(`${e.name('trackedCount')} ${e.value(tracked)}`);
+  if (pools?.size) {
+    for (const [key, delta] of pools) {
+      const pool = `${e.name('pciPools')}.${e.name(key)}`;
+      for (const field of ['count', 'free'] as const) {
+        if (delta[field]) set.push(`${pool}.${e.name(field)} = ${pool}.${e.name(field)} + ${e.value(delta[field])}`);
+      }
+    }
+    // Lets an inventory update notice that devices changed since it read them.
+    add.push(`${e.name('pciVersion')} ${e.value(1)}`);
+  }
   const condition = ['attribute_exists(pk)', ...conditions(e)].join(' AND ');
   return {
     Update: {

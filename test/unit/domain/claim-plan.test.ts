@@ -183,9 +183,9 @@ describe('refusal reasons against a node', () => {
     expect(refusalReasons(inv, used, req)).toEqual(expected);
   });
 
-  test('PCI requests fail after the scalar reasons', () => {
+  test('PCI requests that cannot be met fail after the scalar reasons', () => {
     const req = request({ pciRequests: [{ count: 1, spec: [] }], limits: { vcpus: 0 } });
-    expect(refusalReasons(N0, amounts(0, 0, 0), req)).toEqual(['Free vcpu 0.00 VCPU < requested 1 VCPU', 'Claim pci failed']);
+    expect(refusalReasons(N0, amounts(0, 0, 0), req, false)).toEqual(['Free vcpu 0.00 VCPU < requested 1 VCPU', 'Claim pci failed']);
   });
 
   test('under a fractional override free is printed as the override minus used', () => {

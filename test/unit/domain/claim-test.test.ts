@@ -235,26 +235,23 @@ describe('Nova claim test against a node', () => {
     });
   });
 
-  describe('PCI requests (no node tracks PCI devices yet)', () => {
-    const pci = [{ count: 1, spec: [{ vendor_id: '8086', product_id: '1520' }], aliasName: 'nic' }];
+  describe('when the PCI requests cannot be met', () => {
+    const pci = [{ count: 1, spec: [{ vendorId: '8086', productId: '1520' }], aliasName: 'nic' }];
+    const refusedPci = (req: ReturnType<typeof request>) => refusalMessage(refusalReasons(N0, amounts(0, 0, 0), req, false));
 
     test('a request that fits otherwise is refused with "Claim pci failed" alone', () => {
-      expect(refusal(N0, amounts(0, 0, 0), request({ pciRequests: pci }))).toBe(
-        'Insufficient compute resources: Claim pci failed.',
-      );
+      expect(refusedPci(request({ pciRequests: pci }))).toBe('Insufficient compute resources: Claim pci failed.');
     });
 
     test('the PCI reason comes after the scalar reasons', () => {
-      expect(refusal(N0, amounts(0, 0, 0), request({ pciRequests: pci, limits: { memoryMb: 0, vcpus: 0 } }))).toBe(
+      expect(refusedPci(request({ pciRequests: pci, limits: { memoryMb: 0, vcpus: 0 } }))).toBe(
         'Insufficient compute resources: Free memory 0.00 MB < requested 128 MB; ' +
           'Free vcpu 0.00 VCPU < requested 1 VCPU; Claim pci failed.',
       );
     });
 
-    test('several PCI requests still give one PCI reason', () => {
-      expect(refusalReasons(N0, amounts(0, 0, 0), request({ pciRequests: [...pci, { count: 2, spec: [] }] }))).toEqual([
-        'Claim pci failed',
-      ]);
+    test('when the devices fit, PCI requests add no reason', () => {
+      expect(refusalReasons(N0, amounts(0, 0, 0), request({ pciRequests: [...pci, { count: 2, spec: [] }] }))).toEqual([]);
     });
 
     test('an empty list of PCI requests is no PCI request', () => {

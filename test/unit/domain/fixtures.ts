@@ -103,7 +103,7 @@ export class Ledger {
   }
 
   view(): NodeView {
-    return nodeView({ nodeId: 'N0', ...this.inventory, used: this.used, stats: this.stats, generation: 1 });
+    return nodeView({ nodeId: 'N0', ...this.inventory, used: this.used, stats: this.stats, generation: 1, pciPools: {} });
   }
 
   private tracked(uuid: string): Tracked {

@@ -2,7 +2,7 @@ import { nodeView, type Amounts, type NodeState, type Stats } from '../../../lib
 import { amounts, N0 } from './fixtures';
 
 const node = (used: Amounts, stats: Stats = {}, over: Partial<NodeState> = {}): NodeState => ({
-  nodeId: 'n-1', ...N0, used, stats, generation: 7, ...over,
+  nodeId: 'n-1', ...N0, used, stats, generation: 7, pciPools: {}, ...over,
 });
 
 describe('the node view', () => {

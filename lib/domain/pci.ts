@@ -1,0 +1,234 @@
+// PCI passthrough devices (spec section 6, without NUMA policies): which devices a claim may take, what
+// taking and freeing them changes, and the pools the node reports. Pure: the store writes the changes.
+
+export const DEVICE_TYPES = ['type-PCI', 'type-PF', 'type-VF'] as const;
+export type DeviceType = (typeof DEVICE_TYPES)[number];
+
+/** A device as the hypervisor reports it. */
+export interface PciDeviceSpec {
+  address: string;
+  vendorId: string;
+  productId: string;
+  numaNode: number | null;
+  deviceType: DeviceType;
+  parentAddress?: string;
+  physicalNetwork?: string;
+}
+
+/** A device as the ledger tracks it. */
+export interface PciDevice extends PciDeviceSpec {
+  /** The instance holding it (allocated), if any. */
+  owner?: string;
+  /** Gone from the hypervisor's report while in use: kept until released, then deleted (spec P2). */
+  removed?: boolean;
+  /** For a PF: how many of its VFs are allocated. A PF with busy VFs cannot be claimed. */
+  busyChildren: number;
+  version: number;
+}
+
+export interface PciRequestSpec {
+  count: number;
+  spec: Partial<Record<string, string>>[];
+}
+
+export interface PciPool {
+  vendorId: string;
+  productId: string;
+  numaNode: number | null;
+  deviceType: DeviceType;
+  physicalNetwork?: string;
+  /** Devices in the pool. */
+  count: number;
+  /** Devices in the pool that a claim could take now. */
+  free: number;
+}
+
+export type Devices = ReadonlyMap<string, PciDevice>;
+
+export const byAddress = (devices: Iterable<PciDevice>): Map<string, PciDevice> =>
+  new Map([...devices].map((d) => [d.address, d]));
+
+/** Pools group devices by vendor, product, NUMA node, type and physical network. */
+export function poolKey(d: PciDeviceSpec): string {
+  return JSON.stringify([d.vendorId, d.productId, d.numaNode, d.deviceType, d.physicalNetwork ?? null]);
+}
+
+/**
+ * Whether a claim may take the device (spec P2): it is free and present; a PF needs all its VFs free,
+ * and a VF needs its parent PF not to be taken.
+ */
+export function claimable(d: PciDevice, devices: Devices): boolean {
+  if (d.owner !== undefined || d.removed) return false;
+  if (d.deviceType === 'type-PF') return d.busyChildren === 0;
+  if (d.deviceType === 'type-VF' && d.parentAddress) return devices.get(d.parentAddress)?.owner === undefined;
+  return true;
+}
+
+export function pools(devices: Devices): Map<string, PciPool> {
+  const out = new Map<string, PciPool>();
+  for (const d of devices.values()) {
+    if (d.removed) continue;
+    const key = poolKey(d);
+    let pool = out.get(key);
+    if (!pool) {
+      pool = { vendorId: d.vendorId, productId: d.productId, numaNode: d.numaNode, deviceType: d.deviceType, count: 0, free: 0 };
+      if (d.physicalNetwork !== undefined) pool.physicalNetwork = d.physicalNetwork;
+      out.set(key, pool);
+    }
+    pool.count++;
+    if (claimable(d, devices)) pool.free++;
+  }
+  return out;
+}
+
+const FIELDS: Record<string, (d: PciDevice) => string | undefined> = {
+  vendorId: (d) => d.vendorId,
+  productId: (d) => d.productId,
+  deviceType: (d) => d.deviceType,
+  physicalNetwork: (d) => d.physicalNetwork,
+};
+
+/** A spec entry matches a device whose fields equal every key it gives (spec P4). */
+export function matches(d: PciDevice, spec: Partial<Record<string, string>>): boolean {
+  return Object.entries(spec).every(([k, v]) => v === undefined || FIELDS[k]?.(d) === v);
+}
+
+/**
+ * Chooses devices for every request, all distinct: a request takes devices that match any one of its
+ * spec entries; PFs only when the entry asks for type-PF (spec P4). Taking a PF makes its VFs
+ * unavailable to the later requests of the same claim, and taking a VF its parent PF. Among equal
+ * candidates the choice is random, so that concurrent claims on one node seldom reach for the same
+ * device. Undefined if the requests cannot all be met.
+ */
+export function choose(devices: Devices, requests: PciRequestSpec[], random: () => number = Math.random): string[] | undefined {
+  const taken = new Map(devices);
+  const chosen: string[] = [];
+  for (const request of requests) {
+    for (let n = 0; n < request.count; n++) {
+      const candidates = [...taken.values()].filter(
+        (d) =>
+          claimable(d, taken) &&
+          request.spec.some((s) => matches(d, s) && (d.deviceType !== 'type-PF' || s.deviceType === 'type-PF')),
+      );
+      if (candidates.length === 0) return undefined;
+      const pick = candidates[Math.floor(random() * candidates.length)] as PciDevice;
+      chosen.push(pick.address);
+      for (const change of allocate(taken, [pick.address], '(choosing)')) if (change.after) taken.set(change.address, change.after);
+    }
+  }
+  return chosen;
+}
+
+export interface DeviceChange {
+  address: string;
+  /** The device as read: the write is conditioned on its version. Undefined for a new device. */
+  before?: PciDevice;
+  /** The device after the change; undefined deletes it. */
+  after?: PciDevice;
+}
+
+function merge(changes: Map<string, DeviceChange>, devices: Devices, address: string, edit: (d: PciDevice) => PciDevice | undefined) {
+  const existing = changes.get(address);
+  const current = existing ? existing.after : devices.get(address);
+  if (!current) return;
+  changes.set(address, { address, before: existing?.before ?? devices.get(address), after: edit(current) });
+}
+
+/** Taking devices for `owner`: each becomes allocated; a VF's parent PF counts one more busy VF. */
+export function allocate(devices: Devices, addresses: string[], owner: string): DeviceChange[] {
+  const changes = new Map<string, DeviceChange>();
+  for (const address of addresses) {
+    merge(changes, devices, address, (d) => ({ ...d, owner, version: d.version + 1 }));
+    const d = devices.get(address);
+    if (d?.deviceType === 'type-VF' && d.parentAddress && devices.has(d.parentAddress)) {
+      merge(changes, devices, d.parentAddress, (p) => ({ ...p, busyChildren: p.busyChildren + 1, version: p.version + 1 }));
+    }
+  }
+  return [...changes.values()];
+}
+
+/**
+ * Giving back devices `owner` holds: each becomes free again, or is deleted if the hypervisor no longer
+ * reports it; a VF's parent PF counts one busy VF less. Devices not held by `owner` are left alone.
+ */
+export function release(devices: Devices, addresses: string[], owner: string): DeviceChange[] {
+  const changes = new Map<string, DeviceChange>();
+  for (const address of addresses) {
+    const d = devices.get(address);
+    if (!d || d.owner !== owner) continue;
+    merge(changes, devices, address, (x) => {
+      if (x.removed) return undefined;
+      const { owner: _owner, ...rest } = x;
+      return { ...rest, version: x.version + 1 };
+    });
+    if (d.deviceType === 'type-VF' && d.parentAddress && devices.has(d.parentAddress)) {
+      merge(changes, devices, d.parentAddress, (p) => ({ ...p, busyChildren: Math.max(0, p.busyChildren - 1), version: p.version + 1 }));
+    }
+  }
+  return [...changes.values()];
+}
+
+/**
+ * The hypervisor's new report (spec P2): new devices become available, devices that disappeared are
+ * deleted if free and kept (marked removed) while in use, and a removed device that comes back is
+ * present again. A free device whose description changed takes the new one.
+ */
+export function reconcile(devices: Devices, reported: PciDeviceSpec[]): DeviceChange[] {
+  const changes: DeviceChange[] = [];
+  const seen = new Set<string>();
+  for (const spec of reported) {
+    seen.add(spec.address);
+    const d = devices.get(spec.address);
+    if (!d) {
+      changes.push({ address: spec.address, after: { ...spec, busyChildren: 0, version: 1 } });
+      continue;
+    }
+    const same = poolKey(d) === poolKey(spec) && d.parentAddress === spec.parentAddress && !d.removed;
+    if (same) continue;
+    // A device in use keeps its description until it is released; a free one takes the new description.
+    const { removed: _removed, ...present } = d;
+    const after: PciDevice =
+      d.owner === undefined ? { ...spec, busyChildren: d.busyChildren, version: d.version } : present;
+    changes.push({ address: d.address, before: d, after: { ...after, version: d.version + 1 } });
+  }
+  for (const d of devices.values()) {
+    if (seen.has(d.address) || d.removed) continue;
+    changes.push({ address: d.address, before: d, after: d.owner === undefined ? undefined : { ...d, removed: true, version: d.version + 1 } });
+  }
+  return changes;
+}
+
+export function applyChanges(devices: Devices, changes: DeviceChange[]): Map<string, PciDevice> {
+  const out = new Map(devices);
+  for (const c of changes) {
+    if (c.after) out.set(c.address, c.after);
+    else out.delete(c.address);
+  }
+  return out;
+}
+
+export interface PoolDelta {
+  pool: Omit<PciPool, 'count' | 'free'>;
+  count: number;
+  free: number;
+}
+
+/**
+ * How the pools change: only the pools whose devices changed, as deltas, so that concurrent changes to
+ * other devices of the same pool add up instead of overwriting each other.
+ */
+export function poolDeltas(before: Devices, after: Devices): Map<string, PoolDelta> {
+  const a = pools(before);
+  const b = pools(after);
+  const out = new Map<string, PoolDelta>();
+  for (const key of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(key);
+    const y = b.get(key);
+    const count = (y?.count ?? 0) - (x?.count ?? 0);
+    const free = (y?.free ?? 0) - (x?.free ?? 0);
+    if (count === 0 && free === 0) continue;
+    const { count: _c, free: _f, ...pool } = (y ?? x) as PciPool;
+    out.set(key, { pool, count, free });
+  }
+  return out;
+}
