@@ -9,14 +9,16 @@ import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamod
 import { paginateQuery, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { handler as claimHandler } from '../functions/claim-instance';
+import { handler as moveClaimHandler } from '../functions/claim-move';
 import { handler as putNodeHandler } from '../functions/put-node';
 import { handler as releaseHandler } from '../functions/release-instance';
 import { ROUTES } from '../functions/routes';
 import { handler as updateHandler } from '../functions/update-instance';
+import { handler as statusHandler } from '../functions/update-migration-status';
 import type { HttpEvent, HttpResult } from '../lib/api/http';
-import { nodeLimits, reserved, RESOURCES } from '../lib/domain';
+import { add, nodeLimits, reserved, RESOURCES, scale, ZERO, type Amounts } from '../lib/domain';
 import { createStore, ensureTable, resetStoreFromEnv, storeFromEnv, type Store } from '../lib/store';
-import { COLUMNS, headroomOf, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf } from '../lib/store/items';
+import { COLUMNS, headroomOf, HOLD_PREFIX, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf } from '../lib/store/items';
 
 const SETTINGS = {
   spread: { claims: 2000, nodes: 100, concurrency: 32 },
@@ -25,6 +27,8 @@ const SETTINGS = {
   // half speed for the first 2,000): bare claims warm it, a few hundred through each handler path warm ours.
   warmup: { bareClaims: 3000, claims: 200, nodes: 20, concurrency: 32 },
   lifecycle: { instances: 200, nodes: 20, concurrency: 16 },
+  /** Instances claimed on `nodes` source nodes and resized: cross-node to `nodes` other nodes, or on the same host. */
+  resize: { instances: 200, nodes: 20, concurrency: 16, warmup: 100 },
   /**
    * Rounds of the claim scenarios. Within a round the service runs right next to its baseline (the order
    * alternates between rounds), so a ratio is taken per round and the median of those is reported: on a
@@ -43,6 +47,9 @@ const HOT_NODE = {
   vcpus: SETTINGS.hot.room, cpuAllocationRatio: 1, reservedHostCpus: 0, memoryMb: 1_048_576, localGb: 100_000,
 };
 const PATCH_BODY = { vmState: 'stopped', taskState: null };
+/** The flavor every resize moves to, and what it takes (twice FLAVOR). */
+const NEW_FLAVOR = { vcpus: 2, memoryMb: 512, rootGb: 20 };
+const NEW_AMOUNTS: Amounts = { memoryMb: 512, diskGb: 20, vcpus: 2 };
 
 type Counts = Record<string, number>;
 const bump = (counts: Counts, key: string, by = 1) => {
@@ -172,13 +179,28 @@ function claimEvent(nodeId: string, instanceUuid: string, minimal: boolean): Htt
 const instanceEvent = (method: 'PATCH' | 'DELETE', nodeId: string, instanceUuid: string, body?: unknown) =>
   httpEvent(method, '/nodes/{nodeId}/instances/{instanceUuid}', { nodeId, instanceUuid }, body);
 
+/** Nova's resize_claim on the destination, answering only the status (`Prefer: return=minimal`). */
+function moveClaimEvent(destNodeId: string, sourceNodeId: string, instanceUuid: string, migrationId: string): HttpEvent {
+  const body = { migrationId, instanceUuid, moveType: 'resize', sourceNodeId, newFlavor: NEW_FLAVOR };
+  return httpEvent('POST', '/nodes/{nodeId}/move-claims', { nodeId: destNodeId }, body, { prefer: 'return=minimal' });
+}
+
+/** A migration status through its handler; `200 ignored` when it answered 200 without applying the status. */
+async function changeStatus(migrationId: string, status: string): Promise<number | string> {
+  const event = httpEvent('POST', '/migrations/{migrationId}/status', { migrationId }, { status });
+  const result = await statusHandler(event, lambdaContext('update-migration-status'));
+  const code = result.statusCode ?? 0;
+  if (code !== 200) return code;
+  return (JSON.parse(result.body ?? '{}') as { applied?: boolean }).applied ? 200 : '200 ignored';
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The baseline: the same three items as one bare TransactWriteItems, built from the key helpers only.
 
 const STATS_KEYS = ['num_instances', 'num_vm_active', 'num_task_scheduling', 'num_os_type_None', 'num_proj_None'];
 
 function bareNodeUpdate(tableName: string, nodeId: string) {
-  const names: Record<string, string> = { '#stats': 'stats', '#generation': 'generation', '#count': 'instanceCount' };
+  const names: Record<string, string> = { '#stats': 'stats', '#generation': 'generation', '#count': 'trackedCount' };
   const values: Record<string, unknown> = { ':zero': 0, ':one': 1 };
   const set: string[] = [];
   const condition = ['attribute_exists(pk)'];
@@ -281,8 +303,11 @@ function showProgress(label: string, total: number, done: () => number): void {
   };
 }
 
+/** One operation; answers its HTTP status, or a status with a note (such as `200 ignored`) to count apart. */
+type Op = (i: number) => Promise<number | string>;
+
 /** Runs op(0..total-1) with `concurrency` workers; answers the wall time, each latency and the statuses. */
-async function drive(label: string, total: number, concurrency: number, op: (i: number) => Promise<number>) {
+async function drive(label: string, total: number, concurrency: number, op: Op) {
   const latencies: number[] = [];
   const statuses: Counts = {};
   let next = 0;
@@ -327,7 +352,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
 async function measure(
-  scenario: string, run: number, table: string, total: number, concurrency: number, op: (i: number) => Promise<number>,
+  scenario: string, run: number, table: string, total: number, concurrency: number, op: Op,
 ): Promise<Measured> {
   counter.take();
   const cpu = process.cpuUsage();
@@ -387,14 +412,27 @@ async function registerNodes(nodeIds: string[], inventory: object): Promise<void
 
 interface LedgerCheck {
   table: string;
+  /** When it ran, for a table checked more than once (the resize runs check between their steps). */
+  stage?: string;
   nodes: number;
   instanceRecords: number;
   expectedRecords: number;
+  holds: number;
+  expectedHolds: number;
   ok: boolean;
   problems: string[];
 }
 
-/** The node's whole partition: its node item and its instance records, read strongly consistent. */
+/** What a check expects over the whole table: records, move holds, optionally the claims summed over nodes and nodes that hold nothing. */
+interface LedgerExpectation {
+  records: number;
+  holds?: number;
+  claimed?: Amounts;
+  empty?: string[];
+  stage?: string;
+}
+
+/** The node's whole partition: its node item, its instance records and its move holds, read strongly consistent. */
 async function partition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   const input = {
@@ -408,13 +446,16 @@ async function partition(store: Store, nodeId: string): Promise<Record<string, u
 }
 
 /**
- * Per node: used = reserved + the sum of its instance records, claimed = that sum, headroom = limit - used,
- * used <= limit, and the instance count and num_instances match the records; over the table, the records
- * number the claims that succeeded (less those released).
+ * Per node: used = reserved + the sum of its instance records and move holds, claimed = that sum,
+ * headroom = limit - used, used <= limit, trackedCount = records + holds and num_instances = records;
+ * over the table, the records number the claims that succeeded (less those released), the holds the
+ * moves under way, and the claims (if given) add up to what the moves should have left.
  */
-async function checkLedger(store: Store, nodeIds: string[], expectedRecords: number): Promise<LedgerCheck> {
+async function checkLedger(store: Store, nodeIds: string[], expected: LedgerExpectation): Promise<LedgerCheck> {
   const problems: string[] = [];
-  let records = 0;
+  const expectedHolds = expected.holds ?? 0;
+  let [records, holds] = [0, 0];
+  const total: Amounts = { ...ZERO };
   for (const nodeId of nodeIds) {
     const items = await partition(store, nodeId);
     const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
@@ -423,28 +464,42 @@ async function checkLedger(store: Store, nodeIds: string[], expectedRecords: num
       continue;
     }
     const instances = items.filter((i) => String(i.sk).startsWith(INSTANCE_PREFIX));
+    const moveHolds = items.filter((i) => String(i.sk).startsWith(HOLD_PREFIX));
+    const tracked = [...instances, ...moveHolds];
     records += instances.length;
+    holds += moveHolds.length;
     const inventory = inventoryOf(node);
     const [limits, held, used, headroom] = [nodeLimits(inventory), reserved(inventory), usedOf(node), headroomOf(node)];
     for (const r of RESOURCES) {
-      const sum = instances.reduce((total, i) => total + Number(i[r]), 0);
+      const sum = tracked.reduce((s, i) => s + Number(i[r]), 0);
       const claimed = Number(node[COLUMNS[r].claimed]);
-      if (used[r] !== held[r] + sum) problems.push(`${nodeId}: ${r} used ${used[r]} != reserved ${held[r]} + records ${sum}`);
-      if (claimed !== sum) problems.push(`${nodeId}: ${r} claimed ${claimed} != records ${sum}`);
+      total[r] += claimed;
+      if (used[r] !== held[r] + sum) problems.push(`${nodeId}: ${r} used ${used[r]} != reserved ${held[r]} + records and holds ${sum}`);
+      if (claimed !== sum) problems.push(`${nodeId}: ${r} claimed ${claimed} != records and holds ${sum}`);
       if (headroom[r] !== limits[r] - used[r]) problems.push(`${nodeId}: ${r} headroom ${headroom[r]} != limit ${limits[r]} - used ${used[r]}`);
       if (used[r] > limits[r]) problems.push(`${nodeId}: ${r} used ${used[r]} exceeds limit ${limits[r]}`);
     }
     const stats = (node.stats ?? {}) as Counts;
-    if (Number(node.instanceCount) !== instances.length) problems.push(`${nodeId}: instanceCount ${String(node.instanceCount)} != ${instances.length} records`);
+    if (Number(node.trackedCount) !== tracked.length) {
+      problems.push(`${nodeId}: trackedCount ${String(node.trackedCount)} != ${instances.length} records + ${moveHolds.length} holds`);
+    }
     if ((stats.num_instances ?? 0) !== instances.length) problems.push(`${nodeId}: num_instances ${stats.num_instances} != ${instances.length} records`);
+    if (expected.empty?.includes(nodeId) && tracked.length) problems.push(`${nodeId}: should be empty, holds ${tracked.length} items`);
   }
-  if (records !== expectedRecords) problems.push(`${records} instance records, expected ${expectedRecords}`);
-  return { table: store.tableName, nodes: nodeIds.length, instanceRecords: records, expectedRecords, ok: problems.length === 0, problems };
+  if (records !== expected.records) problems.push(`${records} instance records, expected ${expected.records}`);
+  if (holds !== expectedHolds) problems.push(`${holds} move holds, expected ${expectedHolds}`);
+  for (const r of expected.claimed ? RESOURCES : []) {
+    if (total[r] !== expected.claimed?.[r]) problems.push(`${r} claimed over all nodes ${total[r]}, expected ${expected.claimed?.[r]}`);
+  }
+  return {
+    table: store.tableName, ...(expected.stage ? { stage: expected.stage } : {}), nodes: nodeIds.length,
+    instanceRecords: records, expectedRecords: expected.records, holds, expectedHolds, ok: problems.length === 0, problems,
+  };
 }
 
 /** Checks the table, then deletes it, so that every run starts from a database of the same size. */
-async function checkAndDrop(store: Store, nodeIds: string[], expectedRecords: number): Promise<LedgerCheck> {
-  const check = await checkLedger(store, nodeIds, expectedRecords);
+async function checkAndDrop(store: Store, nodeIds: string[], expected: LedgerExpectation): Promise<LedgerCheck> {
+  const check = await checkLedger(store, nodeIds, expected);
   await store.client.send(new DeleteTableCommand({ TableName: store.tableName }));
   return check;
 }
@@ -486,9 +541,9 @@ function seeded(seed: number): () => number {
   };
 }
 
-function spreadLoad(prefix: string, claims: number, nodes: number, concurrency: number): ClaimLoad {
+function spreadLoad(prefix: string, claims: number, nodes: number, concurrency: number, seed = 42): ClaimLoad {
   const nodeIds = Array.from({ length: nodes }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
-  const random = seeded(42);
+  const random = seeded(seed);
   const picks = Array.from({ length: claims }, () => nodeIds[Math.floor(random() * nodes)] ?? '');
   return { key: 'spread', claims, concurrency, nodeIds, inventory: ROOMY_NODE, picks, expected: { 201: claims } };
 }
@@ -515,7 +570,7 @@ async function claimRun(load: ClaimLoad, path: ClaimPath, run: number): Promise<
   const scenario = SCENARIOS[`${load.key}/${path}` as ScenarioKey];
   if (!scenario) throw new Error(`no scenario ${load.key}/${path}`);
   const measured = await measure(scenario, run, store.tableName, load.claims, load.concurrency, op);
-  return { measured, check: await checkAndDrop(store, load.nodeIds, measured.statuses['201'] ?? 0) };
+  return { measured, check: await checkAndDrop(store, load.nodeIds, { records: measured.statuses['201'] ?? 0 }) };
 }
 
 /** Claims on a fresh table, then PATCHes and releases them through the handlers. */
@@ -534,7 +589,61 @@ async function lifecycleRun(
   const release = await measure('DELETE instance (release)', 1, store.tableName, load.claims, opsConcurrency, (i) =>
     invoke(releaseHandler, 'release-instance', instanceEvent('DELETE', load.picks[i] ?? '', uuids[i] ?? '')),
   );
-  return { claim, patch, release, check: await checkAndDrop(store, load.nodeIds, 0) };
+  return { claim, patch, release, check: await checkAndDrop(store, load.nodeIds, { records: 0 }) };
+}
+
+type ResizeVariant = 'cross-node' | 'same-host';
+
+interface ResizeRun {
+  variant: ResizeVariant;
+  steps: Measured[];
+  checks: LedgerCheck[];
+  expectations: Expectation[];
+}
+
+/**
+ * Nova's resize through the handlers, one step at a time over all instances: claim on a source node,
+ * move claim (the destination's hold of the new size), then the statuses. Cross-node: the move claim
+ * on a node of a second set, `finished` (the instance moves, the source keeps the old size), then
+ * `confirmed` (the source lets go). Same-host: the move claim on the instance's own node, then
+ * `confirmed`. The ledger is checked between the steps and after the last, when no hold may be left
+ * and, cross-node, the source nodes must be empty.
+ */
+async function resizeRun(prefix: string, variant: ResizeVariant, instances: number): Promise<ResizeRun> {
+  const { nodes, concurrency } = SETTINGS.resize;
+  const cross = variant === 'cross-node';
+  const source = spreadLoad(cross ? 'src' : 'host', instances, nodes, concurrency);
+  // A second seed, so that the instances of one source node spread over the destinations.
+  const dest = cross ? spreadLoad('dst', instances, nodes, concurrency, 7) : source;
+  const nodeIds = cross ? [...source.nodeIds, ...dest.nodeIds] : source.nodeIds;
+  const store = await openTable(`${prefix}-${variant}`);
+  await registerNodes(nodeIds, ROOMY_NODE);
+  const uuids = source.picks.map(() => randomUUID());
+  const migrations = source.picks.map(() => `resize-${randomUUID()}`);
+  const run: ResizeRun = { variant, steps: [], checks: [], expectations: [] };
+  const step = async (name: string, expected: number, op: Op) => {
+    const m = await measure(name, 1, store.tableName, instances, concurrency, op);
+    run.steps.push(m);
+    run.expectations.push(expectStatuses(`resize ${variant}: ${name}`, m, { [expected]: instances }));
+  };
+  // While a move is under way each instance is counted at both sizes: its record and a hold.
+  const moving = { records: instances, holds: instances, claimed: scale(add(AMOUNTS, NEW_AMOUNTS), instances) };
+
+  await step('claim (return=minimal)', 201, (i) =>
+    invoke(claimHandler, 'claim-instance', claimEvent(source.picks[i] ?? '', uuids[i] ?? '', true)),
+  );
+  await step('move claim (return=minimal)', 201, (i) =>
+    invoke(moveClaimHandler, 'claim-move', moveClaimEvent(dest.picks[i] ?? '', source.picks[i] ?? '', uuids[i] ?? '', migrations[i] ?? '')),
+  );
+  run.checks.push(await checkLedger(store, nodeIds, { ...moving, stage: 'after move claims' }));
+  if (cross) {
+    await step('status finished', 200, (i) => changeStatus(migrations[i] ?? '', 'finished'));
+    run.checks.push(await checkLedger(store, nodeIds, { ...moving, stage: 'after finished' }));
+  }
+  await step('status confirmed', 200, (i) => changeStatus(migrations[i] ?? '', 'confirmed'));
+  const done = { records: instances, claimed: scale(NEW_AMOUNTS, instances), empty: cross ? source.nodeIds : [] };
+  run.checks.push(await checkAndDrop(store, nodeIds, { ...done, stage: 'after confirmed' }));
+  return run;
 }
 
 async function warmUp(): Promise<LedgerCheck[]> {
@@ -550,8 +659,10 @@ async function warmUp(): Promise<LedgerCheck[]> {
       const { statuses } = await drive(path, l.claims, concurrency, claimOp(l, path, store));
       created += statuses['201'] ?? 0;
     }
-    const check = await checkAndDrop(store, load.nodeIds, created);
-    return [check, (await lifecycleRun('warmup-lifecycle', load, concurrency)).check];
+    const check = await checkAndDrop(store, load.nodeIds, { records: created });
+    const lifecycle = await lifecycleRun('warmup-lifecycle', load, concurrency);
+    const resize = await resizeRun('warmup-resize', 'cross-node', SETTINGS.resize.warmup);
+    return [check, lifecycle.check, ...resize.checks];
   } finally {
     phase = '';
   }
@@ -573,6 +684,13 @@ const counts = (c: Counts) =>
 const perCommand = (c: Counts) => Object.entries(c).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ');
 
 const dbCpu = (m: Measured) => (m.dbCpuMsPerOp === null ? '-' : fmt(m.dbCpuMsPerOp, 2));
+/** The columns of a table of operations, after the column(s) naming the operation. */
+const OP_HEADER = ['ops', 'conc', 'ops/s', 'p50 ms', 'p99 ms', 'cpu ms', 'db cpu', 'req/op', 'requests per op by command', 'statuses'];
+const OP_ALIGN = 'rrrrrrrrll';
+const opCells = (m: Measured) => [
+  String(m.ops), String(m.concurrency), fmt(m.opsPerSecond), fmt(m.p50Ms), fmt(m.p99Ms), fmt(m.nodeCpuMsPerOp, 2), dbCpu(m),
+  fmt(m.requests.perOp, 2), perCommand(m.requests.perOpByCommand), counts(m.statuses),
+];
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? 0;
 /** The run with the median claims/s (the lower middle one for an even count). */
 const medianRun = (runs: Measured[]) => {
@@ -593,11 +711,12 @@ function expectStatuses(what: string, m: Measured, expected: Counts): Expectatio
 interface Figures {
   runs: Record<string, Measured[]>;
   lifecycle: Awaited<ReturnType<typeof lifecycleRun>>;
+  resize: ResizeRun[];
   checks: LedgerCheck[];
   expectations: Expectation[];
 }
 
-/** Everything that is measured: the warm-up, the rounds of claim scenarios and the lifecycle. */
+/** Everything that is measured: the warm-up, the rounds of claim scenarios, the lifecycle and the resizes. */
 async function measureAll(): Promise<Figures> {
   const checks: LedgerCheck[] = await warmUp();
   const expectations: Expectation[] = [];
@@ -625,7 +744,14 @@ async function measureAll(): Promise<Figures> {
     expectStatuses('PATCH', lifecycle.patch, { 200: instances }),
     expectStatuses('DELETE', lifecycle.release, { 204: instances }),
   );
-  return { runs, lifecycle, checks, expectations };
+  const resize: ResizeRun[] = [];
+  for (const variant of ['cross-node', 'same-host'] as const) {
+    const run = await resizeRun('resize', variant, SETTINGS.resize.instances);
+    resize.push(run);
+    checks.push(...run.checks);
+    expectations.push(...run.expectations);
+  }
+  return { runs, lifecycle, resize, checks, expectations };
 }
 
 interface Ratio {
@@ -670,25 +796,37 @@ function printReport(f: Figures, chosen: Record<string, Measured>, ratios: Recor
 
   const life = [f.lifecycle.claim, f.lifecycle.patch, f.lifecycle.release];
   console.log(`\nInstance lifecycle through the handlers (${SETTINGS.lifecycle.instances} instances on ${SETTINGS.lifecycle.nodes} nodes, one run)`);
-  console.log(
-    table(
-      ['operation', 'ops', 'conc', 'ops/s', 'p50 ms', 'p99 ms', 'cpu ms', 'db cpu', 'req/op', 'requests per op by command', 'statuses'],
-      life.map((m) => [
-        m.scenario, String(m.ops), String(m.concurrency), fmt(m.opsPerSecond), fmt(m.p50Ms), fmt(m.p99Ms), fmt(m.nodeCpuMsPerOp, 2), dbCpu(m),
-        fmt(m.requests.perOp, 2), perCommand(m.requests.perOpByCommand), counts(m.statuses),
-      ]),
-      'lrrrrrrrrll',
-    ),
-  );
+  console.log(table(['operation', ...OP_HEADER], life.map((m) => [m.scenario, ...opCells(m)]), `l${OP_ALIGN}`));
 
-  console.log('\nExactness of the ledger, per table (usage = reserved + records, headroom = limit - used, within limits)');
+  const { instances, nodes, concurrency } = SETTINGS.resize;
+  console.log(
+    `\nResize through the handlers (${instances} instances, ${FLAVOR.vcpus} to ${NEW_FLAVOR.vcpus} vCPUs; cross-node from ` +
+      `${nodes} source to ${nodes} other nodes, same-host on ${nodes} nodes; concurrency ${concurrency}, one run each)`,
+  );
+  const steps = f.resize.flatMap((run) => run.steps.map((m) => [run.variant, m.scenario, ...opCells(m)]));
+  console.log(table(['variant', 'step', ...OP_HEADER], steps, `ll${OP_ALIGN}`));
+  console.log(
+    'A move claim reads the migration and the instance at once, then writes one transaction; a status change reads the ' +
+      'migration, then a snapshot of what holds for it, then writes one transaction. More than that per op means retries.',
+  );
+  for (const run of f.resize) {
+    for (const m of run.steps.filter((x) => Object.keys(x.requests.failures).length)) {
+      console.log(`  failed requests, ${run.variant} ${m.scenario}: ${counts(m.requests.failures)}`);
+    }
+  }
+
+  console.log(
+    '\nExactness of the ledger, per table (usage = reserved + records + move holds, headroom = limit - used, within limits, ' +
+      'trackedCount = records + holds)',
+  );
   console.log(
     table(
-      ['table', 'nodes', 'records', 'expected', 'result'],
+      ['table', 'nodes', 'records', 'expected', 'holds', 'expected', 'result'],
       f.checks.map((c) => [
-        c.table, String(c.nodes), String(c.instanceRecords), String(c.expectedRecords), c.ok ? 'ok' : `FAIL: ${c.problems.slice(0, 3).join('; ')}`,
+        `${c.table}${c.stage ? ` ${c.stage}` : ''}`, String(c.nodes), String(c.instanceRecords), String(c.expectedRecords),
+        String(c.holds), String(c.expectedHolds), c.ok ? 'ok' : `FAIL: ${c.problems.slice(0, 3).join('; ')}`,
       ]),
-      'lrrrl',
+      'lrrrrrl',
     ),
   );
   const wrong = f.expectations.filter((e) => !e.ok);
@@ -738,15 +876,18 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
       cpuModel: cpus()[0]?.model.trim() ?? null, totalMemoryMb: Math.round(totalmem() / 2 ** 20),
     },
     dynamoDbLocal: { package: dynamoDbLocalVersion, inMemory: true, pid: db.pid },
-    settings: { ...SETTINGS, flavor: FLAVOR, spreadNode: ROOMY_NODE, hotNode: HOT_NODE, patchBody: PATCH_BODY },
+    settings: { ...SETTINGS, flavor: FLAVOR, newFlavor: NEW_FLAVOR, spreadNode: ROOMY_NODE, hotNode: HOT_NODE, patchBody: PATCH_BODY },
     method:
       `Each claim scenario ran in ${SETTINGS.repeats} rounds, each run on a fresh table, the service right next to its ` +
       'baseline and the order alternating between rounds; `median` is the run with the median claims/s, `runs` has them ' +
       'all; a ratio is the median of the per-round ratios (service run / baseline run of the same round). Requests are counted per HTTP ' +
-      'attempt by a middleware on each DynamoDB client. Latency is per operation, from the call to the answer, in-process.',
+      'attempt by a middleware on each DynamoDB client. Latency is per operation, from the call to the answer, in-process. ' +
+      'The lifecycle and each resize variant ran once, every step over all instances before the next step; the ledger ' +
+      'checks of a resize ran between its steps.',
     scenarios: Object.fromEntries(Object.keys(chosen).map((name) => [name, { median: chosen[name], runs: figures.runs[name] }])),
     ratios,
     lifecycle: { claim: figures.lifecycle.claim, patch: figures.lifecycle.patch, release: figures.lifecycle.release },
+    resize: Object.fromEntries(figures.resize.map((run) => [run.variant, run.steps])),
     checks: figures.checks,
     expectations: figures.expectations,
     memory,

@@ -16,7 +16,7 @@ export interface PutNodeResult {
 }
 
 /** The SET clauses that write inventory and recompute used and headroom from what claims hold. */
-function inventoryClauses(e: Expression, nodeId: string, inventory: Inventory): string[] {
+function inventoryClauses(e: Expression, nodeId: string, inventory: Inventory, pciPools?: object): string[] {
   const zero = e.value(0);
   const set: string[] = [];
   for (const [attribute, value] of Object.entries({ ...inventory, nodeId, type: 'node' })) {
@@ -37,7 +37,7 @@ function inventoryClauses(e: Expression, nodeId: string, inventory: Inventory): 
   set.push(
     `${e.name('stats')} = if_not_exists(${e.name('stats')}, ${e.value({})})`,
     `${e.name('trackedCount')} = if_not_exists(${e.name('trackedCount')}, ${zero})`,
-    `${e.name('pciPools')} = if_not_exists(${e.name('pciPools')}, ${e.value({})})`,
+    pciPools ? `${e.name('pciPools')} = ${e.value(pciPools)}` : `${e.name('pciPools')} = if_not_exists(${e.name('pciPools')}, ${e.value({})})`,
   );
   return set;
 }
@@ -78,8 +78,8 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
       const chunk = changes.slice(i, i + DEVICE_CHUNK);
       state = applyChanges(state, chunk);
       const e = new Expression();
-      const set = i === 0 ? inventoryClauses(e, nodeId, inventory) : [];
-      set.push(`${e.name('pciPools')} = ${e.value(Object.fromEntries(pools(state)))}`);
+      const poolsNow = Object.fromEntries(pools(state));
+      const set = i === 0 ? inventoryClauses(e, nodeId, inventory, poolsNow) : [`${e.name('pciPools')} = ${e.value(poolsNow)}`];
       const version = e.name('pciVersion');
       const condition = seen === 0 ? `attribute_not_exists(${version}) OR ${version} = ${e.value(0)}` : `${version} = ${e.value(seen)}`;
       await commitOrStartOver(store, [
