@@ -29,6 +29,6 @@ export function migrationView(m: Migration) {
 
 /** What a move claim took on its destination, in the shape of an instance claim. */
 export function moveClaimView(m: Migration, node?: NodeState) {
-  const claim = { nodeId: m.destNodeId, instanceUuid: m.instanceUuid, ...m.new.amounts, pciDevices: [] as string[] };
+  const claim = { nodeId: m.destNodeId, instanceUuid: m.instanceUuid, ...m.new.amounts, pciDevices: m.new.pciDevices };
   return node ? { ...claim, node: nodeView(node) } : claim;
 }

@@ -33,6 +33,8 @@ export interface Sizing {
   overhead: Overhead;
   volumeBacked: boolean;
   amounts: Amounts;
+  /** The PCI devices this side holds (on the source node for the old size, the destination for the new). */
+  pciDevices: string[];
 }
 
 export interface Migration {
@@ -128,6 +130,8 @@ export interface NodeChange {
 export interface MovePlan {
   remove: Holding[];
   create: Holding[];
+  /** Holdings that go for good (not just trading places with the instance record): their devices are freed. */
+  freed: Holding[];
   /** Per node: the usage, stats and tracked-item count to add (negative to release). */
   nodes: Map<string, NodeChange>;
   /** Where the instance is after the change. */
@@ -170,5 +174,7 @@ export function planMove(m: Migration, current: Holding[], target: Holding[], st
     }
   }
   const host = target.find((h) => h.role === 'instance')?.nodeId ?? m.sourceNodeId;
-  return { remove, create, nodes, host };
+  const stays = new Set(create.map((h) => `${h.nodeId}|${h.size}`));
+  const freed = remove.filter((h) => !stays.has(`${h.nodeId}|${h.size}`));
+  return { remove, create, freed, nodes, host };
 }

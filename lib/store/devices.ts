@@ -1,8 +1,22 @@
 // PCI device items: reading a node's devices, a short-lived copy per node, and the writes of device changes.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { byAddress, type DeviceChange, type PciDevice } from '../domain';
+import {
+  allocate,
+  applyChanges,
+  byAddress,
+  choose,
+  poolDeltas,
+  refusalMessage,
+  refusalReasons,
+  release,
+  type DeviceChange,
+  type PciDevice,
+  type PoolDelta,
+  type Sized,
+} from '../domain';
+import { InsufficientResources, NodeNotFound } from '../errors';
 import type { Store } from './client';
-import { DEVICE_PREFIX, deviceItem, deviceKey, deviceOf, nodeKey } from './items';
+import { DEVICE_PREFIX, deviceItem, deviceKey, deviceOf, inventoryOf, nodeKey, usedOf } from './items';
 import { withRetry } from './retry';
 import type { TransactItem } from './writes';
 
@@ -69,4 +83,43 @@ export function deviceWrites(store: Store, nodeId: string, changes: DeviceChange
     if (!c.after) return { Delete: { TableName: store.tableName, Key: deviceKey(nodeId, c.address), ...unchanged } };
     return { Put: { TableName: store.tableName, Item: deviceItem(nodeId, c.after), ...unchanged } };
   });
+}
+
+interface DeviceTake {
+  chosen: string[];
+  changes: DeviceChange[];
+  after: Map<string, PciDevice>;
+  pools: Map<string, PoolDelta>;
+}
+
+/**
+ * Chooses devices for a claim's PCI requests from the node's devices: a copy this container read
+ * moments ago if it has one (no read at all), else one Query. Refuses with Nova's reasons when the
+ * requests cannot be met (scalar reasons first, then `Claim pci failed`).
+ */
+export async function takeDevices(store: Store, nodeId: string, request: Sized & { instanceUuid: string }): Promise<DeviceTake> {
+  let devices = freshDevices(nodeId);
+  let chosen = devices && choose(devices, request.pciRequests);
+  let node: Record<string, unknown> | undefined;
+  if (!chosen) {
+    ({ node, devices } = await readNodeAndDevices(store, nodeId));
+    if (!node) throw new NodeNotFound(nodeId);
+    chosen = choose(devices, request.pciRequests);
+  }
+  if (!chosen || !devices) {
+    const item = node ?? {};
+    const why = refusalReasons(inventoryOf(item), usedOf(item), request, false);
+    throw new InsufficientResources(refusalMessage(why), why);
+  }
+  const changes = allocate(devices, chosen, request.instanceUuid);
+  const after = applyChanges(devices, changes);
+  return { chosen, changes, after, pools: poolDeltas(devices, after) };
+}
+
+/** Frees exactly the devices `owner` holds among `addresses`, after one read of the node's devices. */
+export async function giveBackDevices(store: Store, nodeId: string, addresses: string[], owner: string) {
+  const { devices } = await readNodeAndDevices(store, nodeId);
+  const changes = release(devices, addresses, owner);
+  const after = applyChanges(devices, changes);
+  return { changes, after, pools: poolDeltas(devices, after) };
 }

@@ -1,10 +1,5 @@
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
-  allocate,
-  applyChanges,
-  choose,
-  poolDeltas,
-  release,
   planClaim,
   recordAmounts,
   refusalMessage,
@@ -16,10 +11,6 @@ import {
   type InstanceRecord,
   type InstanceState,
   type NodeState,
-  type DeviceChange,
-  type PciDevice,
-  type PoolDelta,
-  type Sized,
 } from '../domain';
 import { InstanceConflict, InstanceNotFound, InsufficientResources, NodeNotFound, Unavailable } from '../errors';
 import type { Store } from './client';
@@ -37,7 +28,7 @@ import {
 import { Contended, isAmbiguous, withRetry } from './retry';
 import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type TransactItem } from './writes';
 import { plain } from './plain';
-import { devicesWritten, deviceWrites, forgetDevices, freshDevices, readNodeAndDevices } from './devices';
+import { devicesWritten, deviceWrites, forgetDevices, giveBackDevices, takeDevices } from './devices';
 import { changeMigrationStatus } from './migrations';
 
 export interface ClaimResult {
@@ -108,37 +99,6 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
       throw error;
     }
   });
-}
-
-interface DeviceTake {
-  chosen: string[];
-  changes: DeviceChange[];
-  after: Map<string, PciDevice>;
-  pools: Map<string, PoolDelta>;
-}
-
-/**
- * Chooses devices for a claim's PCI requests from the node's devices: a copy this container read
- * moments ago if it has one (no read at all), else one Query. Refuses with Nova's reasons when the
- * requests cannot be met (scalar reasons first, then `Claim pci failed`).
- */
-export async function takeDevices(store: Store, nodeId: string, request: Sized & { instanceUuid: string }): Promise<DeviceTake> {
-  let devices = freshDevices(nodeId);
-  let chosen = devices && choose(devices, request.pciRequests);
-  let node: Record<string, unknown> | undefined;
-  if (!chosen) {
-    ({ node, devices } = await readNodeAndDevices(store, nodeId));
-    if (!node) throw new NodeNotFound(nodeId);
-    chosen = choose(devices, request.pciRequests);
-  }
-  if (!chosen || !devices) {
-    const item = node ?? {};
-    const why = refusalReasons(inventoryOf(item), usedOf(item), request, false);
-    throw new InsufficientResources(refusalMessage(why), why);
-  }
-  const changes = allocate(devices, chosen, request.instanceUuid);
-  const after = applyChanges(devices, changes);
-  return { chosen, changes, after, pools: poolDeltas(devices, after) };
 }
 
 export async function getInstance(store: Store, nodeId: string, instanceUuid: string): Promise<InstanceRecord> {
@@ -276,12 +236,4 @@ async function commitRelease(store: Store, before: InstanceRecord, after: Instan
     throw error;
   });
   if (pci) devicesWritten(before.nodeId, pci.after);
-}
-
-/** Frees exactly the devices `owner` holds among `addresses`, after one read of the node's devices. */
-export async function giveBackDevices(store: Store, nodeId: string, addresses: string[], owner: string) {
-  const { devices } = await readNodeAndDevices(store, nodeId);
-  const changes = release(devices, addresses, owner);
-  const after = applyChanges(devices, changes);
-  return { changes, after, pools: poolDeltas(devices, after) };
 }

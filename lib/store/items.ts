@@ -91,6 +91,7 @@ export interface HoldItem {
   memoryMb: number;
   diskGb: number;
   vcpus: number;
+  pciDevices: string[];
 }
 
 export function holdItem(hold: HoldItem): Record<string, unknown> {
@@ -106,6 +107,7 @@ export function holdOf(item: Record<string, unknown>): HoldItem {
     memoryMb: Number(item.memoryMb),
     diskGb: Number(item.diskGb),
     vcpus: Number(item.vcpus),
+    pciDevices: (item.pciDevices as string[] | undefined) ?? [],
   };
 }
 

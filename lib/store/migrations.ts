@@ -37,7 +37,7 @@ import {
   ownerKey,
   usedOf,
 } from './items';
-import { getNode } from './nodes';
+import { devicesWritten, deviceWrites, forgetDevices, giveBackDevices, takeDevices } from './devices';
 import { plain } from './plain';
 import { Contended, isAmbiguous, withRetry } from './retry';
 import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type TransactItem } from './writes';
@@ -89,8 +89,8 @@ function samePlaces(a: Holding[], b: Holding[]): boolean {
   return keys(a) === keys(b);
 }
 
-function sizing(flavor: Flavor, overhead: Overhead, volumeBacked: boolean): Sizing {
-  return { flavor, overhead, volumeBacked, amounts: instanceUsage(flavor, overhead, volumeBacked) };
+function sizing(flavor: Flavor, overhead: Overhead, volumeBacked: boolean, pciDevices: string[]): Sizing {
+  return { flavor, overhead, volumeBacked, amounts: instanceUsage(flavor, overhead, volumeBacked), pciDevices };
 }
 
 /**
@@ -116,14 +116,13 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     if (instance.migrationId) {
       throw new InstanceConflict(`Instance ${instance.instanceUuid} is already moving (migration ${instance.migrationId}).`);
     }
-    const old = sizing(instance.flavor, instance.overhead, instance.volumeBacked);
-    const next = sizing(request.newFlavor ?? instance.flavor, request.overhead ?? instance.overhead, instance.volumeBacked);
-    const sized = { ...next, limits: request.limits, pciRequests: request.pciRequests };
-    if (request.pciRequests.length > 0) {
-      const node = await getNode(store, destNodeId);
-      const why = refusalReasons(node, node.used, sized);
-      throw new InsufficientResources(refusalMessage(why), why);
-    }
+    const old = sizing(instance.flavor, instance.overhead, instance.volumeBacked, instance.pciDevices);
+    const flavor = request.newFlavor ?? instance.flavor;
+    const overhead = request.overhead ?? instance.overhead;
+    const sized = { flavor, overhead, volumeBacked: instance.volumeBacked, limits: request.limits, pciRequests: request.pciRequests };
+    // The new size's devices come from the destination (spec O6 step 4).
+    const pci = request.pciRequests.length ? await takeDevices(store, destNodeId, { ...sized, instanceUuid: instance.instanceUuid }) : undefined;
+    const next = sizing(flavor, overhead, instance.volumeBacked, pci?.chosen ?? []);
     const migration: Migration = {
       migrationId: request.migrationId,
       instanceUuid: instance.instanceUuid,
@@ -138,11 +137,16 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
       version: 1,
     };
     const items: TransactItem[] = [
-      nodeUpdate(store, destNodeId, { amounts: next.amounts, tracked: 1, conditions: guardConditions(claimGuards(next.amounts, request.limits)) }),
+      nodeUpdate(store, destNodeId, {
+        amounts: next.amounts, tracked: 1, conditions: guardConditions(claimGuards(next.amounts, request.limits)), pools: pci?.pools,
+      }),
       {
         Put: {
           TableName: store.tableName,
-          Item: holdItem({ nodeId: destNodeId, migrationId: migration.migrationId, instanceUuid: instance.instanceUuid, role: 'new', ...next.amounts }),
+          Item: holdItem({
+            nodeId: destNodeId, migrationId: migration.migrationId, instanceUuid: instance.instanceUuid, role: 'new',
+            ...next.amounts, pciDevices: next.pciDevices,
+          }),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
@@ -156,17 +160,23 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
           ExpressionAttributeValues: { ':m': migration.migrationId, ':v': instance.version, ':next': instance.version + 1 },
         },
       },
+      ...(pci ? deviceWrites(store, destNodeId, pci.changes) : []),
     ];
     try {
       await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      if (pci) devicesWritten(destNodeId, pci.after);
       return { created: true, migration };
     } catch (error) {
       if (isAmbiguous(error)) maybeLanded = true;
       const reasons = cancellation(error);
       if (!reasons || reasons.some((r) => r.Code === 'TransactionConflict')) throw error;
-      const [node, hold, record, link] = reasons;
-      // The migration or the instance changed under us (a retry, a state change): read again.
-      if ([hold, record, link].some((r) => r?.Code === 'ConditionalCheckFailed')) throw new Contended('move claim raced');
+      const [node, ...others] = reasons;
+      // The migration, the instance or a chosen device changed under us (a retry, a state change, a
+      // concurrent claim): read again.
+      if (others.some((r) => r?.Code === 'ConditionalCheckFailed')) {
+        forgetDevices(destNodeId);
+        throw new Contended('move claim raced');
+      }
       if (node?.Code === 'ConditionalCheckFailed') {
         if (!node.Item) throw new NodeNotFound(destNodeId);
         const now = plain(node.Item);
@@ -265,13 +275,24 @@ export async function changeMigrationStatus(
       items.push({
         Put: {
           TableName: store.tableName,
-          Item: holdItem({ nodeId: h.nodeId, migrationId: m.migrationId, instanceUuid: m.instanceUuid, role, ...m[h.size].amounts }),
+          Item: holdItem({
+            nodeId: h.nodeId, migrationId: m.migrationId, instanceUuid: m.instanceUuid, role,
+            ...m[h.size].amounts, pciDevices: m[h.size].pciDevices,
+          }),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       });
     }
+    // Devices of a side that goes for good are freed on its node (one read of that node's devices).
+    const freed = new Map<string, Awaited<ReturnType<typeof giveBackDevices>>>();
+    for (const h of plan.freed) {
+      const addresses = m[h.size].pciDevices;
+      if (addresses.length) freed.set(h.nodeId, await giveBackDevices(store, h.nodeId, addresses, m.instanceUuid));
+    }
     for (const [nodeId, change] of plan.nodes) {
-      items.push(nodeUpdate(store, nodeId, { amounts: change.amounts, stats: change.stats, tracked: change.tracked }));
+      const pci = freed.get(nodeId);
+      items.push(nodeUpdate(store, nodeId, { amounts: change.amounts, stats: change.stats, tracked: change.tracked, pools: pci?.pools }));
+      if (pci) items.push(...deviceWrites(store, nodeId, pci.changes));
     }
     if (record && plan.host !== record.nodeId) {
       items.push({
@@ -284,7 +305,11 @@ export async function changeMigrationStatus(
         },
       });
     }
-    await commitOrStartOver(store, items);
+    await commitOrStartOver(store, items).catch((error: unknown) => {
+      for (const nodeId of freed.keys()) forgetDevices(nodeId);
+      throw error;
+    });
+    for (const [nodeId, pci] of freed) devicesWritten(nodeId, pci.after);
     return { migration: next, applied: true };
   });
 }
@@ -315,6 +340,7 @@ function recordWrites(
       overhead: size.overhead,
       volumeBacked: size.volumeBacked,
       ...size.amounts,
+      pciDevices: size.pciDevices,
       version: record.version + 1,
     };
     if (final) delete moved.migrationId;
@@ -357,10 +383,16 @@ export async function dropMoveClaim(store: Store, nodeId: string, migrationId: s
     );
     if (!out.Item) return false;
     const hold = holdOf(out.Item);
+    const pci = hold.pciDevices.length ? await giveBackDevices(store, nodeId, hold.pciDevices, hold.instanceUuid) : undefined;
     await commitOrStartOver(store, [
       { Delete: { TableName: store.tableName, Key: holdKey(nodeId, migrationId, role), ConditionExpression: 'attribute_exists(pk)' } },
-      nodeUpdate(store, nodeId, { amounts: scale(hold, -1), tracked: -1 }),
-    ]);
+      nodeUpdate(store, nodeId, { amounts: scale(hold, -1), tracked: -1, pools: pci?.pools }),
+      ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),
+    ]).catch((error: unknown) => {
+      if (pci) forgetDevices(nodeId);
+      throw error;
+    });
+    if (pci) devicesWritten(nodeId, pci.after);
     return true;
   });
 }
