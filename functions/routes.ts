@@ -21,3 +21,6 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/migrations/{migrationId}', entry: 'get-migration' },
   { method: 'POST', path: '/migrations/{migrationId}/status', entry: 'update-migration-status' },
 ];
+
+/** Lambda entries fed by something other than HTTP. */
+export const EVENT_ENTRIES = [{ entry: 'migration-status-queue', source: 'sqs' as const }];

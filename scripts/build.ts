@@ -2,10 +2,10 @@
 import { build } from 'esbuild';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROUTES } from '../functions/routes';
+import { EVENT_ENTRIES, ROUTES } from '../functions/routes';
 
 async function main(): Promise<void> {
-  const entries = [...new Set(ROUTES.map((r) => r.entry))];
+  const entries = [...new Set([...ROUTES, ...EVENT_ENTRIES].map((r) => r.entry))];
   const rows: string[] = [];
   for (const entry of entries) {
     const outfile = join('dist', entry, 'index.js');
