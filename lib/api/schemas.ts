@@ -124,7 +124,8 @@ export const moveClaimSchema = z
 
 export const statusUpdateSchema = z.strictObject({
   status: z.enum(STATUSES, { message: `must be one of ${STATUSES.join(', ')}` }),
-  sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  // Sequences start at 1: a migration has applied sequence 0 when it is created.
+  sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
 export const dropQuerySchema = z.strictObject({
