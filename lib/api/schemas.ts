@@ -77,6 +77,16 @@ const limits = z
   .strictObject({ memoryMb: limit.nullable().optional(), diskGb: limit.nullable().optional(), vcpus: limit.nullable().optional() })
   .default({});
 
+// A claim's devices (and the PFs of its VFs) are written in one transaction of at most 100 actions.
+export const MAX_DEVICES_PER_CLAIM = 32;
+const pciRequests = z
+  .array(pciRequest)
+  .max(16)
+  .default([])
+  .refine((rs) => rs.reduce((n, r) => n + r.count, 0) <= MAX_DEVICES_PER_CLAIM, {
+    message: `at most ${MAX_DEVICES_PER_CLAIM} devices in one claim`,
+  });
+
 const claimableStates = VM_STATES.filter((s) => !RELEASING_STATES.has(s)) as [VmState, ...VmState[]];
 
 export const claimSchema = z.strictObject({
@@ -85,7 +95,7 @@ export const claimSchema = z.strictObject({
   volumeBacked: z.boolean().default(false),
   overhead: overhead.default({ memoryMb: 0, diskGb: 0, vcpus: 0 }),
   limits,
-  pciRequests: z.array(pciRequest).max(16).default([]),
+  pciRequests,
   projectId: label.nullable().default(null),
   osType: label.nullable().default(null),
   // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (spec M9).
@@ -115,7 +125,7 @@ export const moveClaimSchema = z
     newFlavor: flavor.optional(),
     overhead: overhead.optional(),
     limits,
-    pciRequests: z.array(pciRequest).max(16).default([]),
+    pciRequests,
   })
   .refine((b) => b.moveType !== 'resize' || b.newFlavor !== undefined, {
     message: 'a resize needs newFlavor',

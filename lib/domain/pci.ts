@@ -97,26 +97,38 @@ export function matches(d: PciDevice, spec: Partial<Record<string, string>>): bo
  * Chooses devices for every request, all distinct: a request takes devices that match any one of its
  * spec entries; PFs only when the entry asks for type-PF (spec P4). Taking a PF makes its VFs
  * unavailable to the later requests of the same claim, and taking a VF its parent PF. Among equal
- * candidates the choice is random, so that concurrent claims on one node seldom reach for the same
- * device. Undefined if the requests cannot all be met.
+ * candidates the order is random, so that concurrent claims on one node seldom reach for the same
+ * device; when a later request finds nothing, the search backs up and tries another device, so a claim
+ * that can be met is met. Undefined if the requests cannot all be met.
  */
 export function choose(devices: Devices, requests: PciRequestSpec[], random: () => number = Math.random): string[] | undefined {
-  const taken = new Map(devices);
-  const chosen: string[] = [];
-  for (const request of requests) {
-    for (let n = 0; n < request.count; n++) {
-      const candidates = [...taken.values()].filter(
-        (d) =>
-          claimable(d, taken) &&
-          request.spec.some((s) => matches(d, s) && (d.deviceType !== 'type-PF' || s.deviceType === 'type-PF')),
-      );
-      if (candidates.length === 0) return undefined;
-      const pick = candidates[Math.floor(random() * candidates.length)] as PciDevice;
-      chosen.push(pick.address);
-      for (const change of allocate(taken, [pick.address], '(choosing)')) if (change.after) taken.set(change.address, change.after);
+  const slots = requests.flatMap((r) => Array.from({ length: r.count }, () => r.spec));
+  const fits = (d: PciDevice, spec: PciRequestSpec['spec'], taken: Devices) =>
+    claimable(d, taken) && spec.some((s) => matches(d, s) && (d.deviceType !== 'type-PF' || s.deviceType === 'type-PF'));
+  // Bounds the search on large, nearly full nodes; a claim that needs more is refused as not met.
+  let budget = 10_000;
+  const search = (slot: number, taken: Map<string, PciDevice>, chosen: string[]): string[] | undefined => {
+    const spec = slots[slot];
+    if (!spec) return chosen;
+    const candidates = [...taken.values()].filter((d) => fits(d, spec, taken));
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [candidates[i], candidates[j]] = [candidates[j] as PciDevice, candidates[i] as PciDevice];
     }
-  }
-  return chosen;
+    // Devices alike (same pool, no parent) are interchangeable: trying one of each kind is enough.
+    const kinds = new Set<string>();
+    for (const pick of candidates) {
+      const kind = pick.parentAddress === undefined && pick.deviceType !== 'type-PF' ? poolKey(pick) : pick.address;
+      if (kinds.has(kind)) continue;
+      kinds.add(kind);
+      if (--budget < 0) return undefined;
+      const next = applyChanges(taken, allocate(taken, [pick.address], '(choosing)'));
+      const found = search(slot + 1, next, [...chosen, pick.address]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return search(0, new Map(devices), []);
 }
 
 export interface DeviceChange {
@@ -194,6 +206,17 @@ export function reconcile(devices: Devices, reported: PciDeviceSpec[]): DeviceCh
   for (const d of devices.values()) {
     if (seen.has(d.address) || d.removed) continue;
     changes.push({ address: d.address, before: d, after: d.owner === undefined ? undefined : { ...d, removed: true, version: d.version + 1 } });
+  }
+  // A claim of a PF counts its VFs in the pools from what it read, conditioned on the PF alone: so every
+  // VF that comes, goes or changes bumps its PF's version too, and such a claim reads again.
+  const changed = new Set(changes.map((c) => c.address));
+  for (const c of [...changes]) {
+    for (const parent of [c.before?.parentAddress, c.after?.parentAddress]) {
+      const pf = parent === undefined ? undefined : devices.get(parent);
+      if (!pf || changed.has(pf.address)) continue;
+      changed.add(pf.address);
+      changes.push({ address: pf.address, before: pf, after: { ...pf, version: pf.version + 1 } });
+    }
   }
   return changes;
 }

@@ -46,7 +46,13 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
   // A timeout or 5xx leaves it unknown whether our write landed; if a retry then finds our own claim, it was ours.
   let maybeLanded = false;
   return withRetry(async () => {
-    const pci = request.pciRequests.length ? await takeDevices(store, nodeId, request) : undefined;
+    const pci = request.pciRequests.length ? await takeDevices(store, nodeId, request).catch(async (error: unknown) => {
+      // The devices may be gone because this very claim took them: a retry answers with that claim.
+      const mine = error instanceof InsufficientResources ? await ownClaim(store, nodeId, plan.record.instanceUuid, plan.record.fingerprint) : undefined;
+      if (mine) return mine;
+      throw error;
+    }) : undefined;
+    if (pci && 'record' in pci) return { created: maybeLanded, record: pci.record };
     const record: InstanceRecord = { nodeId, ...plan.record, pciDevices: pci?.chosen ?? [] };
     const items: TransactItem[] = [
       nodeUpdate(store, nodeId, {
@@ -99,6 +105,13 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
       throw error;
     }
   });
+}
+
+/** The claim already made by the same request on this node, if there is one. */
+async function ownClaim(store: Store, nodeId: string, instanceUuid: string, print: string): Promise<{ record: InstanceRecord } | undefined> {
+  const out = await store.doc.send(new GetCommand({ TableName: store.tableName, Key: ownerKey(instanceUuid), ConsistentRead: true }));
+  if (out.Item?.nodeId !== nodeId || out.Item?.fingerprint !== print) return undefined;
+  return { record: await getInstance(store, nodeId, instanceUuid) };
 }
 
 export async function getInstance(store: Store, nodeId: string, instanceUuid: string): Promise<InstanceRecord> {

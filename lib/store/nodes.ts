@@ -1,10 +1,10 @@
-import { BatchGetCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { applyChanges, nodeLimits, onGrid, pools, reconcile, reserved, RESOURCES, type Inventory, type NodeState, type PciDeviceSpec } from '../domain';
 import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
-import { COLUMNS, nodeKey, nodeStateOf } from './items';
+import { COLUMNS, deviceKey, nodeKey, nodeStateOf } from './items';
 import { devicesWritten, deviceWrites, forgetDevices, readNodeAndDevices } from './devices';
 import { withRetry } from './retry';
 import { commitOrStartOver } from './writes';
@@ -57,7 +57,8 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
   return withRetry(async () => {
     const { node: before, devices } = await readNodeAndDevices(store, nodeId);
     const changes = reconcile(devices, reported);
-    if (changes.length === 0) {
+    // A node registered anew over device items left by a delete that stopped halfway writes its pools whole.
+    if (changes.length === 0 && (before !== undefined || devices.size === 0)) {
       const e = new Expression();
       const out = await store.doc.send(
         new UpdateCommand({
@@ -74,7 +75,7 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
     }
     let state = devices;
     let seen = Number(before?.pciVersion ?? 0);
-    for (let i = 0; i < changes.length; i += DEVICE_CHUNK) {
+    for (let i = 0; i < Math.max(changes.length, 1); i += DEVICE_CHUNK) {
       const chunk = changes.slice(i, i + DEVICE_CHUNK);
       state = applyChanges(state, chunk);
       const e = new Expression();
@@ -149,7 +150,10 @@ export async function listNodes(store: Store): Promise<NodeState[]> {
   return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
 }
 
-/** Deletes a node that tracks nothing; the condition makes a claim racing the delete either land first (409) or fail (404). */
+/**
+ * Deletes a node that tracks nothing; the condition makes a claim racing the delete either land first
+ * (409) or fail (404). Its device items go after it: none can be held, since nothing is tracked.
+ */
 export async function deleteNode(store: Store, nodeId: string): Promise<void> {
   try {
     await withRetry(() =>
@@ -169,4 +173,16 @@ export async function deleteNode(store: Store, nodeId: string): Promise<void> {
     if (!e.Item) throw new NodeNotFound(nodeId);
     throw new NodeInUse(nodeId, Number(unmarshall(e.Item as never).trackedCount));
   }
+  const { devices } = await readNodeAndDevices(store, nodeId);
+  const keys = [...devices.keys()].map((address) => deviceKey(nodeId, address));
+  for (let i = 0; i < keys.length; i += 25) {
+    let pending = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+    while (pending.length) {
+      const batch = pending;
+      const out = await withRetry(() => store.doc.send(new BatchWriteCommand({ RequestItems: { [store.tableName]: batch } })));
+      pending = (out.UnprocessedItems?.[store.tableName] ?? []) as typeof pending;
+      if (pending.length) await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  forgetDevices(nodeId);
 }
