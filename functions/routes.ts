@@ -20,7 +20,11 @@ export const ROUTES: Route[] = [
   { method: 'DELETE', path: '/nodes/{nodeId}/move-claims/{migrationId}', entry: 'drop-move-claim' },
   { method: 'GET', path: '/migrations/{migrationId}', entry: 'get-migration' },
   { method: 'POST', path: '/migrations/{migrationId}/status', entry: 'update-migration-status' },
+  { method: 'POST', path: '/nodes/{nodeId}/audit', entry: 'audit-node' },
 ];
 
 /** Lambda entries fed by something other than HTTP. */
-export const EVENT_ENTRIES = [{ entry: 'migration-status-queue', source: 'sqs' as const }];
+export const EVENT_ENTRIES = [
+  { entry: 'migration-status-queue', source: 'sqs' as const },
+  { entry: 'audit-all', source: 'schedule' as const },
+];

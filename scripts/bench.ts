@@ -8,6 +8,7 @@ import { runPidFile, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-l
 // (bench-run.ts, and through it the handlers, is imported only below).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 process.env.AWS_REGION ??= 'us-east-1';
 
 async function main(): Promise<void> {

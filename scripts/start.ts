@@ -8,6 +8,8 @@ import type { LocalServer } from './local-server';
 // Before the SDK loads (it is imported below, on demand): its notice about Node 20 is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+// Metrics go to CloudWatch as log lines in AWS; here they would only fill the terminal.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 const ROOT = join(__dirname, '..');
 const DATA_DIR = join(ROOT, '.data');
@@ -91,6 +93,19 @@ async function main(): Promise<void> {
       `Migration status queue (in-memory SQS FIFO, local only): curl -i -X POST ${url}${MIGRATION_STATUS_PATH} ` +
         `-d '{"migrationId": "m1", "status": "finished", "sequence": 1}'; GET it for its figures and dead letters.`,
     );
+    // Nova audits every node each minute; so does the scheduled Lambda in AWS, and this timer here.
+    const every = Number(process.env.AUDIT_INTERVAL_SECONDS ?? 60);
+    if (every > 0) {
+      const { handler: auditAll } = await import('../functions/audit-all');
+      const timer = setInterval(() => {
+        auditAll().then(
+          (r) => r.repaired.length && console.log(`Audit repaired drift on ${r.repaired.join(', ')}.`),
+          (error: unknown) => console.error('Audit failed:', (error as Error).message),
+        );
+      }, every * 1000);
+      timer.unref();
+      console.log(`Auditing every node every ${every} s (AUDIT_INTERVAL_SECONDS, 0 = off).`);
+    }
   } catch (error) {
     await store.db?.stop();
     throw error;

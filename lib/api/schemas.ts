@@ -145,3 +145,9 @@ export const dropQuerySchema = z.strictObject({
 export type InventoryBody = z.infer<typeof inventorySchema>;
 export type ClaimBody = z.infer<typeof claimSchema>;
 export type StateChangeBody = z.infer<typeof stateChangeSchema>;
+
+export const auditSchema = z.strictObject({
+  inventory: inventorySchema.optional(),
+  instances: z.array(instanceUuidSchema).max(10_000).optional(),
+  orphans: z.array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count })).max(10_000).default([]),
+});

@@ -57,7 +57,8 @@ export interface ClaimPlan {
   statsDelta: StatsDelta;
 }
 
-function canonical(value: unknown): string {
+/** JSON with object keys in order, so equal values give equal text. */
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

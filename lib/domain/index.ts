@@ -7,3 +7,4 @@ export * from './claim';
 export * from './node-view';
 export * from './migration';
 export * from './pci';
+export * from './audit';

@@ -5,3 +5,4 @@ export * from './instances';
 export { withRetry, isTransient, Contended, DEFAULT_RETRY, type RetryPolicy } from './retry';
 export * from './migrations';
 export * from './devices';
+export * from './audit';

@@ -15,4 +15,5 @@ export default async function globalSetup(): Promise<void> {
   // Lambda runs Node 22; the SDK's notice about Node 20 would only clutter local runs.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 }

@@ -1,0 +1,137 @@
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  byAddress,
+  canonical,
+  compareWithHypervisor,
+  drift,
+  nodeLimits,
+  onGrid,
+  pools,
+  recount,
+  RESOURCES,
+  type Inventory,
+  type NodeState,
+  type Orphan,
+  type PciDeviceSpec,
+} from '../domain';
+import { NodeNotFound, Unavailable } from '../errors';
+import type { Store } from './client';
+import { Expression } from './expression';
+import { COLUMNS, DEVICE_PREFIX, deviceOf, HOLD_PREFIX, holdOf, INSTANCE_PREFIX, instanceRecordOf, inventoryOf, nodeKey, nodeStateOf, usedOf } from './items';
+import { putNode } from './nodes';
+import { withRetry } from './retry';
+
+export interface AuditInput {
+  inventory?: Inventory & { pciDevices?: PciDeviceSpec[] };
+  /** What the hypervisor runs; without it, unknown and missing instances are not reported. */
+  instances?: string[];
+  orphans?: Orphan[];
+}
+
+export interface AuditResult {
+  node: NodeState;
+  drift: ReturnType<typeof drift>;
+  unknownInstances: string[];
+  missingInstances: string[];
+  /** Whether the stored figures were wrong and got rewritten. */
+  repaired: boolean;
+  /** How many times a claim landed between the read and the write, so the audit read again. */
+  retries: number;
+}
+
+const ATTEMPTS = 5;
+
+/** The whole partition of a node, strongly consistent: one Query (more pages only past 1 MB). */
+async function readPartition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await withRetry(() =>
+      store.doc.send(
+        new QueryCommand({
+          TableName: store.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': nodeKey(nodeId).pk },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
+// Nova keeps stats keys that fell to 0 until the audit clears them; they are not drift.
+const nonZero = (stats: Record<string, number>) => Object.fromEntries(Object.entries(stats).filter(([, v]) => v !== 0));
+
+/**
+ * Recomputes a node's usage, stats, counts and PCI pools from the items it tracks, and writes them only
+ * if they differ, conditioned on the node's generation: if any claim or release landed between the read
+ * and the write, the audit reads again (a few times, then 503). It never holds a claim up: claims do not
+ * look at the generation.
+ */
+export async function auditNode(store: Store, nodeId: string, input: AuditInput = {}): Promise<AuditResult> {
+  if (input.inventory) {
+    const { pciDevices, ...inventory } = input.inventory;
+    await putNode(store, nodeId, inventory, pciDevices ?? []);
+  }
+  const orphans = input.orphans ?? [];
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const items = await readPartition(store, nodeId);
+    const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
+    if (!node) throw new NodeNotFound(nodeId);
+    const of = (prefix: string) => items.filter((i) => String(i.sk).startsWith(prefix));
+    const instances = of(INSTANCE_PREFIX).map(instanceRecordOf);
+    const holds = of(HOLD_PREFIX).map(holdOf);
+    const devices = byAddress(of(DEVICE_PREFIX).map(deviceOf));
+    const inventory = inventoryOf(node);
+    const r = recount(inventory, instances, holds, orphans);
+    const before = usedOf(node);
+    const hypervisor = compareWithHypervisor(instances.map((i) => i.instanceUuid), input.instances);
+    const poolsNow = Object.fromEntries(pools(devices));
+    const state = nodeStateOf(node);
+    const exact =
+      RESOURCES.every((res) => before[res] === r.used[res]) &&
+      same(nonZero(state.stats), r.stats) &&
+      Number(node.trackedCount ?? 0) === r.tracked &&
+      Number(node.orphanMemoryMb ?? 0) === r.orphanMemoryMb &&
+      same(state.pciPools, poolsNow);
+    if (exact) return { node: state, drift: drift(before, r.used), ...hypervisor, repaired: false, retries: attempt };
+
+    const e = new Expression();
+    const limits = nodeLimits(inventory);
+    const set = RESOURCES.flatMap((res) => [
+      `${e.name(COLUMNS[res].claimed)} = ${e.value(r.claimed[res])}`,
+      `${e.name(COLUMNS[res].used)} = ${e.value(r.used[res])}`,
+      `${e.name(COLUMNS[res].headroom)} = ${e.value(onGrid(limits[res]) - r.used[res])}`,
+    ]);
+    set.push(
+      `${e.name('stats')} = ${e.value(r.stats)}`,
+      `${e.name('trackedCount')} = ${e.value(r.tracked)}`,
+      `${e.name('orphanMemoryMb')} = ${e.value(r.orphanMemoryMb)}`,
+      `${e.name('pciPools')} = ${e.value(poolsNow)}`,
+    );
+    try {
+      const out = await withRetry(() =>
+        store.doc.send(
+          new UpdateCommand({
+            TableName: store.tableName,
+            Key: nodeKey(nodeId),
+            UpdateExpression: `SET ${set.join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
+            ConditionExpression: `${e.name('generation')} = ${e.value(state.generation)}`,
+            ReturnValues: 'ALL_NEW',
+            ...e.params(),
+          }),
+        ),
+      );
+      return { node: nodeStateOf(out.Attributes ?? {}), drift: drift(before, r.used), ...hypervisor, repaired: true, retries: attempt };
+    } catch (error) {
+      // A claim, release or inventory change landed since the read: recount with it.
+      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+    }
+  }
+  throw new Unavailable(1);
+}

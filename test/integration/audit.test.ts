@@ -1,0 +1,118 @@
+// The audit finds and repairs drift from outside, and never undoes a claim that lands while it runs.
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Store } from '../../lib/store';
+import { api } from '../support/api';
+import { F1, F2, N0, ONE_VCPU, roomForVcpus, uuid } from '../support/fixtures';
+import { expectLedgerExact } from '../support/ledger';
+import { freshTable } from '../support/table';
+
+let store: Store;
+beforeAll(async () => {
+  store = await freshTable('audit');
+});
+
+let seq = 0;
+async function node(inventory: object = N0) {
+  const id = `audit-${++seq}`;
+  await api('PUT', `/nodes/${id}`, inventory);
+  return id;
+}
+const claim = (nodeId: string, flavor: object = F1, instanceUuid = uuid()) =>
+  api('POST', `/nodes/${nodeId}/instances`, { instanceUuid, flavor, vmState: 'active', taskState: null }, { prefer: 'return=minimal' });
+const audit = (nodeId: string, body: object = {}) => api('POST', `/nodes/${nodeId}/audit`, body);
+
+/** Drift from outside the service: someone wrote the node item by hand. */
+async function corrupt(nodeId: string, memoryMbUsed: number, vcpusUsed: number) {
+  await store.doc.send(
+    new UpdateCommand({
+      TableName: store.tableName,
+      Key: { pk: `NODE#${nodeId}`, sk: 'NODE' },
+      UpdateExpression: 'SET memoryMbUsed = :m, vcpusUsed = :v, stats.num_instances = :n',
+      ExpressionAttributeValues: { ':m': memoryMbUsed, ':v': vcpusUsed, ':n': 7 },
+    }),
+  );
+}
+
+test('a node whose stored usage was corrupted is repaired and the drift reported', async () => {
+  const id = await node();
+  await claim(id);
+  await claim(id, F2);
+  await corrupt(id, 9999, 40);
+  const res = await audit(id);
+  expect(res.status).toBe(200);
+  expect(res.body.drift).toEqual({ memoryMbUsed: 384 - 9999, localGbUsed: 0, vcpusUsed: 3 - 40 });
+  expect(res.body.node).toMatchObject({ memoryMbUsed: 384, localGbUsed: 6, vcpusUsed: 3, runningVms: 2, freeRamMb: 128 });
+  await expectLedgerExact(store, id);
+  // Nothing left to repair: the next audit reports no drift.
+  expect((await audit(id)).body.drift).toEqual({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 });
+});
+
+test('the audit recounts reserved amounts as used (the baseline)', async () => {
+  const id = await node({ ...N0, reservedHostMemoryMb: 512, reservedHostDiskMb: 1536, reservedHostCpus: 1 });
+  await corrupt(id, 0, 0);
+  const res = await audit(id);
+  expect(res.body.node).toMatchObject({ memoryMbUsed: 512, localGbUsed: 1, vcpusUsed: 1 });
+});
+
+test('orphans hold memory only; unknown and missing instances are reported', async () => {
+  const id = await node();
+  const tracked = uuid();
+  const gone = uuid();
+  await claim(id, F1, tracked);
+  await claim(id, F1, gone);
+  const orphan = uuid();
+  const stranger = uuid();
+  const res = await audit(id, { instances: [tracked, orphan, stranger], orphans: [{ instanceUuid: orphan, memoryMb: 64 }] });
+  expect(res.body.drift).toEqual({ memoryMbUsed: 64, localGbUsed: 0, vcpusUsed: 0 });
+  expect(res.body.node).toMatchObject({ memoryMbUsed: 320, localGbUsed: 2, vcpusUsed: 2, runningVms: 2 });
+  expect(res.body.unknownInstances).toEqual([orphan, stranger].sort());
+  expect(res.body.missingInstances).toEqual([gone]);
+  await expectLedgerExact(store, id);
+  // Orphan memory stays counted until an audit no longer sees the orphan; claims and releases keep it.
+  await api('DELETE', `/nodes/${id}/instances/${gone}`);
+  expect((await api('GET', `/nodes/${id}`)).body.memoryMbUsed).toBe(192);
+  expect((await audit(id)).body.drift.memoryMbUsed).toBe(-64);
+});
+
+test('a new inventory in the audit is applied first', async () => {
+  const id = await node();
+  await claim(id);
+  const res = await audit(id, { inventory: { ...N0, memoryMb: 1024 } });
+  expect(res.body.node).toMatchObject({ memoryMb: 1024, memoryMbUsed: 128, freeRamMb: 896 });
+});
+
+test('an audit racing 50 concurrent claims never loses one', async () => {
+  const id = await node(roomForVcpus(100));
+  await corrupt(id, 123, 45);
+  const claims = Array.from({ length: 50 }, () => claim(id, ONE_VCPU));
+  const audits = Array.from({ length: 5 }, () => audit(id));
+  const [landed, audited] = await Promise.all([Promise.all(claims), Promise.all(audits)]);
+  expect(landed.every((r) => r.status === 201)).toBe(true);
+  expect(audited.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+  const { node: item, instances } = await expectLedgerExact(store, id);
+  expect(instances).toHaveLength(50);
+  expect(item.vcpusUsed).toBe(50);
+});
+
+test('at every step of a cross-node resize the audit agrees with the live accounting on both nodes', async () => {
+  const a = await node();
+  const b = await node();
+  const i = uuid();
+  await claim(a, F1, i);
+  const m = `audit-mig-${seq}`;
+  await api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2 });
+  for (const status of [undefined, 'migrating', 'finished', 'confirming', 'confirmed']) {
+    if (status) await api('POST', `/migrations/${m}/status`, { status });
+    for (const n of [a, b]) {
+      const res = await audit(n);
+      expect([status, n, res.body.drift]).toEqual([status, n, { memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 }]);
+    }
+  }
+});
+
+test('an unknown node is 404, bad input 400', async () => {
+  expect((await audit('no-such-node')).status).toBe(404);
+  const id = await node();
+  expect((await audit(id, { instances: ['nope'] })).status).toBe(400);
+  expect((await audit(id, { orphans: [{ instanceUuid: uuid(), memoryMb: -1 }] })).status).toBe(400);
+});
