@@ -10,15 +10,18 @@ import { paginateQuery, TransactWriteCommand, type TransactWriteCommandInput } f
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { handler as claimHandler } from '../functions/claim-instance';
 import { handler as moveClaimHandler } from '../functions/claim-move';
+import { handler as getNodeHandler } from '../functions/get-node';
 import { handler as putNodeHandler } from '../functions/put-node';
 import { handler as releaseHandler } from '../functions/release-instance';
 import { ROUTES } from '../functions/routes';
 import { handler as updateHandler } from '../functions/update-instance';
 import { handler as statusHandler } from '../functions/update-migration-status';
 import type { HttpEvent, HttpResult } from '../lib/api/http';
-import { add, nodeLimits, reserved, RESOURCES, scale, ZERO, type Amounts } from '../lib/domain';
+import { add, nodeLimits, reserved, RESOURCES, scale, ZERO, type Amounts, type PciPool } from '../lib/domain';
 import { createStore, ensureTable, resetStoreFromEnv, storeFromEnv, type Store } from '../lib/store';
-import { COLUMNS, headroomOf, HOLD_PREFIX, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf } from '../lib/store/items';
+import {
+  COLUMNS, DEVICE_PREFIX, deviceOf, headroomOf, HOLD_PREFIX, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf,
+} from '../lib/store/items';
 
 const SETTINGS = {
   spread: { claims: 2000, nodes: 100, concurrency: 32 },
@@ -29,6 +32,13 @@ const SETTINGS = {
   lifecycle: { instances: 200, nodes: 20, concurrency: 16 },
   /** Instances claimed on `nodes` source nodes and resized: cross-node to `nodes` other nodes, or on the same host. */
   resize: { instances: 200, nodes: 20, concurrency: 16, warmup: 100 },
+  /**
+   * One node with `pfs` PFs of `vfsPerPf` VFs each. steady: `claims` claims of one VF at `concurrency`, all
+   * released, then claimed again. bursts: `bursts.claims` claims on a fresh node, `bursts.size` at once,
+   * `bursts.pauseMs` after each burst (well within the 2 s a container keeps its copy of the devices).
+   * The warm-up runs steady with `warmup` claims.
+   */
+  pci: { pfs: 4, vfsPerPf: 16, claims: 64, concurrency: 16, bursts: { claims: 48, size: 8, pauseMs: 500 }, warmup: 32 },
   /**
    * Rounds of the claim scenarios. Within a round the service runs right next to its baseline (the order
    * alternates between rounds), so a ratio is taken per round and the median of those is reported: on a
@@ -47,6 +57,20 @@ const HOT_NODE = {
   vcpus: SETTINGS.hot.room, cpuAllocationRatio: 1, reservedHostCpus: 0, memoryMb: 1_048_576, localGb: 100_000,
 };
 const PATCH_BODY = { vmState: 'stopped', taskState: null };
+/** Intel X710: PFs 0000:3b:00.0-3 (8086:1572), the VFs of PF p at 0000:3(c+p):02.0-03.7 (8086:154c). */
+const PCI_DEVICES = Array.from({ length: SETTINGS.pci.pfs }, (_, p) => {
+  const pf = { address: `0000:3b:00.${p}`, vendorId: '8086', productId: '1572', numaNode: 0, deviceType: 'type-PF' };
+  const vfs = Array.from({ length: SETTINGS.pci.vfsPerPf }, (_, v) => ({
+    address: `0000:${(0x3c + p).toString(16)}:${String(2 + Math.floor(v / 8)).padStart(2, '0')}.${v % 8}`,
+    vendorId: '8086', productId: '154c', numaNode: 0, deviceType: 'type-VF', parentAddress: pf.address,
+  }));
+  return [pf, ...vfs];
+}).flat();
+/** Each VF's PF. */
+const VF_PARENT = new Map(PCI_DEVICES.flatMap((d) => ('parentAddress' in d ? [[d.address, d.parentAddress] as const] : [])));
+const PCI_NODE = { ...ROOMY_NODE, pciDevices: PCI_DEVICES };
+/** What every PCI claim asks for: one VF of the X710 (PFs are never taken for a VF request). */
+const VF_REQUEST = { count: 1, spec: [{ vendorId: '8086', productId: '154c', deviceType: 'type-VF' }] };
 /** The flavor every resize moves to, and what it takes (twice FLAVOR). */
 const NEW_FLAVOR = { vcpus: 2, memoryMb: 512, rootGb: 20 };
 const NEW_AMOUNTS: Amounts = { memoryMb: 512, diskGb: 20, vcpus: 2 };
@@ -63,6 +87,7 @@ const bump = (counts: Counts, key: string, by = 1) => {
 class RequestCounter {
   private requests: Counts = {};
   private failures: Counts = {};
+  private cancelled: Counts = {};
 
   attach(client: DynamoDBClient): void {
     client.middlewareStack.add(
@@ -73,6 +98,8 @@ class RequestCounter {
           return await next(args);
         } catch (error) {
           bump(this.failures, `${command} ${(error as Error).name}`);
+          const why = cancelledItems(args.input, error);
+          if (why) bump(this.cancelled, why);
           throw error;
         }
       },
@@ -81,12 +108,42 @@ class RequestCounter {
   }
 
   /** The counts since the last call. */
-  take(): { byCommand: Counts; failures: Counts } {
-    const out = { byCommand: this.requests, failures: this.failures };
+  take(): { byCommand: Counts; failures: Counts; cancelled: Counts } {
+    const out = { byCommand: this.requests, failures: this.failures, cancelled: this.cancelled };
     this.requests = {};
     this.failures = {};
+    this.cancelled = {};
     return out;
   }
+}
+
+/** An attribute as the middleware sees it: marshalled (`{ S: 'x' }`) by the document client by then. */
+const attributeText = (v: unknown) => String(v && typeof v === 'object' && 'S' in v ? (v as { S: unknown }).S : (v ?? ''));
+
+/** What a transaction item writes: node, instance, owner, hold, or for a device its type (PF, VF, PCI). */
+function itemKind(item: Record<string, { Key?: Record<string, unknown>; Item?: Record<string, unknown> }> | undefined): string {
+  const action = item ? Object.values(item)[0] : undefined;
+  const sk = attributeText((action?.Key ?? action?.Item)?.sk);
+  if (sk.startsWith(DEVICE_PREFIX)) return attributeText(action?.Item?.deviceType).replace(/^type-/, '') || 'device';
+  const prefix = sk.split('#')[0] ?? '';
+  return prefix === 'MOVE' ? 'hold' : prefix.toLowerCase() || 'unknown';
+}
+
+/**
+ * Why a transaction was cancelled, by the items that failed, e.g. `ConditionalCheckFailed on PF+VF`
+ * (a device claim whose VF and parent PF had both changed since they were read). Undefined for other errors.
+ */
+function cancelledItems(input: unknown, error: unknown): string | undefined {
+  const e = error as { name?: string; CancellationReasons?: { Code?: string }[] };
+  if (e?.name !== 'TransactionCanceledException') return undefined;
+  const items = (input as { TransactItems?: Parameters<typeof itemKind>[0][] }).TransactItems ?? [];
+  const byCode = new Map<string, Set<string>>();
+  (e.CancellationReasons ?? []).forEach((r, i) => {
+    if (!r.Code || r.Code === 'None') return;
+    const kinds = byCode.get(r.Code) ?? new Set<string>();
+    byCode.set(r.Code, kinds.add(itemKind(items[i])));
+  });
+  return [...byCode].map(([code, kinds]) => `${code} on ${[...kinds].sort().join('+')}`).sort().join(', ') || 'no reason given';
 }
 
 const counter = new RequestCounter();
@@ -170,10 +227,16 @@ async function invoke(handler: Handler, name: string, event: HttpEvent): Promise
   return result.statusCode ?? 0;
 }
 
-const claimBody = (instanceUuid: string) => ({ instanceUuid, flavor: FLAVOR, vmState: 'active' });
+/** An invocation whose answer is read: the status and the JSON body ({} when there is none). */
+async function call<T>(handler: Handler, name: string, event: HttpEvent): Promise<{ status: number; body: Partial<T> }> {
+  const result = await handler(event, lambdaContext(name));
+  return { status: result.statusCode ?? 0, body: JSON.parse(result.body ?? '{}') as Partial<T> };
+}
 
-function claimEvent(nodeId: string, instanceUuid: string, minimal: boolean): HttpEvent {
-  return httpEvent('POST', '/nodes/{nodeId}/instances', { nodeId }, claimBody(instanceUuid), minimal ? { prefer: 'return=minimal' } : {});
+/** A claim of FLAVOR; `extra` adds to the body (PCI requests). */
+function claimEvent(nodeId: string, instanceUuid: string, minimal: boolean, extra: object = {}): HttpEvent {
+  const body = { instanceUuid, flavor: FLAVOR, vmState: 'active', ...extra };
+  return httpEvent('POST', '/nodes/{nodeId}/instances', { nodeId }, body, minimal ? { prefer: 'return=minimal' } : {});
 }
 
 const instanceEvent = (method: 'PATCH' | 'DELETE', nodeId: string, instanceUuid: string, body?: unknown) =>
@@ -306,28 +369,43 @@ function showProgress(label: string, total: number, done: () => number): void {
 /** One operation; answers its HTTP status, or a status with a note (such as `200 ignored`) to count apart. */
 type Op = (i: number) => Promise<number | string>;
 
-/** Runs op(0..total-1) with `concurrency` workers; answers the wall time, each latency and the statuses. */
-async function drive(label: string, total: number, concurrency: number, op: Op) {
+/** Operations that arrive in bursts of `size`, a pause of `pauseMs` after each burst has been answered. */
+interface Bursts {
+  size: number;
+  pauseMs: number;
+}
+
+/**
+ * Runs op(0..total-1) with `concurrency` workers, in bursts if given; answers the wall time (of the
+ * bursts alone, pauses left out), each latency and the statuses.
+ */
+async function drive(label: string, total: number, concurrency: number, op: Op, bursts?: Bursts) {
   const latencies: number[] = [];
   const statuses: Counts = {};
-  let next = 0;
+  const size = bursts?.size ?? total;
+  let [next, seconds] = [0, 0];
   showProgress(label, total, () => latencies.length);
-  const start = performance.now();
-  const worker = async () => {
-    while (next < total) {
-      const i = next++;
-      const t0 = performance.now();
-      const status = await op(i);
-      latencies.push(performance.now() - t0);
-      bump(statuses, String(status));
-    }
-  };
   try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
+    for (let from = 0; from < total; from += size) {
+      if (from > 0) await sleep(bursts?.pauseMs ?? 0);
+      const end = Math.min(total, from + size);
+      const worker = async () => {
+        while (next < end) {
+          const i = next++;
+          const t0 = performance.now();
+          const status = await op(i);
+          latencies.push(performance.now() - t0);
+          bump(statuses, String(status));
+        }
+      };
+      const start = performance.now();
+      await Promise.all(Array.from({ length: Math.min(concurrency, end - from) }, worker));
+      seconds += (performance.now() - start) / 1000;
+    }
   } finally {
     stopProgress();
   }
-  return { seconds: (performance.now() - start) / 1000, latencies, statuses };
+  return { seconds, latencies, statuses };
 }
 
 interface Measured {
@@ -345,22 +423,23 @@ interface Measured {
   /** CPU time of the DynamoDB Local process per operation (Linux only, else null). */
   dbCpuMsPerOp: number | null;
   statuses: Counts;
-  requests: { total: number; perOp: number; perOpByCommand: Counts; failures: Counts };
+  /** `cancelled`: the cancelled transactions by the items that failed (see cancelledItems). */
+  requests: { total: number; perOp: number; perOpByCommand: Counts; failures: Counts; cancelled: Counts };
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
 async function measure(
-  scenario: string, run: number, table: string, total: number, concurrency: number, op: Op,
+  scenario: string, run: number, table: string, total: number, concurrency: number, op: Op, bursts?: Bursts,
 ): Promise<Measured> {
   counter.take();
   const cpu = process.cpuUsage();
   const dbCpu = dbCpuMs();
-  const { seconds, latencies, statuses } = await drive(`${scenario} #${run}`, total, concurrency, op);
+  const { seconds, latencies, statuses } = await drive(`${scenario} #${run}`, total, concurrency, op, bursts);
   const { user, system } = process.cpuUsage(cpu);
   const dbCpuAfter = dbCpuMs();
-  const { byCommand, failures } = counter.take();
+  const { byCommand, failures, cancelled } = counter.take();
   const sorted = latencies.sort((a, b) => a - b);
   const requests = Object.values(byCommand).reduce((a, b) => a + b, 0);
   const perOpByCommand: Counts = {};
@@ -370,7 +449,7 @@ async function measure(
     p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)),
     nodeCpuMsPerOp: round((user + system) / 1000 / total, 3),
     dbCpuMsPerOp: dbCpu === null || dbCpuAfter === null ? null : round((dbCpuAfter - dbCpu) / total, 3), statuses,
-    requests: { total: requests, perOp: round(requests / total, 3), perOpByCommand, failures },
+    requests: { total: requests, perOp: round(requests / total, 3), perOpByCommand, failures, cancelled },
   };
 }
 
@@ -421,6 +500,8 @@ interface LedgerCheck {
   expectedHolds: number;
   ok: boolean;
   problems: string[];
+  /** For a PCI node: its pools as GET /nodes/{id} showed them. */
+  pools?: string;
 }
 
 /** What a check expects over the whole table: records, move holds, optionally the claims summed over nodes and nodes that hold nothing. */
@@ -594,11 +675,23 @@ async function lifecycleRun(
 
 type ResizeVariant = 'cross-node' | 'same-host';
 
-interface ResizeRun {
-  variant: ResizeVariant;
+/** A workload of steps over the same operations, checked between the steps. */
+interface StepRun<V extends string> {
+  variant: V;
   steps: Measured[];
   checks: LedgerCheck[];
   expectations: Expectation[];
+}
+
+type ResizeRun = StepRun<ResizeVariant>;
+
+/** Measures one step of `run` over `ops` operations, which must all answer `expected`. */
+function stepper<V extends string>(run: StepRun<V>, what: string, table: string, ops: number, concurrency: number) {
+  return async (name: string, expected: number, op: Op, bursts?: Bursts) => {
+    const m = await measure(name, 1, table, ops, bursts?.size ?? concurrency, op, bursts);
+    run.steps.push(m);
+    run.expectations.push(expectStatuses(`${what} ${run.variant}: ${name}`, m, { [expected]: ops }));
+  };
 }
 
 /**
@@ -621,11 +714,7 @@ async function resizeRun(prefix: string, variant: ResizeVariant, instances: numb
   const uuids = source.picks.map(() => randomUUID());
   const migrations = source.picks.map(() => `resize-${randomUUID()}`);
   const run: ResizeRun = { variant, steps: [], checks: [], expectations: [] };
-  const step = async (name: string, expected: number, op: Op) => {
-    const m = await measure(name, 1, store.tableName, instances, concurrency, op);
-    run.steps.push(m);
-    run.expectations.push(expectStatuses(`resize ${variant}: ${name}`, m, { [expected]: instances }));
-  };
+  const step = stepper(run, 'resize', store.tableName, instances, concurrency);
   // While a move is under way each instance is counted at both sizes: its record and a hold.
   const moving = { records: instances, holds: instances, claimed: scale(add(AMOUNTS, NEW_AMOUNTS), instances) };
 
@@ -646,6 +735,97 @@ async function resizeRun(prefix: string, variant: ResizeVariant, instances: numb
   return run;
 }
 
+type PciVariant = 'steady' | 'bursts';
+type PciRun = StepRun<PciVariant>;
+
+/**
+ * Claims of one VF each on one node through the handlers, every 201's devices collected from its answer.
+ * steady: `claims` claims at SETTINGS.pci.concurrency, all released (DELETE), then claimed again. bursts:
+ * `claims` claims on a fresh node in the bursts of SETTINGS.pci.bursts. Checked after every step.
+ */
+async function pciRun(prefix: string, variant: PciVariant, claims: number): Promise<PciRun> {
+  const { concurrency, bursts } = SETTINGS.pci;
+  // A node name of its own: the copy of a node's devices is kept per node id, whatever the table.
+  const nodeId = `${prefix}-${variant}-node`;
+  const store = await openTable(`${prefix}-${variant}`);
+  await registerNodes([nodeId], PCI_NODE);
+  const run: PciRun = { variant, steps: [], checks: [], expectations: [] };
+  const step = stepper(run, 'pci', store.tableName, claims, concurrency);
+  // The devices each claimed instance holds, by its answers: a 201 adds the instance, a 204 removes it.
+  const held = new Map<string, string[]>();
+  const check = async (stage: string) => run.checks.push(await checkPci(store, nodeId, [...held.values()], stage));
+  const claimAll = async (name: string, shape?: Bursts) => {
+    const uuids = Array.from({ length: claims }, () => randomUUID());
+    await step(name, 201, async (i) => {
+      const event = claimEvent(nodeId, uuids[i] ?? '', true, { pciRequests: [VF_REQUEST] });
+      const { status, body } = await call<{ pciDevices: string[] }>(claimHandler, 'claim-instance', event);
+      if (status === 201) held.set(uuids[i] ?? '', body.pciDevices ?? []);
+      return status;
+    }, shape);
+    await check(`after ${name}`);
+    return uuids;
+  };
+  if (variant === 'bursts') {
+    await claimAll(`claim 1 VF, ${claims / bursts.size} bursts of ${bursts.size}`, bursts);
+  } else {
+    const uuids = await claimAll('claim 1 VF (return=minimal)');
+    await step('DELETE instance (release)', 204, async (i) => {
+      const status = await invoke(releaseHandler, 'release-instance', instanceEvent('DELETE', nodeId, uuids[i] ?? ''));
+      if (status === 204) held.delete(uuids[i] ?? '');
+      return status;
+    });
+    await check('after releases');
+    await claimAll('claim 1 VF again');
+  }
+  await store.client.send(new DeleteTableCommand({ TableName: store.tableName }));
+  return run;
+}
+
+/**
+ * The node's ledger is exact with the claimed instances, `assigned` their devices as answered (device
+ * items, under sk PCI#, count as no usage), and its devices agree: no device held twice, one VF each, the
+ * table's owners those of the instance records, each PF's busy count its VFs held, and GET /nodes/{id}
+ * shows VFs free = VFs - held and PFs free = the PFs none of whose VFs is held.
+ */
+async function checkPci(store: Store, nodeId: string, assigned: string[][], stage: string): Promise<LedgerCheck> {
+  const held = assigned.flat();
+  const check = await checkLedger(store, [nodeId], { records: assigned.length, claimed: scale(AMOUNTS, assigned.length), stage: `pci ${stage}` });
+  const problems = check.problems;
+  const twice = [...new Set(held.filter((a, i) => held.indexOf(a) !== i))];
+  if (twice.length) problems.push(`assigned twice: ${twice.join(', ')}`);
+  if (assigned.some((a) => a.length !== 1 || !VF_PARENT.has(a[0] ?? ''))) problems.push('an answer without exactly one VF');
+  const items = await partition(store, nodeId);
+  const devices = items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf);
+  if (devices.length !== PCI_DEVICES.length) problems.push(`${devices.length} device items, expected ${PCI_DEVICES.length}`);
+  const owners = devices.filter((d) => d.owner !== undefined).map((d) => `${d.address}=${d.owner}`).sort();
+  const records = items
+    .filter((i) => String(i.sk).startsWith(INSTANCE_PREFIX))
+    .flatMap((i) => ((i.pciDevices ?? []) as string[]).map((a) => `${a}=${String(i.instanceUuid)}`))
+    .sort();
+  if (JSON.stringify(owners) !== JSON.stringify(records)) problems.push(`device owners (${owners.length}) != records' devices (${records.length})`);
+  if (JSON.stringify(owners.map((o) => o.split('=')[0])) !== JSON.stringify([...held].sort())) {
+    problems.push(`devices held in the table (${owners.length}) != devices answered (${held.length})`);
+  }
+  for (const pf of devices.filter((d) => d.deviceType === 'type-PF')) {
+    const busy = held.filter((a) => VF_PARENT.get(a) === pf.address).length;
+    if (pf.busyChildren !== busy) problems.push(`${pf.address}: busyChildren ${pf.busyChildren} != ${busy} VFs held`);
+  }
+  const { body } = await call<{ pciDevicePools: PciPool[] }>(getNodeHandler, 'get-node', httpEvent('GET', '/nodes/{nodeId}', { nodeId }));
+  const pfs = SETTINGS.pci.pfs;
+  const expected = {
+    'type-VF': { count: VF_PARENT.size, free: VF_PARENT.size - held.length },
+    'type-PF': { count: pfs, free: pfs - new Set(held.map((a) => VF_PARENT.get(a))).size },
+  };
+  const seen: string[] = [];
+  for (const [type, want] of Object.entries(expected)) {
+    const pool = (body.pciDevicePools ?? []).find((p) => p.deviceType === type);
+    const got = { count: pool?.count, free: pool?.free };
+    seen.push(`${type} ${got.free}/${got.count} free`);
+    if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`${type} pool ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+  }
+  return { ...check, ok: problems.length === 0, pools: seen.join(', ') };
+}
+
 async function warmUp(): Promise<LedgerCheck[]> {
   const { bareClaims, claims, nodes, concurrency } = SETTINGS.warmup;
   const bare = spreadLoad('warm', bareClaims, nodes, concurrency);
@@ -662,7 +842,8 @@ async function warmUp(): Promise<LedgerCheck[]> {
     const check = await checkAndDrop(store, load.nodeIds, { records: created });
     const lifecycle = await lifecycleRun('warmup-lifecycle', load, concurrency);
     const resize = await resizeRun('warmup-resize', 'cross-node', SETTINGS.resize.warmup);
-    return [check, lifecycle.check, ...resize.checks];
+    const pci = await pciRun('warmup-pci', 'steady', SETTINGS.pci.warmup);
+    return [check, lifecycle.check, ...resize.checks, ...pci.checks];
   } finally {
     phase = '';
   }
@@ -712,6 +893,7 @@ interface Figures {
   runs: Record<string, Measured[]>;
   lifecycle: Awaited<ReturnType<typeof lifecycleRun>>;
   resize: ResizeRun[];
+  pci: PciRun[];
   checks: LedgerCheck[];
   expectations: Expectation[];
 }
@@ -751,7 +933,72 @@ async function measureAll(): Promise<Figures> {
     checks.push(...run.checks);
     expectations.push(...run.expectations);
   }
-  return { runs, lifecycle, resize, checks, expectations };
+  const pci = [await pciRun('pci', 'steady', SETTINGS.pci.claims), await pciRun('pci', 'bursts', SETTINGS.pci.bursts.claims)];
+  for (const run of pci) {
+    checks.push(...run.checks);
+    expectations.push(...run.expectations);
+  }
+  return { runs, lifecycle, resize, pci, checks, expectations };
+}
+
+/** A step's count of requests of one command, and of its failed TransactWriteItems (retries: every op ends in one that succeeds). */
+const commandCount = (m: Measured, command: string) => Math.round((m.requests.perOpByCommand[command] ?? 0) * m.ops);
+const failedWrites = (m: Measured) =>
+  Object.entries(m.requests.failures).reduce((n, [k, v]) => n + (k.startsWith('TransactWriteItems ') ? v : 0), 0);
+
+/** Where a PCI step's requests went: the reads, the writes, and what made writes fail. */
+function pciRequestsLine(m: Measured, claims: boolean): string {
+  const [reads, writes, failed] = [commandCount(m, 'Query'), commandCount(m, 'TransactWriteItems'), failedWrites(m)];
+  const parts = [
+    `${fmt(m.requests.perOp, 2)} requests per op`,
+    `${writes} TransactWriteItems, ${failed} of them failed (${fmt(failed / m.ops, 2)} retries per op${failed ? `: ${counts(m.requests.cancelled)}` : ''})`,
+    `${reads} Query`,
+  ];
+  // A claim's attempt reads only without a fresh copy, so the attempts that did not read chose from the copy.
+  if (claims) parts.push(`${writes - reads} of ${writes} attempts chose from the fresh copy without a read`);
+  return parts.join('; ');
+}
+
+function printPci(runs: PciRun[]): void {
+  const { pfs, vfsPerPf, claims, concurrency, bursts } = SETTINGS.pci;
+  console.log(
+    `\nPCI devices through the handlers (one node: ${pfs} PFs 8086:1572 with ${vfsPerPf} VFs 8086:154c each, ` +
+      `${PCI_DEVICES.length} devices; every claim asks for 1 VF, return=minimal; one run each)`,
+  );
+  const steps = runs.flatMap((run) => run.steps.map((m) => [run.variant, m.scenario, ...opCells(m)]));
+  console.log(table(['variant', 'step', ...OP_HEADER], steps, `ll${OP_ALIGN}`));
+  console.log(
+    `steady: ${claims} claims at concurrency ${concurrency}, all released, then claimed again; bursts: ${bursts.claims} claims ` +
+      `on a fresh node, ${bursts.size} at once and ${bursts.pauseMs} ms between bursts (ops/s over the bursts' own time).\n` +
+      'A claim reads the device list (one Query, skipped while this container\'s copy is under 2 s old) and writes one ' +
+      'transaction: at most 2 requests. A release reads the record (GetItem) and the devices (Query), then writes one ' +
+      'transaction: 3. Beyond that, retries. A failed write names the items whose condition failed: a VF with its PF, ' +
+      'the VF was taken since it was read; the PF alone, the VF was free but a sibling VF was taken or freed (each changes the PF\'s ' +
+      'busy count and version, and the write is conditioned on the version read).',
+  );
+  for (const run of runs) {
+    for (const m of run.steps) console.log(`  ${run.variant}, ${m.scenario}: ${pciRequestsLine(m, !m.scenario.startsWith('DELETE'))}`);
+  }
+  console.log(
+    'Checked after each step: the ledger exact (device items count as no usage), no device held twice, one VF per ' +
+      'answer, device owners = the records\' devices, each PF\'s busy count = its VFs held, and the pools of GET /nodes/{id}:',
+  );
+  for (const run of runs) {
+    for (const c of run.checks) console.log(`  ${run.variant}, ${(c.stage ?? '').replace(/^pci /, '')}: ${c.pools ?? '-'}; ${c.ok ? 'ok' : `FAIL: ${c.problems.join('; ')}`}`);
+  }
+  const claimSteps = runs.flatMap((run) => run.steps.filter((m) => !m.scenario.startsWith('DELETE')));
+  const over = claimSteps.filter((m) => m.requests.perOp > 2);
+  if (!over.length) return;
+  const failed = over.reduce((n, m) => n + failedWrites(m), 0);
+  const pfOnly = over.reduce((n, m) => n + (m.requests.cancelled['ConditionalCheckFailed on PF'] ?? 0), 0);
+  const ops = over.reduce((n, m) => n + m.ops, 0);
+  console.log(
+    `Above 2 requests per claim in ${over.length} of ${claimSteps.length} claim steps: ${failed} failed writes over ${ops} claims, ` +
+      `each costing another write and often a Query (a failure drops the copy, but the next write of another claim puts back ` +
+      `its own view, which misses what committed alongside it). ${pfOnly} of the ${failed} failed on the PF alone: ` +
+      `claims of different VFs of one PF exclude each other, since each VF claim rewrites its PF conditioned on the version it ` +
+      `read, so of the claims that read the same devices at most one per PF (${pfs} here) can commit.`,
+  );
 }
 
 interface Ratio {
@@ -814,6 +1061,8 @@ function printReport(f: Figures, chosen: Record<string, Measured>, ratios: Recor
       console.log(`  failed requests, ${run.variant} ${m.scenario}: ${counts(m.requests.failures)}`);
     }
   }
+
+  printPci(f.pci);
 
   console.log(
     '\nExactness of the ledger, per table (usage = reserved + records + move holds, headroom = limit - used, within limits, ' +
@@ -882,12 +1131,18 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
       'baseline and the order alternating between rounds; `median` is the run with the median claims/s, `runs` has them ' +
       'all; a ratio is the median of the per-round ratios (service run / baseline run of the same round). Requests are counted per HTTP ' +
       'attempt by a middleware on each DynamoDB client. Latency is per operation, from the call to the answer, in-process. ' +
-      'The lifecycle and each resize variant ran once, every step over all instances before the next step; the ledger ' +
-      'checks of a resize ran between its steps.',
+      'The lifecycle, each resize variant and each PCI variant ran once, every step over all instances before the next ' +
+      'step; the ledger checks of a resize or PCI run ran between its steps. `requests.cancelled` counts cancelled ' +
+      'transactions by the items whose condition failed.',
     scenarios: Object.fromEntries(Object.keys(chosen).map((name) => [name, { median: chosen[name], runs: figures.runs[name] }])),
     ratios,
     lifecycle: { claim: figures.lifecycle.claim, patch: figures.lifecycle.patch, release: figures.lifecycle.release },
     resize: Object.fromEntries(figures.resize.map((run) => [run.variant, run.steps])),
+    pci: {
+      devices: PCI_DEVICES,
+      vfRequest: VF_REQUEST,
+      runs: Object.fromEntries(figures.pci.map((run) => [run.variant, run.steps])),
+    },
     checks: figures.checks,
     expectations: figures.expectations,
     memory,
