@@ -137,6 +137,23 @@ export interface DeviceChange {
   before?: PciDevice;
   /** The device after the change; undefined deletes it. */
   after?: PciDevice;
+  /**
+   * Set when only a PF's count of busy VFs changes (a claim or release of its VFs). Claims of different
+   * VFs of one PF must not exclude each other, so such a change is not conditioned on the PF's version:
+   * only on what decides the PF's own pool, whether it has busy VFs at all (see busyCondition).
+   */
+  busy?: { delta: number; seen: number };
+}
+
+/**
+ * What a change of a PF's busy count must find to keep the pools exact: the exact count when the PF's
+ * claimability flips (0 busy before a claim, 0 after a release), else merely enough busy VFs that it
+ * does not flip.
+ */
+export function busyCondition(busy: { delta: number; seen: number }): { exactly?: number; atLeast?: number } {
+  const after = busy.seen + busy.delta;
+  if (busy.seen === 0 || after === 0) return { exactly: busy.seen };
+  return { atLeast: busy.delta > 0 ? 1 : 1 - busy.delta };
 }
 
 function merge(changes: Map<string, DeviceChange>, devices: Devices, address: string, edit: (d: PciDevice) => PciDevice | undefined) {
@@ -146,15 +163,25 @@ function merge(changes: Map<string, DeviceChange>, devices: Devices, address: st
   changes.set(address, { address, before: existing?.before ?? devices.get(address), after: edit(current) });
 }
 
+/** A VF's parent PF counts `delta` more busy VFs; a removed PF whose last VF is released goes. */
+function bumpParent(changes: Map<string, DeviceChange>, devices: Devices, parent: string, delta: number) {
+  const pf = devices.get(parent);
+  if (!pf) return;
+  const existing = changes.get(parent);
+  const seen = pf.busyChildren;
+  const total = (existing?.busy?.delta ?? 0) + delta;
+  const busyChildren = Math.max(0, seen + total);
+  const after = pf.removed && busyChildren === 0 ? undefined : { ...pf, busyChildren, version: pf.version + 1 };
+  changes.set(parent, { address: parent, before: pf, after, busy: { delta: total, seen } });
+}
+
 /** Taking devices for `owner`: each becomes allocated; a VF's parent PF counts one more busy VF. */
 export function allocate(devices: Devices, addresses: string[], owner: string): DeviceChange[] {
   const changes = new Map<string, DeviceChange>();
   for (const address of addresses) {
     merge(changes, devices, address, (d) => ({ ...d, owner, version: d.version + 1 }));
     const d = devices.get(address);
-    if (d?.deviceType === 'type-VF' && d.parentAddress && devices.has(d.parentAddress)) {
-      merge(changes, devices, d.parentAddress, (p) => ({ ...p, busyChildren: p.busyChildren + 1, version: p.version + 1 }));
-    }
+    if (d?.deviceType === 'type-VF' && d.parentAddress) bumpParent(changes, devices, d.parentAddress, 1);
   }
   return [...changes.values()];
 }
@@ -173,9 +200,7 @@ export function release(devices: Devices, addresses: string[], owner: string): D
       const { owner: _owner, ...rest } = x;
       return { ...rest, version: x.version + 1 };
     });
-    if (d.deviceType === 'type-VF' && d.parentAddress && devices.has(d.parentAddress)) {
-      merge(changes, devices, d.parentAddress, (p) => ({ ...p, busyChildren: Math.max(0, p.busyChildren - 1), version: p.version + 1 }));
-    }
+    if (d.deviceType === 'type-VF' && d.parentAddress) bumpParent(changes, devices, d.parentAddress, -1);
   }
   return [...changes.values()];
 }
@@ -200,12 +225,14 @@ export function reconcile(devices: Devices, reported: PciDeviceSpec[]): DeviceCh
     // A device in use keeps its description until it is released; a free one takes the new description.
     const { removed: _removed, ...present } = d;
     const after: PciDevice =
-      d.owner === undefined ? { ...spec, busyChildren: d.busyChildren, version: d.version } : present;
+      d.owner === undefined && d.busyChildren === 0 ? { ...spec, busyChildren: 0, version: d.version } : present;
     changes.push({ address: d.address, before: d, after: { ...after, version: d.version + 1 } });
   }
   for (const d of devices.values()) {
     if (seen.has(d.address) || d.removed) continue;
-    changes.push({ address: d.address, before: d, after: d.owner === undefined ? undefined : { ...d, removed: true, version: d.version + 1 } });
+    // A PF whose VFs are in use is in use too.
+    const inUse = d.owner !== undefined || d.busyChildren > 0;
+    changes.push({ address: d.address, before: d, after: inUse ? { ...d, removed: true, version: d.version + 1 } : undefined });
   }
   // A claim of a PF counts its VFs in the pools from what it read, conditioned on the PF alone: so every
   // VF that comes, goes or changes bumps its PF's version too, and such a claim reads again.

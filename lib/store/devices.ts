@@ -3,9 +3,11 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   allocate,
   applyChanges,
+  busyCondition,
   byAddress,
   choose,
   poolDeltas,
+  poolKey,
   refusalMessage,
   refusalReasons,
   release,
@@ -74,9 +76,33 @@ export function devicesWritten(nodeId: string, devices: Map<string, PciDevice>):
   remember(nodeId, devices);
 }
 
-/** Each change conditioned on the device being as it was read. */
+/**
+ * Each change conditioned on the device being as it was read; a PF whose busy count alone changes on
+ * what decides its pool (see busyCondition), so that claims of its different VFs do not collide.
+ */
 export function deviceWrites(store: Store, nodeId: string, changes: DeviceChange[]): TransactItem[] {
   return changes.map((c) => {
+    if (c.busy && c.before) {
+      const { exactly, atLeast } = busyCondition(c.busy);
+      const values: Record<string, unknown> = { ':pool': poolKey(c.before) };
+      const count = exactly !== undefined ? ((values[':n'] = exactly), 'busyChildren = :n') : ((values[':n'] = atLeast), 'busyChildren >= :n');
+      // A PF taken meanwhile, or described anew by an inventory update, makes the claim read again.
+      const condition = `#pool = :pool AND ${count}${c.busy.delta > 0 ? ' AND attribute_not_exists(#owner)' : ''}`;
+      const names = { '#pool': 'pool', ...(c.busy.delta > 0 ? { '#owner': 'owner' } : {}) };
+      if (!c.after) {
+        return { Delete: { TableName: store.tableName, Key: deviceKey(nodeId, c.address), ConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values } };
+      }
+      return {
+        Update: {
+          TableName: store.tableName,
+          Key: deviceKey(nodeId, c.address),
+          UpdateExpression: 'ADD busyChildren :d, version :one',
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...values, ':d': c.busy.delta, ':one': 1 },
+        },
+      };
+    }
     const unchanged = c.before
       ? { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': c.before.version } }
       : { ConditionExpression: 'attribute_not_exists(pk)' };

@@ -1,7 +1,7 @@
 // The item layout. A node's partition holds the node item and one item per claimed instance, so a
 // node's whole ledger is one strongly consistent Query. A second, tiny item keyed by the instance UUID
 // alone records which node owns the instance, so an instance can be claimed at most once fleet-wide.
-import type { Amounts, InstanceRecord, Inventory, Migration, NodeState, PciDevice, PciPool, Resource, Stats } from '../domain';
+import { poolKey, type Amounts, type InstanceRecord, type Inventory, type Migration, type NodeState, type PciDevice, type PciPool, type Resource, type Stats } from '../domain';
 
 export const nodeKey = (nodeId: string) => ({ pk: `NODE#${nodeId}`, sk: 'NODE' });
 export const instanceKey = (nodeId: string, instanceUuid: string) => ({ pk: `NODE#${nodeId}`, sk: `INSTANCE#${instanceUuid}` });
@@ -121,11 +121,12 @@ export function migrationOf(item: Record<string, unknown>): Migration {
 }
 
 export function deviceItem(nodeId: string, d: PciDevice): Record<string, unknown> {
-  return { ...deviceKey(nodeId, d.address), type: 'pci-device', nodeId, ...d };
+  // `pool` lets a write to a PF check that an inventory update has not described it anew.
+  return { ...deviceKey(nodeId, d.address), type: 'pci-device', nodeId, pool: poolKey(d), ...d };
 }
 
 export function deviceOf(item: Record<string, unknown>): PciDevice {
-  const { pk: _pk, sk: _sk, type: _type, nodeId: _node, ...rest } = item;
+  const { pk: _pk, sk: _sk, type: _type, nodeId: _node, pool: _pool, ...rest } = item;
   const d = rest as unknown as PciDevice;
   if (d.numaNode === undefined) d.numaNode = null;
   return d;
