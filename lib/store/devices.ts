@@ -19,6 +19,7 @@ import {
 import { InsufficientResources, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { DEVICE_PREFIX, deviceItem, deviceKey, deviceOf, inventoryOf, nodeKey, usedOf } from './items';
+import { plain } from './plain';
 import { withRetry } from './retry';
 import type { TransactItem } from './writes';
 
@@ -90,7 +91,12 @@ export function deviceWrites(store: Store, nodeId: string, changes: DeviceChange
       const condition = `#pool = :pool AND ${count}${c.busy.delta > 0 ? ' AND attribute_not_exists(#owner)' : ''}`;
       const names = { '#pool': 'pool', ...(c.busy.delta > 0 ? { '#owner': 'owner' } : {}) };
       if (!c.after) {
-        return { Delete: { TableName: store.tableName, Key: deviceKey(nodeId, c.address), ConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values } };
+        return {
+          Delete: {
+            TableName: store.tableName, Key: deviceKey(nodeId, c.address), ConditionExpression: condition,
+            ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        };
       }
       return {
         Update: {
@@ -100,18 +106,25 @@ export function deviceWrites(store: Store, nodeId: string, changes: DeviceChange
           ConditionExpression: condition,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: { ...values, ':d': c.busy.delta, ':one': 1 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       };
     }
-    const unchanged = c.before
-      ? { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': c.before.version } }
-      : { ConditionExpression: 'attribute_not_exists(pk)' };
+    const unchanged = {
+      ...(c.before
+        ? { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': c.before.version } }
+        : { ConditionExpression: 'attribute_not_exists(pk)' }),
+      // What the device is now, so a failed claim can choose again without reading all devices.
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
     if (!c.after) return { Delete: { TableName: store.tableName, Key: deviceKey(nodeId, c.address), ...unchanged } };
     return { Put: { TableName: store.tableName, Item: deviceItem(nodeId, c.after), ...unchanged } };
   });
 }
 
 interface DeviceTake {
+  /** The devices the choice was made from. */
+  from: Map<string, PciDevice>;
   chosen: string[];
   changes: DeviceChange[];
   after: Map<string, PciDevice>;
@@ -139,7 +152,23 @@ export async function takeDevices(store: Store, nodeId: string, request: Sized &
   }
   const changes = allocate(devices, chosen, request.instanceUuid);
   const after = applyChanges(devices, changes);
-  return { chosen, changes, after, pools: poolDeltas(devices, after) };
+  return { from: new Map(devices), chosen, changes, after, pools: poolDeltas(devices, after) };
+}
+
+/**
+ * A claim's device writes failed their conditions: the devices as they are now came back with the
+ * cancellation (ALL_OLD), so the copy is corrected from them and the next attempt chooses again without
+ * another read. A device that is gone (no image) drops from the copy.
+ */
+export function learnFromCancellation(nodeId: string, take: DeviceTake, reasons: { Code?: string; Item?: Record<string, unknown> }[]): void {
+  const copy = new Map(take.from);
+  take.changes.forEach((change, i) => {
+    const reason = reasons[i];
+    if (reason?.Code !== 'ConditionalCheckFailed') return;
+    if (reason.Item) copy.set(change.address, deviceOf(plain(reason.Item)));
+    else copy.delete(change.address);
+  });
+  remember(nodeId, copy);
 }
 
 /** Frees exactly the devices `owner` holds among `addresses`, after one read of the node's devices. */

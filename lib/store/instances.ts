@@ -28,7 +28,7 @@ import {
 import { Contended, isAmbiguous, withRetry } from './retry';
 import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type TransactItem } from './writes';
 import { plain } from './plain';
-import { devicesWritten, deviceWrites, forgetDevices, giveBackDevices, takeDevices } from './devices';
+import { devicesWritten, deviceWrites, forgetDevices, giveBackDevices, learnFromCancellation, takeDevices } from './devices';
 import { changeMigrationStatus } from './migrations';
 
 export interface ClaimResult {
@@ -89,9 +89,9 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
             : `Instance ${record.instanceUuid} is already claimed on node ${nodeId} with a different request.`,
         );
       }
-      if (devices.some((r) => r.Code === 'ConditionalCheckFailed')) {
-        // Another claim took one of the devices first: read the devices again and choose anew.
-        forgetDevices(nodeId);
+      if (devices.some((r) => r.Code === 'ConditionalCheckFailed') && pci && !('record' in pci)) {
+        // Another claim took one of the devices first: choose anew from what they are now.
+        learnFromCancellation(nodeId, pci, devices);
         throw new Contended('a chosen device was taken');
       }
       if (node?.Code === 'ConditionalCheckFailed') {
