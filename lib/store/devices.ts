@@ -161,6 +161,8 @@ export async function takeDevices(store: Store, nodeId: string, request: Sized &
  * another read. A device that is gone (no image) drops from the copy.
  */
 export function learnFromCancellation(nodeId: string, take: DeviceTake, reasons: { Code?: string; Item?: Record<string, unknown> }[]): void {
+  // Taking a PF counts its VFs in the pools, so its retry needs every VF as it is now: read them all.
+  if (take.chosen.some((a) => take.from.get(a)?.deviceType === 'type-PF')) return forgetDevices(nodeId);
   const copy = new Map(take.from);
   take.changes.forEach((change, i) => {
     const reason = reasons[i];

@@ -45,6 +45,7 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
   const plan = planClaim(request);
   // A timeout or 5xx leaves it unknown whether our write landed; if a retry then finds our own claim, it was ours.
   let maybeLanded = false;
+  let deviceRaces = 0;
   return withRetry(async () => {
     const pci = request.pciRequests.length ? await takeDevices(store, nodeId, request).catch(async (error: unknown) => {
       // The devices may be gone because this very claim took them: a retry answers with that claim.
@@ -90,8 +91,10 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
         );
       }
       if (devices.some((r) => r.Code === 'ConditionalCheckFailed') && pci && !('record' in pci)) {
-        // Another claim took one of the devices first: choose anew from what they are now.
-        learnFromCancellation(nodeId, pci, devices);
+        // Another claim took one of the devices first. The first time, choose anew from what they are
+        // now (it came back with the cancellation); after that, read them all again.
+        if (++deviceRaces === 1) learnFromCancellation(nodeId, pci, devices);
+        else forgetDevices(nodeId);
         throw new Contended('a chosen device was taken');
       }
       if (node?.Code === 'ConditionalCheckFailed') {
