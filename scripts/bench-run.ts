@@ -6,8 +6,9 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { paginateQuery, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { handler as auditHandler } from '../functions/audit-node';
 import { handler as claimHandler } from '../functions/claim-instance';
 import { handler as moveClaimHandler } from '../functions/claim-move';
 import { handler as getNodeHandler } from '../functions/get-node';
@@ -1085,6 +1086,54 @@ function printReport(f: Figures, chosen: Record<string, Measured>, ratios: Recor
 }
 
 /** Runs every scenario, prints the figures and writes bench/results.json; true if every check passed. */
+// ---------------------------------------------------------------------------------------------------
+// The audit: how its cost grows with the number of instances a node holds.
+
+interface AuditFigures {
+  instances: number;
+  /** An audit that finds nothing to repair: the read alone. */
+  clean: Measured;
+  /** An audit after the node item was corrupted on purpose: the read and the conditional write. */
+  repair: Measured;
+  repairedOk: boolean;
+}
+
+async function auditRuns(sizes: number[]): Promise<AuditFigures[]> {
+  const out: AuditFigures[] = [];
+  for (const n of sizes) {
+    const store = await openTable(`audit-${n}`);
+    const nodeId = `audit-node-${n}`;
+    await registerNodes([nodeId], ROOMY_NODE);
+    const { statuses } = await drive(`audit: ${n} claims`, n, 16, () => invoke(claimHandler, 'claim-instance', claimEvent(nodeId, randomUUID(), true)));
+    if (statuses['201'] !== n) throw new Error(`audit set-up answered ${JSON.stringify(statuses)}`);
+    const audit = () => invoke(auditHandler, 'audit-node', httpEvent('POST', '/nodes/{nodeId}/audit', { nodeId }, {}));
+    const clean = await measure(`audit, ${n} instances, nothing to repair`, 1, store.tableName, 5, 1, audit);
+    await store.doc.send(new UpdateCommand({
+      TableName: store.tableName, Key: { pk: `NODE#${nodeId}`, sk: 'NODE' },
+      UpdateExpression: 'SET vcpusUsed = :v', ExpressionAttributeValues: { ':v': -1 },
+    }));
+    const repair = await measure(`audit, ${n} instances, repairing`, 1, store.tableName, 1, 1, audit);
+    const check = await checkAndDrop(store, [nodeId], { records: n });
+    out.push({ instances: n, clean, repair, repairedOk: check.ok });
+  }
+  return out;
+}
+
+function printAudit(runs: AuditFigures[]): void {
+  console.log('\nThe audit of one node (POST /nodes/{id}/audit through the handler; 5 clean audits, then one after corrupting the node item)');
+  console.log(
+    table(
+      ['instances', 'clean p50 ms', 'clean req', 'repair ms', 'repair req', 'requests by command (repair)', 'repaired exact'],
+      runs.map((r) => [
+        String(r.instances), r.clean.p50Ms.toFixed(1), r.clean.requests.perOp.toFixed(2), r.repair.p50Ms.toFixed(1),
+        r.repair.requests.perOp.toFixed(2),
+        Object.entries(r.repair.requests.perOpByCommand).map(([c, v]) => `${c} ${v}`).join(', '), r.repairedOk ? 'ok' : 'NO',
+      ]),
+      'rrrrrll',
+    ),
+  );
+}
+
 export async function runBench(db: { endpoint: string; pid: number }): Promise<boolean> {
   endpoint = db.endpoint;
   dbPid = db.pid;
@@ -1112,8 +1161,10 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
     heapUsedMb: round(process.memoryUsage().heapUsed / 2 ** 20, 1),
   };
   printReport(figures, chosen, ratios, memory);
+  const audit = await auditRuns([10, 100, 1000]);
+  printAudit(audit);
 
-  const ok = figures.checks.every((c) => c.ok) && figures.expectations.every((e) => e.ok);
+  const ok = figures.checks.every((c) => c.ok) && figures.expectations.every((e) => e.ok) && audit.every((a) => a.repairedOk);
   const out = resolve(__dirname, '..', 'bench');
   mkdirSync(out, { recursive: true });
   const file = join(out, 'results.json');
@@ -1143,6 +1194,7 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
       vfRequest: VF_REQUEST,
       runs: Object.fromEntries(figures.pci.map((run) => [run.variant, run.steps])),
     },
+    audit: audit.map((a) => ({ instances: a.instances, clean: a.clean, repair: a.repair, repairedOk: a.repairedOk })),
     checks: figures.checks,
     expectations: figures.expectations,
     memory,
