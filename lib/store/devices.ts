@@ -123,6 +123,8 @@ export function deviceWrites(store: Store, nodeId: string, changes: DeviceChange
 }
 
 interface DeviceTake {
+  /** Ends the mark that this container is taking the chosen devices. */
+  done: () => void;
   /** The devices the choice was made from. */
   from: Map<string, PciDevice>;
   chosen: string[];
@@ -136,14 +138,47 @@ interface DeviceTake {
  * moments ago if it has one (no read at all), else one Query. Refuses with Nova's reasons when the
  * requests cannot be met (scalar reasons first, then `Claim pci failed`).
  */
+// Devices this container's own claims are taking right now: a claim here does not reach for them. Only a
+// hint (the write's conditions decide); it matters where one process serves many claims at once.
+const taking = new Map<string, Set<string>>();
+
+/** Marks the devices as being taken by a claim of this container until `done` is called. */
+function hold(nodeId: string, addresses: string[]): () => void {
+  const set = taking.get(nodeId) ?? new Set<string>();
+  taking.set(nodeId, set);
+  for (const a of addresses) set.add(a);
+  return () => {
+    for (const a of addresses) set.delete(a);
+    if (set.size === 0) taking.delete(nodeId);
+  };
+}
+
+/** The devices with those this container is taking shown as taken, so that choose() passes them over. */
+function withoutTaking(nodeId: string, devices: Map<string, PciDevice>): Map<string, PciDevice> {
+  const busy = taking.get(nodeId);
+  if (!busy?.size) return devices;
+  const view = new Map(devices);
+  for (const a of busy) {
+    const d = view.get(a);
+    if (d && d.owner === undefined) view.set(a, { ...d, owner: '(being taken)' });
+  }
+  return view;
+}
+
+/**
+ * Chooses devices for a claim's PCI requests from the node's devices: a copy this container read
+ * moments ago if it has one (no read at all), else one Query. Refuses with Nova's reasons when the
+ * requests cannot be met (scalar reasons first, then `Claim pci failed`). Call `done` once the claim's
+ * write has committed or failed.
+ */
 export async function takeDevices(store: Store, nodeId: string, request: Sized & { instanceUuid: string }): Promise<DeviceTake> {
   let devices = freshDevices(nodeId);
-  let chosen = devices && choose(devices, request.pciRequests);
+  let chosen = devices && (choose(withoutTaking(nodeId, devices), request.pciRequests) ?? choose(devices, request.pciRequests));
   let node: Record<string, unknown> | undefined;
   if (!chosen) {
     ({ node, devices } = await readNodeAndDevices(store, nodeId));
     if (!node) throw new NodeNotFound(nodeId);
-    chosen = choose(devices, request.pciRequests);
+    chosen = choose(withoutTaking(nodeId, devices), request.pciRequests) ?? choose(devices, request.pciRequests);
   }
   if (!chosen || !devices) {
     const item = node ?? {};
@@ -152,7 +187,7 @@ export async function takeDevices(store: Store, nodeId: string, request: Sized &
   }
   const changes = allocate(devices, chosen, request.instanceUuid);
   const after = applyChanges(devices, changes);
-  return { from: new Map(devices), chosen, changes, after, pools: poolDeltas(devices, after) };
+  return { from: new Map(devices), chosen, changes, after, pools: poolDeltas(devices, after), done: hold(nodeId, chosen) };
 }
 
 /**

@@ -72,9 +72,13 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
     ];
     try {
       await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
-      if (pci) devicesWritten(nodeId, pci.after);
+      if (pci) {
+        devicesWritten(nodeId, pci.after);
+        pci.done();
+      }
       return { created: true, record };
     } catch (error) {
+      if (pci) pci.done();
       if (isAmbiguous(error)) maybeLanded = true;
       const reasons = cancellation(error);
       if (!reasons || reasons.some((r) => r.Code === 'TransactionConflict')) throw error;

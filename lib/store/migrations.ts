@@ -165,8 +165,10 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     try {
       await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
       if (pci) devicesWritten(destNodeId, pci.after);
+      pci?.done();
       return { created: true, migration };
     } catch (error) {
+      pci?.done();
       if (isAmbiguous(error)) maybeLanded = true;
       const reasons = cancellation(error);
       if (!reasons || reasons.some((r) => r.Code === 'TransactionConflict')) throw error;
