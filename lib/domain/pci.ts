@@ -102,33 +102,41 @@ export function matches(d: PciDevice, spec: Partial<Record<string, string>>): bo
  * that can be met is met. Undefined if the requests cannot all be met.
  */
 export function choose(devices: Devices, requests: PciRequestSpec[], random: () => number = Math.random): string[] | undefined {
-  const slots = requests.flatMap((r) => Array.from({ length: r.count }, () => r.spec));
+  // Requests for PFs first: they are the most constrained (a PF excludes all of its VFs).
+  const asksPf = (r: PciRequestSpec) => r.spec.some((s) => s.deviceType === 'type-PF');
+  const ordered = requests.map((r, request) => ({ r, request })).sort((a, b) => Number(asksPf(b.r)) - Number(asksPf(a.r)));
+  // Within one request the order of its devices does not matter: picks never go back to a smaller kind.
+  const slots = ordered.flatMap(({ r, request }) => Array.from({ length: r.count }, () => ({ spec: r.spec, request })));
   const fits = (d: PciDevice, spec: PciRequestSpec['spec'], taken: Devices) =>
     claimable(d, taken) && spec.some((s) => matches(d, s) && (d.deviceType !== 'type-PF' || s.deviceType === 'type-PF'));
   // Bounds the search on large, nearly full nodes; a claim that needs more is refused as not met.
   let budget = 10_000;
-  const search = (slot: number, taken: Map<string, PciDevice>, chosen: string[]): string[] | undefined => {
-    const spec = slots[slot];
-    if (!spec) return chosen;
+  const search = (slot: number, taken: Map<string, PciDevice>, chosen: string[], floor: string): string[] | undefined => {
+    const s = slots[slot];
+    if (!s) return chosen;
+    const spec = s.spec;
+    const min = slot > 0 && slots[slot - 1]?.request === s.request ? floor : '';
     const candidates = [...taken.values()].filter((d) => fits(d, spec, taken));
     for (let i = candidates.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       [candidates[i], candidates[j]] = [candidates[j] as PciDevice, candidates[i] as PciDevice];
     }
-    // Devices alike (same pool, no parent) are interchangeable: trying one of each kind is enough.
+    // Devices alike (same pool and same parent) are interchangeable: trying one of each kind is enough.
     const kinds = new Set<string>();
     for (const pick of candidates) {
-      const kind = pick.parentAddress === undefined && pick.deviceType !== 'type-PF' ? poolKey(pick) : pick.address;
-      if (kinds.has(kind)) continue;
+      const kind = pick.deviceType === 'type-PF' ? pick.address : `${poolKey(pick)}|${pick.parentAddress ?? ''}`;
+      if (kinds.has(kind) || kind < min) continue;
       kinds.add(kind);
       if (--budget < 0) return undefined;
       const next = applyChanges(taken, allocate(taken, [pick.address], '(choosing)'));
-      const found = search(slot + 1, next, [...chosen, pick.address]);
+      const found = search(slot + 1, next, [...chosen, pick.address], kind);
       if (found) return found;
     }
     return undefined;
   };
-  return search(0, new Map(devices), []);
+  const found = search(0, new Map(devices), [], '');
+  // Answer in the order of the requests, as they were asked.
+  return found && found.map((address, k) => ({ address, request: slots[k]?.request ?? 0 })).sort((a, b) => a.request - b.request).map((p) => p.address);
 }
 
 export interface DeviceChange {
@@ -217,7 +225,8 @@ export function reconcile(devices: Devices, reported: PciDeviceSpec[]): DeviceCh
     seen.add(spec.address);
     const d = devices.get(spec.address);
     if (!d) {
-      changes.push({ address: spec.address, after: { ...spec, busyChildren: 0, version: 1 } });
+      const busyChildren = [...devices.values()].filter((v) => v.parentAddress === spec.address && v.owner !== undefined).length;
+      changes.push({ address: spec.address, after: { ...spec, busyChildren, version: 1 } });
       continue;
     }
     const same = poolKey(d) === poolKey(spec) && d.parentAddress === spec.parentAddress && !d.removed;
