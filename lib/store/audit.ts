@@ -1,4 +1,4 @@
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   byAddress,
   canonical,
@@ -19,6 +19,7 @@ import type { Store } from './client';
 import { Expression } from './expression';
 import { COLUMNS, DEVICE_PREFIX, deviceOf, HOLD_PREFIX, holdOf, INSTANCE_PREFIX, instanceRecordOf, inventoryOf, nodeKey, nodeStateOf, usedOf } from './items';
 import { putNode } from './nodes';
+import { readNodePartition } from './query';
 import { withRetry } from './retry';
 
 export interface AuditInput {
@@ -41,28 +42,6 @@ export interface AuditResult {
 
 const ATTEMPTS = 5;
 
-/** The whole partition of a node, strongly consistent: one Query (more pages only past 1 MB). */
-async function readPartition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await withRetry(() =>
-      store.doc.send(
-        new QueryCommand({
-          TableName: store.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': nodeKey(nodeId).pk },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
-}
-
 const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 // Nova keeps stats keys that fell to 0 until the audit clears them; they are not drift.
 const nonZero = (stats: Record<string, number>) => Object.fromEntries(Object.entries(stats).filter(([, v]) => v !== 0));
@@ -80,7 +59,7 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
   }
   const orphans = input.orphans ?? [];
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const items = await readPartition(store, nodeId);
+    const items = await readNodePartition(store, nodeId);
     const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
     if (!node) throw new NodeNotFound(nodeId);
     const of = (prefix: string) => items.filter((i) => String(i.sk).startsWith(prefix));

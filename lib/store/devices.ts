@@ -1,5 +1,4 @@
 // PCI device items: reading a node's devices, a short-lived copy per node, and the writes of device changes.
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   allocate,
   applyChanges,
@@ -20,7 +19,7 @@ import { InsufficientResources, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { DEVICE_PREFIX, deviceItem, deviceKey, deviceOf, inventoryOf, nodeKey, usedOf } from './items';
 import { plain } from './plain';
-import { withRetry } from './retry';
+import { readNodePartition } from './query';
 import type { TransactItem } from './writes';
 
 /**
@@ -31,23 +30,8 @@ export async function readNodeAndDevices(
   store: Store,
   nodeId: string,
 ): Promise<{ node?: Record<string, unknown>; devices: Map<string, PciDevice> }> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await withRetry(() =>
-      store.doc.send(
-        new QueryCommand({
-          TableName: store.tableName,
-          KeyConditionExpression: 'pk = :pk AND sk >= :from',
-          ExpressionAttributeValues: { ':pk': nodeKey(nodeId).pk, ':from': nodeKey(nodeId).sk },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  // The node item and its devices sort next to each other ('NODE' < 'PCI#...').
+  const items = await readNodePartition(store, nodeId, nodeKey(nodeId).sk);
   const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
   const devices = byAddress(items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf));
   remember(nodeId, devices);

@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
   planClaim,
   recordAmounts,
@@ -30,6 +30,7 @@ import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type Tran
 import { plain } from './plain';
 import { devicesWritten, deviceWrites, forgetDevices, giveBackDevices, learnFromCancellation, takeDevices } from './devices';
 import { changeMigrationStatus } from './migrations';
+import { readNodePartition } from './query';
 
 export interface ClaimResult {
   /** False when this was a retry of a claim already made: nothing changed. */
@@ -138,23 +139,7 @@ async function findInstance(store: Store, nodeId: string, instanceUuid: string):
 
 /** The node and every instance it tracks, from one strongly consistent Query of the node's partition. */
 export async function nodeLedger(store: Store, nodeId: string): Promise<{ node: NodeState; instances: InstanceRecord[] }> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await withRetry(() =>
-      store.doc.send(
-        new QueryCommand({
-          TableName: store.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': nodeKey(nodeId).pk },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const items = await readNodePartition(store, nodeId);
   const nodeItem = items.find((i) => i.sk === nodeKey(nodeId).sk);
   if (!nodeItem) throw new NodeNotFound(nodeId);
   const instances = items.filter((i) => String(i.sk).startsWith(INSTANCE_PREFIX)).map(instanceRecordOf);

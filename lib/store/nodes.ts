@@ -1,10 +1,11 @@
-import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { applyChanges, nodeLimits, onGrid, pools, reconcile, reserved, RESOURCES, type Inventory, type NodeState, type PciDeviceSpec } from '../domain';
 import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
 import { COLUMNS, deviceKey, nodeKey, nodeStateOf } from './items';
+import { queryAll } from './query';
 import { devicesWritten, deviceWrites, forgetDevices, readNodeAndDevices } from './devices';
 import { withRetry } from './retry';
 import { commitOrStartOver } from './writes';
@@ -115,24 +116,13 @@ export async function getNode(store: Store, nodeId: string): Promise<NodeState> 
 
 /** Every node, in nodeId order: the keys come from a keys-only index, the items from batched reads. */
 export async function listNodes(store: Store): Promise<NodeState[]> {
-  const keys: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await withRetry(() =>
-      store.doc.send(
-        new QueryCommand({
-          TableName: store.tableName,
-          IndexName: NODE_INDEX.name,
-          KeyConditionExpression: '#p = :p',
-          ExpressionAttributeNames: { '#p': NODE_INDEX.partition },
-          ExpressionAttributeValues: { ':p': 'NODE' },
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
-    for (const item of page.Items ?? []) keys.push({ pk: item.pk, sk: item.sk });
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const index = await queryAll(store, {
+    IndexName: NODE_INDEX.name,
+    KeyConditionExpression: '#p = :p',
+    ExpressionAttributeNames: { '#p': NODE_INDEX.partition },
+    ExpressionAttributeValues: { ':p': 'NODE' },
+  });
+  const keys = index.map((item) => ({ pk: item.pk, sk: item.sk }));
 
   const nodes: NodeState[] = [];
   for (let i = 0; i < keys.length; i += 100) {
