@@ -56,9 +56,21 @@ export function forgetDevices(nodeId: string): void {
   seen.delete(nodeId);
 }
 
-/** After a write commits, the copy is what the write made it. */
-export function devicesWritten(nodeId: string, devices: Map<string, PciDevice>): void {
-  remember(nodeId, devices);
+/**
+ * After a write commits, the copy is what the write made it. With `changes`, they are applied to the copy
+ * this container already has (which other claims of this container may have moved on since this one
+ * read it), keeping that copy's age: local writes never make a copy look fresher than its last read.
+ */
+export function devicesWritten(nodeId: string, after: Map<string, PciDevice>, changes?: DeviceChange[]): void {
+  const copy = seen.get(nodeId);
+  if (!changes || !copy || Date.now() - copy.at >= FRESH_MS) return remember(nodeId, after);
+  for (const c of changes) {
+    const mine = copy.devices.get(c.address);
+    // A PF's busy count moved by this write's delta, from whatever the copy counts now.
+    if (c.busy && c.after && mine) copy.devices.set(c.address, { ...c.after, busyChildren: Math.max(0, mine.busyChildren + c.busy.delta) });
+    else if (c.after) copy.devices.set(c.address, c.after);
+    else copy.devices.delete(c.address);
+  }
 }
 
 /**

@@ -74,7 +74,7 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
     try {
       await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
       if (pci) {
-        devicesWritten(nodeId, pci.after);
+        devicesWritten(nodeId, pci.after, pci.changes);
         pci.done();
       }
       return { created: true, record };
@@ -240,5 +240,5 @@ async function commitRelease(store: Store, before: InstanceRecord, after: Instan
     if (pci) forgetDevices(before.nodeId);
     throw error;
   });
-  if (pci) devicesWritten(before.nodeId, pci.after);
+  if (pci) devicesWritten(before.nodeId, pci.after, pci.changes);
 }

@@ -164,7 +164,7 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     ];
     try {
       await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
-      if (pci) devicesWritten(destNodeId, pci.after);
+      if (pci) devicesWritten(destNodeId, pci.after, pci.changes);
       pci?.done();
       return { created: true, migration };
     } catch (error) {
@@ -311,7 +311,7 @@ export async function changeMigrationStatus(
       for (const nodeId of freed.keys()) forgetDevices(nodeId);
       throw error;
     });
-    for (const [nodeId, pci] of freed) devicesWritten(nodeId, pci.after);
+    for (const [nodeId, pci] of freed) devicesWritten(nodeId, pci.after, pci.changes);
     return { migration: next, applied: true };
   });
 }
@@ -394,7 +394,7 @@ export async function dropMoveClaim(store: Store, nodeId: string, migrationId: s
       if (pci) forgetDevices(nodeId);
       throw error;
     });
-    if (pci) devicesWritten(nodeId, pci.after);
+    if (pci) devicesWritten(nodeId, pci.after, pci.changes);
     return true;
   });
 }
