@@ -2,8 +2,6 @@ import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
   planClaim,
   recordAmounts,
-  refusalMessage,
-  refusalReasons,
   RELEASING_STATES,
   scale,
   statsDelta,
@@ -19,14 +17,12 @@ import {
   instanceItem,
   instanceKey,
   instanceRecordOf,
-  inventoryOf,
   nodeKey,
   nodeStateOf,
   ownerKey,
-  usedOf,
 } from './items';
 import { Contended, isAmbiguous, withRetry } from './retry';
-import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type TransactItem } from './writes';
+import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, refusedByNode, type TransactItem } from './writes';
 import { plain } from './plain';
 import { devicesWritten, deviceWrites, forgetDevices, giveBackDevices, learnFromCancellation, takeDevices } from './devices';
 import { changeMigrationStatus } from './migrations';
@@ -102,14 +98,7 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
         else forgetDevices(nodeId);
         throw new Contended('a chosen device was taken');
       }
-      if (node?.Code === 'ConditionalCheckFailed') {
-        if (!node.Item) throw new NodeNotFound(nodeId);
-        const item = plain(node.Item);
-        const why = refusalReasons(inventoryOf(item), usedOf(item), request);
-        // The condition and the test decide alike (see GRID); should they ever disagree, try again.
-        if (!why.length) throw new Contended('claim condition failed but the test passes');
-        throw new InsufficientResources(refusalMessage(why), why);
-      }
+      if (node?.Code === 'ConditionalCheckFailed') refusedByNode(nodeId, node, request);
       throw error;
     }
   });

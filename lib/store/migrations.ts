@@ -7,8 +7,6 @@ import {
   isFinal,
   placement,
   planMove,
-  refusalMessage,
-  refusalReasons,
   scale,
   type Flavor,
   type Holding,
@@ -21,7 +19,7 @@ import {
   type PciRequest,
   type Sizing,
 } from '../domain';
-import { InstanceConflict, InstanceNotFound, InsufficientResources, InvalidTransition, MigrationNotFound, NodeNotFound } from '../errors';
+import { InstanceConflict, InstanceNotFound, InvalidTransition, MigrationNotFound } from '../errors';
 import type { Store } from './client';
 import {
   holdItem,
@@ -30,17 +28,14 @@ import {
   instanceItem,
   instanceKey,
   instanceRecordOf,
-  inventoryOf,
   migrationItem,
   migrationKey,
   migrationOf,
   ownerKey,
-  usedOf,
 } from './items';
 import { devicesWritten, deviceWrites, forgetDevices, giveBackDevices, takeDevices } from './devices';
-import { plain } from './plain';
 import { Contended, isAmbiguous, withRetry } from './retry';
-import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, type TransactItem } from './writes';
+import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, refusedByNode, type TransactItem } from './writes';
 
 export interface MoveRequest {
   migrationId: string;
@@ -179,13 +174,7 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
         forgetDevices(destNodeId);
         throw new Contended('move claim raced');
       }
-      if (node?.Code === 'ConditionalCheckFailed') {
-        if (!node.Item) throw new NodeNotFound(destNodeId);
-        const now = plain(node.Item);
-        const why = refusalReasons(inventoryOf(now), usedOf(now), sized);
-        if (!why.length) throw new Contended('move claim condition failed but the test passes');
-        throw new InsufficientResources(refusalMessage(why), why);
-      }
+      if (node?.Code === 'ConditionalCheckFailed') refusedByNode(destNodeId, node, sized);
       throw error;
     }
   });

@@ -1,8 +1,21 @@
 import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { RESOURCES, ZERO, type Amounts, type PoolDelta, type Resource, type ResourceGuard, type StatsDelta } from '../domain';
+import {
+  refusalMessage,
+  refusalReasons,
+  RESOURCES,
+  ZERO,
+  type Amounts,
+  type PoolDelta,
+  type Resource,
+  type ResourceGuard,
+  type Sized,
+  type StatsDelta,
+} from '../domain';
+import { InsufficientResources, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
-import { COLUMNS, nodeKey } from './items';
+import { COLUMNS, inventoryOf, nodeKey, usedOf } from './items';
+import { plain } from './plain';
 import { Contended } from './retry';
 
 // The building blocks every transaction of the ledger is made of.
@@ -101,4 +114,17 @@ export async function commitOrStartOver(store: Store, items: TransactItem[]): Pr
     if (reasons?.some((r) => r.Code === 'ConditionalCheckFailed')) throw new Contended('a record changed since it was read');
     throw error;
   }
+}
+
+/**
+ * The node's half of a claim was refused: either the node is gone (404), or the claim does not fit, in
+ * which case Nova's reasons come from the node's image returned with the cancellation, without a read.
+ */
+export function refusedByNode(nodeId: string, reason: CancelReason, request: Sized): never {
+  if (!reason.Item) throw new NodeNotFound(nodeId);
+  const node = plain(reason.Item);
+  const why = refusalReasons(inventoryOf(node), usedOf(node), request);
+  // The condition and the test decide alike (see GRID); should they ever disagree, try again.
+  if (!why.length) throw new Contended('claim condition failed but the test passes');
+  throw new InsufficientResources(refusalMessage(why), why);
 }
