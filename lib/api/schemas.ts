@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { INVENTORY_DEFAULTS, MOVE_TYPES, RELEASING_STATES, STATUSES, VM_STATES, type VmState } from '../domain';
 
 // Upper bound for counts: far above any real host (a billion MB is ~950 TB), and low enough that sums
