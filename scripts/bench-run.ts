@@ -20,6 +20,7 @@ import { handler as statusHandler } from '../functions/update-migration-status';
 import type { HttpEvent, HttpResult } from '../lib/api/http';
 import { add, nodeLimits, reserved, RESOURCES, scale, ZERO, type Amounts, type PciPool } from '../lib/domain';
 import { createStore, ensureTable, resetStoreFromEnv, storeFromEnv, type Store } from '../lib/store';
+import { showProgress as showProgressLine, silenceProgress, type Progress } from './progress';
 import {
   COLUMNS, DEVICE_PREFIX, deviceOf, headroomOf, HOLD_PREFIX, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf,
 } from '../lib/store/items';
@@ -334,37 +335,22 @@ async function bareClaim(store: Store, nodeId: string, instanceUuid: string): Pr
 // ---------------------------------------------------------------------------------------------------
 // Driving a load and measuring it.
 
-let showingProgress = Boolean(process.stdout.isTTY) && !process.env.CI;
 /** Put before every progress label (the warm-up names itself). */
 let phase = '';
-let endProgress: (() => void) | undefined;
+let progress: Progress | undefined;
 
 function stopProgress(): void {
-  endProgress?.();
-  endProgress = undefined;
+  progress?.end();
+  progress = undefined;
 }
 
 /** Clears the progress line for good (bench.ts calls it on SIGINT, before it reports the stop). */
 export function silence(): void {
-  showingProgress = false;
-  stopProgress();
+  silenceProgress();
 }
 
-/** One line, redrawn in place on a terminal; nothing when stdout is not a TTY or CI is set. */
 function showProgress(label: string, total: number, done: () => number): void {
-  stopProgress();
-  if (!showingProgress) return;
-  const start = performance.now();
-  const draw = () => {
-    const seconds = (performance.now() - start) / 1000;
-    const rate = seconds > 0 ? Math.round(done() / seconds) : 0;
-    process.stdout.write(`\r\x1b[K  ${phase}${label}: ${done()}/${total} (${rate}/s)`);
-  };
-  const timer = setInterval(draw, 200);
-  endProgress = () => {
-    clearInterval(timer);
-    process.stdout.write('\r\x1b[K');
-  };
+  progress = showProgressLine(`${phase}${label}`, total, done);
 }
 
 /** One operation; answers its HTTP status, or a status with a note (such as `200 ignored`) to count apart. */
