@@ -1,12 +1,11 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { httpHandler, json, parse, parseBody, pathParam } from '../lib/api/http';
 import { logger } from '../lib/api/logger';
-import { metrics } from '../lib/api/metrics';
+import { count, metrics } from '../lib/api/metrics';
 import { auditSchema, nodeIdSchema } from '../lib/api/schemas';
 import { nodeView } from '../lib/domain';
 import { auditNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('AuditNode', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const body = parseBody(auditSchema, event);
   const result = await auditNode(storeFromEnv(), nodeId, body);
@@ -15,14 +14,16 @@ export const handler = httpHandler(async (event) => {
   return json(200, { node: nodeView(node), drift, unknownInstances, missingInstances });
 });
 
-/** Drift is what changed from outside the service: worth a log line and a metric every time. */
+/**
+ * Drift is what changed from outside the service: worth a log line and a metric every time. The node goes
+ * in as metadata, not as a dimension: a dimension per node would be a custom metric per node.
+ */
 export function reportDrift(nodeId: string, result: Awaited<ReturnType<typeof auditNode>>): void {
   const { drift, repaired, unknownInstances, missingInstances } = result;
   if (repaired) logger.warn('audit repaired drift', { nodeId, drift, unknownInstances, missingInstances });
-  metrics.addDimension('nodeId', nodeId);
-  metrics.addMetric('AuditDriftMemoryMb', MetricUnit.Count, Math.abs(drift.memoryMbUsed));
-  metrics.addMetric('AuditDriftDiskGb', MetricUnit.Count, Math.abs(drift.localGbUsed));
-  metrics.addMetric('AuditDriftVcpus', MetricUnit.Count, Math.abs(drift.vcpusUsed));
-  metrics.addMetric('AuditRepairs', MetricUnit.Count, repaired ? 1 : 0);
-  metrics.publishStoredMetrics();
+  metrics.addMetadata('nodeId', nodeId);
+  count('AuditDriftMemoryMb', Math.abs(drift.memoryMbUsed));
+  count('AuditDriftDiskGb', Math.abs(drift.localGbUsed));
+  count('AuditDriftVcpus', Math.abs(drift.vcpusUsed));
+  count('AuditRepairs', repaired ? 1 : 0);
 }

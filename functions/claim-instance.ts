@@ -1,13 +1,17 @@
 import { httpHandler, json, parse, parseBody, pathParam, prefersMinimal } from '../lib/api/http';
+import { logger } from '../lib/api/logger';
+import { count } from '../lib/api/metrics';
 import { claimSchema, nodeIdSchema } from '../lib/api/schemas';
 import { claimView } from '../lib/api/views';
 import { claimInstance, getNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('ClaimInstance', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const request = parseBody(claimSchema, event);
   const store = storeFromEnv();
+  logger.appendKeys({ instanceUuid: request.instanceUuid });
   const { created, record } = await claimInstance(store, nodeId, request);
+  if (created) count('Claims');
   // The claim itself is one write; the node view costs a read after it, which `Prefer: return=minimal` skips.
   const node = prefersMinimal(event) ? undefined : await getNode(store, nodeId);
   return json(created ? 201 : 200, claimView(record, node));

@@ -1,13 +1,17 @@
 import { httpHandler, json, parse, parseBody, pathParam, prefersMinimal } from '../lib/api/http';
+import { logger } from '../lib/api/logger';
+import { count } from '../lib/api/metrics';
 import { moveClaimSchema, nodeIdSchema } from '../lib/api/schemas';
 import { migrationView, moveClaimView } from '../lib/api/views';
 import { claimMove, getNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('ClaimMove', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const request = parseBody(moveClaimSchema, event);
   const store = storeFromEnv();
+  logger.appendKeys({ instanceUuid: request.instanceUuid, migrationId: request.migrationId });
   const { created, migration } = await claimMove(store, nodeId, request);
+  if (created) count('MoveClaims');
   const node = prefersMinimal(event) ? undefined : await getNode(store, nodeId);
   return json(created ? 201 : 200, { migration: migrationView(migration), claim: moveClaimView(migration, node) });
 });

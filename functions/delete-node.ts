@@ -2,7 +2,7 @@ import { httpHandler, json, parse, pathParam } from '../lib/api/http';
 import { nodeIdSchema } from '../lib/api/schemas';
 import { deleteNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('DeleteNode', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   await deleteNode(storeFromEnv(), nodeId);
   return json(204);

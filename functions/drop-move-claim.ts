@@ -2,7 +2,7 @@ import { httpHandler, json, parse, pathParam } from '../lib/api/http';
 import { dropQuerySchema, migrationIdSchema, nodeIdSchema } from '../lib/api/schemas';
 import { dropMoveClaim, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('DropMoveClaim', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const migrationId = parse(migrationIdSchema, pathParam(event, 'migrationId'), 'migrationId');
   const { flavor } = parse(dropQuerySchema, event.queryStringParameters ?? {}, 'query');

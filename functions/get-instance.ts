@@ -3,7 +3,7 @@ import { instanceUuidSchema, nodeIdSchema } from '../lib/api/schemas';
 import { instanceView } from '../lib/api/views';
 import { getInstance, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('GetInstance', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const instanceUuid = parse(instanceUuidSchema, pathParam(event, 'instanceUuid'), 'instanceUuid');
   return json(200, instanceView(await getInstance(storeFromEnv(), nodeId, instanceUuid)));

@@ -3,7 +3,7 @@ import { migrationIdSchema } from '../lib/api/schemas';
 import { migrationView } from '../lib/api/views';
 import { getMigration, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('GetMigration', async (event) => {
   const migrationId = parse(migrationIdSchema, pathParam(event, 'migrationId'), 'migrationId');
   return json(200, migrationView(await getMigration(storeFromEnv(), migrationId)));
 });

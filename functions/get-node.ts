@@ -3,7 +3,7 @@ import { nodeIdSchema } from '../lib/api/schemas';
 import { nodeView } from '../lib/domain';
 import { getNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('GetNode', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   return json(200, nodeView(await getNode(storeFromEnv(), nodeId)));
 });

@@ -3,7 +3,7 @@ import { nodeIdSchema } from '../lib/api/schemas';
 import { instanceView } from '../lib/api/views';
 import { nodeLedger, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('ListInstances', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const { instances } = await nodeLedger(storeFromEnv(), nodeId);
   return json(200, { instances: instances.map(instanceView) });

@@ -8,6 +8,8 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type { z } from 'zod';
 import { parse } from '../lib/api/http';
 import { logger } from '../lib/api/logger';
+import { count } from '../lib/api/metrics';
+import { observed } from '../lib/api/observed';
 import { migrationIdSchema, statusUpdateSchema } from '../lib/api/schemas';
 import { AppError, InvalidTransition, ValidationError } from '../lib/errors';
 import { changeMigrationStatus, storeFromEnv, type StatusResult } from '../lib/store';
@@ -70,11 +72,11 @@ async function applyStatus(record: SQSRecord): Promise<StatusResult> {
   }
 }
 
-export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+async function consume(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   // One processor per invocation: Lambda never overlaps invocations in a container, but the local
   // runner and the tests may, and the processor keeps the batch's state.
   const processor = new SqsFifoPartialProcessorAsync();
-  return processPartialResponse(event, applyStatus, processor, {
+  const response = await processPartialResponse(event, applyStatus, processor, {
     context,
     // Only the failing message's group (one instance) is held back; other instances' statuses apply.
     skipGroupOnError: true,
@@ -82,4 +84,9 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
     // same thing either way, and the function's error metric stays for real crashes.
     throwOnFullBatchFailure: false,
   });
+  count('StatusMessages', event.Records.length);
+  count('StatusMessagesFailed', response.batchItemFailures.length);
+  return response;
 }
+
+export const handler = observed<SQSEvent, SQSBatchResponse>(consume);

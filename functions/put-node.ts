@@ -3,7 +3,7 @@ import { inventorySchema, nodeIdSchema } from '../lib/api/schemas';
 import { nodeView } from '../lib/domain';
 import { putNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('PutNode', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const { pciDevices, ...inventory } = parseBody(inventorySchema, event);
   const { created, node } = await putNode(storeFromEnv(), nodeId, inventory, pciDevices);

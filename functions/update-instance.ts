@@ -3,7 +3,7 @@ import { instanceUuidSchema, nodeIdSchema, stateChangeSchema } from '../lib/api/
 import { instanceView } from '../lib/api/views';
 import { changeInstance, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler('UpdateInstance', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const instanceUuid = parse(instanceUuidSchema, pathParam(event, 'instanceUuid'), 'instanceUuid');
   const change = parseBody(stateChangeSchema, event);

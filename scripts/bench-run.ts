@@ -20,6 +20,7 @@ import { handler as statusHandler } from '../functions/update-migration-status';
 import type { HttpEvent, HttpResult } from '../lib/api/http';
 import { add, nodeLimits, reserved, RESOURCES, scale, ZERO, type Amounts, type PciPool } from '../lib/domain';
 import { createStore, ensureTable, resetStoreFromEnv, storeFromEnv, type Store } from '../lib/store';
+import { bundlesOk, measureBundles, printBundles } from './bench-bundles';
 import { showProgress as showProgressLine, silenceProgress, type Progress } from './progress';
 import {
   COLUMNS, DEVICE_PREFIX, deviceOf, headroomOf, HOLD_PREFIX, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf,
@@ -1130,6 +1131,9 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
       `${SETTINGS.repeats} rounds of claim scenarios, baseline and service back to back in alternating order; medians reported.`,
   );
 
+  const bundles = await measureBundles();
+  printBundles(bundles);
+
   const figures = await measureAll();
   const chosen = Object.fromEntries(Object.entries(figures.runs).map(([name, list]) => [name, medianRun(list)])) as Record<string, Measured>;
   const ratio = (service: ScenarioKey, baseline: ScenarioKey): Ratio => {
@@ -1150,7 +1154,8 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
   const audit = await auditRuns([10, 100, 1000]);
   printAudit(audit);
 
-  const ok = figures.checks.every((c) => c.ok) && figures.expectations.every((e) => e.ok) && audit.every((a) => a.repairedOk);
+  const ok = figures.checks.every((c) => c.ok) && figures.expectations.every((e) => e.ok) && audit.every((a) => a.repairedOk) &&
+    bundlesOk(bundles);
   const out = resolve(__dirname, '..', 'bench');
   mkdirSync(out, { recursive: true });
   const file = join(out, 'results.json');
@@ -1180,6 +1185,7 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
       vfRequest: VF_REQUEST,
       runs: Object.fromEntries(figures.pci.map((run) => [run.variant, run.steps])),
     },
+    bundles,
     audit: audit.map((a) => ({ instances: a.instances, clean: a.clean, repair: a.repair, repairedOk: a.repairedOk })),
     checks: figures.checks,
     expectations: figures.expectations,

@@ -1,8 +1,12 @@
-import middy from '@middy/core';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { AppError, Unavailable, ValidationError, type Issue } from '../errors';
+import { AppError, InsufficientResources, Unavailable, ValidationError, type Issue } from '../errors';
 import { logger } from './logger';
+import { count, operationMetrics } from './metrics';
+import { observed } from './observed';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -84,9 +88,45 @@ function errorResponses(): middy.MiddlewareObj<HttpEvent, HttpResult> {
   };
 }
 
+/**
+ * Per request: the ids in the path as log keys; on the way out one log line and the operation's metrics
+ * (requests, refusals, client and server errors).
+ */
+function requestContext(operation: string, perOperation: Metrics): middy.MiddlewareObj<HttpEvent, HttpResult> {
+  // Keyed by event: the local runner and the tests run many requests through one handler at once.
+  const started = new WeakMap<HttpEvent, number>();
+  const done = (request: middy.Request<HttpEvent, HttpResult>): void => {
+    const status = request.response?.statusCode ?? 500;
+    count('Requests', 1, perOperation);
+    if (status >= 500) count('ServerErrors', 1, perOperation);
+    else if (status >= 400) count('ClientErrors', 1, perOperation);
+    if (request.error instanceof InsufficientResources) count('Refusals', 1, perOperation);
+    const ms = Math.round(performance.now() - (started.get(request.event) ?? performance.now()));
+    logger.info('request', { status, ms });
+  };
+  return {
+    before: async (request) => {
+      started.set(request.event, performance.now());
+      const { nodeId, instanceUuid, migrationId } = request.event.pathParameters ?? {};
+      logger.appendKeys({ operation, nodeId, instanceUuid, migrationId });
+    },
+    after: done,
+    // errorResponses has turned the failure into a response by now (middy runs onError hooks in reverse).
+    onError: done,
+  };
+}
+
 type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
-/** The middleware stack every HTTP handler shares. */
-export function httpHandler(handler: Handler) {
-  return middy<HttpEvent, HttpResult>(handler).use(errorResponses());
+/**
+ * The middleware stack every HTTP handler shares. `operation` names the handler in logs and metrics.
+ * middy runs `after` hooks in reverse order, so errorResponses (last) shapes a failure before
+ * requestContext counts it and logMetrics publishes it.
+ */
+export function httpHandler(operation: string, handler: Handler) {
+  const perOperation = operationMetrics(operation);
+  return observed<HttpEvent, HttpResult>(handler)
+    .use(logMetrics(perOperation))
+    .use(requestContext(operation, perOperation))
+    .use(errorResponses());
 }

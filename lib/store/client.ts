@@ -15,6 +15,13 @@ export interface Store {
 
 const isAws = (endpoint: string) => /\.amazonaws\.com(\.cn)?(:\d+)?\/?$/i.test(new URL(endpoint).host);
 
+let instrument: ((client: DynamoDBClient) => void) | undefined;
+
+/** Lets the API layer trace every DynamoDB client the store makes, without the store knowing about tracing. */
+export function instrumentStoreClients(hook: (client: DynamoDBClient) => void): void {
+  instrument = hook;
+}
+
 export function createStore(config: StoreConfig): Store {
   const client = new DynamoDBClient({
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
@@ -26,6 +33,7 @@ export function createStore(config: StoreConfig): Store {
     // One retry policy for the whole service lives in retry.ts; two stacked ones would multiply attempts.
     maxAttempts: 1,
   });
+  instrument?.(client);
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });

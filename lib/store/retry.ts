@@ -57,6 +57,30 @@ export function isAmbiguous(error: unknown): boolean {
     (e.$metadata?.httpStatusCode ?? 0) >= 500;
 }
 
+export type RetryKind = 'conflict' | 'throttle' | 'other';
+
+let observer: ((kind: RetryKind) => void) | undefined;
+
+/** Lets the API layer count retries (as metrics) without the store knowing about metrics. */
+export function observeRetries(listener: (kind: RetryKind) => void): void {
+  observer = listener;
+}
+
+const CONFLICT_NAMES = new Set(['TransactionConflictException', 'TransactionInProgressException']);
+const THROTTLE_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+
+/** What kind of transient failure made the store try again. */
+export function retryKind(error: unknown): RetryKind {
+  if (error instanceof Contended) return 'conflict';
+  const e = error as AwsLikeError;
+  const reasons = (e?.CancellationReasons ?? []).map((r) => r.Code ?? '');
+  if (CONFLICT_NAMES.has(e?.name ?? '') || reasons.includes('TransactionConflict')) return 'conflict';
+  if (THROTTLE_NAMES.has(e?.name ?? '') || reasons.some((c) => c === 'ProvisionedThroughputExceeded' || c === 'ThrottlingError')) {
+    return 'throttle';
+  }
+  return 'other';
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -75,6 +99,7 @@ export async function withRetry<T>(
     } catch (error) {
       if (!isTransient(error)) throw error;
       if (n >= policy.attempts) throw new Unavailable(1);
+      observer?.(retryKind(error));
       onRetry?.(error, n);
       await sleep(Math.random() * Math.min(policy.capMs, policy.baseMs * 2 ** (n - 1)));
     }

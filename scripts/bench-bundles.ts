@@ -1,0 +1,123 @@
+// Bundle size and cold-start import time of every Lambda entry, against an empty handler bundled the same way.
+// Each sample is a fresh `node` process that requires the bundle and checks its handler, as a new Lambda
+// container does at init; the AWS SDK it requires comes from node_modules through NODE_PATH, as the runtime's does.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildAll, bundle, type Bundle } from './build';
+import { showProgress } from './progress';
+
+const ROUNDS = 9;
+const LIMIT_BYTES = 300 * 1024;
+const LIMIT_RATIO = 3;
+
+export interface BundleFigures {
+  entry: string;
+  bytes: number;
+  largestParts: Bundle['parts'];
+  /** Median ms to require the bundle and get its handler, inside the process. */
+  requireMs: number;
+  /** Median ms from spawning `node` to the handler being ready and the process gone. */
+  processMs: number;
+  /** Medians of the per-round ratios to the empty handler measured in the same round. */
+  requireRatio: number;
+  processRatio: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+
+const CHILD = `
+const t = performance.now();
+const m = require(process.argv[1]);
+if (typeof m.handler !== 'function') throw new Error('no handler');
+process.stdout.write(String(performance.now() - t));
+`;
+
+function sample(file: string): { requireMs: number; processMs: number } {
+  const start = performance.now();
+  const out = spawnSync(process.execPath, ['-e', CHILD, resolve(file)], {
+    encoding: 'utf8',
+    // The Lambda runtime finds its AWS SDK through NODE_PATH too; here that is the project's node_modules.
+    env: { ...process.env, NODE_PATH: resolve('node_modules'), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  const processMs = performance.now() - start;
+  if (out.status !== 0) throw new Error(`requiring ${file} failed: ${out.stderr}`);
+  return { requireMs: Number(out.stdout), processMs };
+}
+
+export async function measureBundles(): Promise<BundleFigures[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'capacity-tracker-bundles-'));
+  try {
+    const empty = join(dir, 'empty.ts');
+    writeFileSync(empty, 'export const handler = async () => ({ statusCode: 200 });\n');
+    const baseline = await bundle(empty, dir, 'empty-handler');
+    const bundles = await buildAll(join(dir, 'functions'));
+    const all = [baseline, ...bundles];
+    const samples = all.map(() => [] as { requireMs: number; processMs: number }[]);
+    let done = 0;
+    const progress = showProgress('bundles: cold imports', ROUNDS * all.length, () => done);
+    try {
+      for (let r = 0; r < ROUNDS; r++) {
+        all.forEach((b, i) => {
+          samples[i]!.push(sample(b.file));
+          done++;
+        });
+      }
+    } finally {
+      progress.end();
+    }
+    const [emptySamples, ...rest] = samples;
+    return bundles.map((b, i) => {
+      const own = rest[i]!;
+      const ratio = (key: 'requireMs' | 'processMs') => median(own.map((s, r) => s[key] / emptySamples![r]![key]));
+      return {
+        entry: b.entry,
+        bytes: b.bytes,
+        largestParts: b.parts.slice(0, 3),
+        requireMs: round(median(own.map((s) => s.requireMs))),
+        processMs: round(median(own.map((s) => s.processMs))),
+        requireRatio: round(ratio('requireMs')),
+        processRatio: round(ratio('processMs'), 2),
+      };
+    }).concat([{
+      entry: '(empty handler)',
+      bytes: baseline.bytes,
+      largestParts: [],
+      requireMs: round(median(emptySamples!.map((s) => s.requireMs)), 2),
+      processMs: round(median(emptySamples!.map((s) => s.processMs))),
+      requireRatio: 1,
+      processRatio: 1,
+    }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function bundlesOk(figures: BundleFigures[]): boolean {
+  return figures.every((f) => f.bytes <= LIMIT_BYTES && f.processRatio <= LIMIT_RATIO);
+}
+
+export function printBundles(figures: BundleFigures[]): void {
+  console.log(`\nLambda bundles (esbuild, minified, AWS SDK external; ${ROUNDS} fresh node processes each, medians)`);
+  console.log('  entry                       size   require  cold process  process/empty  require/empty  largest parts');
+  for (const f of figures) {
+    const parts = f.largestParts.map((p) => `${p.name} ${(p.bytes / 1024).toFixed(0)} KB`).join(', ');
+    console.log(
+      `  ${f.entry.padEnd(24)} ${`${(f.bytes / 1024).toFixed(1)} KB`.padStart(9)} ${`${f.requireMs} ms`.padStart(9)}` +
+        ` ${`${f.processMs} ms`.padStart(13)} ${`${f.processRatio}x`.padStart(14)} ${`${f.requireRatio}x`.padStart(14)}  ${parts}`,
+    );
+  }
+  const worst = figures.reduce((a, b) => (b.processRatio > a.processRatio ? b : a));
+  const biggest = figures.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  console.log(
+    `  Targets: every bundle <= 300 KB (largest ${biggest.entry} ${(biggest.bytes / 1024).toFixed(1)} KB), cold start <= 3x the ` +
+      `empty handler's (worst ${worst.entry} ${worst.processRatio}x): ${bundlesOk(figures) ? 'met' : 'MISSED'}. ` +
+      '"require" alone includes loading the AWS SDK from node_modules, which the empty handler does not.',
+  );
+}
