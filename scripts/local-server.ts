@@ -17,6 +17,8 @@ export interface LocalServerOptions {
   host?: string;
   /** Local-only endpoints under `prefix` (e.g. the queue simulation), served before and apart from ROUTES. */
   localRoutes?: { prefix: string; handle(request: LocalRequest): Promise<APIGatewayProxyStructuredResultV2> };
+  /** Plain files answered to GET ahead of the API's routes (the capacity page, the OpenAPI document). */
+  staticFiles?: (path: string) => Promise<{ body: Buffer; contentType: string } | undefined>;
 }
 
 export interface LocalServer {
@@ -203,7 +205,8 @@ export async function invoke(request: LocalRequest): Promise<APIGatewayProxyStru
   return structured(await handler(event, lambdaContext(route.entry)));
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, local?: LocalServerOptions['localRoutes']): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, options: LocalServerOptions): Promise<void> {
+  const local = options.localRoutes;
   const headers: Record<string, string> = {};
   for (const [name, values] of Object.entries(req.headersDistinct)) if (values) headers[name] = values.join(name === 'cookie' ? '; ' : ',');
   headers['x-forwarded-port'] ??= String(req.socket.localPort ?? '');
@@ -212,6 +215,14 @@ async function serve(req: IncomingMessage, res: ServerResponse, local?: LocalSer
   const method = req.method ?? 'GET';
   const path = safeDecode(url.split('?')[0] ?? '/');
   const isLocal = local !== undefined && path.startsWith(local.prefix);
+  if (!isLocal && method === 'GET' && options.staticFiles) {
+    const file = await options.staticFiles(path);
+    if (file) {
+      res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.body.length, 'cache-control': 'no-cache' });
+      res.end(file.body);
+      return;
+    }
+  }
   if (!isLocal) findRoute(method, path);
   const request: LocalRequest = {
     method, url, headers, body: await readBody(req),
@@ -228,7 +239,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, local?: LocalSer
 export function createLocalServer(options: LocalServerOptions): LocalServer {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    serve(req, res, options.localRoutes).catch((error: unknown) => {
+    serve(req, res, options).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (error instanceof HttpFailure) {
         // After an oversized body, the rest of it is not read: close the connection instead.

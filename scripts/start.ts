@@ -83,9 +83,13 @@ async function main(): Promise<void> {
     const { createLocalQueue, localQueueRoutes, MIGRATION_STATUS_PATH } = await import('./local-queue');
     const { handler } = await import('../functions/migration-status-queue');
     queue = createLocalQueue({ handler, visibilityTimeoutMs: 2_000, maxReceiveCount: 5 });
-    server = createLocalServer({ port, host, localRoutes: localQueueRoutes(queue) });
+    const { webFile } = await import('./web-files');
+    server = createLocalServer({ port, host, localRoutes: localQueueRoutes(queue), staticFiles: webFile });
     const { url } = await server.listen();
     console.log(`capacity-tracker listening on ${url} (PID ${process.pid}); Ctrl-C stops it.`);
+    // The CLI's default endpoint is this runner on its default port.
+    const cli = port === 3000 ? 'npx capacity-tracker nodes' : `npx capacity-tracker --endpoint ${url} nodes`;
+    console.log(`Capacity page: ${url}/ ; OpenAPI document: ${url}/openapi.json ; CLI: ${cli}`);
     console.log(
       `Try: curl -i -X PUT ${url}/nodes/n0 -H 'content-type: application/json' -d '{"vcpus": 4, "memoryMb": 512, "localGb": 6}'`,
     );
@@ -96,7 +100,7 @@ async function main(): Promise<void> {
     // Nova audits every node each minute; so does the scheduled Lambda in AWS, and this timer here.
     const every = Number(process.env.AUDIT_INTERVAL_SECONDS ?? 60);
     if (every > 0) {
-      const { handler: auditAll } = await import('../functions/audit-all');
+      const { audit: auditAll } = await import('../functions/audit-all');
       const timer = setInterval(() => {
         auditAll().then(
           (r) => r.repaired.length && console.log(`Audit repaired drift on ${r.repaired.join(', ')}.`),

@@ -1,0 +1,65 @@
+// `capacity-tracker page`: the capacity page on this machine, its API calls passed on to --endpoint by the
+// CLI's client, which signs them. The browser then needs no AWS credentials for an IAM-authorized API.
+// Only reads pass: anything the browser sends here is done with the operator's credentials, so a page
+// of another site posting to this port must not be able to claim or release anything.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ApiClient } from '../lib/client/api-client';
+import { webFile } from '../scripts/web-files';
+import type { Io } from './commands';
+
+export interface PageOptions {
+  api: ApiClient;
+  io: Io;
+  port: number;
+  /** Resolves when the server should stop; SIGINT or SIGTERM by default. */
+  until?: Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: string | Buffer, contentType = 'application/json'): void {
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-cache' });
+  res.end(body);
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, api: ApiClient, port: number): Promise<void> {
+  // A name other than this machine's would be a DNS rebinding attempt to borrow the credentials.
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+    return send(res, 421, JSON.stringify({ error: 'MisdirectedRequest', message: `Use http://127.0.0.1:${port}/.` }));
+  }
+  const url = req.url ?? '/';
+  const path = url.split('?')[0] ?? '/';
+  if (req.method !== 'GET') {
+    return send(res, 405, JSON.stringify({ error: 'MethodNotAllowed', message: 'This page server only reads; use the CLI to change the ledger.' }));
+  }
+  const file = await webFile(path);
+  if (file) return send(res, 200, file.body, file.contentType);
+  const answer = await api.request('GET', url);
+  send(res, answer.status, answer.body === undefined ? '' : JSON.stringify(answer.body));
+}
+
+export async function servePage({ api, io, port, until }: PageOptions): Promise<number> {
+  const server = createServer((req, res) => {
+    handle(req, res, api, port).catch((error: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      send(res, 502, JSON.stringify({ error: 'BadGateway', message: `The API did not answer: ${(error as Error).message}` }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  // With port 0 the system picks one; the Host check needs the real one.
+  port = (server.address() as AddressInfo).port;
+  io.out(`Capacity page on http://127.0.0.1:${port}/ for ${api.endpoint.href}; Ctrl-C stops it.`);
+  await (until ??
+    new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    }));
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+  return 0;
+}

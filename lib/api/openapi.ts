@@ -1,0 +1,324 @@
+// The OpenAPI 3.1 document of the HTTP API, generated from the zod schemas the handlers validate with
+// (request bodies, path parameters, the query) and from lib/api/responses.ts, over the route list the
+// local runner and the CDK stack read. `npm run openapi` writes it to openapi.json; the local runner
+// serves it at GET /openapi.json.
+import * as z from 'zod';
+import { ROUTES, type Route } from '../../functions/routes';
+import {
+  AppError, InstanceConflict, InstanceNotFound, InsufficientResources, InvalidTransition, MigrationNotFound, NodeInUse,
+  NodeNotFound, Unavailable, ValidationError,
+} from '../errors';
+import {
+  auditSchema, claimSchema, dropQuerySchema, instanceUuidSchema, inventorySchema, migrationIdSchema, moveClaimSchema,
+  nodeIdSchema, stateChangeSchema, statusUpdateSchema,
+} from './schemas';
+import {
+  auditResponseSchema, claimResponseSchema, errorSchema, instanceListSchema, instanceRecordSchema, migrationSchema,
+  moveClaimResponseSchema, nodeListSchema, nodeViewSchema, pciPoolSchema, stateChangeResponseSchema, statusResponseSchema,
+} from './responses';
+
+type JsonObject = Record<string, unknown>;
+
+// One instance of each error the handlers raise: their codes and statuses come from lib/errors.ts itself.
+const ERRORS = [
+  new ValidationError(''),
+  new NodeNotFound(''),
+  new InstanceNotFound('', ''),
+  new MigrationNotFound(''),
+  new InsufficientResources('', []),
+  new InstanceConflict(''),
+  new InvalidTransition(''),
+  new NodeInUse('', 0),
+  new Unavailable(1),
+] satisfies AppError[];
+
+export type ErrorCode =
+  | 'ValidationError' | 'NodeNotFound' | 'InstanceNotFound' | 'MigrationNotFound' | 'InsufficientResources'
+  | 'InstanceConflict' | 'InvalidTransition' | 'NodeInUse' | 'Unavailable';
+
+/** The error codes the document lists, with their HTTP status. */
+export const ERROR_STATUS: Record<ErrorCode, number> = Object.fromEntries(ERRORS.map((e) => [e.code, e.statusCode])) as Record<ErrorCode, number>;
+
+const REQUEST_SCHEMAS = {
+  Inventory: inventorySchema,
+  ClaimRequest: claimSchema,
+  StateChange: stateChangeSchema,
+  MoveClaimRequest: moveClaimSchema,
+  StatusUpdate: statusUpdateSchema,
+  AuditRequest: auditSchema,
+} satisfies Record<string, z.ZodType>;
+
+const RESPONSE_SCHEMAS = {
+  NodeView: nodeViewSchema,
+  NodeList: nodeListSchema,
+  PciPool: pciPoolSchema,
+  InstanceRecord: instanceRecordSchema,
+  InstanceList: instanceListSchema,
+  Claim: claimResponseSchema,
+  InstanceAfterChange: stateChangeResponseSchema,
+  Migration: migrationSchema,
+  MigrationAfterStatus: statusResponseSchema,
+  MoveClaim: moveClaimResponseSchema,
+  AuditResult: auditResponseSchema,
+  Error: errorSchema,
+} satisfies Record<string, z.ZodType>;
+
+type RequestName = keyof typeof REQUEST_SCHEMAS;
+type ResponseName = keyof typeof RESPONSE_SCHEMAS;
+
+const PATH_PARAMETERS: Record<string, { schema: z.ZodType; description: string }> = {
+  nodeId: { schema: nodeIdSchema, description: 'The compute node.' },
+  instanceUuid: { schema: instanceUuidSchema, description: 'The instance (compared case-insensitively).' },
+  migrationId: { schema: migrationIdSchema, description: 'The migration (move).' },
+};
+
+interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  body?: RequestName;
+  /** The body may be left out: its fields are all optional. */
+  bodyOptional?: boolean;
+  query?: z.ZodObject;
+  /** Answers `Prefer: return=minimal` by leaving the node view out. */
+  prefer?: boolean;
+  ok: Array<{ status: number; description: string; schema?: ResponseName }>;
+  errors: ErrorCode[];
+}
+
+type RouteKey = `${Route['method']} ${string}`;
+
+const OPERATIONS: Record<RouteKey, Operation> = {
+  'GET /nodes': {
+    operationId: 'listNodes', summary: 'Every node', ok: [{ status: 200, description: 'The node views.', schema: 'NodeList' }], errors: [],
+  },
+  'PUT /nodes/{nodeId}': {
+    operationId: 'putNode',
+    summary: 'Register a node or replace its inventory',
+    description:
+      'Tracked usage is kept: if the inventory shrinks below it, free values go negative and claims are refused until usage falls.',
+    body: 'Inventory',
+    ok: [
+      { status: 201, description: 'Registered.', schema: 'NodeView' },
+      { status: 200, description: 'Inventory replaced.', schema: 'NodeView' },
+    ],
+    errors: ['ValidationError'],
+  },
+  'GET /nodes/{nodeId}': {
+    operationId: 'getNode', summary: 'A node', ok: [{ status: 200, description: 'The node view.', schema: 'NodeView' }],
+    errors: ['ValidationError', 'NodeNotFound'],
+  },
+  'DELETE /nodes/{nodeId}': {
+    operationId: 'deleteNode', summary: 'Delete a node that tracks nothing', ok: [{ status: 204, description: 'Deleted.' }],
+    errors: ['ValidationError', 'NodeNotFound', 'NodeInUse'],
+  },
+  'POST /nodes/{nodeId}/instances': {
+    operationId: 'claimInstance',
+    summary: 'Claim resources for an instance',
+    description: "Refused with Nova's message when it does not fit. The same request again answers 200 and changes nothing.",
+    body: 'ClaimRequest',
+    prefer: true,
+    ok: [
+      { status: 201, description: 'Claimed.', schema: 'Claim' },
+      { status: 200, description: 'A retry of a claim already made: the same claim.', schema: 'Claim' },
+    ],
+    errors: ['ValidationError', 'NodeNotFound', 'InsufficientResources', 'InstanceConflict'],
+  },
+  'GET /nodes/{nodeId}/instances': {
+    operationId: 'listInstances', summary: "The node's instance records", ok: [{ status: 200, description: 'The records.', schema: 'InstanceList' }],
+    errors: ['ValidationError', 'NodeNotFound'],
+  },
+  'GET /nodes/{nodeId}/instances/{instanceUuid}': {
+    operationId: 'getInstance', summary: 'An instance record', ok: [{ status: 200, description: 'The record.', schema: 'InstanceRecord' }],
+    errors: ['ValidationError', 'InstanceNotFound'],
+  },
+  'PATCH /nodes/{nodeId}/instances/{instanceUuid}': {
+    operationId: 'updateInstance',
+    summary: "The instance changed state (Nova's update_usage)",
+    description: 'vmState deleted or shelved_offloaded releases what the instance holds.',
+    body: 'StateChange',
+    ok: [{ status: 200, description: 'The record; tracked is false once released.', schema: 'InstanceAfterChange' }],
+    errors: ['ValidationError', 'InstanceNotFound'],
+  },
+  'DELETE /nodes/{nodeId}/instances/{instanceUuid}': {
+    operationId: 'releaseInstance',
+    summary: 'Release everything the instance holds',
+    description: 'An instance that is moving has its move cancelled first.',
+    ok: [{ status: 204, description: 'Released, or no longer tracked.' }],
+    errors: ['ValidationError'],
+  },
+  'POST /nodes/{nodeId}/move-claims': {
+    operationId: 'claimMove',
+    summary: 'Claim the destination of a resize, migration or evacuation',
+    body: 'MoveClaimRequest',
+    prefer: true,
+    ok: [
+      { status: 201, description: 'Claimed; the migration is pre-migrating.', schema: 'MoveClaim' },
+      { status: 200, description: 'A retry of a move claim already made.', schema: 'MoveClaim' },
+    ],
+    errors: ['ValidationError', 'NodeNotFound', 'InstanceNotFound', 'InsufficientResources', 'InstanceConflict'],
+  },
+  'DELETE /nodes/{nodeId}/move-claims/{migrationId}': {
+    operationId: 'dropMoveClaim',
+    summary: "Drop one hold of a move (Nova's drop_move_claim)",
+    query: dropQuerySchema,
+    ok: [{ status: 204, description: 'Dropped, or not held.' }],
+    errors: ['ValidationError'],
+  },
+  'GET /migrations/{migrationId}': {
+    operationId: 'getMigration', summary: 'A migration', ok: [{ status: 200, description: 'The migration.', schema: 'Migration' }],
+    errors: ['ValidationError', 'MigrationNotFound'],
+  },
+  'POST /migrations/{migrationId}/status': {
+    operationId: 'updateMigrationStatus',
+    summary: 'A migration status update (also carried by the SQS queue)',
+    description: 'A status that goes backwards, repeats, follows a final one or has a stale sequence answers 200 with applied false.',
+    body: 'StatusUpdate',
+    ok: [{ status: 200, description: 'The migration after the update.', schema: 'MigrationAfterStatus' }],
+    errors: ['ValidationError', 'MigrationNotFound', 'InvalidTransition'],
+  },
+  'POST /nodes/{nodeId}/audit': {
+    operationId: 'auditNode',
+    summary: "Recount the node and repair drift (Nova's update_available_resource)",
+    body: 'AuditRequest',
+    bodyOptional: true,
+    ok: [{ status: 200, description: 'The node after the audit and what changed.', schema: 'AuditResult' }],
+    errors: ['ValidationError', 'NodeNotFound'],
+  },
+};
+
+const ref = (name: RequestName | ResponseName) => ({ $ref: `#/components/schemas/${name}` });
+
+// Responses have no defaults or transforms, so their input form is the answer's shape; it also leaves objects
+// open (no additionalProperties: false), as the contract lets responses carry more fields than listed.
+const JSON_SCHEMA_OPTIONS = { io: 'input', target: 'draft-2020-12', override: dropSafeIntegerBounds } as const;
+
+/** z.number().int() bounds itself to the safe integers: true of every JSON number a client should send anyway. */
+function dropSafeIntegerBounds({ jsonSchema }: { jsonSchema: { minimum?: number; maximum?: number } }): void {
+  if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
+  if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
+}
+
+function componentSchemas(): Record<string, JsonObject> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries({ ...REQUEST_SCHEMAS, ...RESPONSE_SCHEMAS })) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, { ...JSON_SCHEMA_OPTIONS, uri: (id) => `#/components/schemas/${id}` });
+  // Each component is a part of this document, not a document of its own.
+  return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema as JsonObject]));
+}
+
+function standalone(schema: z.ZodType): JsonObject {
+  const { $schema: _s, ...rest } = z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS);
+  return rest;
+}
+
+function pathParameters(path: string): JsonObject[] {
+  return [...path.matchAll(/\{(\w+)\}/g)].map(([, name = '']) => {
+    const param = PATH_PARAMETERS[name];
+    if (!param) throw new Error(`no schema for the path parameter ${name} of ${path}`);
+    return { name, in: 'path', required: true, description: param.description, schema: standalone(param.schema) };
+  });
+}
+
+function queryParameters(query: z.ZodObject): JsonObject[] {
+  const schema = standalone(query) as { properties?: Record<string, JsonObject>; required?: string[] };
+  return Object.entries(schema.properties ?? {}).map(([name, s]) => ({
+    name, in: 'query', required: schema.required?.includes(name) ?? false, schema: s,
+  }));
+}
+
+function errorResponses(codes: ErrorCode[]): Record<string, JsonObject> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  // Every operation reads or writes the store, which may stay busy past the retries.
+  for (const code of [...codes, 'Unavailable' as const]) {
+    const status = ERROR_STATUS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Record<string, JsonObject> = {};
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    out[String(status)] = {
+      description: list.join(', '),
+      ...(status === 503 ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } } } } : {}),
+      content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { enum: list } } } } },
+    };
+  }
+  out['500'] = { $ref: '#/components/responses/InternalError' };
+  return out;
+}
+
+function operationObject(route: Route, op: Operation): JsonObject {
+  const parameters = [...pathParameters(route.path), ...(op.query ? queryParameters(op.query) : [])];
+  if (op.prefer) {
+    parameters.push({
+      name: 'Prefer', in: 'header', required: false, schema: { type: 'string', enum: ['return=minimal'] },
+      description: 'return=minimal leaves the node view out of the answer: the claim is then one DynamoDB request.',
+    });
+  }
+  const responses: Record<string, JsonObject> = {};
+  for (const ok of op.ok) {
+    responses[String(ok.status)] = { description: ok.description, ...(ok.schema ? { content: { 'application/json': { schema: ref(ok.schema) } } } : {}) };
+  }
+  Object.assign(responses, errorResponses(op.errors));
+  return {
+    operationId: op.operationId,
+    summary: op.summary,
+    ...(op.description ? { description: op.description } : {}),
+    ...(parameters.length ? { parameters } : {}),
+    ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: ref(op.body) } } } } : {}),
+    responses,
+  };
+}
+
+export interface OpenApiOptions {
+  /** The document's version; package.json's by default. */
+  version?: string;
+}
+
+export function openApiDocument(options: OpenApiOptions = {}): JsonObject {
+  const paths: Record<string, Record<string, JsonObject>> = {};
+  for (const route of ROUTES) {
+    const op = OPERATIONS[`${route.method} ${route.path}`];
+    if (!op) throw new Error(`no OpenAPI operation for ${route.method} ${route.path}: add it to lib/api/openapi.ts`);
+    (paths[route.path] ??= {})[route.method.toLowerCase()] = operationObject(route, op);
+  }
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: 'capacity-tracker',
+      version: options.version ?? packageVersion(),
+      description:
+        'A capacity ledger for compute nodes: vCPU, memory, disk and PCI claims following the rules of Nova\'s ' +
+        'resource tracker. Memory in MB, disk in GB, vCPUs as integers. Every error is { error, message } and changes nothing. ' +
+        'Responses may carry more fields than listed.',
+    },
+    servers: [{ url: '/', description: 'The API on the origin that serves this document' }],
+    security: [{}, { sigv4: [] }],
+    paths,
+    components: {
+      schemas: componentSchemas(),
+      responses: {
+        InternalError: {
+          description: 'InternalError: the request failed unexpectedly; it may be retried.',
+          content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { const: 'InternalError' } } } } },
+        },
+      },
+      securitySchemes: {
+        sigv4: {
+          type: 'apiKey', name: 'Authorization', in: 'header',
+          description: 'A deployed stack authorizes with IAM: requests are signed with AWS SigV4 (service execute-api). The local runner needs none.',
+        },
+      },
+    },
+  };
+}
+
+function packageVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../../package.json') as { version: string }).version;
+}
+
+/** The document as written to openapi.json: stable key order, two-space indent, a final newline. */
+export function openApiText(options: OpenApiOptions = {}): string {
+  return `${JSON.stringify(openApiDocument(options), null, 2)}\n`;
+}
