@@ -1,0 +1,96 @@
+// Alarms on what needs a person: dead letters, server errors, throttling. They notify one SNS topic.
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface LedgerAlarmsProps {
+  stageName: string;
+  /** Keep the topic's key when the stack goes (every stage but dev). */
+  keep: boolean;
+  api: HttpApi;
+  deadLetters: IQueue;
+  table: ITableV2;
+  functions: ReadonlyMap<string, IFunction>;
+}
+
+/** API 5xx answers in 5 minutes that raise the alarm: one 503 under a burst is the retry contract working. */
+export const SERVER_ERRORS_THRESHOLD = 5;
+
+export class LedgerAlarms extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: LedgerAlarmsProps) {
+    super(scope, id);
+    // CloudWatch cannot publish to a topic under the AWS managed SNS key (its policy cannot be changed),
+    // so the topic gets a key of its own that lets CloudWatch encrypt.
+    const key = new Key(this, 'TopicKey', {
+      enableKeyRotation: true,
+      description: `capacity-tracker ${props.stageName} alarm topic`,
+      removalPolicy: props.keep ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    key.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+      }),
+    );
+    this.topic = new Topic(this, 'Topic', { displayName: `capacity-tracker ${props.stageName} alarms`, masterKey: key, enforceSSL: true });
+    const action = new SnsAction(this.topic);
+
+    const alarm = (id: string, description: string, metric: IMetric, threshold: number) => {
+      const a = new Alarm(this, id, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(action);
+      this.alarms.push(a);
+    };
+
+    alarm(
+      'DeadLetters',
+      'A migration status update never applied and is in the dead-letter queue: read it, fix the cause, redrive it.',
+      props.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      1,
+    );
+    alarm(
+      'ServerErrors',
+      `At least ${SERVER_ERRORS_THRESHOLD} API answers with 5xx in 5 minutes (Unavailable after retries, or a failing function).`,
+      props.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
+      SERVER_ERRORS_THRESHOLD,
+    );
+    for (const [entry, fn] of props.functions) {
+      // One alarm per function: a metric-math alarm takes at most 10 metrics, and there are 16 functions.
+      alarm(`Throttles-${entry}`, `Lambda ${entry} was throttled (account concurrency, or its reserved concurrency).`,
+        fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }), 1);
+    }
+    alarm(
+      'TableThrottles',
+      'DynamoDB throttled reads or writes of the ledger (a hot node item or partition beyond its per-partition limits).',
+      new MathExpression({
+        expression: 'FILL(r, 0) + FILL(w, 0)',
+        usingMetrics: {
+          r: props.table.metric('ReadThrottleEvents', { statistic: 'Sum' }),
+          w: props.table.metric('WriteThrottleEvents', { statistic: 'Sum' }),
+        },
+        period: Duration.minutes(5),
+        label: 'ledger throttle events',
+      }),
+      1,
+    );
+  }
+}

@@ -1,0 +1,107 @@
+// One Lambda of the service: bundled locally by esbuild, its own log group and role, and an IAM policy
+// made from the entry's declared access (functions/routes.ts) and nothing more.
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import type { Access } from '../functions/routes';
+import { NODE_INDEX } from '../lib/store/table';
+import { isDev, type StageConfig } from './config';
+
+export const ROOT = join(__dirname, '..');
+
+export interface LedgerFunctionProps {
+  /** File under functions/ (without .ts). */
+  entry: string;
+  access: Access;
+  table: ITableV2;
+  stage: StageConfig;
+  timeout: Duration;
+  memorySize?: number;
+  reservedConcurrentExecutions?: number;
+  /** Lambda's own retries of an asynchronous invocation (the schedule's). */
+  retryAttempts?: number;
+  maxEventAge?: Duration;
+}
+
+export class LedgerFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: LedgerFunctionProps) {
+    super(scope, id);
+    const { entry, access, table, stage } = props;
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: stage.logRetentionDays,
+      removalPolicy: isDev(stage) ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+    // An explicit role instead of AWSLambdaBasicExecutionRole, whose log permissions cover every log group.
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `capacity-tracker ${stage.name} ${entry}`,
+    });
+    this.logGroup.grantWrite(role);
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      entry: join(ROOT, 'functions', `${entry}.ts`),
+      handler: 'handler',
+      description: `capacity-tracker ${stage.name}: ${entry}`,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      // Memory buys CPU: 1 GB keeps cold starts and the transaction's JSON work short, at a cost that is
+      // small next to the DynamoDB writes of a claim.
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout,
+      role,
+      logGroup: this.logGroup,
+      tracing: Tracing.ACTIVE,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      retryAttempts: props.retryAttempts,
+      maxEventAge: props.maxEventAge,
+      environment: {
+        TABLE_NAME: table.tableName,
+        POWERTOOLS_SERVICE_NAME: 'capacity-tracker',
+        POWERTOOLS_METRICS_NAMESPACE: 'CapacityTracker',
+        POWERTOOLS_LOG_LEVEL: stage.logLevel,
+      },
+      projectRoot: ROOT,
+      depsLockFilePath: join(ROOT, 'package-lock.json'),
+      bundling: {
+        // The same bundle scripts/build.ts makes and the bench measures.
+        minify: true,
+        target: 'node22',
+        format: OutputFormat.CJS,
+        sourceMap: false,
+        // The nodejs22.x runtime ships the AWS SDK v3.
+        externalModules: ['@aws-sdk/*'],
+        // Synth runs offline and in CodeBuild without Docker: a missing local esbuild must fail, not pull an image.
+        forceDockerBundling: false,
+        // Sizes are reported by the infra tests and `npm run build`; synth shows only problems.
+        logLevel: LogLevel.WARNING,
+      },
+    });
+
+    if (access.table.length > 0) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ sid: 'LedgerTable', actions: access.table.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }),
+      );
+    }
+    if (access.nodeIndex) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'NodeIndex',
+          actions: ['dynamodb:Query'],
+          resources: [`${table.tableArn}/index/${NODE_INDEX.name}`],
+        }),
+      );
+    }
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
+    });
+  }
+}

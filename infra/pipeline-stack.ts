@@ -1,0 +1,78 @@
+// The deployment pipeline: source from a repository connection; synth runs the README's install and
+// test commands and `cdk synth`; dev is deployed and smoke-tested through its API; prod waits for a
+// person's approval.
+import { Aws, Stack, type StackProps } from 'aws-cdk-lib';
+import { BuildSpec, LinuxBuildImage } from 'aws-cdk-lib/aws-codebuild';
+import { PipelineType } from 'aws-cdk-lib/aws-codepipeline';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { CodeBuildStep, CodePipeline, CodePipelineSource, ManualApprovalStep, ShellStep } from 'aws-cdk-lib/pipelines';
+import type { Construct } from 'constructs';
+import { stageConfig, type PipelineSourceConfig } from './config';
+import { acknowledgePipelineFindings } from './pipeline-nag';
+import { smokeTestRoleName } from './service-stack';
+import { ServiceStage } from './service-stage';
+
+export interface PipelineStackProps extends StackProps {
+  source: PipelineSourceConfig;
+}
+
+/** The context the pipeline's own synth needs to make this very stack again (self-mutation). */
+const contextArgs = ({ repository, branch, connectionArn }: PipelineSourceConfig) =>
+  `-c repository=${repository} -c branch=${branch} -c connectionArn=${connectionArn}`;
+
+// standard:7.0 has Java 17 (DynamoDB Local, for the tests) and Node 20.
+const RUNTIMES = { phases: { install: { 'runtime-versions': { nodejs: '20', java: 'corretto17' } } } };
+
+export class PipelineStack extends Stack {
+  readonly pipeline: CodePipeline;
+  readonly dev: ServiceStage;
+  readonly prod: ServiceStage;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const source = CodePipelineSource.connection(props.source.repository, props.source.branch, {
+      connectionArn: props.source.connectionArn,
+    });
+    this.pipeline = new CodePipeline(this, 'Pipeline', {
+      pipelineType: PipelineType.V2,
+      // A customer managed key (rotated) for the artifact bucket, which every CodeBuild project then uses too.
+      crossAccountKeys: true,
+      enableKeyRotation: true,
+      // One CodeBuild project publishes all 16 bundles, instead of one project each.
+      publishAssetsInParallel: false,
+      synth: new ShellStep('Synth', {
+        input: source,
+        commands: ['npm install', 'npm test', `npx cdk synth --quiet ${contextArgs(props.source)}`],
+        primaryOutputDirectory: 'cdk.out',
+      }),
+      codeBuildDefaults: { buildEnvironment: { buildImage: LinuxBuildImage.STANDARD_7_0 }, partialBuildSpec: BuildSpec.fromObject(RUNTIMES) },
+    });
+
+    this.dev = new ServiceStage(this, 'Dev', { stage: stageConfig('dev'), smokeTestAccount: this.account });
+    const smokeRole = `arn:${Aws.PARTITION}:iam::${this.account}:role/${smokeTestRoleName('dev')}`;
+    const smokeRoleArn = this.dev.service.smokeTestRoleArn;
+    if (!smokeRoleArn) throw new Error('the dev stage has no smoke test role');
+    const smokeTest = new CodeBuildStep('SmokeTest', {
+      input: source,
+      installCommands: ['npm install'],
+      envFromCfnOutputs: { API_URL: this.dev.service.apiUrl, SMOKE_TEST_ROLE_ARN: smokeRoleArn },
+      commands: [
+        // The smoke test signs with whatever credentials it finds: these are the dev API's invoker role.
+        'CREDS=$(aws sts assume-role --role-arn "$SMOKE_TEST_ROLE_ARN" --role-session-name smoke-test --query "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]" --output text)',
+        'export AWS_ACCESS_KEY_ID=$(echo "$CREDS" | cut -f1) AWS_SECRET_ACCESS_KEY=$(echo "$CREDS" | cut -f2) AWS_SESSION_TOKEN=$(echo "$CREDS" | cut -f3)',
+        'npx tsx scripts/smoke.ts',
+      ],
+      rolePolicyStatements: [new PolicyStatement({ actions: ['sts:AssumeRole'], resources: [smokeRole] })],
+    });
+    this.pipeline.addStage(this.dev, { post: [smokeTest] });
+
+    this.prod = new ServiceStage(this, 'Prod', { stage: stageConfig('prod') });
+    this.pipeline.addStage(this.prod, {
+      pre: [new ManualApprovalStep('PromoteToProd', { comment: 'dev is deployed and its smoke test passed: deploy to prod?' })],
+    });
+
+    // The pipeline's resources exist only once buildPipeline() has run; acknowledge their findings then.
+    this.pipeline.buildPipeline();
+    acknowledgePipelineFindings(this.pipeline, smokeTest);
+  }
+}

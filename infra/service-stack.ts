@@ -1,0 +1,91 @@
+// The service: the ledger table, one Lambda per entry of functions/routes.ts, the HTTP API, the status
+// queue, the audit schedule and the alarms.
+import { CfnOutput, Duration, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
+import { AccountPrincipal, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { lambdaEntries } from '../functions/routes';
+import { LedgerAlarms } from './alarms';
+import { AUDIT_TIMEOUT, AuditSchedule } from './audit-schedule';
+import { isDev, type StageConfig } from './config';
+import { LedgerApi } from './http-api';
+import { LedgerFunction } from './ledger-function';
+import { arnFinding } from './nag';
+import { StatusQueue } from './status-queue';
+import { ledgerTable } from './table';
+
+/** API Gateway waits 30 s for an integration; a request's retries (lib/store/retry.ts) take a few seconds at worst. */
+export const HTTP_TIMEOUT = Duration.seconds(10);
+/** A batch of up to 10 status changes, each one transaction with its retries. */
+export const CONSUMER_TIMEOUT = Duration.seconds(30);
+
+/** Name of the role the pipeline's smoke test assumes to call a stage's API; fixed so the pipeline can name it. */
+export const smokeTestRoleName = (stageName: string) => `capacity-tracker-${stageName}-smoke-test`;
+
+export interface ServiceStackProps extends StackProps {
+  stage: StageConfig;
+  /** An account whose principals may assume a role allowed to call this API's /nodes routes (the pipeline's smoke test). */
+  smokeTestAccount?: string;
+}
+
+export class ServiceStack extends Stack {
+  readonly apiUrl: CfnOutput;
+  readonly queueUrl: CfnOutput;
+  readonly smokeTestRoleArn?: CfnOutput;
+  readonly functions: ReadonlyMap<string, LedgerFunction>;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { stage } = props;
+    const table = ledgerTable(this, stage);
+
+    const lambdas = new Construct(this, 'Functions');
+    // nodejs22.x is the runtime the bundles target (scripts/build.ts, the bench and the local runs on Node 22).
+    Validations.of(lambdas).acknowledge({ id: 'AwsSolutions-L1', reason: 'nodejs22.x is the chosen runtime: the bundles target node22 and it is supported until 2027.' });
+    const functions = new Map<string, LedgerFunction>();
+    for (const { entry, access } of lambdaEntries()) {
+      const timeout = entry === 'audit-all' ? AUDIT_TIMEOUT : entry === 'migration-status-queue' ? CONSUMER_TIMEOUT : HTTP_TIMEOUT;
+      functions.set(
+        entry,
+        new LedgerFunction(lambdas, entry, {
+          entry, access, table, stage, timeout,
+          // One audit round at a time; a round that finds the function busy is dropped, not queued.
+          ...(entry === 'audit-all' ? { reservedConcurrentExecutions: 1, retryAttempts: 0, maxEventAge: Duration.minutes(1) } : {}),
+        }),
+      );
+    }
+    this.functions = functions;
+    const fn = (entry: string): IFunction => {
+      const f = functions.get(entry);
+      if (!f) throw new Error(`no Lambda entry ${entry}`);
+      return f.fn;
+    };
+    const fns = new Map([...functions].map(([entry, f]) => [entry, f.fn as IFunction]));
+
+    const api = new LedgerApi(this, 'Http', { stage, functions: fns });
+    const queue = new StatusQueue(this, 'MigrationStatus', { consumer: fn('migration-status-queue'), consumerTimeout: CONSUMER_TIMEOUT });
+    new AuditSchedule(this, 'Audit', { auditAll: fn('audit-all') });
+    new LedgerAlarms(this, 'Alarms', { stageName: stage.name, keep: !isDev(stage), api: api.api, deadLetters: queue.deadLetters, table, functions: fns });
+
+    this.apiUrl = new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the HTTP API (IAM authorization: sign with SigV4, service execute-api)' });
+    this.queueUrl = new CfnOutput(this, 'QueueUrl', { value: queue.queue.queueUrl, description: 'FIFO queue of migration status updates' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: queue.deadLetters.queueUrl });
+    new CfnOutput(this, 'TableName', { value: table.tableName });
+
+    if (props.smokeTestAccount) {
+      const role = new Role(this, 'SmokeTestRole', {
+        roleName: smokeTestRoleName(stage.name),
+        assumedBy: new AccountPrincipal(props.smokeTestAccount),
+        description: 'Assumed by the pipeline smoke test: registers a node, claims and releases on it, deletes it.',
+      });
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['execute-api:Invoke'], resources: [api.api.arnForExecuteApi('*', '/nodes/*', '$default')] }),
+      );
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[${arnFinding(this, 'execute-api', `<${this.getLogicalId(api.api.node.defaultChild as CfnElement)}>/$default/*/nodes/*`)}]`,
+        reason: 'The smoke test picks a fresh node id at run time; the role reaches only the /nodes routes of this one API.',
+      });
+      this.smokeTestRoleArn = new CfnOutput(this, 'SmokeTestRoleArn', { value: role.roleArn });
+    }
+  }
+}

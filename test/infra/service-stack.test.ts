@@ -1,0 +1,263 @@
+// The service stack's template: the table, one Lambda per entry with exactly its declared access, the
+// HTTP API, the status queue, the audit schedule and the alarms; cdk-nag's AwsSolutions findings; and the
+// bundles, really built by esbuild as `cdk synth` builds them.
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { lambdaEntries, ROUTES } from '../../functions/routes';
+import { KEY, NODE_INDEX } from '../../lib/store/table';
+import { AUDIT_PERIOD, AUDIT_TIMEOUT } from '../../infra/audit-schedule';
+import { CONSUMER_TIMEOUT, HTTP_TIMEOUT } from '../../infra/service-stack';
+import { synthesize, type Synthesized } from './synth';
+
+const MAX_BUNDLE_KB = 300;
+type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any>; DeletionPolicy?: string }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+let dev: Synthesized;
+let prod: Synthesized;
+let t: Template;
+beforeAll(() => {
+  // One synth with the real bundles (the slow part), one of prod without them for what differs by stage.
+  dev = synthesize({ stage: 'dev' });
+  prod = synthesize({ stage: 'prod', 'aws:cdk:bundling-stacks': [] });
+  t = dev.template('CapacityTracker-dev');
+});
+afterAll(() => {
+  dev?.cleanup();
+  prod?.cleanup();
+});
+
+const resources = (template: Template, type: string) => Object.entries(template.findResources(type)) as [string, Resource][];
+const pathOf = (r: Resource) => String(r.Metadata?.['aws:cdk:path'] ?? '');
+/** The Lambda function resource of an entry, and its logical id. */
+function lambda(entry: string): [string, Resource] {
+  const found = resources(t, 'AWS::Lambda::Function').find(([, r]) => pathOf(r).includes(`/Functions/${entry}/Function/`));
+  if (!found) throw new Error(`no function for ${entry}`);
+  return found;
+}
+/** The IAM statements attached to an entry's role. */
+function statementsOf(entry: string): { Action: string | string[]; Resource: unknown; Sid?: string }[] {
+  return resources(t, 'AWS::IAM::Policy')
+    .filter(([, r]) => pathOf(r).includes(`/Functions/${entry}/Role/`))
+    .flatMap(([, r]) => r.Properties.PolicyDocument.Statement);
+}
+const actionsOf = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+describe('the ledger table', () => {
+  test('on-demand, with the store\'s keys and a keys-only node index, PITR and encryption at rest', () => {
+    t.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: KEY.partition, KeyType: 'HASH' }, { AttributeName: KEY.sort, KeyType: 'RANGE' }],
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: NODE_INDEX.name,
+          KeySchema: [{ AttributeName: NODE_INDEX.partition, KeyType: 'HASH' }, { AttributeName: NODE_INDEX.sort, KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        }),
+      ],
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+  });
+
+  test('dev may be destroyed; prod is retained and protected from deletion', () => {
+    const [, devTable] = resources(t, 'AWS::DynamoDB::GlobalTable')[0]!;
+    expect(devTable.DeletionPolicy).toBe('Delete');
+    expect(devTable.Properties.Replicas[0].DeletionProtectionEnabled).toBe(false);
+    const [, prodTable] = resources(prod.template('CapacityTracker-prod'), 'AWS::DynamoDB::GlobalTable')[0]!;
+    expect(prodTable.DeletionPolicy).toBe('Retain');
+    expect(prodTable.Properties.Replicas[0].DeletionProtectionEnabled).toBe(true);
+  });
+});
+
+describe('the functions', () => {
+  test('one per entry of functions/routes.ts, and no other', () => {
+    expect(resources(t, 'AWS::Lambda::Function').map(([, r]) => pathOf(r).split('/')[2]).sort()).toEqual(lambdaEntries().map((e) => e.entry).sort());
+  });
+
+  test.each(lambdaEntries().map((e) => e.entry))('%s: nodejs22.x on arm64, active tracing, its own log group, the table and Powertools settings', (entry) => {
+    const [, fn] = lambda(entry);
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogGroup: { Ref: expect.stringMatching(/Logs/) } },
+      Environment: {
+        Variables: {
+          TABLE_NAME: { Ref: expect.any(String) },
+          POWERTOOLS_SERVICE_NAME: 'capacity-tracker',
+          POWERTOOLS_METRICS_NAMESPACE: 'CapacityTracker',
+          POWERTOOLS_LOG_LEVEL: 'DEBUG',
+        },
+      },
+    });
+  });
+
+  test('timeouts: 10 s behind the API, 30 s for the queue consumer, 4 minutes for the audit round', () => {
+    expect(lambda('claim-instance')[1].Properties.Timeout).toBe(HTTP_TIMEOUT.toSeconds());
+    expect(lambda('migration-status-queue')[1].Properties.Timeout).toBe(CONSUMER_TIMEOUT.toSeconds());
+    expect(lambda('audit-all')[1].Properties.Timeout).toBe(AUDIT_TIMEOUT.toSeconds());
+  });
+
+  test('log groups keep 7 days in dev, 90 in prod', () => {
+    expect(new Set(resources(t, 'AWS::Logs::LogGroup').map(([, r]) => r.Properties.RetentionInDays))).toEqual(new Set([7]));
+    expect(new Set(resources(prod.template('CapacityTracker-prod'), 'AWS::Logs::LogGroup').map(([, r]) => r.Properties.RetentionInDays))).toEqual(new Set([90]));
+  });
+});
+
+describe('least privilege', () => {
+  test.each(lambdaEntries().map(({ entry, access }) => [entry, access] as const))('%s may use exactly its declared DynamoDB actions, on the table (and index) only', (entry, access) => {
+    const statements = statementsOf(entry);
+    const table = statements.find((s) => s.Sid === 'LedgerTable');
+    expect(table && actionsOf(table).sort()).toEqual(access.table.map((a) => `dynamodb:${a}`).sort());
+    expect(table?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Ledger/), 'Arn'] });
+    const index = statements.find((s) => s.Sid === 'NodeIndex');
+    if (access.nodeIndex) {
+      expect(index?.Action).toBe('dynamodb:Query');
+      expect(JSON.stringify(index?.Resource)).toContain(`/index/${NODE_INDEX.name}`);
+    } else {
+      expect(index).toBeUndefined();
+    }
+    // Nothing else reaches DynamoDB.
+    const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.length).toBe(access.nodeIndex ? 2 : 1);
+  });
+
+  test('only the queue consumer may receive and delete status messages', () => {
+    const sqsUsers = lambdaEntries().filter(({ entry }) => statementsOf(entry).some((s) => actionsOf(s).some((a) => a.startsWith('sqs:'))));
+    expect(sqsUsers.map((e) => e.entry)).toEqual(['migration-status-queue']);
+    const sqs = statementsOf('migration-status-queue').find((s) => actionsOf(s).includes('sqs:ReceiveMessage'));
+    expect(actionsOf(sqs!).sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+  });
+
+  test('no statement anywhere grants a wildcard action, and no function role has a managed policy', () => {
+    const actions = resources(t, 'AWS::IAM::Policy').flatMap(([, r]) => r.Properties.PolicyDocument.Statement.flatMap(actionsOf)) as string[];
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+    expect(resources(t, 'AWS::IAM::Role').filter(([, r]) => r.Properties.ManagedPolicyArns)).toEqual([]);
+  });
+
+  test('logs go only to the function\'s own log group', () => {
+    const logs = statementsOf('claim-instance').find((s) => actionsOf(s).includes('logs:PutLogEvents'));
+    expect(logs?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/claiminstanceLogs/), 'Arn'] });
+  });
+});
+
+describe('the HTTP API', () => {
+  test('every route of functions/routes.ts, each with IAM authorization', () => {
+    const routes = resources(t, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    expect(routes.filter((r) => r.AuthorizationType !== 'AWS_IAM')).toEqual([]);
+  });
+
+  test('the $default stage is throttled and writes JSON access logs', () => {
+    const [, stage] = resources(t, 'AWS::ApiGatewayV2::Stage')[0]!;
+    expect(stage.Properties).toMatchObject({ StageName: '$default', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } });
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format as string) as Record<string, string>;
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', userArn: '$context.identity.userArn' });
+    const [, prodStage] = resources(prod.template('CapacityTracker-prod'), 'AWS::ApiGatewayV2::Stage')[0]!;
+    expect(prodStage.Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
+  });
+
+  test('outputs the API URL and the queue URL', () => {
+    t.hasOutput('ApiUrl', {});
+    t.hasOutput('QueueUrl', {});
+  });
+});
+
+describe('the migration status queue', () => {
+  const queues = () => resources(t, 'AWS::SQS::Queue');
+  test('FIFO, SQS-managed encryption, a FIFO dead-letter queue after at least 5 receives', () => {
+    const [main, dlq] = [queues().find(([, q]) => q.Properties.RedrivePolicy), queues().find(([, q]) => !q.Properties.RedrivePolicy)];
+    expect(main?.[1].Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true, RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq?.[0], 'Arn'] } } });
+    expect(main?.[1].Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(5);
+    expect(dlq?.[1].Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true });
+  });
+
+  test('the visibility timeout is at least 6 times the consumer\'s timeout', () => {
+    const main = queues().find(([, q]) => q.Properties.RedrivePolicy)![1];
+    expect(main.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * lambda('migration-status-queue')[1].Properties.Timeout);
+  });
+
+  test('both queues refuse requests without TLS', () => {
+    const policies = resources(t, 'AWS::SQS::QueuePolicy').map(([, p]) => p.Properties.PolicyDocument.Statement);
+    expect(policies).toHaveLength(2);
+    for (const statements of policies) {
+      expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    }
+  });
+
+  test('the consumer\'s event source reports batch item failures', () => {
+    const [consumerId] = lambda('migration-status-queue');
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: consumerId },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+    });
+  });
+});
+
+describe('the audit schedule', () => {
+  test('audit-all every 5 minutes, one round at a time, no retries', () => {
+    const [auditId, audit] = lambda('audit-all');
+    t.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: `rate(${AUDIT_PERIOD.toMinutes()} minutes)`,
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [auditId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+    });
+    expect(audit.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(AUDIT_TIMEOUT.toSeconds()).toBeLessThan(AUDIT_PERIOD.toSeconds());
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: auditId }, MaximumRetryAttempts: 0 });
+  });
+});
+
+describe('the alarms', () => {
+  const alarms = () => resources(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+  test('on the dead-letter queue, API 5xx, Lambda throttles of every function and DynamoDB throttles', () => {
+    const [dlqId] = resources(t, 'AWS::SQS::Queue').find(([, q]) => !q.Properties.RedrivePolicy)!;
+    expect(alarms()).toContainEqual(
+      expect.objectContaining({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    );
+    expect(alarms()).toContainEqual(expect.objectContaining({ Namespace: 'AWS/ApiGateway', MetricName: '5xx' }));
+    const throttled = alarms().filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Throttles');
+    expect(throttled).toHaveLength(lambdaEntries().length);
+    expect(alarms()).toContainEqual(
+      expect.objectContaining({ Metrics: expect.arrayContaining([expect.objectContaining({ MetricStat: expect.objectContaining({ Metric: expect.objectContaining({ MetricName: 'WriteThrottleEvents' }) }) })]) }),
+    );
+  });
+
+  test('every alarm notifies the encrypted, TLS-only topic', () => {
+    const [topicId, topic] = resources(t, 'AWS::SNS::Topic')[0]!;
+    expect(topic.Properties.KmsMasterKeyId).toBeDefined();
+    for (const a of alarms()) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    // CloudWatch encrypts what it publishes with the topic's key.
+    t.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'] })]) },
+    });
+  });
+});
+
+test('cdk-nag AwsSolutions: no finding left unacknowledged, in dev or prod', () => {
+  expect(dev.findings).toEqual([]);
+  expect(prod.findings).toEqual([]);
+});
+
+test(`every bundle is built, and each index.js is under ${MAX_BUNDLE_KB} KB`, () => {
+  const rows = lambdaEntries().map(({ entry }) => {
+    const [, fn] = lambda(entry);
+    const asset = String(fn.Metadata?.['aws:asset:path']);
+    const file = join(dev.assembly.directory, asset, 'index.js');
+    expect(existsSync(file)).toBe(true);
+    return { entry, kb: statSync(file).size / 1024 };
+  });
+  console.log(`bundle sizes (index.js):\n${rows.map((r) => `  ${r.entry.padEnd(24)} ${r.kb.toFixed(1).padStart(6)} KB`).join('\n')}`);
+  expect(rows.filter((r) => r.kb >= MAX_BUNDLE_KB)).toEqual([]);
+});

@@ -1,0 +1,220 @@
+// The IAM actions each Lambda is granted (the `access` of functions/routes.ts, which the CDK stack turns
+// into its policy) cover every DynamoDB request its handler sends, and nothing is granted that the
+// scenario below does not use. Every handler runs through a realistic scenario on DynamoDB Local while a
+// middleware on the store's client records each request's IAM actions under the entry being called.
+import { randomUUID } from 'node:crypto';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { handler as auditAll } from '../../functions/audit-all';
+import { handler as consumeStatuses } from '../../functions/migration-status-queue';
+import { lambdaEntries, ROUTES, type Access } from '../../functions/routes';
+import { forgetDevices, storeFromEnv } from '../../lib/store';
+import { sqsRecord } from '../../scripts/local-queue';
+import { lambdaContext } from '../../scripts/local-server';
+import { api } from '../support/api';
+import { F1, F2, N0, uuid } from '../support/fixtures';
+import { freshTable } from '../support/table';
+
+/** An IAM action as granted: on the table's items, or on the node index. */
+type Grant = `table:${string}` | `index:${string}`;
+
+// Transactions are authorized item by item (DynamoDB developer guide, "Using IAM with DynamoDB transactions").
+const TRANSACT_WRITE_ITEM: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' };
+
+/** The IAM actions one request needs. The document client's commands carry the low-level names. */
+function grantsOf(commandName: string, input: Record<string, unknown>): Grant[] {
+  const operation = commandName.replace(/Command$/, '');
+  switch (operation) {
+    case 'TransactWriteItems':
+      return (input.TransactItems as Record<string, unknown>[]).flatMap((item) =>
+        Object.keys(item).map((kind): Grant => `table:${TRANSACT_WRITE_ITEM[kind] ?? `TransactWriteItems.${kind}`}`),
+      );
+    case 'TransactGetItems':
+      return ['table:GetItem'];
+    case 'Query':
+    case 'Scan':
+      return [input.IndexName === undefined ? `table:${operation}` : `index:${operation}`];
+    default:
+      return [`table:${operation}`];
+  }
+}
+
+const declared = (access: Access): Grant[] => [
+  ...access.table.map((a): Grant => `table:${a}`),
+  ...(access.nodeIndex ? (['index:Query'] as const) : []),
+];
+
+const used = new Map<string, Set<Grant>>();
+let current: string | undefined;
+const knownNodes = new Set<string>();
+
+/** Runs one handler invocation as `entry`, as a fresh container would: no device copy kept from before. */
+async function as<T>(entry: string, run: () => Promise<T>): Promise<T> {
+  for (const nodeId of knownNodes) forgetDevices(nodeId);
+  current = entry;
+  try {
+    return await run();
+  } finally {
+    current = undefined;
+  }
+}
+
+function entryOf(method: string, path: string): string {
+  const segments = path.split('?')[0]!.split('/');
+  const route = ROUTES.find((r) => {
+    const parts = r.path.split('/');
+    return r.method === method && parts.length === segments.length && parts.every((p, i) => p.startsWith('{') || p === segments[i]);
+  });
+  if (!route) throw new Error(`no route for ${method} ${path}`);
+  return route.entry;
+}
+
+async function call(method: string, path: string, body?: unknown, headers?: Record<string, string>) {
+  const nodeId = /^\/nodes\/([^/?]+)/.exec(path)?.[1];
+  if (nodeId) knownNodes.add(nodeId);
+  return as(entryOf(method, path), () => api(method, path, body, headers));
+}
+
+async function expectStatus(reply: Promise<{ status: number; body: unknown }>, status: number) {
+  const r = await reply;
+  expect({ status: r.status, body: r.body }).toMatchObject({ status });
+  return r;
+}
+
+let sequence = 0;
+function queueBatch(...messages: { migrationId: string; status: string; sequence: number; group: string }[]): SQSEvent {
+  return {
+    Records: messages.map((m) =>
+      sqsRecord({
+        messageId: randomUUID(),
+        body: JSON.stringify({ migrationId: m.migrationId, status: m.status, sequence: m.sequence }),
+        groupId: m.group,
+        deduplicationId: randomUUID(),
+        sequenceNumber: String(++sequence).padStart(20, '0'),
+        sentAt: Date.now(),
+        receiveCount: 1,
+      }),
+    ),
+  };
+}
+
+const VF = (address: string) => ({ address, vendorId: '8086', productId: '154c', deviceType: 'type-VF', parentAddress: '0000:81:00.0' });
+const DEVICES = [{ address: '0000:81:00.0', vendorId: '8086', productId: '1572', deviceType: 'type-PF' }, VF('0000:81:02.0'), VF('0000:81:02.1')];
+const VF_REQUEST = [{ count: 1, spec: [{ vendorId: '8086', deviceType: 'type-VF' }] }];
+
+const minimal = { prefer: 'return=minimal' };
+const consume = (event: SQSEvent): Promise<SQSBatchResponse> =>
+  as('migration-status-queue', () => consumeStatuses(event, lambdaContext('migration-status-queue')));
+
+beforeAll(async () => {
+  await freshTable('permissions');
+  storeFromEnv().client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const entry = current ?? '(no handler)';
+      const grants = used.get(entry) ?? new Set<Grant>();
+      for (const g of grantsOf(context.commandName ?? 'unknown', args.input as Record<string, unknown>)) grants.add(g);
+      used.set(entry, grants);
+      return next(args);
+    },
+    { step: 'initialize', name: 'record-iam-actions' },
+  );
+
+  const [pci, a, b, c] = ['perm-pci', 'perm-a', 'perm-b', 'perm-c'];
+  // Nodes: one with devices, then an inventory that drops a device and brings a new one.
+  await expectStatus(call('PUT', `/nodes/${pci}`, { ...N0, pciDevices: DEVICES }), 201);
+  for (const id of [a, b, c]) await expectStatus(call('PUT', `/nodes/${id}`, N0), 201);
+  await expectStatus(call('PUT', `/nodes/${pci}`, { ...N0, pciDevices: [...DEVICES.slice(0, 2), VF('0000:81:02.2')] }), 200);
+  await expectStatus(call('GET', `/nodes/${pci}`), 200);
+  await expectStatus(call('GET', '/nodes'), 200);
+
+  // Claims: with a device and the node view, a retry, a conflict, one that does not fit, a minimal one.
+  const withDevice = { instanceUuid: uuid(), flavor: F1, pciRequests: VF_REQUEST, vmState: 'active', taskState: null };
+  await expectStatus(call('POST', `/nodes/${pci}/instances`, withDevice), 201);
+  await expectStatus(call('POST', `/nodes/${pci}/instances`, withDevice), 200);
+  await expectStatus(call('POST', `/nodes/${a}/instances`, withDevice), 409);
+  await expectStatus(call('POST', `/nodes/${a}/instances`, { instanceUuid: uuid(), flavor: F1, limits: { memoryMb: 0 } }), 409);
+  const onA = uuid();
+  await expectStatus(call('POST', `/nodes/${a}/instances`, { instanceUuid: onA, flavor: F1, vmState: 'active', taskState: null }, minimal), 201);
+  await expectStatus(call('GET', `/nodes/${a}/instances`), 200);
+  await expectStatus(call('GET', `/nodes/${a}/instances/${onA}`), 200);
+
+  // State changes: one that keeps the claim, one that releases it (and its device); a release by DELETE.
+  await expectStatus(call('PATCH', `/nodes/${a}/instances/${onA}`, { taskState: 'spawning' }), 200);
+  await expectStatus(call('PATCH', `/nodes/${pci}/instances/${withDevice.instanceUuid}`, { vmState: 'shelved_offloaded' }), 200);
+  const second = { ...withDevice, instanceUuid: uuid() };
+  await expectStatus(call('POST', `/nodes/${pci}/instances`, second, minimal), 201);
+  await expectStatus(call('DELETE', `/nodes/${pci}/instances/${second.instanceUuid}`), 204);
+
+  // A resize from a to b, confirmed through HTTP and the queue.
+  const m1 = `perm-m1-${uuid()}`;
+  await expectStatus(call('POST', `/nodes/${b}/move-claims`, { migrationId: m1, moveType: 'resize', instanceUuid: onA, sourceNodeId: a, newFlavor: F2 }), 201);
+  await expectStatus(call('POST', `/nodes/${b}/move-claims`, { migrationId: m1, moveType: 'resize', instanceUuid: onA, sourceNodeId: a, newFlavor: F2 }), 200);
+  await expectStatus(call('GET', `/migrations/${m1}`), 200);
+  await expectStatus(call('POST', `/migrations/${m1}/status`, { status: 'finished', sequence: 1 }), 200);
+  const confirmed = await consume(
+    queueBatch({ migrationId: m1, status: 'confirmed', sequence: 2, group: onA }, { migrationId: m1, status: 'confirmed', sequence: 2, group: onA }),
+  );
+  expect(confirmed.batchItemFailures).toEqual([]);
+
+  // A migration from b to c: one hold dropped by hand, then the instance released while it moves
+  // (which ends the move first), and a state change of another moving instance to deleted.
+  const m2 = `perm-m2-${uuid()}`;
+  await expectStatus(call('POST', `/nodes/${c}/move-claims`, { migrationId: m2, moveType: 'migration', instanceUuid: onA, sourceNodeId: b }, minimal), 201);
+  await expectStatus(call('DELETE', `/nodes/${c}/move-claims/${m2}?flavor=new`), 204);
+  await expectStatus(call('DELETE', `/nodes/${b}/instances/${onA}`), 204);
+  const third = uuid();
+  await expectStatus(call('POST', `/nodes/${b}/instances`, { instanceUuid: third, flavor: F1 }, minimal), 201);
+  const m3 = `perm-m3-${uuid()}`;
+  await expectStatus(call('POST', `/nodes/${c}/move-claims`, { migrationId: m3, moveType: 'migration', instanceUuid: third, sourceNodeId: b }, minimal), 201);
+  await expectStatus(call('PATCH', `/nodes/${b}/instances/${third}`, { vmState: 'deleted' }), 200);
+
+  // Moves that take devices on the destination, and give them back on the side that goes: confirmed
+  // through the queue, reverted over HTTP, a hold dropped by hand, a move ended by a release.
+  const pci2 = 'perm-pci2';
+  await expectStatus(call('PUT', `/nodes/${pci2}`, { ...N0, pciDevices: DEVICES }), 201);
+  const mover = uuid();
+  await expectStatus(call('POST', `/nodes/${pci}/instances`, { instanceUuid: mover, flavor: F1, pciRequests: VF_REQUEST, vmState: 'active', taskState: null }, minimal), 201);
+  const move = (migrationId: string, from: string, to: string, moveType: string, flavor?: object) =>
+    call('POST', `/nodes/${to}/move-claims`, { migrationId, moveType, instanceUuid: mover, sourceNodeId: from, ...(flavor ? { newFlavor: flavor } : {}), pciRequests: VF_REQUEST }, minimal);
+  const m4 = `perm-m4-${uuid()}`;
+  await expectStatus(move(m4, pci, pci2, 'resize', F2), 201);
+  await expectStatus(call('POST', `/migrations/${m4}/status`, { status: 'finished', sequence: 1 }), 200);
+  expect((await consume(queueBatch({ migrationId: m4, status: 'confirmed', sequence: 2, group: mover }))).batchItemFailures).toEqual([]);
+  const m5 = `perm-m5-${uuid()}`;
+  await expectStatus(move(m5, pci2, pci, 'resize', F1), 201);
+  expect((await consume(queueBatch({ migrationId: m5, status: 'finished', sequence: 1, group: mover }))).batchItemFailures).toEqual([]);
+  await expectStatus(call('POST', `/migrations/${m5}/status`, { status: 'reverted', sequence: 2 }), 200);
+  const m6 = `perm-m6-${uuid()}`;
+  await expectStatus(move(m6, pci2, pci, 'migration'), 201);
+  await expectStatus(call('DELETE', `/nodes/${pci}/move-claims/${m6}?flavor=new`), 204);
+  await expectStatus(call('DELETE', `/nodes/${pci2}/instances/${mover}`), 204);
+
+  // The audit: a new inventory without one device, an orphan; then the scheduled round that repairs it.
+  await expectStatus(call('POST', `/nodes/${pci2}/audit`, { inventory: { ...N0, pciDevices: DEVICES.slice(0, 2) }, orphans: [{ instanceUuid: uuid(), memoryMb: 64 }] }), 200);
+  const round = await as('audit-all', () => auditAll({}, lambdaContext('audit-all')));
+  expect(round.failed).toEqual([]);
+  expect(round.repaired).toEqual([pci2]);
+
+  // Deletes: refused while in use, then a node with devices, then a plain one.
+  const last = uuid();
+  await expectStatus(call('POST', `/nodes/${pci}/instances`, { instanceUuid: last, flavor: F1 }, minimal), 201);
+  await expectStatus(call('DELETE', `/nodes/${pci}`), 409);
+  await expectStatus(call('DELETE', `/nodes/${pci}/instances/${last}`), 204);
+  await expectStatus(call('DELETE', `/nodes/${pci}`), 204);
+  await expectStatus(call('DELETE', `/nodes/${a}`), 204);
+});
+
+test('no DynamoDB request is sent outside a handler of the scenario', () => {
+  expect(used.get('(no handler)')).toBeUndefined();
+});
+
+describe.each(lambdaEntries().map(({ entry, access }) => [entry, access] as const))('%s', (entry, access) => {
+  test('sends only requests its declared access allows', () => {
+    const sent = [...(used.get(entry) ?? [])].sort();
+    expect(sent.filter((g) => !declared(access).includes(g))).toEqual([]);
+  });
+
+  test('is granted nothing the scenario does not use', () => {
+    const sent = used.get(entry) ?? new Set<Grant>();
+    expect(declared(access).filter((g) => !sent.has(g)).sort()).toEqual([]);
+  });
+});
