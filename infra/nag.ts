@@ -9,3 +9,5 @@ export const accountInFinding = (stack: Stack) => known(stack.account, 'AccountI
 export function arnFinding(stack: Stack, service: string, resource: string): string {
   return `Resource::arn:<AWS::Partition>:${service}:${known(stack.region, 'Region')}:${accountInFinding(stack)}:${resource}`;
 }
+
+export const regionInFinding = (stack: Stack) => known(stack.region, 'Region');

@@ -11,6 +11,7 @@ import { isDev, type StageConfig } from './config';
 import { LedgerApi } from './http-api';
 import { LedgerFunction } from './ledger-function';
 import { arnFinding } from './nag';
+import { OperatorSite } from './operator-site';
 import { StatusQueue } from './status-queue';
 import { ledgerTable } from './table';
 
@@ -31,6 +32,7 @@ export interface ServiceStackProps extends StackProps {
 export class ServiceStack extends Stack {
   readonly apiUrl: CfnOutput;
   readonly queueUrl: CfnOutput;
+  readonly openApiUri: CfnOutput;
   readonly smokeTestRoleArn?: CfnOutput;
   readonly functions: ReadonlyMap<string, LedgerFunction>;
 
@@ -71,6 +73,16 @@ export class ServiceStack extends Stack {
     this.queueUrl = new CfnOutput(this, 'QueueUrl', { value: queue.queue.queueUrl, description: 'FIFO queue of migration status updates' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: queue.deadLetters.queueUrl });
     new CfnOutput(this, 'TableName', { value: table.tableName });
+
+    const site = new OperatorSite(this, 'OperatorSite', { keep: !isDev(stage) });
+    this.openApiUri = new CfnOutput(this, 'OpenApiUri', {
+      value: site.bucket.s3UrlForObject('openapi.json'),
+      description: 'The OpenAPI 3.1 description of this API (aws s3 cp <uri> -)',
+    });
+    new CfnOutput(this, 'PageUri', {
+      value: site.bucket.s3UrlForObject('index.html'),
+      description: 'The capacity page; open it with: npx capacity-tracker page --endpoint <ApiUrl>',
+    });
 
     if (props.smokeTestAccount) {
       const role = new Role(this, 'SmokeTestRole', {

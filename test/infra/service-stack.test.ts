@@ -41,6 +41,7 @@ function statementsOf(entry: string): { Action: string | string[]; Resource: unk
     .filter(([, r]) => pathOf(r).includes(`/Functions/${entry}/Role/`))
     .flatMap(([, r]) => r.Properties.PolicyDocument.Statement);
 }
+const partition = <T>(xs: T[], test: (x: T) => boolean): [T[], T[]] => [xs.filter(test), xs.filter((x) => !test(x))];
 const actionsOf = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
 describe('the ledger table', () => {
@@ -71,8 +72,10 @@ describe('the ledger table', () => {
 });
 
 describe('the functions', () => {
-  test('one per entry of functions/routes.ts, and no other', () => {
-    expect(resources(t, 'AWS::Lambda::Function').map(([, r]) => pathOf(r).split('/')[2]).sort()).toEqual(lambdaEntries().map((e) => e.entry).sort());
+  test('one per entry of functions/routes.ts, and no other but CDK\'s file copier', () => {
+    const [copiers, ours] = partition(resources(t, 'AWS::Lambda::Function'), ([, r]) => pathOf(r).includes('/Custom::CDKBucketDeployment'));
+    expect(ours.map(([, r]) => pathOf(r).split('/')[2]).sort()).toEqual(lambdaEntries().map((e) => e.entry).sort());
+    expect(copiers).toHaveLength(1);
   });
 
   test.each(lambdaEntries().map((e) => e.entry))('%s: nodejs22.x on arm64, active tracing, its own log group, the table and Powertools settings', (entry) => {
@@ -260,4 +263,38 @@ test(`every bundle is built, and each index.js is under ${MAX_BUNDLE_KB} KB`, ()
   });
   console.log(`bundle sizes (index.js):\n${rows.map((r) => `  ${r.entry.padEnd(24)} ${r.kb.toFixed(1).padStart(6)} KB`).join('\n')}`);
   expect(rows.filter((r) => r.kb >= MAX_BUNDLE_KB)).toEqual([]);
+});
+
+describe('the operator site', () => {
+  test('a private, encrypted, TLS-only bucket; versioned and retained outside dev', () => {
+    const [, bucket] = resources(t, 'AWS::S3::Bucket')[0]!;
+    expect(bucket.Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    });
+    expect(bucket.DeletionPolicy).toBe('Delete');
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    const [, prodBucket] = resources(prod.template('CapacityTracker-prod'), 'AWS::S3::Bucket')[0]!;
+    expect(prodBucket.DeletionPolicy).toBe('Retain');
+    expect(prodBucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+  });
+
+  test('the page and the OpenAPI document are published there, and named in the outputs', () => {
+    t.hasResourceProperties('Custom::CDKBucketDeployment', { Prune: true, RetainOnDelete: false });
+    t.hasOutput('OpenApiUri', { Value: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/openapi.json'])]) }) });
+    t.hasOutput('PageUri', {});
+  });
+
+  test('the copier may read only its own staged files and write only the site bucket', () => {
+    const [copier] = resources(t, 'AWS::Lambda::Function').filter(([, r]) => pathOf(r).includes('/Custom::CDKBucketDeployment'));
+    const roleId = (copier![1].Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+    const statements = resources(t, 'AWS::IAM::Policy')
+      .filter(([, r]) => (r.Properties.Roles as { Ref: string }[]).some((ref) => ref.Ref === roleId))
+      .flatMap(([, r]) => r.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
+    expect(statements.flatMap(actionsOf).sort()).toEqual(
+      ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
+    );
+  });
 });
