@@ -1,77 +1,12 @@
 // The runner (`npm start`) as a user meets it: a child process serving the HTTP API, driven over real HTTP.
 // Jest's global setup provides the DynamoDB Local; this file gets a table of its own.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { freePort } from '../../scripts/dynamodb-local';
-
-const ROOT = join(__dirname, '..', '..');
-const START_TIMEOUT_MS = 45_000;
-
-interface Runner {
-  url: string;
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-  stop(): Promise<void>;
-}
-
-async function startRunner(): Promise<Runner> {
-  const endpoint = process.env.DYNAMODB_ENDPOINT;
-  if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: run the tests through jest (global setup starts DynamoDB Local)');
-  const port = await freePort();
-  // A process group of its own, so that stopping it reaches tsx and the node process tsx starts alike.
-  const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/start.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DYNAMODB_ENDPOINT: endpoint, TABLE_NAME: `e2e-${randomUUID().slice(0, 8)}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('could not start the runner');
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output += chunk.toString();
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // Already gone.
-    }
-  };
-  // Should the worker end without afterAll, the runner must not outlive it.
-  const onExit = () => signalGroup('SIGKILL');
-  process.once('exit', onExit);
-  const stop = async () => {
-    process.removeListener('exit', onExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      signalGroup('SIGTERM');
-      const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
-  const runner: Runner = { url: `http://127.0.0.1:${port}`, child, output: () => output, exited, stop };
-
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    const answered = await fetch(`${runner.url}/nodes`).then((res) => res.ok, () => false);
-    if (answered) return runner;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await stop();
-  throw new Error(`the runner did not answer within ${START_TIMEOUT_MS / 1000} s:\n${output}`);
-}
+import { START_TIMEOUT_MS, startRunner, type Runner } from '../support/runner';
 
 let runner: Runner | undefined;
 
 beforeAll(async () => {
-  runner = await startRunner();
+  runner = await startRunner('e2e');
 }, START_TIMEOUT_MS + 15_000);
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 // The local runner (`npm start`) as a child process on a free port, on the run's DynamoDB Local with a table
 // of its own, for tests that drive it from outside (the CLI, the browser). Stopped by its process group's ID.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { freePort } from '../../scripts/dynamodb-local';
@@ -10,6 +10,10 @@ export const START_TIMEOUT_MS = 45_000;
 
 export interface Runner {
   url: string;
+  /** The tsx process; signals sent to it reach the runner, as Ctrl-C in a terminal would. */
+  child: ChildProcess;
+  /** Its exit code once it has exited. */
+  exited: Promise<number | null>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -36,7 +40,7 @@ export async function startRunner(prefix: string): Promise<Runner> {
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const signalGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-pid, signal);
@@ -59,7 +63,7 @@ export async function startRunner(prefix: string): Promise<Runner> {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline && child.exitCode === null) {
-    if (await fetch(`${url}/nodes`).then((res) => res.ok, () => false)) return { url, output: () => output, stop };
+    if (await fetch(`${url}/nodes`).then((res) => res.ok, () => false)) return { url, child, exited, output: () => output, stop };
     await new Promise((r) => setTimeout(r, 100));
   }
   await stop();
