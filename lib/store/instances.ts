@@ -45,7 +45,8 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
   let deviceRaces = 0;
   return withRetry(async () => {
     const pci = request.pciRequests.length ? await takeDevices(store, nodeId, request).catch(async (error: unknown) => {
-      // The devices may be gone because this very claim took them: a retry answers with that claim.
+      // The devices may be gone because this very claim took them: a retry answers with that claim. An
+      // instance claimed by another request is a conflict however many devices are left.
       const mine = error instanceof InsufficientResources ? await ownClaim(store, nodeId, plan.record.instanceUuid, plan.record.fingerprint) : undefined;
       if (mine) return mine;
       throw error;
@@ -85,11 +86,7 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
         if (holder && holder.nodeId === nodeId && holder.fingerprint === record.fingerprint) {
           return { created: maybeLanded, record: await getInstance(store, nodeId, record.instanceUuid) };
         }
-        throw new InstanceConflict(
-          holder && holder.nodeId !== nodeId
-            ? `Instance ${record.instanceUuid} is already claimed on node ${String(holder.nodeId)}.`
-            : `Instance ${record.instanceUuid} is already claimed on node ${nodeId} with a different request.`,
-        );
+        throw conflict(record.instanceUuid, nodeId, holder);
       }
       if (devices.some((r) => r.Code === 'ConditionalCheckFailed') && pci && !('record' in pci)) {
         // Another claim took one of the devices first. The first time, choose anew from what they are
@@ -104,10 +101,22 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
   });
 }
 
-/** The claim already made by the same request on this node, if there is one. */
+function conflict(instanceUuid: string, nodeId: string, holder: Record<string, unknown> | undefined): InstanceConflict {
+  return new InstanceConflict(
+    holder && holder.nodeId !== nodeId
+      ? `Instance ${instanceUuid} is already claimed on node ${String(holder.nodeId)}.`
+      : `Instance ${instanceUuid} is already claimed on node ${nodeId} with a different request.`,
+  );
+}
+
+/**
+ * The claim already made by the same request on this node, if there is one; a conflict if the instance
+ * is claimed otherwise (elsewhere, or here by a different request).
+ */
 async function ownClaim(store: Store, nodeId: string, instanceUuid: string, print: string): Promise<{ record: InstanceRecord } | undefined> {
   const out = await store.doc.send(new GetCommand({ TableName: store.tableName, Key: ownerKey(instanceUuid), ConsistentRead: true }));
-  if (out.Item?.nodeId !== nodeId || out.Item?.fingerprint !== print) return undefined;
+  if (!out.Item) return undefined;
+  if (out.Item.nodeId !== nodeId || out.Item.fingerprint !== print) throw conflict(instanceUuid, nodeId, out.Item);
   return { record: await getInstance(store, nodeId, instanceUuid) };
 }
 
@@ -149,15 +158,21 @@ export interface ChangeResult {
  * the version read; a concurrent change makes it start over.
  */
 export async function changeInstance(store: Store, nodeId: string, instanceUuid: string, change: StateChange): Promise<ChangeResult> {
+  // A release whose answer was lost may have committed: a retry that then finds no record released it.
+  let maybeReleased: InstanceRecord | undefined;
   return endingMovesFirst<ChangeResult>(store, () =>
     withRetry(async () => {
       const before = await findInstance(store, nodeId, instanceUuid);
+      if (!before && maybeReleased) return { record: maybeReleased, released: true };
       if (!before) throw new InstanceNotFound(nodeId, instanceUuid);
       const after: InstanceRecord = { ...before, ...change, version: before.version + 1 };
       const released = RELEASING_STATES.has(after.vmState);
       if (released) {
         if (before.migrationId) return { moving: before.migrationId };
-        await commitRelease(store, before, after);
+        await commitRelease(store, before, after).catch((error: unknown) => {
+          if (isAmbiguous(error)) maybeReleased = after;
+          throw error;
+        });
         return { record: after, released };
       }
       const delta = statsDelta(before, after, false);

@@ -7,7 +7,7 @@ import { Expression } from './expression';
 import { COLUMNS, deviceKey, nodeKey, nodeStateOf } from './items';
 import { queryAll } from './query';
 import { devicesWritten, deviceWrites, forgetDevices, readNodeAndDevices } from './devices';
-import { withRetry } from './retry';
+import { isAmbiguous, withRetry } from './retry';
 import { commitOrStartOver } from './writes';
 import { NODE_INDEX } from './table';
 
@@ -55,8 +55,18 @@ const DEVICE_CHUNK = 90;
  * devices since the read.
  */
 export async function putNode(store: Store, nodeId: string, inventory: Inventory, reported: PciDeviceSpec[] = []): Promise<PutNodeResult> {
+  // Whether the node was absent when this request first looked, and whether a write of ours may have
+  // landed unseen (a lost response): then a retry that finds the node registered it itself.
+  let absent: boolean | undefined;
+  let maybeLanded = false;
+  const landed = (error: unknown) => {
+    if (isAmbiguous(error)) maybeLanded = true;
+    throw error;
+  };
   return withRetry(async () => {
     const { node: before, devices } = await readNodeAndDevices(store, nodeId);
+    absent ??= before === undefined;
+    const created = (now: boolean) => now || (maybeLanded && absent === true);
     const changes = reconcile(devices, reported);
     // A node registered anew over device items left by a delete that stopped halfway writes its pools whole.
     if (changes.length === 0 && (before !== undefined || devices.size === 0)) {
@@ -69,10 +79,10 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
           ReturnValues: 'ALL_NEW',
           ...e.params(),
         }),
-      );
+      ).catch(landed);
       const node = nodeStateOf(out.Attributes ?? {});
       // The generation starts at 1 with the write that creates the node.
-      return { created: node.generation === 1, node };
+      return { created: created(node.generation === 1), node };
     }
     let state = devices;
     let seen = Number(before?.pciVersion ?? 0);
@@ -97,12 +107,12 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
         ...deviceWrites(store, nodeId, chunk),
       ]).catch((error: unknown) => {
         forgetDevices(nodeId);
-        throw error;
+        landed(error);
       });
       seen++;
     }
     devicesWritten(nodeId, state);
-    return { created: before === undefined, node: await getNode(store, nodeId) };
+    return { created: created(before === undefined), node: await getNode(store, nodeId) };
   });
 }
 

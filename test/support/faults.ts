@@ -2,7 +2,7 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { Store } from '../../lib/store';
 
-type Fault = 'conflict' | 'throttle' | 'server-error' | 'lost-response';
+export type Fault = 'conflict' | 'throttle' | 'server-error' | 'lost-response';
 
 export interface FaultPlan {
   /** Which commands to hit, e.g. 'TransactWriteItemsCommand'. */
@@ -12,7 +12,8 @@ export interface FaultPlan {
   times: number;
 }
 
-function failure(fault: Fault, items: number): Error {
+/** The error DynamoDB (or the SDK) would raise for `fault`, for a request of `items` actions. */
+export function failure(fault: Fault, items: number): Error {
   switch (fault) {
     case 'conflict':
       return new TransactionCanceledException({

@@ -1,0 +1,106 @@
+// npm run soak: the model-based campaign of `npm test`, long. Runs of fresh seeds, half of them with
+// faults (DynamoDB conflicts, throttling, 500s, responses lost after commit, Lambdas dying between
+// steps), until SOAK_OPS operations (100,000 by default) have run against an in-memory DynamoDB Local
+// this script starts and always stops. Prints operations/s, the checks done and the faults injected;
+// a failure prints its seed and path (CAMPAIGN_SEED=… CAMPAIGN_PATH=… npm run soak replays it).
+import { tmpdir } from 'node:os';
+import { runPidFile, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { showProgress, silenceProgress } from './progress';
+
+// Read by the SDK and Powertools when they load: set before the handlers are imported below.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+process.env.POWERTOOLS_LOG_LEVEL = 'CRITICAL';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+process.env.AWS_REGION ??= 'us-east-1';
+
+const target = Number(process.env.SOAK_OPS ?? 100_000);
+const firstSeed = Number(process.env.CAMPAIGN_SEED ?? Date.now() % 1_000_000_000);
+const replayPath = process.env.CAMPAIGN_PATH;
+
+async function main(): Promise<void> {
+  let db: DynamoDbLocal | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    if (!db) return Promise.resolve();
+    const { pid } = db;
+    stopping ??= db.stop().then(() => console.log(`DynamoDB Local (pid ${pid}) stopped.`));
+    return stopping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    silenceProgress();
+    console.error(`\n${signal}: stopping DynamoDB Local`);
+    void stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    db = await startDynamoDbLocal({ pidFile: runPidFile(tmpdir(), 'capacity-tracker-soak-') });
+    console.log(`DynamoDB Local (in memory) pid ${db.pid} at ${db.endpoint}`);
+    process.env.DYNAMODB_ENDPOINT = db.endpoint;
+    process.env.TABLE_NAME = 'soak';
+    const { createStore, ensureTable, resetStoreFromEnv } = await import('../lib/store');
+    await ensureTable(createStore({ tableName: 'soak', endpoint: db.endpoint }));
+    resetStoreFromEnv();
+    const { newTotals, runCampaign } = await import('../test/model/campaign');
+    const totals = newTotals();
+    const started = performance.now();
+    const progress = showProgress('soak operations', target, () => totals.ops);
+    let failed = false;
+    let reported = 0;
+    for (let n = 0; totals.ops < target && !failed; n++) {
+      const seed = firstSeed + n;
+      // Every other run with faults: the clean runs keep the pace, the others prove recovery.
+      const chaos = n % 2 === 1 ? { rate: 0.03, kinds: ['conflict', 'throttle', 'server-error', 'lost-response'] as const, crashRate: 0.05 } : undefined;
+      const before = totals.ops;
+      const result = await runCampaign(
+        {
+          label: 's', workers: 8, slots: 2, opsPerWorker: 4, steps: 60, runs: 1, seed,
+          ...(replayPath ? { path: replayPath } : {}),
+          ...(chaos ? { chaos: { ...chaos, kinds: [...chaos.kinds] } } : {}),
+          timeLimitMs: 5 * 60_000,
+          onStep: (t) => {
+            // The progress line is for terminals only; a log still shows the pace.
+            if (t.ops >= reported + 10_000) {
+              reported = t.ops - (t.ops % 10_000);
+              console.log(`  ${t.ops} ops, ${Math.round(t.ops / ((performance.now() - started) / 1000))} ops/s, ${t.checks} checks`);
+            }
+          },
+        },
+        totals,
+      );
+      const seconds = (performance.now() - started) / 1000;
+      console.log(
+        `run ${n + 1} seed ${seed}${chaos ? ' (faults)' : ''}: ${totals.ops - before} ops; total ${totals.ops} ops, ` +
+          `${Math.round(totals.ops / seconds)} ops/s, ${totals.checks} checks`,
+      );
+      if (result.failed) {
+        progress.end();
+        console.error(result.report);
+        failed = true;
+      }
+      if (replayPath) break;
+    }
+    progress.end();
+    const seconds = (performance.now() - started) / 1000;
+    const faults = Object.values(totals.faults).reduce((a, b) => a + b, 0);
+    console.log(
+      [
+        `${failed ? 'FAILED' : 'clean'}: ${totals.ops} operations (${totals.requests} requests) in ${Math.round(seconds)} s, ` +
+          `${Math.round(totals.ops / seconds)} operations/s, ${totals.runs} runs, ${totals.steps} steps`,
+        `invariant checks: ${totals.checks}`,
+        `faults injected: ${faults} ${JSON.stringify(totals.faults)}; 5xx answers retried by the client: ${totals.retried5xx}; ` +
+          `queue messages redelivered: ${totals.redelivered}`,
+        `status updates that applied but answered applied=false (a retry saw its own write): ${totals.appliedButReportedIgnored}`,
+        `outcomes: ${JSON.stringify(totals.outcomes)}`,
+      ].join('\n'),
+    );
+    if (failed) process.exitCode = 1;
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,677 @@
+// The model-based campaign shared by the jest tests and `npm run soak`: fast-check generates steps, each
+// step runs its workers' operations concurrently through the real handlers on DynamoDB Local, every answer
+// is applied to the reference model, and after every step the whole ledger (node items, instance records,
+// holds, devices, migrations, owners and each node's view) must equal the model's.
+//
+// Concurrency: within a step, workers run at once and the commit order is unknown. Answers are applied to
+// the model in the order they come back. Per instance that order is the real one (an instance belongs to
+// one worker, which sends its requests one after another); across instances only sums (order-free) and
+// device holders meet, and the model tolerates a device changing hands in a different order than it
+// committed, unless the times prove two holders at once (see LedgerModel.hold). Claims are checked
+// soundly at the end of the step: a refused claim must not fit even at the highest usage the node could
+// have had during the step, and an admitted one must fit at the lowest.
+import fc from 'fast-check';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { handler as queueHandler } from '../../functions/migration-status-queue';
+import { createStore, storeFromEnv, type Store } from '../../lib/store';
+import { sqsRecord } from '../../scripts/local-queue';
+import { lambdaContext } from '../../scripts/local-server';
+import { api, type Reply } from '../support/api';
+import { injectChaos, NO_CHAOS, seeded, type Chaos, type ChaosCounts, type ChaosOptions } from '../support/chaos';
+import {
+  LedgerModel, limitsOf, RELEASING, RES, reservedOf, usage, type Amounts, type PciRequest, type Res, type Size,
+} from './ledger-model';
+import { CHANGES, FLAVORS, NO_OVERHEAD, NODES, OVERHEAD, PCI_REQUESTS, STATES, stepsArbitrary, type Op, type Shape, type Step } from './ops';
+
+/** What the model proved wrong. Everything else thrown is a defect of the campaign itself. */
+export class Violation extends Error {}
+
+export interface CampaignConfig extends Shape {
+  /** Prefix of the ids a campaign makes, so several can share a table. */
+  label: string;
+  /** fast-check runs (each a fresh set of nodes). */
+  runs: number;
+  seed?: number;
+  /** Replays one counterexample (with `seed`), as printed on a failure. */
+  path?: string;
+  /** Faults injected into the handlers' DynamoDB client and Lambda crashes (random draws follow the seed). */
+  chaos?: Omit<ChaosOptions, 'random'>;
+  /** Bounds the whole check, shrinking included. */
+  timeLimitMs?: number;
+  /** Called after every step (progress of a long run). */
+  onStep?: (totals: Totals) => void;
+}
+
+export interface Totals {
+  runs: number;
+  steps: number;
+  ops: number;
+  /** Requests sent, retries after a 5xx included. */
+  requests: number;
+  /** Individual comparisons and soundness checks that passed. */
+  checks: number;
+  outcomes: Record<string, number>;
+  faults: ChaosCounts;
+  /** 5xx answers the driver retried (a client retrying a failed Lambda). */
+  retried5xx: number;
+  /** Queue messages delivered again after the consumer reported them failed. */
+  redelivered: number;
+  /** Status updates answered `applied: false` although they applied (a retry saw its own write). */
+  appliedButReportedIgnored: number;
+}
+
+export function newTotals(): Totals {
+  return {
+    runs: 0, steps: 0, ops: 0, requests: 0, checks: 0, outcomes: {},
+    faults: { conflict: 0, throttle: 0, 'server-error': 0, 'lost-response': 0, 'crash-before-send': 0, 'crash-after-commit': 0 },
+    retried5xx: 0, redelivered: 0, appliedButReportedIgnored: 0,
+  };
+}
+
+export interface CampaignResult {
+  failed: boolean;
+  /** Seed, path, shrinks, the failure and the shrunk steps: enough to replay it. */
+  report: string;
+  seed: number;
+}
+
+const GRID = 1024;
+const floorGrid = (x: number) => Math.floor(x * GRID) / GRID;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** JSON with sorted keys and undefined left out, for deep comparisons with a readable difference. */
+function canon(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canon(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+interface Slot {
+  /** The instance in the slot (tracked or not any more). */
+  uuid?: string;
+  /** The claim that made it, to send again. */
+  claim?: { node: string; body: object };
+  /** The slot's latest migration. */
+  migration?: string;
+  /** Highest sequence sent per migration. */
+  sent: Map<string, number>;
+  lastMessage?: { messageId: string; body: string };
+}
+
+interface ClaimLog {
+  node: string;
+  what: string;
+  requested: Amounts;
+  limits: Record<Res, number | null>;
+  pci: PciRequest[];
+  ok: boolean;
+  chosen: string[];
+}
+
+interface StepLog {
+  usedBefore: Map<string, Amounts>;
+  heldBefore: Map<string, Set<string>>;
+  /** Per node, everything given back during the step (an upper bound of how far usage fell). */
+  freed: Map<string, Amounts>;
+  claims: ClaimLog[];
+  migrations: Set<string>;
+  instances: Set<string>;
+}
+
+interface Sent {
+  reply: Reply;
+  attempts: number;
+  start: number;
+  end: number;
+}
+
+interface Context {
+  store: Store;
+  checker: Store;
+  chaos: Chaos;
+  totals: Totals;
+  random: () => number;
+}
+
+class Run {
+  readonly model = new LedgerModel();
+  readonly nodes: string[];
+  readonly slots: Slot[][];
+  private counter = 0;
+
+  constructor(private readonly ctx: Context, private readonly id: string, private readonly runNo: number, shape: Shape) {
+    this.nodes = NODES.map((_, i) => `${id}-n${i}`);
+    this.slots = Array.from({ length: shape.workers }, () => Array.from({ length: shape.slots }, () => ({ sent: new Map() })));
+  }
+
+  private count(outcome: string): void {
+    this.ctx.totals.outcomes[outcome] = (this.ctx.totals.outcomes[outcome] ?? 0) + 1;
+  }
+
+  private uuid(): string {
+    const n = ++this.counter;
+    return `${this.runNo.toString(16).padStart(8, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+  }
+
+  /** One request as a client sends it: answered 5xx, it is sent again as it was (up to 12 times). */
+  private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Sent> {
+    const start = performance.now();
+    for (let attempts = 1; ; attempts++) {
+      this.ctx.totals.requests++;
+      const reply = await this.ctx.chaos.request(() => api(method, path, body, headers));
+      if (reply.status < 500 || attempts >= 12) return { reply, attempts, start, end: performance.now() };
+      this.ctx.totals.retried5xx++;
+      await sleep(5 + this.ctx.random() * 20);
+    }
+  }
+
+  private expect(sent: Sent, status: number | number[], what: string, error?: string): void {
+    const ok = (Array.isArray(status) ? status : [status]).includes(sent.reply.status) && (error === undefined || sent.reply.body?.error === error);
+    if (!ok) {
+      throw new Violation(`${what}: expected ${String(status)}${error ? ` ${error}` : ''}, got ${sent.reply.status} ${JSON.stringify(sent.reply.body)}`);
+    }
+  }
+
+  /** Applies an answered request to the model, keeping what the step's soundness checks need. */
+  private apply(sent: Sent, log: StepLog | undefined, change: () => void): void {
+    this.model.clock = { start: sent.start, end: sent.end };
+    if (!log) return change();
+    const before = this.nodes.map((n) => this.model.used(n));
+    change();
+    this.nodes.forEach((n, i) => {
+      const after = this.model.used(n);
+      const freed = log.freed.get(n) ?? { memoryMb: 0, diskGb: 0, vcpus: 0 };
+      for (const r of RES) freed[r] += Math.max(0, (before[i] as Amounts)[r] - after[r]);
+      log.freed.set(n, freed);
+    });
+  }
+
+  async setup(): Promise<void> {
+    for (const [i, node] of this.nodes.entries()) {
+      const variant = NODES[i]?.[0];
+      if (!variant) continue;
+      const sent = await this.call('PUT', `/nodes/${node}`, { ...variant.inventory, pciDevices: variant.devices });
+      // A retry after the Lambda died once the node was written finds it registered.
+      this.expect(sent, sent.attempts > 1 ? [200, 201] : 201, `register ${node}`);
+      this.apply(sent, undefined, () => this.model.putNode(node, variant.inventory, variant.devices));
+    }
+    await this.check(undefined);
+  }
+
+  async step(step: Step): Promise<void> {
+    this.ctx.totals.steps++;
+    if (step.kind === 'inventory') {
+      const node = this.nodes[step.node] as string;
+      const variant = NODES[step.node]?.[step.variant];
+      if (!variant) return;
+      this.ctx.totals.ops++;
+      const sent = await this.call('PUT', `/nodes/${node}`, { ...variant.inventory, pciDevices: variant.devices });
+      this.expect(sent, 200, `new inventory for ${node}`);
+      this.count('inventory');
+      this.apply(sent, undefined, () => this.model.putNode(node, variant.inventory, variant.devices));
+      await this.check(undefined);
+      return;
+    }
+    const log: StepLog = {
+      usedBefore: new Map(this.nodes.map((n) => [n, this.model.used(n)])),
+      heldBefore: new Map(this.nodes.map((n) => [n, this.model.held(n)])),
+      freed: new Map(),
+      claims: [],
+      migrations: new Set(),
+      instances: new Set(),
+    };
+    await Promise.all(
+      step.workers.map(async (ops, w) => {
+        for (const op of ops) await this.run(w, op, log);
+      }),
+    );
+    this.sound(log);
+    await this.check(log);
+  }
+
+  private async run(w: number, op: Op, log: StepLog): Promise<void> {
+    if (op.kind === 'audit') return this.audit(this.nodes[op.node] as string);
+    const slot = this.slots[w]?.[op.slot];
+    if (!slot) return;
+    const tracked = slot.uuid ? this.model.instances.get(slot.uuid) : undefined;
+    if (slot.uuid) log.instances.add(slot.uuid);
+    if (slot.migration) log.migrations.add(slot.migration);
+    switch (op.kind) {
+      case 'claim':
+        return tracked && slot.claim ? this.claimAgain(slot, tracked.nodeId) : this.claim(slot, op, log);
+      case 'patch': {
+        if (!slot.uuid) return;
+        const change = CHANGES[op.change] ?? {};
+        this.ctx.totals.ops++;
+        const sent = await this.call('PATCH', `/nodes/${tracked?.nodeId ?? this.nodes[0]}/instances/${slot.uuid}`, change);
+        if (!tracked) {
+          this.count('patch-untracked');
+          return this.expect(sent, 404, 'a state change of an instance no longer tracked', 'InstanceNotFound');
+        }
+        const releasing = RELEASING.has({ ...tracked.state, ...change }.vmState);
+        // Only a client's own retry may find its release already done.
+        const doneBefore = releasing && sent.attempts > 1 && sent.reply.status === 404;
+        if (!doneBefore) {
+          this.expect(sent, 200, `state change ${JSON.stringify(change)} of ${slot.uuid}`);
+          if (sent.reply.body.tracked !== !releasing) throw new Violation(`state change answered tracked=${sent.reply.body.tracked}`);
+        }
+        if (tracked.migrationId) log.migrations.add(tracked.migrationId);
+        this.count(releasing ? 'patch-release' : 'patch');
+        return this.apply(sent, log, () => void this.model.change(tracked.uuid, change));
+      }
+      case 'release': {
+        if (!slot.uuid) return;
+        this.ctx.totals.ops++;
+        const sent = await this.call('DELETE', `/nodes/${tracked?.nodeId ?? this.nodes[0]}/instances/${slot.uuid}`);
+        this.expect(sent, 204, `release of ${slot.uuid}`);
+        if (tracked?.migrationId) log.migrations.add(tracked.migrationId);
+        this.count(tracked ? (tracked.migrationId ? 'release-moving' : 'release') : 'release-untracked');
+        return this.apply(sent, log, () => this.model.release(slot.uuid as string));
+      }
+      case 'move':
+        if (!tracked) return;
+        return this.move(slot, tracked.uuid, op, log);
+      case 'status':
+        return this.status(slot, op.status, op.sequence, log);
+      case 'queue':
+        return this.queue(slot, op, log);
+      case 'drop': {
+        const m = slot.migration ? this.model.migrations.get(slot.migration) : undefined;
+        if (!m) return;
+        const node = op.role === 'new' ? m.dst : m.src;
+        this.ctx.totals.ops++;
+        const sent = await this.call('DELETE', `/nodes/${node}/move-claims/${m.id}?flavor=${op.role}`);
+        this.expect(sent, 204, `drop of the ${op.role} hold of ${m.id}`);
+        this.count('drop');
+        return this.apply(sent, log, () => this.model.dropHold(m.id, node, op.role));
+      }
+    }
+  }
+
+  private async claim(slot: Slot, op: Extract<Op, { kind: 'claim' }>, log: StepLog): Promise<void> {
+    const node = this.nodes[op.node] as string;
+    const uuid = this.uuid();
+    const flavor = FLAVORS[op.flavor] ?? (FLAVORS[0] as Size['flavor']);
+    const state = STATES[op.state] ?? (STATES[0] as (typeof STATES)[number]);
+    const pci = op.pci >= 0 ? (PCI_REQUESTS[op.pci] ?? []) : [];
+    const overhead = op.overhead ? OVERHEAD : NO_OVERHEAD;
+    const inventory = this.model.node(node).inventory;
+    const limits = op.limit ? { [op.limit.res]: Math.floor(limitsOf(inventory)[op.limit.res] * op.limit.factor) } : {};
+    const body = { instanceUuid: uuid, flavor, volumeBacked: op.volumeBacked, overhead, limits, pciRequests: pci, ...state };
+    const size: Size = { flavor, overhead, volumeBacked: op.volumeBacked, devices: [] };
+    const requested = usage(size);
+    this.ctx.totals.ops++;
+    const sent = await this.call('POST', `/nodes/${node}/instances`, body, { prefer: 'return=minimal' });
+    slot.uuid = uuid;
+    slot.claim = undefined;
+    log.instances.add(uuid);
+    const entry: ClaimLog = { node, what: `claim ${uuid} on ${node}`, requested, limits: LedgerModel.effective(inventory, limits), pci, ok: false, chosen: [] };
+    log.claims.push(entry);
+    if (sent.reply.status === 409 && sent.reply.body?.error === 'InsufficientResources') return this.count('claim-refused');
+    // A retry of a claim that committed before its Lambda died answers 200 with that claim.
+    this.expect(sent, sent.attempts > 1 ? [200, 201] : 201, entry.what);
+    const got = sent.reply.body;
+    if (canon({ memoryMb: got.memoryMb, diskGb: got.diskGb, vcpus: got.vcpus }) !== canon(requested)) {
+      throw new Violation(`${entry.what} recorded ${canon(got)} for ${canon(requested)}`);
+    }
+    const chosen = (got.pciDevices ?? []) as string[];
+    this.model.checkChosen(node, pci, chosen);
+    entry.ok = true;
+    entry.chosen = chosen;
+    slot.claim = { node, body };
+    this.count(pci.length ? 'claim-pci' : 'claim');
+    this.apply(sent, log, () => this.model.claim(node, uuid, { ...size, devices: chosen }, state));
+  }
+
+  /** The same claim again: 200 and nothing changes while the instance is on that node, else a conflict. */
+  private async claimAgain(slot: Slot, host: string): Promise<void> {
+    const claim = slot.claim as NonNullable<Slot['claim']>;
+    this.ctx.totals.ops++;
+    const sent = await this.call('POST', `/nodes/${claim.node}/instances`, claim.body, { prefer: 'return=minimal' });
+    // Under injected 500s the store cannot tell its own earlier write from this one's and answers 201.
+    if (host === claim.node) this.expect(sent, this.ctx.chaos === NO_CHAOS ? 200 : [200, 201], `the claim of ${slot.uuid} sent again`);
+    else this.expect(sent, 409, `the claim of ${slot.uuid} sent again after it moved`, 'InstanceConflict');
+    this.count('claim-again');
+  }
+
+  private async move(slot: Slot, uuid: string, op: Extract<Op, { kind: 'move' }>, log: StepLog): Promise<void> {
+    const instance = this.model.instances.get(uuid);
+    if (!instance) return;
+    const dst = this.nodes[op.node] as string;
+    const migrationId = `${this.id}-m${++this.counter}`;
+    this.ctx.totals.ops++;
+    if (instance.migrationId) {
+      const sent = await this.call('POST', `/nodes/${dst}/move-claims`, { migrationId, instanceUuid: uuid, moveType: 'migration', sourceNodeId: instance.nodeId });
+      this.expect(sent, 409, `a second move of ${uuid}`, 'InstanceConflict');
+      return this.count('move-while-moving');
+    }
+    const moveType = dst === instance.nodeId ? 'resize' : op.moveType;
+    const newFlavor = moveType === 'resize' ? FLAVORS[op.flavor] : undefined;
+    const overhead = op.overhead ? OVERHEAD : undefined;
+    const pci = op.pci >= 0 ? (PCI_REQUESTS[op.pci] ?? []) : [];
+    const body = { migrationId, instanceUuid: uuid, moveType, sourceNodeId: instance.nodeId, newFlavor, overhead, pciRequests: pci };
+    const size: Size = {
+      flavor: newFlavor ?? instance.size.flavor, overhead: overhead ?? instance.size.overhead, volumeBacked: instance.size.volumeBacked, devices: [],
+    };
+    const requested = usage(size);
+    const sent = await this.call('POST', `/nodes/${dst}/move-claims`, body, { prefer: 'return=minimal' });
+    const inventory = this.model.node(dst).inventory;
+    const entry: ClaimLog = { node: dst, what: `${moveType} ${migrationId} of ${uuid} to ${dst}`, requested, limits: LedgerModel.effective(inventory, {}), pci, ok: false, chosen: [] };
+    log.claims.push(entry);
+    log.migrations.add(migrationId);
+    if (sent.reply.status === 409 && sent.reply.body?.error === 'InsufficientResources') return this.count('move-refused');
+    this.expect(sent, sent.attempts > 1 ? [200, 201] : 201, entry.what);
+    const claim = sent.reply.body.claim;
+    if (canon({ memoryMb: claim.memoryMb, diskGb: claim.diskGb, vcpus: claim.vcpus }) !== canon(requested)) {
+      throw new Violation(`${entry.what} holds ${canon(claim)} for ${canon(requested)}`);
+    }
+    const chosen = (claim.pciDevices ?? []) as string[];
+    this.model.checkChosen(dst, pci, chosen);
+    entry.ok = true;
+    entry.chosen = chosen;
+    slot.migration = migrationId;
+    this.count(`move-${moveType}${dst === instance.nodeId ? '-same-host' : ''}`);
+    this.apply(sent, log, () =>
+      this.model.moveClaim({ id: migrationId, uuid, moveType, src: instance.nodeId, dst, new: { ...size, devices: chosen } }),
+    );
+  }
+
+  private async status(slot: Slot, status: string, mode: 'next' | 'stale' | 'none', log: StepLog): Promise<void> {
+    const m = slot.migration ? this.model.migrations.get(slot.migration) : undefined;
+    if (!m) return;
+    let sequence: number | undefined;
+    if (mode === 'next') {
+      sequence = (slot.sent.get(m.id) ?? 0) + 1;
+      slot.sent.set(m.id, sequence);
+    } else if (mode === 'stale' && m.sequence > 0) sequence = m.sequence;
+    this.ctx.totals.ops++;
+    const sent = await this.call('POST', `/migrations/${m.id}/status`, sequence === undefined ? { status } : { status, sequence });
+    const what = `status ${status} (sequence ${sequence}) of ${m.id}, ${m.moveType} ${m.src} → ${m.dst} at ${m.status}`;
+    const decided: ReturnType<LedgerModel['status']>[] = [];
+    this.apply(sent, log, () => decided.push(this.model.status(m.id, status, sequence)));
+    const decision = decided[0] ?? 'ignore';
+    this.count(`status-${decision}`);
+    if (decision === 'invalid') return this.expect(sent, 409, what, 'InvalidTransition');
+    this.expect(sent, 200, what);
+    const got = sent.reply.body;
+    if (got.applied === (decision === 'apply')) return;
+    // The store retried after its own write committed (a lost response) and saw it as a repeat.
+    if (decision === 'apply' && got.status === status && got.sequence === m.sequence) {
+      this.ctx.totals.appliedButReportedIgnored++;
+      return;
+    }
+    throw new Violation(`${what}: answered applied=${got.applied}, the model says ${decision}`);
+  }
+
+  /**
+   * Status updates through the SQS consumer: one batch of the migration's messages, in order or not, with
+   * a duplicate and a redelivery of an old message. Failed messages are delivered again, as SQS would,
+   * until only those that can never apply still fail (the first refused one and the rest of its group).
+   */
+  private async queue(slot: Slot, op: Extract<Op, { kind: 'queue' }>, log: StepLog): Promise<void> {
+    const m = slot.migration ? this.model.migrations.get(slot.migration) : undefined;
+    if (!m) return;
+    const first = (slot.sent.get(m.id) ?? 0) + 1;
+    const messages = op.statuses.map((status, k) => ({
+      messageId: this.uuid(), body: JSON.stringify({ migrationId: m.id, status, sequence: first + k }), status, sequence: first + k,
+    }));
+    slot.sent.set(m.id, first + messages.length - 1);
+    const delivered: { messageId: string; body: string }[] = op.reorder ? [...messages].reverse() : [...messages];
+    if (op.duplicate && delivered[0]) delivered.push({ messageId: this.uuid(), body: delivered[0].body });
+    if (op.redeliver && slot.lastMessage) delivered.unshift(slot.lastMessage);
+    slot.lastMessage = messages[messages.length - 1];
+    const records = delivered.map((d, n) =>
+      sqsRecord({
+        ...d, groupId: m.uuid, deduplicationId: d.messageId, sequenceNumber: String(n + 1).padStart(20, '0'), sentAt: Date.now(), receiveCount: 1,
+      }),
+    );
+    this.ctx.totals.ops++;
+    const start = performance.now();
+    const consume = async (batch: SQSRecord[]): Promise<string[]> => {
+      this.ctx.totals.requests++;
+      const response = (await this.ctx.chaos.request(() => queueHandler({ Records: batch }, lambdaContext('migration-status-queue')))) as SQSBatchResponse;
+      return response.batchItemFailures.map((f) => f.itemIdentifier);
+    };
+    let failed = await consume(records);
+    const at = m.status;
+    let expected: string[] = [];
+    this.apply({ reply: { status: 200, headers: {}, body: undefined }, attempts: 1, start, end: performance.now() }, log, () => {
+      // The consumer skips the rest of the group after a refused message: those never apply.
+      let refused = -1;
+      for (const [k, d] of delivered.entries()) {
+        // A redelivered message may belong to the instance's previous migration.
+        const { migrationId, status, sequence } = JSON.parse(d.body) as { migrationId: string; status: string; sequence: number };
+        log.migrations.add(migrationId);
+        const decision = this.model.status(migrationId, status, sequence);
+        if (decision === 'apply') this.count('queue-status-apply');
+        if (decision === 'invalid') {
+          refused = k;
+          break;
+        }
+      }
+      expected = refused < 0 ? [] : delivered.slice(refused).map((d) => d.messageId);
+    });
+    for (let round = 0; canon([...failed].sort()) !== canon([...expected].sort()) && round < 10; round++) {
+      const again = records.filter((r) => failed.includes(r.messageId)).map((r) => ({
+        ...r, attributes: { ...r.attributes, ApproximateReceiveCount: String(Number(r.attributes.ApproximateReceiveCount) + 1) },
+      }));
+      this.ctx.totals.redelivered += again.length;
+      failed = await consume(again);
+    }
+    this.count(expected.length ? 'queue-with-dead-letters' : 'queue');
+    if (canon([...failed].sort()) !== canon([...expected].sort())) {
+      throw new Violation(
+        `queue batch ${delivered.map((d) => d.body).join(' ')} for ${m.id} at ${at}: still failing ${canon(failed)}, the model expects ${canon(expected)}`,
+      );
+    }
+  }
+
+  private async audit(node: string): Promise<void> {
+    this.ctx.totals.ops++;
+    const sent = await this.call('POST', `/nodes/${node}/audit`, {});
+    this.expect(sent, 200, `audit of ${node}`);
+    const { drift, unknownInstances, missingInstances } = sent.reply.body;
+    if (canon(drift) !== canon({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 }) || unknownInstances.length || missingInstances.length) {
+      throw new Violation(`audit of ${node} found drift ${canon(drift)}: the ledger was not exact`);
+    }
+    this.ctx.totals.checks++;
+    this.count('audit');
+  }
+
+  /** The step's claims, judged against what the node could have held while they ran. */
+  private sound(log: StepLog): void {
+    const problems = this.model.exclusive();
+    this.ctx.totals.checks++;
+    for (const c of log.claims) {
+      const admitted = log.claims.filter((o) => o.ok && o.node === c.node);
+      if (!c.ok) {
+        const highest = { ...(log.usedBefore.get(c.node) as Amounts) };
+        for (const o of admitted) for (const r of RES) highest[r] += o.requested[r];
+        const held = new Set([...(log.heldBefore.get(c.node) ?? []), ...admitted.flatMap((o) => o.chosen)]);
+        const pciFits = c.pci.length === 0 || this.model.canMeet(c.node, c.pci, held);
+        if (LedgerModel.fits(c.limits, highest, c.requested) && pciFits) {
+          problems.push(`${c.what} was refused, yet ${canon(c.requested)} fits under ${canon(c.limits)} even at ${canon(highest)}${c.pci.length ? ' and its devices were free' : ''}`);
+        }
+      } else {
+        const lowest = { ...(log.usedBefore.get(c.node) as Amounts) };
+        const freed = log.freed.get(c.node);
+        for (const r of RES) lowest[r] -= freed?.[r] ?? 0;
+        if (!LedgerModel.fits(c.limits, lowest, c.requested)) {
+          problems.push(`${c.what} was admitted, yet ${canon(c.requested)} does not fit under ${canon(c.limits)} even at ${canon(lowest)}`);
+        }
+      }
+      this.ctx.totals.checks++;
+    }
+    // No limit exceeded: once a claim landed on a node, its usage stayed within the node's limits.
+    for (const node of this.nodes) {
+      const used = this.model.used(node);
+      const limits = limitsOf(this.model.node(node).inventory);
+      for (const r of RES) {
+        if (used[r] > limits[r] && log.claims.some((c) => c.ok && c.node === node && c.requested[r] > 0 && c.limits[r] !== null)) {
+          problems.push(`${node} uses ${used[r]} ${r} over its limit ${limits[r]} after admitting a claim`);
+        }
+      }
+      this.ctx.totals.checks++;
+    }
+    if (problems.length) throw new Violation(problems.join('\n'));
+  }
+
+  /** The service's whole ledger for this run's nodes equals the model's, item by item. */
+  async check(log: StepLog | undefined): Promise<void> {
+    const problems: string[] = [];
+    const same = (what: string, got: unknown, want: unknown) => {
+      this.ctx.totals.checks++;
+      if (canon(got) !== canon(want)) problems.push(`${what}:\n    service ${canon(got)}\n    model   ${canon(want)}`);
+    };
+    for (const node of this.nodes) {
+      const items = await this.partition(node);
+      const nodeItem = items.find((i) => i.sk === 'NODE') ?? {};
+      const model = this.model.node(node);
+      const used = this.model.used(node);
+      const reserved = reservedOf(model.inventory);
+      const limits = limitsOf(model.inventory);
+      const { instances, holds } = this.model.holdings(node);
+      const columns = { memoryMb: 'memoryMb', diskGb: 'localGb', vcpus: 'vcpus' } as const;
+      for (const r of RES) {
+        const c = columns[r];
+        same(`${node} ${r} used / claimed / headroom`, [nodeItem[`${c}Used`], nodeItem[`${c}Claimed`], nodeItem[`${c}Headroom`]], [
+          used[r], used[r] - reserved[r], floorGrid(limits[r]) - used[r],
+        ]);
+      }
+      same(`${node} tracked items`, nodeItem.trackedCount, instances.length + holds.length);
+      const stats = Object.fromEntries(Object.entries((nodeItem.stats ?? {}) as Record<string, number>).filter(([, n]) => n !== 0));
+      same(`${node} stats`, stats, this.model.stats(node));
+      const storedPools = Object.values((nodeItem.pciPools ?? {}) as Record<string, { count: number }>).filter((p) => p.count !== 0);
+      same(`${node} stored PCI pools`, storedPools.map(canon).sort(), this.model.pools(node).map(canon).sort());
+
+      const records = items.filter((i) => String(i.sk).startsWith('INSTANCE#'));
+      same(`${node} instance records`, records.map((i) => canon({
+        uuid: i.instanceUuid, memoryMb: i.memoryMb, diskGb: i.diskGb, vcpus: i.vcpus, flavor: i.flavor, vmState: i.vmState, taskState: i.taskState ?? null,
+        osType: i.osType ?? null, projectId: i.projectId ?? null, migrationId: i.migrationId ?? null, pciDevices: [...((i.pciDevices as string[]) ?? [])].sort(),
+      })).sort(), instances.map((i) => canon({
+        uuid: i.uuid, ...usage(i.size), flavor: i.size.flavor, ...i.state, migrationId: i.migrationId ?? null, pciDevices: [...i.size.devices].sort(),
+      })).sort());
+      same(`${node} move holds`, items.filter((i) => String(i.sk).startsWith('MOVE#')).map((i) => canon({
+        m: i.migrationId, role: i.role, uuid: i.instanceUuid, memoryMb: i.memoryMb, diskGb: i.diskGb, vcpus: i.vcpus, pciDevices: [...((i.pciDevices as string[]) ?? [])].sort(),
+      })).sort(), holds.map((h) => canon({ m: h.migration.id, role: h.role, uuid: h.migration.uuid, ...usage(h.size), pciDevices: [...h.size.devices].sort() })).sort());
+      const devices = [...model.devices.values()];
+      same(`${node} devices`, items.filter((i) => String(i.sk).startsWith('PCI#')).map((d) => canon({
+        address: d.address, type: d.deviceType, vendor: d.vendorId, product: d.productId, parent: d.parentAddress ?? null, net: d.physicalNetwork ?? null,
+        owner: d.owner ?? null, removed: Boolean(d.removed), busy: d.busyChildren,
+      })).sort(), devices.map((d) => canon({
+        address: d.spec.address, type: d.spec.deviceType, vendor: d.spec.vendorId, product: d.spec.productId, parent: d.spec.parentAddress ?? null,
+        net: d.spec.physicalNetwork ?? null, owner: d.holders[0] ?? null, removed: d.removed,
+        busy: devices.filter((v) => v.spec.parentAddress === d.spec.address && v.holders.length).length,
+      })).sort());
+
+      const view = await this.call('GET', `/nodes/${node}`);
+      if (view.reply.status !== 200) problems.push(`GET ${node} answered ${view.reply.status}`);
+      const v = view.reply.body ?? {};
+      const shown = {
+        vcpusUsed: v.vcpusUsed, memoryMbUsed: v.memoryMbUsed, localGbUsed: v.localGbUsed, freeRamMb: v.freeRamMb, freeDiskGb: v.freeDiskGb,
+        runningVms: v.runningVms, currentWorkload: v.currentWorkload, limits: v.limits,
+        stats: Object.fromEntries(Object.entries((v.stats ?? {}) as Record<string, number>).filter(([k, n]) => n !== 0 || k === 'io_workload')),
+        pciDevicePools: v.pciDevicePools,
+      };
+      same(`${node} view`, shown, this.model.view(node));
+    }
+    for (const id of log?.migrations ?? []) {
+      const m = this.model.migrations.get(id);
+      const item = await this.get({ pk: `MIGRATION#${id}`, sk: 'MIGRATION' });
+      same(`migration ${id}`, item ? { status: item.status, sequence: item.sequence } : null, m ? { status: m.status, sequence: m.sequence } : null);
+    }
+    for (const uuid of log?.instances ?? []) {
+      const owner = await this.get({ pk: `INSTANCE#${uuid}`, sk: 'OWNER' });
+      same(`owner of ${uuid}`, owner?.nodeId ?? null, this.model.instances.get(uuid)?.nodeId ?? null);
+    }
+    if (problems.length) throw new Violation(`the ledger differs from the model:\n  ${problems.join('\n  ')}`);
+  }
+
+  private async partition(node: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.ctx.checker.doc.send(
+        new QueryCommand({
+          TableName: this.ctx.checker.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `NODE#${node}` },
+          ConsistentRead: true, ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  private async get(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
+    const out = await this.ctx.checker.doc.send(new GetCommand({ TableName: this.ctx.checker.tableName, Key: key, ConsistentRead: true }));
+    return out.Item;
+  }
+}
+
+const MAX_REPORTED_STEPS = 6_000;
+
+/**
+ * Runs a campaign against the handlers configured by the environment (TABLE_NAME, DYNAMODB_ENDPOINT).
+ * Adds to `totals`; returns whether it failed, with a report to replay it.
+ */
+export async function runCampaign(config: CampaignConfig, totals: Totals = newTotals()): Promise<CampaignResult> {
+  const seed = config.seed ?? (Date.now() ^ (Math.random() * 0x100000000)) >>> 0;
+  const store = storeFromEnv();
+  const checker = createStore({ tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT || undefined });
+  const random = seeded(seed);
+  const chaos = config.chaos ? injectChaos(store, { ...config.chaos, random }) : NO_CHAOS;
+  const ctx: Context = { store, checker, chaos, totals, random };
+  let runNo = 0;
+  let firstFailure: string | undefined;
+  const property = fc.asyncProperty(stepsArbitrary(config), async (steps) => {
+    const run = new Run(ctx, `${config.label}${seed.toString(36)}-${++runNo}`, (seed + runNo) % 0xffffffff, config);
+    totals.runs++;
+    try {
+      await run.setup();
+      for (const step of steps) {
+        await run.step(step);
+        config.onStep?.(totals);
+      }
+    } catch (error) {
+      // Concurrency makes a shrunk replay fail differently, or not at all: keep the original failure.
+      firstFailure ??= error instanceof Error ? error.message : String(error);
+      throw error;
+    }
+  });
+  try {
+    const out = await fc.check(property, {
+      seed,
+      numRuns: config.runs,
+      // Full-size runs from the first one: a campaign is a few long runs, not many small ones.
+      unbiased: true,
+      ...(config.path ? { path: config.path } : {}),
+      ...(config.timeLimitMs ? { interruptAfterTimeLimit: config.timeLimitMs, markInterruptAsFailure: false } : {}),
+    });
+    if (!out.failed) return { failed: false, report: `seed ${seed}: ${out.numRuns} run(s) passed`, seed };
+    const error = out.errorInstance instanceof Error ? out.errorInstance : new Error(String(out.errorInstance));
+    const steps = JSON.stringify(out.counterexample?.[0] ?? null);
+    const report = [
+      `campaign failed (${error instanceof Violation ? 'the service differs from the model' : `the campaign itself threw ${error.name}`}) after ${out.numShrinks} shrink(s)`,
+      `replay: CAMPAIGN_SEED=${out.seed} CAMPAIGN_PATH=${out.counterexamplePath ?? ''}`,
+      error instanceof Violation ? error.message : (error.stack ?? error.message),
+      ...(firstFailure && firstFailure !== error.message ? [`first failure, before shrinking: ${firstFailure}`] : []),
+      `steps of the shrunk counterexample: ${steps.length > MAX_REPORTED_STEPS ? `${steps.slice(0, MAX_REPORTED_STEPS)}…` : steps}`,
+    ].join('\n');
+    return { failed: true, report, seed };
+  } finally {
+    for (const [k, n] of Object.entries(chaos.counts)) totals.faults[k as keyof ChaosCounts] += n;
+    chaos.remove();
+  }
+}
+
+/** CAMPAIGN_SEED and CAMPAIGN_PATH from the environment, to replay a failure. */
+export function replayFromEnv(): { seed?: number; path?: string } {
+  const seed = process.env.CAMPAIGN_SEED;
+  const path = process.env.CAMPAIGN_PATH;
+  return { ...(seed ? { seed: Number(seed) } : {}), ...(path ? { path } : {}) };
+}

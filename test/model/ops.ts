@@ -1,0 +1,180 @@
+// What a campaign is made of: the nodes it runs on, the requests its operations send, and the fast-check
+// arbitraries that generate them. Operations are plain data that name things by index (node 1, the
+// worker's slot 0, flavor 2); the driver resolves them against the model when it runs them, so any
+// sequence is meaningful and a shrunk one still is.
+import fc from 'fast-check';
+import type { DeviceSpec, Flavor, Inventory, MoveType, PciRequest, Res, State } from './ledger-model';
+
+const base = {
+  cpuAllocationRatio: 16, ramAllocationRatio: 1.5, diskAllocationRatio: 1,
+  reservedHostMemoryMb: 0, reservedHostDiskMb: 0, reservedHostCpus: 0,
+};
+
+const nic = (bus: string, n: number): DeviceSpec => ({ address: `0000:${bus}:00.${n}`, vendorId: '8086', productId: '1520', numaNode: 0, deviceType: 'type-PCI' });
+const gpu = (n: number): DeviceSpec => ({ address: `0000:3b:00.${n}`, vendorId: '10de', productId: '1eb8', numaNode: 1, deviceType: 'type-PCI' });
+const sriov = (bus: string, vfs: number, net: string): DeviceSpec[] => [
+  { address: `0000:${bus}:00.0`, vendorId: '8086', productId: '1572', numaNode: 0, deviceType: 'type-PF', physicalNetwork: net },
+  ...Array.from({ length: vfs }, (_, i): DeviceSpec => ({
+    address: `0000:${bus}:02.${i}`, vendorId: '8086', productId: '154c', numaNode: 0, deviceType: 'type-VF',
+    parentAddress: `0000:${bus}:00.0`, physicalNetwork: net,
+  })),
+];
+
+export interface NodeVariant {
+  inventory: Inventory;
+  devices: DeviceSpec[];
+}
+
+/**
+ * Three nodes, each with a few inventories the campaign switches between: a small one that fills after a
+ * handful of claims, one with reserved host resources and SR-IOV cards, one with a disk ratio off the
+ * 1/1024 grid. Later variants grow, shrink (free goes negative) and change the devices (one disappears,
+ * another appears) while claims hold them.
+ */
+export const NODES: NodeVariant[][] = [
+  [
+    { inventory: { ...base, vcpus: 4, memoryMb: 1024, localGb: 8 }, devices: [] },
+    { inventory: { ...base, vcpus: 4, memoryMb: 2048, localGb: 12 }, devices: [nic('81', 0)] },
+    { inventory: { ...base, vcpus: 2, memoryMb: 512, localGb: 4 }, devices: [] },
+  ],
+  [
+    {
+      inventory: { ...base, vcpus: 8, memoryMb: 2048, localGb: 20, cpuAllocationRatio: 1, reservedHostMemoryMb: 256, reservedHostDiskMb: 1536, reservedHostCpus: 1 },
+      devices: [...sriov('05', 2, 'physnet1'), ...sriov('06', 2, 'physnet1'), nic('81', 0), nic('81', 1), gpu(0)],
+    },
+    {
+      inventory: { ...base, vcpus: 8, memoryMb: 2048, localGb: 20, cpuAllocationRatio: 1, reservedHostMemoryMb: 256, reservedHostDiskMb: 1536, reservedHostCpus: 1 },
+      devices: [...sriov('05', 2, 'physnet1'), ...sriov('06', 1, 'physnet1'), nic('81', 1), nic('81', 2), gpu(0)],
+    },
+    {
+      inventory: { ...base, vcpus: 6, memoryMb: 1024, localGb: 10, cpuAllocationRatio: 1, reservedHostMemoryMb: 256, reservedHostDiskMb: 1536, reservedHostCpus: 1 },
+      devices: [...sriov('06', 2, 'physnet1'), nic('81', 0)],
+    },
+  ],
+  [
+    { inventory: { ...base, vcpus: 16, memoryMb: 4096, localGb: 40, ramAllocationRatio: 1, diskAllocationRatio: 1.1 }, devices: [...sriov('07', 2, 'physnet2'), nic('82', 0)] },
+    { inventory: { ...base, vcpus: 16, memoryMb: 3000, localGb: 30, ramAllocationRatio: 1.25, diskAllocationRatio: 1.1 }, devices: [...sriov('07', 3, 'physnet2')] },
+  ],
+];
+
+export const FLAVORS: Flavor[] = [
+  { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0 },
+  { vcpus: 2, memoryMb: 256, rootGb: 5, ephemeralGb: 0, swapMb: 0 },
+  // Swap makes disk fractional (512 MB = 0.5 GB): sums must stay exact.
+  { vcpus: 1, memoryMb: 64, rootGb: 0, ephemeralGb: 0, swapMb: 512 },
+  { vcpus: 4, memoryMb: 512, rootGb: 2, ephemeralGb: 1, swapMb: 0 },
+  { vcpus: 1, memoryMb: 96, rootGb: 1, ephemeralGb: 0, swapMb: 1536 },
+];
+
+export const OVERHEAD = { memoryMb: 8, diskGb: 1, vcpus: 0 };
+export const NO_OVERHEAD = { memoryMb: 0, diskGb: 0, vcpus: 0 };
+
+export const STATES: State[] = [
+  { vmState: 'building', taskState: 'scheduling', osType: null, projectId: null },
+  { vmState: 'active', taskState: null, osType: 'linux', projectId: 'p1' },
+  { vmState: 'active', taskState: null, osType: 'windows', projectId: 'p2' },
+  { vmState: 'paused', taskState: 'image_snapshot', osType: 'linux', projectId: 'p1' },
+];
+
+export const CHANGES: Partial<State>[] = [
+  { vmState: 'active', taskState: null },
+  { taskState: 'resize_prep' },
+  { projectId: 'p3' },
+  { vmState: 'stopped', osType: 'linux' },
+  { vmState: 'error', taskState: null },
+  { vmState: 'deleted' },
+  { vmState: 'shelved_offloaded' },
+];
+
+export const PCI_REQUESTS: PciRequest[][] = [
+  [{ count: 1, spec: [{ vendorId: '8086', productId: '1520' }] }],
+  [{ count: 1, spec: [{ deviceType: 'type-VF' }] }],
+  [{ count: 1, spec: [{ deviceType: 'type-PF' }] }],
+  [{ count: 2, spec: [{ deviceType: 'type-VF', physicalNetwork: 'physnet1' }] }],
+  [{ count: 1, spec: [{ vendorId: '10de' }] }, { count: 1, spec: [{ deviceType: 'type-VF' }, { vendorId: '8086', productId: '1520' }] }],
+];
+
+export const STATUSES = [
+  'pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting',
+  'confirmed', 'reverted', 'error', 'failed', 'cancelled', 'done',
+] as const;
+
+export type Op =
+  | {
+      kind: 'claim'; slot: number; node: number; flavor: number; pci: number; state: number;
+      volumeBacked: boolean; overhead: boolean; limit: { res: Res; factor: number } | null;
+    }
+  | { kind: 'patch'; slot: number; change: number }
+  | { kind: 'release'; slot: number }
+  | { kind: 'move'; slot: number; node: number; moveType: MoveType; flavor: number; pci: number; overhead: boolean }
+  | { kind: 'status'; slot: number; status: string; sequence: 'next' | 'stale' | 'none' }
+  | { kind: 'queue'; slot: number; statuses: string[]; reorder: boolean; duplicate: boolean; redeliver: boolean }
+  | { kind: 'drop'; slot: number; role: 'new' | 'old' }
+  | { kind: 'audit'; node: number };
+
+export type Step = { kind: 'batch'; workers: Op[][] } | { kind: 'inventory'; node: number; variant: number };
+
+export interface Shape {
+  workers: number;
+  slots: number;
+  opsPerWorker: number;
+  steps: number;
+}
+
+const index = (n: number) => fc.integer({ min: 0, max: n - 1 });
+const pci = fc.oneof({ weight: 3, arbitrary: fc.constant(-1) }, { weight: 2, arbitrary: index(PCI_REQUESTS.length) });
+const status = fc.constantFrom(...STATUSES);
+
+export function opArbitrary(shape: Shape): fc.Arbitrary<Op> {
+  const slot = index(shape.slots);
+  const node = index(NODES.length);
+  return fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('claim' as const), slot, node, flavor: index(FLAVORS.length), pci, state: index(STATES.length),
+        volumeBacked: fc.boolean(), overhead: fc.boolean(),
+        limit: fc.option(fc.record({ res: fc.constantFrom<Res>('memoryMb', 'diskGb', 'vcpus'), factor: fc.constantFrom(0.25, 0.5, 1) }), { freq: 5 }),
+      }),
+    },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('patch' as const), slot, change: index(CHANGES.length) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('release' as const), slot }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('move' as const), slot, node, moveType: fc.constantFrom<MoveType>('resize', 'resize', 'migration', 'evacuation'),
+        flavor: index(FLAVORS.length), pci, overhead: fc.boolean(),
+      }),
+    },
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('status' as const), slot, status, sequence: fc.constantFrom('next' as const, 'next' as const, 'stale' as const, 'none' as const) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('queue' as const), slot, statuses: fc.array(status, { minLength: 1, maxLength: 3 }),
+        reorder: fc.boolean(), duplicate: fc.boolean(), redeliver: fc.boolean(),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), slot, role: fc.constantFrom('new' as const, 'old' as const) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('audit' as const), node }) },
+  );
+}
+
+export function stepsArbitrary(shape: Shape): fc.Arbitrary<Step[]> {
+  const batch = fc.record({
+    kind: fc.constant('batch' as const),
+    workers: fc.array(fc.array(opArbitrary(shape), { minLength: 1, maxLength: shape.opsPerWorker, size: 'max' }), {
+      minLength: shape.workers,
+      maxLength: shape.workers,
+    }),
+  });
+  const inventory = fc
+    .integer({ min: 0, max: NODES.length - 1 })
+    .chain((n) => fc.record({ kind: fc.constant('inventory' as const), node: fc.constant(n), variant: index(NODES[n]?.length ?? 1) }));
+  return fc.array(fc.oneof({ weight: 12, arbitrary: batch }, { weight: 1, arbitrary: inventory }), {
+    // At least half the steps, so that every seed runs a campaign worth its setup; shrinking then removes
+    // the operations inside the steps.
+    minLength: Math.ceil(shape.steps / 2),
+    maxLength: shape.steps,
+    size: 'max',
+  });
+}
