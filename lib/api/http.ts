@@ -29,7 +29,8 @@ function issuesOf(error: z.ZodError, prefix: string): Issue[] {
 function reject(where: string, issues: Issue[]): never {
   const first = issues[0];
   throw new ValidationError(
-    first ? `Invalid ${where}: ${first.path ? `${first.path}: ` : ''}${first.message}.` : `Invalid ${where}.`,
+    // A path parameter's issue has the parameter as its path: say its name once.
+    first ? `Invalid ${where}: ${first.path && first.path !== where ? `${first.path}: ` : ''}${first.message}.` : `Invalid ${where}.`,
     issues,
   );
 }

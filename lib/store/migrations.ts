@@ -206,8 +206,17 @@ export async function changeMigrationStatus(
   status: MigrationStatus,
   sequence?: number,
 ): Promise<StatusResult> {
+  // A commit whose answer was lost may have landed: the retry then finds this very change and says so.
+  let attempted: Migration | undefined;
+  const remember = (next: Migration) => (error: unknown) => {
+    if (isAmbiguous(error)) attempted = next;
+    throw error;
+  };
   return withRetry(async () => {
     const m = await getMigration(store, migrationId);
+    if (attempted && m.version === attempted.version && m.status === attempted.status && m.sequence === attempted.sequence) {
+      return { migration: m, applied: true };
+    }
     const decision = decide(m, status, sequence);
     if (decision.kind === 'ignore') return { migration: m, applied: false };
     if (decision.kind === 'invalid') throw new InvalidTransition(decision.reason);
@@ -223,7 +232,7 @@ export async function changeMigrationStatus(
     const target = placement(m, status, m.status);
     if (!isFinal(status) && samePlaces(placement(m, m.status, m.status), target)) {
       // Nothing changes hands (pre-migrating to migrating, say): only the status moves on.
-      await commitOrStartOver(store, [writeMigration]);
+      await commitOrStartOver(store, [writeMigration]).catch(remember(next));
       return { migration: next, applied: true };
     }
 
@@ -298,7 +307,7 @@ export async function changeMigrationStatus(
     }
     await commitOrStartOver(store, items).catch((error: unknown) => {
       for (const nodeId of freed.keys()) forgetDevices(nodeId);
-      throw error;
+      remember(next)(error);
     });
     for (const [nodeId, pci] of freed) devicesWritten(nodeId, pci.after, pci.changes);
     return { migration: next, applied: true };

@@ -88,3 +88,24 @@ test('when the store keeps refusing, the answer is 503 Unavailable with Retry-Af
   faults.remove();
   expect((await api('GET', `/nodes/${id}`)).body).toEqual(before);
 });
+
+test.each([
+  ['finished', 'holds change hands'],
+  ['migrating', 'only the status moves on'],
+] as const)('a status change (%s: %s) whose response is lost after it committed answers applied, once', async (status, _why) => {
+  const [a, b] = [await node(), await node()];
+  const instanceUuid = uuid();
+  await api('POST', `/nodes/${a}/instances`, { instanceUuid, flavor: F1 });
+  const migrationId = `lost-${status}-${seq}`;
+  expect((await api('POST', `/nodes/${b}/move-claims`, { migrationId, instanceUuid, moveType: 'migration', sourceNodeId: a })).status).toBe(201);
+  const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'lost-response', times: 1 });
+  remove = faults.remove;
+  const res = await api('POST', `/migrations/${migrationId}/status`, { status, sequence: 1 });
+  expect(faults.state.injected).toBe(1);
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ status, sequence: 1, applied: true });
+  // A real repeat of the same update is still told apart.
+  expect((await api('POST', `/migrations/${migrationId}/status`, { status, sequence: 1 })).body).toMatchObject({ applied: false });
+  const [src, dst] = [await expectLedgerExact(store, a), await expectLedgerExact(store, b)];
+  expect([src.instances.length, dst.instances.length]).toEqual(status === 'finished' ? [0, 1] : [1, 0]);
+});
