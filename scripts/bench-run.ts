@@ -21,7 +21,7 @@ import type { HttpEvent, HttpResult } from '../lib/api/http';
 import { add, nodeLimits, reserved, RESOURCES, scale, ZERO, type Amounts, type PciPool } from '../lib/domain';
 import { createStore, ensureTable, resetStoreFromEnv, storeFromEnv, type Store } from '../lib/store';
 import { bundlesOk, measureBundles, printBundles } from './bench-bundles';
-import { showProgress as showProgressLine, silenceProgress, type Progress } from './progress';
+import { showProgress as showProgressLine, type Progress } from './progress';
 import {
   COLUMNS, DEVICE_PREFIX, deviceOf, headroomOf, HOLD_PREFIX, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf,
 } from '../lib/store/items';
@@ -343,11 +343,6 @@ let progress: Progress | undefined;
 function stopProgress(): void {
   progress?.end();
   progress = undefined;
-}
-
-/** Clears the progress line for good (bench.ts calls it on SIGINT, before it reports the stop). */
-export function silence(): void {
-  silenceProgress();
 }
 
 function showProgress(label: string, total: number, done: () => number): void {

@@ -3,9 +3,8 @@
 // steps), until SOAK_OPS operations (100,000 by default) have run against an in-memory DynamoDB Local
 // this script starts and always stops. Prints operations/s, the checks done and the faults injected;
 // a failure prints its seed and path (CAMPAIGN_SEED=… CAMPAIGN_PATH=… npm run soak replays it).
-import { tmpdir } from 'node:os';
-import { runPidFile, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { showProgress, silenceProgress } from './progress';
+import { showProgress } from './progress';
+import { withDynamoDbLocal } from './with-dynamodb-local';
 
 // Read by the SDK and Powertools when they load: set before the handlers are imported below.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -18,24 +17,7 @@ const firstSeed = Number(process.env.CAMPAIGN_SEED ?? Date.now() % 1_000_000_000
 const replayPath = process.env.CAMPAIGN_PATH;
 
 async function main(): Promise<void> {
-  let db: DynamoDbLocal | undefined;
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    if (!db) return Promise.resolve();
-    const { pid } = db;
-    stopping ??= db.stop().then(() => console.log(`DynamoDB Local (pid ${pid}) stopped.`));
-    return stopping;
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    silenceProgress();
-    console.error(`\n${signal}: stopping DynamoDB Local`);
-    void stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    db = await startDynamoDbLocal({ pidFile: runPidFile(tmpdir(), 'capacity-tracker-soak-') });
-    console.log(`DynamoDB Local (in memory) pid ${db.pid} at ${db.endpoint}`);
+  await withDynamoDbLocal('soak', async (db) => {
     process.env.DYNAMODB_ENDPOINT = db.endpoint;
     process.env.TABLE_NAME = 'soak';
     const { createStore, ensureTable, resetStoreFromEnv } = await import('../lib/store');
@@ -95,9 +77,7 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
     if (failed) process.exitCode = 1;
-  } finally {
-    await stop();
-  }
+  });
 }
 
 main().catch((error: unknown) => {
