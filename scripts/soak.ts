@@ -72,7 +72,7 @@ async function main(): Promise<void> {
         `invariant checks: ${totals.checks}`,
         `faults injected: ${faults} ${JSON.stringify(totals.faults)}; 5xx answers retried by the client: ${totals.retried5xx}; ` +
           `queue messages redelivered: ${totals.redelivered}`,
-        `status updates that applied but answered applied=false (a retry saw its own write): ${totals.appliedButReportedIgnored}`,
+        `status updates re-sent after their Lambda died post-commit, answered applied=false: ${totals.appliedButReportedIgnored}`,
         `outcomes: ${JSON.stringify(totals.outcomes)}`,
       ].join('\n'),
     );
