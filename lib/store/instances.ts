@@ -21,7 +21,7 @@ import {
   nodeStateOf,
   ownerKey,
 } from './items';
-import { Contended, isAmbiguous, withRetry } from './retry';
+import { Contended, isAmbiguous, noteIfAmbiguous, withRetry } from './retry';
 import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, refusedByNode, type TransactItem } from './writes';
 import { plain } from './plain';
 import { devicesWritten, deviceWrites, forgetDevices, giveBackDevices, learnFromCancellation, takeDevices } from './devices';
@@ -169,10 +169,7 @@ export async function changeInstance(store: Store, nodeId: string, instanceUuid:
       const released = RELEASING_STATES.has(after.vmState);
       if (released) {
         if (before.migrationId) return { moving: before.migrationId };
-        await commitRelease(store, before, after).catch((error: unknown) => {
-          if (isAmbiguous(error)) maybeReleased = after;
-          throw error;
-        });
+        await commitRelease(store, before, after).catch(noteIfAmbiguous(() => (maybeReleased = after)));
         return { record: after, released };
       }
       const delta = statsDelta(before, after, false);

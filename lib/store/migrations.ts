@@ -34,7 +34,7 @@ import {
   ownerKey,
 } from './items';
 import { devicesWritten, deviceWrites, forgetDevices, giveBackDevices, takeDevices } from './devices';
-import { Contended, isAmbiguous, withRetry } from './retry';
+import { Contended, isAmbiguous, noteIfAmbiguous, withRetry } from './retry';
 import { cancellation, commitOrStartOver, guardConditions, nodeUpdate, refusedByNode, type TransactItem } from './writes';
 
 export interface MoveRequest {
@@ -208,10 +208,7 @@ export async function changeMigrationStatus(
 ): Promise<StatusResult> {
   // A commit whose answer was lost may have landed: the retry then finds this very change and says so.
   let attempted: Migration | undefined;
-  const remember = (next: Migration) => (error: unknown) => {
-    if (isAmbiguous(error)) attempted = next;
-    throw error;
-  };
+  const remember = (next: Migration) => noteIfAmbiguous(() => (attempted = next));
   return withRetry(async () => {
     const m = await getMigration(store, migrationId);
     if (attempted && m.version === attempted.version && m.status === attempted.status && m.sequence === attempted.sequence) {

@@ -7,7 +7,7 @@ import { Expression } from './expression';
 import { COLUMNS, deviceKey, nodeKey, nodeStateOf } from './items';
 import { queryAll } from './query';
 import { devicesWritten, deviceWrites, forgetDevices, readNodeAndDevices } from './devices';
-import { isAmbiguous, withRetry } from './retry';
+import { noteIfAmbiguous, withRetry } from './retry';
 import { commitOrStartOver } from './writes';
 import { NODE_INDEX } from './table';
 
@@ -59,10 +59,7 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
   // landed unseen (a lost response): then a retry that finds the node registered it itself.
   let absent: boolean | undefined;
   let maybeLanded = false;
-  const landed = (error: unknown) => {
-    if (isAmbiguous(error)) maybeLanded = true;
-    throw error;
-  };
+  const landed = noteIfAmbiguous(() => (maybeLanded = true));
   return withRetry(async () => {
     const { node: before, devices } = await readNodeAndDevices(store, nodeId);
     absent ??= before === undefined;

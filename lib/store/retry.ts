@@ -81,6 +81,14 @@ export function retryKind(error: unknown): RetryKind {
   return 'other';
 }
 
+/** A catch handler for a write: notes a failure that may have committed (see isAmbiguous), then rethrows it. */
+export function noteIfAmbiguous(note: () => void): (error: unknown) => never {
+  return (error) => {
+    if (isAmbiguous(error)) note();
+    throw error;
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
