@@ -9,7 +9,9 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import type { Access } from '../functions/routes';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/api/service';
 import { NODE_INDEX } from '../lib/store/table';
+import { BUNDLE } from './bundling';
 import { isDev, type StageConfig } from './config';
 
 export const ROOT = join(__dirname, '..');
@@ -64,20 +66,18 @@ export class LedgerFunction extends Construct {
       maxEventAge: props.maxEventAge,
       environment: {
         TABLE_NAME: table.tableName,
-        POWERTOOLS_SERVICE_NAME: 'capacity-tracker',
-        POWERTOOLS_METRICS_NAMESPACE: 'CapacityTracker',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: stage.logLevel,
       },
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       bundling: {
-        // The same bundle scripts/build.ts makes and the bench measures.
-        minify: true,
-        target: 'node22',
+        minify: BUNDLE.minify,
+        target: BUNDLE.target,
         format: OutputFormat.CJS,
-        sourceMap: false,
-        // The nodejs22.x runtime ships the AWS SDK v3.
-        externalModules: ['@aws-sdk/*'],
+        sourceMap: BUNDLE.sourcemap,
+        externalModules: [...BUNDLE.external],
         // Synth runs offline and in CodeBuild without Docker: a missing local esbuild must fail, not pull an image.
         forceDockerBundling: false,
         // Sizes are reported by the infra tests and `npm run build`; synth shows only problems.

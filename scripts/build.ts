@@ -4,6 +4,7 @@ import { build, type Metafile } from 'esbuild';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_ENTRIES, ROUTES } from '../functions/routes';
+import { BUNDLE } from '../infra/bundling';
 
 export const ENTRIES = [...new Set([...ROUTES, ...EVENT_ENTRIES].map((r) => r.entry))];
 
@@ -35,13 +36,12 @@ export async function bundle(entryFile: string, outdir: string, name: string): P
     outfile: file,
     bundle: true,
     platform: 'node',
-    target: 'node22',
     format: 'cjs',
-    minify: true,
-    sourcemap: false,
+    target: BUNDLE.target,
+    minify: BUNDLE.minify,
+    sourcemap: BUNDLE.sourcemap,
+    external: [...BUNDLE.external],
     metafile: true,
-    // The Lambda runtime ships the AWS SDK v3.
-    external: ['@aws-sdk/*'],
     logLevel: 'warning',
   });
   return { entry: name, file, bytes: statSync(file).size, parts: partsOf(result.metafile) };
