@@ -36,5 +36,3 @@ export async function webFile(path: string): Promise<WebFile | undefined> {
   // Read on every request, so that an edit of the page shows on reload.
   return { body: await readFile(join(WEB_DIR, entry.file)), contentType: entry.contentType };
 }
-
-export const WEB_PATHS = ['/openapi.json', ...Object.keys(PAGE_FILES)];
