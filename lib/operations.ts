@@ -171,7 +171,10 @@ export const OPERATIONS = {
     errors: ['ValidationError', 'NodeNotFound'], access: CHANGE, lambda: BEHIND_API,
   },
   consumeStatusUpdates: {
-    name: 'MigrationStatusQueue', trigger: { kind: 'sqs', batchSize: 10 }, entry: 'migration-status-queue',
+    name: 'MigrationStatusQueue',
+    // The most a FIFO event source takes; a batch holds several instances' groups.
+    trigger: { kind: 'sqs', batchSize: 10 },
+    entry: 'migration-status-queue',
     summary: 'Apply the migration status updates of the FIFO queue',
     errors: ['ValidationError', 'MigrationNotFound', 'InvalidTransition'],
     access: { ...CHANGE, queue: 'consume' }, lambda: { memoryMb: MEMORY_MB, timeoutSeconds: CONSUMER_TIMEOUT_SECONDS },

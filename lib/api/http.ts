@@ -4,6 +4,7 @@ import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { AppError, InsufficientResources, Unavailable, ValidationError, type Issue } from '../errors';
+import type { Operation } from '../operations';
 import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
 import { logger } from './logger';
 import { count, operationMetrics } from './metrics';
@@ -125,14 +126,15 @@ function requestContext(operation: string, perOperation: Metrics): middy.Middlew
 type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
 /**
- * The middleware stack every HTTP handler shares. `operation` names the handler in logs and metrics.
+ * The middleware stack every HTTP handler shares. The operation's entry in lib/operations.ts names the
+ * handler in logs and metrics.
  * middy runs `after` hooks in reverse order, so errorResponses (last) shapes a failure before
  * requestContext counts it and logMetrics publishes it.
  */
-export function httpHandler(operation: string, handler: Handler) {
-  const perOperation = operationMetrics(operation);
+export function httpHandler({ name }: Pick<Operation, 'name'>, handler: Handler) {
+  const perOperation = operationMetrics(name);
   return observed<HttpEvent, HttpResult>(handler)
     .use(logMetrics(perOperation))
-    .use(requestContext(operation, perOperation))
+    .use(requestContext(name, perOperation))
     .use(errorResponses());
 }
