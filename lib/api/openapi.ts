@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import type { ErrorCode } from '../errors';
 import { OPERATIONS, ROUTES, type HttpOperationId, type Operation, type Route } from '../operations';
-import { HTTP_STATUS } from './error-status';
+import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
 import {
   auditSchema, claimSchema, dropQuerySchema, instanceUuidSchema, inventorySchema, migrationIdSchema, moveClaimSchema,
   nodeIdSchema, stateChangeSchema, statusUpdateSchema,
@@ -163,7 +163,7 @@ function errorResponses(codes: readonly ErrorCode[]): Record<string, JsonObject>
       content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { enum: list } } } } },
     };
   }
-  out['500'] = { $ref: '#/components/responses/InternalError' };
+  out[String(INTERNAL_ERROR.status)] = { $ref: `#/components/responses/${INTERNAL_ERROR.code}` };
   return out;
 }
 
@@ -217,9 +217,9 @@ export function openApiDocument(options: OpenApiOptions = {}): JsonObject {
     components: {
       schemas: componentSchemas(),
       responses: {
-        InternalError: {
-          description: 'InternalError: the request failed unexpectedly; it may be retried.',
-          content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { const: 'InternalError' } } } } },
+        [INTERNAL_ERROR.code]: {
+          description: `${INTERNAL_ERROR.code}: ${INTERNAL_ERROR.message.replace(/^T/, 't')}`,
+          content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { const: INTERNAL_ERROR.code } } } } },
         },
       },
       securitySchemes: {
