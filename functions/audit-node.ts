@@ -3,9 +3,10 @@ import { logger } from '../lib/api/logger';
 import { count, metrics } from '../lib/api/metrics';
 import { auditSchema, nodeIdSchema } from '../lib/api/schemas';
 import { nodeView } from '../lib/domain';
+import { OPERATIONS } from '../lib/operations';
 import { auditNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler('AuditNode', async (event) => {
+export const handler = httpHandler(OPERATIONS.auditNode, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const body = parseBody(auditSchema, event);
   const result = await auditNode(storeFromEnv(), nodeId, body);

@@ -3,9 +3,10 @@ import { logger } from '../lib/api/logger';
 import { count } from '../lib/api/metrics';
 import { claimSchema, nodeIdSchema } from '../lib/api/schemas';
 import { claimView } from '../lib/api/views';
+import { OPERATIONS } from '../lib/operations';
 import { claimInstance, getNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler('ClaimInstance', async (event) => {
+export const handler = httpHandler(OPERATIONS.claimInstance, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const request = parseBody(claimSchema, event);
   const store = storeFromEnv();

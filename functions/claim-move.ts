@@ -3,9 +3,10 @@ import { logger } from '../lib/api/logger';
 import { count } from '../lib/api/metrics';
 import { moveClaimSchema, nodeIdSchema } from '../lib/api/schemas';
 import { migrationView, moveClaimView } from '../lib/api/views';
+import { OPERATIONS } from '../lib/operations';
 import { claimMove, getNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler('ClaimMove', async (event) => {
+export const handler = httpHandler(OPERATIONS.claimMove, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const request = parseBody(moveClaimSchema, event);
   const store = storeFromEnv();

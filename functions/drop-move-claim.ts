@@ -1,8 +1,9 @@
 import { httpHandler, json, parse, pathParam } from '../lib/api/http';
 import { dropQuerySchema, migrationIdSchema, nodeIdSchema } from '../lib/api/schemas';
+import { OPERATIONS } from '../lib/operations';
 import { dropMoveClaim, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler('DropMoveClaim', async (event) => {
+export const handler = httpHandler(OPERATIONS.dropMoveClaim, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const migrationId = parse(migrationIdSchema, pathParam(event, 'migrationId'), 'migrationId');
   const { flavor } = parse(dropQuerySchema, event.queryStringParameters ?? {}, 'query');

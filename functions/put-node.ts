@@ -1,9 +1,10 @@
 import { httpHandler, json, parse, parseBody, pathParam } from '../lib/api/http';
 import { inventorySchema, nodeIdSchema } from '../lib/api/schemas';
 import { nodeView } from '../lib/domain';
+import { OPERATIONS } from '../lib/operations';
 import { putNode, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler('PutNode', async (event) => {
+export const handler = httpHandler(OPERATIONS.putNode, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const { pciDevices, ...inventory } = parseBody(inventorySchema, event);
   const { created, node } = await putNode(storeFromEnv(), nodeId, inventory, pciDevices);

@@ -1,8 +1,9 @@
 import { httpHandler, json, parse, pathParam } from '../lib/api/http';
 import { instanceUuidSchema, nodeIdSchema } from '../lib/api/schemas';
+import { OPERATIONS } from '../lib/operations';
 import { releaseInstance, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler('ReleaseInstance', async (event) => {
+export const handler = httpHandler(OPERATIONS.releaseInstance, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const instanceUuid = parse(instanceUuidSchema, pathParam(event, 'instanceUuid'), 'instanceUuid');
   // Releasing what is no longer tracked is a no-op, so a retried release answers the same.

@@ -1,9 +1,10 @@
 import { httpHandler, json, parse, parseBody, pathParam } from '../lib/api/http';
 import { instanceUuidSchema, nodeIdSchema, stateChangeSchema } from '../lib/api/schemas';
 import { instanceView } from '../lib/api/views';
+import { OPERATIONS } from '../lib/operations';
 import { changeInstance, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler('UpdateInstance', async (event) => {
+export const handler = httpHandler(OPERATIONS.updateInstance, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const instanceUuid = parse(instanceUuidSchema, pathParam(event, 'instanceUuid'), 'instanceUuid');
   const change = parseBody(stateChangeSchema, event);

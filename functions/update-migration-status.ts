@@ -1,9 +1,10 @@
 import { httpHandler, json, parse, parseBody, pathParam } from '../lib/api/http';
 import { migrationIdSchema, statusUpdateSchema } from '../lib/api/schemas';
 import { migrationView } from '../lib/api/views';
+import { OPERATIONS } from '../lib/operations';
 import { changeMigrationStatus, storeFromEnv } from '../lib/store';
 
-export const handler = httpHandler('UpdateMigrationStatus', async (event) => {
+export const handler = httpHandler(OPERATIONS.updateMigrationStatus, async (event) => {
   const migrationId = parse(migrationIdSchema, pathParam(event, 'migrationId'), 'migrationId');
   const { status, sequence } = parseBody(statusUpdateSchema, event);
   // A stale, repeated or out-of-order status is not an error: it answers 200 and changes nothing.

@@ -1,4 +1,4 @@
-// The HTTP API: every route of functions/routes.ts on its Lambda, IAM authorization (SigV4) on all of
+// The HTTP API: every route of lib/operations.ts on its Lambda, IAM authorization (SigV4) on all of
 // them, a throttled $default stage and JSON access logs.
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
@@ -8,7 +8,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ROUTES } from '../functions/routes';
+import { ROUTES } from '../lib/operations';
 import { isDev, type StageConfig } from './config';
 
 /** One JSON object per request; the caller's IAM identity is what SigV4 authorization adds. */

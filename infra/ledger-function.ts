@@ -1,5 +1,5 @@
 // One Lambda of the service: bundled locally by esbuild, its own log group and role, and an IAM policy
-// made from the entry's declared access (functions/routes.ts) and nothing more.
+// made from the entry's declared access (lib/operations.ts) and nothing more; its settings come from there too.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -8,8 +8,8 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import type { Access } from '../functions/routes';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/api/service';
+import type { Access, LambdaSettings } from '../lib/operations';
 import { NODE_INDEX } from '../lib/store/table';
 import { BUNDLE } from './bundling';
 import { isDev, type StageConfig } from './config';
@@ -20,14 +20,9 @@ export interface LedgerFunctionProps {
   /** File under functions/ (without .ts). */
   entry: string;
   access: Access;
+  lambda: LambdaSettings;
   table: ITableV2;
   stage: StageConfig;
-  timeout: Duration;
-  memorySize?: number;
-  reservedConcurrentExecutions?: number;
-  /** Lambda's own retries of an asynchronous invocation (the schedule's). */
-  retryAttempts?: number;
-  maxEventAge?: Duration;
 }
 
 export class LedgerFunction extends Construct {
@@ -36,7 +31,7 @@ export class LedgerFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: LedgerFunctionProps) {
     super(scope, id);
-    const { entry, access, table, stage } = props;
+    const { entry, access, lambda, table, stage } = props;
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: stage.logRetentionDays,
       removalPolicy: isDev(stage) ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
@@ -54,16 +49,14 @@ export class LedgerFunction extends Construct {
       description: `capacity-tracker ${stage.name}: ${entry}`,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      // Memory buys CPU: 1 GB keeps cold starts and the transaction's JSON work short, at a cost that is
-      // small next to the DynamoDB writes of a claim.
-      memorySize: props.memorySize ?? 1024,
-      timeout: props.timeout,
+      memorySize: lambda.memoryMb,
+      timeout: Duration.seconds(lambda.timeoutSeconds),
       role,
       logGroup: this.logGroup,
       tracing: Tracing.ACTIVE,
-      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      retryAttempts: props.retryAttempts,
-      maxEventAge: props.maxEventAge,
+      reservedConcurrentExecutions: lambda.reservedConcurrency,
+      retryAttempts: lambda.retryAttempts,
+      maxEventAge: lambda.maxEventAgeSeconds === undefined ? undefined : Duration.seconds(lambda.maxEventAgeSeconds),
       environment: {
         TABLE_NAME: table.tableName,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,

@@ -1,12 +1,12 @@
-// The service: the ledger table, one Lambda per entry of functions/routes.ts, the HTTP API, the status
+// The service: the ledger table, one Lambda per entry of lib/operations.ts, the HTTP API, the status
 // queue, the audit schedule and the alarms.
 import { CfnOutput, Duration, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import { AccountPrincipal, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { lambdaEntries } from '../functions/routes';
+import { CONSUMER_TIMEOUT_SECONDS, HTTP_TIMEOUT_SECONDS, lambdaEntries, OPERATIONS } from '../lib/operations';
 import { LedgerAlarms } from './alarms';
-import { AUDIT_TIMEOUT, AuditSchedule } from './audit-schedule';
+import { AuditSchedule } from './audit-schedule';
 import { isDev, type StageConfig } from './config';
 import { LedgerApi } from './http-api';
 import { LedgerFunction } from './ledger-function';
@@ -15,10 +15,9 @@ import { OperatorSite } from './operator-site';
 import { StatusQueue } from './status-queue';
 import { ledgerTable } from './table';
 
-/** API Gateway waits 30 s for an integration; a request's retries (lib/store/retry.ts) take a few seconds at worst. */
-export const HTTP_TIMEOUT = Duration.seconds(10);
-/** A batch of up to 10 status changes, each one transaction with its retries. */
-export const CONSUMER_TIMEOUT = Duration.seconds(30);
+/** The timeouts of lib/operations.ts (which says why), as CDK durations. */
+export const HTTP_TIMEOUT = Duration.seconds(HTTP_TIMEOUT_SECONDS);
+export const CONSUMER_TIMEOUT = Duration.seconds(CONSUMER_TIMEOUT_SECONDS);
 
 /** Name of the role the pipeline's smoke test assumes to call a stage's API; fixed so the pipeline can name it. */
 export const smokeTestRoleName = (stageName: string) => `capacity-tracker-${stageName}-smoke-test`;
@@ -45,16 +44,8 @@ export class ServiceStack extends Stack {
     // nodejs22.x is the runtime the bundles target (scripts/build.ts, the bench and the local runs on Node 22).
     Validations.of(lambdas).acknowledge({ id: 'AwsSolutions-L1', reason: 'nodejs22.x is the chosen runtime: the bundles target node22 and it is supported until 2027.' });
     const functions = new Map<string, LedgerFunction>();
-    for (const { entry, access } of lambdaEntries()) {
-      const timeout = entry === 'audit-all' ? AUDIT_TIMEOUT : entry === 'migration-status-queue' ? CONSUMER_TIMEOUT : HTTP_TIMEOUT;
-      functions.set(
-        entry,
-        new LedgerFunction(lambdas, entry, {
-          entry, access, table, stage, timeout,
-          // One audit round at a time; a round that finds the function busy is dropped, not queued.
-          ...(entry === 'audit-all' ? { reservedConcurrentExecutions: 1, retryAttempts: 0, maxEventAge: Duration.minutes(1) } : {}),
-        }),
-      );
+    for (const { entry, access, lambda } of lambdaEntries()) {
+      functions.set(entry, new LedgerFunction(lambdas, entry, { entry, access, lambda, table, stage }));
     }
     this.functions = functions;
     const fn = (entry: string): IFunction => {
@@ -65,8 +56,8 @@ export class ServiceStack extends Stack {
     const fns = new Map([...functions].map(([entry, f]) => [entry, f.fn as IFunction]));
 
     const api = new LedgerApi(this, 'Http', { stage, functions: fns });
-    const queue = new StatusQueue(this, 'MigrationStatus', { consumer: fn('migration-status-queue'), consumerTimeout: CONSUMER_TIMEOUT });
-    new AuditSchedule(this, 'Audit', { auditAll: fn('audit-all') });
+    const queue = new StatusQueue(this, 'MigrationStatus', { consumer: fn(OPERATIONS.consumeStatusUpdates.entry), consumerTimeout: CONSUMER_TIMEOUT });
+    new AuditSchedule(this, 'Audit', { auditAll: fn(OPERATIONS.auditAll.entry) });
     new LedgerAlarms(this, 'Alarms', { stageName: stage.name, keep: !isDev(stage), api: api.api, deadLetters: queue.deadLetters, table, functions: fns });
 
     this.apiUrl = new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the HTTP API (IAM authorization: sign with SigV4, service execute-api)' });

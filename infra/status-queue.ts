@@ -4,6 +4,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { OPERATIONS } from '../lib/operations';
 
 /**
  * Receives before a message goes to the dead-letter queue. The consumer skips the rest of a failing
@@ -46,8 +47,7 @@ export class StatusQueue extends Construct {
     });
     props.consumer.addEventSource(
       new SqsEventSource(this.queue, {
-        // The most a FIFO event source takes; a batch holds several instances' groups.
-        batchSize: 10,
+        batchSize: OPERATIONS.consumeStatusUpdates.trigger.batchSize,
         reportBatchItemFailures: true,
       }),
     );

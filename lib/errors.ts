@@ -1,13 +1,32 @@
-// Failures every layer may raise, each with the HTTP status and error code the contract gives it.
+// Failures every layer may raise. They say what went wrong and carry its data; how an answer shows them
+// (the HTTP status of each code) is decided at the edge, in lib/api/error-status.ts.
 
+/** Every error code of the contract, once: the classes below, the edge's statuses and the OpenAPI document read it. */
+export const ERROR_CODES = {
+  ValidationError: { summary: 'The request, a path parameter or the query does not fit the schema.' },
+  NodeNotFound: { summary: 'The node is not registered.' },
+  InstanceNotFound: { summary: 'The instance is not tracked on the node.' },
+  MigrationNotFound: { summary: 'The migration is not known.' },
+  InsufficientResources: { summary: 'The claim does not fit the node; nothing was claimed.' },
+  InstanceConflict: { summary: 'The instance is already tracked with something else.' },
+  InvalidTransition: { summary: 'The migration cannot take that status.' },
+  NodeInUse: { summary: 'The node still tracks instances or move claims.' },
+  Unavailable: { summary: 'The store stayed busy past the retries; nothing changed.' },
+} as const satisfies Record<string, { summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const isErrorCode = (value: unknown): value is ErrorCode => typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+
+/** Each class takes, last, the failure that led to it: ES2022's `{ cause }` (the lib's ErrorOptions). */
 export class AppError extends Error {
   constructor(
-    readonly statusCode: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = code;
   }
 }
@@ -18,55 +37,64 @@ export interface Issue {
 }
 
 export class ValidationError extends AppError {
-  constructor(message: string, issues: Issue[] = []) {
-    super(400, 'ValidationError', message, { issues });
+  constructor(message: string, issues: Issue[] = [], options?: ErrorOptions) {
+    super('ValidationError', message, { issues }, options);
   }
 }
 
 export class NodeNotFound extends AppError {
-  constructor(nodeId: string) {
-    super(404, 'NodeNotFound', `Node ${nodeId} is not registered.`);
+  constructor(nodeId: string, options?: ErrorOptions) {
+    super('NodeNotFound', `Node ${nodeId} is not registered.`, {}, options);
   }
 }
 
 export class InstanceNotFound extends AppError {
-  constructor(nodeId: string, instanceUuid: string) {
-    super(404, 'InstanceNotFound', `Instance ${instanceUuid} is not tracked on node ${nodeId}.`);
+  constructor(nodeId: string, instanceUuid: string, options?: ErrorOptions) {
+    super('InstanceNotFound', `Instance ${instanceUuid} is not tracked on node ${nodeId}.`, {}, options);
   }
 }
 
 export class InsufficientResources extends AppError {
-  constructor(message: string, reasons: string[]) {
-    super(409, 'InsufficientResources', message, { reasons });
+  constructor(message: string, reasons: string[], options?: ErrorOptions) {
+    super('InsufficientResources', message, { reasons }, options);
   }
 }
 
 export class InstanceConflict extends AppError {
-  constructor(message: string) {
-    super(409, 'InstanceConflict', message);
+  constructor(message: string, options?: ErrorOptions) {
+    super('InstanceConflict', message, {}, options);
   }
 }
 
 export class NodeInUse extends AppError {
-  constructor(nodeId: string, tracked: number) {
-    super(409, 'NodeInUse', `Node ${nodeId} still tracks ${tracked} instance(s) or move claim(s); release them before deleting the node.`);
+  constructor(nodeId: string, tracked: number, options?: ErrorOptions) {
+    super(
+      'NodeInUse',
+      `Node ${nodeId} still tracks ${tracked} instance(s) or move claim(s); release them before deleting the node.`,
+      {},
+      options,
+    );
   }
 }
 
+/** The store stayed busy; `cause` keeps the failure that exhausted the retries. */
 export class Unavailable extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(503, 'Unavailable', 'The capacity store is busy; retry the request later.');
+  constructor(
+    readonly retryAfterSeconds: number,
+    options?: ErrorOptions,
+  ) {
+    super('Unavailable', 'The capacity store is busy; retry the request later.', {}, options);
   }
 }
 
 export class MigrationNotFound extends AppError {
-  constructor(migrationId: string) {
-    super(404, 'MigrationNotFound', `Migration ${migrationId} is not known.`);
+  constructor(migrationId: string, options?: ErrorOptions) {
+    super('MigrationNotFound', `Migration ${migrationId} is not known.`, {}, options);
   }
 }
 
 export class InvalidTransition extends AppError {
-  constructor(message: string) {
-    super(409, 'InvalidTransition', message);
+  constructor(message: string, options?: ErrorOptions) {
+    super('InvalidTransition', message, {}, options);
   }
 }

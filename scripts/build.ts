@@ -1,12 +1,13 @@
-// Bundles each Lambda entry of functions/ into dist/<entry>/index.js the way the CDK stack does (esbuild,
-// minified, CommonJS for node22, the AWS SDK left to the Lambda runtime), and reports the sizes.
+// Bundles each Lambda entry of the table of operations (lib/operations.ts) into dist/<entry>/index.js the way
+// the CDK stack does (esbuild, minified, CommonJS for node22, the AWS SDK left to the Lambda runtime), and
+// reports the sizes.
 import { build, type Metafile } from 'esbuild';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVENT_ENTRIES, ROUTES } from '../functions/routes';
 import { BUNDLE } from '../infra/bundling';
+import { lambdaEntries } from '../lib/operations';
 
-export const ENTRIES = [...new Set([...ROUTES, ...EVENT_ENTRIES].map((r) => r.entry))];
+export const ENTRIES = lambdaEntries().map((e) => e.entry);
 
 export interface Bundle {
   entry: string;

@@ -4,6 +4,8 @@ import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { AppError, InsufficientResources, Unavailable, ValidationError, type Issue } from '../errors';
+import type { Operation } from '../operations';
+import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
 import { logger } from './logger';
 import { count, operationMetrics } from './metrics';
 import { observed } from './observed';
@@ -71,20 +73,24 @@ export function prefersMinimal(event: HttpEvent): boolean {
   return /(^|[,;\s])return=minimal\b/i.test(prefer);
 }
 
-/** Turns every failure into the contract's error shape: known ones with their status, the rest as 500. */
+/** The contract's answer to a failure: a known one with its code's status, the rest as 500 InternalError. */
+export function errorResult(error: unknown): HttpResult {
+  if (error instanceof AppError) {
+    const status = HTTP_STATUS[error.code];
+    const headers: Record<string, string> =
+      error instanceof Unavailable ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+    if (status >= 500) logger.warn('request failed', { error: error.code });
+    return json(status, { error: error.code, message: error.message, ...error.details }, headers);
+  }
+  logger.error('unexpected failure', error as Error);
+  return json(INTERNAL_ERROR.status, { error: INTERNAL_ERROR.code, message: INTERNAL_ERROR.message });
+}
+
+/** Turns every failure into the contract's error shape. */
 function errorResponses(): middy.MiddlewareObj<HttpEvent, HttpResult> {
   return {
     onError: async (request) => {
-      const error = request.error;
-      if (error instanceof AppError) {
-        const headers: Record<string, string> =
-          error instanceof Unavailable ? { 'retry-after': String(error.retryAfterSeconds) } : {};
-        if (error.statusCode >= 500) logger.warn('request failed', { error: error.code });
-        request.response = json(error.statusCode, { error: error.code, message: error.message, ...error.details }, headers);
-        return;
-      }
-      logger.error('unexpected failure', error as Error);
-      request.response = json(500, { error: 'InternalError', message: 'The request failed unexpectedly; it may be retried.' });
+      request.response = errorResult(request.error);
     },
   };
 }
@@ -120,14 +126,15 @@ function requestContext(operation: string, perOperation: Metrics): middy.Middlew
 type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
 /**
- * The middleware stack every HTTP handler shares. `operation` names the handler in logs and metrics.
+ * The middleware stack every HTTP handler shares. The operation's entry in lib/operations.ts names the
+ * handler in logs and metrics.
  * middy runs `after` hooks in reverse order, so errorResponses (last) shapes a failure before
  * requestContext counts it and logMetrics publishes it.
  */
-export function httpHandler(operation: string, handler: Handler) {
-  const perOperation = operationMetrics(operation);
+export function httpHandler({ name }: Pick<Operation, 'name'>, handler: Handler) {
+  const perOperation = operationMetrics(name);
   return observed<HttpEvent, HttpResult>(handler)
     .use(logMetrics(perOperation))
-    .use(requestContext(operation, perOperation))
+    .use(requestContext(name, perOperation))
     .use(errorResponses());
 }

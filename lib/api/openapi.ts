@@ -1,13 +1,11 @@
-// The OpenAPI 3.1 document of the HTTP API, generated from the zod schemas the handlers validate with
-// (request bodies, path parameters, the query) and from lib/api/responses.ts, over the route list the
-// local runner and the CDK stack read. `npm run openapi` writes it to openapi.json; the local runner
-// serves it at GET /openapi.json.
+// The OpenAPI 3.1 document of the HTTP API, generated from the table of operations (lib/operations.ts: routes,
+// ids, summaries, errors), the statuses of lib/api/error-status.ts, the zod schemas the handlers validate with
+// (request bodies, path parameters, the query) and lib/api/responses.ts. `npm run openapi` writes it to
+// openapi.json; the local runner serves it at GET /openapi.json.
 import * as z from 'zod';
-import { ROUTES, type Route } from '../../functions/routes';
-import {
-  AppError, InstanceConflict, InstanceNotFound, InsufficientResources, InvalidTransition, MigrationNotFound, NodeInUse,
-  NodeNotFound, Unavailable, ValidationError,
-} from '../errors';
+import type { ErrorCode } from '../errors';
+import { OPERATIONS, ROUTES, type HttpOperationId, type Operation, type Route } from '../operations';
+import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
 import {
   auditSchema, claimSchema, dropQuerySchema, instanceUuidSchema, inventorySchema, migrationIdSchema, moveClaimSchema,
   nodeIdSchema, stateChangeSchema, statusUpdateSchema,
@@ -18,26 +16,6 @@ import {
 } from './responses';
 
 type JsonObject = Record<string, unknown>;
-
-// One instance of each error the handlers raise: their codes and statuses come from lib/errors.ts itself.
-const ERRORS = [
-  new ValidationError(''),
-  new NodeNotFound(''),
-  new InstanceNotFound('', ''),
-  new MigrationNotFound(''),
-  new InsufficientResources('', []),
-  new InstanceConflict(''),
-  new InvalidTransition(''),
-  new NodeInUse('', 0),
-  new Unavailable(1),
-] satisfies AppError[];
-
-export type ErrorCode =
-  | 'ValidationError' | 'NodeNotFound' | 'InstanceNotFound' | 'MigrationNotFound' | 'InsufficientResources'
-  | 'InstanceConflict' | 'InvalidTransition' | 'NodeInUse' | 'Unavailable';
-
-/** The error codes the document lists, with their HTTP status. */
-export const ERROR_STATUS: Record<ErrorCode, number> = Object.fromEntries(ERRORS.map((e) => [e.code, e.statusCode])) as Record<ErrorCode, number>;
 
 const REQUEST_SCHEMAS = {
   Inventory: inventorySchema,
@@ -72,10 +50,8 @@ const PATH_PARAMETERS: Record<string, { schema: z.ZodType; description: string }
   migrationId: { schema: migrationIdSchema, description: 'The migration (move).' },
 };
 
-interface Operation {
-  operationId: string;
-  summary: string;
-  description?: string;
+/** What the document says of an operation beyond the table: its request and its successful answers. */
+interface Exchange {
   body?: RequestName;
   /** The body may be left out: its fields are all optional. */
   bodyOptional?: boolean;
@@ -83,107 +59,52 @@ interface Operation {
   /** Answers `Prefer: return=minimal` by leaving the node view out. */
   prefer?: boolean;
   ok: Array<{ status: number; description: string; schema?: ResponseName }>;
-  errors: ErrorCode[];
 }
 
-type RouteKey = `${Route['method']} ${string}`;
-
-const OPERATIONS: Record<RouteKey, Operation> = {
-  'GET /nodes': {
-    operationId: 'listNodes', summary: 'Every node', ok: [{ status: 200, description: 'The node views.', schema: 'NodeList' }], errors: [],
-  },
-  'PUT /nodes/{nodeId}': {
-    operationId: 'putNode',
-    summary: 'Register a node or replace its inventory',
-    description:
-      'Tracked usage is kept: if the inventory shrinks below it, free values go negative and claims are refused until usage falls.',
+const EXCHANGES: Record<HttpOperationId, Exchange> = {
+  listNodes: { ok: [{ status: 200, description: 'The node views.', schema: 'NodeList' }] },
+  putNode: {
     body: 'Inventory',
     ok: [
       { status: 201, description: 'Registered.', schema: 'NodeView' },
       { status: 200, description: 'Inventory replaced.', schema: 'NodeView' },
     ],
-    errors: ['ValidationError'],
   },
-  'GET /nodes/{nodeId}': {
-    operationId: 'getNode', summary: 'A node', ok: [{ status: 200, description: 'The node view.', schema: 'NodeView' }],
-    errors: ['ValidationError', 'NodeNotFound'],
-  },
-  'DELETE /nodes/{nodeId}': {
-    operationId: 'deleteNode', summary: 'Delete a node that tracks nothing', ok: [{ status: 204, description: 'Deleted.' }],
-    errors: ['ValidationError', 'NodeNotFound', 'NodeInUse'],
-  },
-  'POST /nodes/{nodeId}/instances': {
-    operationId: 'claimInstance',
-    summary: 'Claim resources for an instance',
-    description: "Refused with Nova's message when it does not fit. The same request again answers 200 and changes nothing.",
+  getNode: { ok: [{ status: 200, description: 'The node view.', schema: 'NodeView' }] },
+  deleteNode: { ok: [{ status: 204, description: 'Deleted.' }] },
+  claimInstance: {
     body: 'ClaimRequest',
     prefer: true,
     ok: [
       { status: 201, description: 'Claimed.', schema: 'Claim' },
       { status: 200, description: 'A retry of a claim already made: the same claim.', schema: 'Claim' },
     ],
-    errors: ['ValidationError', 'NodeNotFound', 'InsufficientResources', 'InstanceConflict'],
   },
-  'GET /nodes/{nodeId}/instances': {
-    operationId: 'listInstances', summary: "The node's instance records", ok: [{ status: 200, description: 'The records.', schema: 'InstanceList' }],
-    errors: ['ValidationError', 'NodeNotFound'],
-  },
-  'GET /nodes/{nodeId}/instances/{instanceUuid}': {
-    operationId: 'getInstance', summary: 'An instance record', ok: [{ status: 200, description: 'The record.', schema: 'InstanceRecord' }],
-    errors: ['ValidationError', 'InstanceNotFound'],
-  },
-  'PATCH /nodes/{nodeId}/instances/{instanceUuid}': {
-    operationId: 'updateInstance',
-    summary: "The instance changed state (Nova's update_usage)",
-    description: 'vmState deleted or shelved_offloaded releases what the instance holds.',
+  listInstances: { ok: [{ status: 200, description: 'The records.', schema: 'InstanceList' }] },
+  getInstance: { ok: [{ status: 200, description: 'The record.', schema: 'InstanceRecord' }] },
+  updateInstance: {
     body: 'StateChange',
     ok: [{ status: 200, description: 'The record; tracked is false once released.', schema: 'InstanceAfterChange' }],
-    errors: ['ValidationError', 'InstanceNotFound'],
   },
-  'DELETE /nodes/{nodeId}/instances/{instanceUuid}': {
-    operationId: 'releaseInstance',
-    summary: 'Release everything the instance holds',
-    description: 'An instance that is moving has its move cancelled first.',
-    ok: [{ status: 204, description: 'Released, or no longer tracked.' }],
-    errors: ['ValidationError'],
-  },
-  'POST /nodes/{nodeId}/move-claims': {
-    operationId: 'claimMove',
-    summary: 'Claim the destination of a resize, migration or evacuation',
+  releaseInstance: { ok: [{ status: 204, description: 'Released, or no longer tracked.' }] },
+  claimMove: {
     body: 'MoveClaimRequest',
     prefer: true,
     ok: [
       { status: 201, description: 'Claimed; the migration is pre-migrating.', schema: 'MoveClaim' },
       { status: 200, description: 'A retry of a move claim already made.', schema: 'MoveClaim' },
     ],
-    errors: ['ValidationError', 'NodeNotFound', 'InstanceNotFound', 'InsufficientResources', 'InstanceConflict'],
   },
-  'DELETE /nodes/{nodeId}/move-claims/{migrationId}': {
-    operationId: 'dropMoveClaim',
-    summary: "Drop one hold of a move (Nova's drop_move_claim)",
-    query: dropQuerySchema,
-    ok: [{ status: 204, description: 'Dropped, or not held.' }],
-    errors: ['ValidationError'],
-  },
-  'GET /migrations/{migrationId}': {
-    operationId: 'getMigration', summary: 'A migration', ok: [{ status: 200, description: 'The migration.', schema: 'Migration' }],
-    errors: ['ValidationError', 'MigrationNotFound'],
-  },
-  'POST /migrations/{migrationId}/status': {
-    operationId: 'updateMigrationStatus',
-    summary: 'A migration status update (also carried by the SQS queue)',
-    description: 'A status that goes backwards, repeats, follows a final one or has a stale sequence answers 200 with applied false.',
+  dropMoveClaim: { query: dropQuerySchema, ok: [{ status: 204, description: 'Dropped, or not held.' }] },
+  getMigration: { ok: [{ status: 200, description: 'The migration.', schema: 'Migration' }] },
+  updateMigrationStatus: {
     body: 'StatusUpdate',
     ok: [{ status: 200, description: 'The migration after the update.', schema: 'MigrationAfterStatus' }],
-    errors: ['ValidationError', 'MigrationNotFound', 'InvalidTransition'],
   },
-  'POST /nodes/{nodeId}/audit': {
-    operationId: 'auditNode',
-    summary: "Recount the node and repair drift (Nova's update_available_resource)",
+  auditNode: {
     body: 'AuditRequest',
     bodyOptional: true,
     ok: [{ status: 200, description: 'The node after the audit and what changed.', schema: 'AuditResult' }],
-    errors: ['ValidationError', 'NodeNotFound'],
   },
 };
 
@@ -227,11 +148,11 @@ function queryParameters(query: z.ZodObject): JsonObject[] {
   }));
 }
 
-function errorResponses(codes: ErrorCode[]): Record<string, JsonObject> {
+function errorResponses(codes: readonly ErrorCode[]): Record<string, JsonObject> {
   const byStatus = new Map<number, ErrorCode[]>();
   // Every operation reads or writes the store, which may stay busy past the retries.
   for (const code of [...codes, 'Unavailable' as const]) {
-    const status = ERROR_STATUS[code];
+    const status = HTTP_STATUS[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   const out: Record<string, JsonObject> = {};
@@ -242,11 +163,13 @@ function errorResponses(codes: ErrorCode[]): Record<string, JsonObject> {
       content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { enum: list } } } } },
     };
   }
-  out['500'] = { $ref: '#/components/responses/InternalError' };
+  out[String(INTERNAL_ERROR.status)] = { $ref: `#/components/responses/${INTERNAL_ERROR.code}` };
   return out;
 }
 
-function operationObject(route: Route, op: Operation): JsonObject {
+function operationObject(route: Route): JsonObject {
+  const { summary, description, errors }: Operation = OPERATIONS[route.id];
+  const op = EXCHANGES[route.id];
   const parameters = [...pathParameters(route.path), ...(op.query ? queryParameters(op.query) : [])];
   if (op.prefer) {
     parameters.push({
@@ -258,11 +181,11 @@ function operationObject(route: Route, op: Operation): JsonObject {
   for (const ok of op.ok) {
     responses[String(ok.status)] = { description: ok.description, ...(ok.schema ? { content: { 'application/json': { schema: ref(ok.schema) } } } : {}) };
   }
-  Object.assign(responses, errorResponses(op.errors));
+  Object.assign(responses, errorResponses(errors));
   return {
-    operationId: op.operationId,
-    summary: op.summary,
-    ...(op.description ? { description: op.description } : {}),
+    operationId: route.id,
+    summary,
+    ...(description ? { description } : {}),
     ...(parameters.length ? { parameters } : {}),
     ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: ref(op.body) } } } } : {}),
     responses,
@@ -276,11 +199,7 @@ export interface OpenApiOptions {
 
 export function openApiDocument(options: OpenApiOptions = {}): JsonObject {
   const paths: Record<string, Record<string, JsonObject>> = {};
-  for (const route of ROUTES) {
-    const op = OPERATIONS[`${route.method} ${route.path}`];
-    if (!op) throw new Error(`no OpenAPI operation for ${route.method} ${route.path}: add it to lib/api/openapi.ts`);
-    (paths[route.path] ??= {})[route.method.toLowerCase()] = operationObject(route, op);
-  }
+  for (const route of ROUTES) (paths[route.path] ??= {})[route.method.toLowerCase()] = operationObject(route);
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -298,9 +217,9 @@ export function openApiDocument(options: OpenApiOptions = {}): JsonObject {
     components: {
       schemas: componentSchemas(),
       responses: {
-        InternalError: {
-          description: 'InternalError: the request failed unexpectedly; it may be retried.',
-          content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { const: 'InternalError' } } } } },
+        [INTERNAL_ERROR.code]: {
+          description: `${INTERNAL_ERROR.code}: ${INTERNAL_ERROR.message.replace(/^T/, 't')}`,
+          content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { const: INTERNAL_ERROR.code } } } } },
         },
       },
       securitySchemes: {

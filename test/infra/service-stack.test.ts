@@ -4,7 +4,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { lambdaEntries, ROUTES } from '../../functions/routes';
+import { lambdaEntries, ROUTES } from '../../lib/operations';
 import { KEY, NODE_INDEX } from '../../lib/store/table';
 import { AUDIT_PERIOD, AUDIT_TIMEOUT } from '../../infra/audit-schedule';
 import { CONSUMER_TIMEOUT, HTTP_TIMEOUT } from '../../infra/service-stack';
@@ -72,7 +72,7 @@ describe('the ledger table', () => {
 });
 
 describe('the functions', () => {
-  test('one per entry of functions/routes.ts, and no other but CDK\'s file copier', () => {
+  test('one per entry of lib/operations.ts, and no other but CDK\'s file copier', () => {
     const [copiers, ours] = partition(resources(t, 'AWS::Lambda::Function'), ([, r]) => pathOf(r).includes('/Custom::CDKBucketDeployment'));
     expect(ours.map(([, r]) => pathOf(r).split('/')[2]).sort()).toEqual(lambdaEntries().map((e) => e.entry).sort());
     expect(copiers).toHaveLength(1);
@@ -147,7 +147,7 @@ describe('least privilege', () => {
 });
 
 describe('the HTTP API', () => {
-  test('every route of functions/routes.ts, each with IAM authorization', () => {
+  test('every route of lib/operations.ts, each with IAM authorization', () => {
     const routes = resources(t, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     expect(routes.filter((r) => r.AuthorizationType !== 'AWS_IAM')).toEqual([]);

@@ -1,7 +1,7 @@
 // Real answers of every route, from the handlers on DynamoDB Local, checked against the OpenAPI document with its
 // schemas sealed: a field a handler answers that lib/api/responses.ts does not list fails here.
 import { randomUUID } from 'node:crypto';
-import { ROUTES } from '../../functions/routes';
+import { ROUTES } from '../../lib/operations';
 import { openApiDocument } from '../../lib/api/openapi';
 import { api, type Reply } from '../support/api';
 import { F1, F2, N0 } from '../support/contract';

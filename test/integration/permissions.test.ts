@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handler as auditAll } from '../../functions/audit-all';
 import { handler as consumeStatuses } from '../../functions/migration-status-queue';
-import { lambdaEntries, ROUTES, type Access } from '../../functions/routes';
+import { lambdaEntries, ROUTES, type Access } from '../../lib/operations';
 import { forgetDevices, storeFromEnv } from '../../lib/store';
 import { sqsRecord } from '../../scripts/local-queue';
 import { lambdaContext } from '../../scripts/local-server';

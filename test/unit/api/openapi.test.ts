@@ -2,8 +2,9 @@
 // the worked examples validate against it, and openapi.json is what the generator writes today.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROUTES } from '../../../functions/routes';
-import { ERROR_STATUS, openApiDocument, openApiText } from '../../../lib/api/openapi';
+import { HTTP_STATUS } from '../../../lib/api/error-status';
+import { openApiDocument, openApiText } from '../../../lib/api/openapi';
+import { ROUTES } from '../../../lib/operations';
 import { CONTRACT_ERRORS, CONTRACT_ROUTES, WORKED_ANSWERS, WORKED_REQUESTS } from '../../support/contract';
 import { errorsOf, openApiValidator } from '../../support/openapi-validator';
 
@@ -37,7 +38,7 @@ describe('the OpenAPI document', () => {
   });
 
   it.each(CONTRACT_ERRORS)('documents $code as $status on $route', ({ code, status, route }) => {
-    expect(ERROR_STATUS[code as keyof typeof ERROR_STATUS]).toBe(status);
+    expect(HTTP_STATUS[code as keyof typeof HTTP_STATUS]).toBe(status);
     expect(codesOf(route, status)).toContain(code);
   });
 
