@@ -3,12 +3,13 @@ import { logger } from '../lib/api/logger';
 import { count } from '../lib/api/metrics';
 import { claimSchema, nodeIdSchema } from '../lib/api/schemas';
 import { claimView } from '../lib/api/views';
-import { claimInstance, getNode, storeFromEnv } from '../lib/store';
+import { runtime } from '../lib/api/runtime';
+import { claimInstance, getNode } from '../lib/store';
 
 export const handler = httpHandler('ClaimInstance', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const request = parseBody(claimSchema, event);
-  const store = storeFromEnv();
+  const store = runtime().store;
   logger.appendKeys({ instanceUuid: request.instanceUuid });
   const { created, record } = await claimInstance(store, nodeId, request);
   if (created) count('Claims');

@@ -1,9 +1,10 @@
 import { httpHandler, json, parse, pathParam } from '../lib/api/http';
 import { nodeIdSchema } from '../lib/api/schemas';
-import { deleteNode, storeFromEnv } from '../lib/store';
+import { runtime } from '../lib/api/runtime';
+import { deleteNode } from '../lib/store';
 
 export const handler = httpHandler('DeleteNode', async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
-  await deleteNode(storeFromEnv(), nodeId);
+  await deleteNode(runtime().store, nodeId);
   return json(204);
 });

@@ -20,6 +20,7 @@ import { Expression } from './expression';
 import { COLUMNS, DEVICE_PREFIX, deviceOf, HOLD_PREFIX, holdOf, INSTANCE_PREFIX, instanceRecordOf, inventoryOf, nodeKey, nodeStateOf, usedOf } from './items';
 import { putNode } from './nodes';
 import { readNodePartition } from './query';
+import { conditionFailed } from './outcomes';
 import { withRetry } from './retry';
 
 export interface AuditInput {
@@ -94,7 +95,7 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
       `${e.name('pciPools')} = ${e.value(poolsNow)}`,
     );
     try {
-      const out = await withRetry(() =>
+      const out = await withRetry(store, () =>
         store.doc.send(
           new UpdateCommand({
             TableName: store.tableName,
@@ -109,7 +110,7 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
       return { node: nodeStateOf(out.Attributes ?? {}), drift: drift(before, r.used), ...hypervisor, repaired: true, retries: attempt };
     } catch (error) {
       // A claim, release or inventory change landed since the read: recount with it.
-      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      if (!conditionFailed(error)) throw error;
     }
   }
   throw new Unavailable(1);
