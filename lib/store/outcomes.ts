@@ -2,7 +2,7 @@
 // that applies (the way TigerBeetle documents create_transfers' results). A transaction cancelled by a
 // TransactionConflict, and every failure that is not a cancellation (throttling, 5xx, timeouts), never
 // reaches a classifier: the retry takes it (see commit.ts, retry.ts). `unexplained` rethrows the error.
-import { refusalMessage, refusalReasons, type Sized } from '../domain';
+import { refusalMessage, refusalReasons, type NodeState, type Sized } from '../domain';
 import { InsufficientResources, NodeNotFound } from '../errors';
 import type { CancelReason, Reasons, Unexplained } from './commit';
 import { inventoryOf, usedOf } from './items';
@@ -124,7 +124,7 @@ export function classifyDeleteNode(image: Record<string, unknown> | undefined): 
  * 2. recount: a claim, release or inventory change landed since the read: read and recount (a few
  *    times, then Unavailable).
  */
-export type AuditOutcome = { kind: 'committed' } | { kind: 'recount' };
+export type AuditOutcome = { kind: 'committed'; node: NodeState } | { kind: 'recount' };
 
 /** The name of the error a failed conditional single-item write (UpdateItem, DeleteItem) throws. */
 export const conditionFailed = (error: unknown) => (error as { name?: string })?.name === 'ConditionalCheckFailedException';
