@@ -58,6 +58,8 @@ export interface Write<I> {
   /** What the write makes true, kept by the retry if its answer is lost (see RetryContext). */
   intent?: I;
   devices?: DeviceUpkeep[];
+  /** A node whose device copy a lost race drops even when this write changes none of its devices. */
+  forgetOnRace?: string;
 }
 
 export type Committed = { kind: 'committed' };
@@ -94,6 +96,7 @@ export async function commit<O extends { kind: string }, I>(
     const reasons = codes && !codes.some((r) => r.Code === 'TransactionConflict') ? reasonsByName(write.items, codes) : undefined;
     const outcome = reasons ? classify(reasons) : undefined;
     afterFailure(store, context, devices, reasons, outcome?.kind === 'raced');
+    if (outcome?.kind === 'raced' && write.forgetOnRace !== undefined) store.devices.forget(write.forgetOnRace);
     if (!outcome || outcome.kind === 'unexplained') throw error;
     return outcome as Exclude<O, Unexplained>;
   }

@@ -137,6 +137,8 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
       items: moveClaimItems(store, migration, instance, request.limits, pci),
       intent: migration,
       devices: pci ? [takeUpkeep(store, destNodeId, pci, 'forget')] : [],
+      // Whatever raced (the migration, the instance, a device), the destination's devices are read anew.
+      forgetOnRace: destNodeId,
     };
     const outcome = await commit(store, context, write, (reasons) => classifyMoveClaim(reasons, sized));
     switch (outcome.kind) {
