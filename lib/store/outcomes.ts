@@ -101,10 +101,9 @@ export function classifyStartOver(reasons: Reasons): StartOverOutcome {
   return failedNames(reasons).length ? { kind: 'changed' } : { kind: 'unexplained' };
 }
 
-/**
- * Put node without device changes: one unconditional UpdateItem, so it always commits; `created` when it
- * made the node (generation 1) or when this request's own lost write did (see putNode).
- */
+// Put node without device changes: one unconditional UpdateItem, so it always commits; `created` when it
+// made the node (generation 1) or when this request's own lost write did (see putNode). With device
+// changes, each chunk is a write built from a read (above).
 
 /**
  * Delete node (one conditional DeleteItem, on existing and tracking nothing).
