@@ -2,13 +2,14 @@
 import { logger } from '../lib/api/logger';
 import { count, metrics } from '../lib/api/metrics';
 import { observed } from '../lib/api/observed';
-import { auditNode, listNodes, storeFromEnv } from '../lib/store';
+import { runtime } from '../lib/api/runtime';
+import { auditNode, listNodes } from '../lib/store';
 import { reportDrift } from './audit-node';
 
 type Round = { audited: number; repaired: string[]; failed: string[] };
 
 export const audit = async (): Promise<Round> => {
-  const store = storeFromEnv();
+  const store = runtime().store;
   const repaired: string[] = [];
   const failed: string[] = [];
   const nodes = await listNodes(store);

@@ -2,14 +2,15 @@ import { httpHandler, json, parse, parseBody, pathParam } from '../lib/api/http'
 import { logger } from '../lib/api/logger';
 import { count, metrics } from '../lib/api/metrics';
 import { auditSchema, nodeIdSchema } from '../lib/api/schemas';
+import { runtime } from '../lib/api/runtime';
 import { nodeView } from '../lib/domain';
 import { OPERATIONS } from '../lib/operations';
-import { auditNode, storeFromEnv } from '../lib/store';
+import { auditNode } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.auditNode, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const body = parseBody(auditSchema, event);
-  const result = await auditNode(storeFromEnv(), nodeId, body);
+  const result = await auditNode(runtime().store, nodeId, body);
   reportDrift(nodeId, result);
   const { node, drift, unknownInstances, missingInstances } = result;
   return json(200, { node: nodeView(node), drift, unknownInstances, missingInstances });

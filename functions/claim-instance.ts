@@ -4,12 +4,13 @@ import { count } from '../lib/api/metrics';
 import { claimSchema, nodeIdSchema } from '../lib/api/schemas';
 import { claimView } from '../lib/api/views';
 import { OPERATIONS } from '../lib/operations';
-import { claimInstance, getNode, storeFromEnv } from '../lib/store';
+import { runtime } from '../lib/api/runtime';
+import { claimInstance, getNode } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.claimInstance, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const request = parseBody(claimSchema, event);
-  const store = storeFromEnv();
+  const store = runtime().store;
   logger.appendKeys({ instanceUuid: request.instanceUuid });
   const { created, record } = await claimInstance(store, nodeId, request);
   if (created) count('Claims');

@@ -4,12 +4,13 @@ import { count } from '../lib/api/metrics';
 import { moveClaimSchema, nodeIdSchema } from '../lib/api/schemas';
 import { migrationView, moveClaimView } from '../lib/api/views';
 import { OPERATIONS } from '../lib/operations';
-import { claimMove, getNode, storeFromEnv } from '../lib/store';
+import { runtime } from '../lib/api/runtime';
+import { claimMove, getNode } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.claimMove, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const request = parseBody(moveClaimSchema, event);
-  const store = storeFromEnv();
+  const store = runtime().store;
   logger.appendKeys({ instanceUuid: request.instanceUuid, migrationId: request.migrationId });
   const { created, migration } = await claimMove(store, nodeId, request);
   if (created) count('MoveClaims');

@@ -2,9 +2,10 @@ import { httpHandler, json, parse, pathParam } from '../lib/api/http';
 import { migrationIdSchema } from '../lib/api/schemas';
 import { migrationView } from '../lib/api/views';
 import { OPERATIONS } from '../lib/operations';
-import { getMigration, storeFromEnv } from '../lib/store';
+import { runtime } from '../lib/api/runtime';
+import { getMigration } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.getMigration, async (event) => {
   const migrationId = parse(migrationIdSchema, pathParam(event, 'migrationId'), 'migrationId');
-  return json(200, migrationView(await getMigration(storeFromEnv(), migrationId)));
+  return json(200, migrationView(await getMigration(runtime().store, migrationId)));
 });

@@ -11,8 +11,9 @@ import { logger } from '../lib/api/logger';
 import { count } from '../lib/api/metrics';
 import { observed } from '../lib/api/observed';
 import { migrationIdSchema, statusUpdateSchema } from '../lib/api/schemas';
+import { runtime } from '../lib/api/runtime';
 import { AppError, InvalidTransition, ValidationError } from '../lib/errors';
-import { changeMigrationStatus, storeFromEnv, type StatusResult } from '../lib/store';
+import { changeMigrationStatus, type StatusResult } from '../lib/store';
 
 /** The queue's message: the HTTP body plus the migration, and the sequence is required (it orders redeliveries). */
 export const queueMessageSchema = statusUpdateSchema.extend({
@@ -50,7 +51,7 @@ function migrationIdOf(body: string): string | undefined {
 async function applyStatus(record: SQSRecord): Promise<StatusResult> {
   try {
     const { migrationId, status, sequence } = parseMessage(record.body);
-    return await changeMigrationStatus(storeFromEnv(), migrationId, status, sequence);
+    return await changeMigrationStatus(runtime().store, migrationId, status, sequence);
   } catch (error) {
     const known = error instanceof AppError;
     const details = {

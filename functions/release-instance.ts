@@ -1,12 +1,13 @@
 import { httpHandler, json, parse, pathParam } from '../lib/api/http';
 import { instanceUuidSchema, nodeIdSchema } from '../lib/api/schemas';
 import { OPERATIONS } from '../lib/operations';
-import { releaseInstance, storeFromEnv } from '../lib/store';
+import { runtime } from '../lib/api/runtime';
+import { releaseInstance } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.releaseInstance, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const instanceUuid = parse(instanceUuidSchema, pathParam(event, 'instanceUuid'), 'instanceUuid');
   // Releasing what is no longer tracked is a no-op, so a retried release answers the same.
-  await releaseInstance(storeFromEnv(), nodeId, instanceUuid);
+  await releaseInstance(runtime().store, nodeId, instanceUuid);
   return json(204);
 });

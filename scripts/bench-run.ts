@@ -19,12 +19,12 @@ import { handler as updateHandler } from '../functions/update-instance';
 import { handler as statusHandler } from '../functions/update-migration-status';
 import type { HttpEvent, HttpResult } from '../lib/api/http';
 import { add, nodeLimits, reserved, RESOURCES, scale, ZERO, type Amounts, type PciPool } from '../lib/domain';
-import { createStore, ensureTable, resetStoreFromEnv, storeFromEnv, type Store } from '../lib/store';
+import { resetRuntime, runtime } from '../lib/api/runtime';
+import { createStore, ensureTable, layout, type Store } from '../lib/store';
 import { bundlesOk, measureBundles, printBundles } from './bench-bundles';
 import { showProgress as showProgressLine, type Progress } from './progress';
-import {
-  COLUMNS, DEVICE_PREFIX, deviceOf, headroomOf, HOLD_PREFIX, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf,
-} from '../lib/store/items';
+
+const { COLUMNS, DEVICE_PREFIX, deviceOf, headroomOf, HOLD_PREFIX, INSTANCE_PREFIX, instanceKey, inventoryOf, nodeKey, ownerKey, usedOf } = layout;
 
 const SETTINGS = {
   spread: { claims: 2000, nodes: 100, concurrency: 32 },
@@ -459,8 +459,8 @@ async function openTable(prefix: string): Promise<Store> {
   await ensureTable(store);
   process.env.TABLE_NAME = store.tableName;
   process.env.DYNAMODB_ENDPOINT = endpoint;
-  resetStoreFromEnv();
-  counter.attach(storeFromEnv().client);
+  resetRuntime();
+  counter.attach(runtime().store.client);
   counter.attach(store.client);
   return store;
 }

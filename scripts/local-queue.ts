@@ -4,7 +4,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { MigrationNotFound } from '../lib/errors';
-import { getMigration, storeFromEnv } from '../lib/store';
+import { runtime } from '../lib/api/runtime';
+import { getMigration } from '../lib/store';
 import { HttpFailure, lambdaContext, type LocalRequest } from './local-server';
 
 /** SQS refuses bodies over 256 KiB. */
@@ -320,7 +321,7 @@ export const MIGRATION_STATUS_PATH = '/_local/queues/migration-status';
 /** The instance a migration moves, or undefined if the migration is not known (yet). */
 async function instanceOf(migrationId: string): Promise<string | undefined> {
   try {
-    return (await getMigration(storeFromEnv(), migrationId)).instanceUuid;
+    return (await getMigration(runtime().store, migrationId)).instanceUuid;
   } catch (error) {
     if (error instanceof MigrationNotFound) return undefined;
     throw error;

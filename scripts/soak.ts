@@ -20,9 +20,10 @@ async function main(): Promise<void> {
   await withDynamoDbLocal('soak', async (db) => {
     process.env.DYNAMODB_ENDPOINT = db.endpoint;
     process.env.TABLE_NAME = 'soak';
-    const { createStore, ensureTable, resetStoreFromEnv } = await import('../lib/store');
+    const { createStore, ensureTable } = await import('../lib/store');
+    const { resetRuntime } = await import('../lib/api/runtime');
     await ensureTable(createStore({ tableName: 'soak', endpoint: db.endpoint }));
-    resetStoreFromEnv();
+    resetRuntime();
     const { newTotals, runCampaign } = await import('../test/model/campaign');
     const totals = newTotals();
     const started = performance.now();

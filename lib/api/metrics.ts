@@ -1,5 +1,5 @@
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { observeRetries } from '../store/retry';
+import type { RetryKind } from '../store';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './service';
 
 // CloudWatch metrics as EMF log lines; POWERTOOLS_METRICS_DISABLED=true keeps local runs quiet.
@@ -17,9 +17,9 @@ export function operationMetrics(operation: string): Metrics {
   return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, defaultDimensions: { operation } });
 }
 
-// Every retry the store makes is worth seeing: conflicts say a node item is hot, throttles that the table is short.
-observeRetries((kind) => {
+/** Every retry the store makes is worth seeing: conflicts say a node item is hot, throttles that the table is short. */
+export function countRetry(kind: RetryKind): void {
   count('Retries');
   if (kind === 'conflict') count('Conflicts');
   if (kind === 'throttle') count('Throttles');
-});
+}

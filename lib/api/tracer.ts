@@ -1,8 +1,5 @@
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { instrumentStoreClients } from '../store/client';
 import { SERVICE_NAME } from './service';
 
 // Active only inside Lambda with X-Ray on; elsewhere (tests, local runner, bench) it does nothing.
 export const tracer = new Tracer({ serviceName: SERVICE_NAME });
-
-instrumentStoreClients((client) => tracer.captureAWSv3Client(client));

@@ -1,4 +1,4 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   byAddress,
   canonical,
@@ -20,6 +20,7 @@ import { Expression } from './expression';
 import { COLUMNS, DEVICE_PREFIX, deviceOf, HOLD_PREFIX, holdOf, INSTANCE_PREFIX, instanceRecordOf, inventoryOf, nodeKey, nodeStateOf, usedOf } from './items';
 import { putNode } from './nodes';
 import { readNodePartition } from './query';
+import { conditionFailed, type AuditOutcome } from './outcomes';
 import { withRetry } from './retry';
 
 export interface AuditInput {
@@ -46,6 +47,56 @@ const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 // Nova keeps stats keys that fell to 0 until the audit clears them; they are not drift.
 const nonZero = (stats: Record<string, number>) => Object.fromEntries(Object.entries(stats).filter(([, v]) => v !== 0));
 
+/** One look at the node: what its items say its figures should be, and whether they already are. */
+async function recountNode(store: Store, nodeId: string, input: AuditInput) {
+  const items = await readNodePartition(store, nodeId);
+  const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
+  if (!node) throw new NodeNotFound(nodeId);
+  const of = (prefix: string) => items.filter((i) => String(i.sk).startsWith(prefix));
+  const instances = of(INSTANCE_PREFIX).map(instanceRecordOf);
+  const holds = of(HOLD_PREFIX).map(holdOf);
+  const devices = byAddress(of(DEVICE_PREFIX).map(deviceOf));
+  const inventory = inventoryOf(node);
+  const r = recount(inventory, instances, holds, input.orphans ?? []);
+  const before = usedOf(node);
+  const hypervisor = compareWithHypervisor(instances.map((i) => i.instanceUuid), input.instances);
+  const poolsNow = Object.fromEntries(pools(devices));
+  const state = nodeStateOf(node);
+  const exact =
+    RESOURCES.every((res) => before[res] === r.used[res]) &&
+    same(nonZero(state.stats), r.stats) &&
+    Number(node.trackedCount ?? 0) === r.tracked &&
+    Number(node.orphanMemoryMb ?? 0) === r.orphanMemoryMb &&
+    same(state.pciPools, poolsNow);
+  return { inventory, r, before, hypervisor, poolsNow, state, exact };
+}
+
+/** The repair: the recounted figures, conditioned on the generation read (no claim or release since). */
+function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typeof recountNode>>): UpdateCommandInput {
+  const { inventory, r, poolsNow, state } = look;
+  const e = new Expression();
+  const limits = nodeLimits(inventory);
+  const set = RESOURCES.flatMap((res) => [
+    `${e.name(COLUMNS[res].claimed)} = ${e.value(r.claimed[res])}`,
+    `${e.name(COLUMNS[res].used)} = ${e.value(r.used[res])}`,
+    `${e.name(COLUMNS[res].headroom)} = ${e.value(onGrid(limits[res]) - r.used[res])}`,
+  ]);
+  set.push(
+    `${e.name('stats')} = ${e.value(r.stats)}`,
+    `${e.name('trackedCount')} = ${e.value(r.tracked)}`,
+    `${e.name('orphanMemoryMb')} = ${e.value(r.orphanMemoryMb)}`,
+    `${e.name('pciPools')} = ${e.value(poolsNow)}`,
+  );
+  return {
+    TableName: store.tableName,
+    Key: nodeKey(nodeId),
+    UpdateExpression: `SET ${set.join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
+    ConditionExpression: `${e.name('generation')} = ${e.value(state.generation)}`,
+    ReturnValues: 'ALL_NEW',
+    ...e.params(),
+  };
+}
+
 /**
  * Recomputes a node's usage, stats, counts and PCI pools from the items it tracks, and writes them only
  * if they differ, conditioned on the node's generation: if any claim or release landed between the read
@@ -57,60 +108,28 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
     const { pciDevices, ...inventory } = input.inventory;
     await putNode(store, nodeId, inventory, pciDevices ?? []);
   }
-  const orphans = input.orphans ?? [];
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const items = await readNodePartition(store, nodeId);
-    const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
-    if (!node) throw new NodeNotFound(nodeId);
-    const of = (prefix: string) => items.filter((i) => String(i.sk).startsWith(prefix));
-    const instances = of(INSTANCE_PREFIX).map(instanceRecordOf);
-    const holds = of(HOLD_PREFIX).map(holdOf);
-    const devices = byAddress(of(DEVICE_PREFIX).map(deviceOf));
-    const inventory = inventoryOf(node);
-    const r = recount(inventory, instances, holds, orphans);
-    const before = usedOf(node);
-    const hypervisor = compareWithHypervisor(instances.map((i) => i.instanceUuid), input.instances);
-    const poolsNow = Object.fromEntries(pools(devices));
-    const state = nodeStateOf(node);
-    const exact =
-      RESOURCES.every((res) => before[res] === r.used[res]) &&
-      same(nonZero(state.stats), r.stats) &&
-      Number(node.trackedCount ?? 0) === r.tracked &&
-      Number(node.orphanMemoryMb ?? 0) === r.orphanMemoryMb &&
-      same(state.pciPools, poolsNow);
-    if (exact) return { node: state, drift: drift(before, r.used), ...hypervisor, repaired: false, retries: attempt };
-
-    const e = new Expression();
-    const limits = nodeLimits(inventory);
-    const set = RESOURCES.flatMap((res) => [
-      `${e.name(COLUMNS[res].claimed)} = ${e.value(r.claimed[res])}`,
-      `${e.name(COLUMNS[res].used)} = ${e.value(r.used[res])}`,
-      `${e.name(COLUMNS[res].headroom)} = ${e.value(onGrid(limits[res]) - r.used[res])}`,
-    ]);
-    set.push(
-      `${e.name('stats')} = ${e.value(r.stats)}`,
-      `${e.name('trackedCount')} = ${e.value(r.tracked)}`,
-      `${e.name('orphanMemoryMb')} = ${e.value(r.orphanMemoryMb)}`,
-      `${e.name('pciPools')} = ${e.value(poolsNow)}`,
-    );
-    try {
-      const out = await withRetry(() =>
-        store.doc.send(
-          new UpdateCommand({
-            TableName: store.tableName,
-            Key: nodeKey(nodeId),
-            UpdateExpression: `SET ${set.join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
-            ConditionExpression: `${e.name('generation')} = ${e.value(state.generation)}`,
-            ReturnValues: 'ALL_NEW',
-            ...e.params(),
-          }),
-        ),
-      );
-      return { node: nodeStateOf(out.Attributes ?? {}), drift: drift(before, r.used), ...hypervisor, repaired: true, retries: attempt };
-    } catch (error) {
-      // A claim, release or inventory change landed since the read: recount with it.
-      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+    const look = await recountNode(store, nodeId, input);
+    const { before, r, hypervisor } = look;
+    if (look.exact) return { node: look.state, drift: drift(before, r.used), ...hypervisor, repaired: false, retries: attempt };
+    const outcome = await repair(store, repairUpdate(store, nodeId, look));
+    switch (outcome.kind) {
+      case 'committed':
+        return { node: outcome.node, drift: drift(before, r.used), ...hypervisor, repaired: true, retries: attempt };
+      case 'recount':
+        // A claim, release or inventory change landed since the read: recount with it.
+        continue;
     }
   }
   throw new Unavailable(1);
+}
+
+async function repair(store: Store, input: UpdateCommandInput): Promise<AuditOutcome> {
+  try {
+    const out = await withRetry(store, () => store.doc.send(new UpdateCommand(input)));
+    return { kind: 'committed', node: nodeStateOf(out.Attributes ?? {}) };
+  } catch (error) {
+    if (!conditionFailed(error)) throw error;
+    return { kind: 'recount' };
+  }
 }

@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeviceCache } from './device-cache';
+import { DEFAULT_RETRY, type RetryKind, type RetryPolicy, type Retrying } from './retry';
 
 export interface StoreConfig {
   tableName: string;
@@ -7,22 +9,27 @@ export interface StoreConfig {
   region?: string;
 }
 
-export interface Store {
+/** What the layer above plugs into a store (tracing, retry metrics, a shared device cache), all optional. */
+export interface StoreHooks {
+  /** Called with the DynamoDB client the store makes (for example to trace it). */
+  instrumentClient?(client: DynamoDBClient): void;
+  /** Called before every retry, with what kind of failure caused it. */
+  onRetry?(kind: RetryKind): void;
+  /** The container's device cache; a store of its own when left out. */
+  devices?: DeviceCache;
+  retryPolicy?: RetryPolicy;
+}
+
+export interface Store extends Retrying {
   tableName: string;
   client: DynamoDBClient;
   doc: DynamoDBDocumentClient;
+  devices: DeviceCache;
 }
 
 const isAws = (endpoint: string) => /\.amazonaws\.com(\.cn)?(:\d+)?\/?$/i.test(new URL(endpoint).host);
 
-let instrument: ((client: DynamoDBClient) => void) | undefined;
-
-/** Lets the API layer trace every DynamoDB client the store makes, without the store knowing about tracing. */
-export function instrumentStoreClients(hook: (client: DynamoDBClient) => void): void {
-  instrument = hook;
-}
-
-export function createStore(config: StoreConfig): Store {
+export function createStore(config: StoreConfig, hooks: StoreHooks = {}): Store {
   const client = new DynamoDBClient({
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     region: config.region ?? process.env.AWS_REGION ?? 'us-east-1',
@@ -33,26 +40,15 @@ export function createStore(config: StoreConfig): Store {
     // One retry policy for the whole service lives in retry.ts; two stacked ones would multiply attempts.
     maxAttempts: 1,
   });
-  instrument?.(client);
+  hooks.instrumentClient?.(client);
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
-  return { tableName: config.tableName, client, doc };
-}
-
-let shared: Store | undefined;
-
-/** The store the handlers use, configured from the environment once per Lambda container. */
-export function storeFromEnv(): Store {
-  if (!shared) {
-    const tableName = process.env.TABLE_NAME;
-    if (!tableName) throw new Error('TABLE_NAME is not set');
-    shared = createStore({ tableName, endpoint: process.env.DYNAMODB_ENDPOINT || undefined });
-  }
-  return shared;
-}
-
-/** Forget the shared store (tests and the local runner switch tables). */
-export function resetStoreFromEnv(): void {
-  shared = undefined;
+  return {
+    tableName: config.tableName,
+    client,
+    doc,
+    devices: hooks.devices ?? new DeviceCache(),
+    retry: { policy: hooks.retryPolicy ?? DEFAULT_RETRY, onRetry: hooks.onRetry },
+  };
 }

@@ -1,8 +1,13 @@
-export * from './client';
-export * from './table';
-export * from './nodes';
-export * from './instances';
-export { withRetry, isTransient, Contended, DEFAULT_RETRY, type RetryPolicy } from './retry';
-export * from './migrations';
-export * from './devices';
-export * from './audit';
+// The store's public surface, chosen one by one (no `export *`): the operations, the wiring, the table.
+export { createStore, type Store, type StoreConfig, type StoreHooks } from './client';
+export { DeviceCache } from './device-cache';
+export { ensureTable, KEY, NODE_INDEX, tableDefinition } from './table';
+export { layout } from './layout';
+export { DEFAULT_RETRY, type RetryKind, type RetryPolicy } from './retry';
+export { putNode, getNode, listNodes, deleteNode, type PutNodeResult } from './nodes';
+export { claimInstance, type ClaimResult } from './claim';
+export { getInstance, nodeLedger, changeInstance, releaseInstance, type ChangeResult, type StateChange } from './instances';
+export { claimMove, dropMoveClaim, type MoveRequest, type MoveResult } from './move-claim';
+export { changeMigrationStatus, type StatusResult } from './migration-status';
+export { getMigration } from './reads';
+export { auditNode, type AuditInput, type AuditResult } from './audit';

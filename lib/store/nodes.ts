@@ -1,14 +1,14 @@
 import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { applyChanges, nodeLimits, onGrid, pools, reconcile, reserved, RESOURCES, type Inventory, type NodeState, type PciDeviceSpec } from '../domain';
+import { applyChanges, nodeLimits, onGrid, pools, reconcile, reserved, RESOURCES, type Inventory, type NodeState, type PciDevice, type PciDeviceSpec } from '../domain';
 import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
 import { COLUMNS, deviceKey, nodeKey, nodeStateOf } from './items';
 import { queryAll } from './query';
-import { devicesWritten, deviceWrites, forgetDevices, readNodeAndDevices } from './devices';
-import { noteIfAmbiguous, withRetry } from './retry';
-import { commitOrStartOver } from './writes';
+import { commitOrStartOver, sendOne } from './commit';
+import { deviceWrites, readNodeAndDevices } from './devices';
+import { classifyDeleteNode, conditionFailed } from './outcomes';
+import { withRetry } from './retry';
 import { NODE_INDEX } from './table';
 
 export interface PutNodeResult {
@@ -55,28 +55,29 @@ const DEVICE_CHUNK = 90;
  * devices since the read.
  */
 export async function putNode(store: Store, nodeId: string, inventory: Inventory, reported: PciDeviceSpec[] = []): Promise<PutNodeResult> {
-  // Whether the node was absent when this request first looked, and whether a write of ours may have
-  // landed unseen (a lost response): then a retry that finds the node registered it itself.
+  // Whether the node was absent when this request first looked: if a write of this request may have
+  // landed unseen (a lost response), a retry that finds the node registered it itself.
   let absent: boolean | undefined;
-  let maybeLanded = false;
-  const landed = noteIfAmbiguous(() => (maybeLanded = true));
-  return withRetry(async () => {
+  return withRetry<PutNodeResult, PutIntent>(store, async (context) => {
     const { node: before, devices } = await readNodeAndDevices(store, nodeId);
     absent ??= before === undefined;
-    const created = (now: boolean) => now || (maybeLanded && absent === true);
+    const intent = { absentAtFirstLook: absent };
+    const created = (now: boolean) => now || registeredByMe(context.intended);
     const changes = reconcile(devices, reported);
     // A node registered anew over device items left by a delete that stopped halfway writes its pools whole.
     if (changes.length === 0 && (before !== undefined || devices.size === 0)) {
       const e = new Expression();
-      const out = await store.doc.send(
-        new UpdateCommand({
-          TableName: store.tableName,
-          Key: nodeKey(nodeId),
-          UpdateExpression: `SET ${inventoryClauses(e, nodeId, inventory).join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
-          ReturnValues: 'ALL_NEW',
-          ...e.params(),
-        }),
-      ).catch(landed);
+      const out = await sendOne(context, intent, () =>
+        store.doc.send(
+          new UpdateCommand({
+            TableName: store.tableName,
+            Key: nodeKey(nodeId),
+            UpdateExpression: `SET ${inventoryClauses(e, nodeId, inventory).join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
+            ReturnValues: 'ALL_NEW',
+            ...e.params(),
+          }),
+        ),
+      );
       const node = nodeStateOf(out.Attributes ?? {});
       // The generation starts at 1 with the write that creates the node.
       return { created: created(node.generation === 1), node };
@@ -86,35 +87,42 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
     for (let i = 0; i < Math.max(changes.length, 1); i += DEVICE_CHUNK) {
       const chunk = changes.slice(i, i + DEVICE_CHUNK);
       state = applyChanges(state, chunk);
-      const e = new Expression();
-      const poolsNow = Object.fromEntries(pools(state));
-      const set = i === 0 ? inventoryClauses(e, nodeId, inventory, poolsNow) : [`${e.name('pciPools')} = ${e.value(poolsNow)}`];
-      const version = e.name('pciVersion');
-      const condition = seen === 0 ? `attribute_not_exists(${version}) OR ${version} = ${e.value(0)}` : `${version} = ${e.value(seen)}`;
-      await commitOrStartOver(store, [
-        {
-          Update: {
-            TableName: store.tableName,
-            Key: nodeKey(nodeId),
-            UpdateExpression: `SET ${set.join(', ')} ADD ${e.name('generation')} ${e.value(1)}, ${version} ${e.value(1)}`,
-            ConditionExpression: condition,
-            ...e.params(),
-          },
-        },
-        ...deviceWrites(store, nodeId, chunk),
-      ]).catch((error: unknown) => {
-        forgetDevices(nodeId);
-        landed(error);
-      });
+      const items = [{ name: 'node', item: chunkNodeUpdate(store, nodeId, inventory, state, i === 0, seen) }, ...deviceWrites(store, nodeId, chunk)];
+      await commitOrStartOver(store, context, { items, intent, devices: [{ nodeId, after: state }] });
       seen++;
     }
-    devicesWritten(nodeId, state);
     return { created: created(before === undefined), node: await getNode(store, nodeId) };
   });
 }
 
+type PutIntent = { absentAtFirstLook: boolean };
+
+/** Whether a write of this request that may have committed was the one that created the node. */
+export const registeredByMe = (intended: readonly PutIntent[]) => intended.some((i) => i.absentAtFirstLook);
+
+/**
+ * The node's part of one chunk of device changes: the inventory with the first, the pools as they are
+ * after the chunk, conditioned on no claim having touched the node's devices since the read.
+ */
+function chunkNodeUpdate(store: Store, nodeId: string, inventory: Inventory, state: Map<string, PciDevice>, first: boolean, seen: number) {
+  const e = new Expression();
+  const poolsNow = Object.fromEntries(pools(state));
+  const set = first ? inventoryClauses(e, nodeId, inventory, poolsNow) : [`${e.name('pciPools')} = ${e.value(poolsNow)}`];
+  const version = e.name('pciVersion');
+  const condition = seen === 0 ? `attribute_not_exists(${version}) OR ${version} = ${e.value(0)}` : `${version} = ${e.value(seen)}`;
+  return {
+    Update: {
+      TableName: store.tableName,
+      Key: nodeKey(nodeId),
+      UpdateExpression: `SET ${set.join(', ')} ADD ${e.name('generation')} ${e.value(1)}, ${version} ${e.value(1)}`,
+      ConditionExpression: condition,
+      ...e.params(),
+    },
+  };
+}
+
 export async function getNode(store: Store, nodeId: string): Promise<NodeState> {
-  const out = await withRetry(() =>
+  const out = await withRetry(store, () =>
     store.doc.send(new GetCommand({ TableName: store.tableName, Key: nodeKey(nodeId), ConsistentRead: true })),
   );
   if (!out.Item) throw new NodeNotFound(nodeId);
@@ -136,7 +144,7 @@ export async function listNodes(store: Store): Promise<NodeState[]> {
     let pending: Record<string, unknown>[] = keys.slice(i, i + 100);
     while (pending.length) {
       const batch = pending;
-      const out = await withRetry(() =>
+      const out = await withRetry(store, () =>
         store.doc.send(new BatchGetCommand({ RequestItems: { [store.tableName]: { Keys: batch } } })),
       );
       for (const item of out.Responses?.[store.tableName] ?? []) nodes.push(nodeStateOf(item));
@@ -153,7 +161,7 @@ export async function listNodes(store: Store): Promise<NodeState[]> {
  */
 export async function deleteNode(store: Store, nodeId: string): Promise<void> {
   try {
-    await withRetry(() =>
+    await withRetry(store, () =>
       store.doc.send(
         new DeleteCommand({
           TableName: store.tableName,
@@ -165,10 +173,10 @@ export async function deleteNode(store: Store, nodeId: string): Promise<void> {
       ),
     );
   } catch (error) {
-    const e = error as { name?: string; Item?: Record<string, unknown> };
-    if (e.name !== 'ConditionalCheckFailedException') throw error;
-    if (!e.Item) throw new NodeNotFound(nodeId);
-    throw new NodeInUse(nodeId, Number(unmarshall(e.Item as never).trackedCount));
+    if (!conditionFailed(error)) throw error;
+    const outcome = classifyDeleteNode((error as { Item?: Record<string, unknown> }).Item);
+    if (outcome.kind === 'gone') throw new NodeNotFound(nodeId);
+    throw new NodeInUse(nodeId, outcome.tracked);
   }
   const { devices } = await readNodeAndDevices(store, nodeId);
   const keys = [...devices.keys()].map((address) => deviceKey(nodeId, address));
@@ -176,10 +184,10 @@ export async function deleteNode(store: Store, nodeId: string): Promise<void> {
     let pending = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
     while (pending.length) {
       const batch = pending;
-      const out = await withRetry(() => store.doc.send(new BatchWriteCommand({ RequestItems: { [store.tableName]: batch } })));
+      const out = await withRetry(store, () => store.doc.send(new BatchWriteCommand({ RequestItems: { [store.tableName]: batch } })));
       pending = (out.UnprocessedItems?.[store.tableName] ?? []) as typeof pending;
       if (pending.length) await new Promise((r) => setTimeout(r, 50));
     }
   }
-  forgetDevices(nodeId);
+  store.devices.forget(nodeId);
 }

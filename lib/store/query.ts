@@ -8,7 +8,7 @@ export async function queryAll(store: Store, input: Omit<QueryCommandInput, 'Tab
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const page = await withRetry(() => store.doc.send(new QueryCommand({ ...input, TableName: store.tableName, ExclusiveStartKey: start })));
+    const page = await withRetry(store, () => store.doc.send(new QueryCommand({ ...input, TableName: store.tableName, ExclusiveStartKey: start })));
     items.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);

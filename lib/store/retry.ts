@@ -8,6 +8,13 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 20, capMs: 1000 };
 
+export type RetryKind = 'conflict' | 'throttle' | 'other';
+
+/** How a store retries: the policy, and who hears of each retry (the API layer counts them as metrics). */
+export interface Retrying {
+  retry: { policy: RetryPolicy; onRetry?: (kind: RetryKind) => void };
+}
+
 /** Thrown by an attempt that lost a race it can win by starting over (for example a record changed since it was read). */
 export class Contended extends Error {
   constructor(message = 'contended') {
@@ -57,15 +64,6 @@ export function isAmbiguous(error: unknown): boolean {
     (e.$metadata?.httpStatusCode ?? 0) >= 500;
 }
 
-export type RetryKind = 'conflict' | 'throttle' | 'other';
-
-let observer: ((kind: RetryKind) => void) | undefined;
-
-/** Lets the API layer count retries (as metrics) without the store knowing about metrics. */
-export function observeRetries(listener: (kind: RetryKind) => void): void {
-  observer = listener;
-}
-
 const CONFLICT_NAMES = new Set(['TransactionConflictException', 'TransactionInProgressException']);
 const THROTTLE_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
 
@@ -81,34 +79,54 @@ export function retryKind(error: unknown): RetryKind {
   return 'other';
 }
 
-/** A catch handler for a write: notes a failure that may have committed (see isAmbiguous), then rethrows it. */
-export function noteIfAmbiguous(note: () => void): (error: unknown) => never {
-  return (error) => {
-    if (isAmbiguous(error)) note();
-    throw error;
-  };
+/**
+ * What one request's attempts know of each other. A write that failed ambiguously (timeout, 5xx, lost
+ * connection) may have committed; its intent is kept, so that a later attempt that reads the result of
+ * that very write can answer as if it had seen the commit (201, applied, released...).
+ */
+export class RetryContext<I = never> {
+  tryNumber = 1;
+  /** How many times a write of this request lost a device race (see DeviceCache.raced). */
+  races = 0;
+  private readonly ambiguous: I[] = [];
+
+  /** The intents of this request's writes that may have committed, oldest first. */
+  get intended(): readonly I[] {
+    return this.ambiguous;
+  }
+
+  /** Called by the write helpers with every failure of a write: keeps its intent when it may have committed. */
+  failed(error: unknown, intent: I | undefined): void {
+    if (intent !== undefined && isAmbiguous(error)) this.ambiguous.push(intent);
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The error of a request whose attempts ran out keeps the failure that exhausted them. */
+function exhausted(error: unknown): Unavailable {
+  const unavailable = new Unavailable(1);
+  // Standard Error.cause (ES2022); becomes the constructor's `{ cause }` option once lib/errors.ts takes one.
+  unavailable.cause = error;
+  return unavailable;
+}
 
 /**
  * Runs `attempt` until it succeeds, fails for good, or the attempts run out (then 503 Unavailable).
  * Backoff is "full jitter": a random wait up to an exponentially growing cap, so that writers that
  * collided on one node item spread out instead of colliding again in step.
  */
-export async function withRetry<T>(
-  attempt: (tryNumber: number) => Promise<T>,
-  policy: RetryPolicy = DEFAULT_RETRY,
-  onRetry?: (error: unknown, tryNumber: number) => void,
-): Promise<T> {
+export async function withRetry<T, I = never>(store: Retrying, attempt: (context: RetryContext<I>) => Promise<T>): Promise<T> {
+  const { policy, onRetry } = store.retry;
+  const context = new RetryContext<I>();
   for (let n = 1; ; n++) {
+    context.tryNumber = n;
     try {
-      return await attempt(n);
+      return await attempt(context);
     } catch (error) {
       if (!isTransient(error)) throw error;
-      if (n >= policy.attempts) throw new Unavailable(1);
-      observer?.(retryKind(error));
-      onRetry?.(error, n);
+      if (n >= policy.attempts) throw exhausted(error);
+      onRetry?.(retryKind(error));
       await sleep(Math.random() * Math.min(policy.capMs, policy.baseMs * 2 ** (n - 1)));
     }
   }

@@ -1,26 +1,18 @@
-import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
-  refusalMessage,
-  refusalReasons,
   RESOURCES,
   ZERO,
   type Amounts,
   type PoolDelta,
   type Resource,
   type ResourceGuard,
-  type Sized,
   type StatsDelta,
 } from '../domain';
-import { InsufficientResources, NodeNotFound } from '../errors';
 import type { Store } from './client';
+import type { TransactItem } from './commit';
 import { Expression } from './expression';
-import { COLUMNS, inventoryOf, nodeKey, usedOf } from './items';
-import { plain } from './plain';
-import { Contended } from './retry';
+import { COLUMNS, nodeKey } from './items';
 
 // The building blocks every transaction of the ledger is made of.
-
-export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 export interface NodeChangeOptions {
   /** Signed: positive takes, negative gives back. */
@@ -93,38 +85,4 @@ export function guardConditions(guards: Record<Resource, ResourceGuard>) {
     }
     return out;
   };
-}
-
-export interface CancelReason {
-  Code?: string;
-  Item?: Record<string, unknown>;
-}
-
-export function cancellation(error: unknown): CancelReason[] | undefined {
-  const e = error as { name?: string; CancellationReasons?: CancelReason[] };
-  return e?.name === 'TransactionCanceledException' ? (e.CancellationReasons ?? []) : undefined;
-}
-
-/** Commits a write that was built from a read; if the record changed since, the caller reads again. */
-export async function commitOrStartOver(store: Store, items: TransactItem[]): Promise<void> {
-  try {
-    await store.doc.send(new TransactWriteCommand({ TransactItems: items }));
-  } catch (error) {
-    const reasons = cancellation(error);
-    if (reasons?.some((r) => r.Code === 'ConditionalCheckFailed')) throw new Contended('a record changed since it was read');
-    throw error;
-  }
-}
-
-/**
- * The node's half of a claim was refused: either the node is gone (404), or the claim does not fit, in
- * which case Nova's reasons come from the node's image returned with the cancellation, without a read.
- */
-export function refusedByNode(nodeId: string, reason: CancelReason, request: Sized): never {
-  if (!reason.Item) throw new NodeNotFound(nodeId);
-  const node = plain(reason.Item);
-  const why = refusalReasons(inventoryOf(node), usedOf(node), request);
-  // The condition and the test decide alike (see GRID); should they ever disagree, try again.
-  if (!why.length) throw new Contended('claim condition failed but the test passes');
-  throw new InsufficientResources(refusalMessage(why), why);
 }

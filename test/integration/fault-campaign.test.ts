@@ -6,7 +6,8 @@ import '../support/quiet-logs';
 import { randomUUID } from 'node:crypto';
 import type { SQSEvent } from 'aws-lambda';
 import { handler as queueHandler } from '../../functions/migration-status-queue';
-import { storeFromEnv, type Store } from '../../lib/store';
+import { runtime } from '../../lib/api/runtime';
+import type { Store } from '../../lib/store';
 import { sqsRecord } from '../../scripts/local-queue';
 import { lambdaContext } from '../../scripts/local-server';
 import { newTotals, replayFromEnv, runCampaign } from '../model/campaign';
@@ -22,7 +23,7 @@ let store: Store;
 let chaos: Chaos | undefined;
 beforeAll(async () => {
   await freshTable('fault-campaign');
-  store = storeFromEnv();
+  store = runtime().store;
 });
 afterEach(() => {
   chaos?.remove();

@@ -1,5 +1,6 @@
 // Conflicts, throttling, 5xx and lost responses: each ends with the ledger exact and nothing counted twice.
-import { storeFromEnv, type Store } from '../../lib/store';
+import { runtime } from '../../lib/api/runtime';
+import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { F1, N0, uuid } from '../support/fixtures';
 import { injectFaults } from '../support/faults';
@@ -10,7 +11,7 @@ let store: Store;
 let remove: (() => void) | undefined;
 beforeAll(async () => {
   await freshTable('faults');
-  store = storeFromEnv(); // the handlers' own client, so the faults hit them
+  store = runtime().store; // the handlers' own client, so the faults hit them
 });
 afterEach(() => {
   remove?.();

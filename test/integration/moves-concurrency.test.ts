@@ -1,5 +1,6 @@
 // Status changes racing each other, claims and state changes on the same nodes: usage stays exact.
-import { storeFromEnv, type Store } from '../../lib/store';
+import { runtime } from '../../lib/api/runtime';
+import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { F1, F2, uuid } from '../support/fixtures';
 import { injectFaults } from '../support/faults';
@@ -9,7 +10,7 @@ import { freshTable } from '../support/table';
 let store: Store;
 beforeAll(async () => {
   await freshTable('moves-race');
-  store = storeFromEnv();
+  store = runtime().store;
 });
 
 const ROOMY = { vcpus: 64, memoryMb: 4096, localGb: 64, cpuAllocationRatio: 1, ramAllocationRatio: 1, reservedHostMemoryMb: 0 };

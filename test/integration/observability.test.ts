@@ -20,7 +20,7 @@ beforeAll(async () => {
   await freshTable('observability');
   ({ api } = await import('../support/api'));
   ({ injectFaults } = await import('../support/faults'));
-  store = (await import('../../lib/store')).storeFromEnv();
+  store = (await import('../../lib/api/runtime')).runtime().store;
   jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     printed.push(String(chunk));
     return true;

@@ -1,6 +1,7 @@
 // PCI passthrough devices: pools, device claims and releases in the same atomic write as vCPU, memory and disk.
 import type { PciDevice } from '../../lib/domain';
-import { storeFromEnv, type Store } from '../../lib/store';
+import { runtime } from '../../lib/api/runtime';
+import type { Store } from '../../lib/store';
 import { api, type Reply } from '../support/api';
 import { injectFaults } from '../support/faults';
 import { F1, N0, roomForVcpus, uuid } from '../support/fixtures';
@@ -92,7 +93,7 @@ const held = (devices: PciDevice[]) => devices.filter((d) => d.owner !== undefin
 
 /** Faults on the handlers' own client, removed after the test. */
 function faults(fault: 'conflict' | 'lost-response', times: number) {
-  const installed = injectFaults(storeFromEnv(), { command: 'TransactWriteItemsCommand', fault, times });
+  const installed = injectFaults(runtime().store, { command: 'TransactWriteItemsCommand', fault, times });
   undo = installed.remove;
   return installed;
 }
@@ -482,7 +483,7 @@ describe('races and edge cases', () => {
   ] as const)('an inventory update that drops a free VF during %s keeps the pools exact', async (_what, op) => {
     const { id } = await node(sriov('05', 4), roomForVcpus(16));
     const holder = op === 'Delete' ? await claim(id, PF) : undefined;
-    const gate = holdTransaction(storeFromEnv(), touchesInstance(op));
+    const gate = holdTransaction(runtime().store, touchesInstance(op));
     undo = () => {
       gate.release();
       gate.remove();

@@ -7,7 +7,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handler as auditAll } from '../../functions/audit-all';
 import { handler as consumeStatuses } from '../../functions/migration-status-queue';
 import { lambdaEntries, ROUTES, type Access } from '../../lib/operations';
-import { forgetDevices, storeFromEnv } from '../../lib/store';
+import { runtime } from '../../lib/api/runtime';
 import { sqsRecord } from '../../scripts/local-queue';
 import { lambdaContext } from '../../scripts/local-server';
 import { api } from '../support/api';
@@ -49,7 +49,7 @@ const knownNodes = new Set<string>();
 
 /** Runs one handler invocation as `entry`, as a fresh container would: no device copy kept from before. */
 async function as<T>(entry: string, run: () => Promise<T>): Promise<T> {
-  for (const nodeId of knownNodes) forgetDevices(nodeId);
+  for (const nodeId of knownNodes) runtime().store.devices.forget(nodeId);
   current = entry;
   try {
     return await run();
@@ -107,7 +107,7 @@ const consume = (event: SQSEvent): Promise<SQSBatchResponse> =>
 
 beforeAll(async () => {
   await freshTable('permissions');
-  storeFromEnv().client.middlewareStack.add(
+  runtime().store.client.middlewareStack.add(
     (next, context) => async (args) => {
       const entry = current ?? '(no handler)';
       const grants = used.get(entry) ?? new Set<Grant>();

@@ -14,7 +14,8 @@ import fc from 'fast-check';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { handler as queueHandler } from '../../functions/migration-status-queue';
-import { createStore, storeFromEnv, type Store } from '../../lib/store';
+import { runtime } from '../../lib/api/runtime';
+import { createStore, type Store } from '../../lib/store';
 import { sqsRecord } from '../../scripts/local-queue';
 import { lambdaContext } from '../../scripts/local-server';
 import { api, type Reply } from '../support/api';
@@ -622,8 +623,8 @@ const MAX_REPORTED_STEPS = 6_000;
  */
 export async function runCampaign(config: CampaignConfig, totals: Totals = newTotals()): Promise<CampaignResult> {
   const seed = config.seed ?? (Date.now() ^ (Math.random() * 0x100000000)) >>> 0;
-  const store = storeFromEnv();
-  const checker = createStore({ tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT || undefined });
+  const store = runtime().store;
+  const checker = createStore({ tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT || undefined }, { devices: store.devices });
   const random = seeded(seed);
   const chaos = config.chaos ? injectChaos(store, { ...config.chaos, random }) : NO_CHAOS;
   const ctx: Context = { store, checker, chaos, totals, random };

@@ -2,8 +2,7 @@
 // holds one transaction back so a test can run another write in between.
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { byAddress, pools, type PciDevice, type PciPool } from '../../lib/domain';
-import type { Store } from '../../lib/store';
-import { deviceOf } from '../../lib/store/items';
+import { layout, type Store } from '../../lib/store';
 import { expectLedgerExact } from './ledger';
 
 export async function readDevices(store: Store, nodeId: string): Promise<PciDevice[]> {
@@ -15,7 +14,7 @@ export async function readDevices(store: Store, nodeId: string): Promise<PciDevi
       ConsistentRead: true,
     }),
   );
-  return (out.Items ?? []).map(deviceOf);
+  return (out.Items ?? []).map(layout.deviceOf);
 }
 
 /** The pools as the node item stores them, leaving out those emptied to 0/0. */

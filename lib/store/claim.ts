@@ -1,0 +1,120 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { planClaim, type ClaimPlan, type ClaimRequest, type InstanceRecord } from '../domain';
+import { InstanceConflict, InsufficientResources } from '../errors';
+import type { Store } from './client';
+import { commit, type NamedItem } from './commit';
+import { takeDevices, takeUpkeep, deviceWrites, type DeviceTake } from './devices';
+import { getInstance } from './instances';
+import { instanceItem, ownerKey } from './items';
+import { classifyClaim, refusalError } from './outcomes';
+import { Contended, withRetry, type RetryContext } from './retry';
+import { guardConditions, nodeUpdate } from './writes';
+
+export interface ClaimResult {
+  /** False when this was a retry of a claim already made: nothing changed. */
+  created: boolean;
+  record: InstanceRecord;
+}
+
+/** Whether a claim found in place is the one this request's own earlier, ambiguously answered write made. */
+export const claimedByMe = (intended: readonly InstanceRecord[], found: { nodeId?: unknown; fingerprint?: unknown }) =>
+  intended.some((r) => r.nodeId === found.nodeId && r.fingerprint === found.fingerprint);
+
+/** The items of a claim: the node's update (conditioned on the claim test), the record, the owner, the devices. */
+export function claimItems(store: Store, record: InstanceRecord, plan: ClaimPlan, pci?: DeviceTake): NamedItem[] {
+  const { nodeId } = record;
+  return [
+    {
+      name: 'node',
+      item: nodeUpdate(store, nodeId, {
+        amounts: plan.amounts, stats: plan.statsDelta, tracked: 1, conditions: guardConditions(plan.guards), pools: pci?.pools,
+      }),
+    },
+    { name: 'instance', item: { Put: { TableName: store.tableName, Item: instanceItem(record), ConditionExpression: 'attribute_not_exists(pk)' } } },
+    {
+      name: 'owner',
+      item: {
+        Put: {
+          TableName: store.tableName,
+          Item: { ...ownerKey(record.instanceUuid), type: 'owner', nodeId, fingerprint: record.fingerprint },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    },
+    ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),
+  ];
+}
+
+/**
+ * Claims an instance's resources on a node: ONE TransactWriteItems, with no read before it. The node
+ * update is conditioned on the claim test; the instance record and its owner item on not existing yet.
+ */
+export async function claimInstance(store: Store, nodeId: string, request: ClaimRequest): Promise<ClaimResult> {
+  const plan = planClaim(request);
+  return withRetry<ClaimResult, InstanceRecord>(store, async (context) => {
+    const pci = request.pciRequests.length ? await takeOrFindOwn(store, context, nodeId, request, plan.record) : undefined;
+    if (pci && 'found' in pci) return pci.found;
+    const record: InstanceRecord = { nodeId, ...plan.record, pciDevices: pci?.chosen ?? [] };
+    const write = {
+      items: claimItems(store, record, plan, pci),
+      intent: record,
+      devices: pci ? [takeUpkeep(store, nodeId, pci, 'learn')] : [],
+    };
+    const outcome = await commit(store, context, write, (reasons) => classifyClaim(reasons, request, record));
+    switch (outcome.kind) {
+      case 'committed':
+        return { created: true, record };
+      case 'own-claim':
+        return { created: claimedByMe(context.intended, outcome.holder), record: await getInstance(store, nodeId, record.instanceUuid) };
+      case 'instance-conflict':
+        throw conflict(record.instanceUuid, nodeId, outcome.holder);
+      case 'raced':
+        // The first time the cache chose anew from what the devices are now; after that it reads them all again.
+        throw new Contended('a chosen device was taken');
+      case 'node-gone':
+      case 'refused':
+      case 'contended':
+        throw refusalError(nodeId, outcome);
+    }
+  });
+}
+
+/**
+ * The claim's devices. They may be gone because this very claim took them: a retry then answers with
+ * that claim. An instance claimed by another request is a conflict however many devices are left.
+ */
+async function takeOrFindOwn(
+  store: Store,
+  context: RetryContext<InstanceRecord>,
+  nodeId: string,
+  request: ClaimRequest,
+  planned: { instanceUuid: string; fingerprint: string },
+): Promise<DeviceTake | { found: ClaimResult }> {
+  try {
+    return await takeDevices(store, nodeId, request);
+  } catch (error) {
+    const mine = error instanceof InsufficientResources ? await ownClaim(store, nodeId, planned.instanceUuid, planned.fingerprint) : undefined;
+    if (mine) return { found: { created: claimedByMe(context.intended, mine.record), record: mine.record } };
+    throw error;
+  }
+}
+
+function conflict(instanceUuid: string, nodeId: string, holder: Record<string, unknown> | undefined): InstanceConflict {
+  return new InstanceConflict(
+    holder && holder.nodeId !== nodeId
+      ? `Instance ${instanceUuid} is already claimed on node ${String(holder.nodeId)}.`
+      : `Instance ${instanceUuid} is already claimed on node ${nodeId} with a different request.`,
+  );
+}
+
+/**
+ * The claim already made by the same request on this node, if there is one; a conflict if the instance
+ * is claimed otherwise (elsewhere, or here by a different request).
+ */
+async function ownClaim(store: Store, nodeId: string, instanceUuid: string, print: string): Promise<{ record: InstanceRecord } | undefined> {
+  const out = await store.doc.send(new GetCommand({ TableName: store.tableName, Key: ownerKey(instanceUuid), ConsistentRead: true }));
+  if (!out.Item) return undefined;
+  if (out.Item.nodeId !== nodeId || out.Item.fingerprint !== print) throw conflict(instanceUuid, nodeId, out.Item);
+  return { record: await getInstance(store, nodeId, instanceUuid) };
+}

@@ -1,0 +1,124 @@
+// The one place a transaction is sent: named items in, an outcome by name out, with the retry's
+// "may have committed" note and the device cache's upkeep done here for every write.
+import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DeviceChange, PciDevice } from '../domain';
+import type { Store } from './client';
+import { classifyStartOver } from './outcomes';
+import { Contended, type RetryContext } from './retry';
+
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** An item of a transaction under the name its outcome is read by ('node', 'instance', `device:${address}`...). */
+export interface NamedItem {
+  name: string;
+  item: TransactItem;
+}
+
+export interface CancelReason {
+  Code?: string;
+  Item?: Record<string, unknown>;
+}
+
+/** The cancellation reasons of a transaction, by the name of the item each belongs to. */
+export type Reasons = ReadonlyMap<string, CancelReason>;
+
+/** DynamoDB answers reasons in the order of the items sent: this maps them back to the items' names. */
+export function reasonsByName(items: readonly NamedItem[], reasons: readonly CancelReason[]): Map<string, CancelReason> {
+  const names = new Set<string>();
+  return new Map(
+    items.map(({ name }, i) => {
+      if (names.has(name)) throw new Error(`two items of one transaction are both named ${name}`);
+      names.add(name);
+      return [name, reasons[i] ?? {}] as const;
+    }),
+  );
+}
+
+export function cancellation(error: unknown): CancelReason[] | undefined {
+  const e = error as { name?: string; CancellationReasons?: CancelReason[] };
+  return e?.name === 'TransactionCanceledException' ? (e.CancellationReasons ?? []) : undefined;
+}
+
+/** The device changes of a write, for the cache to follow. */
+export interface DeviceUpkeep {
+  nodeId: string;
+  /** The node's devices once the write commits. */
+  after: Map<string, PciDevice>;
+  /** With them, the cache applies the changes to its own copy (see DeviceCache.written). */
+  changes?: DeviceChange[];
+  /**
+   * A claim's take: its hold ends with the write, and only a lost race changes the copy ('learn' corrects it
+   * from the cancellation the first time, then 'forget'). Without it (devices given back), any failure forgets.
+   */
+  take?: { done: () => void; onRace: 'learn' | 'forget'; learn: (reasons: Reasons) => void };
+}
+
+export interface Write<I> {
+  items: NamedItem[];
+  /** What the write makes true, kept by the retry if its answer is lost (see RetryContext). */
+  intent?: I;
+  devices?: DeviceUpkeep[];
+  /** A node whose device copy a lost race drops even when this write changes none of its devices. */
+  forgetOnRace?: string;
+}
+
+export type Committed = { kind: 'committed' };
+/** A classifier's answer when the reasons explain nothing: the original error is thrown. */
+export type Unexplained = { kind: 'unexplained' };
+
+/** The cache after a failed write: holds end; given-back devices are forgotten; a lost race corrects the copy. */
+function afterFailure(store: Store, context: { races: number }, devices: DeviceUpkeep[], reasons: Reasons | undefined, raced: boolean): void {
+  if (raced) context.races++;
+  for (const d of devices) {
+    d.take?.done();
+    if (!d.take) store.devices.forget(d.nodeId);
+    else if (raced && reasons && d.take.onRace === 'learn' && context.races === 1) d.take.learn(reasons);
+    else if (raced) store.devices.forget(d.nodeId);
+  }
+}
+
+/**
+ * Sends the write's items in ONE TransactWriteItems. A cancellation whose reasons all are conditions
+ * (no transaction conflict) goes to `classify` by name; every other failure is thrown for the retry.
+ */
+export async function commit<O extends { kind: string }, I>(
+  store: Store,
+  context: RetryContext<I>,
+  write: Write<I>,
+  classify: (reasons: Reasons) => O | Unexplained,
+): Promise<Exclude<O, Unexplained> | Committed> {
+  const devices = write.devices ?? [];
+  try {
+    await store.doc.send(new TransactWriteCommand({ TransactItems: write.items.map((i) => i.item) }));
+  } catch (error) {
+    context.failed(error, write.intent);
+    const codes = cancellation(error);
+    const reasons = codes && !codes.some((r) => r.Code === 'TransactionConflict') ? reasonsByName(write.items, codes) : undefined;
+    const outcome = reasons ? classify(reasons) : undefined;
+    afterFailure(store, context, devices, reasons, outcome?.kind === 'raced');
+    if (outcome?.kind === 'raced' && write.forgetOnRace !== undefined) store.devices.forget(write.forgetOnRace);
+    if (!outcome || outcome.kind === 'unexplained') throw error;
+    return outcome as Exclude<O, Unexplained>;
+  }
+  for (const d of devices) {
+    store.devices.written(d.nodeId, d.after, d.changes);
+    d.take?.done();
+  }
+  return { kind: 'committed' };
+}
+
+/** Commits a write that was built from a read; if anything changed since (see classifyStartOver), reads again. */
+export async function commitOrStartOver<I>(store: Store, context: RetryContext<I>, write: Write<I>): Promise<void> {
+  const outcome = await commit(store, context, write, classifyStartOver);
+  if (outcome.kind === 'changed') throw new Contended('a record changed since it was read');
+}
+
+/** Sends a single-item write (UpdateItem, DeleteItem) under the same "may have committed" note as commit. */
+export async function sendOne<T, I>(context: RetryContext<I>, intent: I | undefined, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    context.failed(error, intent);
+    throw error;
+  }
+}

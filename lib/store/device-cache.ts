@@ -1,0 +1,66 @@
+// The per-container device cache: a short-lived copy of each node's devices, and the devices this
+// container's own claims are taking right now. Both are only hints: a claim's conditions decide.
+import type { DeviceChange, PciDevice } from '../domain';
+
+// A claim chosen from a stale copy fails its conditions and reads again, so the copy only saves a read
+// when it is still right.
+const FRESH_MS = 2_000;
+
+export class DeviceCache {
+  private readonly seen = new Map<string, { at: number; devices: Map<string, PciDevice> }>();
+  private readonly taking = new Map<string, Set<string>>();
+
+  /** The devices as a read found them just now. */
+  remember(nodeId: string, devices: Map<string, PciDevice>): void {
+    this.seen.set(nodeId, { at: Date.now(), devices });
+  }
+
+  fresh(nodeId: string): Map<string, PciDevice> | undefined {
+    const copy = this.seen.get(nodeId);
+    return copy && Date.now() - copy.at < FRESH_MS ? copy.devices : undefined;
+  }
+
+  forget(nodeId: string): void {
+    this.seen.delete(nodeId);
+  }
+
+  /**
+   * After a write commits, the copy is what the write made it. With `changes`, they are applied to the copy
+   * this container already has (which other claims of this container may have moved on since this one
+   * read it), keeping that copy's age: local writes never make a copy look fresher than its last read.
+   */
+  written(nodeId: string, after: Map<string, PciDevice>, changes?: DeviceChange[]): void {
+    const copy = this.seen.get(nodeId);
+    if (!changes || !copy || Date.now() - copy.at >= FRESH_MS) return this.remember(nodeId, after);
+    for (const c of changes) {
+      const mine = copy.devices.get(c.address);
+      // A PF's busy count moved by this write's delta, from whatever the copy counts now.
+      if (c.busy && c.after && mine) copy.devices.set(c.address, { ...c.after, busyChildren: Math.max(0, mine.busyChildren + c.busy.delta) });
+      else if (c.after) copy.devices.set(c.address, c.after);
+      else copy.devices.delete(c.address);
+    }
+  }
+
+  /** Marks the devices as being taken by a claim of this container until the returned `done` is called. */
+  hold(nodeId: string, addresses: string[]): () => void {
+    const set = this.taking.get(nodeId) ?? new Set<string>();
+    this.taking.set(nodeId, set);
+    for (const a of addresses) set.add(a);
+    return () => {
+      for (const a of addresses) set.delete(a);
+      if (set.size === 0) this.taking.delete(nodeId);
+    };
+  }
+
+  /** The devices with those this container is taking shown as taken, so that choose() passes them over. */
+  withoutTaking(nodeId: string, devices: Map<string, PciDevice>): Map<string, PciDevice> {
+    const busy = this.taking.get(nodeId);
+    if (!busy?.size) return devices;
+    const view = new Map(devices);
+    for (const a of busy) {
+      const d = view.get(a);
+      if (d && d.owner === undefined) view.set(a, { ...d, owner: '(being taken)' });
+    }
+    return view;
+  }
+}

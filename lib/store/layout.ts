@@ -1,0 +1,46 @@
+// The item layout for tools that read or seed the table directly (the bench, the tests' ledger checks):
+// keys, sort-key prefixes, the node's figure columns and the item decoders, without the store's writes.
+import {
+  COLUMNS,
+  DEVICE_PREFIX,
+  deviceKey,
+  deviceOf,
+  headroomOf,
+  HOLD_PREFIX,
+  holdKey,
+  holdOf,
+  INSTANCE_PREFIX,
+  instanceKey,
+  instanceRecordOf,
+  inventoryOf,
+  migrationKey,
+  migrationOf,
+  nodeKey,
+  nodeStateOf,
+  ownerKey,
+  usedOf,
+} from './items';
+import { KEY, NODE_INDEX } from './table';
+
+export const layout = {
+  KEY,
+  NODE_INDEX,
+  COLUMNS,
+  nodeKey,
+  instanceKey,
+  ownerKey,
+  migrationKey,
+  holdKey,
+  deviceKey,
+  INSTANCE_PREFIX,
+  HOLD_PREFIX,
+  DEVICE_PREFIX,
+  inventoryOf,
+  usedOf,
+  headroomOf,
+  nodeStateOf,
+  instanceRecordOf,
+  holdOf,
+  migrationOf,
+  deviceOf,
+} as const;

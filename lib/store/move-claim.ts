@@ -1,0 +1,181 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  claimGuards,
+  fingerprint,
+  instanceUsage,
+  scale,
+  type Flavor,
+  type InstanceRecord,
+  type LimitOverrides,
+  type Migration,
+  type MoveType,
+  type Overhead,
+  type PciRequest,
+  type Sizing,
+} from '../domain';
+import { InstanceConflict, InstanceNotFound } from '../errors';
+import type { Store } from './client';
+import { commit, commitOrStartOver, type NamedItem } from './commit';
+import { deviceWrites, giveBackDevices, takeDevices, takeUpkeep, type DeviceTake } from './devices';
+import { holdItem, holdKey, holdOf, instanceKey, instanceRecordOf, migrationItem, migrationKey, migrationOf } from './items';
+import { classifyMoveClaim, refusalError } from './outcomes';
+import { readItems } from './reads';
+import { Contended, withRetry } from './retry';
+import { guardConditions, nodeUpdate } from './writes';
+
+export interface MoveRequest {
+  migrationId: string;
+  instanceUuid: string;
+  moveType: MoveType;
+  sourceNodeId: string;
+  /** Required for a resize; a migration or evacuation keeps the instance's flavor. */
+  newFlavor?: Flavor;
+  /** The destination's overhead for the instance; the instance's current overhead when left out. */
+  overhead?: Overhead;
+  limits: LimitOverrides;
+  pciRequests: PciRequest[];
+}
+
+export interface MoveResult {
+  created: boolean;
+  migration: Migration;
+}
+
+function sizing(flavor: Flavor, overhead: Overhead, volumeBacked: boolean, pciDevices: string[]): Sizing {
+  return { flavor, overhead, volumeBacked, amounts: instanceUsage(flavor, overhead, volumeBacked), pciDevices };
+}
+
+/** Whether a migration found in place is the one this request's own earlier, ambiguously answered write made. */
+export const movedByMe = (intended: readonly Migration[], found: Migration) => intended.some((m) => m.fingerprint === found.fingerprint);
+
+/** The items of a move claim: the destination's update and hold, the migration, the instance's link, the devices. */
+export function moveClaimItems(store: Store, migration: Migration, instance: InstanceRecord, limits: LimitOverrides, pci?: DeviceTake): NamedItem[] {
+  const { destNodeId: dest, new: next } = migration;
+  const hold = { nodeId: dest, migrationId: migration.migrationId, instanceUuid: instance.instanceUuid, role: 'new' as const };
+  return [
+    {
+      name: 'node',
+      item: nodeUpdate(store, dest, {
+        amounts: next.amounts, tracked: 1, conditions: guardConditions(claimGuards(next.amounts, limits)), pools: pci?.pools,
+      }),
+    },
+    {
+      name: 'hold:new',
+      item: {
+        Put: {
+          TableName: store.tableName,
+          Item: holdItem({ ...hold, ...next.amounts, pciDevices: next.pciDevices }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    },
+    { name: 'migration', item: { Put: { TableName: store.tableName, Item: migrationItem(migration), ConditionExpression: 'attribute_not_exists(pk)' } } },
+    {
+      name: 'instance',
+      item: {
+        Update: {
+          TableName: store.tableName,
+          Key: instanceKey(instance.nodeId, instance.instanceUuid),
+          UpdateExpression: 'SET migrationId = :m, version = :next',
+          ConditionExpression: 'version = :v AND attribute_not_exists(migrationId)',
+          ExpressionAttributeValues: { ':m': migration.migrationId, ':v': instance.version, ':next': instance.version + 1 },
+        },
+      },
+    },
+    ...(pci ? deviceWrites(store, dest, pci.changes) : []),
+  ];
+}
+
+/** The migration record a move claim makes: the instance's size now, and the size it moves to. */
+function newMigration(request: MoveRequest, destNodeId: string, instance: InstanceRecord, print: string, pciDevices: string[]): Migration {
+  const flavor = request.newFlavor ?? instance.flavor;
+  const overhead = request.overhead ?? instance.overhead;
+  return {
+    migrationId: request.migrationId,
+    instanceUuid: instance.instanceUuid,
+    moveType: request.moveType,
+    sourceNodeId: request.sourceNodeId,
+    destNodeId,
+    old: sizing(instance.flavor, instance.overhead, instance.volumeBacked, instance.pciDevices),
+    new: sizing(flavor, overhead, instance.volumeBacked, pciDevices),
+    status: 'pre-migrating',
+    sequence: 0,
+    fingerprint: print,
+    version: 1,
+  };
+}
+
+/**
+ * Claims the destination of a move (Nova's resize_claim / rebuild_claim): the destination's hold, the
+ * migration record and the instance's link to it in ONE transaction, after one read of the instance.
+ * The test is the instance claim's: the new size against the destination's limits.
+ */
+export async function claimMove(store: Store, destNodeId: string, request: MoveRequest): Promise<MoveResult> {
+  const print = fingerprint({ destNodeId, ...request });
+  return withRetry<MoveResult, Migration>(store, async (context) => {
+    const [existing, item] = await readItems(store, [
+      migrationKey(request.migrationId),
+      instanceKey(request.sourceNodeId, request.instanceUuid),
+    ]);
+    if (existing) {
+      const m = migrationOf(existing);
+      if (m.fingerprint === print) return { created: movedByMe(context.intended, m), migration: m };
+      throw new InstanceConflict(`Migration ${request.migrationId} already exists with a different request.`);
+    }
+    if (!item) throw new InstanceNotFound(request.sourceNodeId, request.instanceUuid);
+    const instance = instanceRecordOf(item);
+    if (instance.migrationId) {
+      throw new InstanceConflict(`Instance ${instance.instanceUuid} is already moving (migration ${instance.migrationId}).`);
+    }
+    const flavor = request.newFlavor ?? instance.flavor;
+    const overhead = request.overhead ?? instance.overhead;
+    const sized = { flavor, overhead, volumeBacked: instance.volumeBacked, limits: request.limits, pciRequests: request.pciRequests };
+    // The new size's devices come from the destination (spec O6 step 4).
+    const pci = request.pciRequests.length ? await takeDevices(store, destNodeId, { ...sized, instanceUuid: instance.instanceUuid }) : undefined;
+    const migration = newMigration(request, destNodeId, instance, print, pci?.chosen ?? []);
+    const write = {
+      items: moveClaimItems(store, migration, instance, request.limits, pci),
+      intent: migration,
+      devices: pci ? [takeUpkeep(store, destNodeId, pci, 'forget')] : [],
+      // Whatever raced (the migration, the instance, a device), the destination's devices are read anew.
+      forgetOnRace: destNodeId,
+    };
+    const outcome = await commit(store, context, write, (reasons) => classifyMoveClaim(reasons, sized));
+    switch (outcome.kind) {
+      case 'committed':
+        return { created: true, migration };
+      case 'raced':
+        throw new Contended('move claim raced');
+      case 'node-gone':
+      case 'refused':
+      case 'contended':
+        throw refusalError(destNodeId, outcome);
+    }
+  });
+}
+
+/**
+ * Nova's drop_move_claim on one node: releases the move's hold of the new (or old) size there. The
+ * migration's status does not change; a later status that needs the dropped hold is refused. False if
+ * there was no such hold.
+ */
+export async function dropMoveClaim(store: Store, nodeId: string, migrationId: string, role: 'new' | 'old'): Promise<boolean> {
+  return withRetry(store, async (context) => {
+    const out = await store.doc.send(
+      new GetCommand({ TableName: store.tableName, Key: holdKey(nodeId, migrationId, role), ConsistentRead: true }),
+    );
+    if (!out.Item) return false;
+    const hold = holdOf(out.Item);
+    const pci = hold.pciDevices.length ? await giveBackDevices(store, nodeId, hold.pciDevices, hold.instanceUuid) : undefined;
+    const items: NamedItem[] = [
+      {
+        name: `hold:${role}`,
+        item: { Delete: { TableName: store.tableName, Key: holdKey(nodeId, migrationId, role), ConditionExpression: 'attribute_exists(pk)' } },
+      },
+      { name: 'node', item: nodeUpdate(store, nodeId, { amounts: scale(hold, -1), tracked: -1, pools: pci?.pools }) },
+      ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),
+    ];
+    await commitOrStartOver(store, context, { items, devices: pci ? [pci.upkeep] : [] });
+    return true;
+  });
+}

@@ -1,0 +1,62 @@
+// The per-container device cache (extracted from devices.ts' module-level maps): freshness, the copy a
+// committed write leaves, and the devices a claim of this container is taking.
+import type { DeviceChange, PciDevice } from '../../../lib/domain';
+import { DeviceCache } from '../../../lib/store';
+
+const device = (address: string, over: Partial<PciDevice> = {}) =>
+  ({ address, vendorId: '8086', productId: '154c', deviceType: 'type-VF', numaNode: null, version: 1, busyChildren: 0, ...over }) as PciDevice;
+
+afterEach(() => jest.useRealTimers());
+
+describe('DeviceCache', () => {
+  it('keeps a copy for 2 s, then stops offering it', () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const cache = new DeviceCache();
+    const devices = new Map([['a', device('a')]]);
+    cache.remember('n1', devices);
+    jest.setSystemTime(1_001_999);
+    expect(cache.fresh('n1')).toBe(devices);
+    jest.setSystemTime(1_002_000);
+    expect(cache.fresh('n1')).toBeUndefined();
+  });
+
+  it('is one per store unless shared: two caches know nothing of each other', () => {
+    const one = new DeviceCache();
+    one.remember('n1', new Map());
+    expect(new DeviceCache().fresh('n1')).toBeUndefined();
+  });
+
+  it('applies a write to the fresh copy, a PF busy count by its delta from what the copy counts now', () => {
+    const cache = new DeviceCache();
+    const pf = device('pf', { deviceType: 'type-PF', busyChildren: 3 });
+    cache.remember('n1', new Map([['pf', pf], ['a', device('a')], ['gone', device('gone')]]));
+    const changes = [
+      { address: 'pf', before: { ...pf, busyChildren: 1 }, after: { ...pf, busyChildren: 2 }, busy: { delta: 1, seen: 1 } },
+      { address: 'a', before: device('a'), after: device('a', { owner: 'i-1', version: 2 }) },
+      { address: 'gone', before: device('gone') },
+    ] as DeviceChange[];
+    cache.written('n1', new Map(), changes);
+    const copy = cache.fresh('n1');
+    expect(copy?.get('pf')?.busyChildren).toBe(4);
+    expect(copy?.get('a')?.owner).toBe('i-1');
+    expect(copy?.has('gone')).toBe(false);
+  });
+
+  it('without changes (or without a fresh copy), the copy becomes what the write made', () => {
+    const cache = new DeviceCache();
+    const after = new Map([['b', device('b')]]);
+    cache.written('n1', after);
+    expect(cache.fresh('n1')).toBe(after);
+  });
+
+  it('shows devices being taken by this container as taken until the hold ends', () => {
+    const cache = new DeviceCache();
+    const devices = new Map([['a', device('a')], ['b', device('b')]]);
+    const done = cache.hold('n1', ['a']);
+    expect(cache.withoutTaking('n1', devices).get('a')?.owner).toBe('(being taken)');
+    expect(cache.withoutTaking('n1', devices).get('b')?.owner).toBeUndefined();
+    expect(cache.withoutTaking('n2', devices)).toBe(devices);
+    done();
+    expect(cache.withoutTaking('n1', devices)).toBe(devices);
+  });
+});

@@ -1,0 +1,93 @@
+// The retry policy: what it retries, what it tells the hooks, what it keeps when it gives up, and the
+// "my earlier write" checks each operation makes with the intents the context kept.
+import type { InstanceRecord, Migration } from '../../../lib/domain';
+import { claimedByMe } from '../../../lib/store/claim';
+import { releasedByMe } from '../../../lib/store/instances';
+import { appliedByMe } from '../../../lib/store/migration-status';
+import { movedByMe } from '../../../lib/store/move-claim';
+import { registeredByMe } from '../../../lib/store/nodes';
+import { Contended, RetryContext, withRetry, type RetryKind } from '../../../lib/store/retry';
+import { Unavailable } from '../../../lib/errors';
+import { cancelled, OK } from './fixtures';
+
+const policy = { attempts: 3, baseMs: 0, capMs: 0 };
+const throttled = () => Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+const lost = () => Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+
+describe('withRetry', () => {
+  it('retries transient failures, telling onRetry their kind, and shares one context across attempts', async () => {
+    const kinds: RetryKind[] = [];
+    const contexts = new Set<RetryContext<string>>();
+    const failures = [new Contended(), throttled()];
+    const result = await withRetry<string, string>({ retry: { policy, onRetry: (k) => kinds.push(k) } }, async (context) => {
+      contexts.add(context);
+      const failure = failures.shift();
+      if (failure) throw failure;
+      return `done on try ${context.tryNumber}`;
+    });
+    expect(result).toBe('done on try 3');
+    expect(kinds).toEqual(['conflict', 'throttle']);
+    expect(contexts.size).toBe(1);
+  });
+
+  it('throws a lasting failure at once', async () => {
+    const attempt = jest.fn(async () => { throw new Error('bad input'); });
+    await expect(withRetry({ retry: { policy } }, attempt)).rejects.toThrow('bad input');
+    expect(attempt).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives up with Unavailable, keeping the failure that exhausted the attempts as its cause', async () => {
+    let last: Error | undefined;
+    const error = await withRetry({ retry: { policy } }, async () => {
+      last = cancelled(OK, { Code: 'TransactionConflict' });
+      throw last;
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Unavailable);
+    expect((error as Error).cause).toBe(last);
+  });
+});
+
+describe('RetryContext', () => {
+  it('keeps the intents of ambiguous failures only: timeouts, 5xx, lost connections', () => {
+    const context = new RetryContext<string>();
+    context.failed(lost(), 'a');
+    context.failed(throttled(), 'b');
+    context.failed(new Contended(), 'c');
+    context.failed(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 500 } }), 'd');
+    context.failed(Object.assign(new Error('x'), { name: 'TimeoutError' }), undefined);
+    expect(context.intended).toEqual(['a', 'd']);
+  });
+});
+
+describe('is what I read the result of my own earlier write?', () => {
+  const record = { nodeId: 'n1', fingerprint: 'f1' } as InstanceRecord;
+  it('claim: an own claim was made by me only if a write of mine may have committed', () => {
+    expect(claimedByMe([record], { nodeId: 'n1', fingerprint: 'f1' })).toBe(true);
+    expect(claimedByMe([], { nodeId: 'n1', fingerprint: 'f1' })).toBe(false);
+    expect(claimedByMe([record], { nodeId: 'n2', fingerprint: 'f1' })).toBe(false);
+  });
+  it('move claim: the migration found has the fingerprint of my lost write', () => {
+    const m = { fingerprint: 'm1' } as Migration;
+    expect(movedByMe([m], m)).toBe(true);
+    expect(movedByMe([], m)).toBe(false);
+  });
+  it('release: no record left, and a release of mine may have committed: its record answers', () => {
+    const first = { ...record, version: 2 };
+    const second = { ...record, version: 3 };
+    expect(releasedByMe([first, second], undefined)).toBe(second);
+    expect(releasedByMe([], undefined)).toBeUndefined();
+    expect(releasedByMe([first], record)).toBeUndefined();
+  });
+  it('status change: the migration is exactly what my latest lost write made it', () => {
+    const next = { version: 3, status: 'migrating', sequence: 4 } as Migration;
+    expect(appliedByMe([next], { ...next })).toBe(true);
+    expect(appliedByMe([next], { ...next, sequence: 5 })).toBe(false);
+    expect(appliedByMe([next, { ...next, version: 4 }], next)).toBe(false);
+    expect(appliedByMe([], next)).toBe(false);
+  });
+  it('put node: created by me when the node was absent at my first look and a write of mine may have landed', () => {
+    expect(registeredByMe([{ absentAtFirstLook: true }])).toBe(true);
+    expect(registeredByMe([{ absentAtFirstLook: false }])).toBe(false);
+    expect(registeredByMe([])).toBe(false);
+  });
+});
