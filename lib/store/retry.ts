@@ -104,12 +104,7 @@ export class RetryContext<I = never> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The error of a request whose attempts ran out keeps the failure that exhausted them. */
-function exhausted(error: unknown): Unavailable {
-  const unavailable = new Unavailable(1);
-  // Standard Error.cause (ES2022); becomes the constructor's `{ cause }` option once lib/errors.ts takes one.
-  unavailable.cause = error;
-  return unavailable;
-}
+const exhausted = (error: unknown) => new Unavailable(1, { cause: error });
 
 /**
  * Runs `attempt` until it succeeds, fails for good, or the attempts run out (then 503 Unavailable).
