@@ -1,7 +1,7 @@
 // npm run bench: claims through the Lambda handlers against bare TransactWriteItems of the same three
 // items, on an in-memory DynamoDB Local. The scenarios live in bench-run.ts; this file owns the
 // environment and the DynamoDB Local process, which it stops however the run ends.
-import { withDynamoDbLocal } from './with-dynamodb-local';
+import { withDynamoDbLocal } from '../local/with-dynamodb-local';
 
 // The SDK and the Powertools logger read these when they load, so set them before anything imports them
 // (bench-run.ts, and through it the handlers, is imported only below).
