@@ -4,7 +4,7 @@
 // this script starts and always stops. Prints operations/s, the checks done and the faults injected;
 // a failure prints its seed and path (CAMPAIGN_SEED=… CAMPAIGN_PATH=… npm run soak replays it).
 import { showProgress } from './progress';
-import { withDynamoDbLocal } from './with-dynamodb-local';
+import { withDynamoDbLocal } from '../local/with-dynamodb-local';
 
 // Read by the SDK and Powertools when they load: set before the handlers are imported below.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { freePort } from '../../scripts/dynamodb-local';
+import { freePort } from '../../local/dynamodb-local';
 import { N0 } from '../support/contract';
 import { ROOT, START_TIMEOUT_MS, startRunner, type Runner } from '../support/runner';
 

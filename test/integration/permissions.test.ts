@@ -1,4 +1,4 @@
-// The IAM actions each Lambda is granted (the `access` of functions/routes.ts, which the CDK stack turns
+// The IAM actions each Lambda is granted (the `access` of lib/operations.ts, which the CDK stack turns
 // into its policy) cover every DynamoDB request its handler sends, and nothing is granted that the
 // scenario below does not use. Every handler runs through a realistic scenario on DynamoDB Local while a
 // middleware on the store's client records each request's IAM actions under the entry being called.
@@ -8,8 +8,7 @@ import { handler as auditAll } from '../../functions/audit-all';
 import { handler as consumeStatuses } from '../../functions/migration-status-queue';
 import { lambdaEntries, ROUTES, type Access } from '../../lib/operations';
 import { runtime } from '../../lib/api/runtime';
-import { sqsRecord } from '../../scripts/local-queue';
-import { lambdaContext } from '../../scripts/local-server';
+import { lambdaContext, sqsRecord } from '../../local/events';
 import { api } from '../support/api';
 import { F1, F2, N0, uuid } from '../support/fixtures';
 import { freshTable } from '../support/table';

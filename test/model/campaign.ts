@@ -16,8 +16,7 @@ import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { handler as queueHandler } from '../../functions/migration-status-queue';
 import { runtime } from '../../lib/api/runtime';
 import { createStore, type Store } from '../../lib/store';
-import { sqsRecord } from '../../scripts/local-queue';
-import { lambdaContext } from '../../scripts/local-server';
+import { lambdaContext, sqsRecord } from '../../local/events';
 import { api, type Reply } from '../support/api';
 import { injectChaos, NO_CHAOS, seeded, type Chaos, type ChaosCounts, type ChaosOptions } from '../support/chaos';
 import {

@@ -1,5 +1,5 @@
 // Calls the Lambda handlers in-process, through the local server's router, with API Gateway HTTP API events.
-import { HttpFailure, invoke } from '../../scripts/local-server';
+import { HttpFailure, invoke } from '../../local/server';
 
 export interface Reply {
   status: number;

@@ -1,6 +1,9 @@
-// One DynamoDB Local for the whole run, on a free port; every test file makes its own table in it.
+// One DynamoDB Local for the whole run, on a free port; every test file makes its own table in it. Only the
+// projects that talk to DynamoDB name this setup; they name the same file, and jest runs a setup file once
+// per run however many projects name it, so a run that includes both starts one DynamoDB Local.
 import { tmpdir } from 'node:os';
-import { runPidFile, startDynamoDbLocal, type DynamoDbLocal } from '../../scripts/dynamodb-local';
+import { runPidFile, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
+import { setTestEnvironment } from './env';
 
 declare global {
   var __DYNAMODB_LOCAL__: DynamoDbLocal | undefined;
@@ -11,9 +14,5 @@ export default async function globalSetup(): Promise<void> {
   globalThis.__DYNAMODB_LOCAL__ = db;
   // Test workers are started after this and inherit the environment.
   process.env.DYNAMODB_ENDPOINT = db.endpoint;
-  process.env.AWS_REGION ??= 'us-east-1';
-  // Lambda runs Node 22; the SDK's notice about Node 20 would only clutter local runs.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  setTestEnvironment();
 }

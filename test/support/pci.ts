@@ -4,6 +4,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { byAddress, pools, type PciDevice, type PciPool } from '../../lib/domain';
 import { layout, type Store } from '../../lib/store';
 import { expectLedgerExact } from './ledger';
+import { deviceDiscrepancies } from './ledger-check';
 
 export async function readDevices(store: Store, nodeId: string): Promise<PciDevice[]> {
   const out = await store.doc.send(
@@ -34,14 +35,7 @@ export async function expectPciExact(store: Store, nodeId: string) {
   const { node, instances } = await expectLedgerExact(store, nodeId);
   const devices = await readDevices(store, nodeId);
   expect(await storedPools(store, nodeId)).toEqual(Object.fromEntries(pools(byAddress(devices))));
-  const held = devices.filter((d) => d.owner !== undefined).map((d) => `${d.address}=${d.owner}`).sort();
-  const listed = instances.flatMap((i) => (i.pciDevices as string[]).map((a) => `${a}=${String(i.instanceUuid)}`)).sort();
-  expect(listed).toEqual(held);
-  // A PF counts its busy VFs exactly.
-  for (const pf of devices.filter((d) => d.deviceType === 'type-PF')) {
-    const busy = devices.filter((d) => d.parentAddress === pf.address && d.owner !== undefined).length;
-    expect({ pf: pf.address, busyChildren: pf.busyChildren }).toEqual({ pf: pf.address, busyChildren: busy });
-  }
+  expect({ nodeId, discrepancies: deviceDiscrepancies(devices, instances) }).toEqual({ nodeId, discrepancies: [] });
   return { node, instances, devices };
 }
 

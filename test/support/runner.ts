@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { freePort } from '../../scripts/dynamodb-local';
+import { freePort } from '../../local/dynamodb-local';
 
 export const ROOT = join(__dirname, '..', '..');
 export const START_TIMEOUT_MS = 45_000;
@@ -23,7 +23,7 @@ export async function startRunner(prefix: string): Promise<Runner> {
   if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: run the tests through jest (global setup starts DynamoDB Local)');
   const port = await freePort();
   // A process group of its own, so that stopping it reaches tsx and the node process tsx starts alike.
-  const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/start.ts'], {
+  const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), ['local/start.ts'], {
     cwd: ROOT,
     env: {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', DYNAMODB_ENDPOINT: endpoint,

@@ -1,16 +1,12 @@
-// Serves the Lambda handlers of functions/routes.ts over plain HTTP, each request turned into the event
+// Serves the Lambda handlers of the route table (local/routes.ts) over plain HTTP, each request turned into the event
 // API Gateway HTTP API (payload format 2.0) would send, so that the handlers run here as they run in AWS.
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { ROUTES, type Route } from '../functions/routes';
+import { httpEvent, lambdaContext } from './events';
+import { ROUTES, type Route } from './routes';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
-/** API Gateway gives up on an integration after 30 s; the handlers see that as their deadline. */
-const TIMEOUT_MS = 30_000;
-const ACCOUNT_ID = '000000000000';
-const API_ID = 'local';
 
 export interface LocalServerOptions {
   port: number;
@@ -93,15 +89,6 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const isText = (contentType = '') =>
-  contentType === '' || /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded)\b)/i.test(contentType);
-
-/** API Gateway's request time, e.g. 12/Mar/2020:19:03:58 +0000. */
-function requestTime(date: Date): string {
-  const [, day, month, year, time] = date.toUTCString().split(' ');
-  return `${day}/${month}/${year}:${time} +0000`;
-}
-
 /** One HTTP request as the local server (or a test) sees it, before it becomes an API Gateway event. */
 export interface LocalRequest {
   method: string;
@@ -112,75 +99,6 @@ export interface LocalRequest {
   body?: Buffer;
   sourceIp?: string;
   protocol?: string;
-}
-
-function buildEvent(request: LocalRequest, route: Route, path: string, rawQueryString: string, pathParameters: Record<string, string>): APIGatewayProxyEventV2 {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers ?? {})) if (name !== 'cookie') headers[name.toLowerCase()] = value;
-  const sourceIp = request.sourceIp ?? '127.0.0.1';
-  headers['x-forwarded-for'] ??= sourceIp;
-  headers['x-forwarded-proto'] ??= 'http';
-  // Cookies move to their own field, as in format 2.0.
-  const cookies = (request.headers?.cookie ?? '').split(';').map((c) => c.trim()).filter(Boolean);
-  const query: Record<string, string> = {};
-  for (const [name, value] of new URLSearchParams(rawQueryString)) {
-    query[name] = name in query ? `${query[name]},${value}` : value;
-  }
-  const routeKey = `${route.method} ${route.path}`;
-  const now = new Date();
-  const body = request.body ?? Buffer.alloc(0);
-  const base64 = !isText(headers['content-type']);
-  const domainName = headers.host ?? 'localhost';
-  return {
-    version: '2.0',
-    routeKey,
-    rawPath: path,
-    rawQueryString,
-    ...(cookies.length > 0 ? { cookies } : {}),
-    headers,
-    ...(rawQueryString !== '' ? { queryStringParameters: query } : {}),
-    ...(Object.keys(pathParameters).length > 0 ? { pathParameters } : {}),
-    requestContext: {
-      accountId: ACCOUNT_ID,
-      apiId: API_ID,
-      domainName,
-      domainPrefix: domainName.split('.')[0] ?? domainName,
-      http: {
-        method: route.method,
-        path,
-        protocol: request.protocol ?? 'HTTP/1.1',
-        sourceIp,
-        userAgent: headers['user-agent'] ?? '',
-      },
-      requestId: randomUUID(),
-      routeKey,
-      stage: '$default',
-      time: requestTime(now),
-      timeEpoch: now.getTime(),
-    },
-    ...(body.length > 0 ? { body: body.toString(base64 ? 'base64' : 'utf8') } : {}),
-    isBase64Encoded: base64 && body.length > 0,
-  };
-}
-
-export function lambdaContext(entry: string): Context {
-  const deadline = Date.now() + TIMEOUT_MS;
-  const functionName = `capacity-tracker-${entry}`;
-  const region = process.env.AWS_REGION ?? 'us-east-1';
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${region}:${ACCOUNT_ID}:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/${process.pid}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 /** A handler's answer as API Gateway reads it: a result without statusCode is a JSON body with 200. */
@@ -198,7 +116,10 @@ export async function invoke(request: LocalRequest): Promise<APIGatewayProxyStru
   // HTTP API hands the handlers the path percent-decoded (an encoded slash splits segments there too).
   const path = safeDecode(rawPath);
   const { route, params } = findRoute(request.method, path);
-  const event = buildEvent(request, route, path, rawQueryString, params);
+  const event = httpEvent({
+    method: route.method, route: route.path, path, rawQueryString, pathParameters: params,
+    headers: request.headers, body: request.body, sourceIp: request.sourceIp, protocol: request.protocol,
+  });
   // Loaded on first use, as Lambda loads each function's bundle.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { handler } = require(`../functions/${route.entry}`) as { handler: Handler };

@@ -2,7 +2,7 @@
 // ends (done, failed, Ctrl-C or SIGTERM), its PID file letting the next run stop a copy a killed run left.
 import { tmpdir } from 'node:os';
 import { runPidFile, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { silenceProgress } from './progress';
+import { silenceProgress } from '../scripts/progress';
 
 export async function withDynamoDbLocal(name: string, work: (db: DynamoDbLocal) => Promise<void>): Promise<void> {
   let db: DynamoDbLocal | undefined;

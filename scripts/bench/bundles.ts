@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildAll, bundle, type Bundle } from './build';
-import { showProgress } from './progress';
+import { buildAll, bundle, type Bundle } from '../build';
+import { showProgress } from '../progress';
 
 const ROUNDS = 9;
 const LIMIT_BYTES = 300 * 1024;

@@ -1,0 +1,153 @@
+// `npm start`: the HTTP API on this machine, on DynamoDB Local (kept in .data/, or --in-memory) or on the
+// DynamoDB that DYNAMODB_ENDPOINT names. Stop it with Ctrl-C.
+import { join, relative } from 'node:path';
+import { JavaMissingError, runPidFile, startDynamoDbLocal, stopLeftover, type DynamoDbLocal } from './dynamodb-local';
+import type { LocalQueue } from './fifo-queue';
+import type { LocalServer } from './server';
+
+// Before the SDK loads (it is imported below, on demand): its notice about Node 20 is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+// Metrics go to CloudWatch as log lines in AWS; here they would only fill the terminal.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+const ROOT = join(__dirname, '..');
+const DATA_DIR = join(ROOT, '.data');
+
+interface OpenedStore {
+  endpoint: string;
+  label: string;
+  db?: DynamoDbLocal;
+}
+
+async function openStore(inMemory: boolean): Promise<OpenedStore> {
+  const external = process.env.DYNAMODB_ENDPOINT;
+  if (external) return { endpoint: external, label: `external endpoint ${external}` };
+  // In-memory runners may run side by side; a persistent one owns .data/ alone.
+  const pidFile = inMemory ? runPidFile(DATA_DIR, 'dynamodb-local-memory-') : join(DATA_DIR, 'dynamodb-local.pid');
+  try {
+    stopLeftover(pidFile);
+  } catch {
+    throw new Error(`another npm start is already running on ${relative(ROOT, DATA_DIR)}/ (see ${relative(ROOT, pidFile)}); stop it first`);
+  }
+  const db = await startDynamoDbLocal({ pidFile, ...(inMemory ? {} : { dataDir: DATA_DIR }) }).catch((error: unknown) => {
+    if (!(error instanceof JavaMissingError)) throw error;
+    throw new Error(
+      'DynamoDB Local needs Java, which is not installed: run `apt-get install default-jre-headless`, ' +
+        'or set DYNAMODB_ENDPOINT to a DynamoDB you already run',
+    );
+  });
+  const where = inMemory ? 'in memory' : `at ${relative(process.cwd(), DATA_DIR) || '.'}/`;
+  return { endpoint: db.endpoint, label: `embedded DynamoDB Local ${where} (PID ${db.pid})`, db };
+}
+
+/** What is running, filled in as it starts, so that a signal at any point stops what has started. */
+interface Running {
+  opening: Promise<OpenedStore>;
+  server?: LocalServer;
+  queue?: LocalQueue;
+}
+
+let stopping = false;
+
+function shutdown(running: Running, signal: NodeJS.Signals): void {
+  // Ctrl-C reaches tsx and this process alike, and tsx passes it on: act on the first one only.
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping.`);
+  const { server, queue } = running;
+  Promise.resolve(server?.close())
+    // Give the queue's messages a moment to land; what is still queued after that is dropped.
+    .then(async () => {
+      if (queue && !(await queue.drain(3_000))) console.log(`Dropping ${queue.stats().messages} queued status message(s).`);
+      return queue?.close();
+    })
+    .then(() => running.opening)
+    .then((store) => store.db?.stop())
+    .then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('Stopping failed:', error);
+        process.exit(1);
+      },
+    );
+}
+
+async function prepareTable(store: OpenedStore, tableName: string): Promise<void> {
+  const { createStore, ensureTable } = await import('../lib/store');
+  const client = createStore({ tableName, endpoint: store.endpoint });
+  await ensureTable(client);
+  client.client.destroy();
+  process.env.DYNAMODB_ENDPOINT = store.endpoint;
+  console.log(`Store ready: ${store.label}, table ${tableName}.`);
+}
+
+async function serve(running: Running, port: number, host: string): Promise<string> {
+  const { createLocalServer } = await import('./server');
+  const { createLocalQueue, localQueueRoutes } = await import('./migration-status-queue');
+  const { handler } = await import('../functions/migration-status-queue');
+  const queue = (running.queue = createLocalQueue({ handler, visibilityTimeoutMs: 2_000, maxReceiveCount: 5 }));
+  const { webFile } = await import('../scripts/web-files');
+  running.server = createLocalServer({ port, host, localRoutes: localQueueRoutes(queue), staticFiles: webFile });
+  return (await running.server.listen()).url;
+}
+
+async function printWelcome(url: string, port: number): Promise<void> {
+  const { MIGRATION_STATUS_PATH } = await import('./migration-status-queue');
+  console.log(`capacity-tracker listening on ${url} (PID ${process.pid}); Ctrl-C stops it.`);
+  // The CLI's default endpoint is this runner on its default port.
+  const cli = port === 3000 ? 'npx capacity-tracker nodes' : `npx capacity-tracker --endpoint ${url} nodes`;
+  console.log(`Capacity page: ${url}/ ; OpenAPI document: ${url}/openapi.json ; CLI: ${cli}`);
+  console.log(
+    `Try: curl -i -X PUT ${url}/nodes/n0 -H 'content-type: application/json' -d '{"vcpus": 4, "memoryMb": 512, "localGb": 6}'`,
+  );
+  console.log(
+    `Migration status queue (in-memory SQS FIFO, local only): curl -i -X POST ${url}${MIGRATION_STATUS_PATH} ` +
+      `-d '{"migrationId": "m1", "status": "finished", "sequence": 1}'; GET it for its figures and dead letters.`,
+  );
+}
+
+/** Nova audits every node each minute; so does the scheduled Lambda in AWS, and this timer here. */
+async function startAudits(): Promise<void> {
+  const every = Number(process.env.AUDIT_INTERVAL_SECONDS ?? 60);
+  if (every <= 0) return;
+  const { audit: auditAll } = await import('../functions/audit-all');
+  const timer = setInterval(() => {
+    auditAll().then(
+      (r) => r.repaired.length && console.log(`Audit repaired drift on ${r.repaired.join(', ')}.`),
+      (error: unknown) => console.error('Audit failed:', (error as Error).message),
+    );
+  }, every * 1000);
+  timer.unref();
+  console.log(`Auditing every node every ${every} s (AUDIT_INTERVAL_SECONDS, 0 = off).`);
+}
+
+async function main(): Promise<void> {
+  const inMemory = process.argv.includes('--in-memory');
+  const tableName = (process.env.TABLE_NAME ||= 'capacity-tracker');
+  const port = Number(process.env.PORT ?? 3000);
+  const host = process.env.HOST || '127.0.0.1';
+
+  const running: Running = { opening: openStore(inMemory) };
+  // Installed before anything starts, so that a signal during start-up stops DynamoDB Local as well.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, (s) => shutdown(running, s));
+
+  const store = await running.opening;
+  try {
+    await prepareTable(store, tableName);
+    const url = await serve(running, port, host);
+    await printWelcome(url, port);
+    await startAudits();
+  } catch (error) {
+    await store.db?.stop();
+    throw error;
+  }
+}
+
+main().catch((error: unknown) => {
+  if (stopping) return;
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason = code === 'EADDRINUSE' ? `port ${process.env.PORT ?? 3000} is in use (set PORT)` : (error as Error).message;
+  console.error(`capacity-tracker did not start: ${reason}`);
+  process.exit(1);
+});

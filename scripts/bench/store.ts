@@ -1,0 +1,44 @@
+// The bench's one door to the store: the tables it opens, the partitions it reads back, and what the
+// baseline and the checks need of the table's layout. Nothing else in scripts/bench imports lib/store.
+import { randomUUID } from 'node:crypto';
+import { paginateQuery } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { resetRuntime, runtime } from '../../lib/api/runtime';
+import { createStore, ensureTable, layout, type Store } from '../../lib/store';
+
+export type { Store };
+export const { COLUMNS, DEVICE_PREFIX, deviceOf, INSTANCE_PREFIX, instanceKey, nodeKey, ownerKey } = layout;
+
+let endpoint = '';
+
+/** The DynamoDB Local every table is opened on. */
+export function useEndpoint(url: string): void {
+  endpoint = url;
+}
+
+/**
+ * Creates a table, points the handlers' shared store at it, and answers a second store for the baseline
+ * and the checks, with the handlers' client (counting.ts's openTable counts the requests of both).
+ */
+export async function createTable(prefix: string): Promise<{ store: Store; handlersClient: DynamoDBClient }> {
+  const store = createStore({ tableName: `bench-${prefix}-${randomUUID().slice(0, 8)}`, endpoint });
+  await ensureTable(store);
+  process.env.TABLE_NAME = store.tableName;
+  process.env.DYNAMODB_ENDPOINT = endpoint;
+  resetRuntime();
+  return { store, handlersClient: runtime().store.client };
+}
+
+/** The node's whole partition: its node item, its instance records and its move holds, read strongly consistent. */
+export async function partition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  const input = {
+    TableName: store.tableName,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': nodeKey(nodeId).pk },
+    ConsistentRead: true,
+  };
+  for await (const page of paginateQuery({ client: store.doc }, input)) items.push(...(page.Items ?? []));
+  return items;
+}
+
