@@ -16,7 +16,7 @@ export const isDev = (stage: StageConfig) => stage.name === 'dev';
 
 export function stageConfig(name: string): StageConfig {
   if (!/^[a-z][a-z0-9-]{0,19}$/.test(name)) throw new Error(`stage "${name}": use lower-case letters, digits and dashes, at most 20`);
-  // A hot node item tops out near 500 transactional writes/s (README), so the account-wide default of
+  // A hot node item tops out near 500 transactional writes/s (docs/store.md), so the account-wide default of
   // 10,000 rps would only buy Unavailable answers and Lambda bills: cap well below it.
   return name === 'dev'
     ? { name, throttle: { rateLimit: 50, burstLimit: 100 }, logRetentionDays: 7, logLevel: 'DEBUG' }

@@ -98,7 +98,7 @@ export const claimSchema = z.strictObject({
   pciRequests,
   projectId: label.nullable().default(null),
   osType: label.nullable().default(null),
-  // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (spec M9).
+  // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (rule M9).
   vmState: z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }).default('building'),
   taskState: taskState.nullable().default('scheduling'),
 });

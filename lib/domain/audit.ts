@@ -1,4 +1,4 @@
-// Nova's update_available_resource as a drift check (spec section 7, N5, M10, D4): the node's usage
+// Nova's update_available_resource as a drift check (docs/audit.md, N5, M10, D4): the node's usage
 // recomputed from scratch from what it tracks, to find and repair what changed from outside.
 import { reserved, type Inventory } from './inventory';
 import { add, RESOURCES, ZERO, type Amounts } from './resources';
@@ -12,7 +12,7 @@ export interface Orphan {
 export interface Recount {
   /** What the tracked instances, the move holds and the orphans hold. */
   claimed: Amounts;
-  /** claimed + what the host reserves (spec N5). */
+  /** claimed + what the host reserves (rule N5). */
   used: Amounts;
   stats: Stats;
   /** Instance records and holds. */
@@ -22,8 +22,8 @@ export interface Recount {
 
 /**
  * The usage a node should show: the baseline of what the host reserves, every tracked instance, every
- * move hold (spec M7 as the holds record it) and, memory only, every orphan the hypervisor runs that
- * nobody tracks (spec M10). Stats are rebuilt from the instances alone, as Nova clears and re-seeds them.
+ * move hold (rule M7 as the holds record it) and, memory only, every orphan the hypervisor runs that
+ * nobody tracks (rule M10). Stats are rebuilt from the instances alone, as Nova clears and re-seeds them.
  */
 export function recount(
   inventory: Inventory,

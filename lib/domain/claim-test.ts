@@ -2,7 +2,7 @@ import { RESOURCES, type Amounts, type Resource } from './resources';
 
 /**
  * The limits one claim is tested against. A number is the limit for that resource; null means the
- * resource is not tested (spec C2: a None limit skips the test).
+ * resource is not tested (rule C2: a None limit skips the test).
  */
 export type ClaimLimits = Record<Resource, number | null>;
 
@@ -34,7 +34,7 @@ export function onGrid(limit: number): number {
 }
 
 /**
- * Nova's scalar test (spec C3): free = limit - used, with what the host reserves included in used, and the
+ * Nova's scalar test (rule C3): free = limit - used, with what the host reserves included in used, and the
  * claim fails iff requested > free, so the claim that takes the last unit passes. Decided as
  * requested + used > limit, which is exact here (see GRID) where limit - used may round.
  */
@@ -70,7 +70,7 @@ export function claimReasons(limits: ClaimLimits, used: Amounts, requested: Amou
   return reasons;
 }
 
-/** The refusal message Nova raises with ComputeResourcesUnavailable (spec C7). */
+/** The refusal message Nova raises with ComputeResourcesUnavailable (rule C7). */
 export function refusalMessage(reasons: string[]): string {
   return `Insufficient compute resources: ${reasons.join('; ')}.`;
 }

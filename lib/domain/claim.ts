@@ -110,7 +110,7 @@ export type Sized = Pick<ClaimRequest, 'flavor' | 'overhead' | 'volumeBacked' | 
 export function refusalReasons(inventory: Inventory, used: Amounts, request: Sized, pciFits = true): string[] {
   const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
   const reasons = claimReasons(effectiveLimits(nodeLimits(inventory), request.limits), used, requested);
-  // The device test comes after the scalar ones (spec C6, C7).
+  // The device test comes after the scalar ones (rules C6, C7).
   if (!pciFits) reasons.push('Claim pci failed');
   return reasons;
 }

@@ -13,7 +13,7 @@ export interface Inventory {
   reservedHostCpus: number;
 }
 
-// Nova's config defaults (spec N2, N3): 512 MB of memory held back for the host, ratios 16 / 1.5 / 1.
+// Nova's config defaults (rules N2, N3): 512 MB of memory held back for the host, ratios 16 / 1.5 / 1.
 export const INVENTORY_DEFAULTS = {
   cpuAllocationRatio: 16,
   ramAllocationRatio: 1.5,
@@ -24,7 +24,7 @@ export const INVENTORY_DEFAULTS = {
 } as const;
 
 /**
- * What the host itself holds back. Reserved counts as used (spec N5); disk is reserved in MB but
+ * What the host itself holds back. Reserved counts as used (rule N5); disk is reserved in MB but
  * tracked in GB, and Nova floors it (1536 MB reserves 1 GB).
  */
 export function reserved(inv: Inventory): Amounts {
@@ -36,7 +36,7 @@ export function reserved(inv: Inventory): Amounts {
 }
 
 /**
- * The node's own limits: the formulas of Nova's Ram, Disk and Core filters (spec C2, D1). The store keeps
+ * The node's own limits: the formulas of Nova's Ram, Disk and Core filters (rules C2, D1). The store keeps
  * headroom against these rounded down to the ledger's grid (see onGrid), which admits the same claims.
  */
 export function nodeLimits(inv: Inventory): Amounts {

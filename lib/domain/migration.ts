@@ -1,4 +1,4 @@
-// Moves (resize, cold migration, evacuation): which node holds what in every migration status (spec M7,
+// Moves (resize, cold migration, evacuation): which node holds what in every migration status (rules M7,
 // M8, D4), and which status changes apply. Pure: the store turns a plan into one transaction.
 import { add, RESOURCES, scale, ZERO, type Amounts } from './resources';
 import { statsDelta, type InstanceState, type StatsDelta } from './stats';
@@ -85,7 +85,7 @@ export interface Holding {
 const key = (h: Holding) => `${h.nodeId}|${h.role}|${h.size}`;
 
 /**
- * Who holds what (spec M7, M8, D4). Until `finished` the instance stays on the source with its old size
+ * Who holds what (rules M7, M8, D4). Until `finished` the instance stays on the source with its old size
  * and the destination holds the new size; from `finished` the instance is on the destination with the
  * new size and the source keeps the old size for a revert. A final status keeps only where the instance
  * ends up: confirmed or done on the destination, reverted on the source, and a failure wherever the

@@ -28,7 +28,7 @@ export interface NodeView extends Inventory {
   generation: number;
 }
 
-/** The node as clients see it. Free values ignore ratios and may be negative (spec N5, N6). */
+/** The node as clients see it. Free values ignore ratios and may be negative (rules N5, N6). */
 export function nodeView(node: NodeState): NodeView {
   const { nodeId, used, stats, generation, pciPools, ...inventory } = node;
   const limits = nodeLimits(inventory);

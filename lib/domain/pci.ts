@@ -1,4 +1,4 @@
-// PCI passthrough devices (spec section 6, without NUMA policies): which devices a claim may take, what
+// PCI passthrough devices (docs/pci.md, without NUMA policies): which devices a claim may take, what
 // taking and freeing them changes, and the pools the node reports. Pure: the store writes the changes.
 
 export const DEVICE_TYPES = ['type-PCI', 'type-PF', 'type-VF'] as const;
@@ -19,7 +19,7 @@ export interface PciDeviceSpec {
 export interface PciDevice extends PciDeviceSpec {
   /** The instance holding it (allocated), if any. */
   owner?: string;
-  /** Gone from the hypervisor's report while in use: kept until released, then deleted (spec P2). */
+  /** Gone from the hypervisor's report while in use: kept until released, then deleted (rule P2). */
   removed?: boolean;
   /** For a PF: how many of its VFs are allocated. A PF with busy VFs cannot be claimed. */
   busyChildren: number;
@@ -54,7 +54,7 @@ export function poolKey(d: PciDeviceSpec): string {
 }
 
 /**
- * Whether a claim may take the device (spec P2): it is free and present; a PF needs all its VFs free,
+ * Whether a claim may take the device (rule P2): it is free and present; a PF needs all its VFs free,
  * and a VF needs its parent PF not to be taken.
  */
 export function claimable(d: PciDevice, devices: Devices): boolean {
@@ -88,14 +88,14 @@ const FIELDS: Record<string, (d: PciDevice) => string | undefined> = {
   physicalNetwork: (d) => d.physicalNetwork,
 };
 
-/** A spec entry matches a device whose fields equal every key it gives (spec P4). */
+/** A spec entry matches a device whose fields equal every key it gives (rule P4). */
 export function matches(d: PciDevice, spec: Partial<Record<string, string>>): boolean {
   return Object.entries(spec).every(([k, v]) => v === undefined || FIELDS[k]?.(d) === v);
 }
 
 /**
  * Chooses devices for every request, all distinct: a request takes devices that match any one of its
- * spec entries; PFs only when the entry asks for type-PF (spec P4). Taking a PF makes its VFs
+ * spec entries; PFs only when the entry asks for type-PF (rule P4). Taking a PF makes its VFs
  * unavailable to the later requests of the same claim, and taking a VF its parent PF. Among equal
  * candidates the order is random, so that concurrent claims on one node seldom reach for the same
  * device; when a later request finds nothing, the search backs up and tries another device, so a claim
@@ -214,7 +214,7 @@ export function release(devices: Devices, addresses: string[], owner: string): D
 }
 
 /**
- * The hypervisor's new report (spec P2): new devices become available, devices that disappeared are
+ * The hypervisor's new report (rule P2): new devices become available, devices that disappeared are
  * deleted if free and kept (marked removed) while in use, and a removed device that comes back is
  * present again. A free device whose description changed takes the new one.
  */

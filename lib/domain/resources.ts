@@ -1,4 +1,4 @@
-// The three scalar resources a claim takes, in Nova's reporting order (memory, disk, vcpu; spec C7).
+// The three scalar resources a claim takes, in Nova's reporting order (memory, disk, vcpu; rule C7).
 export interface Amounts {
   memoryMb: number;
   diskGb: number;

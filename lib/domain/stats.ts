@@ -1,4 +1,4 @@
-// Nova's per-node instance statistics (spec S1-S5, D5), kept as counters so that every change is a delta
+// Nova's per-node instance statistics (rules S1-S5, D5), kept as counters so that every change is a delta
 // the store can apply with one conditional write, without reading the node first.
 
 export const VM_STATES = [
@@ -7,7 +7,7 @@ export const VM_STATES = [
 ] as const;
 export type VmState = (typeof VM_STATES)[number];
 
-/** States whose instances consume nothing (spec M9). Entering one releases the claim. */
+/** States whose instances consume nothing (rule M9). Entering one releases the claim. */
 export const RELEASING_STATES: ReadonlySet<string> = new Set(['deleted', 'shelved_offloaded']);
 
 export interface InstanceState {
@@ -17,7 +17,7 @@ export interface InstanceState {
   projectId: string | null;
 }
 
-/** Task states that count toward io_workload, together with vm state 'building' (spec S3). */
+/** Task states that count toward io_workload, together with vm state 'building' (rule S3). */
 const IO_TASK_STATES = [
   'resize_migrating', 'rebuilding', 'resize_prep', 'image_snapshot', 'image_backup', 'rescuing', 'unshelving',
 ];
@@ -38,7 +38,7 @@ function stateKeys(s: InstanceState): string[] {
 }
 
 /**
- * The counter changes of Nova's update_stats_for_instance (spec S2) as a delta: `before` is the tracked
+ * The counter changes of Nova's update_stats_for_instance (rule S2) as a delta: `before` is the tracked
  * state (undefined for an instance not yet tracked), `after` the new one; `removed` drops the instance.
  * Keys that net to zero are left out, so an unchanged state writes nothing.
  */
@@ -61,19 +61,19 @@ export function applyStatsDelta(stats: Stats, delta: StatsDelta): Stats {
   return next;
 }
 
-/** io_workload: instances building plus those in an I/O-heavy task state (spec S3). */
+/** io_workload: instances building plus those in an I/O-heavy task state (rule S3). */
 export function ioWorkload(stats: Stats): number {
   return (stats.num_vm_building ?? 0) + IO_TASK_STATES.reduce((sum, t) => sum + (stats[`num_task_${t}`] ?? 0), 0);
 }
 
-/** current_workload: instances with a task state (spec S4). */
+/** current_workload: instances with a task state (rule S4). */
 export function currentWorkload(stats: Stats): number {
   let sum = 0;
   for (const [key, n] of Object.entries(stats)) if (key.startsWith('num_task') && !key.endsWith('None')) sum += n;
   return sum;
 }
 
-/** running_vms = num_instances (spec S5). */
+/** running_vms = num_instances (rule S5). */
 export function runningVms(stats: Stats): number {
   return stats.num_instances ?? 0;
 }

@@ -8,12 +8,12 @@ export interface Flavor {
   swapMb: number;
 }
 
-/** Hypervisor overhead for one instance; the compute agent knows it and sends it (spec D3). */
+/** Hypervisor overhead for one instance; the compute agent knows it and sends it (rule D3). */
 export type Overhead = Amounts;
 
 /**
- * What an instance consumes (spec D2, Rocky's figures): a volume-backed root disk lives elsewhere and
- * swap counts as disk. Kept exact: swap in MB over 1024 is a finite binary fraction, so no drift (spec Q7).
+ * What an instance consumes (rule D2, Rocky's figures): a volume-backed root disk lives elsewhere and
+ * swap counts as disk. Kept exact: swap in MB over 1024 is a finite binary fraction, so no drift (rule Q7).
  */
 export function instanceUsage(flavor: Flavor, overhead: Overhead, volumeBacked: boolean): Amounts {
   return {

@@ -130,7 +130,7 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     const flavor = request.newFlavor ?? instance.flavor;
     const overhead = request.overhead ?? instance.overhead;
     const sized = { flavor, overhead, volumeBacked: instance.volumeBacked, limits: request.limits, pciRequests: request.pciRequests };
-    // The new size's devices come from the destination (spec O6 step 4).
+    // The new size's devices come from the destination (rule O6 step 4).
     const pci = request.pciRequests.length ? await takeDevices(store, destNodeId, { ...sized, instanceUuid: instance.instanceUuid }) : undefined;
     const migration = newMigration(request, destNodeId, instance, print, pci?.chosen ?? []);
     const write = {

@@ -50,7 +50,7 @@ const DEVICE_CHUNK = 90;
  * Registers a node or replaces its inventory. Usage is recomputed from what claims hold, so replacing
  * inventory never drops tracked usage, and the headroom follows the new limits (negative when the
  * inventory shrank below usage: claims are then refused until usage falls). PCI devices are reconciled
- * with what is tracked (spec P2): without device changes this is one UpdateItem after the read; with
+ * with what is tracked (rule P2): without device changes this is one UpdateItem after the read; with
  * them, transactions of up to 90 device changes, each conditioned on no claim having touched the node's
  * devices since the read.
  */

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { Store } from './client';
 
-// One table holds everything (see README, "Data layout"). Attribute names of the keys and the index
+// One table holds everything (see docs/store.md, "The items"). Attribute names of the keys and the index
 // are shared with the CDK stack.
 export const KEY = { partition: 'pk', sort: 'sk' } as const;
 export const NODE_INDEX = { name: 'nodes', partition: 'gsi1pk', sort: 'gsi1sk' } as const;

@@ -1,4 +1,4 @@
-// Resize, cold migration and evacuation: who holds what in every status, on both nodes (spec M7, M8, D4).
+// Resize, cold migration and evacuation: who holds what in every status, on both nodes (rules M7, M8, D4).
 import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { F1, F2, N0, uuid } from '../support/fixtures';

@@ -1,4 +1,4 @@
-// The reference model of the whole ledger: sequential, in memory, written from the README's rules and not
+// The reference model of the whole ledger: sequential, in memory, written from the rules in docs/ and not
 // from lib/. Usage is never stored here, only derived (reserved + what the instances and holds on a node
 // take), so a model state cannot drift by construction. The campaign compares the service with it.
 
@@ -435,7 +435,7 @@ export class LedgerModel {
   }
 
   /**
-   * Applies a status (README's table of who holds what). Returns what the service must answer: applied,
+   * Applies a status (docs/moves.md, rule M7: who holds what). Returns what the service must answer: applied,
    * ignored, or refused (409) when the lifecycle lacks it or a hold it needs was dropped.
    */
   status(id: string, status: string, sequence?: number): Decision {

@@ -1,4 +1,4 @@
-// The HTTP contract's routes and error codes, and the behaviour spec's worked examples as request bodies,
+// The HTTP contract's routes and error codes, and the worked examples of docs/worked-examples.md as request bodies,
 // restated here as test data: the OpenAPI test checks the generated document against them.
 
 /** Every route the contract names, as METHOD and path template. */
