@@ -13,7 +13,10 @@ export default tseslint.config(
   // The CLI's launcher: plain CommonJS for Node, so that it runs before tsx is registered.
   {
     files: ['bin/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', console: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   // The capacity page: a plain browser script, no build.
@@ -22,8 +25,22 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'script',
       globals: Object.fromEntries(
-        ['window', 'document', 'location', 'history', 'fetch', 'URL', 'URLSearchParams', 'AbortSignal', 'console',
-          'setTimeout', 'clearTimeout', 'requestAnimationFrame', 'addEventListener', 'Intl'].map((name) => [name, 'readonly']),
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'fetch',
+          'URL',
+          'URLSearchParams',
+          'AbortSignal',
+          'console',
+          'setTimeout',
+          'clearTimeout',
+          'requestAnimationFrame',
+          'addEventListener',
+          'Intl',
+        ].map((name) => [name, 'readonly']),
       ),
     },
   },

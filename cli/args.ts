@@ -4,8 +4,20 @@
 export class UsageError extends Error {}
 
 const VALUE_OPTIONS = new Set([
-  'endpoint', 'region', 'file', 'flavor', 'uuid', 'project', 'os-type', 'state', 'instance', 'from', 'type', 'id',
-  'sequence', 'port',
+  'endpoint',
+  'region',
+  'file',
+  'flavor',
+  'uuid',
+  'project',
+  'os-type',
+  'state',
+  'instance',
+  'from',
+  'type',
+  'id',
+  'sequence',
+  'port',
 ]);
 const FLAG_OPTIONS = new Set(['json', 'help', 'no-color', 'minimal', 'volume-backed']);
 const SHORT: Record<string, string> = { h: 'help', f: 'file', e: 'endpoint' };
@@ -54,7 +66,9 @@ export function parseFlavor(text: string) {
   const parts = text.split(':');
   const numbers = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : NaN));
   if (parts.length < 3 || parts.length > 5 || numbers.some((n) => !Number.isSafeInteger(n))) {
-    throw new UsageError(`--flavor ${text}: give VCPUS:MEMORY_MB:ROOT_GB[:EPHEMERAL_GB[:SWAP_MB]] as whole numbers, e.g. 2:2048:20`);
+    throw new UsageError(
+      `--flavor ${text}: give VCPUS:MEMORY_MB:ROOT_GB[:EPHEMERAL_GB[:SWAP_MB]] as whole numbers, e.g. 2:2048:20`,
+    );
   }
   const [vcpus = 0, memoryMb = 0, rootGb = 0, ephemeralGb = 0, swapMb = 0] = numbers;
   return { vcpus, memoryMb, rootGb, ephemeralGb, swapMb };

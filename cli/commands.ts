@@ -26,8 +26,13 @@ export class ServiceError extends Error {
     readonly body: unknown,
   ) {
     const b = (body ?? {}) as { error?: string; message?: string; issues?: Array<{ path: string; message: string }> };
-    const head = b.error && b.message ? `${b.error}: ${b.message}` : `HTTP ${status}${typeof body === 'string' ? `: ${body}` : ''}`;
-    const issues = (b.issues ?? []).filter((i) => !head.includes(i.message)).map((i) => `\n  ${i.path || '(body)'}: ${i.message}`);
+    const head =
+      b.error && b.message
+        ? `${b.error}: ${b.message}`
+        : `HTTP ${status}${typeof body === 'string' ? `: ${body}` : ''}`;
+    const issues = (b.issues ?? [])
+      .filter((i) => !head.includes(i.message))
+      .map((i) => `\n  ${i.path || '(body)'}: ${i.message}`);
     super(head + issues.join(''));
   }
 }
@@ -36,7 +41,13 @@ export class ServiceError extends Error {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = any;
 
-async function call(ctx: Context, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: Body }> {
+async function call(
+  ctx: Context,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<{ status: number; body: Body }> {
   const res = await ctx.api.request(method, path, body, headers);
   if (res.status >= 400) throw new ServiceError(res.status, res.body);
   return { status: res.status, body: res.body };
@@ -75,14 +86,21 @@ async function node(ctx: Context, words: string[]) {
   if (action === 'show') {
     const [id = ''] = positionals(rest, ['NODE'], 'node show NODE [--json]');
     if (ctx.args.flags.has('json')) return show(ctx, (await call(ctx, 'GET', `/nodes/${seg(id)}`)).body, () => '');
-    const [n, list] = await Promise.all([call(ctx, 'GET', `/nodes/${seg(id)}`), call(ctx, 'GET', `/nodes/${seg(id)}/instances`)]);
+    const [n, list] = await Promise.all([
+      call(ctx, 'GET', `/nodes/${seg(id)}`),
+      call(ctx, 'GET', `/nodes/${seg(id)}/instances`),
+    ]);
     return ctx.io.out(nodeText(n.body as NodeView, list.body.instances as InstanceRecord[], ctx.io.style));
   }
   if (action === 'put') {
     const [id = ''] = positionals(rest, ['NODE'], 'node put NODE --file INVENTORY.json');
     const inventory = await readJsonFile(ctx, required(ctx.args, 'file', 'INVENTORY.json (or - for stdin)'));
     const { status, body } = await call(ctx, 'PUT', `/nodes/${seg(id)}`, inventory);
-    return show(ctx, body, () => `${status === 201 ? 'Registered' : 'Replaced the inventory of'} ${id}.\n${usageLine(body)}`);
+    return show(
+      ctx,
+      body,
+      () => `${status === 201 ? 'Registered' : 'Replaced the inventory of'} ${id}.\n${usageLine(body)}`,
+    );
   }
   if (action === 'delete') {
     const [id = ''] = positionals(rest, ['NODE'], 'node delete NODE');
@@ -106,9 +124,13 @@ async function claim(ctx: Context, words: string[]) {
   const headers = args.flags.has('minimal') ? { prefer: 'return=minimal' } : undefined;
   const { status, body } = await call(ctx, 'POST', `/nodes/${seg(nodeId)}/instances`, request, headers);
   show(ctx, body, () => {
-    const what = `${fmt(body.vcpus)} vCPU, ${fmt(body.memoryMb)} MB, ${fmt(body.diskGb)} GB` +
+    const what =
+      `${fmt(body.vcpus)} vCPU, ${fmt(body.memoryMb)} MB, ${fmt(body.diskGb)} GB` +
       (body.pciDevices.length ? `, PCI ${body.pciDevices.join(', ')}` : '');
-    const head = status === 201 ? `Claimed ${body.instanceUuid} on ${nodeId}: ${what}.` : `Already claimed (a retry): ${body.instanceUuid} on ${nodeId}: ${what}.`;
+    const head =
+      status === 201
+        ? `Claimed ${body.instanceUuid} on ${nodeId}: ${what}.`
+        : `Already claimed (a retry): ${body.instanceUuid} on ${nodeId}: ${what}.`;
     return body.node ? `${head}\n${usageLine(body.node)}` : head;
   });
 }
@@ -124,7 +146,8 @@ function migrationLine(m: Body): string {
 }
 
 async function migrate(ctx: Context, words: string[]) {
-  const usage = 'migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation] [--flavor VCPUS:MB:GB] [--id MIGRATION]';
+  const usage =
+    'migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation] [--flavor VCPUS:MB:GB] [--id MIGRATION]';
   const [nodeId = ''] = positionals(words, ['NODE'], usage);
   const { args } = ctx;
   const flavor = args.options.get('flavor');
@@ -139,19 +162,31 @@ async function migrate(ctx: Context, words: string[]) {
   show(ctx, body, () => {
     const c = body.claim;
     const head = status === 201 ? 'Claimed' : 'Already claimed (a retry):';
-    return `${head} ${fmt(c.vcpus)} vCPU, ${fmt(c.memoryMb)} MB, ${fmt(c.diskGb)} GB on ${nodeId}.\n${migrationLine(body.migration)}` +
-      (c.node ? `\n${usageLine(c.node)}` : '');
+    return (
+      `${head} ${fmt(c.vcpus)} vCPU, ${fmt(c.memoryMb)} MB, ${fmt(c.diskGb)} GB on ${nodeId}.\n${migrationLine(body.migration)}` +
+      (c.node ? `\n${usageLine(c.node)}` : '')
+    );
   });
 }
 
 async function status(ctx: Context, words: string[]) {
-  const [migrationId = '', next = ''] = positionals(words, ['MIGRATION', 'STATUS'], 'status MIGRATION STATUS [--sequence N]');
+  const [migrationId = '', next = ''] = positionals(
+    words,
+    ['MIGRATION', 'STATUS'],
+    'status MIGRATION STATUS [--sequence N]',
+  );
   const sequence = ctx.args.options.get('sequence');
   if (sequence !== undefined && !/^\d+$/.test(sequence)) throw new UsageError('--sequence takes a whole number');
   const { body } = await call(ctx, 'POST', `/migrations/${seg(migrationId)}/status`, {
-    status: next, ...(sequence !== undefined ? { sequence: Number(sequence) } : {}),
+    status: next,
+    ...(sequence !== undefined ? { sequence: Number(sequence) } : {}),
   });
-  show(ctx, body, () => `${migrationLine(body)}${body.applied ? '' : `\nNot applied: ${next} is stale, repeated or out of order; nothing changed.`}`);
+  show(
+    ctx,
+    body,
+    () =>
+      `${migrationLine(body)}${body.applied ? '' : `\nNot applied: ${next} is stale, repeated or out of order; nothing changed.`}`,
+  );
 }
 
 async function migration(ctx: Context, words: string[]) {
@@ -167,9 +202,10 @@ async function audit(ctx: Context, words: string[]) {
   const { body } = await call(ctx, 'POST', `/nodes/${seg(nodeId)}/audit`, request);
   show(ctx, body, () => {
     const d = body.drift;
-    const drift = d.memoryMbUsed === 0 && d.localGbUsed === 0 && d.vcpusUsed === 0
-      ? 'no drift'
-      : `drift memory ${signed(d.memoryMbUsed)} MB, disk ${signed(d.localGbUsed)} GB, vCPU ${signed(d.vcpusUsed)} (repaired)`;
+    const drift =
+      d.memoryMbUsed === 0 && d.localGbUsed === 0 && d.vcpusUsed === 0
+        ? 'no drift'
+        : `drift memory ${signed(d.memoryMbUsed)} MB, disk ${signed(d.localGbUsed)} GB, vCPU ${signed(d.vcpusUsed)} (repaired)`;
     const lists = [
       body.unknownInstances.length ? `running but not tracked: ${body.unknownInstances.join(', ')}` : '',
       body.missingInstances.length ? `tracked but not running: ${body.missingInstances.join(', ')}` : '',
@@ -181,5 +217,12 @@ async function audit(ctx: Context, words: string[]) {
 const signed = (n: number) => (n > 0 ? `+${fmt(n)}` : fmt(n));
 
 export const COMMANDS: Record<string, (ctx: Context, words: string[]) => Promise<void>> = {
-  nodes, node, claim, release, migrate, status, migration, audit,
+  nodes,
+  node,
+  claim,
+  release,
+  migrate,
+  status,
+  migration,
+  audit,
 };

@@ -98,7 +98,8 @@ export async function main(argv: string[], given?: Io): Promise<number> {
       io.err(`capacity-tracker: ${error.message}`);
       return 2;
     }
-    if (error instanceof ServiceError && argv.includes('--json') && error.body !== undefined) io.out(JSON.stringify(error.body, null, 2));
+    if (error instanceof ServiceError && argv.includes('--json') && error.body !== undefined)
+      io.out(JSON.stringify(error.body, null, 2));
     io.err(`capacity-tracker: ${(error as Error).message}`);
     return 1;
   }

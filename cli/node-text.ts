@@ -15,7 +15,10 @@ export function usageOf(n: NodeView): { vcpu: Usage; memory: Usage; disk: Usage 
 }
 
 function pciOf(n: NodeView): { count: number; free: number } {
-  return n.pciDevicePools.reduce((s, p) => ({ count: s.count + p.count, free: s.free + p.free }), { count: 0, free: 0 });
+  return n.pciDevicePools.reduce((s, p) => ({ count: s.count + p.count, free: s.free + p.free }), {
+    count: 0,
+    free: 0,
+  });
 }
 
 const cell = (style: Style, u: Usage) => `${bar(style, u)} ${fmt(u.used)}/${fmt(u.total)}`;
@@ -26,12 +29,19 @@ export function nodesTable(nodes: NodeView[], style: Style): string {
   const rows = sorted.map((n) => {
     const u = usageOf(n);
     const p = pciOf(n);
-    const pci = p.count === 0 ? '-' : `${bar(style, { total: p.count, reserved: 0, used: p.count - p.free, limit: p.count }, 5)} ${p.free}/${p.count} free`;
+    const pci =
+      p.count === 0
+        ? '-'
+        : `${bar(style, { total: p.count, reserved: 0, used: p.count - p.free, limit: p.count }, 5)} ${p.free}/${p.count} free`;
     return [n.nodeId, cell(style, u.vcpu), cell(style, u.memory), cell(style, u.disk), pci, fmt(n.runningVms)];
   });
   const columns = [
-    { title: 'NODE' }, { title: 'VCPU used/total' }, { title: 'MEMORY MB used/total' }, { title: 'DISK GB used/total' },
-    { title: 'PCI' }, { title: 'VMS', align: 'right' as const },
+    { title: 'NODE' },
+    { title: 'VCPU used/total' },
+    { title: 'MEMORY MB used/total' },
+    { title: 'DISK GB used/total' },
+    { title: 'PCI' },
+    { title: 'VMS', align: 'right' as const },
   ];
   const legend = paint(style, 'dim', '█ used  ░ free  · room up to the limit (inventory × allocation ratio)');
   return `${table(columns, rows)}\n${legend}`;
@@ -44,8 +54,14 @@ export function nodeText(n: NodeView, instances: InstanceRecord[] | undefined, s
   const resources = (['vcpu', 'memory', 'disk'] as const).map((k, i) => {
     const x = u[k];
     return [
-      ['vCPU', 'memory MB', 'disk GB'][i] ?? k, `${bar(style, x, 20)}`, fmt(x.used), fmt(x.total), fmt(free[i] ?? 0),
-      fmt(x.reserved), fmt(ratios[i] ?? 1), fmt(x.limit),
+      ['vCPU', 'memory MB', 'disk GB'][i] ?? k,
+      `${bar(style, x, 20)}`,
+      fmt(x.used),
+      fmt(x.total),
+      fmt(free[i] ?? 0),
+      fmt(x.reserved),
+      fmt(ratios[i] ?? 1),
+      fmt(x.limit),
     ];
   });
   const parts = [
@@ -53,8 +69,13 @@ export function nodeText(n: NodeView, instances: InstanceRecord[] | undefined, s
     '',
     table(
       [
-        { title: '' }, { title: 'usage' }, { title: 'used', align: 'right' }, { title: 'total', align: 'right' },
-        { title: 'free', align: 'right' }, { title: 'reserved', align: 'right' }, { title: 'ratio', align: 'right' },
+        { title: '' },
+        { title: 'usage' },
+        { title: 'used', align: 'right' },
+        { title: 'total', align: 'right' },
+        { title: 'free', align: 'right' },
+        { title: 'reserved', align: 'right' },
+        { title: 'ratio', align: 'right' },
         { title: 'limit', align: 'right' },
       ],
       resources,
@@ -64,9 +85,19 @@ export function nodeText(n: NodeView, instances: InstanceRecord[] | undefined, s
     parts.push('', 'PCI device pools');
     parts.push(
       table(
-        [{ title: 'VENDOR:PRODUCT' }, { title: 'TYPE' }, { title: 'NUMA' }, { title: 'NETWORK' }, { title: 'FREE', align: 'right' }],
+        [
+          { title: 'VENDOR:PRODUCT' },
+          { title: 'TYPE' },
+          { title: 'NUMA' },
+          { title: 'NETWORK' },
+          { title: 'FREE', align: 'right' },
+        ],
         n.pciDevicePools.map((p) => [
-          `${p.vendorId}:${p.productId}`, p.deviceType, p.numaNode === null ? '-' : String(p.numaNode), p.physicalNetwork ?? '-', `${p.free}/${p.count}`,
+          `${p.vendorId}:${p.productId}`,
+          p.deviceType,
+          p.numaNode === null ? '-' : String(p.numaNode),
+          p.physicalNetwork ?? '-',
+          `${p.free}/${p.count}`,
         ]),
         '  ',
       ),
@@ -78,13 +109,20 @@ export function nodeText(n: NodeView, instances: InstanceRecord[] | undefined, s
       parts.push(
         table(
           [
-            { title: 'INSTANCE' }, { title: 'STATE' }, { title: 'VCPU', align: 'right' }, { title: 'MB', align: 'right' },
-            { title: 'GB', align: 'right' }, { title: 'PCI' },
+            { title: 'INSTANCE' },
+            { title: 'STATE' },
+            { title: 'VCPU', align: 'right' },
+            { title: 'MB', align: 'right' },
+            { title: 'GB', align: 'right' },
+            { title: 'PCI' },
           ],
           instances.map((i) => [
             i.instanceUuid + (i.migrationId ? ` (moving: ${i.migrationId})` : ''),
             i.taskState ? `${i.vmState}/${i.taskState}` : i.vmState,
-            fmt(i.vcpus), fmt(i.memoryMb), fmt(i.diskGb), i.pciDevices.join(',') || '-',
+            fmt(i.vcpus),
+            fmt(i.memoryMb),
+            fmt(i.diskGb),
+            i.pciDevices.join(',') || '-',
           ]),
           '  ',
         ),
@@ -97,6 +135,8 @@ export function nodeText(n: NodeView, instances: InstanceRecord[] | undefined, s
 /** One line of a node's usage, for commands that change it. */
 export function usageLine(n: NodeView): string {
   const u = usageOf(n);
-  return `${n.nodeId} now uses vCPU ${fmt(u.vcpu.used)}/${fmt(u.vcpu.total)}, memory ${fmt(u.memory.used)}/${fmt(u.memory.total)} MB, ` +
-    `disk ${fmt(u.disk.used)}/${fmt(u.disk.total)} GB; free ${fmt(n.freeRamMb)} MB, ${fmt(n.freeDiskGb)} GB`;
+  return (
+    `${n.nodeId} now uses vCPU ${fmt(u.vcpu.used)}/${fmt(u.vcpu.total)}, memory ${fmt(u.memory.used)}/${fmt(u.memory.total)} MB, ` +
+    `disk ${fmt(u.disk.used)}/${fmt(u.disk.total)} GB; free ${fmt(n.freeRamMb)} MB, ${fmt(n.freeDiskGb)} GB`
+  );
 }

@@ -30,7 +30,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, api: ApiClient,
   const url = req.url ?? '/';
   const path = url.split('?')[0] ?? '/';
   if (req.method !== 'GET') {
-    return send(res, 405, JSON.stringify({ error: 'MethodNotAllowed', message: 'This page server only reads; use the CLI to change the ledger.' }));
+    return send(
+      res,
+      405,
+      JSON.stringify({
+        error: 'MethodNotAllowed',
+        message: 'This page server only reads; use the CLI to change the ledger.',
+      }),
+    );
   }
   const file = await webFile(path);
   if (file) return send(res, 200, file.body, file.contentType);
@@ -42,7 +49,11 @@ export async function servePage({ api, io, port, until }: PageOptions): Promise<
   const server = createServer((req, res) => {
     handle(req, res, api, port).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy();
-      send(res, 502, JSON.stringify({ error: 'BadGateway', message: `The API did not answer: ${(error as Error).message}` }));
+      send(
+        res,
+        502,
+        JSON.stringify({ error: 'BadGateway', message: `The API did not answer: ${(error as Error).message}` }),
+      );
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -63,11 +63,17 @@ async function applyStatus(record: SQSRecord): Promise<StatusResult> {
       reason: (error as Error).message,
     };
     if (error instanceof InvalidTransition || error instanceof ValidationError) {
-      logger.warn('status message can never apply; it goes to the dead-letter queue after maxReceiveCount receives', details);
+      logger.warn(
+        'status message can never apply; it goes to the dead-letter queue after maxReceiveCount receives',
+        details,
+      );
     } else if (known) {
       logger.warn('status message failed; it will be retried', details);
     } else {
-      logger.error('status message failed unexpectedly; it will be retried', { ...details, stack: (error as Error).stack });
+      logger.error('status message failed unexpectedly; it will be retried', {
+        ...details,
+        stack: (error as Error).stack,
+      });
     }
     throw error;
   }

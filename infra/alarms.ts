@@ -45,7 +45,11 @@ export class LedgerAlarms extends Construct {
         resources: ['*'],
       }),
     );
-    this.topic = new Topic(this, 'Topic', { displayName: `capacity-tracker ${props.stageName} alarms`, masterKey: key, enforceSSL: true });
+    this.topic = new Topic(this, 'Topic', {
+      displayName: `capacity-tracker ${props.stageName} alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
     const action = new SnsAction(this.topic);
 
     const alarm = (id: string, description: string, metric: IMetric, threshold: number) => {
@@ -75,8 +79,12 @@ export class LedgerAlarms extends Construct {
     );
     for (const [entry, fn] of props.functions) {
       // One alarm per function: a metric-math alarm takes at most 10 metrics, and there are 16 functions.
-      alarm(`Throttles-${entry}`, `Lambda ${entry} was throttled (account concurrency, or its reserved concurrency).`,
-        fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }), 1);
+      alarm(
+        `Throttles-${entry}`,
+        `Lambda ${entry} was throttled (account concurrency, or its reserved concurrency).`,
+        fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+        1,
+      );
     }
     alarm(
       'TableThrottles',

@@ -15,7 +15,8 @@ export interface StageConfig {
 export const isDev = (stage: StageConfig) => stage.name === 'dev';
 
 export function stageConfig(name: string): StageConfig {
-  if (!/^[a-z][a-z0-9-]{0,19}$/.test(name)) throw new Error(`stage "${name}": use lower-case letters, digits and dashes, at most 20`);
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(name))
+    throw new Error(`stage "${name}": use lower-case letters, digits and dashes, at most 20`);
   // A hot node item tops out near 500 transactional writes/s (docs/store.md), so the account-wide default of
   // 10,000 rps would only buy Unavailable answers and Lambda bills: cap well below it.
   return name === 'dev'
@@ -39,7 +40,8 @@ export function pipelineSourceFromContext(node: Node): PipelineSourceConfig | un
   };
   const [repository, branch, connectionArn] = [read('repository'), read('branch') ?? 'main', read('connectionArn')];
   if (!repository && !connectionArn) return undefined;
-  if (!repository || !connectionArn) throw new Error('the pipeline needs both -c repository=owner/name and -c connectionArn=arn:...');
+  if (!repository || !connectionArn)
+    throw new Error('the pipeline needs both -c repository=owner/name and -c connectionArn=arn:...');
   if (!/^[\w.-]+\/[\w.-]+$/.test(repository)) throw new Error(`repository "${repository}": expected owner/name`);
   return { repository, branch, connectionArn };
 }

@@ -80,7 +80,11 @@ export class LedgerFunction extends Construct {
 
     if (access.table.length > 0) {
       role.addToPrincipalPolicy(
-        new PolicyStatement({ sid: 'LedgerTable', actions: access.table.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }),
+        new PolicyStatement({
+          sid: 'LedgerTable',
+          actions: access.table.map((a) => `dynamodb:${a}`),
+          resources: [table.tableArn],
+        }),
       );
     }
     if (access.nodeIndex) {
@@ -94,7 +98,8 @@ export class LedgerFunction extends Construct {
     }
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
+      reason:
+        'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
     });
   }
 }

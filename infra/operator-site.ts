@@ -41,7 +41,8 @@ export class OperatorSite extends Construct {
     });
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
-      reason: 'It holds only the published API description and the static page, no ledger data; CloudTrail records who changes it.',
+      reason:
+        'It holds only the published API description and the static page, no ledger data; CloudTrail records who changes it.',
     });
 
     // CDK's copier Lambda would get wildcard S3 actions and a managed policy; it gets this role instead,
@@ -55,10 +56,19 @@ export class OperatorSite extends Construct {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: 'Copies the OpenAPI document and the capacity page into the operator bucket at deploy time.',
     });
-    role.addToPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [files.bucket.arnForObjects(files.s3ObjectKey)] }));
+    role.addToPolicy(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [files.bucket.arnForObjects(files.s3ObjectKey)] }),
+    );
     role.addToPolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
-    role.addToPolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: [this.bucket.arnForObjects('*')] }));
-    role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logs.logGroupArn] }));
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        resources: [this.bucket.arnForObjects('*')],
+      }),
+    );
+    role.addToPolicy(
+      new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logs.logGroupArn] }),
+    );
     Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnElement)}.Arn>/*]`,
       reason: 'A deployment replaces whatever files the operator bucket holds, and only that bucket.',
@@ -74,8 +84,13 @@ export class OperatorSite extends Construct {
     // The closed role leaves CDK no way to order the copy after the policy: say it here.
     publish.node.addDependency(role);
     // The copier is a singleton function at the stack's root, named by CDK.
-    for (const copier of Stack.of(this).node.children.filter((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'))) {
-      Validations.of(copier).acknowledge({ id: 'AwsSolutions-L1', reason: "CDK's BucketDeployment copier: CDK picks and updates its Python runtime." });
+    for (const copier of Stack.of(this).node.children.filter((c) =>
+      c.node.id.startsWith('Custom::CDKBucketDeployment'),
+    )) {
+      Validations.of(copier).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: "CDK's BucketDeployment copier: CDK picks and updates its Python runtime.",
+      });
     }
   }
 }

@@ -24,7 +24,11 @@ export function acknowledgePipelineFindings(pipeline: CodePipeline, smokeTest: C
     ['Action::s3:List*', ARTIFACTS_READ],
     [bucket, 'Objects of the pipeline artifact bucket: artifact keys are named per execution.'],
   ];
-  const readWrite: Grant[] = [...read, ['Action::s3:DeleteObject*', ARTIFACTS_WRITE], ['Action::s3:Abort*', ARTIFACTS_WRITE]];
+  const readWrite: Grant[] = [
+    ...read,
+    ['Action::s3:DeleteObject*', ARTIFACTS_WRITE],
+    ['Action::s3:Abort*', ARTIFACTS_WRITE],
+  ];
   const key: Grant[] = [
     ['Action::kms:GenerateDataKey*', ARTIFACT_KEY],
     ['Action::kms:ReEncrypt*', ARTIFACT_KEY],
@@ -32,14 +36,20 @@ export function acknowledgePipelineFindings(pipeline: CodePipeline, smokeTest: C
   const project = (p: IConstruct): Grant[] => {
     const id = logicalId(p);
     return [
-      [arn('logs', `log-group:/aws/codebuild/<${id}>:*`), 'Log streams of this CodeBuild project\'s own log group, named per build.'],
+      [
+        arn('logs', `log-group:/aws/codebuild/<${id}>:*`),
+        "Log streams of this CodeBuild project's own log group, named per build.",
+      ],
       [arn('codebuild', `report-group/<${id}>-*`), 'Test report groups of this CodeBuild project only.'],
     ];
   };
 
-  const sourceRole = pipeline.pipeline.node.findAll().find((c): c is Role => c instanceof Role && c.node.path.includes('/Source/'));
+  const sourceRole = pipeline.pipeline.node
+    .findAll()
+    .find((c): c is Role => c instanceof Role && c.node.path.includes('/Source/'));
   const fileRole = pipeline.node.tryFindChild('Assets')?.node.tryFindChild('FileRole');
-  if (!sourceRole || !fileRole) throw new Error('pipeline roles not found: did aws-cdk-lib/pipelines change its construct tree?');
+  if (!sourceRole || !fileRole)
+    throw new Error('pipeline roles not found: did aws-cdk-lib/pipelines change its construct tree?');
   const selfMutation = pipeline.selfMutationProject;
   const acknowledged: [IConstruct | IRole | undefined, Grant[]][] = [
     [pipeline.pipeline.role, [...readWrite, ...key]],
@@ -49,9 +59,17 @@ export function acknowledgePipelineFindings(pipeline: CodePipeline, smokeTest: C
     [
       selfMutation.role,
       [
-        ...read, ...key, ...project(selfMutation),
-        ['Resource::*', 'cloudformation:DescribeStacks and s3:ListBucket on whichever stacks and asset buckets the app has: CDK self-mutation.'],
-        [`Resource::arn:*:iam::${accountInFinding(stack)}:role/*`, 'Assumes only roles tagged as CDK bootstrap roles (iam:ResourceTag condition) to deploy the pipeline itself.'],
+        ...read,
+        ...key,
+        ...project(selfMutation),
+        [
+          'Resource::*',
+          'cloudformation:DescribeStacks and s3:ListBucket on whichever stacks and asset buckets the app has: CDK self-mutation.',
+        ],
+        [
+          `Resource::arn:*:iam::${accountInFinding(stack)}:role/*`,
+          'Assumes only roles tagged as CDK bootstrap roles (iam:ResourceTag condition) to deploy the pipeline itself.',
+        ],
       ],
     ],
     [
@@ -59,14 +77,21 @@ export function acknowledgePipelineFindings(pipeline: CodePipeline, smokeTest: C
       [
         ...read,
         ['Resource::*', 'codebuild:StartBuild/BatchGetBuilds/StopBuild as CDK grants the asset publishing role.'],
-        [arn('logs', 'log-group:/aws/codebuild/*'), 'CodeBuild log groups of the asset publishing project, whose name CDK does not pass to the role.'],
-        [arn('codebuild', 'report-group/*'), 'Report groups of the asset publishing project, whose name CDK does not pass to the role.'],
+        [
+          arn('logs', 'log-group:/aws/codebuild/*'),
+          'CodeBuild log groups of the asset publishing project, whose name CDK does not pass to the role.',
+        ],
+        [
+          arn('codebuild', 'report-group/*'),
+          'Report groups of the asset publishing project, whose name CDK does not pass to the role.',
+        ],
       ],
     ],
   ];
   for (const [role, grants] of acknowledged) {
     if (!role) throw new Error('a pipeline role is missing');
-    for (const [finding, reason] of grants) Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
+    for (const [finding, reason] of grants)
+      Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
   }
   Validations.of(pipeline.pipeline.artifactBucket).acknowledge({
     id: 'AwsSolutions-S1',

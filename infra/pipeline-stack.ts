@@ -45,7 +45,10 @@ export class PipelineStack extends Stack {
         commands: ['npm install', 'npm test', `npx cdk synth --quiet ${contextArgs(props.source)}`],
         primaryOutputDirectory: 'cdk.out',
       }),
-      codeBuildDefaults: { buildEnvironment: { buildImage: LinuxBuildImage.STANDARD_7_0 }, partialBuildSpec: BuildSpec.fromObject(RUNTIMES) },
+      codeBuildDefaults: {
+        buildEnvironment: { buildImage: LinuxBuildImage.STANDARD_7_0 },
+        partialBuildSpec: BuildSpec.fromObject(RUNTIMES),
+      },
     });
 
     this.dev = new ServiceStage(this, 'Dev', { stage: stageConfig('dev'), smokeTestAccount: this.account });
@@ -68,7 +71,11 @@ export class PipelineStack extends Stack {
 
     this.prod = new ServiceStage(this, 'Prod', { stage: stageConfig('prod') });
     this.pipeline.addStage(this.prod, {
-      pre: [new ManualApprovalStep('PromoteToProd', { comment: 'dev is deployed and its smoke test passed: deploy to prod?' })],
+      pre: [
+        new ManualApprovalStep('PromoteToProd', {
+          comment: 'dev is deployed and its smoke test passed: deploy to prod?',
+        }),
+      ],
     });
 
     // The pipeline's resources exist only once buildPipeline() has run; acknowledge their findings then.

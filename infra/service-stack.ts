@@ -42,7 +42,10 @@ export class ServiceStack extends Stack {
 
     const lambdas = new Construct(this, 'Functions');
     // nodejs22.x is the runtime the bundles target (scripts/build.ts, the bench and the local runs on Node 22).
-    Validations.of(lambdas).acknowledge({ id: 'AwsSolutions-L1', reason: 'nodejs22.x is the chosen runtime: the bundles target node22 and it is supported until 2027.' });
+    Validations.of(lambdas).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'nodejs22.x is the chosen runtime: the bundles target node22 and it is supported until 2027.',
+    });
     const functions = new Map<string, LedgerFunction>();
     for (const { entry, access, lambda } of lambdaEntries()) {
       functions.set(entry, new LedgerFunction(lambdas, entry, { entry, access, lambda, table, stage }));
@@ -56,12 +59,28 @@ export class ServiceStack extends Stack {
     const fns = new Map([...functions].map(([entry, f]) => [entry, f.fn as IFunction]));
 
     const api = new LedgerApi(this, 'Http', { stage, functions: fns });
-    const queue = new StatusQueue(this, 'MigrationStatus', { consumer: fn(OPERATIONS.consumeStatusUpdates.entry), consumerTimeout: CONSUMER_TIMEOUT });
+    const queue = new StatusQueue(this, 'MigrationStatus', {
+      consumer: fn(OPERATIONS.consumeStatusUpdates.entry),
+      consumerTimeout: CONSUMER_TIMEOUT,
+    });
     new AuditSchedule(this, 'Audit', { auditAll: fn(OPERATIONS.auditAll.entry) });
-    new LedgerAlarms(this, 'Alarms', { stageName: stage.name, keep: !isDev(stage), api: api.api, deadLetters: queue.deadLetters, table, functions: fns });
+    new LedgerAlarms(this, 'Alarms', {
+      stageName: stage.name,
+      keep: !isDev(stage),
+      api: api.api,
+      deadLetters: queue.deadLetters,
+      table,
+      functions: fns,
+    });
 
-    this.apiUrl = new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the HTTP API (IAM authorization: sign with SigV4, service execute-api)' });
-    this.queueUrl = new CfnOutput(this, 'QueueUrl', { value: queue.queue.queueUrl, description: 'FIFO queue of migration status updates' });
+    this.apiUrl = new CfnOutput(this, 'ApiUrl', {
+      value: api.url,
+      description: 'Base URL of the HTTP API (IAM authorization: sign with SigV4, service execute-api)',
+    });
+    this.queueUrl = new CfnOutput(this, 'QueueUrl', {
+      value: queue.queue.queueUrl,
+      description: 'FIFO queue of migration status updates',
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: queue.deadLetters.queueUrl });
     new CfnOutput(this, 'TableName', { value: table.tableName });
 
@@ -82,11 +101,15 @@ export class ServiceStack extends Stack {
         description: 'Assumed by the pipeline smoke test: registers a node, claims and releases on it, deletes it.',
       });
       role.addToPrincipalPolicy(
-        new PolicyStatement({ actions: ['execute-api:Invoke'], resources: [api.api.arnForExecuteApi('*', '/nodes/*', '$default')] }),
+        new PolicyStatement({
+          actions: ['execute-api:Invoke'],
+          resources: [api.api.arnForExecuteApi('*', '/nodes/*', '$default')],
+        }),
       );
       Validations.of(role).acknowledge({
         id: `AwsSolutions-IAM5[${arnFinding(this, 'execute-api', `<${this.getLogicalId(api.api.node.defaultChild as CfnElement)}>/$default/*/nodes/*`)}]`,
-        reason: 'The smoke test picks a fresh node id at run time; the role reaches only the /nodes routes of this one API.',
+        reason:
+          'The smoke test picks a fresh node id at run time; the role reaches only the /nodes routes of this one API.',
       });
       this.smokeTestRoleArn = new CfnOutput(this, 'SmokeTestRoleArn', { value: role.roleArn });
     }

@@ -14,6 +14,9 @@ export class ServiceStage extends Stage {
 
   constructor(scope: Construct, id: string, props: ServiceStageProps) {
     super(scope, id, props);
-    this.service = new ServiceStack(this, 'CapacityTracker', { stage: props.stage, smokeTestAccount: props.smokeTestAccount });
+    this.service = new ServiceStack(this, 'CapacityTracker', {
+      stage: props.stage,
+      smokeTestAccount: props.smokeTestAccount,
+    });
   }
 }

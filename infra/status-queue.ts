@@ -34,7 +34,10 @@ export class StatusQueue extends Construct {
       // The longest SQS keeps anything: time to read why a status never applied.
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This is the dead-letter queue of the status queue.' });
+    Validations.of(this.deadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is the dead-letter queue of the status queue.',
+    });
     this.queue = new Queue(this, 'Queue', {
       fifo: true,
       // A status repeated within 5 minutes is a duplicate anyway; senders may still set their own id.

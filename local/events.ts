@@ -28,7 +28,8 @@ export interface HttpEventInput {
 }
 
 const isText = (contentType = '') =>
-  contentType === '' || /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded)\b)/i.test(contentType);
+  contentType === '' ||
+  /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded)\b)/i.test(contentType);
 
 /** API Gateway's request time, e.g. 12/Mar/2020:19:03:58 +0000. */
 function requestTime(date: Date): string {
@@ -48,10 +49,14 @@ function queryParameters(rawQueryString: string): Record<string, string> {
 /** The headers as format 2.0 passes them: cookies apart, the forwarding headers API Gateway adds. */
 function eventHeaders(input: HttpEventInput, sourceIp: string): { headers: Record<string, string>; cookies: string[] } {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(input.headers ?? {})) if (name !== 'cookie') headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(input.headers ?? {}))
+    if (name !== 'cookie') headers[name.toLowerCase()] = value;
   headers['x-forwarded-for'] ??= sourceIp;
   headers['x-forwarded-proto'] ??= 'http';
-  const cookies = (input.headers?.cookie ?? '').split(';').map((c) => c.trim()).filter(Boolean);
+  const cookies = (input.headers?.cookie ?? '')
+    .split(';')
+    .map((c) => c.trim())
+    .filter(Boolean);
   return { headers, cookies };
 }
 
@@ -79,7 +84,13 @@ export function httpEvent(input: HttpEventInput): APIGatewayProxyEventV2 {
       apiId: LOCAL_API_ID,
       domainName,
       domainPrefix: domainName.split('.')[0] ?? domainName,
-      http: { method: input.method, path: input.path, protocol: input.protocol ?? 'HTTP/1.1', sourceIp, userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: input.method,
+        path: input.path,
+        protocol: input.protocol ?? 'HTTP/1.1',
+        sourceIp,
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey,
       stage: '$default',

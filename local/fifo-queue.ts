@@ -98,7 +98,15 @@ class FifoQueue implements LocalQueue {
   private readonly groups = new Map<string, Message[]>();
   private readonly seen = new Map<string, { messageId: string; sequenceNumber: string; until: number }>();
   private readonly dead: DeadLetter[] = [];
-  private readonly counts = { sent: 0, duplicates: 0, invocations: 0, invocationErrors: 0, received: 0, deleted: 0, failed: 0 };
+  private readonly counts = {
+    sent: 0,
+    duplicates: 0,
+    invocations: 0,
+    invocationErrors: 0,
+    received: 0,
+    deleted: 0,
+    failed: 0,
+  };
   private readonly waiters = new Set<() => void>();
   private sequence = 0n;
   private timer: NodeJS.Timeout | undefined;
@@ -118,7 +126,8 @@ class FifoQueue implements LocalQueue {
   send({ body, groupId, deduplicationId }: SendRequest): SendResult {
     if (this.closed) throw new Error(`queue ${this.name} is closed`);
     if (!groupId || groupId.length > 128) throw new Error('MessageGroupId must be 1 to 128 characters');
-    if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) throw new Error(`a message body is at most ${MAX_MESSAGE_BYTES} bytes`);
+    if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES)
+      throw new Error(`a message body is at most ${MAX_MESSAGE_BYTES} bytes`);
     const now = Date.now();
     const dedup = deduplicationId ?? createHash('sha256').update(body).digest('hex');
     for (const [id, entry] of this.seen) if (entry.until <= now) this.seen.delete(id);
@@ -128,8 +137,15 @@ class FifoQueue implements LocalQueue {
       return { messageId: earlier.messageId, sequenceNumber: earlier.sequenceNumber, duplicate: true };
     }
     const m: Message = {
-      messageId: randomUUID(), body, groupId, deduplicationId: dedup, sequenceNumber: String(++this.sequence).padStart(20, '0'),
-      sentAt: now, receiveCount: 0, visibleAt: now, inFlight: false,
+      messageId: randomUUID(),
+      body,
+      groupId,
+      deduplicationId: dedup,
+      sequenceNumber: String(++this.sequence).padStart(20, '0'),
+      sentAt: now,
+      receiveCount: 0,
+      visibleAt: now,
+      inFlight: false,
     };
     this.seen.set(dedup, { messageId: m.messageId, sequenceNumber: m.sequenceNumber, until: now + DEDUPLICATION_MS });
     this.groups.set(groupId, [...(this.groups.get(groupId) ?? []), m]);
@@ -199,9 +215,14 @@ class FifoQueue implements LocalQueue {
   private deadLetter(m: Message, now: number): void {
     this.remove(m);
     this.dead.push({
-      messageId: m.messageId, body: m.body, groupId: m.groupId, deduplicationId: m.deduplicationId,
-      sequenceNumber: m.sequenceNumber, receiveCount: m.receiveCount,
-      sentAt: new Date(m.sentAt).toISOString(), deadLetteredAt: new Date(now).toISOString(),
+      messageId: m.messageId,
+      body: m.body,
+      groupId: m.groupId,
+      deduplicationId: m.deduplicationId,
+      sequenceNumber: m.sequenceNumber,
+      receiveCount: m.receiveCount,
+      sentAt: new Date(m.sentAt).toISOString(),
+      deadLetteredAt: new Date(now).toISOString(),
     });
   }
 
@@ -233,7 +254,10 @@ class FifoQueue implements LocalQueue {
   private async invoke(batch: Message[]): Promise<Set<string>> {
     const ids = new Set(batch.map((m) => m.messageId));
     try {
-      const response = await this.options.handler({ Records: batch.map((m) => sqsRecord(m, this.name)) }, this.options.context());
+      const response = await this.options.handler(
+        { Records: batch.map((m) => sqsRecord(m, this.name)) },
+        this.options.context(),
+      );
       const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       // Lambda fails the whole batch when a reported identifier is not one of its messages.
       return [...failed].some((id) => !ids.has(id)) ? ids : failed;

@@ -8,11 +8,16 @@ import { lambdaContext } from './events';
 import { createFifoQueue, type FifoQueueOptions, type LocalQueue } from './fifo-queue';
 import { HttpFailure, type LocalRequest } from './server';
 
-export type LocalQueueOptions = Omit<FifoQueueOptions, 'name' | 'context'> & Partial<Pick<FifoQueueOptions, 'name' | 'context'>>;
+export type LocalQueueOptions = Omit<FifoQueueOptions, 'name' | 'context'> &
+  Partial<Pick<FifoQueueOptions, 'name' | 'context'>>;
 
 /** The migration status queue, its records as Lambda's event source hands them to migration-status-queue. */
 export function createLocalQueue(options: LocalQueueOptions): LocalQueue {
-  return createFifoQueue({ name: 'migration-status.fifo', context: () => lambdaContext('migration-status-queue'), ...options });
+  return createFifoQueue({
+    name: 'migration-status.fifo',
+    context: () => lambdaContext('migration-status-queue'),
+    ...options,
+  });
 }
 
 export const MIGRATION_STATUS_PATH = '/_local/queues/migration-status';
@@ -36,7 +41,9 @@ function reply(statusCode: number, body: unknown): APIGatewayProxyStructuredResu
  * id if the migration is not known yet.
  */
 async function groupIdOf(
-  body: string, headers: Record<string, string>, groupOf: (migrationId: string) => Promise<string | undefined>,
+  body: string,
+  headers: Record<string, string>,
+  groupOf: (migrationId: string) => Promise<string | undefined>,
 ): Promise<string> {
   const given = headers['x-message-group-id'];
   if (given) return given;
@@ -47,7 +54,11 @@ async function groupIdOf(
     // A malformed body is sent as is (the consumer fails it); it only needs a group id.
   }
   if (typeof migrationId !== 'string' || migrationId === '') {
-    throw new HttpFailure(400, 'BadRequest', 'The body names no migrationId: give the group in an x-message-group-id header.');
+    throw new HttpFailure(
+      400,
+      'BadRequest',
+      'The body names no migrationId: give the group in an x-message-group-id header.',
+    );
   }
   return (await groupOf(migrationId)) ?? migrationId;
 }
@@ -63,10 +74,14 @@ export function localQueueRoutes(queue: LocalQueue, groupOf = instanceOf) {
     prefix: '/_local/',
     async handle(request: LocalRequest): Promise<APIGatewayProxyStructuredResultV2> {
       const path = request.url.split('?')[0];
-      if (path !== MIGRATION_STATUS_PATH) throw new HttpFailure(404, 'RouteNotFound', `No local route for ${request.method} ${path}.`);
-      if (request.method === 'GET') return reply(200, { queue: queue.name, ...queue.stats(), deadLetters: queue.deadLetters() });
+      if (path !== MIGRATION_STATUS_PATH)
+        throw new HttpFailure(404, 'RouteNotFound', `No local route for ${request.method} ${path}.`);
+      if (request.method === 'GET')
+        return reply(200, { queue: queue.name, ...queue.stats(), deadLetters: queue.deadLetters() });
       if (request.method !== 'POST') {
-        throw new HttpFailure(405, 'MethodNotAllowed', `${request.method} is not allowed on ${path}; use GET, POST.`, { allow: 'GET, POST' });
+        throw new HttpFailure(405, 'MethodNotAllowed', `${request.method} is not allowed on ${path}; use GET, POST.`, {
+          allow: 'GET, POST',
+        });
       }
       const body = (request.body ?? Buffer.alloc(0)).toString('utf8');
       const headers = request.headers ?? {};

@@ -77,7 +77,8 @@ function findRoute(method: string, path: string): { route: Route; params: Record
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const tooLarge = () => new HttpFailure(413, 'PayloadTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  const tooLarge = () =>
+    new HttpFailure(413, 'PayloadTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
   if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
@@ -103,8 +104,13 @@ export interface LocalRequest {
 
 /** A handler's answer as API Gateway reads it: a result without statusCode is a JSON body with 200. */
 function structured(result: unknown): APIGatewayProxyStructuredResultV2 {
-  if (typeof result === 'object' && result !== null && 'statusCode' in result) return result as APIGatewayProxyStructuredResultV2;
-  return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: typeof result === 'string' ? result : JSON.stringify(result) };
+  if (typeof result === 'object' && result !== null && 'statusCode' in result)
+    return result as APIGatewayProxyStructuredResultV2;
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    body: typeof result === 'string' ? result : JSON.stringify(result),
+  };
 }
 
 /**
@@ -117,8 +123,15 @@ export async function invoke(request: LocalRequest): Promise<APIGatewayProxyStru
   const path = safeDecode(rawPath);
   const { route, params } = findRoute(request.method, path);
   const event = httpEvent({
-    method: route.method, route: route.path, path, rawQueryString, pathParameters: params,
-    headers: request.headers, body: request.body, sourceIp: request.sourceIp, protocol: request.protocol,
+    method: route.method,
+    route: route.path,
+    path,
+    rawQueryString,
+    pathParameters: params,
+    headers: request.headers,
+    body: request.body,
+    sourceIp: request.sourceIp,
+    protocol: request.protocol,
   });
   // Loaded on first use, as Lambda loads each function's bundle.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -129,7 +142,8 @@ export async function invoke(request: LocalRequest): Promise<APIGatewayProxyStru
 async function serve(req: IncomingMessage, res: ServerResponse, options: LocalServerOptions): Promise<void> {
   const local = options.localRoutes;
   const headers: Record<string, string> = {};
-  for (const [name, values] of Object.entries(req.headersDistinct)) if (values) headers[name] = values.join(name === 'cookie' ? '; ' : ',');
+  for (const [name, values] of Object.entries(req.headersDistinct))
+    if (values) headers[name] = values.join(name === 'cookie' ? '; ' : ',');
   headers['x-forwarded-port'] ??= String(req.socket.localPort ?? '');
   // Route first, so that an unknown route is answered without reading its body.
   const url = req.url ?? '/';
@@ -139,14 +153,21 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: LocalSe
   if (!isLocal && method === 'GET' && options.staticFiles) {
     const file = await options.staticFiles(path);
     if (file) {
-      res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.body.length, 'cache-control': 'no-cache' });
+      res.writeHead(200, {
+        'content-type': file.contentType,
+        'content-length': file.body.length,
+        'cache-control': 'no-cache',
+      });
       res.end(file.body);
       return;
     }
   }
   if (!isLocal) findRoute(method, path);
   const request: LocalRequest = {
-    method, url, headers, body: await readBody(req),
+    method,
+    url,
+    headers,
+    body: await readBody(req),
     sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
     protocol: `HTTP/${req.httpVersion}`,
   };

@@ -28,15 +28,19 @@ async function openStore(inMemory: boolean): Promise<OpenedStore> {
   try {
     stopLeftover(pidFile);
   } catch {
-    throw new Error(`another npm start is already running on ${relative(ROOT, DATA_DIR)}/ (see ${relative(ROOT, pidFile)}); stop it first`);
-  }
-  const db = await startDynamoDbLocal({ pidFile, ...(inMemory ? {} : { dataDir: DATA_DIR }) }).catch((error: unknown) => {
-    if (!(error instanceof JavaMissingError)) throw error;
     throw new Error(
-      'DynamoDB Local needs Java, which is not installed: run `apt-get install default-jre-headless`, ' +
-        'or set DYNAMODB_ENDPOINT to a DynamoDB you already run',
+      `another npm start is already running on ${relative(ROOT, DATA_DIR)}/ (see ${relative(ROOT, pidFile)}); stop it first`,
     );
-  });
+  }
+  const db = await startDynamoDbLocal({ pidFile, ...(inMemory ? {} : { dataDir: DATA_DIR }) }).catch(
+    (error: unknown) => {
+      if (!(error instanceof JavaMissingError)) throw error;
+      throw new Error(
+        'DynamoDB Local needs Java, which is not installed: run `apt-get install default-jre-headless`, ' +
+          'or set DYNAMODB_ENDPOINT to a DynamoDB you already run',
+      );
+    },
+  );
   const where = inMemory ? 'in memory' : `at ${relative(process.cwd(), DATA_DIR) || '.'}/`;
   return { endpoint: db.endpoint, label: `embedded DynamoDB Local ${where} (PID ${db.pid})`, db };
 }
@@ -59,7 +63,8 @@ function shutdown(running: Running, signal: NodeJS.Signals): void {
   Promise.resolve(server?.close())
     // Give the queue's messages a moment to land; what is still queued after that is dropped.
     .then(async () => {
-      if (queue && !(await queue.drain(3_000))) console.log(`Dropping ${queue.stats().messages} queued status message(s).`);
+      if (queue && !(await queue.drain(3_000)))
+        console.log(`Dropping ${queue.stats().messages} queued status message(s).`);
       return queue?.close();
     })
     .then(() => running.opening)
@@ -147,7 +152,8 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   if (stopping) return;
   const code = (error as NodeJS.ErrnoException).code;
-  const reason = code === 'EADDRINUSE' ? `port ${process.env.PORT ?? 3000} is in use (set PORT)` : (error as Error).message;
+  const reason =
+    code === 'EADDRINUSE' ? `port ${process.env.PORT ?? 3000} is in use (set PORT)` : (error as Error).message;
   console.error(`capacity-tracker did not start: ${reason}`);
   process.exit(1);
 });

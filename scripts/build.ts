@@ -57,7 +57,10 @@ export async function buildAll(outdir = 'dist'): Promise<Bundle[]> {
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
 export function describe(b: Bundle): string {
-  const top = b.parts.slice(0, 3).map((p) => `${p.name} ${kb(p.bytes)}`).join(', ');
+  const top = b.parts
+    .slice(0, 3)
+    .map((p) => `${p.name} ${kb(p.bytes)}`)
+    .join(', ');
   return `${b.entry.padEnd(24)} ${kb(b.bytes).padStart(9)}   (${top})`;
 }
 

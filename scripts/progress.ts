@@ -20,7 +20,9 @@ function duration(seconds: number): string {
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  return m < 60
+    ? `${m}m${String(s % 60).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 /** The text of one progress line: what, how far, how fast, how long still. */
@@ -36,7 +38,8 @@ export function showProgress(label: string, total: number, done: () => number): 
   current?.end();
   if (!enabled) return (current = { end() {} });
   const start = performance.now();
-  const draw = () => process.stderr.write(`\r\x1b[K  ${progressLine(label, done(), total, (performance.now() - start) / 1000)}`);
+  const draw = () =>
+    process.stderr.write(`\r\x1b[K  ${progressLine(label, done(), total, (performance.now() - start) / 1000)}`);
   const timer = setInterval(draw, 200);
   let ended = false;
   const progress: Progress = {

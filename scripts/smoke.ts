@@ -9,13 +9,19 @@ const FLAVOR = { vcpus: 1, memoryMb: 512, rootGb: 5, ephemeralGb: 0, swapMb: 0 }
 
 function expectStatus(step: string, response: ApiResponse, ...statuses: number[]): Record<string, unknown> {
   if (!statuses.includes(response.status)) {
-    throw new Error(`${step}: expected ${statuses.join(' or ')}, got ${response.status} ${JSON.stringify(response.body)}`);
+    throw new Error(
+      `${step}: expected ${statuses.join(' or ')}, got ${response.status} ${JSON.stringify(response.body)}`,
+    );
   }
   console.log(`ok  ${step} (${response.status})`);
   return (response.body ?? {}) as Record<string, unknown>;
 }
 
-const usage = (node: Record<string, unknown>) => ({ vcpusUsed: node.vcpusUsed, memoryMbUsed: node.memoryMbUsed, localGbUsed: node.localGbUsed });
+const usage = (node: Record<string, unknown>) => ({
+  vcpusUsed: node.vcpusUsed,
+  memoryMbUsed: node.memoryMbUsed,
+  localGbUsed: node.localGbUsed,
+});
 
 async function main(): Promise<void> {
   const endpoint = process.argv[2] ?? process.env.API_URL;
@@ -27,18 +33,34 @@ async function main(): Promise<void> {
   try {
     const before = expectStatus('PUT node', await api.request('PUT', `/nodes/${nodeId}`, INVENTORY), 201);
     registered = true;
-    const claim = expectStatus('claim', await api.request('POST', `/nodes/${nodeId}/instances`, { instanceUuid, flavor: FLAVOR, vmState: 'active', taskState: null }), 201);
+    const claim = expectStatus(
+      'claim',
+      await api.request('POST', `/nodes/${nodeId}/instances`, {
+        instanceUuid,
+        flavor: FLAVOR,
+        vmState: 'active',
+        taskState: null,
+      }),
+      201,
+    );
     const held = usage((claim.node ?? {}) as Record<string, unknown>);
-    if (held.vcpusUsed !== Number(before.vcpusUsed) + FLAVOR.vcpus) throw new Error(`claim: node shows ${JSON.stringify(held)} after claiming ${JSON.stringify(FLAVOR)}`);
+    if (held.vcpusUsed !== Number(before.vcpusUsed) + FLAVOR.vcpus)
+      throw new Error(`claim: node shows ${JSON.stringify(held)} after claiming ${JSON.stringify(FLAVOR)}`);
     expectStatus('release', await api.request('DELETE', `/nodes/${nodeId}/instances/${instanceUuid}`), 204);
     const after = expectStatus('GET node', await api.request('GET', `/nodes/${nodeId}`), 200);
     if (JSON.stringify(usage(after)) !== JSON.stringify(usage(before))) {
-      throw new Error(`usage not back to baseline: before ${JSON.stringify(usage(before))}, after ${JSON.stringify(usage(after))}`);
+      throw new Error(
+        `usage not back to baseline: before ${JSON.stringify(usage(before))}, after ${JSON.stringify(usage(after))}`,
+      );
     }
     console.log('ok  usage back to baseline');
   } catch (error) {
     // Leave nothing behind if it can be helped; the first failure is the one to report.
-    if (registered) await api.request('DELETE', `/nodes/${nodeId}/instances/${instanceUuid}`).then(() => api.request('DELETE', `/nodes/${nodeId}`)).catch(() => undefined);
+    if (registered)
+      await api
+        .request('DELETE', `/nodes/${nodeId}/instances/${instanceUuid}`)
+        .then(() => api.request('DELETE', `/nodes/${nodeId}`))
+        .catch(() => undefined);
     throw error;
   }
   expectStatus('DELETE node', await api.request('DELETE', `/nodes/${nodeId}`), 204);

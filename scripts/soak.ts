@@ -33,11 +33,20 @@ async function main(): Promise<void> {
     for (let n = 0; totals.ops < target && !failed; n++) {
       const seed = firstSeed + n;
       // Every other run with faults: the clean runs keep the pace, the others prove recovery.
-      const chaos = n % 2 === 1 ? { rate: 0.03, kinds: ['conflict', 'throttle', 'server-error', 'lost-response'] as const, crashRate: 0.05 } : undefined;
+      const chaos =
+        n % 2 === 1
+          ? { rate: 0.03, kinds: ['conflict', 'throttle', 'server-error', 'lost-response'] as const, crashRate: 0.05 }
+          : undefined;
       const before = totals.ops;
       const result = await runCampaign(
         {
-          label: 's', workers: 8, slots: 2, opsPerWorker: 4, steps: 60, runs: 1, seed,
+          label: 's',
+          workers: 8,
+          slots: 2,
+          opsPerWorker: 4,
+          steps: 60,
+          runs: 1,
+          seed,
           ...(replayPath ? { path: replayPath } : {}),
           ...(chaos ? { chaos: { ...chaos, kinds: [...chaos.kinds] } } : {}),
           timeLimitMs: 5 * 60_000,
@@ -45,7 +54,9 @@ async function main(): Promise<void> {
             // The progress line is for terminals only; a log still shows the pace.
             if (t.ops >= reported + 10_000) {
               reported = t.ops - (t.ops % 10_000);
-              console.log(`  ${t.ops} ops, ${Math.round(t.ops / ((performance.now() - started) / 1000))} ops/s, ${t.checks} checks`);
+              console.log(
+                `  ${t.ops} ops, ${Math.round(t.ops / ((performance.now() - started) / 1000))} ops/s, ${t.checks} checks`,
+              );
             }
           },
         },

@@ -14,8 +14,15 @@
 
   const $ = (id) => document.getElementById(id);
   const el = {
-    fleet: $('fleet'), filter: $('filter'), sort: $('sort'), status: $('status'), viewport: $('viewport'),
-    spacer: $('spacer'), rows: $('rows'), empty: $('empty'), detail: $('detail'),
+    fleet: $('fleet'),
+    filter: $('filter'),
+    sort: $('sort'),
+    status: $('status'),
+    viewport: $('viewport'),
+    spacer: $('spacer'),
+    rows: $('rows'),
+    empty: $('empty'),
+    detail: $('detail'),
   };
 
   const state = {
@@ -39,7 +46,10 @@
   }
 
   async function getJson(path) {
-    const res = await fetch(new URL(path, API), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const res = await fetch(new URL(path, API), {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
     const text = await res.text();
     let body;
     try {
@@ -60,9 +70,27 @@
   /** Each resource of a node: the physical total, what the host keeps, what is used (reserved included), the limit. */
   function resources(n) {
     return {
-      vcpu: { total: n.vcpus, reserved: n.reservedHostCpus, used: n.vcpusUsed, free: n.vcpus - n.vcpusUsed, limit: n.limits.vcpus },
-      memory: { total: n.memoryMb, reserved: n.reservedHostMemoryMb, used: n.memoryMbUsed, free: n.freeRamMb, limit: n.limits.memoryMb },
-      disk: { total: n.localGb, reserved: n.reservedHostDiskMb / 1024, used: n.localGbUsed, free: n.freeDiskGb, limit: n.limits.diskGb },
+      vcpu: {
+        total: n.vcpus,
+        reserved: n.reservedHostCpus,
+        used: n.vcpusUsed,
+        free: n.vcpus - n.vcpusUsed,
+        limit: n.limits.vcpus,
+      },
+      memory: {
+        total: n.memoryMb,
+        reserved: n.reservedHostMemoryMb,
+        used: n.memoryMbUsed,
+        free: n.freeRamMb,
+        limit: n.limits.memoryMb,
+      },
+      disk: {
+        total: n.localGb,
+        reserved: n.reservedHostDiskMb / 1024,
+        used: n.localGbUsed,
+        free: n.freeDiskGb,
+        limit: n.limits.diskGb,
+      },
     };
   }
 
@@ -120,7 +148,9 @@
   function pciCell(n) {
     const p = pci(n);
     if (p.count === 0) return '<div class="cell pci figures" role="cell" data-count="0" data-free="0">none</div>';
-    const pools = (n.pciDevicePools || []).map((x) => `${x.vendorId}:${x.productId} ${x.deviceType} ${x.free}/${x.count} free`).join('\n');
+    const pools = (n.pciDevicePools || [])
+      .map((x) => `${x.vendorId}:${x.productId} ${x.deviceType} ${x.free}/${x.count} free`)
+      .join('\n');
     return (
       `<div class="cell pci" role="cell" title="${escapeHtml(pools)}" data-count="${p.count}" data-free="${p.free}">` +
       `<div class="figures"><span><b>${p.free}</b> / ${p.count} free</span></div>` +
@@ -190,9 +220,10 @@
       sum.pci[1] += p.count;
       sum.vms += n.runningVms;
     }
-    const count = state.shown.length === state.nodes.length
-      ? `${fmt(state.nodes.length)} nodes`
-      : `${fmt(state.shown.length)} of ${fmt(state.nodes.length)} nodes`;
+    const count =
+      state.shown.length === state.nodes.length
+        ? `${fmt(state.nodes.length)} nodes`
+        : `${fmt(state.shown.length)} of ${fmt(state.nodes.length)} nodes`;
     el.fleet.innerHTML =
       `<span id="count"><b>${count}</b></span>` +
       `<span>vCPU <b>${fmt(sum.vcpu[0])}</b> / ${fmt(sum.vcpu[1])}</span>` +
@@ -205,14 +236,17 @@
   function renderStatus() {
     const at = state.updatedAt ? state.updatedAt.toLocaleTimeString('en-GB') : 'never';
     el.status.classList.toggle('error', Boolean(state.error));
-    el.status.textContent = state.error ? `${state.error} (last update ${at})` : `updated ${at}, every ${REFRESH_MS / 1000} s`;
+    el.status.textContent = state.error
+      ? `${state.error} (last update ${at})`
+      : `updated ${at}, every ${REFRESH_MS / 1000} s`;
   }
 
   function update() {
     recompute();
     el.spacer.style.height = `${state.shown.length * ROW_H}px`;
     el.empty.hidden = !(state.loaded && state.shown.length === 0);
-    el.empty.textContent = state.nodes.length === 0 ? 'No nodes are registered yet.' : `No node name contains “${state.filter}”.`;
+    el.empty.textContent =
+      state.nodes.length === 0 ? 'No nodes are registered yet.' : `No node name contains “${state.filter}”.`;
     renderRows();
     renderFleet();
     renderStatus();
@@ -228,13 +262,20 @@
     const list = state.instances.list;
     if (list.length === 0) return '<p class="muted">none</p>';
     const rows = list.map((i) => {
-      const notes = (i.migrationId ? ' <span class="muted">moving</span>' : '') + (i.pciDevices.length ? ` <span class="muted">${i.pciDevices.length} PCI</span>` : '');
-      return `<tr data-instance="${escapeHtml(i.instanceUuid)}"><td><code title="${escapeHtml(i.instanceUuid)}">${escapeHtml(i.instanceUuid.slice(0, 8))}</code>${notes}</td>` +
+      const notes =
+        (i.migrationId ? ' <span class="muted">moving</span>' : '') +
+        (i.pciDevices.length ? ` <span class="muted">${i.pciDevices.length} PCI</span>` : '');
+      return (
+        `<tr data-instance="${escapeHtml(i.instanceUuid)}"><td><code title="${escapeHtml(i.instanceUuid)}">${escapeHtml(i.instanceUuid.slice(0, 8))}</code>${notes}</td>` +
         `<td>${escapeHtml(i.vmState)}${i.taskState ? ` / ${escapeHtml(i.taskState)}` : ''}</td>` +
-        `<td class="num">${fmt(i.vcpus)}</td><td class="num">${fmt(i.memoryMb)}</td><td class="num">${fmt(i.diskGb)}</td></tr>`;
+        `<td class="num">${fmt(i.vcpus)}</td><td class="num">${fmt(i.memoryMb)}</td><td class="num">${fmt(i.diskGb)}</td></tr>`
+      );
     });
-    return '<table class="instances"><tr><th>instance</th><th>state</th><th class="num">vCPU</th><th class="num">MB</th><th class="num">GB</th></tr>' +
-      rows.join('') + '</table>';
+    return (
+      '<table class="instances"><tr><th>instance</th><th>state</th><th class="num">vCPU</th><th class="num">MB</th><th class="num">GB</th></tr>' +
+      rows.join('') +
+      '</table>'
+    );
   }
 
   function renderDetail() {
@@ -244,26 +285,54 @@
     const r = resources(n);
     const kinds = ['vcpu', 'memory', 'disk'];
     const ratios = { vcpu: n.cpuAllocationRatio, memory: n.ramAllocationRatio, disk: n.diskAllocationRatio };
-    const line = (label, values) => `<tr><th>${label}</th>${values.map((v) => `<td class="num">${fmt(v)}</td>`).join('')}</tr>`;
+    const line = (label, values) =>
+      `<tr><th>${label}</th>${values.map((v) => `<td class="num">${fmt(v)}</td>`).join('')}</tr>`;
     const inventory =
-      line('total', kinds.map((k) => r[k].total)) +
-      line('reserved', kinds.map((k) => r[k].reserved)) +
-      line('used', kinds.map((k) => r[k].used)) +
-      line('free', kinds.map((k) => r[k].free)) +
-      line('allocation ratio', kinds.map((k) => ratios[k])) +
-      line('limit', kinds.map((k) => r[k].limit));
+      line(
+        'total',
+        kinds.map((k) => r[k].total),
+      ) +
+      line(
+        'reserved',
+        kinds.map((k) => r[k].reserved),
+      ) +
+      line(
+        'used',
+        kinds.map((k) => r[k].used),
+      ) +
+      line(
+        'free',
+        kinds.map((k) => r[k].free),
+      ) +
+      line(
+        'allocation ratio',
+        kinds.map((k) => ratios[k]),
+      ) +
+      line(
+        'limit',
+        kinds.map((k) => r[k].limit),
+      );
     const pools = (n.pciDevicePools || [])
-      .map((p) => `<tr><td><code>${escapeHtml(p.vendorId)}:${escapeHtml(p.productId)}</code></td><td>${escapeHtml(p.deviceType)}</td>` +
-        `<td>${p.numaNode === null ? '–' : p.numaNode}</td><td>${escapeHtml(p.physicalNetwork || '–')}</td><td class="num">${p.free} / ${p.count}</td></tr>`)
+      .map(
+        (p) =>
+          `<tr><td><code>${escapeHtml(p.vendorId)}:${escapeHtml(p.productId)}</code></td><td>${escapeHtml(p.deviceType)}</td>` +
+          `<td>${p.numaNode === null ? '–' : p.numaNode}</td><td>${escapeHtml(p.physicalNetwork || '–')}</td><td class="num">${p.free} / ${p.count}</td></tr>`,
+      )
       .join('');
-    const stats = Object.entries(n.stats || {}).filter(([, v]) => v !== 0).map(([k, v]) => `${escapeHtml(k)} ${v}`).join(', ');
+    const stats = Object.entries(n.stats || {})
+      .filter(([, v]) => v !== 0)
+      .map(([k, v]) => `${escapeHtml(k)} ${v}`)
+      .join(', ');
     el.detail.innerHTML =
       `<h2><span>${escapeHtml(n.nodeId)}</span><button type="button" data-close aria-label="Close">✕</button></h2>` +
       `<p class="muted">generation ${n.generation} · ${fmt(n.runningVms)} running VMs · workload ${fmt(n.currentWorkload)}</p>` +
       '<table class="inventory"><tr><th></th><th class="num">vCPU</th><th class="num">memory MB</th><th class="num">disk GB</th></tr>' +
-      inventory + '</table>' +
+      inventory +
+      '</table>' +
       '<h3>PCI device pools</h3>' +
-      (pools ? `<table><tr><th>vendor:product</th><th>type</th><th>NUMA</th><th>network</th><th class="num">free</th></tr>${pools}</table>` : '<p class="muted">none</p>') +
+      (pools
+        ? `<table><tr><th>vendor:product</th><th>type</th><th>NUMA</th><th>network</th><th class="num">free</th></tr>${pools}</table>`
+        : '<p class="muted">none</p>') +
       `<h3>Running VMs</h3>${instancesHtml(n.nodeId)}` +
       `<h3>Stats</h3><p class="muted">${stats || 'none'}</p>`;
   }

@@ -32,7 +32,9 @@ function reject(where: string, issues: Issue[]): never {
   const first = issues[0];
   throw new ValidationError(
     // A path parameter's issue has the parameter as its path: say its name once.
-    first ? `Invalid ${where}: ${first.path && first.path !== where ? `${first.path}: ` : ''}${first.message}.` : `Invalid ${where}.`,
+    first
+      ? `Invalid ${where}: ${first.path && first.path !== where ? `${first.path}: ` : ''}${first.message}.`
+      : `Invalid ${where}.`,
     issues,
   );
 }

@@ -7,12 +7,30 @@ import type { ErrorCode } from '../errors';
 import { OPERATIONS, ROUTES, type HttpOperationId, type Operation, type Route } from '../operations';
 import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
 import {
-  auditSchema, claimSchema, dropQuerySchema, instanceUuidSchema, inventorySchema, migrationIdSchema, moveClaimSchema,
-  nodeIdSchema, stateChangeSchema, statusUpdateSchema,
+  auditSchema,
+  claimSchema,
+  dropQuerySchema,
+  instanceUuidSchema,
+  inventorySchema,
+  migrationIdSchema,
+  moveClaimSchema,
+  nodeIdSchema,
+  stateChangeSchema,
+  statusUpdateSchema,
 } from './schemas';
 import {
-  auditResponseSchema, claimResponseSchema, errorSchema, instanceListSchema, instanceRecordSchema, migrationSchema,
-  moveClaimResponseSchema, nodeListSchema, nodeViewSchema, pciPoolSchema, stateChangeResponseSchema, statusResponseSchema,
+  auditResponseSchema,
+  claimResponseSchema,
+  errorSchema,
+  instanceListSchema,
+  instanceRecordSchema,
+  migrationSchema,
+  moveClaimResponseSchema,
+  nodeListSchema,
+  nodeViewSchema,
+  pciPoolSchema,
+  stateChangeResponseSchema,
+  statusResponseSchema,
 } from './responses';
 
 type JsonObject = Record<string, unknown>;
@@ -125,7 +143,9 @@ function componentSchemas(): Record<string, JsonObject> {
   for (const [id, schema] of Object.entries({ ...REQUEST_SCHEMAS, ...RESPONSE_SCHEMAS })) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { ...JSON_SCHEMA_OPTIONS, uri: (id) => `#/components/schemas/${id}` });
   // Each component is a part of this document, not a document of its own.
-  return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema as JsonObject]));
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema as JsonObject]),
+  );
 }
 
 function standalone(schema: z.ZodType): JsonObject {
@@ -144,7 +164,10 @@ function pathParameters(path: string): JsonObject[] {
 function queryParameters(query: z.ZodObject): JsonObject[] {
   const schema = standalone(query) as { properties?: Record<string, JsonObject>; required?: string[] };
   return Object.entries(schema.properties ?? {}).map(([name, s]) => ({
-    name, in: 'query', required: schema.required?.includes(name) ?? false, schema: s,
+    name,
+    in: 'query',
+    required: schema.required?.includes(name) ?? false,
+    schema: s,
   }));
 }
 
@@ -159,8 +182,16 @@ function errorResponses(codes: readonly ErrorCode[]): Record<string, JsonObject>
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     out[String(status)] = {
       description: list.join(', '),
-      ...(status === 503 ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } } } } : {}),
-      content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { enum: list } } } } },
+      ...(status === 503
+        ? {
+            headers: {
+              'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
+            },
+          }
+        : {}),
+      content: {
+        'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { enum: list } } } },
+      },
     };
   }
   out[String(INTERNAL_ERROR.status)] = { $ref: `#/components/responses/${INTERNAL_ERROR.code}` };
@@ -173,13 +204,19 @@ function operationObject(route: Route): JsonObject {
   const parameters = [...pathParameters(route.path), ...(op.query ? queryParameters(op.query) : [])];
   if (op.prefer) {
     parameters.push({
-      name: 'Prefer', in: 'header', required: false, schema: { type: 'string', enum: ['return=minimal'] },
+      name: 'Prefer',
+      in: 'header',
+      required: false,
+      schema: { type: 'string', enum: ['return=minimal'] },
       description: 'return=minimal leaves the node view out of the answer: the claim is then one DynamoDB request.',
     });
   }
   const responses: Record<string, JsonObject> = {};
   for (const ok of op.ok) {
-    responses[String(ok.status)] = { description: ok.description, ...(ok.schema ? { content: { 'application/json': { schema: ref(ok.schema) } } } : {}) };
+    responses[String(ok.status)] = {
+      description: ok.description,
+      ...(ok.schema ? { content: { 'application/json': { schema: ref(ok.schema) } } } : {}),
+    };
   }
   Object.assign(responses, errorResponses(errors));
   return {
@@ -187,7 +224,9 @@ function operationObject(route: Route): JsonObject {
     summary,
     ...(description ? { description } : {}),
     ...(parameters.length ? { parameters } : {}),
-    ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: ref(op.body) } } } } : {}),
+    ...(op.body
+      ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: ref(op.body) } } } }
+      : {}),
     responses,
   };
 }
@@ -207,7 +246,7 @@ export function openApiDocument(options: OpenApiOptions = {}): JsonObject {
       title: 'capacity-tracker',
       version: options.version ?? packageVersion(),
       description:
-        'A capacity ledger for compute nodes: vCPU, memory, disk and PCI claims following the rules of Nova\'s ' +
+        "A capacity ledger for compute nodes: vCPU, memory, disk and PCI claims following the rules of Nova's " +
         'resource tracker. Memory in MB, disk in GB, vCPUs as integers. Every error is { error, message } and changes nothing. ' +
         'Responses may carry more fields than listed.',
     },
@@ -219,13 +258,20 @@ export function openApiDocument(options: OpenApiOptions = {}): JsonObject {
       responses: {
         [INTERNAL_ERROR.code]: {
           description: `${INTERNAL_ERROR.code}: ${INTERNAL_ERROR.message.replace(/^T/, 't')}`,
-          content: { 'application/json': { schema: { ...ref('Error'), type: 'object', properties: { error: { const: INTERNAL_ERROR.code } } } } },
+          content: {
+            'application/json': {
+              schema: { ...ref('Error'), type: 'object', properties: { error: { const: INTERNAL_ERROR.code } } },
+            },
+          },
         },
       },
       securitySchemes: {
         sigv4: {
-          type: 'apiKey', name: 'Authorization', in: 'header',
-          description: 'A deployed stack authorizes with IAM: requests are signed with AWS SigV4 (service execute-api). The local runner needs none.',
+          type: 'apiKey',
+          name: 'Authorization',
+          in: 'header',
+          description:
+            'A deployed stack authorizes with IAM: requests are signed with AWS SigV4 (service execute-api). The local runner needs none.',
         },
       },
     },

@@ -10,43 +10,45 @@ const amount = z.number();
 
 const amounts = z.object({ memoryMb: amount, diskGb: amount, vcpus: amount });
 
-export const pciPoolSchema = z
-  .object({
-    vendorId: z.string(),
-    productId: z.string(),
-    numaNode: z.number().int().nullable(),
-    deviceType: z.enum(['type-PCI', 'type-PF', 'type-VF']),
-    physicalNetwork: z.string().optional(),
-    count: z.number().int().meta({ description: 'devices in the pool' }),
-    free: z.number().int().meta({ description: 'devices a claim could take now' }),
-  });
+export const pciPoolSchema = z.object({
+  vendorId: z.string(),
+  productId: z.string(),
+  numaNode: z.number().int().nullable(),
+  deviceType: z.enum(['type-PCI', 'type-PF', 'type-VF']),
+  physicalNetwork: z.string().optional(),
+  count: z.number().int().meta({ description: 'devices in the pool' }),
+  free: z.number().int().meta({ description: 'devices a claim could take now' }),
+});
 
-export const nodeViewSchema = z
-  .object({
-    nodeId: z.string(),
-    vcpus: z.number().int(),
-    memoryMb: z.number().int(),
-    localGb: z.number().int(),
-    cpuAllocationRatio: z.number(),
-    ramAllocationRatio: z.number(),
-    diskAllocationRatio: z.number(),
-    reservedHostMemoryMb: z.number().int(),
-    reservedHostDiskMb: z.number().int(),
-    reservedHostCpus: z.number().int(),
-    vcpusUsed: amount.meta({ description: 'claims plus reservedHostCpus' }),
-    memoryMbUsed: amount.meta({ description: 'claims plus reservedHostMemoryMb' }),
-    localGbUsed: amount.meta({ description: 'claims plus reservedHostDiskMb / 1024' }),
-    freeRamMb: amount.meta({ description: 'memoryMb - memoryMbUsed, ratios ignored; negative when inventory shrank below usage' }),
-    freeDiskGb: amount.meta({ description: 'localGb - localGbUsed, ratios ignored; may be negative' }),
-    runningVms: z.number().int(),
-    currentWorkload: z.number().int(),
-    limits: z
-      .object({ vcpus: z.number(), memoryMb: z.number(), diskGb: z.number() })
-      .meta({ description: 'inventory x allocation ratio: what claims are tested against' }),
-    stats: z.record(z.string(), z.number().int()).meta({ description: 'num_instances, num_vm_<state>, num_task_<state>, num_os_type_<type>, num_proj_<id>, io_workload' }),
-    pciDevicePools: z.array(pciPoolSchema),
-    generation: z.number().int(),
-  });
+export const nodeViewSchema = z.object({
+  nodeId: z.string(),
+  vcpus: z.number().int(),
+  memoryMb: z.number().int(),
+  localGb: z.number().int(),
+  cpuAllocationRatio: z.number(),
+  ramAllocationRatio: z.number(),
+  diskAllocationRatio: z.number(),
+  reservedHostMemoryMb: z.number().int(),
+  reservedHostDiskMb: z.number().int(),
+  reservedHostCpus: z.number().int(),
+  vcpusUsed: amount.meta({ description: 'claims plus reservedHostCpus' }),
+  memoryMbUsed: amount.meta({ description: 'claims plus reservedHostMemoryMb' }),
+  localGbUsed: amount.meta({ description: 'claims plus reservedHostDiskMb / 1024' }),
+  freeRamMb: amount.meta({
+    description: 'memoryMb - memoryMbUsed, ratios ignored; negative when inventory shrank below usage',
+  }),
+  freeDiskGb: amount.meta({ description: 'localGb - localGbUsed, ratios ignored; may be negative' }),
+  runningVms: z.number().int(),
+  currentWorkload: z.number().int(),
+  limits: z
+    .object({ vcpus: z.number(), memoryMb: z.number(), diskGb: z.number() })
+    .meta({ description: 'inventory x allocation ratio: what claims are tested against' }),
+  stats: z.record(z.string(), z.number().int()).meta({
+    description: 'num_instances, num_vm_<state>, num_task_<state>, num_os_type_<type>, num_proj_<id>, io_workload',
+  }),
+  pciDevicePools: z.array(pciPoolSchema),
+  generation: z.number().int(),
+});
 
 export const nodeListSchema = z.object({ nodes: z.array(nodeViewSchema) });
 
@@ -58,74 +60,82 @@ const flavor = z.object({
   swapMb: z.number().int(),
 });
 
-export const instanceRecordSchema = z
-  .object({
-    nodeId: z.string(),
-    instanceUuid: z.string(),
-    memoryMb: amount,
-    diskGb: amount,
-    vcpus: amount,
-    pciDevices: z.array(z.string()).meta({ description: 'addresses of the devices the claim took' }),
-    flavor,
-    volumeBacked: z.boolean(),
-    overhead: amounts,
-    vmState: z.enum(VM_STATES),
-    taskState: z.string().nullable(),
-    osType: z.string().nullable(),
-    projectId: z.string().nullable(),
-    version: z.number().int(),
-    migrationId: z.string().optional().meta({ description: 'the move in progress, if any' }),
-  });
+export const instanceRecordSchema = z.object({
+  nodeId: z.string(),
+  instanceUuid: z.string(),
+  memoryMb: amount,
+  diskGb: amount,
+  vcpus: amount,
+  pciDevices: z.array(z.string()).meta({ description: 'addresses of the devices the claim took' }),
+  flavor,
+  volumeBacked: z.boolean(),
+  overhead: amounts,
+  vmState: z.enum(VM_STATES),
+  taskState: z.string().nullable(),
+  osType: z.string().nullable(),
+  projectId: z.string().nullable(),
+  version: z.number().int(),
+  migrationId: z.string().optional().meta({ description: 'the move in progress, if any' }),
+});
 
-export const claimResponseSchema = instanceRecordSchema
-  .extend({ node: nodeViewSchema.optional().meta({ description: 'left out with Prefer: return=minimal' }) });
+export const claimResponseSchema = instanceRecordSchema.extend({
+  node: nodeViewSchema.optional().meta({ description: 'left out with Prefer: return=minimal' }),
+});
 
 export const instanceListSchema = z.object({ instances: z.array(instanceRecordSchema) });
 
-export const stateChangeResponseSchema = instanceRecordSchema
-  .extend({ tracked: z.boolean().meta({ description: 'false once the instance released its resources' }) });
+export const stateChangeResponseSchema = instanceRecordSchema.extend({
+  tracked: z.boolean().meta({ description: 'false once the instance released its resources' }),
+});
 
-export const migrationSchema = z
-  .object({
-    migrationId: z.string(),
+export const migrationSchema = z.object({
+  migrationId: z.string(),
+  instanceUuid: z.string(),
+  moveType: z.enum(MOVE_TYPES),
+  sourceNodeId: z.string(),
+  destNodeId: z.string(),
+  oldFlavor: flavor,
+  newFlavor: flavor,
+  status: z.enum(STATUSES),
+  sequence: z.number().int(),
+  oldUsage: amounts,
+  newUsage: amounts,
+});
+
+export const statusResponseSchema = migrationSchema.extend({
+  applied: z
+    .boolean()
+    .meta({ description: 'false when the status was stale, repeated or out of order and changed nothing' }),
+});
+
+export const moveClaimResponseSchema = z.object({
+  migration: migrationSchema,
+  claim: amounts.extend({
+    nodeId: z.string(),
     instanceUuid: z.string(),
-    moveType: z.enum(MOVE_TYPES),
-    sourceNodeId: z.string(),
-    destNodeId: z.string(),
-    oldFlavor: flavor,
-    newFlavor: flavor,
-    status: z.enum(STATUSES),
-    sequence: z.number().int(),
-    oldUsage: amounts,
-    newUsage: amounts,
-  });
+    pciDevices: z.array(z.string()),
+    node: nodeViewSchema.optional(),
+  }),
+});
 
-export const statusResponseSchema = migrationSchema
-  .extend({ applied: z.boolean().meta({ description: 'false when the status was stale, repeated or out of order and changed nothing' }) });
+export const auditResponseSchema = z.object({
+  node: nodeViewSchema,
+  drift: z
+    .object({ memoryMbUsed: amount, localGbUsed: amount, vcpusUsed: amount })
+    .meta({ description: 'after - before' }),
+  unknownInstances: z.array(z.string()).meta({ description: 'running on the host but not tracked' }),
+  missingInstances: z.array(z.string()).meta({ description: 'tracked but not running on the host' }),
+});
 
-export const moveClaimResponseSchema = z
-  .object({
-    migration: migrationSchema,
-    claim: amounts.extend({
-      nodeId: z.string(),
-      instanceUuid: z.string(),
-      pciDevices: z.array(z.string()),
-      node: nodeViewSchema.optional(),
-    }),
-  });
-
-export const auditResponseSchema = z
-  .object({
-    node: nodeViewSchema,
-    drift: z.object({ memoryMbUsed: amount, localGbUsed: amount, vcpusUsed: amount }).meta({ description: 'after - before' }),
-    unknownInstances: z.array(z.string()).meta({ description: 'running on the host but not tracked' }),
-    missingInstances: z.array(z.string()).meta({ description: 'tracked but not running on the host' }),
-  });
-
-export const errorSchema = z
-  .object({
-    error: z.string().meta({ description: 'the error code' }),
-    message: z.string().meta({ description: 'one sentence for a person' }),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional().meta({ description: 'ValidationError only' }),
-    reasons: z.array(z.string()).optional().meta({ description: 'InsufficientResources only: each resource that did not fit' }),
-  });
+export const errorSchema = z.object({
+  error: z.string().meta({ description: 'the error code' }),
+  message: z.string().meta({ description: 'one sentence for a person' }),
+  issues: z
+    .array(z.object({ path: z.string(), message: z.string() }))
+    .optional()
+    .meta({ description: 'ValidationError only' }),
+  reasons: z
+    .array(z.string())
+    .optional()
+    .meta({ description: 'InsufficientResources only: each resource that did not fit' }),
+});

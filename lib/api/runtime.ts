@@ -16,7 +16,11 @@ function build(): Runtime {
   if (!tableName) throw new Error('TABLE_NAME is not set');
   const store = createStore(
     { tableName, endpoint: process.env.DYNAMODB_ENDPOINT || undefined },
-    { instrumentClient: (client) => tracer.captureAWSv3Client(client), onRetry: countRetry, devices: new DeviceCache() },
+    {
+      instrumentClient: (client) => tracer.captureAWSv3Client(client),
+      onRetry: countRetry,
+      devices: new DeviceCache(),
+    },
   );
   return { store };
 }

@@ -7,11 +7,17 @@ export const MAX_COUNT = 1_000_000_000;
 
 const count = z.number().int().min(0).max(MAX_COUNT);
 const ratio = z.number().positive().max(1000);
-const limit = z.number().min(0).max(MAX_COUNT * 1000);
+const limit = z
+  .number()
+  .min(0)
+  .max(MAX_COUNT * 1000);
 
 export const nodeIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/, 'must be 1 to 128 letters, digits or . _ @ : -, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/,
+    'must be 1 to 128 letters, digits or . _ @ : -, starting with a letter or digit',
+  );
 
 export const instanceUuidSchema = z
   .string()
@@ -46,7 +52,9 @@ export const inventorySchema = z.strictObject({
     .array(pciDevice)
     .max(1024)
     .default([])
-    .refine((ds) => new Set(ds.map((d) => d.address)).size === ds.length, { message: 'device addresses must be unique' }),
+    .refine((ds) => new Set(ds.map((d) => d.address)).size === ds.length, {
+      message: 'device addresses must be unique',
+    }),
 });
 
 const pciRequest = z.strictObject({
@@ -74,7 +82,11 @@ const flavor = z.strictObject({
 });
 const overhead = z.strictObject({ memoryMb: count.default(0), diskGb: count.default(0), vcpus: count.default(0) });
 const limits = z
-  .strictObject({ memoryMb: limit.nullable().optional(), diskGb: limit.nullable().optional(), vcpus: limit.nullable().optional() })
+  .strictObject({
+    memoryMb: limit.nullable().optional(),
+    diskGb: limit.nullable().optional(),
+    vcpus: limit.nullable().optional(),
+  })
   .default({});
 
 // A claim's devices (and the PFs of its VFs) are written in one transaction of at most 100 actions.
@@ -114,7 +126,10 @@ export const stateChangeSchema = z
 
 export const migrationIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1 to 128 letters, digits or . _ : -, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
+    'must be 1 to 128 letters, digits or . _ : -, starting with a letter or digit',
+  );
 
 export const moveClaimSchema = z
   .strictObject({
@@ -149,5 +164,8 @@ export type StateChangeBody = z.infer<typeof stateChangeSchema>;
 export const auditSchema = z.strictObject({
   inventory: inventorySchema.optional(),
   instances: z.array(instanceUuidSchema).max(10_000).optional(),
-  orphans: z.array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count })).max(10_000).default([]),
+  orphans: z
+    .array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count }))
+    .max(10_000)
+    .default([]),
 });

@@ -6,7 +6,10 @@ export function instanceView(record: InstanceRecord) {
   return rest;
 }
 
-export function claimView(record: InstanceRecord, node?: NodeState): ReturnType<typeof instanceView> & { node?: NodeView } {
+export function claimView(
+  record: InstanceRecord,
+  node?: NodeState,
+): ReturnType<typeof instanceView> & { node?: NodeView } {
   return node ? { ...instanceView(record), node: nodeView(node) } : instanceView(record);
 }
 

@@ -42,7 +42,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const endpoint = new URL(options.endpoint.endsWith('/') ? options.endpoint : `${options.endpoint}/`);
   const shouldSign = options.sign ?? !isLocalEndpoint(endpoint);
   const signer = shouldSign
-    ? new SignatureV4({ service: 'execute-api', region: regionOf(endpoint, options.region), credentials: defaultProvider(), sha256: Sha256 })
+    ? new SignatureV4({
+        service: 'execute-api',
+        region: regionOf(endpoint, options.region),
+        credentials: defaultProvider(),
+        sha256: Sha256,
+      })
     : undefined;
 
   return {

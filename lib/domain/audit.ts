@@ -40,11 +40,20 @@ export function recount(
   for (const h of holds) claimed = add(claimed, { memoryMb: h.memoryMb, diskGb: h.diskGb, vcpus: h.vcpus });
   const orphanMemoryMb = orphans.reduce((sum, o) => sum + o.memoryMb, 0);
   claimed = add(claimed, { memoryMb: orphanMemoryMb, diskGb: 0, vcpus: 0 });
-  return { claimed, used: add(reserved(inventory), claimed), stats, tracked: instances.length + holds.length, orphanMemoryMb };
+  return {
+    claimed,
+    used: add(reserved(inventory), claimed),
+    stats,
+    tracked: instances.length + holds.length,
+    orphanMemoryMb,
+  };
 }
 
 /** after - before, per resource, as the audit reports it. */
-export function drift(before: Amounts, after: Amounts): { memoryMbUsed: number; localGbUsed: number; vcpusUsed: number } {
+export function drift(
+  before: Amounts,
+  after: Amounts,
+): { memoryMbUsed: number; localGbUsed: number; vcpusUsed: number } {
   const d = {} as Amounts;
   for (const r of RESOURCES) d[r] = after[r] - before[r];
   return { memoryMbUsed: d.memoryMb, localGbUsed: d.diskGb, vcpusUsed: d.vcpus };

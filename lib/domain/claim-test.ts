@@ -65,7 +65,9 @@ export function claimReasons(limits: ClaimLimits, used: Amounts, requested: Amou
     if (limit === null || !exceeds(limit, used[r], requested[r])) continue;
     const { name, unit } = WORDING[r];
     // Python's '%d' truncates toward zero; a fractional disk request (swap) is printed that way too.
-    reasons.push(`Free ${name} ${formatFixed2(limit - used[r])} ${unit} < requested ${Math.trunc(requested[r])} ${unit}`);
+    reasons.push(
+      `Free ${name} ${formatFixed2(limit - used[r])} ${unit} < requested ${Math.trunc(requested[r])} ${unit}`,
+    );
   }
   return reasons;
 }

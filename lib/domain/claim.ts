@@ -46,9 +46,7 @@ export interface InstanceRecord extends InstanceState {
  * - 'none': the request switched the test off for this resource.
  */
 export type ResourceGuard =
-  | { kind: 'headroom'; atLeast: number }
-  | { kind: 'usedAtMost'; value: number }
-  | { kind: 'none' };
+  { kind: 'headroom'; atLeast: number } | { kind: 'usedAtMost'; value: number } | { kind: 'none' };
 
 export interface ClaimPlan {
   record: Omit<InstanceRecord, 'nodeId'>;
@@ -95,8 +93,18 @@ export function planClaim(request: ClaimRequest): ClaimPlan {
   const { instanceUuid, flavor, volumeBacked, overhead, vmState, taskState, osType, projectId } = request;
   return {
     record: {
-      instanceUuid, ...amounts, pciDevices: [], vmState, taskState, osType, projectId,
-      flavor, volumeBacked, overhead, fingerprint: fingerprint(request), version: 1,
+      instanceUuid,
+      ...amounts,
+      pciDevices: [],
+      vmState,
+      taskState,
+      osType,
+      projectId,
+      flavor,
+      volumeBacked,
+      overhead,
+      fingerprint: fingerprint(request),
+      version: 1,
     },
     amounts,
     guards: claimGuards(amounts, request.limits),

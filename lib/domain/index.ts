@@ -2,10 +2,80 @@
 export { RESOURCES, ZERO, add, scale, type Amounts, type Resource } from './resources';
 export { INVENTORY_DEFAULTS, nodeLimits, reserved, type Inventory } from './inventory';
 export { instanceUsage, type Flavor, type Overhead } from './usage';
-export { GRID, claimReasons, effectiveLimits, exceeds, formatFixed2, onGrid, refusalMessage, type ClaimLimits, type LimitOverrides } from './claim-test';
-export { RELEASING_STATES, VM_STATES, applyStatsDelta, currentWorkload, ioWorkload, runningVms, statsDelta, type InstanceState, type Stats, type StatsDelta, type VmState } from './stats';
-export { canonical, claimGuards, fingerprint, planClaim, recordAmounts, refusalReasons, type ClaimPlan, type ClaimRequest, type InstanceRecord, type PciRequest, type ResourceGuard, type Sized } from './claim';
+export {
+  GRID,
+  claimReasons,
+  effectiveLimits,
+  exceeds,
+  formatFixed2,
+  onGrid,
+  refusalMessage,
+  type ClaimLimits,
+  type LimitOverrides,
+} from './claim-test';
+export {
+  RELEASING_STATES,
+  VM_STATES,
+  applyStatsDelta,
+  currentWorkload,
+  ioWorkload,
+  runningVms,
+  statsDelta,
+  type InstanceState,
+  type Stats,
+  type StatsDelta,
+  type VmState,
+} from './stats';
+export {
+  canonical,
+  claimGuards,
+  fingerprint,
+  planClaim,
+  recordAmounts,
+  refusalReasons,
+  type ClaimPlan,
+  type ClaimRequest,
+  type InstanceRecord,
+  type PciRequest,
+  type ResourceGuard,
+  type Sized,
+} from './claim';
 export { nodeView, type NodeState, type NodeView } from './node-view';
-export { FINAL, IN_PROGRESS, MOVE_TYPES, STATUSES, decide, isFinal, placement, planMove, type Holding, type Migration, type MigrationStatus, type MovePlan, type MoveType, type Sizing } from './migration';
-export { allocate, applyChanges, busyCondition, byAddress, choose, claimable, matches, poolDeltas, poolKey, pools, reconcile, release, type DeviceChange, type Devices, type PciDevice, type PciDeviceSpec, type PciPool, type PciRequestSpec, type PoolDelta } from './pci';
+export {
+  FINAL,
+  IN_PROGRESS,
+  MOVE_TYPES,
+  STATUSES,
+  decide,
+  isFinal,
+  placement,
+  planMove,
+  type Holding,
+  type Migration,
+  type MigrationStatus,
+  type MovePlan,
+  type MoveType,
+  type Sizing,
+} from './migration';
+export {
+  allocate,
+  applyChanges,
+  busyCondition,
+  byAddress,
+  choose,
+  claimable,
+  matches,
+  poolDeltas,
+  poolKey,
+  pools,
+  reconcile,
+  release,
+  type DeviceChange,
+  type Devices,
+  type PciDevice,
+  type PciDeviceSpec,
+  type PciPool,
+  type PciRequestSpec,
+  type PoolDelta,
+} from './pci';
 export { compareWithHypervisor, drift, recount, type Orphan } from './audit';

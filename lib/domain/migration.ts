@@ -7,22 +7,49 @@ import type { Flavor, Overhead } from './usage';
 export const MOVE_TYPES = ['resize', 'migration', 'evacuation'] as const;
 export type MoveType = (typeof MOVE_TYPES)[number];
 
-export const IN_PROGRESS = ['pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting'] as const;
+export const IN_PROGRESS = [
+  'pre-migrating',
+  'migrating',
+  'post-migrating',
+  'finished',
+  'confirming',
+  'reverting',
+] as const;
 export const FINAL = ['confirmed', 'reverted', 'error', 'failed', 'cancelled', 'done'] as const;
 /** 'accepted' precedes the claim (Nova's API creates the migration so); it can only arrive late. */
 export const STATUSES = ['accepted', ...IN_PROGRESS, ...FINAL] as const;
 export type MigrationStatus = (typeof STATUSES)[number];
 
 const RANK: Record<MigrationStatus, number> = {
-  accepted: 0, 'pre-migrating': 1, migrating: 2, 'post-migrating': 3, finished: 4, confirming: 5, reverting: 5,
-  confirmed: 6, reverted: 6, error: 6, failed: 6, cancelled: 6, done: 6,
+  accepted: 0,
+  'pre-migrating': 1,
+  migrating: 2,
+  'post-migrating': 3,
+  finished: 4,
+  confirming: 5,
+  reverting: 5,
+  confirmed: 6,
+  reverted: 6,
+  error: 6,
+  failed: 6,
+  cancelled: 6,
+  done: 6,
 };
 
 /** The statuses each kind of move goes through (Nova's resize and cold migration share one lifecycle). */
 const LIFECYCLE: Record<MoveType, ReadonlySet<MigrationStatus>> = {
   resize: new Set(['accepted', ...IN_PROGRESS, 'confirmed', 'reverted', 'error', 'failed', 'cancelled']),
   migration: new Set(['accepted', ...IN_PROGRESS, 'confirmed', 'reverted', 'error', 'failed', 'cancelled']),
-  evacuation: new Set(['accepted', 'pre-migrating', 'migrating', 'post-migrating', 'done', 'error', 'failed', 'cancelled']),
+  evacuation: new Set([
+    'accepted',
+    'pre-migrating',
+    'migrating',
+    'post-migrating',
+    'done',
+    'error',
+    'failed',
+    'cancelled',
+  ]),
 };
 
 export const isFinal = (s: MigrationStatus) => RANK[s] === 6;
@@ -91,7 +118,11 @@ const key = (h: Holding) => `${h.nodeId}|${h.role}|${h.size}`;
  * ends up: confirmed or done on the destination, reverted on the source, and a failure wherever the
  * instance was when it failed. A same-host resize is the same with both sides on one node.
  */
-export function placement(m: Pick<Migration, 'sourceNodeId' | 'destNodeId'>, status: MigrationStatus, before: MigrationStatus): Holding[] {
+export function placement(
+  m: Pick<Migration, 'sourceNodeId' | 'destNodeId'>,
+  status: MigrationStatus,
+  before: MigrationStatus,
+): Holding[] {
   const src = m.sourceNodeId;
   const dst = m.destNodeId;
   const onSource: Holding = { nodeId: src, role: 'instance', size: 'old' };
@@ -143,7 +174,12 @@ export interface MovePlan {
  * appears replaces one of the same size on the same node (the instance record and a hold trading
  * places). If a node would gain, a hold the move needs was dropped, and the change is refused.
  */
-export function planMove(m: Migration, current: Holding[], target: Holding[], state: InstanceState): MovePlan | { refused: string } {
+export function planMove(
+  m: Migration,
+  current: Holding[],
+  target: Holding[],
+  state: InstanceState,
+): MovePlan | { refused: string } {
   const wanted = new Set(target.map(key));
   const present = new Set(current.map(key));
   const remove = current.filter((h) => !wanted.has(key(h)));
@@ -160,12 +196,16 @@ export function planMove(m: Migration, current: Holding[], target: Holding[], st
     for (const k of Object.keys(out)) if (out[k] === 0) delete out[k];
     return out;
   };
-  for (const [holdings, sign] of [[remove, -1], [create, 1]] as const) {
+  for (const [holdings, sign] of [
+    [remove, -1],
+    [create, 1],
+  ] as const) {
     for (const h of holdings) {
       const c = change(h.nodeId);
       c.amounts = add(c.amounts, scale(m[h.size].amounts, sign));
       c.tracked += sign;
-      if (h.role === 'instance') c.stats = merge(c.stats, sign < 0 ? statsDelta(state, state, true) : statsDelta(undefined, state, false));
+      if (h.role === 'instance')
+        c.stats = merge(c.stats, sign < 0 ? statsDelta(state, state, true) : statsDelta(undefined, state, false));
     }
   }
   for (const [nodeId, c] of nodes) {

@@ -71,7 +71,14 @@ export function pools(devices: Devices): Map<string, PciPool> {
     const key = poolKey(d);
     let pool = out.get(key);
     if (!pool) {
-      pool = { vendorId: d.vendorId, productId: d.productId, numaNode: d.numaNode, deviceType: d.deviceType, count: 0, free: 0 };
+      pool = {
+        vendorId: d.vendorId,
+        productId: d.productId,
+        numaNode: d.numaNode,
+        deviceType: d.deviceType,
+        count: 0,
+        free: 0,
+      };
       if (d.physicalNetwork !== undefined) pool.physicalNetwork = d.physicalNetwork;
       out.set(key, pool);
     }
@@ -101,17 +108,29 @@ export function matches(d: PciDevice, spec: Partial<Record<string, string>>): bo
  * device; when a later request finds nothing, the search backs up and tries another device, so a claim
  * that can be met is met. Undefined if the requests cannot all be met.
  */
-export function choose(devices: Devices, requests: PciRequestSpec[], random: () => number = Math.random): string[] | undefined {
+export function choose(
+  devices: Devices,
+  requests: PciRequestSpec[],
+  random: () => number = Math.random,
+): string[] | undefined {
   // Requests for PFs first: they are the most constrained (a PF excludes all of its VFs).
   const asksPf = (r: PciRequestSpec) => r.spec.some((s) => s.deviceType === 'type-PF');
-  const ordered = requests.map((r, request) => ({ r, request })).sort((a, b) => Number(asksPf(b.r)) - Number(asksPf(a.r)));
+  const ordered = requests
+    .map((r, request) => ({ r, request }))
+    .sort((a, b) => Number(asksPf(b.r)) - Number(asksPf(a.r)));
   // Within one request the order of its devices does not matter: picks never go back to a smaller kind.
   const slots = ordered.flatMap(({ r, request }) => Array.from({ length: r.count }, () => ({ spec: r.spec, request })));
   const fits = (d: PciDevice, spec: PciRequestSpec['spec'], taken: Devices) =>
-    claimable(d, taken) && spec.some((s) => matches(d, s) && (d.deviceType !== 'type-PF' || s.deviceType === 'type-PF'));
+    claimable(d, taken) &&
+    spec.some((s) => matches(d, s) && (d.deviceType !== 'type-PF' || s.deviceType === 'type-PF'));
   // Bounds the search on large, nearly full nodes; a claim that needs more is refused as not met.
   let budget = 10_000;
-  const search = (slot: number, taken: Map<string, PciDevice>, chosen: string[], floor: string): string[] | undefined => {
+  const search = (
+    slot: number,
+    taken: Map<string, PciDevice>,
+    chosen: string[],
+    floor: string,
+  ): string[] | undefined => {
     const s = slots[slot];
     if (!s) return chosen;
     const spec = s.spec;
@@ -136,7 +155,13 @@ export function choose(devices: Devices, requests: PciRequestSpec[], random: () 
   };
   const found = search(0, new Map(devices), [], '');
   // Answer in the order of the requests, as they were asked.
-  return found && found.map((address, k) => ({ address, request: slots[k]?.request ?? 0 })).sort((a, b) => a.request - b.request).map((p) => p.address);
+  return (
+    found &&
+    found
+      .map((address, k) => ({ address, request: slots[k]?.request ?? 0 }))
+      .sort((a, b) => a.request - b.request)
+      .map((p) => p.address)
+  );
 }
 
 export interface DeviceChange {
@@ -164,7 +189,12 @@ export function busyCondition(busy: { delta: number; seen: number }): { exactly?
   return { atLeast: busy.delta > 0 ? 1 : 1 - busy.delta };
 }
 
-function merge(changes: Map<string, DeviceChange>, devices: Devices, address: string, edit: (d: PciDevice) => PciDevice | undefined) {
+function merge(
+  changes: Map<string, DeviceChange>,
+  devices: Devices,
+  address: string,
+  edit: (d: PciDevice) => PciDevice | undefined,
+) {
   const existing = changes.get(address);
   const current = existing ? existing.after : devices.get(address);
   if (!current) return;
@@ -225,7 +255,9 @@ export function reconcile(devices: Devices, reported: PciDeviceSpec[]): DeviceCh
     seen.add(spec.address);
     const d = devices.get(spec.address);
     if (!d) {
-      const busyChildren = [...devices.values()].filter((v) => v.parentAddress === spec.address && v.owner !== undefined).length;
+      const busyChildren = [...devices.values()].filter(
+        (v) => v.parentAddress === spec.address && v.owner !== undefined,
+      ).length;
       changes.push({ address: spec.address, after: { ...spec, busyChildren, version: 1 } });
       continue;
     }
@@ -241,7 +273,11 @@ export function reconcile(devices: Devices, reported: PciDeviceSpec[]): DeviceCh
     if (seen.has(d.address) || d.removed) continue;
     // A PF whose VFs are in use is in use too.
     const inUse = d.owner !== undefined || d.busyChildren > 0;
-    changes.push({ address: d.address, before: d, after: inUse ? { ...d, removed: true, version: d.version + 1 } : undefined });
+    changes.push({
+      address: d.address,
+      before: d,
+      after: inUse ? { ...d, removed: true, version: d.version + 1 } : undefined,
+    });
   }
   // A claim of a PF counts its VFs in the pools from what it read, conditioned on the PF alone: so every
   // VF that comes, goes or changes bumps its PF's version too, and such a claim reads again.

@@ -2,8 +2,18 @@
 // the store can apply with one conditional write, without reading the node first.
 
 export const VM_STATES = [
-  'active', 'building', 'paused', 'suspended', 'stopped', 'rescued', 'resized',
-  'soft-delete', 'deleted', 'error', 'shelved', 'shelved_offloaded',
+  'active',
+  'building',
+  'paused',
+  'suspended',
+  'stopped',
+  'rescued',
+  'resized',
+  'soft-delete',
+  'deleted',
+  'error',
+  'shelved',
+  'shelved_offloaded',
 ] as const;
 export type VmState = (typeof VM_STATES)[number];
 
@@ -19,7 +29,13 @@ export interface InstanceState {
 
 /** Task states that count toward io_workload, together with vm state 'building' (rule S3). */
 const IO_TASK_STATES = [
-  'resize_migrating', 'rebuilding', 'resize_prep', 'image_snapshot', 'image_backup', 'rescuing', 'unshelving',
+  'resize_migrating',
+  'rebuilding',
+  'resize_prep',
+  'image_snapshot',
+  'image_backup',
+  'rescuing',
+  'unshelving',
 ];
 
 export type Stats = Record<string, number>;

@@ -17,7 +17,19 @@ import {
 import { NodeNotFound, Unavailable } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
-import { COLUMNS, DEVICE_PREFIX, deviceOf, HOLD_PREFIX, holdOf, INSTANCE_PREFIX, instanceRecordOf, inventoryOf, nodeKey, nodeStateOf, usedOf } from './items';
+import {
+  COLUMNS,
+  DEVICE_PREFIX,
+  deviceOf,
+  HOLD_PREFIX,
+  holdOf,
+  INSTANCE_PREFIX,
+  instanceRecordOf,
+  inventoryOf,
+  nodeKey,
+  nodeStateOf,
+  usedOf,
+} from './items';
 import { putNode } from './nodes';
 import { readNodePartition } from './query';
 import { conditionFailed, type AuditOutcome } from './outcomes';
@@ -59,7 +71,10 @@ async function recountNode(store: Store, nodeId: string, input: AuditInput) {
   const inventory = inventoryOf(node);
   const r = recount(inventory, instances, holds, input.orphans ?? []);
   const before = usedOf(node);
-  const hypervisor = compareWithHypervisor(instances.map((i) => i.instanceUuid), input.instances);
+  const hypervisor = compareWithHypervisor(
+    instances.map((i) => i.instanceUuid),
+    input.instances,
+  );
   const poolsNow = Object.fromEntries(pools(devices));
   const state = nodeStateOf(node);
   const exact =
@@ -111,7 +126,8 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const look = await recountNode(store, nodeId, input);
     const { before, r, hypervisor } = look;
-    if (look.exact) return { node: look.state, drift: drift(before, r.used), ...hypervisor, repaired: false, retries: attempt };
+    if (look.exact)
+      return { node: look.state, drift: drift(before, r.used), ...hypervisor, repaired: false, retries: attempt };
     const outcome = await repair(store, repairUpdate(store, nodeId, look));
     switch (outcome.kind) {
       case 'committed':

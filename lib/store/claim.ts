@@ -27,10 +27,23 @@ export function claimItems(store: Store, record: InstanceRecord, plan: ClaimPlan
     {
       name: 'node',
       item: nodeUpdate(store, nodeId, {
-        amounts: plan.amounts, stats: plan.statsDelta, tracked: 1, conditions: guardConditions(plan.guards), pools: pci?.pools,
+        amounts: plan.amounts,
+        stats: plan.statsDelta,
+        tracked: 1,
+        conditions: guardConditions(plan.guards),
+        pools: pci?.pools,
       }),
     },
-    { name: 'instance', item: { Put: { TableName: store.tableName, Item: instanceItem(record), ConditionExpression: 'attribute_not_exists(pk)' } } },
+    {
+      name: 'instance',
+      item: {
+        Put: {
+          TableName: store.tableName,
+          Item: instanceItem(record),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    },
     {
       name: 'owner',
       item: {
@@ -53,7 +66,9 @@ export function claimItems(store: Store, record: InstanceRecord, plan: ClaimPlan
 export async function claimInstance(store: Store, nodeId: string, request: ClaimRequest): Promise<ClaimResult> {
   const plan = planClaim(request);
   return withRetry<ClaimResult, InstanceRecord>(store, async (context) => {
-    const pci = request.pciRequests.length ? await takeOrFindOwn(store, context, nodeId, request, plan.record) : undefined;
+    const pci = request.pciRequests.length
+      ? await takeOrFindOwn(store, context, nodeId, request, plan.record)
+      : undefined;
     if (pci && 'found' in pci) return pci.found;
     const record: InstanceRecord = { nodeId, ...plan.record, pciDevices: pci?.chosen ?? [] };
     const write = {
@@ -66,7 +81,10 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
       case 'committed':
         return { created: true, record };
       case 'own-claim':
-        return { created: claimedByMe(context.intended, outcome.holder), record: await getInstance(store, nodeId, record.instanceUuid) };
+        return {
+          created: claimedByMe(context.intended, outcome.holder),
+          record: await getInstance(store, nodeId, record.instanceUuid),
+        };
       case 'instance-conflict':
         throw conflict(record.instanceUuid, nodeId, outcome.holder);
       case 'raced':
@@ -94,7 +112,10 @@ async function takeOrFindOwn(
   try {
     return await takeDevices(store, nodeId, request);
   } catch (error) {
-    const mine = error instanceof InsufficientResources ? await ownClaim(store, nodeId, planned.instanceUuid, planned.fingerprint) : undefined;
+    const mine =
+      error instanceof InsufficientResources
+        ? await ownClaim(store, nodeId, planned.instanceUuid, planned.fingerprint)
+        : undefined;
     if (mine) return { found: { created: claimedByMe(context.intended, mine.record), record: mine.record } };
     throw error;
   }
@@ -112,8 +133,15 @@ function conflict(instanceUuid: string, nodeId: string, holder: Record<string, u
  * The claim already made by the same request on this node, if there is one; a conflict if the instance
  * is claimed otherwise (elsewhere, or here by a different request).
  */
-async function ownClaim(store: Store, nodeId: string, instanceUuid: string, print: string): Promise<{ record: InstanceRecord } | undefined> {
-  const out = await store.doc.send(new GetCommand({ TableName: store.tableName, Key: ownerKey(instanceUuid), ConsistentRead: true }));
+async function ownClaim(
+  store: Store,
+  nodeId: string,
+  instanceUuid: string,
+  print: string,
+): Promise<{ record: InstanceRecord } | undefined> {
+  const out = await store.doc.send(
+    new GetCommand({ TableName: store.tableName, Key: ownerKey(instanceUuid), ConsistentRead: true }),
+  );
   if (!out.Item) return undefined;
   if (out.Item.nodeId !== nodeId || out.Item.fingerprint !== print) throw conflict(instanceUuid, nodeId, out.Item);
   return { record: await getInstance(store, nodeId, instanceUuid) };

@@ -23,7 +23,10 @@ export interface CancelReason {
 export type Reasons = ReadonlyMap<string, CancelReason>;
 
 /** DynamoDB answers reasons in the order of the items sent: this maps them back to the items' names. */
-export function reasonsByName(items: readonly NamedItem[], reasons: readonly CancelReason[]): Map<string, CancelReason> {
+export function reasonsByName(
+  items: readonly NamedItem[],
+  reasons: readonly CancelReason[],
+): Map<string, CancelReason> {
   const names = new Set<string>();
   return new Map(
     items.map(({ name }, i) => {
@@ -67,7 +70,13 @@ export type Committed = { kind: 'committed' };
 export type Unexplained = { kind: 'unexplained' };
 
 /** The cache after a failed write: holds end; given-back devices are forgotten; a lost race corrects the copy. */
-function afterFailure(store: Store, context: { races: number }, devices: DeviceUpkeep[], reasons: Reasons | undefined, raced: boolean): void {
+function afterFailure(
+  store: Store,
+  context: { races: number },
+  devices: DeviceUpkeep[],
+  reasons: Reasons | undefined,
+  raced: boolean,
+): void {
   if (raced) context.races++;
   for (const d of devices) {
     d.take?.done();
@@ -93,7 +102,8 @@ export async function commit<O extends { kind: string }, I>(
   } catch (error) {
     context.failed(error, write.intent);
     const codes = cancellation(error);
-    const reasons = codes && !codes.some((r) => r.Code === 'TransactionConflict') ? reasonsByName(write.items, codes) : undefined;
+    const reasons =
+      codes && !codes.some((r) => r.Code === 'TransactionConflict') ? reasonsByName(write.items, codes) : undefined;
     const outcome = reasons ? classify(reasons) : undefined;
     afterFailure(store, context, devices, reasons, outcome?.kind === 'raced');
     if (outcome?.kind === 'raced' && write.forgetOnRace !== undefined) store.devices.forget(write.forgetOnRace);
@@ -114,7 +124,11 @@ export async function commitOrStartOver<I>(store: Store, context: RetryContext<I
 }
 
 /** Sends a single-item write (UpdateItem, DeleteItem) under the same "may have committed" note as commit. */
-export async function sendOne<T, I>(context: RetryContext<I>, intent: I | undefined, send: () => Promise<T>): Promise<T> {
+export async function sendOne<T, I>(
+  context: RetryContext<I>,
+  intent: I | undefined,
+  send: () => Promise<T>,
+): Promise<T> {
   try {
     return await send();
   } catch (error) {

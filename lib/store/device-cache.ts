@@ -35,7 +35,8 @@ export class DeviceCache {
     for (const c of changes) {
       const mine = copy.devices.get(c.address);
       // A PF's busy count moved by this write's delta, from whatever the copy counts now.
-      if (c.busy && c.after && mine) copy.devices.set(c.address, { ...c.after, busyChildren: Math.max(0, mine.busyChildren + c.busy.delta) });
+      if (c.busy && c.after && mine)
+        copy.devices.set(c.address, { ...c.after, busyChildren: Math.max(0, mine.busyChildren + c.busy.delta) });
       else if (c.after) copy.devices.set(c.address, c.after);
       else copy.devices.delete(c.address);
     }

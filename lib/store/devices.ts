@@ -59,18 +59,31 @@ function deviceWrite(store: Store, nodeId: string, c: DeviceChange): TransactIte
   return { Put: { TableName: store.tableName, Item: deviceItem(nodeId, c.after), ...unchanged } };
 }
 
-function busyWrite(store: Store, nodeId: string, c: DeviceChange, busy: NonNullable<DeviceChange['busy']>, before: PciDevice): TransactItem {
+function busyWrite(
+  store: Store,
+  nodeId: string,
+  c: DeviceChange,
+  busy: NonNullable<DeviceChange['busy']>,
+  before: PciDevice,
+): TransactItem {
   const { exactly, atLeast } = busyCondition(busy);
   const values: Record<string, unknown> = { ':pool': poolKey(before) };
-  const count = exactly !== undefined ? ((values[':n'] = exactly), 'busyChildren = :n') : ((values[':n'] = atLeast), 'busyChildren >= :n');
+  const count =
+    exactly !== undefined
+      ? ((values[':n'] = exactly), 'busyChildren = :n')
+      : ((values[':n'] = atLeast), 'busyChildren >= :n');
   // A PF taken meanwhile, or described anew by an inventory update, makes the claim read again.
   const condition = `#pool = :pool AND ${count}${busy.delta > 0 ? ' AND attribute_not_exists(#owner)' : ''}`;
   const names = { '#pool': 'pool', ...(busy.delta > 0 ? { '#owner': 'owner' } : {}) };
   if (!c.after) {
     return {
       Delete: {
-        TableName: store.tableName, Key: deviceKey(nodeId, c.address), ConditionExpression: condition,
-        ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        TableName: store.tableName,
+        Key: deviceKey(nodeId, c.address),
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     };
   }
@@ -104,10 +117,16 @@ export interface DeviceTake {
  * requests cannot be met (scalar reasons first, then `Claim pci failed`). Call `done` once the claim's
  * write has committed or failed.
  */
-export async function takeDevices(store: Store, nodeId: string, request: Sized & { instanceUuid: string }): Promise<DeviceTake> {
+export async function takeDevices(
+  store: Store,
+  nodeId: string,
+  request: Sized & { instanceUuid: string },
+): Promise<DeviceTake> {
   const cache = store.devices;
   let devices = cache.fresh(nodeId);
-  let chosen = devices && (choose(cache.withoutTaking(nodeId, devices), request.pciRequests) ?? choose(devices, request.pciRequests));
+  let chosen =
+    devices &&
+    (choose(cache.withoutTaking(nodeId, devices), request.pciRequests) ?? choose(devices, request.pciRequests));
   let node: Record<string, unknown> | undefined;
   if (!chosen) {
     ({ node, devices } = await readNodeAndDevices(store, nodeId));
@@ -121,7 +140,14 @@ export async function takeDevices(store: Store, nodeId: string, request: Sized &
   }
   const changes = allocate(devices, chosen, request.instanceUuid);
   const after = applyChanges(devices, changes);
-  return { from: new Map(devices), chosen, changes, after, pools: poolDeltas(devices, after), done: cache.hold(nodeId, chosen) };
+  return {
+    from: new Map(devices),
+    chosen,
+    changes,
+    after,
+    pools: poolDeltas(devices, after),
+    done: cache.hold(nodeId, chosen),
+  };
 }
 
 /**

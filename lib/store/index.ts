@@ -6,7 +6,14 @@ export { layout } from './layout';
 export { DEFAULT_RETRY, type RetryKind, type RetryPolicy } from './retry';
 export { putNode, getNode, listNodes, deleteNode, type PutNodeResult } from './nodes';
 export { claimInstance, type ClaimResult } from './claim';
-export { getInstance, nodeLedger, changeInstance, releaseInstance, type ChangeResult, type StateChange } from './instances';
+export {
+  getInstance,
+  nodeLedger,
+  changeInstance,
+  releaseInstance,
+  type ChangeResult,
+  type StateChange,
+} from './instances';
 export { claimMove, dropMoveClaim, type MoveRequest, type MoveResult } from './move-claim';
 export { changeMigrationStatus, type StatusResult } from './migration-status';
 export { getMigration } from './reads';

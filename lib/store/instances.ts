@@ -35,7 +35,10 @@ async function findInstance(store: Store, nodeId: string, instanceUuid: string):
 }
 
 /** The node and every instance it tracks, from one strongly consistent Query of the node's partition. */
-export async function nodeLedger(store: Store, nodeId: string): Promise<{ node: NodeState; instances: InstanceRecord[] }> {
+export async function nodeLedger(
+  store: Store,
+  nodeId: string,
+): Promise<{ node: NodeState; instances: InstanceRecord[] }> {
   const items = await readNodePartition(store, nodeId);
   const nodeItem = items.find((i) => i.sk === nodeKey(nodeId).sk);
   if (!nodeItem) throw new NodeNotFound(nodeId);
@@ -63,7 +66,12 @@ export const releasedByMe = (intended: readonly InstanceRecord[], found: Instanc
  * exactly what the claim took and stops tracking the instance. Read, then one conditional write on
  * the version read; a concurrent change makes it start over.
  */
-export async function changeInstance(store: Store, nodeId: string, instanceUuid: string, change: StateChange): Promise<ChangeResult> {
+export async function changeInstance(
+  store: Store,
+  nodeId: string,
+  instanceUuid: string,
+  change: StateChange,
+): Promise<ChangeResult> {
   return endingMovesFirst<ChangeResult>(store, () =>
     withRetry<ChangeResult | { moving: string }, InstanceRecord>(store, async (context) => {
       const before = await findInstance(store, nodeId, instanceUuid);
@@ -131,7 +139,12 @@ async function endingMovesFirst<T>(store: Store, release: () => Promise<T | { mo
 }
 
 /** The items of a release: the record and its owner go, the node gives back what the record holds. */
-export function releaseItems(store: Store, before: InstanceRecord, after: InstanceRecord, pci?: { pools: Map<string, PoolDelta>; devices: NamedItem[] }): NamedItem[] {
+export function releaseItems(
+  store: Store,
+  before: InstanceRecord,
+  after: InstanceRecord,
+  pci?: { pools: Map<string, PoolDelta>; devices: NamedItem[] },
+): NamedItem[] {
   return [
     {
       name: 'instance',
@@ -148,7 +161,10 @@ export function releaseItems(store: Store, before: InstanceRecord, after: Instan
     {
       name: 'node',
       item: nodeUpdate(store, before.nodeId, {
-        amounts: scale(recordAmounts(before), -1), stats: statsDelta(before, after, true), tracked: -1, pools: pci?.pools,
+        amounts: scale(recordAmounts(before), -1),
+        stats: statsDelta(before, after, true),
+        tracked: -1,
+        pools: pci?.pools,
       }),
     },
     ...(pci?.devices ?? []),
@@ -167,7 +183,9 @@ async function commitRelease(
   after: InstanceRecord,
   remember = true,
 ): Promise<void> {
-  const pci = before.pciDevices.length ? await giveBackDevices(store, before.nodeId, before.pciDevices, before.instanceUuid) : undefined;
+  const pci = before.pciDevices.length
+    ? await giveBackDevices(store, before.nodeId, before.pciDevices, before.instanceUuid)
+    : undefined;
   const devices = pci ? { pools: pci.pools, devices: deviceWrites(store, before.nodeId, pci.changes) } : undefined;
   await commitOrStartOver(store, context, {
     items: releaseItems(store, before, after, devices),

@@ -1,10 +1,24 @@
 // The item layout. A node's partition holds the node item and one item per claimed instance, so a
 // node's whole ledger is one strongly consistent Query. A second, tiny item keyed by the instance UUID
 // alone records which node owns the instance, so an instance can be claimed at most once fleet-wide.
-import { poolKey, type Amounts, type InstanceRecord, type Inventory, type Migration, type NodeState, type PciDevice, type PciPool, type Resource, type Stats } from '../domain';
+import {
+  poolKey,
+  type Amounts,
+  type InstanceRecord,
+  type Inventory,
+  type Migration,
+  type NodeState,
+  type PciDevice,
+  type PciPool,
+  type Resource,
+  type Stats,
+} from '../domain';
 
 export const nodeKey = (nodeId: string) => ({ pk: `NODE#${nodeId}`, sk: 'NODE' });
-export const instanceKey = (nodeId: string, instanceUuid: string) => ({ pk: `NODE#${nodeId}`, sk: `INSTANCE#${instanceUuid}` });
+export const instanceKey = (nodeId: string, instanceUuid: string) => ({
+  pk: `NODE#${nodeId}`,
+  sk: `INSTANCE#${instanceUuid}`,
+});
 export const ownerKey = (instanceUuid: string) => ({ pk: `INSTANCE#${instanceUuid}`, sk: 'OWNER' });
 export const INSTANCE_PREFIX = 'INSTANCE#';
 export const migrationKey = (migrationId: string) => ({ pk: `MIGRATION#${migrationId}`, sk: 'MIGRATION' });
@@ -15,7 +29,10 @@ export const holdKey = (nodeId: string, migrationId: string, role: 'new' | 'old'
 });
 export const HOLD_PREFIX = 'MOVE#';
 export const DEVICE_PREFIX = 'PCI#';
-export const deviceKey = (nodeId: string, address: string) => ({ pk: `NODE#${nodeId}`, sk: `${DEVICE_PREFIX}${address}` });
+export const deviceKey = (nodeId: string, address: string) => ({
+  pk: `NODE#${nodeId}`,
+  sk: `${DEVICE_PREFIX}${address}`,
+});
 
 /**
  * Per resource, the node item keeps three figures: what claims hold, what is used (claims plus what
@@ -29,8 +46,15 @@ export const COLUMNS: Record<Resource, { claimed: string; used: string; headroom
 };
 
 export const INVENTORY_FIELDS = [
-  'vcpus', 'memoryMb', 'localGb', 'cpuAllocationRatio', 'ramAllocationRatio', 'diskAllocationRatio',
-  'reservedHostMemoryMb', 'reservedHostDiskMb', 'reservedHostCpus',
+  'vcpus',
+  'memoryMb',
+  'localGb',
+  'cpuAllocationRatio',
+  'ramAllocationRatio',
+  'diskAllocationRatio',
+  'reservedHostMemoryMb',
+  'reservedHostDiskMb',
+  'reservedHostCpus',
 ] as const satisfies readonly (keyof Inventory)[];
 
 export interface NodeItem extends Inventory {
@@ -67,8 +91,22 @@ export function nodeStateOf(item: Record<string, unknown>): NodeState {
 }
 
 const RECORD_FIELDS = [
-  'nodeId', 'instanceUuid', 'memoryMb', 'diskGb', 'vcpus', 'pciDevices', 'vmState', 'taskState', 'osType',
-  'projectId', 'flavor', 'volumeBacked', 'overhead', 'fingerprint', 'version', 'migrationId',
+  'nodeId',
+  'instanceUuid',
+  'memoryMb',
+  'diskGb',
+  'vcpus',
+  'pciDevices',
+  'vmState',
+  'taskState',
+  'osType',
+  'projectId',
+  'flavor',
+  'volumeBacked',
+  'overhead',
+  'fingerprint',
+  'version',
+  'migrationId',
 ] as const satisfies readonly (keyof InstanceRecord)[];
 
 export function instanceItem(record: InstanceRecord): Record<string, unknown> {

@@ -12,7 +12,17 @@ import { InvalidTransition } from '../errors';
 import type { Store } from './client';
 import { commitOrStartOver, type DeviceUpkeep, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices } from './devices';
-import { holdItem, holdKey, instanceItem, instanceKey, instanceRecordOf, migrationItem, migrationKey, migrationOf, ownerKey } from './items';
+import {
+  holdItem,
+  holdKey,
+  instanceItem,
+  instanceKey,
+  instanceRecordOf,
+  migrationItem,
+  migrationKey,
+  migrationOf,
+  ownerKey,
+} from './items';
 import { getMigration, snapshot } from './reads';
 import { Contended, withRetry, type RetryContext } from './retry';
 import { nodeUpdate } from './writes';
@@ -24,14 +34,23 @@ export interface StatusResult {
 }
 
 function samePlaces(a: Holding[], b: Holding[]): boolean {
-  const keys = (hs: Holding[]) => hs.map((h) => `${h.nodeId}|${h.role}|${h.size}`).sort().join(',');
+  const keys = (hs: Holding[]) =>
+    hs
+      .map((h) => `${h.nodeId}|${h.role}|${h.size}`)
+      .sort()
+      .join(',');
   return keys(a) === keys(b);
 }
 
 /** Whether the migration as read is the result of this request's own latest write whose answer was lost. */
 export function appliedByMe(intended: readonly Migration[], found: Migration): boolean {
   const last = intended.at(-1);
-  return last !== undefined && found.version === last.version && found.status === last.status && found.sequence === last.sequence;
+  return (
+    last !== undefined &&
+    found.version === last.version &&
+    found.status === last.status &&
+    found.sequence === last.sequence
+  );
 }
 
 /**
@@ -130,9 +149,15 @@ async function moveHolds(
     const pci = freed.get(nodeId);
     items.push({
       name: `node:${nodeId}`,
-      item: nodeUpdate(store, nodeId, { amounts: change.amounts, stats: change.stats, tracked: change.tracked, pools: pci?.pools }),
+      item: nodeUpdate(store, nodeId, {
+        amounts: change.amounts,
+        stats: change.stats,
+        tracked: change.tracked,
+        pools: pci?.pools,
+      }),
     });
-    if (pci) items.push(...deviceWrites(store, nodeId, pci.changes).map((d) => ({ ...d, name: `${d.name}@${nodeId}` })));
+    if (pci)
+      items.push(...deviceWrites(store, nodeId, pci.changes).map((d) => ({ ...d, name: `${d.name}@${nodeId}` })));
     if (pci) devices.push(pci.upkeep);
   }
   if (record && plan.host !== record.nodeId) {
@@ -159,7 +184,13 @@ function holdWrites(store: Store, m: Migration, remove: Holding[], create: Holdi
     const role = h.role as 'new' | 'old';
     items.push({
       name: `hold:${role}@${h.nodeId}`,
-      item: { Delete: { TableName: store.tableName, Key: holdKey(h.nodeId, m.migrationId, role), ConditionExpression: 'attribute_exists(pk)' } },
+      item: {
+        Delete: {
+          TableName: store.tableName,
+          Key: holdKey(h.nodeId, m.migrationId, role),
+          ConditionExpression: 'attribute_exists(pk)',
+        },
+      },
     });
   }
   for (const h of create.filter((x) => x.role !== 'instance')) {
@@ -170,8 +201,12 @@ function holdWrites(store: Store, m: Migration, remove: Holding[], create: Holdi
         Put: {
           TableName: store.tableName,
           Item: holdItem({
-            nodeId: h.nodeId, migrationId: m.migrationId, instanceUuid: m.instanceUuid, role,
-            ...m[h.size].amounts, pciDevices: m[h.size].pciDevices,
+            nodeId: h.nodeId,
+            migrationId: m.migrationId,
+            instanceUuid: m.instanceUuid,
+            role,
+            ...m[h.size].amounts,
+            pciDevices: m[h.size].pciDevices,
           }),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
@@ -223,10 +258,20 @@ function recordWrites(
       },
     });
     if (leaving && !replacing) {
-      items.push({ name: `instance@${leaving.nodeId}`, item: { Delete: { TableName: store.tableName, Key: instanceKey(leaving.nodeId, record.instanceUuid), ...unchanged } } });
+      items.push({
+        name: `instance@${leaving.nodeId}`,
+        item: {
+          Delete: { TableName: store.tableName, Key: instanceKey(leaving.nodeId, record.instanceUuid), ...unchanged },
+        },
+      });
     }
   } else if (leaving) {
-    items.push({ name: `instance@${leaving.nodeId}`, item: { Delete: { TableName: store.tableName, Key: instanceKey(leaving.nodeId, record.instanceUuid), ...unchanged } } });
+    items.push({
+      name: `instance@${leaving.nodeId}`,
+      item: {
+        Delete: { TableName: store.tableName, Key: instanceKey(leaving.nodeId, record.instanceUuid), ...unchanged },
+      },
+    });
   } else if (final) {
     items.push({
       name: `instance@${record.nodeId}`,

@@ -17,7 +17,16 @@ import { InstanceConflict, InstanceNotFound } from '../errors';
 import type { Store } from './client';
 import { commit, commitOrStartOver, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices, takeDevices, takeUpkeep, type DeviceTake } from './devices';
-import { holdItem, holdKey, holdOf, instanceKey, instanceRecordOf, migrationItem, migrationKey, migrationOf } from './items';
+import {
+  holdItem,
+  holdKey,
+  holdOf,
+  instanceKey,
+  instanceRecordOf,
+  migrationItem,
+  migrationKey,
+  migrationOf,
+} from './items';
 import { classifyMoveClaim, refusalError } from './outcomes';
 import { readItems } from './reads';
 import { Contended, withRetry } from './retry';
@@ -46,17 +55,32 @@ function sizing(flavor: Flavor, overhead: Overhead, volumeBacked: boolean, pciDe
 }
 
 /** Whether a migration found in place is the one this request's own earlier, ambiguously answered write made. */
-export const movedByMe = (intended: readonly Migration[], found: Migration) => intended.some((m) => m.fingerprint === found.fingerprint);
+export const movedByMe = (intended: readonly Migration[], found: Migration) =>
+  intended.some((m) => m.fingerprint === found.fingerprint);
 
 /** The items of a move claim: the destination's update and hold, the migration, the instance's link, the devices. */
-export function moveClaimItems(store: Store, migration: Migration, instance: InstanceRecord, limits: LimitOverrides, pci?: DeviceTake): NamedItem[] {
+export function moveClaimItems(
+  store: Store,
+  migration: Migration,
+  instance: InstanceRecord,
+  limits: LimitOverrides,
+  pci?: DeviceTake,
+): NamedItem[] {
   const { destNodeId: dest, new: next } = migration;
-  const hold = { nodeId: dest, migrationId: migration.migrationId, instanceUuid: instance.instanceUuid, role: 'new' as const };
+  const hold = {
+    nodeId: dest,
+    migrationId: migration.migrationId,
+    instanceUuid: instance.instanceUuid,
+    role: 'new' as const,
+  };
   return [
     {
       name: 'node',
       item: nodeUpdate(store, dest, {
-        amounts: next.amounts, tracked: 1, conditions: guardConditions(claimGuards(next.amounts, limits)), pools: pci?.pools,
+        amounts: next.amounts,
+        tracked: 1,
+        conditions: guardConditions(claimGuards(next.amounts, limits)),
+        pools: pci?.pools,
       }),
     },
     {
@@ -69,7 +93,16 @@ export function moveClaimItems(store: Store, migration: Migration, instance: Ins
         },
       },
     },
-    { name: 'migration', item: { Put: { TableName: store.tableName, Item: migrationItem(migration), ConditionExpression: 'attribute_not_exists(pk)' } } },
+    {
+      name: 'migration',
+      item: {
+        Put: {
+          TableName: store.tableName,
+          Item: migrationItem(migration),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    },
     {
       name: 'instance',
       item: {
@@ -78,7 +111,11 @@ export function moveClaimItems(store: Store, migration: Migration, instance: Ins
           Key: instanceKey(instance.nodeId, instance.instanceUuid),
           UpdateExpression: 'SET migrationId = :m, version = :next',
           ConditionExpression: 'version = :v AND attribute_not_exists(migrationId)',
-          ExpressionAttributeValues: { ':m': migration.migrationId, ':v': instance.version, ':next': instance.version + 1 },
+          ExpressionAttributeValues: {
+            ':m': migration.migrationId,
+            ':v': instance.version,
+            ':next': instance.version + 1,
+          },
         },
       },
     },
@@ -87,7 +124,13 @@ export function moveClaimItems(store: Store, migration: Migration, instance: Ins
 }
 
 /** The migration record a move claim makes: the instance's size now, and the size it moves to. */
-function newMigration(request: MoveRequest, destNodeId: string, instance: InstanceRecord, print: string, pciDevices: string[]): Migration {
+function newMigration(
+  request: MoveRequest,
+  destNodeId: string,
+  instance: InstanceRecord,
+  print: string,
+  pciDevices: string[],
+): Migration {
   const flavor = request.newFlavor ?? instance.flavor;
   const overhead = request.overhead ?? instance.overhead;
   return {
@@ -125,13 +168,23 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     if (!item) throw new InstanceNotFound(request.sourceNodeId, request.instanceUuid);
     const instance = instanceRecordOf(item);
     if (instance.migrationId) {
-      throw new InstanceConflict(`Instance ${instance.instanceUuid} is already moving (migration ${instance.migrationId}).`);
+      throw new InstanceConflict(
+        `Instance ${instance.instanceUuid} is already moving (migration ${instance.migrationId}).`,
+      );
     }
     const flavor = request.newFlavor ?? instance.flavor;
     const overhead = request.overhead ?? instance.overhead;
-    const sized = { flavor, overhead, volumeBacked: instance.volumeBacked, limits: request.limits, pciRequests: request.pciRequests };
+    const sized = {
+      flavor,
+      overhead,
+      volumeBacked: instance.volumeBacked,
+      limits: request.limits,
+      pciRequests: request.pciRequests,
+    };
     // The new size's devices come from the destination (rule O6 step 4).
-    const pci = request.pciRequests.length ? await takeDevices(store, destNodeId, { ...sized, instanceUuid: instance.instanceUuid }) : undefined;
+    const pci = request.pciRequests.length
+      ? await takeDevices(store, destNodeId, { ...sized, instanceUuid: instance.instanceUuid })
+      : undefined;
     const migration = newMigration(request, destNodeId, instance, print, pci?.chosen ?? []);
     const write = {
       items: moveClaimItems(store, migration, instance, request.limits, pci),
@@ -159,18 +212,31 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
  * migration's status does not change; a later status that needs the dropped hold is refused. False if
  * there was no such hold.
  */
-export async function dropMoveClaim(store: Store, nodeId: string, migrationId: string, role: 'new' | 'old'): Promise<boolean> {
+export async function dropMoveClaim(
+  store: Store,
+  nodeId: string,
+  migrationId: string,
+  role: 'new' | 'old',
+): Promise<boolean> {
   return withRetry(store, async (context) => {
     const out = await store.doc.send(
       new GetCommand({ TableName: store.tableName, Key: holdKey(nodeId, migrationId, role), ConsistentRead: true }),
     );
     if (!out.Item) return false;
     const hold = holdOf(out.Item);
-    const pci = hold.pciDevices.length ? await giveBackDevices(store, nodeId, hold.pciDevices, hold.instanceUuid) : undefined;
+    const pci = hold.pciDevices.length
+      ? await giveBackDevices(store, nodeId, hold.pciDevices, hold.instanceUuid)
+      : undefined;
     const items: NamedItem[] = [
       {
         name: `hold:${role}`,
-        item: { Delete: { TableName: store.tableName, Key: holdKey(nodeId, migrationId, role), ConditionExpression: 'attribute_exists(pk)' } },
+        item: {
+          Delete: {
+            TableName: store.tableName,
+            Key: holdKey(nodeId, migrationId, role),
+            ConditionExpression: 'attribute_exists(pk)',
+          },
+        },
       },
       { name: 'node', item: nodeUpdate(store, nodeId, { amounts: scale(hold, -1), tracked: -1, pools: pci?.pools }) },
       ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),

@@ -1,5 +1,17 @@
 import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { applyChanges, nodeLimits, onGrid, pools, reconcile, reserved, RESOURCES, type Inventory, type NodeState, type PciDevice, type PciDeviceSpec } from '../domain';
+import {
+  applyChanges,
+  nodeLimits,
+  onGrid,
+  pools,
+  reconcile,
+  reserved,
+  RESOURCES,
+  type Inventory,
+  type NodeState,
+  type PciDevice,
+  type PciDeviceSpec,
+} from '../domain';
 import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
@@ -38,7 +50,9 @@ function inventoryClauses(e: Expression, nodeId: string, inventory: Inventory, p
   set.push(
     `${e.name('stats')} = if_not_exists(${e.name('stats')}, ${e.value({})})`,
     `${e.name('trackedCount')} = if_not_exists(${e.name('trackedCount')}, ${zero})`,
-    pciPools ? `${e.name('pciPools')} = ${e.value(pciPools)}` : `${e.name('pciPools')} = if_not_exists(${e.name('pciPools')}, ${e.value({})})`,
+    pciPools
+      ? `${e.name('pciPools')} = ${e.value(pciPools)}`
+      : `${e.name('pciPools')} = if_not_exists(${e.name('pciPools')}, ${e.value({})})`,
   );
   return set;
 }
@@ -54,7 +68,12 @@ const DEVICE_CHUNK = 90;
  * them, transactions of up to 90 device changes, each conditioned on no claim having touched the node's
  * devices since the read.
  */
-export async function putNode(store: Store, nodeId: string, inventory: Inventory, reported: PciDeviceSpec[] = []): Promise<PutNodeResult> {
+export async function putNode(
+  store: Store,
+  nodeId: string,
+  inventory: Inventory,
+  reported: PciDeviceSpec[] = [],
+): Promise<PutNodeResult> {
   // Whether the node was absent when this request first looked: if a write of this request may have
   // landed unseen (a lost response), a retry that finds the node registered it itself.
   let absent: boolean | undefined;
@@ -87,7 +106,10 @@ export async function putNode(store: Store, nodeId: string, inventory: Inventory
     for (let i = 0; i < Math.max(changes.length, 1); i += DEVICE_CHUNK) {
       const chunk = changes.slice(i, i + DEVICE_CHUNK);
       state = applyChanges(state, chunk);
-      const items = [{ name: 'node', item: chunkNodeUpdate(store, nodeId, inventory, state, i === 0, seen) }, ...deviceWrites(store, nodeId, chunk)];
+      const items = [
+        { name: 'node', item: chunkNodeUpdate(store, nodeId, inventory, state, i === 0, seen) },
+        ...deviceWrites(store, nodeId, chunk),
+      ];
       await commitOrStartOver(store, context, { items, intent, devices: [{ nodeId, after: state }] });
       seen++;
     }
@@ -104,12 +126,22 @@ export const registeredByMe = (intended: readonly PutIntent[]) => intended.some(
  * The node's part of one chunk of device changes: the inventory with the first, the pools as they are
  * after the chunk, conditioned on no claim having touched the node's devices since the read.
  */
-function chunkNodeUpdate(store: Store, nodeId: string, inventory: Inventory, state: Map<string, PciDevice>, first: boolean, seen: number) {
+function chunkNodeUpdate(
+  store: Store,
+  nodeId: string,
+  inventory: Inventory,
+  state: Map<string, PciDevice>,
+  first: boolean,
+  seen: number,
+) {
   const e = new Expression();
   const poolsNow = Object.fromEntries(pools(state));
-  const set = first ? inventoryClauses(e, nodeId, inventory, poolsNow) : [`${e.name('pciPools')} = ${e.value(poolsNow)}`];
+  const set = first
+    ? inventoryClauses(e, nodeId, inventory, poolsNow)
+    : [`${e.name('pciPools')} = ${e.value(poolsNow)}`];
   const version = e.name('pciVersion');
-  const condition = seen === 0 ? `attribute_not_exists(${version}) OR ${version} = ${e.value(0)}` : `${version} = ${e.value(seen)}`;
+  const condition =
+    seen === 0 ? `attribute_not_exists(${version}) OR ${version} = ${e.value(0)}` : `${version} = ${e.value(seen)}`;
   return {
     Update: {
       TableName: store.tableName,
@@ -184,7 +216,9 @@ export async function deleteNode(store: Store, nodeId: string): Promise<void> {
     let pending = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
     while (pending.length) {
       const batch = pending;
-      const out = await withRetry(store, () => store.doc.send(new BatchWriteCommand({ RequestItems: { [store.tableName]: batch } })));
+      const out = await withRetry(store, () =>
+        store.doc.send(new BatchWriteCommand({ RequestItems: { [store.tableName]: batch } })),
+      );
       pending = (out.UnprocessedItems?.[store.tableName] ?? []) as typeof pending;
       if (pending.length) await new Promise((r) => setTimeout(r, 50));
     }

@@ -12,7 +12,8 @@ import { Contended } from './retry';
 export const failed = (reasons: Reasons, name: string) => reasons.get(name)?.Code === 'ConditionalCheckFailed';
 
 /** The names of the items that failed their conditions. */
-export const failedNames = (reasons: Reasons) => [...reasons].filter(([, r]) => r.Code === 'ConditionalCheckFailed').map(([n]) => n);
+export const failedNames = (reasons: Reasons) =>
+  [...reasons].filter(([, r]) => r.Code === 'ConditionalCheckFailed').map(([n]) => n);
 
 /** Why the node item of a claim (or move claim) failed its condition. */
 export type NodeRefusal =
@@ -59,11 +60,16 @@ export type ClaimOutcome =
   | NodeRefusal
   | Unexplained;
 
-export function classifyClaim(reasons: Reasons, request: Sized, mine: { nodeId: string; fingerprint: string }): ClaimOutcome {
+export function classifyClaim(
+  reasons: Reasons,
+  request: Sized,
+  mine: { nodeId: string; fingerprint: string },
+): ClaimOutcome {
   if (failed(reasons, 'owner') || failed(reasons, 'instance')) {
     const owner = reasons.get('owner')?.Item;
     const holder = owner ? plain(owner) : undefined;
-    if (holder && holder.nodeId === mine.nodeId && holder.fingerprint === mine.fingerprint) return { kind: 'own-claim', holder };
+    if (holder && holder.nodeId === mine.nodeId && holder.fingerprint === mine.fingerprint)
+      return { kind: 'own-claim', holder };
     return { kind: 'instance-conflict', holder };
   }
   if (failedNames(reasons).some((n) => n.startsWith('device:'))) return { kind: 'raced' };
@@ -113,7 +119,9 @@ export function classifyStartOver(reasons: Reasons): StartOverOutcome {
  */
 export type DeleteNodeOutcome = { kind: 'committed' } | { kind: 'in-use'; tracked: number } | { kind: 'gone' };
 
-export function classifyDeleteNode(image: Record<string, unknown> | undefined): Exclude<DeleteNodeOutcome, { kind: 'committed' }> {
+export function classifyDeleteNode(
+  image: Record<string, unknown> | undefined,
+): Exclude<DeleteNodeOutcome, { kind: 'committed' }> {
   return image ? { kind: 'in-use', tracked: Number(plain(image).trackedCount) } : { kind: 'gone' };
 }
 
@@ -126,4 +134,5 @@ export function classifyDeleteNode(image: Record<string, unknown> | undefined): 
 export type AuditOutcome = { kind: 'committed'; node: NodeState } | { kind: 'recount' };
 
 /** The name of the error a failed conditional single-item write (UpdateItem, DeleteItem) throws. */
-export const conditionFailed = (error: unknown) => (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+export const conditionFailed = (error: unknown) =>
+  (error as { name?: string })?.name === 'ConditionalCheckFailedException';

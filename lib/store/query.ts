@@ -4,11 +4,16 @@ import { nodeKey } from './items';
 import { withRetry } from './retry';
 
 /** Every item a Query matches, page after page (a page stops at 1 MB), each page retried on its own. */
-export async function queryAll(store: Store, input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Record<string, unknown>[]> {
+export async function queryAll(
+  store: Store,
+  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const page = await withRetry(store, () => store.doc.send(new QueryCommand({ ...input, TableName: store.tableName, ExclusiveStartKey: start })));
+    const page = await withRetry(store, () =>
+      store.doc.send(new QueryCommand({ ...input, TableName: store.tableName, ExclusiveStartKey: start })),
+    );
     items.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);

@@ -12,10 +12,14 @@ type Key = { pk: string; sk: string };
 export async function snapshot(store: Store, keys: Key[]): Promise<(Record<string, unknown> | undefined)[]> {
   const unique = [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
   const out = await withRetry(store, () =>
-    store.doc.send(new TransactGetCommand({ TransactItems: unique.map((Key) => ({ Get: { TableName: store.tableName, Key } })) })),
+    store.doc.send(
+      new TransactGetCommand({ TransactItems: unique.map((Key) => ({ Get: { TableName: store.tableName, Key } })) }),
+    ),
   );
   const found = new Map(
-    (out.Responses ?? []).flatMap((r) => (r.Item ? [[`${String(r.Item.pk)}|${String(r.Item.sk)}`, r.Item] as const] : [])),
+    (out.Responses ?? []).flatMap((r) =>
+      r.Item ? [[`${String(r.Item.pk)}|${String(r.Item.sk)}`, r.Item] as const] : [],
+    ),
   );
   return keys.map((k) => found.get(`${k.pk}|${k.sk}`));
 }
@@ -24,7 +28,9 @@ export async function snapshot(store: Store, keys: Key[]): Promise<(Record<strin
 export async function readItems(store: Store, keys: Key[]): Promise<(Record<string, unknown> | undefined)[]> {
   const unique = [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
   const out = await withRetry(store, () =>
-    store.doc.send(new BatchGetCommand({ RequestItems: { [store.tableName]: { Keys: unique, ConsistentRead: true } } })),
+    store.doc.send(
+      new BatchGetCommand({ RequestItems: { [store.tableName]: { Keys: unique, ConsistentRead: true } } }),
+    ),
   );
   // A batch of a few small items comes back whole; should DynamoDB hold some back, read again.
   if (Object.keys(out.UnprocessedKeys ?? {}).length) throw new Contended('batch read was throttled');
@@ -34,7 +40,9 @@ export async function readItems(store: Store, keys: Key[]): Promise<(Record<stri
 
 export async function getMigration(store: Store, migrationId: string): Promise<Migration> {
   const out = await withRetry(store, () =>
-    store.doc.send(new GetCommand({ TableName: store.tableName, Key: migrationKey(migrationId), ConsistentRead: true })),
+    store.doc.send(
+      new GetCommand({ TableName: store.tableName, Key: migrationKey(migrationId), ConsistentRead: true }),
+    ),
   );
   if (!out.Item) throw new MigrationNotFound(migrationId);
   return migrationOf(out.Item);

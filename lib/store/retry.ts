@@ -60,12 +60,19 @@ export function isTransient(error: unknown): boolean {
 export function isAmbiguous(error: unknown): boolean {
   const e = error as AwsLikeError;
   if (!e || typeof e !== 'object' || error instanceof Contended) return false;
-  return e.name === 'TimeoutError' || (e.code !== undefined && NETWORK_CODES.has(e.code)) ||
-    (e.$metadata?.httpStatusCode ?? 0) >= 500;
+  return (
+    e.name === 'TimeoutError' ||
+    (e.code !== undefined && NETWORK_CODES.has(e.code)) ||
+    (e.$metadata?.httpStatusCode ?? 0) >= 500
+  );
 }
 
 const CONFLICT_NAMES = new Set(['TransactionConflictException', 'TransactionInProgressException']);
-const THROTTLE_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+const THROTTLE_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+]);
 
 /** What kind of transient failure made the store try again. */
 export function retryKind(error: unknown): RetryKind {
@@ -73,7 +80,10 @@ export function retryKind(error: unknown): RetryKind {
   const e = error as AwsLikeError;
   const reasons = (e?.CancellationReasons ?? []).map((r) => r.Code ?? '');
   if (CONFLICT_NAMES.has(e?.name ?? '') || reasons.includes('TransactionConflict')) return 'conflict';
-  if (THROTTLE_NAMES.has(e?.name ?? '') || reasons.some((c) => c === 'ProvisionedThroughputExceeded' || c === 'ThrottlingError')) {
+  if (
+    THROTTLE_NAMES.has(e?.name ?? '') ||
+    reasons.some((c) => c === 'ProvisionedThroughputExceeded' || c === 'ThrottlingError')
+  ) {
     return 'throttle';
   }
   return 'other';
@@ -111,7 +121,10 @@ const exhausted = (error: unknown) => new Unavailable(1, { cause: error });
  * Backoff is "full jitter": a random wait up to an exponentially growing cap, so that writers that
  * collided on one node item spread out instead of colliding again in step.
  */
-export async function withRetry<T, I = never>(store: Retrying, attempt: (context: RetryContext<I>) => Promise<T>): Promise<T> {
+export async function withRetry<T, I = never>(
+  store: Retrying,
+  attempt: (context: RetryContext<I>) => Promise<T>,
+): Promise<T> {
   const { policy, onRetry } = store.retry;
   const context = new RetryContext<I>();
   for (let n = 1; ; n++) {

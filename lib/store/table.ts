@@ -47,7 +47,8 @@ export async function ensureTable(store: Store): Promise<boolean> {
     await store.client.send(new DescribeTableCommand({ TableName: store.tableName }));
     return false;
   } catch (error) {
-    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') throw error;
+    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException')
+      throw error;
   }
   await store.client.send(new CreateTableCommand(tableDefinition(store.tableName)));
   // A new table on AWS takes a while to become ACTIVE; DynamoDB Local has it at once.

@@ -32,8 +32,10 @@ function run(file: string, args: string[], stdin?: string): Promise<Run> {
   });
 }
 
-const cli = (...args: string[]) => run(process.execPath, ['bin/capacity-tracker.js', '--endpoint', runner.url, ...args]);
-const cliWithStdin = (stdin: string, ...args: string[]) => run(process.execPath, ['bin/capacity-tracker.js', '--endpoint', runner.url, ...args], stdin);
+const cli = (...args: string[]) =>
+  run(process.execPath, ['bin/capacity-tracker.js', '--endpoint', runner.url, ...args]);
+const cliWithStdin = (stdin: string, ...args: string[]) =>
+  run(process.execPath, ['bin/capacity-tracker.js', '--endpoint', runner.url, ...args], stdin);
 
 async function json(...args: string[]) {
   const r = await cli(...args, '--json');
@@ -58,7 +60,9 @@ describe('capacity-tracker', () => {
     expect([claim.code, claim.stderr]).toEqual([0, '']);
     expect(claim.stdout).toContain(`Claimed ${uuid} on cli-n0: 1 vCPU, 128 MB, 1 GB.`);
     expect(claim.stdout).toContain('cli-n0 now uses vCPU 1/4, memory 128/512 MB, disk 1/6 GB; free 384 MB, 5 GB');
-    expect((await cli('claim', 'cli-n0', '--flavor', '1:128:1', '--uuid', uuid, '--state', 'active')).stdout).toContain('Already claimed (a retry)');
+    expect((await cli('claim', 'cli-n0', '--flavor', '1:128:1', '--uuid', uuid, '--state', 'active')).stdout).toContain(
+      'Already claimed (a retry)',
+    );
 
     const show = await cli('node', 'show', 'cli-n0');
     expect(show.stdout).toMatch(/memory MB\s+\S+\s+128\s+512\s+384\s+0\s+1\.5\s+768/);
@@ -70,21 +74,44 @@ describe('capacity-tracker', () => {
     expect(table.stdout).not.toContain('\x1b['); // not a terminal: no colours
 
     const listed = await json('nodes');
-    expect(listed.nodes.find((n: { nodeId: string }) => n.nodeId === 'cli-n0')).toMatchObject({ memoryMbUsed: 128, localGbUsed: 1, vcpusUsed: 1, freeRamMb: 384 });
+    expect(listed.nodes.find((n: { nodeId: string }) => n.nodeId === 'cli-n0')).toMatchObject({
+      memoryMbUsed: 128,
+      localGbUsed: 1,
+      vcpusUsed: 1,
+      freeRamMb: 384,
+    });
 
     expect((await cli('release', 'cli-n0', uuid)).code).toBe(0);
     expect((await cli('release', 'cli-n0', uuid)).code).toBe(0);
-    expect(await json('node', 'show', 'cli-n0')).toMatchObject({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0, freeRamMb: 512, freeDiskGb: 6 });
+    expect(await json('node', 'show', 'cli-n0')).toMatchObject({
+      memoryMbUsed: 0,
+      localGbUsed: 0,
+      vcpusUsed: 0,
+      freeRamMb: 512,
+      freeDiskGb: 6,
+    });
   });
 
   it("prints the service's refusal and exits 1 (worked example 6)", async () => {
     await cliWithStdin(JSON.stringify(N0), 'node', 'put', 'cli-full', '--file', '-');
     const refused = await cli('claim', 'cli-full', '--flavor', '1:1024:1');
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe('capacity-tracker: InsufficientResources: Insufficient compute resources: Free memory 768.00 MB < requested 1024 MB.\n');
+    expect(refused.stderr).toBe(
+      'capacity-tracker: InsufficientResources: Insufficient compute resources: Free memory 768.00 MB < requested 1024 MB.\n',
+    );
     const missing = await cli('node', 'show', 'cli-nowhere');
-    expect([missing.code, missing.stderr]).toEqual([1, 'capacity-tracker: NodeNotFound: Node cli-nowhere is not registered.\n']);
-    const invalid = await cliWithStdin('{"vcpus": -1, "memoryMb": 1, "localGb": 1}', 'node', 'put', 'cli-bad', '--file', '-');
+    expect([missing.code, missing.stderr]).toEqual([
+      1,
+      'capacity-tracker: NodeNotFound: Node cli-nowhere is not registered.\n',
+    ]);
+    const invalid = await cliWithStdin(
+      '{"vcpus": -1, "memoryMb": 1, "localGb": 1}',
+      'node',
+      'put',
+      'cli-bad',
+      '--file',
+      '-',
+    );
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toMatch(/^capacity-tracker: ValidationError: Invalid body: vcpus: /);
   });
@@ -93,14 +120,31 @@ describe('capacity-tracker', () => {
     await cliWithStdin(JSON.stringify(N0), 'node', 'put', 'cli-move', '--file', '-');
     const uuid = randomUUID();
     await cli('claim', 'cli-move', '--flavor', '1:128:1', '--uuid', uuid);
-    const move = await cli('migrate', 'cli-move', '--instance', uuid, '--from', 'cli-move', '--flavor', '2:256:5', '--id', 'cli-m8');
+    const move = await cli(
+      'migrate',
+      'cli-move',
+      '--instance',
+      uuid,
+      '--from',
+      'cli-move',
+      '--flavor',
+      '2:256:5',
+      '--id',
+      'cli-m8',
+    );
     expect([move.code, move.stderr]).toEqual([0, '']);
     expect(move.stdout).toContain('Migration cli-m8 (resize)');
     expect(move.stdout).toContain('cli-move now uses vCPU 3/4, memory 384/512 MB, disk 6/6 GB; free 128 MB, 0 GB');
     const confirmed = await cli('status', 'cli-m8', 'confirmed');
     expect(confirmed.stdout).toContain('cli-m8 (resize)');
     expect(confirmed.stdout).toContain(': confirmed,');
-    expect(await json('node', 'show', 'cli-move')).toMatchObject({ memoryMbUsed: 256, localGbUsed: 5, vcpusUsed: 2, freeRamMb: 256, freeDiskGb: 1 });
+    expect(await json('node', 'show', 'cli-move')).toMatchObject({
+      memoryMbUsed: 256,
+      localGbUsed: 5,
+      vcpusUsed: 2,
+      freeRamMb: 256,
+      freeDiskGb: 1,
+    });
     const late = await cli('status', 'cli-m8', 'finished');
     expect(late.stdout).toContain('Not applied');
     expect((await cli('migration', 'cli-m8')).stdout).toContain('confirmed');

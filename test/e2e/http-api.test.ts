@@ -21,7 +21,12 @@ interface Answer {
   body: any;
 }
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   if (!runner) throw new Error('the runner is not running');
   const res = await fetch(`${runner.url}${path}`, {
     method,
@@ -46,7 +51,15 @@ const N0 = {
 const F1 = { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0 };
 
 function claimOf(instanceUuid: string, extra: Record<string, unknown> = {}) {
-  return { instanceUuid, flavor: F1, vmState: 'active', taskState: null, osType: 'fake-os', projectId: 'fake-project', ...extra };
+  return {
+    instanceUuid,
+    flavor: F1,
+    vmState: 'active',
+    taskState: null,
+    osType: 'fake-os',
+    projectId: 'fake-project',
+    ...extra,
+  };
 }
 
 async function registerN0(nodeId: string): Promise<void> {

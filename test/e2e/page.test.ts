@@ -17,17 +17,27 @@ let runner: Runner | undefined;
 let browser: Browser | undefined;
 let client: ApiClient;
 
-beforeAll(async () => {
-  ensureChromium();
-  mkdirSync(ARTIFACTS, { recursive: true });
-  runner = await startRunner('page');
-  client = createApiClient({ endpoint: runner.url });
-  await seedDemoFleet(client);
-  expect((await client.request('PUT', '/nodes/page-n0', N0)).status).toBe(201);
-  const claim = { instanceUuid: I1, flavor: F1, vmState: 'active', taskState: null, osType: 'fake-os', projectId: 'fake-project' };
-  expect((await client.request('POST', '/nodes/page-n0/instances', claim)).status).toBe(201);
-  browser = await launchChromium();
-}, INSTALL_TIMEOUT_MS + START_TIMEOUT_MS + 30_000);
+beforeAll(
+  async () => {
+    ensureChromium();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    runner = await startRunner('page');
+    client = createApiClient({ endpoint: runner.url });
+    await seedDemoFleet(client);
+    expect((await client.request('PUT', '/nodes/page-n0', N0)).status).toBe(201);
+    const claim = {
+      instanceUuid: I1,
+      flavor: F1,
+      vmState: 'active',
+      taskState: null,
+      osType: 'fake-os',
+      projectId: 'fake-project',
+    };
+    expect((await client.request('POST', '/nodes/page-n0/instances', claim)).status).toBe(201);
+    browser = await launchChromium();
+  },
+  INSTALL_TIMEOUT_MS + START_TIMEOUT_MS + 30_000,
+);
 
 afterAll(async () => {
   await browser?.close();
@@ -50,7 +60,10 @@ async function open(query = ''): Promise<Page> {
 async function cell(page: Page, nodeId: string, kind: string) {
   const loc = page.locator(`[data-node="${nodeId}"] .${kind}`);
   const [used, free, limit, text] = await Promise.all([
-    loc.getAttribute('data-used'), loc.getAttribute('data-free'), loc.getAttribute('data-limit'), loc.locator('.figures').innerText(),
+    loc.getAttribute('data-used'),
+    loc.getAttribute('data-free'),
+    loc.getAttribute('data-limit'),
+    loc.locator('.figures').innerText(),
   ]);
   return { used: Number(used), free: Number(free), limit: Number(limit), text: text.replace(/\s+/g, ' ') };
 }
@@ -60,7 +73,12 @@ describe('the capacity page', () => {
     const page = await open();
     try {
       expect(await cell(page, 'page-n0', 'vcpu')).toEqual({ used: 1, free: 3, limit: 64, text: '1 / 4 free 3' });
-      expect(await cell(page, 'page-n0', 'memory')).toEqual({ used: 128, free: 384, limit: 768, text: '128 / 512 free 384' });
+      expect(await cell(page, 'page-n0', 'memory')).toEqual({
+        used: 128,
+        free: 384,
+        limit: 768,
+        text: '128 / 512 free 384',
+      });
       expect(await cell(page, 'page-n0', 'disk')).toEqual({ used: 1, free: 5, limit: 6, text: '1 / 6 free 5' });
       expect(await page.locator('[data-node="page-n0"] .vms').innerText()).toBe('1');
       expect(await page.locator('[data-node="gpu-01"] .pci').getAttribute('data-free')).toBe('5');
@@ -77,7 +95,9 @@ describe('the capacity page', () => {
   it('filters by name, and says so when nothing matches', async () => {
     const page = await open();
     await page.fill('#filter', 'COMPUTE');
-    expect(await page.locator('.rows [data-node]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-node')))).toEqual(['compute-01', 'compute-02', 'compute-03']);
+    expect(
+      await page.locator('.rows [data-node]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-node'))),
+    ).toEqual(['compute-01', 'compute-02', 'compute-03']);
     expect(await page.locator('#count').innerText()).toBe('3 of 7 nodes');
     expect(page.url()).toContain('q=COMPUTE');
     await page.fill('#filter', 'nothing-like-it');
@@ -111,10 +131,16 @@ describe('the capacity page', () => {
   it('stays quick with a thousand nodes: only the rows in view are drawn', async () => {
     const { body } = await client.request('GET', '/nodes/page-n0');
     const template = body as Record<string, unknown>;
-    const fleet = Array.from({ length: 1000 }, (_, i) => ({ ...template, nodeId: `node-${String(i).padStart(4, '0')}`, memoryMbUsed: (i * 7) % 512 }));
+    const fleet = Array.from({ length: 1000 }, (_, i) => ({
+      ...template,
+      nodeId: `node-${String(i).padStart(4, '0')}`,
+      memoryMbUsed: (i * 7) % 512,
+    }));
     if (!browser || !runner) throw new Error('set-up failed');
     const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-    await page.route('**/nodes', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ nodes: fleet }) }));
+    await page.route('**/nodes', (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ nodes: fleet }) }),
+    );
     const started = Date.now();
     await page.goto(`${runner.url}/`);
     await page.waitForSelector('[data-node="node-0000"]');

@@ -7,7 +7,11 @@ import { buildCapacityApp } from '../../infra/capacity-app';
 import { smokeTestRoleName } from '../../infra/service-stack';
 import { synthesize, type Synthesized } from './synth';
 
-const SOURCE = { repository: 'acme/capacity-tracker', branch: 'release', connectionArn: 'arn:aws:codeconnections:eu-west-1:123456789012:connection/0f1e2d3c' };
+const SOURCE = {
+  repository: 'acme/capacity-tracker',
+  branch: 'release',
+  connectionArn: 'arn:aws:codeconnections:eu-west-1:123456789012:connection/0f1e2d3c',
+};
 const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 
 let s: Synthesized;
@@ -18,12 +22,24 @@ beforeAll(() => {
 });
 afterAll(() => s?.cleanup());
 
-type Stage = { Name: string; Actions: { Name: string; RunOrder?: number; ActionTypeId: { Category: string; Provider: string }; Configuration?: Record<string, unknown> }[] };
-const stages = (): Stage[] => (Object.values(t.findResources('AWS::CodePipeline::Pipeline'))[0] as { Properties: { Stages: Stage[] } }).Properties.Stages;
+type Stage = {
+  Name: string;
+  Actions: {
+    Name: string;
+    RunOrder?: number;
+    ActionTypeId: { Category: string; Provider: string };
+    Configuration?: Record<string, unknown>;
+  }[];
+};
+const stages = (): Stage[] =>
+  (Object.values(t.findResources('AWS::CodePipeline::Pipeline'))[0] as { Properties: { Stages: Stage[] } }).Properties
+    .Stages;
 const stage = (name: string) => stages().find((x) => x.Name === name)!;
 /** The buildspec of the CodeBuild project whose name (logical id) contains `id`. */
 function buildSpec(id: string): string {
-  const projects = Object.entries(t.findResources('AWS::CodeBuild::Project')).filter(([logicalId]) => logicalId.includes(id));
+  const projects = Object.entries(t.findResources('AWS::CodeBuild::Project')).filter(([logicalId]) =>
+    logicalId.includes(id),
+  );
   expect(projects).toHaveLength(1);
   return String((projects[0]![1] as { Properties: { Source: { BuildSpec: string } } }).Properties.Source.BuildSpec);
 }
@@ -36,16 +52,26 @@ test('source, build, self-update, assets, dev, prod: in that order', () => {
 test('the source is the repository connection given as context', () => {
   const [action] = stage('Source').Actions;
   expect(action?.ActionTypeId).toMatchObject({ Category: 'Source', Provider: 'CodeStarSourceConnection' });
-  expect(action?.Configuration).toMatchObject({ ConnectionArn: SOURCE.connectionArn, FullRepositoryId: SOURCE.repository, BranchName: SOURCE.branch });
+  expect(action?.Configuration).toMatchObject({
+    ConnectionArn: SOURCE.connectionArn,
+    FullRepositoryId: SOURCE.repository,
+    BranchName: SOURCE.branch,
+  });
 });
 
-test('the synth step runs the README\'s install and test commands, then cdk synth with the same context, on an image with Java 17', () => {
+test("the synth step runs the README's install and test commands, then cdk synth with the same context, on an image with Java 17", () => {
   const spec = buildSpec('Synth');
-  const order = ['npm install', 'npm test', `npx cdk synth --quiet -c repository=${SOURCE.repository} -c branch=${SOURCE.branch} -c connectionArn=${SOURCE.connectionArn}`].map((c) => spec.indexOf(c));
+  const order = [
+    'npm install',
+    'npm test',
+    `npx cdk synth --quiet -c repository=${SOURCE.repository} -c branch=${SOURCE.branch} -c connectionArn=${SOURCE.connectionArn}`,
+  ].map((c) => spec.indexOf(c));
   expect(order.every((i) => i >= 0)).toBe(true);
   expect([...order].sort((a, b) => a - b)).toEqual(order);
   expect(spec).toContain('corretto17');
-  t.hasResourceProperties('AWS::CodeBuild::Project', { Environment: Match.objectLike({ Image: 'aws/codebuild/standard:7.0' }) });
+  t.hasResourceProperties('AWS::CodeBuild::Project', {
+    Environment: Match.objectLike({ Image: 'aws/codebuild/standard:7.0' }),
+  });
 });
 
 test('dev is deployed, then smoke-tested with the API URL from its outputs', () => {
@@ -59,17 +85,39 @@ test('dev is deployed, then smoke-tested with the API URL from its outputs', () 
   expect(buildSpec('SmokeTest')).toContain('npx tsx scripts/smoke.ts');
 });
 
-test('the smoke test may only assume the dev stage\'s invoker role, which may only invoke that API\'s /nodes routes', () => {
+test("the smoke test may only assume the dev stage's invoker role, which may only invoke that API's /nodes routes", () => {
   t.hasResourceProperties('AWS::IAM::Policy', {
-    PolicyDocument: { Statement: Match.arrayWith([{ Action: 'sts:AssumeRole', Effect: 'Allow', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(`:role/${smokeTestRoleName('dev')}$`)])] } }]) },
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Resource: {
+            'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(`:role/${smokeTestRoleName('dev')}$`)])],
+          },
+        },
+      ]),
+    },
   });
   const dev = s.template('CapacityTrackerPipeline/Dev/CapacityTracker');
   dev.hasResourceProperties('AWS::IAM::Role', { RoleName: smokeTestRoleName('dev') });
   dev.hasResourceProperties('AWS::IAM::Policy', {
-    PolicyDocument: { Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/\\$default/\\*/nodes/\\*$')])] } }] },
+    PolicyDocument: {
+      Statement: [
+        {
+          Action: 'execute-api:Invoke',
+          Effect: 'Allow',
+          Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/\\$default/\\*/nodes/\\*$')])] },
+        },
+      ],
+    },
   });
   dev.hasOutput('ApiUrl', {});
-  s.template('CapacityTrackerPipeline/Prod/CapacityTracker').resourcePropertiesCountIs('AWS::IAM::Role', { RoleName: Match.anyValue() }, 0);
+  s.template('CapacityTrackerPipeline/Prod/CapacityTracker').resourcePropertiesCountIs(
+    'AWS::IAM::Role',
+    { RoleName: Match.anyValue() },
+    0,
+  );
 });
 
 test('prod waits for a manual approval, then deploys a retained, protected table', () => {
@@ -78,12 +126,16 @@ test('prod waits for a manual approval, then deploys a retained, protected table
   expect(approval?.Name).toBe('PromoteToProd');
   const deploys = prod.filter((a) => a.ActionTypeId.Provider === 'CloudFormation');
   expect(Math.min(...deploys.map((a) => a.RunOrder ?? 1))).toBeGreaterThan(approval?.RunOrder ?? 1);
-  s.template('CapacityTrackerPipeline/Prod/CapacityTracker').hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain' });
+  s.template('CapacityTrackerPipeline/Prod/CapacityTracker').hasResource('AWS::DynamoDB::GlobalTable', {
+    DeletionPolicy: 'Retain',
+  });
 });
 
-test('artifacts are encrypted with a rotated key of the pipeline\'s own, and CodeBuild uses it', () => {
+test("artifacts are encrypted with a rotated key of the pipeline's own, and CodeBuild uses it", () => {
   t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
-  for (const project of Object.values(t.findResources('AWS::CodeBuild::Project')) as { Properties: { EncryptionKey?: unknown } }[]) {
+  for (const project of Object.values(t.findResources('AWS::CodeBuild::Project')) as {
+    Properties: { EncryptionKey?: unknown };
+  }[]) {
     expect(project.Properties.EncryptionKey).toBeDefined();
   }
 });
@@ -100,7 +152,10 @@ test('cdk-nag, again with the account and region known (as `cdk deploy` with cre
     concrete.cleanup();
     expect(concrete.findings).toEqual([]);
   } finally {
-    for (const [key, value] of [['CDK_DEFAULT_ACCOUNT', saved.account], ['CDK_DEFAULT_REGION', saved.region]] as const) {
+    for (const [key, value] of [
+      ['CDK_DEFAULT_ACCOUNT', saved.account],
+      ['CDK_DEFAULT_REGION', saved.region],
+    ] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }

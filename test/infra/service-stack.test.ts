@@ -11,7 +11,10 @@ import { CONSUMER_TIMEOUT, HTTP_TIMEOUT } from '../../infra/service-stack';
 import { synthesize, type Synthesized } from './synth';
 
 const MAX_BUNDLE_KB = 300;
-type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any>; DeletionPolicy?: string }; // eslint-disable-line @typescript-eslint/no-explicit-any
+// A template's properties are whatever CloudFormation takes: the tests read them as loosely as the template is.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = Record<string, any>;
+type Resource = { Type: string; Properties: Loose; Metadata?: Loose; DeletionPolicy?: string };
 
 let dev: Synthesized;
 let prod: Synthesized;
@@ -27,11 +30,14 @@ afterAll(() => {
   prod?.cleanup();
 });
 
-const resources = (template: Template, type: string) => Object.entries(template.findResources(type)) as [string, Resource][];
+const resources = (template: Template, type: string) =>
+  Object.entries(template.findResources(type)) as [string, Resource][];
 const pathOf = (r: Resource) => String(r.Metadata?.['aws:cdk:path'] ?? '');
 /** The Lambda function resource of an entry, and its logical id. */
 function lambda(entry: string): [string, Resource] {
-  const found = resources(t, 'AWS::Lambda::Function').find(([, r]) => pathOf(r).includes(`/Functions/${entry}/Function/`));
+  const found = resources(t, 'AWS::Lambda::Function').find(([, r]) =>
+    pathOf(r).includes(`/Functions/${entry}/Function/`),
+  );
   if (!found) throw new Error(`no function for ${entry}`);
   return found;
 }
@@ -45,14 +51,20 @@ const partition = <T>(xs: T[], test: (x: T) => boolean): [T[], T[]] => [xs.filte
 const actionsOf = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
 describe('the ledger table', () => {
-  test('on-demand, with the store\'s keys and a keys-only node index, PITR and encryption at rest', () => {
+  test("on-demand, with the store's keys and a keys-only node index, PITR and encryption at rest", () => {
     t.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: KEY.partition, KeyType: 'HASH' }, { AttributeName: KEY.sort, KeyType: 'RANGE' }],
+      KeySchema: [
+        { AttributeName: KEY.partition, KeyType: 'HASH' },
+        { AttributeName: KEY.sort, KeyType: 'RANGE' },
+      ],
       GlobalSecondaryIndexes: [
         Match.objectLike({
           IndexName: NODE_INDEX.name,
-          KeySchema: [{ AttributeName: NODE_INDEX.partition, KeyType: 'HASH' }, { AttributeName: NODE_INDEX.sort, KeyType: 'RANGE' }],
+          KeySchema: [
+            { AttributeName: NODE_INDEX.partition, KeyType: 'HASH' },
+            { AttributeName: NODE_INDEX.sort, KeyType: 'RANGE' },
+          ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
         }),
       ],
@@ -72,30 +84,39 @@ describe('the ledger table', () => {
 });
 
 describe('the functions', () => {
-  test('one per entry of lib/operations.ts, and no other but CDK\'s file copier', () => {
-    const [copiers, ours] = partition(resources(t, 'AWS::Lambda::Function'), ([, r]) => pathOf(r).includes('/Custom::CDKBucketDeployment'));
-    expect(ours.map(([, r]) => pathOf(r).split('/')[2]).sort()).toEqual(lambdaEntries().map((e) => e.entry).sort());
+  test("one per entry of lib/operations.ts, and no other but CDK's file copier", () => {
+    const [copiers, ours] = partition(resources(t, 'AWS::Lambda::Function'), ([, r]) =>
+      pathOf(r).includes('/Custom::CDKBucketDeployment'),
+    );
+    expect(ours.map(([, r]) => pathOf(r).split('/')[2]).sort()).toEqual(
+      lambdaEntries()
+        .map((e) => e.entry)
+        .sort(),
+    );
     expect(copiers).toHaveLength(1);
   });
 
-  test.each(lambdaEntries().map((e) => e.entry))('%s: nodejs22.x on arm64, active tracing, its own log group, the table and Powertools settings', (entry) => {
-    const [, fn] = lambda(entry);
-    expect(fn.Properties).toMatchObject({
-      Runtime: 'nodejs22.x',
-      Architectures: ['arm64'],
-      Handler: 'index.handler',
-      TracingConfig: { Mode: 'Active' },
-      LoggingConfig: { LogGroup: { Ref: expect.stringMatching(/Logs/) } },
-      Environment: {
-        Variables: {
-          TABLE_NAME: { Ref: expect.any(String) },
-          POWERTOOLS_SERVICE_NAME: 'capacity-tracker',
-          POWERTOOLS_METRICS_NAMESPACE: 'CapacityTracker',
-          POWERTOOLS_LOG_LEVEL: 'DEBUG',
+  test.each(lambdaEntries().map((e) => e.entry))(
+    '%s: nodejs22.x on arm64, active tracing, its own log group, the table and Powertools settings',
+    (entry) => {
+      const [, fn] = lambda(entry);
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogGroup: { Ref: expect.stringMatching(/Logs/) } },
+        Environment: {
+          Variables: {
+            TABLE_NAME: { Ref: expect.any(String) },
+            POWERTOOLS_SERVICE_NAME: 'capacity-tracker',
+            POWERTOOLS_METRICS_NAMESPACE: 'CapacityTracker',
+            POWERTOOLS_LOG_LEVEL: 'DEBUG',
+          },
         },
-      },
-    });
-  });
+      });
+    },
+  );
 
   test('timeouts: 10 s behind the API, 30 s for the queue consumer, 4 minutes for the audit round', () => {
     expect(lambda('claim-instance')[1].Properties.Timeout).toBe(HTTP_TIMEOUT.toSeconds());
@@ -104,43 +125,64 @@ describe('the functions', () => {
   });
 
   test('log groups keep 7 days in dev, 90 in prod', () => {
-    expect(new Set(resources(t, 'AWS::Logs::LogGroup').map(([, r]) => r.Properties.RetentionInDays))).toEqual(new Set([7]));
-    expect(new Set(resources(prod.template('CapacityTracker-prod'), 'AWS::Logs::LogGroup').map(([, r]) => r.Properties.RetentionInDays))).toEqual(new Set([90]));
+    expect(new Set(resources(t, 'AWS::Logs::LogGroup').map(([, r]) => r.Properties.RetentionInDays))).toEqual(
+      new Set([7]),
+    );
+    expect(
+      new Set(
+        resources(prod.template('CapacityTracker-prod'), 'AWS::Logs::LogGroup').map(
+          ([, r]) => r.Properties.RetentionInDays,
+        ),
+      ),
+    ).toEqual(new Set([90]));
   });
 });
 
 describe('least privilege', () => {
-  test.each(lambdaEntries().map(({ entry, access }) => [entry, access] as const))('%s may use exactly its declared DynamoDB actions, on the table (and index) only', (entry, access) => {
-    const statements = statementsOf(entry);
-    const table = statements.find((s) => s.Sid === 'LedgerTable');
-    expect(table && actionsOf(table).sort()).toEqual(access.table.map((a) => `dynamodb:${a}`).sort());
-    expect(table?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Ledger/), 'Arn'] });
-    const index = statements.find((s) => s.Sid === 'NodeIndex');
-    if (access.nodeIndex) {
-      expect(index?.Action).toBe('dynamodb:Query');
-      expect(JSON.stringify(index?.Resource)).toContain(`/index/${NODE_INDEX.name}`);
-    } else {
-      expect(index).toBeUndefined();
-    }
-    // Nothing else reaches DynamoDB.
-    const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
-    expect(dynamo.length).toBe(access.nodeIndex ? 2 : 1);
-  });
+  test.each(lambdaEntries().map(({ entry, access }) => [entry, access] as const))(
+    '%s may use exactly its declared DynamoDB actions, on the table (and index) only',
+    (entry, access) => {
+      const statements = statementsOf(entry);
+      const table = statements.find((s) => s.Sid === 'LedgerTable');
+      expect(table && actionsOf(table).sort()).toEqual(access.table.map((a) => `dynamodb:${a}`).sort());
+      expect(table?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Ledger/), 'Arn'] });
+      const index = statements.find((s) => s.Sid === 'NodeIndex');
+      if (access.nodeIndex) {
+        expect(index?.Action).toBe('dynamodb:Query');
+        expect(JSON.stringify(index?.Resource)).toContain(`/index/${NODE_INDEX.name}`);
+      } else {
+        expect(index).toBeUndefined();
+      }
+      // Nothing else reaches DynamoDB.
+      const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.length).toBe(access.nodeIndex ? 2 : 1);
+    },
+  );
 
   test('only the queue consumer may receive and delete status messages', () => {
-    const sqsUsers = lambdaEntries().filter(({ entry }) => statementsOf(entry).some((s) => actionsOf(s).some((a) => a.startsWith('sqs:'))));
+    const sqsUsers = lambdaEntries().filter(({ entry }) =>
+      statementsOf(entry).some((s) => actionsOf(s).some((a) => a.startsWith('sqs:'))),
+    );
     expect(sqsUsers.map((e) => e.entry)).toEqual(['migration-status-queue']);
     const sqs = statementsOf('migration-status-queue').find((s) => actionsOf(s).includes('sqs:ReceiveMessage'));
-    expect(actionsOf(sqs!).sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+    expect(actionsOf(sqs!).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+    ]);
   });
 
   test('no statement anywhere grants a wildcard action, and no function role has a managed policy', () => {
-    const actions = resources(t, 'AWS::IAM::Policy').flatMap(([, r]) => r.Properties.PolicyDocument.Statement.flatMap(actionsOf)) as string[];
+    const actions = resources(t, 'AWS::IAM::Policy').flatMap(([, r]) =>
+      r.Properties.PolicyDocument.Statement.flatMap(actionsOf),
+    ) as string[];
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
     expect(resources(t, 'AWS::IAM::Role').filter(([, r]) => r.Properties.ManagedPolicyArns)).toEqual([]);
   });
 
-  test('logs go only to the function\'s own log group', () => {
+  test("logs go only to the function's own log group", () => {
     const logs = statementsOf('claim-instance').find((s) => actionsOf(s).includes('logs:PutLogEvents'));
     expect(logs?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/claiminstanceLogs/), 'Arn'] });
   });
@@ -155,9 +197,17 @@ describe('the HTTP API', () => {
 
   test('the $default stage is throttled and writes JSON access logs', () => {
     const [, stage] = resources(t, 'AWS::ApiGatewayV2::Stage')[0]!;
-    expect(stage.Properties).toMatchObject({ StageName: '$default', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } });
+    expect(stage.Properties).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    });
     const format = JSON.parse(stage.Properties.AccessLogSettings.Format as string) as Record<string, string>;
-    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', userArn: '$context.identity.userArn' });
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      userArn: '$context.identity.userArn',
+    });
     const [, prodStage] = resources(prod.template('CapacityTracker-prod'), 'AWS::ApiGatewayV2::Stage')[0]!;
     expect(prodStage.Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
   });
@@ -171,26 +221,37 @@ describe('the HTTP API', () => {
 describe('the migration status queue', () => {
   const queues = () => resources(t, 'AWS::SQS::Queue');
   test('FIFO, SQS-managed encryption, a FIFO dead-letter queue after at least 5 receives', () => {
-    const [main, dlq] = [queues().find(([, q]) => q.Properties.RedrivePolicy), queues().find(([, q]) => !q.Properties.RedrivePolicy)];
-    expect(main?.[1].Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true, RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq?.[0], 'Arn'] } } });
+    const [main, dlq] = [
+      queues().find(([, q]) => q.Properties.RedrivePolicy),
+      queues().find(([, q]) => !q.Properties.RedrivePolicy),
+    ];
+    expect(main?.[1].Properties).toMatchObject({
+      FifoQueue: true,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq?.[0], 'Arn'] } },
+    });
     expect(main?.[1].Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(5);
     expect(dlq?.[1].Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true });
   });
 
-  test('the visibility timeout is at least 6 times the consumer\'s timeout', () => {
+  test("the visibility timeout is at least 6 times the consumer's timeout", () => {
     const main = queues().find(([, q]) => q.Properties.RedrivePolicy)![1];
-    expect(main.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * lambda('migration-status-queue')[1].Properties.Timeout);
+    expect(main.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(
+      6 * lambda('migration-status-queue')[1].Properties.Timeout,
+    );
   });
 
   test('both queues refuse requests without TLS', () => {
     const policies = resources(t, 'AWS::SQS::QueuePolicy').map(([, p]) => p.Properties.PolicyDocument.Statement);
     expect(policies).toHaveLength(2);
     for (const statements of policies) {
-      expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
     }
   });
 
-  test('the consumer\'s event source reports batch item failures', () => {
+  test("the consumer's event source reports batch item failures", () => {
     const [consumerId] = lambda('migration-status-queue');
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: consumerId },
@@ -205,11 +266,16 @@ describe('the audit schedule', () => {
     const [auditId, audit] = lambda('audit-all');
     t.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: `rate(${AUDIT_PERIOD.toMinutes()} minutes)`,
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [auditId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [auditId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } }),
+      ],
     });
     expect(audit.Properties.ReservedConcurrentExecutions).toBe(1);
     expect(AUDIT_TIMEOUT.toSeconds()).toBeLessThan(AUDIT_PERIOD.toSeconds());
-    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: auditId }, MaximumRetryAttempts: 0 });
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: auditId },
+      MaximumRetryAttempts: 0,
+    });
   });
 });
 
@@ -229,7 +295,15 @@ describe('the alarms', () => {
     const throttled = alarms().filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Throttles');
     expect(throttled).toHaveLength(lambdaEntries().length);
     expect(alarms()).toContainEqual(
-      expect.objectContaining({ Metrics: expect.arrayContaining([expect.objectContaining({ MetricStat: expect.objectContaining({ Metric: expect.objectContaining({ MetricName: 'WriteThrottleEvents' }) }) })]) }),
+      expect.objectContaining({
+        Metrics: expect.arrayContaining([
+          expect.objectContaining({
+            MetricStat: expect.objectContaining({
+              Metric: expect.objectContaining({ MetricName: 'WriteThrottleEvents' }),
+            }),
+          }),
+        ]),
+      }),
     );
   });
 
@@ -238,12 +312,23 @@ describe('the alarms', () => {
     expect(topic.Properties.KmsMasterKeyId).toBeDefined();
     for (const a of alarms()) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
     t.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
     // CloudWatch encrypts what it publishes with the topic's key.
     t.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'] })]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          }),
+        ]),
+      },
     });
   });
 });
@@ -261,7 +346,9 @@ test(`every bundle is built, and each index.js is under ${MAX_BUNDLE_KB} KB`, ()
     expect(existsSync(file)).toBe(true);
     return { entry, kb: statSync(file).size / 1024 };
   });
-  console.log(`bundle sizes (index.js):\n${rows.map((r) => `  ${r.entry.padEnd(24)} ${r.kb.toFixed(1).padStart(6)} KB`).join('\n')}`);
+  console.log(
+    `bundle sizes (index.js):\n${rows.map((r) => `  ${r.entry.padEnd(24)} ${r.kb.toFixed(1).padStart(6)} KB`).join('\n')}`,
+  );
   expect(rows.filter((r) => r.kb >= MAX_BUNDLE_KB)).toEqual([]);
 });
 
@@ -269,12 +356,23 @@ describe('the operator site', () => {
   test('a private, encrypted, TLS-only bucket; versioned and retained outside dev', () => {
     const [, bucket] = resources(t, 'AWS::S3::Bucket')[0]!;
     expect(bucket.Properties).toMatchObject({
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
     });
     expect(bucket.DeletionPolicy).toBe('Delete');
     t.hasResourceProperties('AWS::S3::BucketPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
     const [, prodBucket] = resources(prod.template('CapacityTracker-prod'), 'AWS::S3::Bucket')[0]!;
     expect(prodBucket.DeletionPolicy).toBe('Retain');
@@ -283,18 +381,28 @@ describe('the operator site', () => {
 
   test('the page and the OpenAPI document are published there, and named in the outputs', () => {
     t.hasResourceProperties('Custom::CDKBucketDeployment', { Prune: true, RetainOnDelete: false });
-    t.hasOutput('OpenApiUri', { Value: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/openapi.json'])]) }) });
+    t.hasOutput('OpenApiUri', {
+      Value: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['/openapi.json'])]) }),
+    });
     t.hasOutput('PageUri', {});
   });
 
   test('the copier may read only its own staged files and write only the site bucket', () => {
-    const [copier] = resources(t, 'AWS::Lambda::Function').filter(([, r]) => pathOf(r).includes('/Custom::CDKBucketDeployment'));
+    const [copier] = resources(t, 'AWS::Lambda::Function').filter(([, r]) =>
+      pathOf(r).includes('/Custom::CDKBucketDeployment'),
+    );
     const roleId = (copier![1].Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
     const statements = resources(t, 'AWS::IAM::Policy')
       .filter(([, r]) => (r.Properties.Roles as { Ref: string }[]).some((ref) => ref.Ref === roleId))
       .flatMap(([, r]) => r.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
-    expect(statements.flatMap(actionsOf).sort()).toEqual(
-      ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
-    );
+    expect(statements.flatMap(actionsOf).sort()).toEqual([
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:DeleteObject',
+      's3:GetObject',
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
+    ]);
   });
 });

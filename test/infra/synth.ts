@@ -29,7 +29,11 @@ export interface Synthesized {
 interface ReportJson {
   pluginReports?: {
     pluginName?: string;
-    violations?: { ruleName: string; severity?: string; violatingConstructs?: { constructPath?: string; resourceLogicalId?: string }[] }[];
+    violations?: {
+      ruleName: string;
+      severity?: string;
+      violatingConstructs?: { constructPath?: string; resourceLogicalId?: string }[];
+    }[];
   }[];
 }
 
@@ -50,7 +54,10 @@ function findingsOf(directory: string): Finding[] {
 export function synthesize(context: Record<string, unknown> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'capacity-tracker-cdk-'));
   // As the CLI does: construct paths and asset paths in the templates' metadata, which the tests read.
-  const app = new App({ outdir, context: { 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, ...context } });
+  const app = new App({
+    outdir,
+    context: { 'aws:cdk:enable-path-metadata': true, 'aws:cdk:enable-asset-metadata': true, ...context },
+  });
   const built = buildCapacityApp(app);
   let assembly: CloudAssembly;
   try {

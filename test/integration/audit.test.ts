@@ -18,7 +18,12 @@ async function node(inventory: object = N0) {
   return id;
 }
 const claim = (nodeId: string, flavor: object = F1, instanceUuid = uuid()) =>
-  api('POST', `/nodes/${nodeId}/instances`, { instanceUuid, flavor, vmState: 'active', taskState: null }, { prefer: 'return=minimal' });
+  api(
+    'POST',
+    `/nodes/${nodeId}/instances`,
+    { instanceUuid, flavor, vmState: 'active', taskState: null },
+    { prefer: 'return=minimal' },
+  );
 const audit = (nodeId: string, body: object = {}) => api('POST', `/nodes/${nodeId}/audit`, body);
 
 /** Drift from outside the service: someone wrote the node item by hand. */
@@ -41,7 +46,13 @@ test('a node whose stored usage was corrupted is repaired and the drift reported
   const res = await audit(id);
   expect(res.status).toBe(200);
   expect(res.body.drift).toEqual({ memoryMbUsed: 384 - 9999, localGbUsed: 0, vcpusUsed: 3 - 40 });
-  expect(res.body.node).toMatchObject({ memoryMbUsed: 384, localGbUsed: 6, vcpusUsed: 3, runningVms: 2, freeRamMb: 128 });
+  expect(res.body.node).toMatchObject({
+    memoryMbUsed: 384,
+    localGbUsed: 6,
+    vcpusUsed: 3,
+    runningVms: 2,
+    freeRamMb: 128,
+  });
   await expectLedgerExact(store, id);
   // Nothing left to repair: the next audit reports no drift.
   expect((await audit(id)).body.drift).toEqual({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 });
@@ -62,7 +73,10 @@ test('orphans hold memory only; unknown and missing instances are reported', asy
   await claim(id, F1, gone);
   const orphan = uuid();
   const stranger = uuid();
-  const res = await audit(id, { instances: [tracked, orphan, stranger], orphans: [{ instanceUuid: orphan, memoryMb: 64 }] });
+  const res = await audit(id, {
+    instances: [tracked, orphan, stranger],
+    orphans: [{ instanceUuid: orphan, memoryMb: 64 }],
+  });
   expect(res.body.drift).toEqual({ memoryMbUsed: 64, localGbUsed: 0, vcpusUsed: 0 });
   expect(res.body.node).toMatchObject({ memoryMbUsed: 320, localGbUsed: 2, vcpusUsed: 2, runningVms: 2 });
   expect(res.body.unknownInstances).toEqual([orphan, stranger].sort());
@@ -90,7 +104,9 @@ test('an audit racing 50 concurrent claims never loses one', async () => {
   expect(landed.every((r) => r.status === 201)).toBe(true);
   // An audit that keeps losing the race to claims gives up with 503 (claims never wait for it); on a
   // loaded machine one of the five may. None may answer anything else, and the next one repairs.
-  expect(audited.filter((r) => r.status !== 200).map((r) => r.status)).toEqual(audited.filter((r) => r.status === 503).map(() => 503));
+  expect(audited.filter((r) => r.status !== 200).map((r) => r.status)).toEqual(
+    audited.filter((r) => r.status === 503).map(() => 503),
+  );
   expect(audited.some((r) => r.status === 200)).toBe(true);
   expect((await audit(id)).status).toBe(200);
   const { node: item, instances } = await expectLedgerExact(store, id);
@@ -104,7 +120,13 @@ test('at every step of a cross-node resize the audit agrees with the live accoun
   const i = uuid();
   await claim(a, F1, i);
   const m = `audit-mig-${seq}`;
-  await api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2 });
+  await api('POST', `/nodes/${b}/move-claims`, {
+    migrationId: m,
+    instanceUuid: i,
+    moveType: 'resize',
+    sourceNodeId: a,
+    newFlavor: F2,
+  });
   for (const status of [undefined, 'migrating', 'finished', 'confirming', 'confirmed']) {
     if (status) await api('POST', `/migrations/${m}/status`, { status });
     for (const n of [a, b]) {

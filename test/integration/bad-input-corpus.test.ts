@@ -28,17 +28,27 @@ interface Case {
 }
 
 const dir = join(__dirname, '..', 'corpus');
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 const corpus = files.flatMap((file) =>
-  (JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cases: Case[] }).cases.map((c) => [`${file}: ${c.name}`, c] as const),
+  (JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cases: Case[] }).cases.map(
+    (c) => [`${file}: ${c.name}`, c] as const,
+  ),
 );
 
 const INSTANCE = '6f1d1a8e-1c2b-4c55-9c1e-0000000c0a5e';
-const ids: Record<string, string> = { node: 'corpus-n0', node2: 'corpus-n1', instance: INSTANCE, migration: 'corpus-m1' };
+const ids: Record<string, string> = {
+  node: 'corpus-n0',
+  node2: 'corpus-n1',
+  instance: INSTANCE,
+  migration: 'corpus-m1',
+};
 const fill = (text: string) => text.replace(/\{(node2|node|instance|migration)\}/g, (_, k: string) => ids[k] as string);
 
 function bodyOf(c: Case): string | undefined {
-  if (c.bodyRepeat) return `${c.bodyRepeat.prefix ?? ''}${c.bodyRepeat.repeat.repeat(c.bodyRepeat.times)}${c.bodyRepeat.suffix ?? ''}`;
+  if (c.bodyRepeat)
+    return `${c.bodyRepeat.prefix ?? ''}${c.bodyRepeat.repeat.repeat(c.bodyRepeat.times)}${c.bodyRepeat.suffix ?? ''}`;
   if (c.json !== undefined) return fill(JSON.stringify(c.json));
   return c.body === undefined ? undefined : fill(c.body);
 }
@@ -48,7 +58,9 @@ async function snapshot(): Promise<string[]> {
   const items: string[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const page = await store.doc.send(new ScanCommand({ TableName: store.tableName, ConsistentRead: true, ExclusiveStartKey: start }));
+    const page = await store.doc.send(
+      new ScanCommand({ TableName: store.tableName, ConsistentRead: true, ExclusiveStartKey: start }),
+    );
     items.push(...(page.Items ?? []).map((i) => JSON.stringify(i, Object.keys(i).sort())));
     start = page.LastEvaluatedKey;
   } while (start);
@@ -76,7 +88,10 @@ test('the corpus has at least 200 cases, with unique names, in several files', (
 
 test.each(corpus)('%s', async (_name, c) => {
   const res = await api(c.method, fill(c.path), bodyOf(c), c.headers ?? {});
-  expect({ status: res.status, error: res.body?.error }).toEqual({ status: c.status, error: c.error ?? expect.any(String) });
+  expect({ status: res.status, error: res.body?.error }).toEqual({
+    status: c.status,
+    error: c.error ?? expect.any(String),
+  });
   // One sentence that says what is wrong: the contract's error shape.
   expect(res.body.message).toMatch(/^[A-Z].*\.$/s);
   if (c.message) expect(res.body.message).toContain(fill(c.message));

@@ -61,7 +61,9 @@ test('state changes racing each other and a release lose nothing', async () => {
   const ops = ids.flatMap((id, n) => [
     api('PATCH', `/nodes/states/instances/${id}`, { vmState: 'active', taskState: null }),
     api('PATCH', `/nodes/states/instances/${id}`, { taskState: 'image_snapshot' }),
-    n % 2 ? api('DELETE', `/nodes/states/instances/${id}`) : api('PATCH', `/nodes/states/instances/${id}`, { osType: 'linux' }),
+    n % 2
+      ? api('DELETE', `/nodes/states/instances/${id}`)
+      : api('PATCH', `/nodes/states/instances/${id}`, { osType: 'linux' }),
   ]);
   const replies = await Promise.all(ops);
   // A PATCH that lands after the DELETE finds nothing to change.

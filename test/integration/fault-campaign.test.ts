@@ -33,21 +33,34 @@ test('the campaign with conflicts, throttling, 500s, lost responses and dying La
   const totals = newTotals();
   const result = await runCampaign(
     {
-      label: 'fc', workers: 4, slots: 2, opsPerWorker: 3, steps: 36, runs: 1, seed: 7_340_021, timeLimitMs: 90_000,
+      label: 'fc',
+      workers: 4,
+      slots: 2,
+      opsPerWorker: 3,
+      steps: 36,
+      runs: 1,
+      seed: 7_340_021,
+      timeLimitMs: 90_000,
       chaos: { rate: 0.05, kinds: ['conflict', 'throttle', 'server-error', 'lost-response'], crashRate: 0.1 },
       ...replayFromEnv(),
     },
     totals,
   );
   if (result.failed) throw new Error(result.report);
-  console.log(`fault campaign: ${totals.ops} operations, ${totals.checks} checks, faults ${JSON.stringify(totals.faults)}, 5xx retried ${totals.retried5xx}`);
+  console.log(
+    `fault campaign: ${totals.ops} operations, ${totals.checks} checks, faults ${JSON.stringify(totals.faults)}, 5xx retried ${totals.retried5xx}`,
+  );
   expect(totals.ops).toBeGreaterThan(80);
   // Every kind of fault was met at least once, or the campaign proved less than it claims.
   for (const [kind, n] of Object.entries(totals.faults)) expect([kind, n > 0]).toEqual([kind, true]);
 }, 180_000);
 
 /** Sends the request until it answers below 500, as a client retries a failed Lambda; the first attempt dies at `crashAt`. */
-async function crashOnce(crashAt: number, afterCommit: boolean, send: () => Promise<Reply>): Promise<{ first: Reply; last: Reply; crashes: number }> {
+async function crashOnce(
+  crashAt: number,
+  afterCommit: boolean,
+  send: () => Promise<Reply>,
+): Promise<{ first: Reply; last: Reply; crashes: number }> {
   let crash = true;
   chaos = injectChaos(store, { rate: 0, kinds: [], crashRate: 1, random: seeded(1) });
   const c = chaos;
@@ -88,30 +101,50 @@ describe('a Lambda that dies between the steps of a request, and the client that
     [5, false, 'after the cancellation, before the release reads'],
     [6, false, 'just before the release is sent'],
     [6, true, 'after the release committed'],
-  ])('releasing a moving instance dies at command %i (%s, %s): the retry finishes the job', async (crashAt, afterCommit) => {
-    const [a, b] = [await node(), await node()];
-    const i = uuid();
-    expect((await api('POST', `/nodes/${a}/instances`, { instanceUuid: i, flavor: F1 })).status).toBe(201);
-    const m = fresh('mig');
-    expect((await api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2 })).status).toBe(201);
-    const { first, last, crashes } = await crashOnce(crashAt, afterCommit, () => api('DELETE', `/nodes/${a}/instances/${i}`));
-    expect(crashes).toBe(1);
-    expect(first.status).toBe(500);
-    expect(last.status).toBe(204);
-    expect([await usage(a), await usage(b)]).toEqual(['0/0/0 runningVms 0', '0/0/0 runningVms 0']);
-    expect((await api('GET', `/migrations/${m}`)).body.status).toBe('cancelled');
-    expect((await api('GET', `/nodes/${a}/instances/${i}`)).status).toBe(404);
-  });
+  ])(
+    'releasing a moving instance dies at command %i (%s, %s): the retry finishes the job',
+    async (crashAt, afterCommit) => {
+      const [a, b] = [await node(), await node()];
+      const i = uuid();
+      expect((await api('POST', `/nodes/${a}/instances`, { instanceUuid: i, flavor: F1 })).status).toBe(201);
+      const m = fresh('mig');
+      expect(
+        (
+          await api('POST', `/nodes/${b}/move-claims`, {
+            migrationId: m,
+            instanceUuid: i,
+            moveType: 'resize',
+            sourceNodeId: a,
+            newFlavor: F2,
+          })
+        ).status,
+      ).toBe(201);
+      const { first, last, crashes } = await crashOnce(crashAt, afterCommit, () =>
+        api('DELETE', `/nodes/${a}/instances/${i}`),
+      );
+      expect(crashes).toBe(1);
+      expect(first.status).toBe(500);
+      expect(last.status).toBe(204);
+      expect([await usage(a), await usage(b)]).toEqual(['0/0/0 runningVms 0', '0/0/0 runningVms 0']);
+      expect((await api('GET', `/migrations/${m}`)).body.status).toBe('cancelled');
+      expect((await api('GET', `/nodes/${a}/instances/${i}`)).status).toBe(404);
+    },
+  );
 
-  test.each([true, false])('a claim whose Lambda dies after DynamoDB committed (%s) or before it sent is retried and claimed once', async (afterCommit) => {
-    const n = await node();
-    const i = uuid();
-    const { first, last } = await crashOnce(1, afterCommit, () => api('POST', `/nodes/${n}/instances`, { instanceUuid: i, flavor: F1 }));
-    expect(first.status).toBe(500);
-    // The retry finds its own claim (200) when the first attempt committed, else it makes it (201).
-    expect(last.status).toBe(afterCommit ? 200 : 201);
-    expect(await usage(n)).toBe('128/1/1 runningVms 1');
-  });
+  test.each([true, false])(
+    'a claim whose Lambda dies after DynamoDB committed (%s) or before it sent is retried and claimed once',
+    async (afterCommit) => {
+      const n = await node();
+      const i = uuid();
+      const { first, last } = await crashOnce(1, afterCommit, () =>
+        api('POST', `/nodes/${n}/instances`, { instanceUuid: i, flavor: F1 }),
+      );
+      expect(first.status).toBe(500);
+      // The retry finds its own claim (200) when the first attempt committed, else it makes it (201).
+      expect(last.status).toBe(afterCommit ? 200 : 201);
+      expect(await usage(n)).toBe('128/1/1 runningVms 1');
+    },
+  );
 
   test('a move claim and a status change that die after committing are retried without holding twice', async () => {
     const [a, b] = [await node(), await node()];
@@ -119,66 +152,121 @@ describe('a Lambda that dies between the steps of a request, and the client that
     await api('POST', `/nodes/${a}/instances`, { instanceUuid: i, flavor: F1 });
     const m = fresh('mig');
     // The move claim reads (BatchGetItem) then writes: die after the write.
-    const claim = await crashOnce(2, true, () => api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2 }));
+    const claim = await crashOnce(2, true, () =>
+      api('POST', `/nodes/${b}/move-claims`, {
+        migrationId: m,
+        instanceUuid: i,
+        moveType: 'resize',
+        sourceNodeId: a,
+        newFlavor: F2,
+      }),
+    );
     expect([claim.first.status, claim.last.status]).toEqual([500, 200]);
     expect([await usage(a), await usage(b)]).toEqual(['128/1/1 runningVms 1', '256/5/2 runningVms 0']);
     // finished: GetItem, TransactGetItems, TransactWriteItems; die after the write.
-    const status = await crashOnce(3, true, () => api('POST', `/migrations/${m}/status`, { status: 'finished', sequence: 1 }));
+    const status = await crashOnce(3, true, () =>
+      api('POST', `/migrations/${m}/status`, { status: 'finished', sequence: 1 }),
+    );
     expect(status.first.status).toBe(500);
     expect(status.last.body).toMatchObject({ status: 'finished', sequence: 1, applied: false });
     expect([await usage(a), await usage(b)]).toEqual(['128/1/1 runningVms 0', '256/5/2 runningVms 1']);
   });
 
-  test.each([1, 2, 3])('a node PUT of 200 devices (three chunked transactions) dies after chunk %i: the retry reconciles the rest and the pools are exact', async (chunk) => {
-    const id = fresh('many');
-    const devices = (n: number, from = 0) => Array.from({ length: n }, (_, k) => ({
-      address: `0000:${(0x10 + ((k + from) >> 3)).toString(16)}:00.${(k + from) & 7}`, vendorId: '8086', productId: '1520', numaNode: 0,
-    }));
-    await node(id, { ...N0, pciDevices: devices(10) });
-    const i = uuid();
-    const held = await api('POST', `/nodes/${id}/instances`, { instanceUuid: i, flavor: F1, pciRequests: [{ count: 2, spec: [{ vendorId: '8086' }] }] });
-    expect(held.status).toBe(201);
-    // Commands: the Query of the node and its devices, then one TransactWriteItems per 90 changes.
-    const reported = devices(200, 5);
-    const { first, last } = await crashOnce(1 + chunk, true, () => api('PUT', `/nodes/${id}`, { ...N0, pciDevices: reported }));
-    expect(first.status).toBe(500);
-    expect(last.status).toBe(200);
-    const { devices: stored } = await expectPciExact(store, id);
-    // The devices held by the claim stay (removed if no longer reported) until released.
-    const kept = new Set([...reported.map((d) => d.address), ...(held.body.pciDevices as string[])]);
-    expect(stored.map((d) => d.address).sort()).toEqual([...kept].sort());
-    const view = (await api('GET', `/nodes/${id}`)).body;
-    const stillReported = (held.body.pciDevices as string[]).filter((a) => reported.some((d) => d.address === a)).length;
-    expect(view.pciDevicePools).toEqual([expect.objectContaining({ count: 200, free: 200 - stillReported })]);
-    expect((await api('DELETE', `/nodes/${id}/instances/${i}`)).status).toBe(204);
-    expect((await readDevices(store, id)).map((d) => d.address).sort()).toEqual(reported.map((d) => d.address).sort());
-    await expectPciExact(store, id);
-  });
+  test.each([1, 2, 3])(
+    'a node PUT of 200 devices (three chunked transactions) dies after chunk %i: the retry reconciles the rest and the pools are exact',
+    async (chunk) => {
+      const id = fresh('many');
+      const devices = (n: number, from = 0) =>
+        Array.from({ length: n }, (_, k) => ({
+          address: `0000:${(0x10 + ((k + from) >> 3)).toString(16)}:00.${(k + from) & 7}`,
+          vendorId: '8086',
+          productId: '1520',
+          numaNode: 0,
+        }));
+      await node(id, { ...N0, pciDevices: devices(10) });
+      const i = uuid();
+      const held = await api('POST', `/nodes/${id}/instances`, {
+        instanceUuid: i,
+        flavor: F1,
+        pciRequests: [{ count: 2, spec: [{ vendorId: '8086' }] }],
+      });
+      expect(held.status).toBe(201);
+      // Commands: the Query of the node and its devices, then one TransactWriteItems per 90 changes.
+      const reported = devices(200, 5);
+      const { first, last } = await crashOnce(1 + chunk, true, () =>
+        api('PUT', `/nodes/${id}`, { ...N0, pciDevices: reported }),
+      );
+      expect(first.status).toBe(500);
+      expect(last.status).toBe(200);
+      const { devices: stored } = await expectPciExact(store, id);
+      // The devices held by the claim stay (removed if no longer reported) until released.
+      const kept = new Set([...reported.map((d) => d.address), ...(held.body.pciDevices as string[])]);
+      expect(stored.map((d) => d.address).sort()).toEqual([...kept].sort());
+      const view = (await api('GET', `/nodes/${id}`)).body;
+      const stillReported = (held.body.pciDevices as string[]).filter((a) =>
+        reported.some((d) => d.address === a),
+      ).length;
+      expect(view.pciDevicePools).toEqual([expect.objectContaining({ count: 200, free: 200 - stillReported })]);
+      expect((await api('DELETE', `/nodes/${id}/instances/${i}`)).status).toBe(204);
+      expect((await readDevices(store, id)).map((d) => d.address).sort()).toEqual(
+        reported.map((d) => d.address).sort(),
+      );
+      await expectPciExact(store, id);
+    },
+  );
 });
 
 describe('the status queue: duplicates, reordering and redelivery', () => {
   const record = (body: string, groupId: string, messageId = randomUUID(), receiveCount = 1) =>
-    sqsRecord({ messageId, body, groupId, deduplicationId: randomUUID(), sequenceNumber: '1', sentAt: Date.now(), receiveCount });
+    sqsRecord({
+      messageId,
+      body,
+      groupId,
+      deduplicationId: randomUUID(),
+      sequenceNumber: '1',
+      sentAt: Date.now(),
+      receiveCount,
+    });
   const consume = (event: SQSEvent) => queueHandler(event, lambdaContext('migration-status-queue'));
-  const update = (migrationId: string, status: string, sequence: number) => JSON.stringify({ migrationId, status, sequence });
+  const update = (migrationId: string, status: string, sequence: number) =>
+    JSON.stringify({ migrationId, status, sequence });
 
   test('a batch redelivered after its Lambda died mid-way, with a duplicate and an older message, applies each status once', async () => {
     const [a, b] = [await node(), await node()];
     const i = uuid();
     await api('POST', `/nodes/${a}/instances`, { instanceUuid: i, flavor: F1 });
     const m = fresh('mig');
-    await api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2 });
+    await api('POST', `/nodes/${b}/move-claims`, {
+      migrationId: m,
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: a,
+      newFlavor: F2,
+    });
     const finished = record(update(m, 'finished', 2), i);
     const confirmed = record(update(m, 'confirmed', 3), i);
     // Out of order (confirmed first) and a duplicate: confirmed applies, finished (older) is ignored.
     chaos = injectChaos(store, { rate: 0, kinds: [], crashRate: 1, random: seeded(3) });
     const c = chaos;
-    const died = await c.request(() => consume({ Records: [confirmed, finished, record(update(m, 'confirmed', 3), i)] }), { crashAt: 3, afterCommit: true });
+    const died = await c.request(
+      () => consume({ Records: [confirmed, finished, record(update(m, 'confirmed', 3), i)] }),
+      { crashAt: 3, afterCommit: true },
+    );
     c.remove();
     chaos = undefined;
     // The Lambda died after the confirmation committed: every message of the group failed and comes back.
-    expect(died.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([confirmed.messageId, finished.messageId, expect.any(String)]);
-    const again = await consume({ Records: [{ ...confirmed, attributes: { ...confirmed.attributes, ApproximateReceiveCount: '2' } }, finished, record(update(m, 'migrating', 1), i)] });
+    expect(died.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      confirmed.messageId,
+      finished.messageId,
+      expect.any(String),
+    ]);
+    const again = await consume({
+      Records: [
+        { ...confirmed, attributes: { ...confirmed.attributes, ApproximateReceiveCount: '2' } },
+        finished,
+        record(update(m, 'migrating', 1), i),
+      ],
+    });
     expect(again.batchItemFailures).toEqual([]);
     expect((await api('GET', `/migrations/${m}`)).body).toMatchObject({ status: 'confirmed', sequence: 3 });
     expect([await usage(a), await usage(b)]).toEqual(['0/0/0 runningVms 0', '256/5/2 runningVms 1']);
@@ -193,12 +281,20 @@ describe('found by the campaign', () => {
     const claim = { instanceUuid: i, flavor: F1, pciRequests: [{ count: 1, spec: [{ deviceType: 'type-PF' }] }] };
     expect((await api('POST', `/nodes/${a}/instances`, claim)).status).toBe(201);
     const m = fresh('mig');
-    await api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'migration', sourceNodeId: a });
+    await api('POST', `/nodes/${b}/move-claims`, {
+      migrationId: m,
+      instanceUuid: i,
+      moveType: 'migration',
+      sourceNodeId: a,
+    });
     await api('POST', `/migrations/${m}/status`, { status: 'finished', sequence: 1 });
     // The PF is still held for a revert; the instance now lives on b.
     const again = await api('POST', `/nodes/${a}/instances`, claim);
     expect(again.status).toBe(409);
-    expect(again.body).toMatchObject({ error: 'InstanceConflict', message: `Instance ${i} is already claimed on node ${b}.` });
+    expect(again.body).toMatchObject({
+      error: 'InstanceConflict',
+      message: `Instance ${i} is already claimed on node ${b}.`,
+    });
   });
 });
 

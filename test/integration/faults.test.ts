@@ -25,19 +25,22 @@ async function node() {
   return id;
 }
 
-test.each(['conflict', 'throttle', 'server-error'] as const)('a claim that meets %s on its first attempts still lands exactly once', async (fault) => {
-  const id = await node();
-  const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault, times: 3 });
-  remove = faults.remove;
-  const res = await api('POST', `/nodes/${id}/instances`, { instanceUuid: uuid(), flavor: F1 });
-  expect(res.status).toBe(201);
-  expect(faults.state.injected).toBe(3);
-  expect(faults.state.sent).toBe(4);
-  const { node: item, instances } = await expectLedgerExact(store, id);
-  expect(instances).toHaveLength(1);
-  expect(item.vcpusUsed).toBe(1);
-  expect(item.generation).toBe(2);
-});
+test.each(['conflict', 'throttle', 'server-error'] as const)(
+  'a claim that meets %s on its first attempts still lands exactly once',
+  async (fault) => {
+    const id = await node();
+    const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault, times: 3 });
+    remove = faults.remove;
+    const res = await api('POST', `/nodes/${id}/instances`, { instanceUuid: uuid(), flavor: F1 });
+    expect(res.status).toBe(201);
+    expect(faults.state.injected).toBe(3);
+    expect(faults.state.sent).toBe(4);
+    const { node: item, instances } = await expectLedgerExact(store, id);
+    expect(instances).toHaveLength(1);
+    expect(item.vcpusUsed).toBe(1);
+    expect(item.generation).toBe(2);
+  },
+);
 
 test('a claim whose response is lost after it committed is not claimed twice', async () => {
   const id = await node();
@@ -93,20 +96,34 @@ test('when the store keeps refusing, the answer is 503 Unavailable with Retry-Af
 test.each([
   ['finished', 'holds change hands'],
   ['migrating', 'only the status moves on'],
-] as const)('a status change (%s: %s) whose response is lost after it committed answers applied, once', async (status, _why) => {
-  const [a, b] = [await node(), await node()];
-  const instanceUuid = uuid();
-  await api('POST', `/nodes/${a}/instances`, { instanceUuid, flavor: F1 });
-  const migrationId = `lost-${status}-${seq}`;
-  expect((await api('POST', `/nodes/${b}/move-claims`, { migrationId, instanceUuid, moveType: 'migration', sourceNodeId: a })).status).toBe(201);
-  const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'lost-response', times: 1 });
-  remove = faults.remove;
-  const res = await api('POST', `/migrations/${migrationId}/status`, { status, sequence: 1 });
-  expect(faults.state.injected).toBe(1);
-  expect(res.status).toBe(200);
-  expect(res.body).toMatchObject({ status, sequence: 1, applied: true });
-  // A real repeat of the same update is still told apart.
-  expect((await api('POST', `/migrations/${migrationId}/status`, { status, sequence: 1 })).body).toMatchObject({ applied: false });
-  const [src, dst] = [await expectLedgerExact(store, a), await expectLedgerExact(store, b)];
-  expect([src.instances.length, dst.instances.length]).toEqual(status === 'finished' ? [0, 1] : [1, 0]);
-});
+] as const)(
+  'a status change (%s: %s) whose response is lost after it committed answers applied, once',
+  async (status, _why) => {
+    const [a, b] = [await node(), await node()];
+    const instanceUuid = uuid();
+    await api('POST', `/nodes/${a}/instances`, { instanceUuid, flavor: F1 });
+    const migrationId = `lost-${status}-${seq}`;
+    expect(
+      (
+        await api('POST', `/nodes/${b}/move-claims`, {
+          migrationId,
+          instanceUuid,
+          moveType: 'migration',
+          sourceNodeId: a,
+        })
+      ).status,
+    ).toBe(201);
+    const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'lost-response', times: 1 });
+    remove = faults.remove;
+    const res = await api('POST', `/migrations/${migrationId}/status`, { status, sequence: 1 });
+    expect(faults.state.injected).toBe(1);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status, sequence: 1, applied: true });
+    // A real repeat of the same update is still told apart.
+    expect((await api('POST', `/migrations/${migrationId}/status`, { status, sequence: 1 })).body).toMatchObject({
+      applied: false,
+    });
+    const [src, dst] = [await expectLedgerExact(store, a), await expectLedgerExact(store, b)];
+    expect([src.instances.length, dst.instances.length]).toEqual(status === 'finished' ? [0, 1] : [1, 0]);
+  },
+);

@@ -11,9 +11,24 @@ beforeAll(async () => {
 test('concurrent claims, state changes, releases, moves, statuses (HTTP and queue) and audits agree with the model', async () => {
   const totals = newTotals();
   // A fixed seed keeps `npm test` reproducible; the soak explores new seeds.
-  const result = await runCampaign({ label: 'mb', workers: 4, slots: 2, opsPerWorker: 3, steps: 60, runs: 1, seed: 20260509, timeLimitMs: 90_000, ...replayFromEnv() }, totals);
+  const result = await runCampaign(
+    {
+      label: 'mb',
+      workers: 4,
+      slots: 2,
+      opsPerWorker: 3,
+      steps: 60,
+      runs: 1,
+      seed: 20260509,
+      timeLimitMs: 90_000,
+      ...replayFromEnv(),
+    },
+    totals,
+  );
   if (result.failed) throw new Error(result.report);
-  console.log(`model-based campaign: ${totals.ops} operations in ${totals.steps} steps, ${totals.checks} checks, outcomes ${JSON.stringify(totals.outcomes)}`);
+  console.log(
+    `model-based campaign: ${totals.ops} operations in ${totals.steps} steps, ${totals.checks} checks, outcomes ${JSON.stringify(totals.outcomes)}`,
+  );
   // A campaign that ran nothing proves nothing.
   expect(totals.ops).toBeGreaterThan(150);
   expect(totals.outcomes.claim).toBeGreaterThan(0);

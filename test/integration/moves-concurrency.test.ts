@@ -13,27 +13,60 @@ beforeAll(async () => {
   store = runtime().store;
 });
 
-const ROOMY = { vcpus: 64, memoryMb: 4096, localGb: 64, cpuAllocationRatio: 1, ramAllocationRatio: 1, reservedHostMemoryMb: 0 };
+const ROOMY = {
+  vcpus: 64,
+  memoryMb: 4096,
+  localGb: 64,
+  cpuAllocationRatio: 1,
+  ramAllocationRatio: 1,
+  reservedHostMemoryMb: 0,
+};
 const claim = (nodeId: string, flavor = F1, instanceUuid = uuid()) =>
-  api('POST', `/nodes/${nodeId}/instances`, { instanceUuid, flavor, vmState: 'active', taskState: null }, { prefer: 'return=minimal' });
-const status = (m: string, s: string, sequence?: number) => api('POST', `/migrations/${m}/status`, { status: s, ...(sequence ? { sequence } : {}) });
+  api(
+    'POST',
+    `/nodes/${nodeId}/instances`,
+    { instanceUuid, flavor, vmState: 'active', taskState: null },
+    { prefer: 'return=minimal' },
+  );
+const status = (m: string, s: string, sequence?: number) =>
+  api('POST', `/migrations/${m}/status`, { status: s, ...(sequence ? { sequence } : {}) });
 
 test('resizes, their statuses and new claims racing on the same two nodes never lose or double a hold', async () => {
   await api('PUT', '/nodes/race-a', ROOMY);
   await api('PUT', '/nodes/race-b', ROOMY);
-  const moving = await Promise.all(Array.from({ length: 6 }, async (_, n) => {
-    const i = uuid();
-    expect((await claim('race-a', F1, i)).status).toBe(201);
-    const m = `race-${n}`;
-    expect((await api('POST', '/nodes/race-b/move-claims', { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: 'race-a', newFlavor: F2 })).status).toBe(201);
-    return m;
-  }));
+  const moving = await Promise.all(
+    Array.from({ length: 6 }, async (_, n) => {
+      const i = uuid();
+      expect((await claim('race-a', F1, i)).status).toBe(201);
+      const m = `race-${n}`;
+      expect(
+        (
+          await api('POST', '/nodes/race-b/move-claims', {
+            migrationId: m,
+            instanceUuid: i,
+            moveType: 'resize',
+            sourceNodeId: 'race-a',
+            newFlavor: F2,
+          })
+        ).status,
+      ).toBe(201);
+      return m;
+    }),
+  );
   // Every migration walks to confirmed or reverted while each status is sent three times at once,
   // and new claims keep landing on both nodes.
   const walks = moving.map(async (m, n) => {
-    for (const [s, q] of [['migrating', 1], ['finished', 2], [n % 2 ? 'confirmed' : 'reverted', 3]] as const) {
+    for (const [s, q] of [
+      ['migrating', 1],
+      ['finished', 2],
+      [n % 2 ? 'confirmed' : 'reverted', 3],
+    ] as const) {
       const replies = await Promise.all([status(m, s, q), status(m, s, q), status(m, s, q)]);
-      expect(replies.map((r) => [r.status, r.body.error, r.body.message])).toEqual([[200, undefined, undefined], [200, undefined, undefined], [200, undefined, undefined]]);
+      expect(replies.map((r) => [r.status, r.body.error, r.body.message])).toEqual([
+        [200, undefined, undefined],
+        [200, undefined, undefined],
+        [200, undefined, undefined],
+      ]);
       expect(replies.filter((r) => r.body.applied).length).toBe(1);
     }
   });
@@ -56,7 +89,12 @@ test('a state change racing a status change lands in both, in some order', async
   await api('PUT', '/nodes/state-b', ROOMY);
   const i = uuid();
   await claim('state-a', F1, i);
-  await api('POST', '/nodes/state-b/move-claims', { migrationId: 'state-m', instanceUuid: i, moveType: 'migration', sourceNodeId: 'state-a' });
+  await api('POST', '/nodes/state-b/move-claims', {
+    migrationId: 'state-m',
+    instanceUuid: i,
+    moveType: 'migration',
+    sourceNodeId: 'state-a',
+  });
   const [patched, moved] = await Promise.all([
     api('PATCH', `/nodes/state-a/instances/${i}`, { taskState: 'resize_migrating' }),
     status('state-m', 'finished'),
@@ -75,7 +113,13 @@ test('a status change whose response is lost after it committed is not applied t
   await api('PUT', '/nodes/lost-b', ROOMY);
   const i = uuid();
   await claim('lost-a', F1, i);
-  await api('POST', '/nodes/lost-b/move-claims', { migrationId: 'lost-m', instanceUuid: i, moveType: 'resize', sourceNodeId: 'lost-a', newFlavor: F2 });
+  await api('POST', '/nodes/lost-b/move-claims', {
+    migrationId: 'lost-m',
+    instanceUuid: i,
+    moveType: 'resize',
+    sourceNodeId: 'lost-a',
+    newFlavor: F2,
+  });
   const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'lost-response', times: 1 });
   try {
     const res = await status('lost-m', 'confirmed');
@@ -96,7 +140,13 @@ test('a move claim that meets conflicts lands once', async () => {
   await claim('conf-a', F1, i);
   const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 2 });
   try {
-    const res = await api('POST', '/nodes/conf-b/move-claims', { migrationId: 'conf-m', instanceUuid: i, moveType: 'resize', sourceNodeId: 'conf-a', newFlavor: F2 });
+    const res = await api('POST', '/nodes/conf-b/move-claims', {
+      migrationId: 'conf-m',
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: 'conf-a',
+      newFlavor: F2,
+    });
     expect(res.status).toBe(201);
   } finally {
     faults.remove();

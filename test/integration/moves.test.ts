@@ -19,7 +19,12 @@ async function nodes(...ids: string[]) {
 
 async function instance(nodeId: string, flavor = F1) {
   const id = uuid();
-  const res = await api('POST', `/nodes/${nodeId}/instances`, { instanceUuid: id, flavor, vmState: 'active', taskState: null });
+  const res = await api('POST', `/nodes/${nodeId}/instances`, {
+    instanceUuid: id,
+    flavor,
+    vmState: 'active',
+    taskState: null,
+  });
   expect(res.status).toBe(201);
   return id;
 }
@@ -44,9 +49,22 @@ describe('same-host resize (examples 8 and 9)', () => {
     const i = await instance(n);
     expect(await usage(n)).toBe('128/1/1 free 384/5');
     const m = fresh('mig');
-    const claim = await api('POST', `/nodes/${n}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: n, newFlavor: F2 });
+    const claim = await api('POST', `/nodes/${n}/move-claims`, {
+      migrationId: m,
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: n,
+      newFlavor: F2,
+    });
     expect(claim.status).toBe(201);
-    expect(claim.body.migration).toMatchObject({ migrationId: m, status: 'pre-migrating', sourceNodeId: n, destNodeId: n, oldFlavor: F1, newFlavor: F2 });
+    expect(claim.body.migration).toMatchObject({
+      migrationId: m,
+      status: 'pre-migrating',
+      sourceNodeId: n,
+      destNodeId: n,
+      oldFlavor: F1,
+      newFlavor: F2,
+    });
     expect(claim.body.claim).toMatchObject({ nodeId: n, instanceUuid: i, memoryMb: 256, diskGb: 5, vcpus: 2 });
     expect(await usage(n)).toBe('384/6/3 free 128/0');
     const done = await status(m, final);
@@ -63,12 +81,22 @@ describe('same-host resize (examples 8 and 9)', () => {
     await nodes(n);
     const i = await instance(n);
     const m = fresh('mig');
-    await api('POST', `/nodes/${n}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: n, newFlavor: F2 });
+    await api('POST', `/nodes/${n}/move-claims`, {
+      migrationId: m,
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: n,
+      newFlavor: F2,
+    });
     for (const s of ['migrating', 'post-migrating', 'finished', 'confirming']) {
       expect((await status(m, s)).body.applied).toBe(true);
       expect(await usage(n)).toBe('384/6/3 free 128/0');
     }
-    expect((await api('GET', `/nodes/${n}/instances/${i}`)).body).toMatchObject({ flavor: F2, memoryMb: 256, migrationId: m });
+    expect((await api('GET', `/nodes/${n}/instances/${i}`)).body).toMatchObject({
+      flavor: F2,
+      memoryMb: 256,
+      migrationId: m,
+    });
     await status(m, 'confirmed');
     expect(await usage(n)).toBe('256/5/2 free 256/1');
   });
@@ -80,7 +108,13 @@ describe('cross-node resize', () => {
     await nodes(a, b);
     const i = await instance(a);
     const m = fresh('mig');
-    const claim = await api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2 });
+    const claim = await api('POST', `/nodes/${b}/move-claims`, {
+      migrationId: m,
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: a,
+      newFlavor: F2,
+    });
     expect(claim.status).toBe(201);
     return { a, b, i, m };
   }
@@ -118,7 +152,6 @@ describe('cross-node resize', () => {
     expect((await api('GET', `/nodes/${a}`)).body.runningVms).toBe(1);
     expect((await api('GET', `/nodes/${b}`)).body.stats.num_instances).toBe(0);
   });
-
 });
 
 describe('failures and evacuations', () => {
@@ -127,18 +160,27 @@ describe('failures and evacuations', () => {
     await nodes(a, b);
     const i = await instance(a);
     const m = fresh('mig');
-    const body = { migrationId: m, instanceUuid: i, moveType: kind, sourceNodeId: a, ...(kind === 'resize' ? { newFlavor: F2 } : {}) };
+    const body = {
+      migrationId: m,
+      instanceUuid: i,
+      moveType: kind,
+      sourceNodeId: a,
+      ...(kind === 'resize' ? { newFlavor: F2 } : {}),
+    };
     expect((await api('POST', `/nodes/${b}/move-claims`, body)).status).toBe(201);
     return { a, b, i, m };
   }
 
-  test.each(['error', 'failed', 'cancelled'])('a resize that ends %s before finishing releases the destination claim', async (s) => {
-    const { a, b, i, m } = await resize();
-    await status(m, 'migrating');
-    expect((await status(m, s)).body).toMatchObject({ status: s, applied: true });
-    expect([await usage(a), await usage(b)]).toEqual(['128/1/1 free 384/5', '0/0/0 free 512/6']);
-    expect((await api('GET', `/nodes/${a}/instances/${i}`)).body.migrationId).toBeUndefined();
-  });
+  test.each(['error', 'failed', 'cancelled'])(
+    'a resize that ends %s before finishing releases the destination claim',
+    async (s) => {
+      const { a, b, i, m } = await resize();
+      await status(m, 'migrating');
+      expect((await status(m, s)).body).toMatchObject({ status: s, applied: true });
+      expect([await usage(a), await usage(b)]).toEqual(['128/1/1 free 384/5', '0/0/0 free 512/6']);
+      expect((await api('GET', `/nodes/${a}/instances/${i}`)).body.migrationId).toBeUndefined();
+    },
+  );
 
   test('a resize that fails after finishing keeps the instance where it now runs and frees the source', async () => {
     const { a, b, m } = await resize();
@@ -166,7 +208,12 @@ describe('failures and evacuations', () => {
     await status(m, 'finished');
     await status(m, 'confirmed');
     expect([await usage(a), await usage(b)]).toEqual(['0/0/0 free 512/6', '128/1/1 free 384/5']);
-    expect((await api('GET', `/migrations/${m}`)).body).toMatchObject({ moveType: 'migration', oldFlavor: F1, newFlavor: F1, status: 'confirmed' });
+    expect((await api('GET', `/migrations/${m}`)).body).toMatchObject({
+      moveType: 'migration',
+      oldFlavor: F1,
+      newFlavor: F1,
+      status: 'confirmed',
+    });
     expect((await api('GET', `/nodes/${b}/instances/${i}`)).status).toBe(200);
   });
 
@@ -177,9 +224,18 @@ describe('failures and evacuations', () => {
     await instance(b, F2);
     const before = await usage(b);
     const big = { vcpus: 1, memoryMb: 600, rootGb: 1 };
-    const res = await api('POST', `/nodes/${b}/move-claims`, { migrationId: fresh('mig'), instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: big });
+    const res = await api('POST', `/nodes/${b}/move-claims`, {
+      migrationId: fresh('mig'),
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: a,
+      newFlavor: big,
+    });
     expect(res.status).toBe(409);
-    expect(res.body).toMatchObject({ error: 'InsufficientResources', message: 'Insufficient compute resources: Free memory 512.00 MB < requested 600 MB.' });
+    expect(res.body).toMatchObject({
+      error: 'InsufficientResources',
+      message: 'Insufficient compute resources: Free memory 512.00 MB < requested 600 MB.',
+    });
     expect(await usage(b)).toBe(before);
     expect((await api('GET', `/nodes/${a}/instances/${i}`)).body.migrationId).toBeUndefined();
   });
@@ -191,7 +247,13 @@ describe('status messages that must change nothing', () => {
     await nodes(a, b);
     const i = await instance(a);
     const m = fresh('mig');
-    await api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2 });
+    await api('POST', `/nodes/${b}/move-claims`, {
+      migrationId: m,
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: a,
+      newFlavor: F2,
+    });
     return { a, b, i, m };
   }
 
@@ -199,7 +261,13 @@ describe('status messages that must change nothing', () => {
     const { a, b, m } = await moving();
     expect((await status(m, 'finished', 5)).body.applied).toBe(true);
     const snapshot = [await usage(a), await usage(b)];
-    for (const [s, q] of [['finished', 6], ['migrating', 7], ['confirming', 5], ['confirming', 4], ['pre-migrating', undefined]] as const) {
+    for (const [s, q] of [
+      ['finished', 6],
+      ['migrating', 7],
+      ['confirming', 5],
+      ['confirming', 4],
+      ['pre-migrating', undefined],
+    ] as const) {
       const res = await status(m, s, q);
       expect([s, q, res.status, res.body.applied]).toEqual([s, q, 200, false]);
     }
@@ -220,10 +288,22 @@ describe('status messages that must change nothing', () => {
 
   test('the same move claim again answers 200; a second move of a moving instance is a conflict', async () => {
     const { a, b, i, m } = await moving();
-    const again = await api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2 });
+    const again = await api('POST', `/nodes/${b}/move-claims`, {
+      migrationId: m,
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: a,
+      newFlavor: F2,
+    });
     expect(again.status).toBe(200);
     expect(await usage(b)).toBe('256/5/2 free 256/1');
-    const other = await api('POST', `/nodes/${b}/move-claims`, { migrationId: fresh('mig'), instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F1 });
+    const other = await api('POST', `/nodes/${b}/move-claims`, {
+      migrationId: fresh('mig'),
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: a,
+      newFlavor: F1,
+    });
     expect(other.body.error).toBe('InstanceConflict');
   });
 

@@ -27,9 +27,20 @@ describe('nodes', () => {
     const first = await api('PUT', `/nodes/${id}`, N0);
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({
-      nodeId: id, vcpus: 4, memoryMb: 512, localGb: 6, vcpusUsed: 0, memoryMbUsed: 0, localGbUsed: 0,
-      freeRamMb: 512, freeDiskGb: 6, runningVms: 0, currentWorkload: 0,
-      limits: { vcpus: 64, memoryMb: 768, diskGb: 6 }, generation: 1, pciDevicePools: [],
+      nodeId: id,
+      vcpus: 4,
+      memoryMb: 512,
+      localGb: 6,
+      vcpusUsed: 0,
+      memoryMbUsed: 0,
+      localGbUsed: 0,
+      freeRamMb: 512,
+      freeDiskGb: 6,
+      runningVms: 0,
+      currentWorkload: 0,
+      limits: { vcpus: 64, memoryMb: 768, diskGb: 6 },
+      generation: 1,
+      pciDevicePools: [],
     });
     const second = await api('PUT', `/nodes/${id}`, N0);
     expect(second.status).toBe(200);
@@ -40,9 +51,14 @@ describe('nodes', () => {
     const id = nextNode();
     const res = await api('PUT', `/nodes/${id}`, { vcpus: 8, memoryMb: 4096, localGb: 100 });
     expect(res.body).toMatchObject({
-      cpuAllocationRatio: 16, ramAllocationRatio: 1.5, diskAllocationRatio: 1,
-      reservedHostMemoryMb: 512, reservedHostDiskMb: 0, reservedHostCpus: 0,
-      memoryMbUsed: 512, freeRamMb: 3584,
+      cpuAllocationRatio: 16,
+      ramAllocationRatio: 1.5,
+      diskAllocationRatio: 1,
+      reservedHostMemoryMb: 512,
+      reservedHostDiskMb: 0,
+      reservedHostCpus: 0,
+      memoryMbUsed: 512,
+      freeRamMb: 3584,
     });
   });
 
@@ -77,10 +93,19 @@ describe('nodes', () => {
     await node(id);
     await claim(id, { instanceUuid: uuid(), flavor: F2 });
     const shrunk = await api('PUT', `/nodes/${id}`, { ...N0, memoryMb: 128, localGb: 2 });
-    expect(shrunk.body).toMatchObject({ memoryMbUsed: 256, localGbUsed: 5, vcpusUsed: 2, freeRamMb: -128, freeDiskGb: -3 });
+    expect(shrunk.body).toMatchObject({
+      memoryMbUsed: 256,
+      localGbUsed: 5,
+      vcpusUsed: 2,
+      freeRamMb: -128,
+      freeDiskGb: -3,
+    });
     const refused = await claim(id, { instanceUuid: uuid(), flavor: { vcpus: 0, memoryMb: 0, rootGb: 0 } });
     expect(refused.status).toBe(409);
-    expect(refused.body.reasons).toEqual(['Free memory -64.00 MB < requested 0 MB', 'Free disk -3.00 GB < requested 0 GB']);
+    expect(refused.body.reasons).toEqual([
+      'Free memory -64.00 MB < requested 0 MB',
+      'Free disk -3.00 GB < requested 0 GB',
+    ]);
     await expectLedgerExact(store, id);
   });
 
@@ -88,7 +113,12 @@ describe('nodes', () => {
     const id = nextNode();
     await node(id);
     await claim(id, { instanceUuid: uuid(), flavor: F1 });
-    const res = await api('PUT', `/nodes/${id}`, { ...N0, reservedHostMemoryMb: 100, reservedHostDiskMb: 2048, reservedHostCpus: 1 });
+    const res = await api('PUT', `/nodes/${id}`, {
+      ...N0,
+      reservedHostMemoryMb: 100,
+      reservedHostDiskMb: 2048,
+      reservedHostCpus: 1,
+    });
     expect(res.body).toMatchObject({ memoryMbUsed: 228, localGbUsed: 3, vcpusUsed: 2 });
     await expectLedgerExact(store, id);
   });
@@ -100,16 +130,30 @@ describe('instance claims', () => {
     await node(id);
     const i = uuid();
     const res = await claim(id, {
-      instanceUuid: i, flavor: { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 1, swapMb: 512 },
-      overhead: { memoryMb: 8 }, projectId: 'p1', osType: 'linux',
+      instanceUuid: i,
+      flavor: { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 1, swapMb: 512 },
+      overhead: { memoryMb: 8 },
+      projectId: 'p1',
+      osType: 'linux',
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
-      nodeId: id, instanceUuid: i, memoryMb: 136, diskGb: 2.5, vcpus: 1, pciDevices: [],
-      vmState: 'building', taskState: 'scheduling',
+      nodeId: id,
+      instanceUuid: i,
+      memoryMb: 136,
+      diskGb: 2.5,
+      vcpus: 1,
+      pciDevices: [],
+      vmState: 'building',
+      taskState: 'scheduling',
     });
     expect(res.body.node).toMatchObject({ memoryMbUsed: 136, localGbUsed: 2.5, vcpusUsed: 1, freeDiskGb: 3.5 });
-    expect(res.body.node.stats).toMatchObject({ num_instances: 1, num_vm_building: 1, num_task_scheduling: 1, io_workload: 1 });
+    expect(res.body.node.stats).toMatchObject({
+      num_instances: 1,
+      num_vm_building: 1,
+      num_task_scheduling: 1,
+      io_workload: 1,
+    });
     expect(res.body.node.currentWorkload).toBe(1);
     const got = await api('GET', `/nodes/${id}/instances/${i}`);
     expect(got.body).toMatchObject({ instanceUuid: i, memoryMb: 136, projectId: 'p1', osType: 'linux' });
@@ -159,7 +203,10 @@ describe('instance claims', () => {
     expect(different.body.error).toBe('InstanceConflict');
     const elsewhere = await claim(b, { instanceUuid: i, flavor: F1 });
     expect(elsewhere.status).toBe(409);
-    expect(elsewhere.body).toMatchObject({ error: 'InstanceConflict', message: `Instance ${i} is already claimed on node ${a}.` });
+    expect(elsewhere.body).toMatchObject({
+      error: 'InstanceConflict',
+      message: `Instance ${i} is already claimed on node ${a}.`,
+    });
     expect((await api('GET', `/nodes/${b}`)).body.vcpusUsed).toBe(0);
   });
 
@@ -180,8 +227,13 @@ describe('instance claims', () => {
     expect(res.status).toBe(409);
     expect(res.body).toEqual({
       error: 'InsufficientResources',
-      message: 'Insufficient compute resources: Free memory 768.00 MB < requested 769 MB; Free disk 6.00 GB < requested 7 GB; Free vcpu 64.00 VCPU < requested 65 VCPU.',
-      reasons: ['Free memory 768.00 MB < requested 769 MB', 'Free disk 6.00 GB < requested 7 GB', 'Free vcpu 64.00 VCPU < requested 65 VCPU'],
+      message:
+        'Insufficient compute resources: Free memory 768.00 MB < requested 769 MB; Free disk 6.00 GB < requested 7 GB; Free vcpu 64.00 VCPU < requested 65 VCPU.',
+      reasons: [
+        'Free memory 768.00 MB < requested 769 MB',
+        'Free disk 6.00 GB < requested 7 GB',
+        'Free vcpu 64.00 VCPU < requested 65 VCPU',
+      ],
     });
     expect((await api('GET', `/nodes/${id}`)).body).toEqual(before);
   });
@@ -202,11 +254,15 @@ describe('instance claims', () => {
     const id = nextNode();
     await node(id);
     const res = await claim(id, {
-      instanceUuid: uuid(), flavor: F1, limits: { vcpus: 0 },
+      instanceUuid: uuid(),
+      flavor: F1,
+      limits: { vcpus: 0 },
       pciRequests: [{ count: 1, spec: [{ vendorId: '8086' }] }],
     });
     expect(res.status).toBe(409);
-    expect(res.body.message).toBe('Insufficient compute resources: Free vcpu 0.00 VCPU < requested 1 VCPU; Claim pci failed.');
+    expect(res.body.message).toBe(
+      'Insufficient compute resources: Free vcpu 0.00 VCPU < requested 1 VCPU; Claim pci failed.',
+    );
   });
 });
 
@@ -220,7 +276,13 @@ describe('state changes and releases', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ vmState: 'active', taskState: 'image_snapshot', tracked: true, version: 2 });
     const view = (await api('GET', `/nodes/${id}`)).body;
-    expect(view.stats).toMatchObject({ num_vm_building: 0, num_task_scheduling: 0, num_vm_active: 1, num_task_image_snapshot: 1, io_workload: 1 });
+    expect(view.stats).toMatchObject({
+      num_vm_building: 0,
+      num_task_scheduling: 0,
+      num_vm_active: 1,
+      num_task_image_snapshot: 1,
+      io_workload: 1,
+    });
     expect(view).toMatchObject({ memoryMbUsed: 128, runningVms: 1, currentWorkload: 1 });
   });
 
@@ -233,9 +295,16 @@ describe('state changes and releases', () => {
     await claim(id, { instanceUuid: gone, flavor: F2, overhead: { memoryMb: 3 } });
     const res = await api('PATCH', `/nodes/${id}/instances/${gone}`, { vmState: 'deleted' });
     expect(res.body).toMatchObject({ vmState: 'deleted', tracked: false });
-    expect((await api('GET', `/nodes/${id}`)).body).toMatchObject({ memoryMbUsed: 128, localGbUsed: 1, vcpusUsed: 1, runningVms: 1 });
+    expect((await api('GET', `/nodes/${id}`)).body).toMatchObject({
+      memoryMbUsed: 128,
+      localGbUsed: 1,
+      vcpusUsed: 1,
+      runningVms: 1,
+    });
     expect((await api('GET', `/nodes/${id}/instances/${gone}`)).status).toBe(404);
-    expect((await api('PATCH', `/nodes/${id}/instances/${gone}`, { vmState: 'active' })).body.error).toBe('InstanceNotFound');
+    expect((await api('PATCH', `/nodes/${id}/instances/${gone}`, { vmState: 'active' })).body.error).toBe(
+      'InstanceNotFound',
+    );
     await expectLedgerExact(store, id);
   });
 

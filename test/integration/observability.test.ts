@@ -42,18 +42,31 @@ async function linesOf(run: () => Promise<unknown>): Promise<Line[]> {
 
 const emf = (lines: Line[]) => lines.filter((l) => l._aws !== undefined);
 const metricNames = (lines: Line[]) =>
-  emf(lines).flatMap((l) => (l._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]!.Metrics.map((m) => m.Name));
+  emf(lines).flatMap((l) =>
+    (l._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]!.Metrics.map(
+      (m) => m.Name,
+    ),
+  );
 
 /** A metric's total in one EMF blob: a metric added twice is printed as a list of values. */
-const total = (line: Line | undefined, name: string) => [line?.[name] ?? []].flat().reduce((a: number, b) => a + Number(b), 0);
+const total = (line: Line | undefined, name: string) =>
+  [line?.[name] ?? []].flat().reduce((a: number, b) => a + Number(b), 0);
 
 const UUID = '6f1c1d2e-0000-4000-8000-00000000000';
 
 test('a claim logs one request line with its ids and counts the request and the claim', async () => {
   await api('PUT', '/nodes/obs-1', { vcpus: 4, memoryMb: 4096, localGb: 40 });
-  const lines = await linesOf(() => api('POST', '/nodes/obs-1/instances', { instanceUuid: `${UUID}1`, flavor: { vcpus: 1, memoryMb: 512, rootGb: 1 } }));
+  const lines = await linesOf(() =>
+    api('POST', '/nodes/obs-1/instances', { instanceUuid: `${UUID}1`, flavor: { vcpus: 1, memoryMb: 512, rootGb: 1 } }),
+  );
   const request = lines.find((l) => l.message === 'request');
-  expect(request).toMatchObject({ level: 'INFO', status: 201, operation: 'ClaimInstance', nodeId: 'obs-1', instanceUuid: `${UUID}1` });
+  expect(request).toMatchObject({
+    level: 'INFO',
+    status: 201,
+    operation: 'ClaimInstance',
+    nodeId: 'obs-1',
+    instanceUuid: `${UUID}1`,
+  });
   expect(request?.function_request_id).toEqual(expect.any(String));
   const perOperation = emf(lines).find((l) => l.operation === 'ClaimInstance');
   expect(perOperation).toMatchObject({ Requests: 1, service: 'capacity-tracker' });
@@ -62,15 +75,29 @@ test('a claim logs one request line with its ids and counts the request and the 
 });
 
 test('a refused claim counts a refusal and a client error', async () => {
-  const lines = await linesOf(() => api('POST', '/nodes/obs-1/instances', { instanceUuid: `${UUID}2`, flavor: { vcpus: 64, memoryMb: 512, rootGb: 1 } }));
+  const lines = await linesOf(() =>
+    api('POST', '/nodes/obs-1/instances', {
+      instanceUuid: `${UUID}2`,
+      flavor: { vcpus: 64, memoryMb: 512, rootGb: 1 },
+    }),
+  );
   expect(lines.find((l) => l.message === 'request')).toMatchObject({ status: 409 });
-  expect(emf(lines).find((l) => l.operation === 'ClaimInstance')).toMatchObject({ Requests: 1, ClientErrors: 1, Refusals: 1 });
+  expect(emf(lines).find((l) => l.operation === 'ClaimInstance')).toMatchObject({
+    Requests: 1,
+    ClientErrors: 1,
+    Refusals: 1,
+  });
 });
 
 test('conflicts the store retried are counted', async () => {
   const conflicts = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 2 });
   try {
-    const lines = await linesOf(() => api('POST', '/nodes/obs-1/instances', { instanceUuid: `${UUID}3`, flavor: { vcpus: 1, memoryMb: 512, rootGb: 1 } }));
+    const lines = await linesOf(() =>
+      api('POST', '/nodes/obs-1/instances', {
+        instanceUuid: `${UUID}3`,
+        flavor: { vcpus: 1, memoryMb: 512, rootGb: 1 },
+      }),
+    );
     expect(lines.find((l) => l.message === 'request')).toMatchObject({ status: 201 });
     const service = emf(lines).find((l) => l.Retries !== undefined);
     expect(['Retries', 'Conflicts', 'Claims', 'Throttles'].map((name) => total(service, name))).toEqual([2, 2, 1, 0]);

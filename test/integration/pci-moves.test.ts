@@ -10,7 +10,8 @@ beforeAll(async () => {
   store = await freshTable('pci-moves');
 });
 
-const nics = (bus: string) => [0, 1].map((n) => ({ address: `0000:${bus}:00.${n}`, vendorId: '8086', productId: '1520' }));
+const nics = (bus: string) =>
+  [0, 1].map((n) => ({ address: `0000:${bus}:00.${n}`, vendorId: '8086', productId: '1520' }));
 const NIC = [{ count: 1, spec: [{ vendorId: '8086' }] }];
 const free = async (nodeId: string) => (await api('GET', `/nodes/${nodeId}`)).body.pciDevicePools[0].free;
 
@@ -24,7 +25,12 @@ async function setup() {
   expect(claimed.status).toBe(201);
   const m = `pm-${seq}`;
   const moved = await api('POST', `/nodes/${b}/move-claims`, {
-    migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2, pciRequests: NIC,
+    migrationId: m,
+    instanceUuid: i,
+    moveType: 'resize',
+    sourceNodeId: a,
+    newFlavor: F2,
+    pciRequests: NIC,
   });
   expect(moved.status).toBe(201);
   expect(moved.body.claim.pciDevices).toHaveLength(1);
@@ -69,7 +75,14 @@ test('a same-host resize holds old and new devices until the confirmation', asyn
   const i = uuid();
   await api('POST', `/nodes/${n}/instances`, { instanceUuid: i, flavor: F1, pciRequests: NIC });
   const m = `pm-same-m-${seq}`;
-  await api('POST', `/nodes/${n}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: n, newFlavor: F2, pciRequests: NIC });
+  await api('POST', `/nodes/${n}/move-claims`, {
+    migrationId: m,
+    instanceUuid: i,
+    moveType: 'resize',
+    sourceNodeId: n,
+    newFlavor: F2,
+    pciRequests: NIC,
+  });
   expect(await free(n)).toBe(0);
   await api('POST', `/migrations/${m}/status`, { status: 'confirmed' });
   expect(await free(n)).toBe(1);

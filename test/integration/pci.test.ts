@@ -19,17 +19,36 @@ afterEach(() => {
   undo = undefined;
 });
 
-const nic = (n: number, extra: object = {}) => ({ address: `0000:81:00.${n}`, vendorId: '8086', productId: '1520', numaNode: 0, ...extra });
+const nic = (n: number, extra: object = {}) => ({
+  address: `0000:81:00.${n}`,
+  vendorId: '8086',
+  productId: '1520',
+  numaNode: 0,
+  ...extra,
+});
 const gpu = (n: number) => ({ address: `0000:3b:00.${n}`, vendorId: '10de', productId: '1eb8', numaNode: 1 });
 const nics = (n: number) => Array.from({ length: n }, (_, i) => nic(i));
 /** `n` NICs of one pool on as many buses as it takes. */
-const manyNics = (n: number) => Array.from({ length: n }, (_, i) => nic(0, { address: `0000:${(0x10 + (i >> 3)).toString(16)}:00.${i & 7}` }));
+const manyNics = (n: number) =>
+  Array.from({ length: n }, (_, i) => nic(0, { address: `0000:${(0x10 + (i >> 3)).toString(16)}:00.${i & 7}` }));
 /** An SR-IOV card on `bus`: its PF and `vfs` VFs, all on `net`. */
 const sriov = (bus: string, vfs: number, net = 'physnet1') => [
-  { address: `0000:${bus}:00.0`, vendorId: '8086', productId: '1572', numaNode: 0, deviceType: 'type-PF', physicalNetwork: net },
+  {
+    address: `0000:${bus}:00.0`,
+    vendorId: '8086',
+    productId: '1572',
+    numaNode: 0,
+    deviceType: 'type-PF',
+    physicalNetwork: net,
+  },
   ...Array.from({ length: vfs }, (_, i) => ({
-    address: `0000:${bus}:02.${i}`, vendorId: '8086', productId: '154c', numaNode: 0,
-    deviceType: 'type-VF', parentAddress: `0000:${bus}:00.0`, physicalNetwork: net,
+    address: `0000:${bus}:02.${i}`,
+    vendorId: '8086',
+    productId: '154c',
+    numaNode: 0,
+    deviceType: 'type-VF',
+    parentAddress: `0000:${bus}:00.0`,
+    physicalNetwork: net,
   })),
 ];
 
@@ -59,16 +78,31 @@ const report = async (nodeId: string, devices: object[], inventory: object = N0)
   return res;
 };
 const claim = (nodeId: string, pciRequests: object[], extra: object = {}) =>
-  api('POST', `/nodes/${nodeId}/instances`, { instanceUuid: uuid(), flavor: F1, pciRequests, ...extra }, { prefer: 'return=minimal' });
+  api(
+    'POST',
+    `/nodes/${nodeId}/instances`,
+    { instanceUuid: uuid(), flavor: F1, pciRequests, ...extra },
+    { prefer: 'return=minimal' },
+  );
 const release = (nodeId: string, instanceUuid: string) => api('DELETE', `/nodes/${nodeId}/instances/${instanceUuid}`);
 
-interface PoolView { vendorId: string; productId: string; numaNode: number | null; deviceType: string; physicalNetwork?: string; count: number; free: number }
+interface PoolView {
+  vendorId: string;
+  productId: string;
+  numaNode: number | null;
+  deviceType: string;
+  physicalNetwork?: string;
+  count: number;
+  free: number;
+}
 /** The node's pools as label → free/count. */
 async function pools(nodeId: string): Promise<Record<string, string>> {
   const view = (await api('GET', `/nodes/${nodeId}`)).body.pciDevicePools as PoolView[];
   return Object.fromEntries(
     view.map((p) => [
-      [p.vendorId, p.productId, p.numaNode ?? '-', p.deviceType.replace('type-', ''), p.physicalNetwork].filter((x) => x !== undefined).join(':'),
+      [p.vendorId, p.productId, p.numaNode ?? '-', p.deviceType.replace('type-', ''), p.physicalNetwork]
+        .filter((x) => x !== undefined)
+        .join(':'),
       `${p.free}/${p.count}`,
     ]),
   );
@@ -89,7 +123,11 @@ function refusedForPci(res: Reply, message = PCI_FAILED) {
 
 const count = (replies: Reply[], status: number) => replies.filter((r) => r.status === status).length;
 /** The addresses of the devices some instance holds. */
-const held = (devices: PciDevice[]) => devices.filter((d) => d.owner !== undefined).map((d) => d.address).sort();
+const held = (devices: PciDevice[]) =>
+  devices
+    .filter((d) => d.owner !== undefined)
+    .map((d) => d.address)
+    .sort();
 
 /** Faults on the handlers' own client, removed after the test. */
 function faults(fault: 'conflict' | 'lost-response', times: number) {
@@ -122,16 +160,54 @@ test('not enough matching devices: 409 with Claim pci failed after the other rea
 
 describe('matching', () => {
   test('pools group by vendor, product, NUMA node, type and physical network', async () => {
-    const { view } = await node([nic(0), nic(1, { numaNode: 1 }), nic(2, { numaNode: null }), ...sriov('05', 2), ...sriov('06', 1, 'physnet2')]);
+    const { view } = await node([
+      nic(0),
+      nic(1, { numaNode: 1 }),
+      nic(2, { numaNode: null }),
+      ...sriov('05', 2),
+      ...sriov('06', 1, 'physnet2'),
+    ]);
     expect(view.pciDevicePools).toEqual(
       expect.arrayContaining([
         { vendorId: '8086', productId: '1520', numaNode: 0, deviceType: 'type-PCI', count: 1, free: 1 },
         { vendorId: '8086', productId: '1520', numaNode: 1, deviceType: 'type-PCI', count: 1, free: 1 },
         { vendorId: '8086', productId: '1520', numaNode: null, deviceType: 'type-PCI', count: 1, free: 1 },
-        { vendorId: '8086', productId: '1572', numaNode: 0, deviceType: 'type-PF', physicalNetwork: 'physnet1', count: 1, free: 1 },
-        { vendorId: '8086', productId: '154c', numaNode: 0, deviceType: 'type-VF', physicalNetwork: 'physnet1', count: 2, free: 2 },
-        { vendorId: '8086', productId: '1572', numaNode: 0, deviceType: 'type-PF', physicalNetwork: 'physnet2', count: 1, free: 1 },
-        { vendorId: '8086', productId: '154c', numaNode: 0, deviceType: 'type-VF', physicalNetwork: 'physnet2', count: 1, free: 1 },
+        {
+          vendorId: '8086',
+          productId: '1572',
+          numaNode: 0,
+          deviceType: 'type-PF',
+          physicalNetwork: 'physnet1',
+          count: 1,
+          free: 1,
+        },
+        {
+          vendorId: '8086',
+          productId: '154c',
+          numaNode: 0,
+          deviceType: 'type-VF',
+          physicalNetwork: 'physnet1',
+          count: 2,
+          free: 2,
+        },
+        {
+          vendorId: '8086',
+          productId: '1572',
+          numaNode: 0,
+          deviceType: 'type-PF',
+          physicalNetwork: 'physnet2',
+          count: 1,
+          free: 1,
+        },
+        {
+          vendorId: '8086',
+          productId: '154c',
+          numaNode: 0,
+          deviceType: 'type-VF',
+          physicalNetwork: 'physnet2',
+          count: 1,
+          free: 1,
+        },
       ]),
     );
     expect(view.pciDevicePools).toHaveLength(7);
@@ -152,7 +228,9 @@ describe('matching', () => {
     const after = (await api('GET', `/nodes/${id}`)).body;
     expect(after.pciDevicePools).toEqual(before.pciDevicePools);
     expect({ vcpus: after.vcpusUsed, memory: after.memoryMbUsed, generation: after.generation }).toEqual({
-      vcpus: before.vcpusUsed, memory: before.memoryMbUsed, generation: before.generation,
+      vcpus: before.vcpusUsed,
+      memory: before.memoryMbUsed,
+      generation: before.generation,
     });
     const { instances } = await expectPciExact(store, id);
     expect(instances).toHaveLength(2);
@@ -191,11 +269,19 @@ describe('matching', () => {
     expect(net2.sort()).toEqual(['0000:06:02.0', '0000:06:02.1']);
     refusedForPci(await claim(id, [req({ physicalNetwork: 'physnet2' })]));
     expect(took(await claim(id, [req({ vendorId: '8086', deviceType: 'type-PCI' })]), 1)).toEqual(['0000:81:00.0']);
-    expect(took(await claim(id, [req({ deviceType: 'type-VF', physicalNetwork: 'physnet1' })]), 1)[0]).toMatch(/^0000:05:02\.[01]$/);
+    expect(took(await claim(id, [req({ deviceType: 'type-VF', physicalNetwork: 'physnet1' })]), 1)[0]).toMatch(
+      /^0000:05:02\.[01]$/,
+    );
     refusedForPci(await claim(id, [req({ deviceType: 'type-PCI' })]));
     // The physnet2 PF has busy VFs; the physnet1 one too.
     refusedForPci(await claim(id, [req({ deviceType: 'type-PF' })]));
-    expect(await pools(id)).toMatchObject({ [NICS]: '0/1', [PFS]: '0/1', [VFS]: '1/2', '8086:1572:0:PF:physnet2': '0/1', '8086:154c:0:VF:physnet2': '0/2' });
+    expect(await pools(id)).toMatchObject({
+      [NICS]: '0/1',
+      [PFS]: '0/1',
+      [VFS]: '1/2',
+      '8086:1572:0:PF:physnet2': '0/1',
+      '8086:154c:0:VF:physnet2': '0/2',
+    });
     await expectPciExact(store, id);
   });
 });
@@ -356,7 +442,11 @@ describe('inventory', () => {
     const { id } = await node(nics(2), roomForVcpus(16));
     const a = await claim(id, NIC);
     const [gone] = took(a, 1);
-    await report(id, nics(2).filter((d) => d.address !== gone), roomForVcpus(16));
+    await report(
+      id,
+      nics(2).filter((d) => d.address !== gone),
+      roomForVcpus(16),
+    );
     expect(await pools(id)).toEqual({ [NICS]: '1/1' });
     await report(id, nics(2), roomForVcpus(16));
     expect(await pools(id)).toEqual({ [NICS]: '1/2' });
@@ -414,7 +504,10 @@ describe('inventory', () => {
     const { id } = await node(nics(8), roomForVcpus(64));
     const claims = Array.from({ length: 16 }, () => claim(id, [req({ vendorId: '8086' })]));
     // Drops four NICs and adds two GPUs while the claims run.
-    const reportNow = api('PUT', `/nodes/${id}`, { ...roomForVcpus(64), pciDevices: [...nics(8).slice(4), gpu(0), gpu(1)] });
+    const reportNow = api('PUT', `/nodes/${id}`, {
+      ...roomForVcpus(64),
+      pciDevices: [...nics(8).slice(4), gpu(0), gpu(1)],
+    });
     const [replies, put] = await Promise.all([Promise.all(claims), reportNow]);
     expect(put.status).toBe(200);
     const landed = count(replies, 201);
@@ -424,7 +517,12 @@ describe('inventory', () => {
     const { devices, instances } = await expectPciExact(store, id);
     expect(instances).toHaveLength(landed);
     // Nothing frees a NIC, so every NIC left is held: the four still reported and any dropped one a claim got first.
-    expect(devices.filter((d) => d.owner === undefined).map((d) => d.address).sort()).toEqual(['0000:3b:00.0', '0000:3b:00.1']);
+    expect(
+      devices
+        .filter((d) => d.owner === undefined)
+        .map((d) => d.address)
+        .sort(),
+    ).toEqual(['0000:3b:00.0', '0000:3b:00.1']);
     expect(devices.filter((d) => d.removed).length).toBe(landed - 4);
     expect(await pools(id)).toEqual({ [NICS]: '0/4', [GPUS]: '2/2' });
   });
@@ -471,7 +569,10 @@ describe('races and edge cases', () => {
     const first = await api('POST', `/nodes/${id}/instances`, body);
     expect(took(first, 1)).toEqual(['0000:81:00.0']);
     const again = await api('POST', `/nodes/${id}/instances`, body);
-    expect({ status: again.status, pciDevices: again.body.pciDevices }).toEqual({ status: 200, pciDevices: ['0000:81:00.0'] });
+    expect({ status: again.status, pciDevices: again.body.pciDevices }).toEqual({
+      status: 200,
+      pciDevices: ['0000:81:00.0'],
+    });
     await expectPciExact(store, id);
   });
 

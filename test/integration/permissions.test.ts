@@ -17,7 +17,12 @@ import { freshTable } from '../support/table';
 type Grant = `table:${string}` | `index:${string}`;
 
 // Transactions are authorized item by item (DynamoDB developer guide, "Using IAM with DynamoDB transactions").
-const TRANSACT_WRITE_ITEM: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' };
+const TRANSACT_WRITE_ITEM: Record<string, string> = {
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  ConditionCheck: 'ConditionCheckItem',
+};
 
 /** The IAM actions one request needs. The document client's commands carry the low-level names. */
 function grantsOf(commandName: string, input: Record<string, unknown>): Grant[] {
@@ -61,7 +66,11 @@ function entryOf(method: string, path: string): string {
   const segments = path.split('?')[0]!.split('/');
   const route = ROUTES.find((r) => {
     const parts = r.path.split('/');
-    return r.method === method && parts.length === segments.length && parts.every((p, i) => p.startsWith('{') || p === segments[i]);
+    return (
+      r.method === method &&
+      parts.length === segments.length &&
+      parts.every((p, i) => p.startsWith('{') || p === segments[i])
+    );
   });
   if (!route) throw new Error(`no route for ${method} ${path}`);
   return route.entry;
@@ -96,8 +105,18 @@ function queueBatch(...messages: { migrationId: string; status: string; sequence
   };
 }
 
-const VF = (address: string) => ({ address, vendorId: '8086', productId: '154c', deviceType: 'type-VF', parentAddress: '0000:81:00.0' });
-const DEVICES = [{ address: '0000:81:00.0', vendorId: '8086', productId: '1572', deviceType: 'type-PF' }, VF('0000:81:02.0'), VF('0000:81:02.1')];
+const VF = (address: string) => ({
+  address,
+  vendorId: '8086',
+  productId: '154c',
+  deviceType: 'type-VF',
+  parentAddress: '0000:81:00.0',
+});
+const DEVICES = [
+  { address: '0000:81:00.0', vendorId: '8086', productId: '1572', deviceType: 'type-PF' },
+  VF('0000:81:02.0'),
+  VF('0000:81:02.1'),
+];
 const VF_REQUEST = [{ count: 1, spec: [{ vendorId: '8086', deviceType: 'type-VF' }] }];
 
 const minimal = { prefer: 'return=minimal' };
@@ -121,7 +140,10 @@ beforeAll(async () => {
   // Nodes: one with devices, then an inventory that drops a device and brings a new one.
   await expectStatus(call('PUT', `/nodes/${pci}`, { ...N0, pciDevices: DEVICES }), 201);
   for (const id of [a, b, c]) await expectStatus(call('PUT', `/nodes/${id}`, N0), 201);
-  await expectStatus(call('PUT', `/nodes/${pci}`, { ...N0, pciDevices: [...DEVICES.slice(0, 2), VF('0000:81:02.2')] }), 200);
+  await expectStatus(
+    call('PUT', `/nodes/${pci}`, { ...N0, pciDevices: [...DEVICES.slice(0, 2), VF('0000:81:02.2')] }),
+    200,
+  );
   await expectStatus(call('GET', `/nodes/${pci}`), 200);
   await expectStatus(call('GET', '/nodes'), 200);
 
@@ -130,40 +152,91 @@ beforeAll(async () => {
   await expectStatus(call('POST', `/nodes/${pci}/instances`, withDevice), 201);
   await expectStatus(call('POST', `/nodes/${pci}/instances`, withDevice), 200);
   await expectStatus(call('POST', `/nodes/${a}/instances`, withDevice), 409);
-  await expectStatus(call('POST', `/nodes/${a}/instances`, { instanceUuid: uuid(), flavor: F1, limits: { memoryMb: 0 } }), 409);
+  await expectStatus(
+    call('POST', `/nodes/${a}/instances`, { instanceUuid: uuid(), flavor: F1, limits: { memoryMb: 0 } }),
+    409,
+  );
   const onA = uuid();
-  await expectStatus(call('POST', `/nodes/${a}/instances`, { instanceUuid: onA, flavor: F1, vmState: 'active', taskState: null }, minimal), 201);
+  await expectStatus(
+    call(
+      'POST',
+      `/nodes/${a}/instances`,
+      { instanceUuid: onA, flavor: F1, vmState: 'active', taskState: null },
+      minimal,
+    ),
+    201,
+  );
   await expectStatus(call('GET', `/nodes/${a}/instances`), 200);
   await expectStatus(call('GET', `/nodes/${a}/instances/${onA}`), 200);
 
   // State changes: one that keeps the claim, one that releases it (and its device); a release by DELETE.
   await expectStatus(call('PATCH', `/nodes/${a}/instances/${onA}`, { taskState: 'spawning' }), 200);
-  await expectStatus(call('PATCH', `/nodes/${pci}/instances/${withDevice.instanceUuid}`, { vmState: 'shelved_offloaded' }), 200);
+  await expectStatus(
+    call('PATCH', `/nodes/${pci}/instances/${withDevice.instanceUuid}`, { vmState: 'shelved_offloaded' }),
+    200,
+  );
   const second = { ...withDevice, instanceUuid: uuid() };
   await expectStatus(call('POST', `/nodes/${pci}/instances`, second, minimal), 201);
   await expectStatus(call('DELETE', `/nodes/${pci}/instances/${second.instanceUuid}`), 204);
 
   // A resize from a to b, confirmed through HTTP and the queue.
   const m1 = `perm-m1-${uuid()}`;
-  await expectStatus(call('POST', `/nodes/${b}/move-claims`, { migrationId: m1, moveType: 'resize', instanceUuid: onA, sourceNodeId: a, newFlavor: F2 }), 201);
-  await expectStatus(call('POST', `/nodes/${b}/move-claims`, { migrationId: m1, moveType: 'resize', instanceUuid: onA, sourceNodeId: a, newFlavor: F2 }), 200);
+  await expectStatus(
+    call('POST', `/nodes/${b}/move-claims`, {
+      migrationId: m1,
+      moveType: 'resize',
+      instanceUuid: onA,
+      sourceNodeId: a,
+      newFlavor: F2,
+    }),
+    201,
+  );
+  await expectStatus(
+    call('POST', `/nodes/${b}/move-claims`, {
+      migrationId: m1,
+      moveType: 'resize',
+      instanceUuid: onA,
+      sourceNodeId: a,
+      newFlavor: F2,
+    }),
+    200,
+  );
   await expectStatus(call('GET', `/migrations/${m1}`), 200);
   await expectStatus(call('POST', `/migrations/${m1}/status`, { status: 'finished', sequence: 1 }), 200);
   const confirmed = await consume(
-    queueBatch({ migrationId: m1, status: 'confirmed', sequence: 2, group: onA }, { migrationId: m1, status: 'confirmed', sequence: 2, group: onA }),
+    queueBatch(
+      { migrationId: m1, status: 'confirmed', sequence: 2, group: onA },
+      { migrationId: m1, status: 'confirmed', sequence: 2, group: onA },
+    ),
   );
   expect(confirmed.batchItemFailures).toEqual([]);
 
   // A migration from b to c: one hold dropped by hand, then the instance released while it moves
   // (which ends the move first), and a state change of another moving instance to deleted.
   const m2 = `perm-m2-${uuid()}`;
-  await expectStatus(call('POST', `/nodes/${c}/move-claims`, { migrationId: m2, moveType: 'migration', instanceUuid: onA, sourceNodeId: b }, minimal), 201);
+  await expectStatus(
+    call(
+      'POST',
+      `/nodes/${c}/move-claims`,
+      { migrationId: m2, moveType: 'migration', instanceUuid: onA, sourceNodeId: b },
+      minimal,
+    ),
+    201,
+  );
   await expectStatus(call('DELETE', `/nodes/${c}/move-claims/${m2}?flavor=new`), 204);
   await expectStatus(call('DELETE', `/nodes/${b}/instances/${onA}`), 204);
   const third = uuid();
   await expectStatus(call('POST', `/nodes/${b}/instances`, { instanceUuid: third, flavor: F1 }, minimal), 201);
   const m3 = `perm-m3-${uuid()}`;
-  await expectStatus(call('POST', `/nodes/${c}/move-claims`, { migrationId: m3, moveType: 'migration', instanceUuid: third, sourceNodeId: b }, minimal), 201);
+  await expectStatus(
+    call(
+      'POST',
+      `/nodes/${c}/move-claims`,
+      { migrationId: m3, moveType: 'migration', instanceUuid: third, sourceNodeId: b },
+      minimal,
+    ),
+    201,
+  );
   await expectStatus(call('PATCH', `/nodes/${b}/instances/${third}`, { vmState: 'deleted' }), 200);
 
   // Moves that take devices on the destination, and give them back on the side that goes: confirmed
@@ -171,16 +244,40 @@ beforeAll(async () => {
   const pci2 = 'perm-pci2';
   await expectStatus(call('PUT', `/nodes/${pci2}`, { ...N0, pciDevices: DEVICES }), 201);
   const mover = uuid();
-  await expectStatus(call('POST', `/nodes/${pci}/instances`, { instanceUuid: mover, flavor: F1, pciRequests: VF_REQUEST, vmState: 'active', taskState: null }, minimal), 201);
+  await expectStatus(
+    call(
+      'POST',
+      `/nodes/${pci}/instances`,
+      { instanceUuid: mover, flavor: F1, pciRequests: VF_REQUEST, vmState: 'active', taskState: null },
+      minimal,
+    ),
+    201,
+  );
   const move = (migrationId: string, from: string, to: string, moveType: string, flavor?: object) =>
-    call('POST', `/nodes/${to}/move-claims`, { migrationId, moveType, instanceUuid: mover, sourceNodeId: from, ...(flavor ? { newFlavor: flavor } : {}), pciRequests: VF_REQUEST }, minimal);
+    call(
+      'POST',
+      `/nodes/${to}/move-claims`,
+      {
+        migrationId,
+        moveType,
+        instanceUuid: mover,
+        sourceNodeId: from,
+        ...(flavor ? { newFlavor: flavor } : {}),
+        pciRequests: VF_REQUEST,
+      },
+      minimal,
+    );
   const m4 = `perm-m4-${uuid()}`;
   await expectStatus(move(m4, pci, pci2, 'resize', F2), 201);
   await expectStatus(call('POST', `/migrations/${m4}/status`, { status: 'finished', sequence: 1 }), 200);
-  expect((await consume(queueBatch({ migrationId: m4, status: 'confirmed', sequence: 2, group: mover }))).batchItemFailures).toEqual([]);
+  expect(
+    (await consume(queueBatch({ migrationId: m4, status: 'confirmed', sequence: 2, group: mover }))).batchItemFailures,
+  ).toEqual([]);
   const m5 = `perm-m5-${uuid()}`;
   await expectStatus(move(m5, pci2, pci, 'resize', F1), 201);
-  expect((await consume(queueBatch({ migrationId: m5, status: 'finished', sequence: 1, group: mover }))).batchItemFailures).toEqual([]);
+  expect(
+    (await consume(queueBatch({ migrationId: m5, status: 'finished', sequence: 1, group: mover }))).batchItemFailures,
+  ).toEqual([]);
   await expectStatus(call('POST', `/migrations/${m5}/status`, { status: 'reverted', sequence: 2 }), 200);
   const m6 = `perm-m6-${uuid()}`;
   await expectStatus(move(m6, pci2, pci, 'migration'), 201);
@@ -188,7 +285,13 @@ beforeAll(async () => {
   await expectStatus(call('DELETE', `/nodes/${pci2}/instances/${mover}`), 204);
 
   // The audit: a new inventory without one device, an orphan; then the scheduled round that repairs it.
-  await expectStatus(call('POST', `/nodes/${pci2}/audit`, { inventory: { ...N0, pciDevices: DEVICES.slice(0, 2) }, orphans: [{ instanceUuid: uuid(), memoryMb: 64 }] }), 200);
+  await expectStatus(
+    call('POST', `/nodes/${pci2}/audit`, {
+      inventory: { ...N0, pciDevices: DEVICES.slice(0, 2) },
+      orphans: [{ instanceUuid: uuid(), memoryMb: 64 }],
+    }),
+    200,
+  );
   const round = await as('audit-all', () => auditAll({}, lambdaContext('audit-all')));
   expect(round.failed).toEqual([]);
   expect(round.repaired).toEqual([pci2]);
@@ -214,6 +317,10 @@ describe.each(lambdaEntries().map(({ entry, access }) => [entry, access] as cons
 
   test('is granted nothing the scenario does not use', () => {
     const sent = used.get(entry) ?? new Set<Grant>();
-    expect(declared(access).filter((g) => !sent.has(g)).sort()).toEqual([]);
+    expect(
+      declared(access)
+        .filter((g) => !sent.has(g))
+        .sort(),
+    ).toEqual([]);
   });
 });

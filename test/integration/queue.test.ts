@@ -6,7 +6,12 @@ import { handler } from '../../functions/migration-status-queue';
 import { getMigration, type Store } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
 import type { QueueHandler } from '../../local/fifo-queue';
-import { createLocalQueue, localQueueRoutes, MIGRATION_STATUS_PATH, type LocalQueueOptions } from '../../local/migration-status-queue';
+import {
+  createLocalQueue,
+  localQueueRoutes,
+  MIGRATION_STATUS_PATH,
+  type LocalQueueOptions,
+} from '../../local/migration-status-queue';
 import { api } from '../support/api';
 import { F1, F2, N0, uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
@@ -25,9 +30,18 @@ async function resize() {
   const [a, b] = [fresh('src'), fresh('dst')];
   for (const id of [a, b]) expect((await api('PUT', `/nodes/${id}`, N0)).status).toBe(201);
   const i = uuid();
-  expect((await api('POST', `/nodes/${a}/instances`, { instanceUuid: i, flavor: F1, vmState: 'active', taskState: null })).status).toBe(201);
+  expect(
+    (await api('POST', `/nodes/${a}/instances`, { instanceUuid: i, flavor: F1, vmState: 'active', taskState: null }))
+      .status,
+  ).toBe(201);
   const m = fresh('mig');
-  const claim = await api('POST', `/nodes/${b}/move-claims`, { migrationId: m, instanceUuid: i, moveType: 'resize', sourceNodeId: a, newFlavor: F2 });
+  const claim = await api('POST', `/nodes/${b}/move-claims`, {
+    migrationId: m,
+    instanceUuid: i,
+    moveType: 'resize',
+    sourceNodeId: a,
+    newFlavor: F2,
+  });
   expect(claim.status).toBe(201);
   return { a, b, i, m };
 }
@@ -42,7 +56,8 @@ async function usage(nodeId: string) {
 const BEFORE = ['128/1/1 free 384/5', '256/5/2 free 256/1'];
 const CONFIRMED = ['0/0/0 free 512/6', '256/5/2 free 256/1'];
 
-const update = (migrationId: string, status: string, sequence: number) => JSON.stringify({ migrationId, status, sequence });
+const update = (migrationId: string, status: string, sequence: number) =>
+  JSON.stringify({ migrationId, status, sequence });
 
 interface Sent {
   body: string;
@@ -77,7 +92,9 @@ describe('the consumer, called with SQS batches', () => {
   test('the statuses of one resize in one batch apply in order, and both nodes add up exactly', async () => {
     const { a, b, i, m } = await resize();
     expect([await usage(a), await usage(b)]).toEqual(BEFORE);
-    const response = await consume(batch({ body: update(m, 'finished', 1), groupId: i }, { body: update(m, 'confirmed', 2), groupId: i }));
+    const response = await consume(
+      batch({ body: update(m, 'finished', 1), groupId: i }, { body: update(m, 'confirmed', 2), groupId: i }),
+    );
     expect(response).toEqual({ batchItemFailures: [] });
     expect([await usage(a), await usage(b)]).toEqual(CONFIRMED);
     expect((await api('GET', `/migrations/${m}`)).body).toMatchObject({ status: 'confirmed', sequence: 2 });
@@ -120,7 +137,10 @@ describe('the consumer, called with SQS batches', () => {
       JSON.stringify({ migrationId: `${r.m}/x`, status: 'finished', sequence: 1 }),
       JSON.stringify({ migrationId: r.m, status: 'finished', sequence: 1, extra: true }),
     ];
-    const event = batch(...bad.map((body) => ({ body, groupId: uuid() })), { body: update(r.m, 'migrating', 1), groupId: r.i });
+    const event = batch(...bad.map((body) => ({ body, groupId: uuid() })), {
+      body: update(r.m, 'migrating', 1),
+      groupId: r.i,
+    });
     expect(failed(await consume(event))).toEqual(ids(event).slice(0, bad.length));
     expect((await api('GET', `/migrations/${r.m}`)).body).toMatchObject({ status: 'migrating', sequence: 1 });
     expect([await usage(r.a), await usage(r.b)]).toEqual(BEFORE);
@@ -128,7 +148,10 @@ describe('the consumer, called with SQS batches', () => {
 
   test('an unknown migration fails, and so does a status the move cannot take; nothing changes', async () => {
     const r = await resize();
-    const event = batch({ body: update('no-such-migration', 'finished', 1), groupId: uuid() }, { body: update(r.m, 'done', 1), groupId: r.i });
+    const event = batch(
+      { body: update('no-such-migration', 'finished', 1), groupId: uuid() },
+      { body: update(r.m, 'done', 1), groupId: r.i },
+    );
     expect(failed(await consume(event))).toEqual(ids(event));
     expect((await getMigration(store, r.m)).version).toBe(1);
     expect([await usage(r.a), await usage(r.b)]).toEqual(BEFORE);
@@ -140,7 +163,11 @@ describe('the consumer, called with SQS batches', () => {
     expect(await consume(batch(finished))).toEqual({ batchItemFailures: [] });
     const snapshot = [await usage(r.a), await usage(r.b), await getMigration(store, r.m)];
     const again = await consume(
-      batch({ ...finished, receiveCount: 2 }, { body: update(r.m, 'finished', 6), groupId: r.i }, { body: update(r.m, 'migrating', 4), groupId: r.i }),
+      batch(
+        { ...finished, receiveCount: 2 },
+        { body: update(r.m, 'finished', 6), groupId: r.i },
+        { body: update(r.m, 'migrating', 4), groupId: r.i },
+      ),
     );
     expect(again).toEqual({ batchItemFailures: [] });
     expect([await usage(r.a), await usage(r.b), await getMigration(store, r.m)]).toEqual(snapshot);
@@ -178,7 +205,9 @@ describe('through the local FIFO queue', () => {
       expect(await queue.drain(10_000)).toBe(true);
       expect(deliveries(poison.messageId)).toBe(3);
       expect(valid.map((v) => deliveries(v.messageId))).toEqual([1, 1, 1]);
-      expect(queue.deadLetters()).toEqual([expect.objectContaining({ messageId: poison.messageId, body: 'not json', receiveCount: 3 })]);
+      expect(queue.deadLetters()).toEqual([
+        expect.objectContaining({ messageId: poison.messageId, body: 'not json', receiveCount: 3 }),
+      ]);
       expect(queue.stats()).toMatchObject({ messages: 0, inFlight: 0, sent: 4, deleted: 3, failed: 3, deadLetters: 1 });
       expect([await usage(r1.a), await usage(r1.b)]).toEqual(CONFIRMED);
       expect((await api('GET', `/migrations/${r2.m}`)).body.status).toBe('finished');
@@ -193,24 +222,27 @@ describe('through the local FIFO queue', () => {
   test.each([
     [10, ['poison', 'behind'], 0],
     [1, ['poison'], 1],
-  ])('batch size %i: the dead letters are %j; the message behind the poison in its group applied %i time(s)', async (batchSize, deadIds, applied) => {
-    const r = await resize();
-    const { queue, deliveries } = queueOf({ batchSize });
-    try {
-      const poison = queue.send({ body: '{}', groupId: r.i });
-      const behind = queue.send({ body: update(r.m, 'finished', 1), groupId: r.i });
-      expect(await queue.drain(10_000)).toBe(true);
-      const named = { poison: poison.messageId, behind: behind.messageId };
-      expect(queue.deadLetters().map((d) => d.messageId)).toEqual(deadIds.map((k) => named[k as keyof typeof named]));
-      expect(deliveries(poison.messageId)).toBe(3);
-      expect(deliveries(behind.messageId)).toBe(batchSize === 1 ? 1 : 3);
-      expect((await getMigration(store, r.m)).version).toBe(1 + applied);
-      // Finished or not, a cross-node resize holds the same on both nodes until it is confirmed.
-      expect([await usage(r.a), await usage(r.b)]).toEqual(BEFORE);
-    } finally {
-      await queue.close();
-    }
-  });
+  ])(
+    'batch size %i: the dead letters are %j; the message behind the poison in its group applied %i time(s)',
+    async (batchSize, deadIds, applied) => {
+      const r = await resize();
+      const { queue, deliveries } = queueOf({ batchSize });
+      try {
+        const poison = queue.send({ body: '{}', groupId: r.i });
+        const behind = queue.send({ body: update(r.m, 'finished', 1), groupId: r.i });
+        expect(await queue.drain(10_000)).toBe(true);
+        const named = { poison: poison.messageId, behind: behind.messageId };
+        expect(queue.deadLetters().map((d) => d.messageId)).toEqual(deadIds.map((k) => named[k as keyof typeof named]));
+        expect(deliveries(poison.messageId)).toBe(3);
+        expect(deliveries(behind.messageId)).toBe(batchSize === 1 ? 1 : 3);
+        expect((await getMigration(store, r.m)).version).toBe(1 + applied);
+        // Finished or not, a cross-node resize holds the same on both nodes until it is confirmed.
+        expect([await usage(r.a), await usage(r.b)]).toEqual(BEFORE);
+      } finally {
+        await queue.close();
+      }
+    },
+  );
 
   test.each([
     ['the invocation crashed before applying anything', false],
@@ -227,11 +259,19 @@ describe('through the local FIFO queue', () => {
     };
     const { queue, invocations } = queueOf({}, flaky);
     try {
-      const sent = [queue.send({ body: update(r.m, 'finished', 1), groupId: r.i }), queue.send({ body: update(r.m, 'confirmed', 2), groupId: r.i })];
+      const sent = [
+        queue.send({ body: update(r.m, 'finished', 1), groupId: r.i }),
+        queue.send({ body: update(r.m, 'confirmed', 2), groupId: r.i }),
+      ];
       expect(await queue.drain(10_000)).toBe(true);
       const both = sent.map((s) => s.messageId);
       expect(invocations).toEqual([both, both]);
-      expect(queue.stats()).toMatchObject({ invocationErrors: appliedFirst ? 0 : 1, failed: 2, deleted: 2, deadLetters: 0 });
+      expect(queue.stats()).toMatchObject({
+        invocationErrors: appliedFirst ? 0 : 1,
+        failed: 2,
+        deleted: 2,
+        deadLetters: 0,
+      });
       // pre-migrating → finished → confirmed: two writes, whichever attempt made them.
       expect((await getMigration(store, r.m)).version).toBe(3);
       expect([await usage(r.a), await usage(r.b)]).toEqual(CONFIRMED);
@@ -253,7 +293,10 @@ describe('through the local FIFO queue', () => {
       expect(queue.send({ body: 'a', groupId: 'g' })).toEqual({ ...one, duplicate: true });
       const other = queue.send({ body: 'a', groupId: 'g', deduplicationId: 'explicit' });
       expect(other.duplicate).toBe(false);
-      expect(queue.send({ body: 'b', groupId: 'h', deduplicationId: 'explicit' })).toEqual({ ...other, duplicate: true });
+      expect(queue.send({ body: 'b', groupId: 'h', deduplicationId: 'explicit' })).toEqual({
+        ...other,
+        duplicate: true,
+      });
       expect(await queue.drain(10_000)).toBe(true);
       expect(received).toEqual(['a', 'a']);
       expect(queue.stats()).toMatchObject({ sent: 2, duplicates: 2, deleted: 2 });
@@ -267,12 +310,22 @@ describe('through the local FIFO queue', () => {
     const { queue } = queueOf();
     const routes = localQueueRoutes(queue);
     try {
-      const post = await routes.handle({ method: 'POST', url: MIGRATION_STATUS_PATH, body: Buffer.from(update(r.m, 'finished', 1)) });
+      const post = await routes.handle({
+        method: 'POST',
+        url: MIGRATION_STATUS_PATH,
+        body: Buffer.from(update(r.m, 'finished', 1)),
+      });
       expect(post.statusCode).toBe(202);
       expect(JSON.parse(post.body ?? '')).toMatchObject({ groupId: r.i, duplicate: false });
       expect(await queue.drain(10_000)).toBe(true);
       const shown = JSON.parse((await routes.handle({ method: 'GET', url: MIGRATION_STATUS_PATH })).body ?? '');
-      expect(shown).toMatchObject({ queue: 'migration-status.fifo', messages: 0, sent: 1, deleted: 1, deadLetters: [] });
+      expect(shown).toMatchObject({
+        queue: 'migration-status.fifo',
+        messages: 0,
+        sent: 1,
+        deleted: 1,
+        deadLetters: [],
+      });
       expect((await api('GET', `/migrations/${r.m}`)).body.status).toBe('finished');
     } finally {
       await queue.close();

@@ -20,9 +20,30 @@ import { lambdaContext, sqsRecord } from '../../local/events';
 import { api, type Reply } from '../support/api';
 import { injectChaos, NO_CHAOS, seeded, type Chaos, type ChaosCounts, type ChaosOptions } from '../support/chaos';
 import {
-  LedgerModel, limitsOf, RELEASING, RES, reservedOf, usage, type Amounts, type PciRequest, type Res, type Size,
+  LedgerModel,
+  limitsOf,
+  RELEASING,
+  RES,
+  reservedOf,
+  usage,
+  type Amounts,
+  type PciRequest,
+  type Res,
+  type Size,
 } from './ledger-model';
-import { CHANGES, FLAVORS, NO_OVERHEAD, NODES, OVERHEAD, PCI_REQUESTS, STATES, stepsArbitrary, type Op, type Shape, type Step } from './ops';
+import {
+  CHANGES,
+  FLAVORS,
+  NO_OVERHEAD,
+  NODES,
+  OVERHEAD,
+  PCI_REQUESTS,
+  STATES,
+  stepsArbitrary,
+  type Op,
+  type Shape,
+  type Step,
+} from './ops';
 
 /** What the model proved wrong. Everything else thrown is a defect of the campaign itself. */
 export class Violation extends Error {}
@@ -63,9 +84,23 @@ export interface Totals {
 
 export function newTotals(): Totals {
   return {
-    runs: 0, steps: 0, ops: 0, requests: 0, checks: 0, outcomes: {},
-    faults: { conflict: 0, throttle: 0, 'server-error': 0, 'lost-response': 0, 'crash-before-send': 0, 'crash-after-commit': 0 },
-    retried5xx: 0, redelivered: 0, appliedButReportedIgnored: 0,
+    runs: 0,
+    steps: 0,
+    ops: 0,
+    requests: 0,
+    checks: 0,
+    outcomes: {},
+    faults: {
+      conflict: 0,
+      throttle: 0,
+      'server-error': 0,
+      'lost-response': 0,
+      'crash-before-send': 0,
+      'crash-after-commit': 0,
+    },
+    retried5xx: 0,
+    redelivered: 0,
+    appliedButReportedIgnored: 0,
   };
 }
 
@@ -84,7 +119,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function canon(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
   if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canon(x)}`).join(',')}}`;
   }
   return JSON.stringify(v);
@@ -143,9 +180,16 @@ class Run {
   readonly slots: Slot[][];
   private counter = 0;
 
-  constructor(private readonly ctx: Context, private readonly id: string, private readonly runNo: number, shape: Shape) {
+  constructor(
+    private readonly ctx: Context,
+    private readonly id: string,
+    private readonly runNo: number,
+    shape: Shape,
+  ) {
     this.nodes = NODES.map((_, i) => `${id}-n${i}`);
-    this.slots = Array.from({ length: shape.workers }, () => Array.from({ length: shape.slots }, () => ({ sent: new Map() })));
+    this.slots = Array.from({ length: shape.workers }, () =>
+      Array.from({ length: shape.slots }, () => ({ sent: new Map() })),
+    );
   }
 
   private count(outcome: string): void {
@@ -158,7 +202,12 @@ class Run {
   }
 
   /** One request as a client sends it: answered 5xx, it is sent again as it was (up to 12 times). */
-  private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Sent> {
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Sent> {
     const start = performance.now();
     for (let attempts = 1; ; attempts++) {
       this.ctx.totals.requests++;
@@ -170,9 +219,13 @@ class Run {
   }
 
   private expect(sent: Sent, status: number | number[], what: string, error?: string): void {
-    const ok = (Array.isArray(status) ? status : [status]).includes(sent.reply.status) && (error === undefined || sent.reply.body?.error === error);
+    const ok =
+      (Array.isArray(status) ? status : [status]).includes(sent.reply.status) &&
+      (error === undefined || sent.reply.body?.error === error);
     if (!ok) {
-      throw new Violation(`${what}: expected ${String(status)}${error ? ` ${error}` : ''}, got ${sent.reply.status} ${JSON.stringify(sent.reply.body)}`);
+      throw new Violation(
+        `${what}: expected ${String(status)}${error ? ` ${error}` : ''}, got ${sent.reply.status} ${JSON.stringify(sent.reply.body)}`,
+      );
     }
   }
 
@@ -247,7 +300,11 @@ class Run {
         if (!slot.uuid) return;
         const change = CHANGES[op.change] ?? {};
         this.ctx.totals.ops++;
-        const sent = await this.call('PATCH', `/nodes/${tracked?.nodeId ?? this.nodes[0]}/instances/${slot.uuid}`, change);
+        const sent = await this.call(
+          'PATCH',
+          `/nodes/${tracked?.nodeId ?? this.nodes[0]}/instances/${slot.uuid}`,
+          change,
+        );
         if (!tracked) {
           this.count('patch-untracked');
           return this.expect(sent, 404, 'a state change of an instance no longer tracked', 'InstanceNotFound');
@@ -257,7 +314,8 @@ class Run {
         const doneBefore = releasing && sent.attempts > 1 && sent.reply.status === 404;
         if (!doneBefore) {
           this.expect(sent, 200, `state change ${JSON.stringify(change)} of ${slot.uuid}`);
-          if (sent.reply.body.tracked !== !releasing) throw new Violation(`state change answered tracked=${sent.reply.body.tracked}`);
+          if (sent.reply.body.tracked !== !releasing)
+            throw new Violation(`state change answered tracked=${sent.reply.body.tracked}`);
         }
         if (tracked.migrationId) log.migrations.add(tracked.migrationId);
         this.count(releasing ? 'patch-release' : 'patch');
@@ -301,7 +359,15 @@ class Run {
     const overhead = op.overhead ? OVERHEAD : NO_OVERHEAD;
     const inventory = this.model.node(node).inventory;
     const limits = op.limit ? { [op.limit.res]: Math.floor(limitsOf(inventory)[op.limit.res] * op.limit.factor) } : {};
-    const body = { instanceUuid: uuid, flavor, volumeBacked: op.volumeBacked, overhead, limits, pciRequests: pci, ...state };
+    const body = {
+      instanceUuid: uuid,
+      flavor,
+      volumeBacked: op.volumeBacked,
+      overhead,
+      limits,
+      pciRequests: pci,
+      ...state,
+    };
     const size: Size = { flavor, overhead, volumeBacked: op.volumeBacked, devices: [] };
     const requested = usage(size);
     this.ctx.totals.ops++;
@@ -309,9 +375,18 @@ class Run {
     slot.uuid = uuid;
     slot.claim = undefined;
     log.instances.add(uuid);
-    const entry: ClaimLog = { node, what: `claim ${uuid} on ${node}`, requested, limits: LedgerModel.effective(inventory, limits), pci, ok: false, chosen: [] };
+    const entry: ClaimLog = {
+      node,
+      what: `claim ${uuid} on ${node}`,
+      requested,
+      limits: LedgerModel.effective(inventory, limits),
+      pci,
+      ok: false,
+      chosen: [],
+    };
     log.claims.push(entry);
-    if (sent.reply.status === 409 && sent.reply.body?.error === 'InsufficientResources') return this.count('claim-refused');
+    if (sent.reply.status === 409 && sent.reply.body?.error === 'InsufficientResources')
+      return this.count('claim-refused');
     // A retry of a claim that committed before its Lambda died answers 200 with that claim.
     this.expect(sent, sent.attempts > 1 ? [200, 201] : 201, entry.what);
     const got = sent.reply.body;
@@ -333,7 +408,8 @@ class Run {
     this.ctx.totals.ops++;
     const sent = await this.call('POST', `/nodes/${claim.node}/instances`, claim.body, { prefer: 'return=minimal' });
     // Under injected 500s the store cannot tell its own earlier write from this one's and answers 201.
-    if (host === claim.node) this.expect(sent, this.ctx.chaos === NO_CHAOS ? 200 : [200, 201], `the claim of ${slot.uuid} sent again`);
+    if (host === claim.node)
+      this.expect(sent, this.ctx.chaos === NO_CHAOS ? 200 : [200, 201], `the claim of ${slot.uuid} sent again`);
     else this.expect(sent, 409, `the claim of ${slot.uuid} sent again after it moved`, 'InstanceConflict');
     this.count('claim-again');
   }
@@ -345,7 +421,12 @@ class Run {
     const migrationId = `${this.id}-m${++this.counter}`;
     this.ctx.totals.ops++;
     if (instance.migrationId) {
-      const sent = await this.call('POST', `/nodes/${dst}/move-claims`, { migrationId, instanceUuid: uuid, moveType: 'migration', sourceNodeId: instance.nodeId });
+      const sent = await this.call('POST', `/nodes/${dst}/move-claims`, {
+        migrationId,
+        instanceUuid: uuid,
+        moveType: 'migration',
+        sourceNodeId: instance.nodeId,
+      });
       this.expect(sent, 409, `a second move of ${uuid}`, 'InstanceConflict');
       return this.count('move-while-moving');
     }
@@ -353,17 +434,37 @@ class Run {
     const newFlavor = moveType === 'resize' ? FLAVORS[op.flavor] : undefined;
     const overhead = op.overhead ? OVERHEAD : undefined;
     const pci = op.pci >= 0 ? (PCI_REQUESTS[op.pci] ?? []) : [];
-    const body = { migrationId, instanceUuid: uuid, moveType, sourceNodeId: instance.nodeId, newFlavor, overhead, pciRequests: pci };
+    const body = {
+      migrationId,
+      instanceUuid: uuid,
+      moveType,
+      sourceNodeId: instance.nodeId,
+      newFlavor,
+      overhead,
+      pciRequests: pci,
+    };
     const size: Size = {
-      flavor: newFlavor ?? instance.size.flavor, overhead: overhead ?? instance.size.overhead, volumeBacked: instance.size.volumeBacked, devices: [],
+      flavor: newFlavor ?? instance.size.flavor,
+      overhead: overhead ?? instance.size.overhead,
+      volumeBacked: instance.size.volumeBacked,
+      devices: [],
     };
     const requested = usage(size);
     const sent = await this.call('POST', `/nodes/${dst}/move-claims`, body, { prefer: 'return=minimal' });
     const inventory = this.model.node(dst).inventory;
-    const entry: ClaimLog = { node: dst, what: `${moveType} ${migrationId} of ${uuid} to ${dst}`, requested, limits: LedgerModel.effective(inventory, {}), pci, ok: false, chosen: [] };
+    const entry: ClaimLog = {
+      node: dst,
+      what: `${moveType} ${migrationId} of ${uuid} to ${dst}`,
+      requested,
+      limits: LedgerModel.effective(inventory, {}),
+      pci,
+      ok: false,
+      chosen: [],
+    };
     log.claims.push(entry);
     log.migrations.add(migrationId);
-    if (sent.reply.status === 409 && sent.reply.body?.error === 'InsufficientResources') return this.count('move-refused');
+    if (sent.reply.status === 409 && sent.reply.body?.error === 'InsufficientResources')
+      return this.count('move-refused');
     this.expect(sent, sent.attempts > 1 ? [200, 201] : 201, entry.what);
     const claim = sent.reply.body.claim;
     if (canon({ memoryMb: claim.memoryMb, diskGb: claim.diskGb, vcpus: claim.vcpus }) !== canon(requested)) {
@@ -376,7 +477,14 @@ class Run {
     slot.migration = migrationId;
     this.count(`move-${moveType}${dst === instance.nodeId ? '-same-host' : ''}`);
     this.apply(sent, log, () =>
-      this.model.moveClaim({ id: migrationId, uuid, moveType, src: instance.nodeId, dst, new: { ...size, devices: chosen } }),
+      this.model.moveClaim({
+        id: migrationId,
+        uuid,
+        moveType,
+        src: instance.nodeId,
+        dst,
+        new: { ...size, devices: chosen },
+      }),
     );
   }
 
@@ -389,7 +497,11 @@ class Run {
       slot.sent.set(m.id, sequence);
     } else if (mode === 'stale' && m.sequence > 0) sequence = m.sequence;
     this.ctx.totals.ops++;
-    const sent = await this.call('POST', `/migrations/${m.id}/status`, sequence === undefined ? { status } : { status, sequence });
+    const sent = await this.call(
+      'POST',
+      `/migrations/${m.id}/status`,
+      sequence === undefined ? { status } : { status, sequence },
+    );
     const what = `status ${status} (sequence ${sequence}) of ${m.id}, ${m.moveType} ${m.src} → ${m.dst} at ${m.status}`;
     const decided: ReturnType<LedgerModel['status']>[] = [];
     this.apply(sent, log, () => decided.push(this.model.status(m.id, status, sequence)));
@@ -418,7 +530,10 @@ class Run {
     if (!m) return;
     const first = (slot.sent.get(m.id) ?? 0) + 1;
     const messages = op.statuses.map((status, k) => ({
-      messageId: this.uuid(), body: JSON.stringify({ migrationId: m.id, status, sequence: first + k }), status, sequence: first + k,
+      messageId: this.uuid(),
+      body: JSON.stringify({ migrationId: m.id, status, sequence: first + k }),
+      status,
+      sequence: first + k,
     }));
     slot.sent.set(m.id, first + messages.length - 1);
     const delivered: { messageId: string; body: string }[] = op.reorder ? [...messages].reverse() : [...messages];
@@ -427,39 +542,60 @@ class Run {
     slot.lastMessage = messages[messages.length - 1];
     const records = delivered.map((d, n) =>
       sqsRecord({
-        ...d, groupId: m.uuid, deduplicationId: d.messageId, sequenceNumber: String(n + 1).padStart(20, '0'), sentAt: Date.now(), receiveCount: 1,
+        ...d,
+        groupId: m.uuid,
+        deduplicationId: d.messageId,
+        sequenceNumber: String(n + 1).padStart(20, '0'),
+        sentAt: Date.now(),
+        receiveCount: 1,
       }),
     );
     this.ctx.totals.ops++;
     const start = performance.now();
     const consume = async (batch: SQSRecord[]): Promise<string[]> => {
       this.ctx.totals.requests++;
-      const response = (await this.ctx.chaos.request(() => queueHandler({ Records: batch }, lambdaContext('migration-status-queue')))) as SQSBatchResponse;
+      const response = (await this.ctx.chaos.request(() =>
+        queueHandler({ Records: batch }, lambdaContext('migration-status-queue')),
+      )) as SQSBatchResponse;
       return response.batchItemFailures.map((f) => f.itemIdentifier);
     };
     let failed = await consume(records);
     const at = m.status;
     let expected: string[] = [];
-    this.apply({ reply: { status: 200, headers: {}, body: undefined }, attempts: 1, start, end: performance.now() }, log, () => {
-      // The consumer skips the rest of the group after a refused message: those never apply.
-      let refused = -1;
-      for (const [k, d] of delivered.entries()) {
-        // A redelivered message may belong to the instance's previous migration.
-        const { migrationId, status, sequence } = JSON.parse(d.body) as { migrationId: string; status: string; sequence: number };
-        log.migrations.add(migrationId);
-        const decision = this.model.status(migrationId, status, sequence);
-        if (decision === 'apply') this.count('queue-status-apply');
-        if (decision === 'invalid') {
-          refused = k;
-          break;
+    this.apply(
+      { reply: { status: 200, headers: {}, body: undefined }, attempts: 1, start, end: performance.now() },
+      log,
+      () => {
+        // The consumer skips the rest of the group after a refused message: those never apply.
+        let refused = -1;
+        for (const [k, d] of delivered.entries()) {
+          // A redelivered message may belong to the instance's previous migration.
+          const { migrationId, status, sequence } = JSON.parse(d.body) as {
+            migrationId: string;
+            status: string;
+            sequence: number;
+          };
+          log.migrations.add(migrationId);
+          const decision = this.model.status(migrationId, status, sequence);
+          if (decision === 'apply') this.count('queue-status-apply');
+          if (decision === 'invalid') {
+            refused = k;
+            break;
+          }
         }
-      }
-      expected = refused < 0 ? [] : delivered.slice(refused).map((d) => d.messageId);
-    });
+        expected = refused < 0 ? [] : delivered.slice(refused).map((d) => d.messageId);
+      },
+    );
     for (let round = 0; canon([...failed].sort()) !== canon([...expected].sort()) && round < 10; round++) {
-      const again = records.filter((r) => failed.includes(r.messageId)).map((r) => ({
-        ...r, attributes: { ...r.attributes, ApproximateReceiveCount: String(Number(r.attributes.ApproximateReceiveCount) + 1) },
-      }));
+      const again = records
+        .filter((r) => failed.includes(r.messageId))
+        .map((r) => ({
+          ...r,
+          attributes: {
+            ...r.attributes,
+            ApproximateReceiveCount: String(Number(r.attributes.ApproximateReceiveCount) + 1),
+          },
+        }));
       this.ctx.totals.redelivered += again.length;
       failed = await consume(again);
     }
@@ -476,7 +612,11 @@ class Run {
     const sent = await this.call('POST', `/nodes/${node}/audit`, {});
     this.expect(sent, 200, `audit of ${node}`);
     const { drift, unknownInstances, missingInstances } = sent.reply.body;
-    if (canon(drift) !== canon({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 }) || unknownInstances.length || missingInstances.length) {
+    if (
+      canon(drift) !== canon({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 }) ||
+      unknownInstances.length ||
+      missingInstances.length
+    ) {
       throw new Violation(`audit of ${node} found drift ${canon(drift)}: the ledger was not exact`);
     }
     this.ctx.totals.checks++;
@@ -495,14 +635,18 @@ class Run {
         const held = new Set([...(log.heldBefore.get(c.node) ?? []), ...admitted.flatMap((o) => o.chosen)]);
         const pciFits = c.pci.length === 0 || this.model.canMeet(c.node, c.pci, held);
         if (LedgerModel.fits(c.limits, highest, c.requested) && pciFits) {
-          problems.push(`${c.what} was refused, yet ${canon(c.requested)} fits under ${canon(c.limits)} even at ${canon(highest)}${c.pci.length ? ' and its devices were free' : ''}`);
+          problems.push(
+            `${c.what} was refused, yet ${canon(c.requested)} fits under ${canon(c.limits)} even at ${canon(highest)}${c.pci.length ? ' and its devices were free' : ''}`,
+          );
         }
       } else {
         const lowest = { ...(log.usedBefore.get(c.node) as Amounts) };
         const freed = log.freed.get(c.node);
         for (const r of RES) lowest[r] -= freed?.[r] ?? 0;
         if (!LedgerModel.fits(c.limits, lowest, c.requested)) {
-          problems.push(`${c.what} was admitted, yet ${canon(c.requested)} does not fit under ${canon(c.limits)} even at ${canon(lowest)}`);
+          problems.push(
+            `${c.what} was admitted, yet ${canon(c.requested)} does not fit under ${canon(c.limits)} even at ${canon(lowest)}`,
+          );
         }
       }
       this.ctx.totals.checks++;
@@ -512,7 +656,10 @@ class Run {
       const used = this.model.used(node);
       const limits = limitsOf(this.model.node(node).inventory);
       for (const r of RES) {
-        if (used[r] > limits[r] && log.claims.some((c) => c.ok && c.node === node && c.requested[r] > 0 && c.limits[r] !== null)) {
+        if (
+          used[r] > limits[r] &&
+          log.claims.some((c) => c.ok && c.node === node && c.requested[r] > 0 && c.limits[r] !== null)
+        ) {
           problems.push(`${node} uses ${used[r]} ${r} over its limit ${limits[r]} after admitting a claim`);
         }
       }
@@ -539,43 +686,134 @@ class Run {
       const columns = { memoryMb: 'memoryMb', diskGb: 'localGb', vcpus: 'vcpus' } as const;
       for (const r of RES) {
         const c = columns[r];
-        same(`${node} ${r} used / claimed / headroom`, [nodeItem[`${c}Used`], nodeItem[`${c}Claimed`], nodeItem[`${c}Headroom`]], [
-          used[r], used[r] - reserved[r], floorGrid(limits[r]) - used[r],
-        ]);
+        same(
+          `${node} ${r} used / claimed / headroom`,
+          [nodeItem[`${c}Used`], nodeItem[`${c}Claimed`], nodeItem[`${c}Headroom`]],
+          [used[r], used[r] - reserved[r], floorGrid(limits[r]) - used[r]],
+        );
       }
       same(`${node} tracked items`, nodeItem.trackedCount, instances.length + holds.length);
-      const stats = Object.fromEntries(Object.entries((nodeItem.stats ?? {}) as Record<string, number>).filter(([, n]) => n !== 0));
+      const stats = Object.fromEntries(
+        Object.entries((nodeItem.stats ?? {}) as Record<string, number>).filter(([, n]) => n !== 0),
+      );
       same(`${node} stats`, stats, this.model.stats(node));
-      const storedPools = Object.values((nodeItem.pciPools ?? {}) as Record<string, { count: number }>).filter((p) => p.count !== 0);
+      const storedPools = Object.values((nodeItem.pciPools ?? {}) as Record<string, { count: number }>).filter(
+        (p) => p.count !== 0,
+      );
       same(`${node} stored PCI pools`, storedPools.map(canon).sort(), this.model.pools(node).map(canon).sort());
 
       const records = items.filter((i) => String(i.sk).startsWith('INSTANCE#'));
-      same(`${node} instance records`, records.map((i) => canon({
-        uuid: i.instanceUuid, memoryMb: i.memoryMb, diskGb: i.diskGb, vcpus: i.vcpus, flavor: i.flavor, vmState: i.vmState, taskState: i.taskState ?? null,
-        osType: i.osType ?? null, projectId: i.projectId ?? null, migrationId: i.migrationId ?? null, pciDevices: [...((i.pciDevices as string[]) ?? [])].sort(),
-      })).sort(), instances.map((i) => canon({
-        uuid: i.uuid, ...usage(i.size), flavor: i.size.flavor, ...i.state, migrationId: i.migrationId ?? null, pciDevices: [...i.size.devices].sort(),
-      })).sort());
-      same(`${node} move holds`, items.filter((i) => String(i.sk).startsWith('MOVE#')).map((i) => canon({
-        m: i.migrationId, role: i.role, uuid: i.instanceUuid, memoryMb: i.memoryMb, diskGb: i.diskGb, vcpus: i.vcpus, pciDevices: [...((i.pciDevices as string[]) ?? [])].sort(),
-      })).sort(), holds.map((h) => canon({ m: h.migration.id, role: h.role, uuid: h.migration.uuid, ...usage(h.size), pciDevices: [...h.size.devices].sort() })).sort());
+      same(
+        `${node} instance records`,
+        records
+          .map((i) =>
+            canon({
+              uuid: i.instanceUuid,
+              memoryMb: i.memoryMb,
+              diskGb: i.diskGb,
+              vcpus: i.vcpus,
+              flavor: i.flavor,
+              vmState: i.vmState,
+              taskState: i.taskState ?? null,
+              osType: i.osType ?? null,
+              projectId: i.projectId ?? null,
+              migrationId: i.migrationId ?? null,
+              pciDevices: [...((i.pciDevices as string[]) ?? [])].sort(),
+            }),
+          )
+          .sort(),
+        instances
+          .map((i) =>
+            canon({
+              uuid: i.uuid,
+              ...usage(i.size),
+              flavor: i.size.flavor,
+              ...i.state,
+              migrationId: i.migrationId ?? null,
+              pciDevices: [...i.size.devices].sort(),
+            }),
+          )
+          .sort(),
+      );
+      same(
+        `${node} move holds`,
+        items
+          .filter((i) => String(i.sk).startsWith('MOVE#'))
+          .map((i) =>
+            canon({
+              m: i.migrationId,
+              role: i.role,
+              uuid: i.instanceUuid,
+              memoryMb: i.memoryMb,
+              diskGb: i.diskGb,
+              vcpus: i.vcpus,
+              pciDevices: [...((i.pciDevices as string[]) ?? [])].sort(),
+            }),
+          )
+          .sort(),
+        holds
+          .map((h) =>
+            canon({
+              m: h.migration.id,
+              role: h.role,
+              uuid: h.migration.uuid,
+              ...usage(h.size),
+              pciDevices: [...h.size.devices].sort(),
+            }),
+          )
+          .sort(),
+      );
       const devices = [...model.devices.values()];
-      same(`${node} devices`, items.filter((i) => String(i.sk).startsWith('PCI#')).map((d) => canon({
-        address: d.address, type: d.deviceType, vendor: d.vendorId, product: d.productId, parent: d.parentAddress ?? null, net: d.physicalNetwork ?? null,
-        owner: d.owner ?? null, removed: Boolean(d.removed), busy: d.busyChildren,
-      })).sort(), devices.map((d) => canon({
-        address: d.spec.address, type: d.spec.deviceType, vendor: d.spec.vendorId, product: d.spec.productId, parent: d.spec.parentAddress ?? null,
-        net: d.spec.physicalNetwork ?? null, owner: d.holders[0] ?? null, removed: d.removed,
-        busy: devices.filter((v) => v.spec.parentAddress === d.spec.address && v.holders.length).length,
-      })).sort());
+      same(
+        `${node} devices`,
+        items
+          .filter((i) => String(i.sk).startsWith('PCI#'))
+          .map((d) =>
+            canon({
+              address: d.address,
+              type: d.deviceType,
+              vendor: d.vendorId,
+              product: d.productId,
+              parent: d.parentAddress ?? null,
+              net: d.physicalNetwork ?? null,
+              owner: d.owner ?? null,
+              removed: Boolean(d.removed),
+              busy: d.busyChildren,
+            }),
+          )
+          .sort(),
+        devices
+          .map((d) =>
+            canon({
+              address: d.spec.address,
+              type: d.spec.deviceType,
+              vendor: d.spec.vendorId,
+              product: d.spec.productId,
+              parent: d.spec.parentAddress ?? null,
+              net: d.spec.physicalNetwork ?? null,
+              owner: d.holders[0] ?? null,
+              removed: d.removed,
+              busy: devices.filter((v) => v.spec.parentAddress === d.spec.address && v.holders.length).length,
+            }),
+          )
+          .sort(),
+      );
 
       const view = await this.call('GET', `/nodes/${node}`);
       if (view.reply.status !== 200) problems.push(`GET ${node} answered ${view.reply.status}`);
       const v = view.reply.body ?? {};
       const shown = {
-        vcpusUsed: v.vcpusUsed, memoryMbUsed: v.memoryMbUsed, localGbUsed: v.localGbUsed, freeRamMb: v.freeRamMb, freeDiskGb: v.freeDiskGb,
-        runningVms: v.runningVms, currentWorkload: v.currentWorkload, limits: v.limits,
-        stats: Object.fromEntries(Object.entries((v.stats ?? {}) as Record<string, number>).filter(([k, n]) => n !== 0 || k === 'io_workload')),
+        vcpusUsed: v.vcpusUsed,
+        memoryMbUsed: v.memoryMbUsed,
+        localGbUsed: v.localGbUsed,
+        freeRamMb: v.freeRamMb,
+        freeDiskGb: v.freeDiskGb,
+        runningVms: v.runningVms,
+        currentWorkload: v.currentWorkload,
+        limits: v.limits,
+        stats: Object.fromEntries(
+          Object.entries((v.stats ?? {}) as Record<string, number>).filter(([k, n]) => n !== 0 || k === 'io_workload'),
+        ),
         pciDevicePools: v.pciDevicePools,
       };
       same(`${node} view`, shown, this.model.view(node));
@@ -583,7 +821,11 @@ class Run {
     for (const id of log?.migrations ?? []) {
       const m = this.model.migrations.get(id);
       const item = await this.get({ pk: `MIGRATION#${id}`, sk: 'MIGRATION' });
-      same(`migration ${id}`, item ? { status: item.status, sequence: item.sequence } : null, m ? { status: m.status, sequence: m.sequence } : null);
+      same(
+        `migration ${id}`,
+        item ? { status: item.status, sequence: item.sequence } : null,
+        m ? { status: m.status, sequence: m.sequence } : null,
+      );
     }
     for (const uuid of log?.instances ?? []) {
       const owner = await this.get({ pk: `INSTANCE#${uuid}`, sk: 'OWNER' });
@@ -598,8 +840,11 @@ class Run {
     do {
       const page = await this.ctx.checker.doc.send(
         new QueryCommand({
-          TableName: this.ctx.checker.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `NODE#${node}` },
-          ConsistentRead: true, ExclusiveStartKey: start,
+          TableName: this.ctx.checker.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `NODE#${node}` },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
         }),
       );
       items.push(...(page.Items ?? []));
@@ -609,7 +854,9 @@ class Run {
   }
 
   private async get(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
-    const out = await this.ctx.checker.doc.send(new GetCommand({ TableName: this.ctx.checker.tableName, Key: key, ConsistentRead: true }));
+    const out = await this.ctx.checker.doc.send(
+      new GetCommand({ TableName: this.ctx.checker.tableName, Key: key, ConsistentRead: true }),
+    );
     return out.Item;
   }
 }
@@ -623,7 +870,10 @@ const MAX_REPORTED_STEPS = 6_000;
 export async function runCampaign(config: CampaignConfig, totals: Totals = newTotals()): Promise<CampaignResult> {
   const seed = config.seed ?? (Date.now() ^ (Math.random() * 0x100000000)) >>> 0;
   const store = runtime().store;
-  const checker = createStore({ tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT || undefined }, { devices: store.devices });
+  const checker = createStore(
+    { tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT || undefined },
+    { devices: store.devices },
+  );
   const random = seeded(seed);
   const chaos = config.chaos ? injectChaos(store, { ...config.chaos, random }) : NO_CHAOS;
   const ctx: Context = { store, checker, chaos, totals, random };

@@ -105,8 +105,19 @@ export interface Migration {
 
 export const RELEASING = new Set(['deleted', 'shelved_offloaded']);
 const RANK: Record<string, number> = {
-  accepted: 0, 'pre-migrating': 1, migrating: 2, 'post-migrating': 3, finished: 4, confirming: 5, reverting: 5,
-  confirmed: 6, reverted: 6, error: 6, failed: 6, cancelled: 6, done: 6,
+  accepted: 0,
+  'pre-migrating': 1,
+  migrating: 2,
+  'post-migrating': 3,
+  finished: 4,
+  confirming: 5,
+  reverting: 5,
+  confirmed: 6,
+  reverted: 6,
+  error: 6,
+  failed: 6,
+  cancelled: 6,
+  done: 6,
 };
 const COMMON = ['accepted', 'pre-migrating', 'migrating', 'post-migrating', 'error', 'failed', 'cancelled'];
 const LIFECYCLE: Record<MoveType, Set<string>> = {
@@ -114,7 +125,15 @@ const LIFECYCLE: Record<MoveType, Set<string>> = {
   migration: new Set([...COMMON, 'finished', 'confirming', 'reverting', 'confirmed', 'reverted']),
   evacuation: new Set([...COMMON, 'done']),
 };
-const IO_TASKS = new Set(['resize_migrating', 'rebuilding', 'resize_prep', 'image_snapshot', 'image_backup', 'rescuing', 'unshelving']);
+const IO_TASKS = new Set([
+  'resize_migrating',
+  'rebuilding',
+  'resize_prep',
+  'image_snapshot',
+  'image_backup',
+  'rescuing',
+  'unshelving',
+]);
 
 export const usage = (s: Omit<Size, 'devices'>): Amounts => ({
   memoryMb: s.flavor.memoryMb + s.overhead.memoryMb,
@@ -158,7 +177,10 @@ export class LedgerModel {
   }
 
   /** Everything a node holds: its instance records and the holds moves keep there. */
-  holdings(nodeId: string): { instances: Instance[]; holds: { migration: Migration; role: 'old' | 'new'; size: Size }[] } {
+  holdings(nodeId: string): {
+    instances: Instance[];
+    holds: { migration: Migration; role: 'old' | 'new'; size: Size }[];
+  } {
     const instances = [...this.instances.values()].filter((i) => i.nodeId === nodeId);
     const holds = [];
     for (const m of this.migrations.values()) {
@@ -198,7 +220,9 @@ export class LedgerModel {
     const { instances } = this.holdings(nodeId);
     const stats = this.stats(nodeId);
     // Nova adds counters: an instance building in an I/O-heavy task counts twice.
-    const io = instances.filter((i) => i.state.vmState === 'building').length + instances.filter((i) => IO_TASKS.has(i.state.taskState ?? '')).length;
+    const io =
+      instances.filter((i) => i.state.vmState === 'building').length +
+      instances.filter((i) => IO_TASKS.has(i.state.taskState ?? '')).length;
     return {
       vcpusUsed: used.vcpus,
       memoryMbUsed: used.memoryMb,
@@ -227,14 +251,30 @@ export class LedgerModel {
   }
 
   pools(nodeId: string) {
-    const pools = new Map<string, { vendorId: string; productId: string; numaNode: number | null; deviceType: string; physicalNetwork?: string; count: number; free: number }>();
+    const pools = new Map<
+      string,
+      {
+        vendorId: string;
+        productId: string;
+        numaNode: number | null;
+        deviceType: string;
+        physicalNetwork?: string;
+        count: number;
+        free: number;
+      }
+    >();
     for (const d of this.node(nodeId).devices.values()) {
       if (d.removed) continue;
       const s = d.spec;
       const key = JSON.stringify([s.vendorId, s.productId, s.numaNode, s.deviceType, s.physicalNetwork ?? null]);
       const pool = pools.get(key) ?? {
-        vendorId: s.vendorId, productId: s.productId, numaNode: s.numaNode, deviceType: s.deviceType,
-        ...(s.physicalNetwork === undefined ? {} : { physicalNetwork: s.physicalNetwork }), count: 0, free: 0,
+        vendorId: s.vendorId,
+        productId: s.productId,
+        numaNode: s.numaNode,
+        deviceType: s.deviceType,
+        ...(s.physicalNetwork === undefined ? {} : { physicalNetwork: s.physicalNetwork }),
+        count: 0,
+        free: 0,
       };
       pools.set(key, pool);
       pool.count++;
@@ -258,7 +298,9 @@ export class LedgerModel {
 
   static matches(d: DeviceSpec, entry: PciRequest['spec'][number]): boolean {
     if (d.deviceType === 'type-PF' && entry.deviceType !== 'type-PF') return false;
-    return Object.entries(entry).every(([k, v]) => v === undefined || (d as unknown as Record<string, unknown>)[k] === v);
+    return Object.entries(entry).every(
+      ([k, v]) => v === undefined || (d as unknown as Record<string, unknown>)[k] === v,
+    );
   }
 
   /**
@@ -272,7 +314,8 @@ export class LedgerModel {
     const free = (a: string, taken: Set<string>) => {
       const d = all.get(a);
       if (!d || d.removed || taken.has(a)) return false;
-      if (d.spec.deviceType === 'type-PF') return !devices.some((v) => v.spec.parentAddress === a && taken.has(v.spec.address));
+      if (d.spec.deviceType === 'type-PF')
+        return !devices.some((v) => v.spec.parentAddress === a && taken.has(v.spec.address));
       return !(d.spec.deviceType === 'type-VF' && d.spec.parentAddress && taken.has(d.spec.parentAddress));
     };
     const search = (k: number, taken: Set<string>): boolean => {
@@ -291,7 +334,9 @@ export class LedgerModel {
 
   /** The addresses held on a node now. */
   held(nodeId: string): Set<string> {
-    return new Set([...this.node(nodeId).devices.values()].filter((d) => d.holders.length > 0).map((d) => d.spec.address));
+    return new Set(
+      [...this.node(nodeId).devices.values()].filter((d) => d.holders.length > 0).map((d) => d.spec.address),
+    );
   }
 
   /**
@@ -300,8 +345,10 @@ export class LedgerModel {
    */
   checkChosen(nodeId: string, requests: PciRequest[], chosen: string[]): void {
     const slots = requests.flatMap((r) => Array.from({ length: r.count }, () => r.spec));
-    if (chosen.length !== slots.length) throw new ModelError(`claim on ${nodeId} got ${chosen.length} devices for ${slots.length} asked`);
-    if (new Set(chosen).size !== chosen.length) throw new ModelError(`claim on ${nodeId} got one device twice: ${chosen.join(', ')}`);
+    if (chosen.length !== slots.length)
+      throw new ModelError(`claim on ${nodeId} got ${chosen.length} devices for ${slots.length} asked`);
+    if (new Set(chosen).size !== chosen.length)
+      throw new ModelError(`claim on ${nodeId} got one device twice: ${chosen.join(', ')}`);
     chosen.forEach((address, k) => {
       const d = this.node(nodeId).devices.get(address);
       if (!d || d.removed || !slots[k]?.some((e) => LedgerModel.matches(d.spec, e))) {
@@ -370,7 +417,12 @@ export class LedgerModel {
       const d = devices.get(spec.address);
       // A held device keeps its description until released; a free one takes the new one.
       if (!d) devices.set(spec.address, { spec, holders: [], removed: false });
-      else devices.set(spec.address, { spec: d.holders.length || this.busyIn(devices, spec.address) ? d.spec : spec, holders: d.holders, removed: false });
+      else
+        devices.set(spec.address, {
+          spec: d.holders.length || this.busyIn(devices, spec.address) ? d.spec : spec,
+          holders: d.holders,
+          removed: false,
+        });
     }
     for (const d of [...devices.values()]) {
       if (seen.has(d.spec.address)) continue;
@@ -417,7 +469,13 @@ export class LedgerModel {
     const i = this.instances.get(m.uuid);
     if (!i || i.migrationId) throw new ModelError(`model: ${m.uuid} cannot move`);
     this.hold(m.dst, m.new.devices, m.uuid);
-    this.migrations.set(m.id, { ...m, old: i.size, status: 'pre-migrating', sequence: 0, holds: { old: false, new: true } });
+    this.migrations.set(m.id, {
+      ...m,
+      old: i.size,
+      status: 'pre-migrating',
+      sequence: 0,
+      holds: { old: false, new: true },
+    });
     i.migrationId = m.id;
   }
 
@@ -428,8 +486,11 @@ export class LedgerModel {
     if (!LIFECYCLE[m.moveType].has(status)) return 'invalid';
     if (sequence !== undefined && sequence <= m.sequence) return 'ignore';
     if (RANK[m.status] === 6) return 'ignore';
-    if ((m.status === 'reverting' && (status === 'confirming' || status === 'confirmed')) ||
-      (m.status === 'confirming' && (status === 'reverting' || status === 'reverted'))) return 'invalid';
+    if (
+      (m.status === 'reverting' && (status === 'confirming' || status === 'confirmed')) ||
+      (m.status === 'confirming' && (status === 'reverting' || status === 'reverted'))
+    )
+      return 'invalid';
     if ((RANK[status] ?? 0) <= (RANK[m.status] ?? 0)) return 'ignore';
     return 'apply';
   }
@@ -471,7 +532,10 @@ export class LedgerModel {
     const create = target.filter((t) => !current.some((p) => k(p) === k(t)));
     // No node may gain usage from a status change: what appears replaces something of the same size there.
     const net = new Map<string, Amounts>();
-    for (const [places, sign] of [[remove, -1], [create, 1]] as const) {
+    for (const [places, sign] of [
+      [remove, -1],
+      [create, 1],
+    ] as const) {
       for (const p of places) {
         const a = usage(m[p.size]);
         const n = net.get(p.node) ?? { memoryMb: 0, diskGb: 0, vcpus: 0 };
@@ -504,6 +568,10 @@ export class LedgerModel {
     if (!m || !m.holds[role] || (role === 'old' ? m.src : m.dst) !== nodeId) return;
     m.holds[role] = false;
     const stillHeld = (role === 'old' ? m.new : m.old).devices;
-    this.free(nodeId, m[role].devices.filter((a) => !stillHeld.includes(a)), m.uuid);
+    this.free(
+      nodeId,
+      m[role].devices.filter((a) => !stillHeld.includes(a)),
+      m.uuid,
+    );
   }
 }

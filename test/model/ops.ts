@@ -6,17 +6,45 @@ import fc from 'fast-check';
 import type { DeviceSpec, Flavor, Inventory, MoveType, PciRequest, Res, State } from './ledger-model';
 
 const base = {
-  cpuAllocationRatio: 16, ramAllocationRatio: 1.5, diskAllocationRatio: 1,
-  reservedHostMemoryMb: 0, reservedHostDiskMb: 0, reservedHostCpus: 0,
+  cpuAllocationRatio: 16,
+  ramAllocationRatio: 1.5,
+  diskAllocationRatio: 1,
+  reservedHostMemoryMb: 0,
+  reservedHostDiskMb: 0,
+  reservedHostCpus: 0,
 };
 
-const nic = (bus: string, n: number): DeviceSpec => ({ address: `0000:${bus}:00.${n}`, vendorId: '8086', productId: '1520', numaNode: 0, deviceType: 'type-PCI' });
-const gpu = (n: number): DeviceSpec => ({ address: `0000:3b:00.${n}`, vendorId: '10de', productId: '1eb8', numaNode: 1, deviceType: 'type-PCI' });
+const nic = (bus: string, n: number): DeviceSpec => ({
+  address: `0000:${bus}:00.${n}`,
+  vendorId: '8086',
+  productId: '1520',
+  numaNode: 0,
+  deviceType: 'type-PCI',
+});
+const gpu = (n: number): DeviceSpec => ({
+  address: `0000:3b:00.${n}`,
+  vendorId: '10de',
+  productId: '1eb8',
+  numaNode: 1,
+  deviceType: 'type-PCI',
+});
 const sriov = (bus: string, vfs: number, net: string): DeviceSpec[] => [
-  { address: `0000:${bus}:00.0`, vendorId: '8086', productId: '1572', numaNode: 0, deviceType: 'type-PF', physicalNetwork: net },
+  {
+    address: `0000:${bus}:00.0`,
+    vendorId: '8086',
+    productId: '1572',
+    numaNode: 0,
+    deviceType: 'type-PF',
+    physicalNetwork: net,
+  },
   ...Array.from({ length: vfs }, (_, i): DeviceSpec => ({
-    address: `0000:${bus}:02.${i}`, vendorId: '8086', productId: '154c', numaNode: 0, deviceType: 'type-VF',
-    parentAddress: `0000:${bus}:00.0`, physicalNetwork: net,
+    address: `0000:${bus}:02.${i}`,
+    vendorId: '8086',
+    productId: '154c',
+    numaNode: 0,
+    deviceType: 'type-VF',
+    parentAddress: `0000:${bus}:00.0`,
+    physicalNetwork: net,
   })),
 ];
 
@@ -39,21 +67,61 @@ export const NODES: NodeVariant[][] = [
   ],
   [
     {
-      inventory: { ...base, vcpus: 8, memoryMb: 2048, localGb: 20, cpuAllocationRatio: 1, reservedHostMemoryMb: 256, reservedHostDiskMb: 1536, reservedHostCpus: 1 },
+      inventory: {
+        ...base,
+        vcpus: 8,
+        memoryMb: 2048,
+        localGb: 20,
+        cpuAllocationRatio: 1,
+        reservedHostMemoryMb: 256,
+        reservedHostDiskMb: 1536,
+        reservedHostCpus: 1,
+      },
       devices: [...sriov('05', 2, 'physnet1'), ...sriov('06', 2, 'physnet1'), nic('81', 0), nic('81', 1), gpu(0)],
     },
     {
-      inventory: { ...base, vcpus: 8, memoryMb: 2048, localGb: 20, cpuAllocationRatio: 1, reservedHostMemoryMb: 256, reservedHostDiskMb: 1536, reservedHostCpus: 1 },
+      inventory: {
+        ...base,
+        vcpus: 8,
+        memoryMb: 2048,
+        localGb: 20,
+        cpuAllocationRatio: 1,
+        reservedHostMemoryMb: 256,
+        reservedHostDiskMb: 1536,
+        reservedHostCpus: 1,
+      },
       devices: [...sriov('05', 2, 'physnet1'), ...sriov('06', 1, 'physnet1'), nic('81', 1), nic('81', 2), gpu(0)],
     },
     {
-      inventory: { ...base, vcpus: 6, memoryMb: 1024, localGb: 10, cpuAllocationRatio: 1, reservedHostMemoryMb: 256, reservedHostDiskMb: 1536, reservedHostCpus: 1 },
+      inventory: {
+        ...base,
+        vcpus: 6,
+        memoryMb: 1024,
+        localGb: 10,
+        cpuAllocationRatio: 1,
+        reservedHostMemoryMb: 256,
+        reservedHostDiskMb: 1536,
+        reservedHostCpus: 1,
+      },
       devices: [...sriov('06', 2, 'physnet1'), nic('81', 0)],
     },
   ],
   [
-    { inventory: { ...base, vcpus: 16, memoryMb: 4096, localGb: 40, ramAllocationRatio: 1, diskAllocationRatio: 1.1 }, devices: [...sriov('07', 2, 'physnet2'), nic('82', 0)] },
-    { inventory: { ...base, vcpus: 16, memoryMb: 3000, localGb: 30, ramAllocationRatio: 1.25, diskAllocationRatio: 1.1 }, devices: [...sriov('07', 3, 'physnet2')] },
+    {
+      inventory: { ...base, vcpus: 16, memoryMb: 4096, localGb: 40, ramAllocationRatio: 1, diskAllocationRatio: 1.1 },
+      devices: [...sriov('07', 2, 'physnet2'), nic('82', 0)],
+    },
+    {
+      inventory: {
+        ...base,
+        vcpus: 16,
+        memoryMb: 3000,
+        localGb: 30,
+        ramAllocationRatio: 1.25,
+        diskAllocationRatio: 1.1,
+      },
+      devices: [...sriov('07', 3, 'physnet2')],
+    },
   ],
 ];
 
@@ -91,18 +159,38 @@ export const PCI_REQUESTS: PciRequest[][] = [
   [{ count: 1, spec: [{ deviceType: 'type-VF' }] }],
   [{ count: 1, spec: [{ deviceType: 'type-PF' }] }],
   [{ count: 2, spec: [{ deviceType: 'type-VF', physicalNetwork: 'physnet1' }] }],
-  [{ count: 1, spec: [{ vendorId: '10de' }] }, { count: 1, spec: [{ deviceType: 'type-VF' }, { vendorId: '8086', productId: '1520' }] }],
+  [
+    { count: 1, spec: [{ vendorId: '10de' }] },
+    { count: 1, spec: [{ deviceType: 'type-VF' }, { vendorId: '8086', productId: '1520' }] },
+  ],
 ];
 
 export const STATUSES = [
-  'pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting',
-  'confirmed', 'reverted', 'error', 'failed', 'cancelled', 'done',
+  'pre-migrating',
+  'migrating',
+  'post-migrating',
+  'finished',
+  'confirming',
+  'reverting',
+  'confirmed',
+  'reverted',
+  'error',
+  'failed',
+  'cancelled',
+  'done',
 ] as const;
 
 export type Op =
   | {
-      kind: 'claim'; slot: number; node: number; flavor: number; pci: number; state: number;
-      volumeBacked: boolean; overhead: boolean; limit: { res: Res; factor: number } | null;
+      kind: 'claim';
+      slot: number;
+      node: number;
+      flavor: number;
+      pci: number;
+      state: number;
+      volumeBacked: boolean;
+      overhead: boolean;
+      limit: { res: Res; factor: number } | null;
     }
   | { kind: 'patch'; slot: number; change: number }
   | { kind: 'release'; slot: number }
@@ -132,9 +220,21 @@ export function opArbitrary(shape: Shape): fc.Arbitrary<Op> {
     {
       weight: 6,
       arbitrary: fc.record({
-        kind: fc.constant('claim' as const), slot, node, flavor: index(FLAVORS.length), pci, state: index(STATES.length),
-        volumeBacked: fc.boolean(), overhead: fc.boolean(),
-        limit: fc.option(fc.record({ res: fc.constantFrom<Res>('memoryMb', 'diskGb', 'vcpus'), factor: fc.constantFrom(0.25, 0.5, 1) }), { freq: 5 }),
+        kind: fc.constant('claim' as const),
+        slot,
+        node,
+        flavor: index(FLAVORS.length),
+        pci,
+        state: index(STATES.length),
+        volumeBacked: fc.boolean(),
+        overhead: fc.boolean(),
+        limit: fc.option(
+          fc.record({
+            res: fc.constantFrom<Res>('memoryMb', 'diskGb', 'vcpus'),
+            factor: fc.constantFrom(0.25, 0.5, 1),
+          }),
+          { freq: 5 },
+        ),
       }),
     },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('patch' as const), slot, change: index(CHANGES.length) }) },
@@ -142,19 +242,43 @@ export function opArbitrary(shape: Shape): fc.Arbitrary<Op> {
     {
       weight: 4,
       arbitrary: fc.record({
-        kind: fc.constant('move' as const), slot, node, moveType: fc.constantFrom<MoveType>('resize', 'resize', 'migration', 'evacuation'),
-        flavor: index(FLAVORS.length), pci, overhead: fc.boolean(),
+        kind: fc.constant('move' as const),
+        slot,
+        node,
+        moveType: fc.constantFrom<MoveType>('resize', 'resize', 'migration', 'evacuation'),
+        flavor: index(FLAVORS.length),
+        pci,
+        overhead: fc.boolean(),
       }),
     },
-    { weight: 5, arbitrary: fc.record({ kind: fc.constant('status' as const), slot, status, sequence: fc.constantFrom('next' as const, 'next' as const, 'stale' as const, 'none' as const) }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        kind: fc.constant('status' as const),
+        slot,
+        status,
+        sequence: fc.constantFrom('next' as const, 'next' as const, 'stale' as const, 'none' as const),
+      }),
+    },
     {
       weight: 2,
       arbitrary: fc.record({
-        kind: fc.constant('queue' as const), slot, statuses: fc.array(status, { minLength: 1, maxLength: 3 }),
-        reorder: fc.boolean(), duplicate: fc.boolean(), redeliver: fc.boolean(),
+        kind: fc.constant('queue' as const),
+        slot,
+        statuses: fc.array(status, { minLength: 1, maxLength: 3 }),
+        reorder: fc.boolean(),
+        duplicate: fc.boolean(),
+        redeliver: fc.boolean(),
       }),
     },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), slot, role: fc.constantFrom('new' as const, 'old' as const) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('drop' as const),
+        slot,
+        role: fc.constantFrom('new' as const, 'old' as const),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('audit' as const), node }) },
   );
 }
@@ -167,9 +291,13 @@ export function stepsArbitrary(shape: Shape): fc.Arbitrary<Step[]> {
       maxLength: shape.workers,
     }),
   });
-  const inventory = fc
-    .integer({ min: 0, max: NODES.length - 1 })
-    .chain((n) => fc.record({ kind: fc.constant('inventory' as const), node: fc.constant(n), variant: index(NODES[n]?.length ?? 1) }));
+  const inventory = fc.integer({ min: 0, max: NODES.length - 1 }).chain((n) =>
+    fc.record({
+      kind: fc.constant('inventory' as const),
+      node: fc.constant(n),
+      variant: index(NODES[n]?.length ?? 1),
+    }),
+  );
   return fc.array(fc.oneof({ weight: 12, arbitrary: batch }, { weight: 1, arbitrary: inventory }), {
     // At least half the steps, so that every seed runs a campaign worth its setup; shrinking then removes
     // the operations inside the steps.

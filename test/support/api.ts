@@ -7,7 +7,12 @@ export interface Reply {
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+export async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   try {
     const result = await invoke({
@@ -17,7 +22,11 @@ export async function api(method: string, path: string, body?: unknown, headers:
       body: text === undefined ? undefined : Buffer.from(text),
     });
     const replyHeaders = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]));
-    return { status: result.statusCode ?? 200, headers: replyHeaders, body: result.body ? JSON.parse(result.body) : undefined };
+    return {
+      status: result.statusCode ?? 200,
+      headers: replyHeaders,
+      body: result.body ? JSON.parse(result.body) : undefined,
+    };
   } catch (error) {
     if (!(error instanceof HttpFailure)) throw error;
     return { status: error.statusCode, headers: error.headers, body: { error: error.code, message: error.message } };

@@ -48,7 +48,12 @@ const TRANSACTIONAL = new Set(['TransactWriteItemsCommand', 'TransactGetItemsCom
 export function injectChaos(store: Store, options: ChaosOptions): Chaos {
   const { rate, kinds, crashRate, random } = options;
   const counts: ChaosCounts = {
-    conflict: 0, throttle: 0, 'server-error': 0, 'lost-response': 0, 'crash-before-send': 0, 'crash-after-commit': 0,
+    conflict: 0,
+    throttle: 0,
+    'server-error': 0,
+    'lost-response': 0,
+    'crash-before-send': 0,
+    'crash-after-commit': 0,
   };
   const requests = new AsyncLocalStorage<RequestState>();
   const name = `chaos-${Math.random()}`;
@@ -101,7 +106,14 @@ export function injectChaos(store: Store, options: ChaosOptions): Chaos {
 
 /** No faults: requests run as they are. */
 export const NO_CHAOS: Chaos = {
-  counts: { conflict: 0, throttle: 0, 'server-error': 0, 'lost-response': 0, 'crash-before-send': 0, 'crash-after-commit': 0 },
+  counts: {
+    conflict: 0,
+    throttle: 0,
+    'server-error': 0,
+    'lost-response': 0,
+    'crash-before-send': 0,
+    'crash-after-commit': 0,
+  },
   request: (run) => run(),
   remove: () => {},
 };

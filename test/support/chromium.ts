@@ -9,7 +9,11 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const INSTALL_TIMEOUT_MS = 10 * 60_000;
 
 const apt = (args: string[]) =>
-  execFileSync('apt-get', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: INSTALL_TIMEOUT_MS });
+  execFileSync('apt-get', args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    timeout: INSTALL_TIMEOUT_MS,
+  });
 
 export function ensureChromium(): string {
   if (existsSync(CHROMIUM)) return CHROMIUM;
@@ -17,7 +21,8 @@ export function ensureChromium(): string {
   if (process.getuid?.() !== 0 || !hasApt) {
     throw new Error(
       `The browser tests need Debian's Chromium at ${CHROMIUM}. Install it with \`sudo apt-get install -y chromium\`` +
-        (hasApt ? '' : ' (or your system\'s chromium package, linked at that path)') + ', then run the tests again.',
+        (hasApt ? '' : " (or your system's chromium package, linked at that path)") +
+        ', then run the tests again.',
     );
   }
   try {
@@ -36,8 +41,14 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: ensureChromium(),
     args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
     ],
   });
 }

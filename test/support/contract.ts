@@ -34,8 +34,15 @@ export const CONTRACT_ERRORS: Array<{ code: string; status: number; route: strin
 
 // The worked examples' node and flavors.
 export const N0 = {
-  vcpus: 4, memoryMb: 512, localGb: 6, cpuAllocationRatio: 16, ramAllocationRatio: 1.5, diskAllocationRatio: 1,
-  reservedHostMemoryMb: 0, reservedHostDiskMb: 0, reservedHostCpus: 0,
+  vcpus: 4,
+  memoryMb: 512,
+  localGb: 6,
+  cpuAllocationRatio: 16,
+  ramAllocationRatio: 1.5,
+  diskAllocationRatio: 1,
+  reservedHostMemoryMb: 0,
+  reservedHostDiskMb: 0,
+  reservedHostCpus: 0,
 };
 export const F1 = { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0 };
 export const F2 = { vcpus: 2, memoryMb: 256, rootGb: 5, ephemeralGb: 0, swapMb: 0 };
@@ -44,41 +51,74 @@ const I1 = '6f1d1a8e-1c2b-4c55-9c1e-000000000001';
 /** Request bodies of the worked examples, each with the component schema it must satisfy. */
 export const WORKED_REQUESTS: Array<{ example: string; schema: string; body: unknown }> = [
   { example: '1: N0', schema: 'Inventory', body: N0 },
-  { example: '2: N0 with host reservations', schema: 'Inventory', body: { ...N0, reservedHostDiskMb: 1024, reservedHostMemoryMb: 512, reservedHostCpus: 1 } },
   {
-    example: '3: claim I1 = F1', schema: 'ClaimRequest',
-    body: { instanceUuid: I1, flavor: F1, vmState: 'active', taskState: null, osType: 'fake-os', projectId: 'fake-project' },
+    example: '2: N0 with host reservations',
+    schema: 'Inventory',
+    body: { ...N0, reservedHostDiskMb: 1024, reservedHostMemoryMb: 512, reservedHostCpus: 1 },
+  },
+  {
+    example: '3: claim I1 = F1',
+    schema: 'ClaimRequest',
+    body: {
+      instanceUuid: I1,
+      flavor: F1,
+      vmState: 'active',
+      taskState: null,
+      osType: 'fake-os',
+      projectId: 'fake-project',
+    },
   },
   { example: '4: shelve I1 off the node', schema: 'StateChange', body: { vmState: 'shelved_offloaded' } },
   ...(['memoryMb', 'diskGb', 'vcpus'] as const).map((k) => ({
-    example: `6: F1 with a limit of 0 ${k}`, schema: 'ClaimRequest', body: { instanceUuid: I1, flavor: F1, limits: { [k]: 0 } },
+    example: `6: F1 with a limit of 0 ${k}`,
+    schema: 'ClaimRequest',
+    body: { instanceUuid: I1, flavor: F1, limits: { [k]: 0 } },
   })),
-  { example: '7: the node', schema: 'Inventory', body: { vcpus: 2, memoryMb: 2048, localGb: 20, ramAllocationRatio: 1, reservedHostMemoryMb: 0 } },
+  {
+    example: '7: the node',
+    schema: 'Inventory',
+    body: { vcpus: 2, memoryMb: 2048, localGb: 20, ramAllocationRatio: 1, reservedHostMemoryMb: 0 },
+  },
   ...[8, 9].map((m) => ({
-    example: `7: 2040 MB with ${m} MB of overhead`, schema: 'ClaimRequest',
+    example: `7: 2040 MB with ${m} MB of overhead`,
+    schema: 'ClaimRequest',
     body: { instanceUuid: I1, flavor: { vcpus: 1, memoryMb: 2040, rootGb: 1 }, overhead: { memoryMb: m } },
   })),
   {
-    example: '8 and 9: same-host resize to F2', schema: 'MoveClaimRequest',
+    example: '8 and 9: same-host resize to F2',
+    schema: 'MoveClaimRequest',
     body: { migrationId: 'm-8', instanceUuid: I1, moveType: 'resize', sourceNodeId: 'n0', newFlavor: F2 },
   },
   { example: '8: confirmed', schema: 'StatusUpdate', body: { status: 'confirmed' } },
   { example: '9: reverted', schema: 'StatusUpdate', body: { status: 'reverted' } },
-  { example: '10: a task state that counts toward io_workload', schema: 'StateChange', body: { taskState: 'resize_migrating' } },
+  {
+    example: '10: a task state that counts toward io_workload',
+    schema: 'StateChange',
+    body: { taskState: 'resize_migrating' },
+  },
 ];
 
 /** Answers the worked examples give, with the route and status whose documented schema they must satisfy. */
 export const WORKED_ANSWERS: Array<{ example: string; route: string; status: number; body: unknown }> = [
-  ...([['memoryMb', 'Free memory 0.00 MB < requested 128 MB'], ['diskGb', 'Free disk 0.00 GB < requested 1 GB'], ['vcpus', 'Free vcpu 0.00 VCPU < requested 1 VCPU']] as const).map(
-    ([k, reason]) => ({
-      example: `6: refused at a limit of 0 ${k}`, route: 'POST /nodes/{nodeId}/instances', status: 409,
-      body: { error: 'InsufficientResources', message: `Insufficient compute resources: ${reason}.`, reasons: [reason] },
-    }),
-  ),
+  ...(
+    [
+      ['memoryMb', 'Free memory 0.00 MB < requested 128 MB'],
+      ['diskGb', 'Free disk 0.00 GB < requested 1 GB'],
+      ['vcpus', 'Free vcpu 0.00 VCPU < requested 1 VCPU'],
+    ] as const
+  ).map(([k, reason]) => ({
+    example: `6: refused at a limit of 0 ${k}`,
+    route: 'POST /nodes/{nodeId}/instances',
+    status: 409,
+    body: { error: 'InsufficientResources', message: `Insufficient compute resources: ${reason}.`, reasons: [reason] },
+  })),
   {
-    example: '7: refused with 9 MB of overhead', route: 'POST /nodes/{nodeId}/instances', status: 409,
+    example: '7: refused with 9 MB of overhead',
+    route: 'POST /nodes/{nodeId}/instances',
+    status: 409,
     body: {
-      error: 'InsufficientResources', message: 'Insufficient compute resources: Free memory 2048.00 MB < requested 2049 MB.',
+      error: 'InsufficientResources',
+      message: 'Insufficient compute resources: Free memory 2048.00 MB < requested 2049 MB.',
       reasons: ['Free memory 2048.00 MB < requested 2049 MB'],
     },
   },

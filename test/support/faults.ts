@@ -19,14 +19,24 @@ export function failure(fault: Fault, items: number): Error {
       return new TransactionCanceledException({
         message: 'Transaction cancelled (injected)',
         $metadata: { httpStatusCode: 400 },
-        CancellationReasons: Array.from({ length: items }, (_, i) => ({ Code: i === 0 ? 'TransactionConflict' : 'None' })),
+        CancellationReasons: Array.from({ length: items }, (_, i) => ({
+          Code: i === 0 ? 'TransactionConflict' : 'None',
+        })),
       });
     case 'throttle':
-      return Object.assign(new Error('Rate exceeded (injected)'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+      return Object.assign(new Error('Rate exceeded (injected)'), {
+        name: 'ThrottlingException',
+        $metadata: { httpStatusCode: 400 },
+      });
     case 'server-error':
-      return Object.assign(new Error('Internal server error (injected)'), { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } });
+      return Object.assign(new Error('Internal server error (injected)'), {
+        name: 'InternalServerError',
+        $metadata: { httpStatusCode: 500 },
+      });
     case 'lost-response':
-      return Object.assign(new Error('socket timed out after the request was sent (injected)'), { name: 'TimeoutError' });
+      return Object.assign(new Error('socket timed out after the request was sent (injected)'), {
+        name: 'TimeoutError',
+      });
   }
 }
 

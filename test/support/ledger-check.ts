@@ -4,10 +4,27 @@
 import { onGrid } from '../../lib/domain';
 
 const FIGURES = [
-  'vcpus', 'memoryMb', 'localGb', 'cpuAllocationRatio', 'ramAllocationRatio', 'diskAllocationRatio',
-  'reservedHostMemoryMb', 'reservedHostDiskMb', 'reservedHostCpus', 'vcpusClaimed', 'memoryMbClaimed', 'localGbClaimed',
-  'vcpusUsed', 'memoryMbUsed', 'localGbUsed', 'vcpusHeadroom', 'memoryMbHeadroom', 'localGbHeadroom',
-  'trackedCount', 'generation', 'orphanMemoryMb',
+  'vcpus',
+  'memoryMb',
+  'localGb',
+  'cpuAllocationRatio',
+  'ramAllocationRatio',
+  'diskAllocationRatio',
+  'reservedHostMemoryMb',
+  'reservedHostDiskMb',
+  'reservedHostCpus',
+  'vcpusClaimed',
+  'memoryMbClaimed',
+  'localGbClaimed',
+  'vcpusUsed',
+  'memoryMbUsed',
+  'localGbUsed',
+  'vcpusHeadroom',
+  'memoryMbHeadroom',
+  'localGbHeadroom',
+  'trackedCount',
+  'generation',
+  'orphanMemoryMb',
 ] as const;
 export type NodeFigures = Record<(typeof FIGURES)[number], number>;
 type Item = Record<string, unknown>;
@@ -41,13 +58,37 @@ export function nodeLedgerOf(items: Item[]): { ledger: NodeLedger; nodeItem: Ite
 function resources(ledger: NodeLedger) {
   const { node, sum } = ledger;
   return [
-    { name: 'vcpus', sum: sum.vcpus, orphan: 0, reserved: node.reservedHostCpus, limit: node.vcpus * node.cpuAllocationRatio,
-      claimed: node.vcpusClaimed, used: node.vcpusUsed, headroom: node.vcpusHeadroom },
+    {
+      name: 'vcpus',
+      sum: sum.vcpus,
+      orphan: 0,
+      reserved: node.reservedHostCpus,
+      limit: node.vcpus * node.cpuAllocationRatio,
+      claimed: node.vcpusClaimed,
+      used: node.vcpusUsed,
+      headroom: node.vcpusHeadroom,
+    },
     // Orphans (instances the hypervisor runs that nobody claimed) hold memory too, once an audit saw them.
-    { name: 'memoryMb', sum: sum.memoryMb, orphan: node.orphanMemoryMb, reserved: node.reservedHostMemoryMb,
-      limit: node.memoryMb * node.ramAllocationRatio, claimed: node.memoryMbClaimed, used: node.memoryMbUsed, headroom: node.memoryMbHeadroom },
-    { name: 'localGb', sum: sum.diskGb, orphan: 0, reserved: Math.floor(node.reservedHostDiskMb / 1024),
-      limit: node.localGb * node.diskAllocationRatio, claimed: node.localGbClaimed, used: node.localGbUsed, headroom: node.localGbHeadroom },
+    {
+      name: 'memoryMb',
+      sum: sum.memoryMb,
+      orphan: node.orphanMemoryMb,
+      reserved: node.reservedHostMemoryMb,
+      limit: node.memoryMb * node.ramAllocationRatio,
+      claimed: node.memoryMbClaimed,
+      used: node.memoryMbUsed,
+      headroom: node.memoryMbHeadroom,
+    },
+    {
+      name: 'localGb',
+      sum: sum.diskGb,
+      orphan: 0,
+      reserved: Math.floor(node.reservedHostDiskMb / 1024),
+      limit: node.localGb * node.diskAllocationRatio,
+      claimed: node.localGbClaimed,
+      used: node.localGbUsed,
+      headroom: node.localGbHeadroom,
+    },
   ];
 }
 
@@ -64,9 +105,11 @@ export function ledgerDiscrepancies(ledger: NodeLedger): string[] {
   for (const r of resources(ledger)) {
     const held = r.sum + r.orphan;
     if (!close(r.claimed, held)) problems.push(`${r.name} claimed ${r.claimed} != records and holds ${held}`);
-    if (!close(r.used, r.reserved + held)) problems.push(`${r.name} used ${r.used} != reserved ${r.reserved} + records and holds ${held}`);
+    if (!close(r.used, r.reserved + held))
+      problems.push(`${r.name} used ${r.used} != reserved ${r.reserved} + records and holds ${held}`);
     const limit = onGrid(r.limit);
-    if (!Object.is(r.headroom, limit - r.used)) problems.push(`${r.name} headroom ${r.headroom} != limit ${limit} - used ${r.used}`);
+    if (!Object.is(r.headroom, limit - r.used))
+      problems.push(`${r.name} headroom ${r.headroom} != limit ${limit} - used ${r.used}`);
   }
   const { node, instances, holds } = ledger;
   if (!Object.is(node.trackedCount, instances.length + holds.length)) {
@@ -81,7 +124,8 @@ export function boundsDiscrepancies(ledger: NodeLedger, nodeItem: Item): string[
     r.used > onGrid(r.limit) ? [`${r.name} used ${r.used} exceeds limit ${onGrid(r.limit)}`] : [],
   );
   const instances = ((nodeItem.stats ?? {}) as Record<string, number>).num_instances ?? 0;
-  if (instances !== ledger.instances.length) problems.push(`num_instances ${instances} != ${ledger.instances.length} records`);
+  if (instances !== ledger.instances.length)
+    problems.push(`num_instances ${instances} != ${ledger.instances.length} records`);
   return problems;
 }
 
@@ -100,13 +144,19 @@ export interface DeviceState {
  */
 export function deviceDiscrepancies(devices: DeviceState[], instances: Item[]): string[] {
   const problems: string[] = [];
-  const held = devices.filter((d) => d.owner !== undefined).map((d) => `${d.address}=${d.owner}`).sort();
+  const held = devices
+    .filter((d) => d.owner !== undefined)
+    .map((d) => `${d.address}=${d.owner}`)
+    .sort();
   // A record without its list is a discrepancy of its own, not an empty list.
-  for (const i of instances.filter((x) => !Array.isArray(x.pciDevices))) problems.push(`${String(i.instanceUuid)}: no pciDevices list`);
+  for (const i of instances.filter((x) => !Array.isArray(x.pciDevices)))
+    problems.push(`${String(i.instanceUuid)}: no pciDevices list`);
   const lists = instances.filter((i) => Array.isArray(i.pciDevices));
   const listed = lists.flatMap((i) => (i.pciDevices as string[]).map((a) => `${a}=${String(i.instanceUuid)}`)).sort();
   if (JSON.stringify(held) !== JSON.stringify(listed)) {
-    problems.push(`device owners (${held.length}) != records' devices (${listed.length}): [${held.join(', ')}] vs [${listed.join(', ')}]`);
+    problems.push(
+      `device owners (${held.length}) != records' devices (${listed.length}): [${held.join(', ')}] vs [${listed.join(', ')}]`,
+    );
   }
   for (const pf of devices.filter((d) => d.deviceType === 'type-PF')) {
     const busy = devices.filter((d) => d.parentAddress === pf.address && d.owner !== undefined).length;

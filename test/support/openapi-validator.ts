@@ -10,8 +10,11 @@ function sealed(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sealed);
   if (value === null || typeof value !== 'object') return value;
   const out: Json = {};
-  for (const [k, v] of Object.entries(value)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Json).map(([p, s]) => [p, sealed(s)])) : sealed(v);
-  if (out.type === 'object' && out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
+  for (const [k, v] of Object.entries(value))
+    out[k] =
+      k === 'properties' ? Object.fromEntries(Object.entries(v as Json).map(([p, s]) => [p, sealed(s)])) : sealed(v);
+  if (out.type === 'object' && out.properties && out.additionalProperties === undefined)
+    out.additionalProperties = false;
   return out;
 }
 
@@ -30,7 +33,8 @@ export function openApiValidator(doc: Json, { seal = false } = {}): OpenApiValid
   const components = doc.components as Json;
   ajv.addVocabulary(['components']);
   ajv.addSchema({ $id: DOC_ID, components: { schemas: seal ? sealed(components.schemas) : components.schemas } });
-  const absolute = (schema: unknown) => JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', `"${DOC_ID}#/components/`)) as Json;
+  const absolute = (schema: unknown) =>
+    JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', `"${DOC_ID}#/components/`)) as Json;
   const paths = doc.paths as Record<string, Record<string, { responses: Record<string, Json> }>>;
   return {
     request: (name) => ajv.compile({ $ref: `${DOC_ID}#/components/schemas/${name}` }),
@@ -47,5 +51,7 @@ export function openApiValidator(doc: Json, { seal = false } = {}): OpenApiValid
 }
 
 export function errorsOf(validate: ValidateFunction): string {
-  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`).join('; ');
+  return (validate.errors ?? [])
+    .map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`)
+    .join('; ');
 }

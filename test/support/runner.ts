@@ -20,14 +20,19 @@ export interface Runner {
 
 export async function startRunner(prefix: string): Promise<Runner> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
-  if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: run the tests through jest (global setup starts DynamoDB Local)');
+  if (!endpoint)
+    throw new Error('DYNAMODB_ENDPOINT is not set: run the tests through jest (global setup starts DynamoDB Local)');
   const port = await freePort();
   // A process group of its own, so that stopping it reaches tsx and the node process tsx starts alike.
   const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), ['local/start.ts'], {
     cwd: ROOT,
     env: {
-      ...process.env, PORT: String(port), HOST: '127.0.0.1', DYNAMODB_ENDPOINT: endpoint,
-      TABLE_NAME: `${prefix}-${randomUUID().slice(0, 8)}`, AUDIT_INTERVAL_SECONDS: '0',
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DYNAMODB_ENDPOINT: endpoint,
+      TABLE_NAME: `${prefix}-${randomUUID().slice(0, 8)}`,
+      AUDIT_INTERVAL_SECONDS: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -63,7 +68,13 @@ export async function startRunner(prefix: string): Promise<Runner> {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline && child.exitCode === null) {
-    if (await fetch(`${url}/nodes`).then((res) => res.ok, () => false)) return { url, child, exited, output: () => output, stop };
+    if (
+      await fetch(`${url}/nodes`).then(
+        (res) => res.ok,
+        () => false,
+      )
+    )
+      return { url, child, exited, output: () => output, stop };
     await new Promise((r) => setTimeout(r, 100));
   }
   await stop();

@@ -4,7 +4,8 @@ import { createStore, ensureTable, type Store } from '../../lib/store';
 
 export async function freshTable(prefix = 'test'): Promise<Store> {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
-  if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: run the tests through jest (global setup starts DynamoDB Local)');
+  if (!endpoint)
+    throw new Error('DYNAMODB_ENDPOINT is not set: run the tests through jest (global setup starts DynamoDB Local)');
   const tableName = `${prefix}-${randomUUID().slice(0, 8)}`;
   process.env.TABLE_NAME = tableName;
   // Loaded here, not at the top: some test files set Powertools' environment before the handlers load.

@@ -3,8 +3,18 @@
 import { errorResult } from '../../../lib/api/http';
 import { HTTP_STATUS, INTERNAL_ERROR } from '../../../lib/api/error-status';
 import {
-  AppError, ERROR_CODES, InstanceConflict, InstanceNotFound, InsufficientResources, InvalidTransition, isErrorCode,
-  MigrationNotFound, NodeInUse, NodeNotFound, Unavailable, ValidationError,
+  AppError,
+  ERROR_CODES,
+  InstanceConflict,
+  InstanceNotFound,
+  InsufficientResources,
+  InvalidTransition,
+  isErrorCode,
+  MigrationNotFound,
+  NodeInUse,
+  NodeNotFound,
+  Unavailable,
+  ValidationError,
 } from '../../../lib/errors';
 import { logger } from '../../../lib/api/logger';
 
@@ -12,18 +22,43 @@ const cause = new Error('the last TransactionCanceledException');
 
 /** One of each class, built with a cause, and the answer the contract gives it. */
 const CASES: Array<[AppError, number, string]> = [
-  [new ValidationError('Invalid body: flavor: Required.', [{ path: 'flavor', message: 'Required' }], { cause }), 400,
-    '{"error":"ValidationError","message":"Invalid body: flavor: Required.","issues":[{"path":"flavor","message":"Required"}]}'],
+  [
+    new ValidationError('Invalid body: flavor: Required.', [{ path: 'flavor', message: 'Required' }], { cause }),
+    400,
+    '{"error":"ValidationError","message":"Invalid body: flavor: Required.","issues":[{"path":"flavor","message":"Required"}]}',
+  ],
   [new NodeNotFound('n1', { cause }), 404, '{"error":"NodeNotFound","message":"Node n1 is not registered."}'],
-  [new InstanceNotFound('n1', 'u1', { cause }), 404, '{"error":"InstanceNotFound","message":"Instance u1 is not tracked on node n1."}'],
+  [
+    new InstanceNotFound('n1', 'u1', { cause }),
+    404,
+    '{"error":"InstanceNotFound","message":"Instance u1 is not tracked on node n1."}',
+  ],
   [new MigrationNotFound('m1', { cause }), 404, '{"error":"MigrationNotFound","message":"Migration m1 is not known."}'],
-  [new InsufficientResources('Claim failed.', ['Free memory 0 MB < requested 512 MB'], { cause }), 409,
-    '{"error":"InsufficientResources","message":"Claim failed.","reasons":["Free memory 0 MB < requested 512 MB"]}'],
-  [new InstanceConflict('Instance u1 is already claimed.', { cause }), 409, '{"error":"InstanceConflict","message":"Instance u1 is already claimed."}'],
-  [new InvalidTransition('done is not a status.', { cause }), 409, '{"error":"InvalidTransition","message":"done is not a status."}'],
-  [new NodeInUse('n1', 2, { cause }), 409,
-    '{"error":"NodeInUse","message":"Node n1 still tracks 2 instance(s) or move claim(s); release them before deleting the node."}'],
-  [new Unavailable(3, { cause }), 503, '{"error":"Unavailable","message":"The capacity store is busy; retry the request later."}'],
+  [
+    new InsufficientResources('Claim failed.', ['Free memory 0 MB < requested 512 MB'], { cause }),
+    409,
+    '{"error":"InsufficientResources","message":"Claim failed.","reasons":["Free memory 0 MB < requested 512 MB"]}',
+  ],
+  [
+    new InstanceConflict('Instance u1 is already claimed.', { cause }),
+    409,
+    '{"error":"InstanceConflict","message":"Instance u1 is already claimed."}',
+  ],
+  [
+    new InvalidTransition('done is not a status.', { cause }),
+    409,
+    '{"error":"InvalidTransition","message":"done is not a status."}',
+  ],
+  [
+    new NodeInUse('n1', 2, { cause }),
+    409,
+    '{"error":"NodeInUse","message":"Node n1 still tracks 2 instance(s) or move claim(s); release them before deleting the node."}',
+  ],
+  [
+    new Unavailable(3, { cause }),
+    503,
+    '{"error":"Unavailable","message":"The capacity store is busy; retry the request later."}',
+  ],
 ];
 
 beforeAll(() => {
@@ -59,13 +94,18 @@ describe('an error answer', () => {
     expect(answer.statusCode).toBe(status);
     expect(HTTP_STATUS[error.code]).toBe(status);
     expect(answer.body).toBe(body);
-    expect(answer.headers).toEqual({ 'content-type': 'application/json', ...(status === 503 ? { 'retry-after': '3' } : {}) });
+    expect(answer.headers).toEqual({
+      'content-type': 'application/json',
+      ...(status === 503 ? { 'retry-after': '3' } : {}),
+    });
   });
 
   it('is a 500 InternalError for any other failure, without its message', () => {
     const answer = errorResult(new TypeError('x is undefined'));
     expect(answer.statusCode).toBe(INTERNAL_ERROR.status);
-    expect(answer.body).toBe('{"error":"InternalError","message":"The request failed unexpectedly; it may be retried."}');
+    expect(answer.body).toBe(
+      '{"error":"InternalError","message":"The request failed unexpectedly; it may be retried."}',
+    );
   });
 });
 

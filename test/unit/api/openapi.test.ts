@@ -13,13 +13,17 @@ const doc = openApiDocument();
 const paths = doc.paths as Record<string, Record<string, { responses: Record<string, Json> }>>;
 const validator = openApiValidator(doc);
 
-const operations = Object.entries(paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+const operations = Object.entries(paths).flatMap(([path, methods]) =>
+  Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+);
 
 /** The error codes a route's document lists under `status`. */
 function codesOf(route: string, status: number): string[] {
   const [method = '', path = ''] = route.split(' ');
   const answer = paths[path]?.[method.toLowerCase()]?.responses[String(status)];
-  const schema = (answer?.content as Record<string, { schema: { properties?: { error?: { enum?: string[] } } } }> | undefined)?.['application/json']?.schema;
+  const schema = (
+    answer?.content as Record<string, { schema: { properties?: { error?: { enum?: string[] } } } }> | undefined
+  )?.['application/json']?.schema;
   return schema?.properties?.error?.enum ?? [];
 }
 
@@ -52,10 +56,12 @@ describe('the OpenAPI document', () => {
 
   it('resolves every reference and compiles every schema', () => {
     const text = JSON.stringify(doc);
-    for (const [, name] of text.matchAll(/"#\/components\/schemas\/(\w+)"/g)) expect(Object.keys((doc.components as Json).schemas as Json)).toContain(name);
+    for (const [, name] of text.matchAll(/"#\/components\/schemas\/(\w+)"/g))
+      expect(Object.keys((doc.components as Json).schemas as Json)).toContain(name);
     for (const route of operations) {
       const [method = '', path = ''] = route.split(' ');
-      for (const status of Object.keys(paths[path]?.[method.toLowerCase()]?.responses ?? {})) validator.response(route, Number(status));
+      for (const status of Object.keys(paths[path]?.[method.toLowerCase()]?.responses ?? {}))
+        validator.response(route, Number(status));
     }
   });
 
@@ -78,11 +84,15 @@ describe('the OpenAPI document', () => {
     expect(validator.request('Inventory')({ vcpus: -1, memoryMb: 1, localGb: 1 })).toBe(false);
     expect(validator.request('StatusUpdate')({ status: 'teleported' })).toBe(false);
     // The 409 of a claim is one of its own codes, not any error.
-    expect(validator.response('POST /nodes/{nodeId}/instances', 409)?.({ error: 'NodeNotFound', message: 'x' })).toBe(false);
+    expect(validator.response('POST /nodes/{nodeId}/instances', 409)?.({ error: 'NodeNotFound', message: 'x' })).toBe(
+      false,
+    );
   });
 
   it('shows the defaults the handlers apply, and leaves defaulted fields optional', () => {
-    const inventory = ((doc.components as Json).schemas as Record<string, { required: string[]; properties: Record<string, Json> }>).Inventory;
+    const inventory = (
+      (doc.components as Json).schemas as Record<string, { required: string[]; properties: Record<string, Json> }>
+    ).Inventory;
     expect(inventory?.required).toEqual(['vcpus', 'memoryMb', 'localGb']);
     expect(inventory?.properties.reservedHostMemoryMb?.default).toBe(512);
     expect(inventory?.properties.cpuAllocationRatio?.default).toBe(16);

@@ -14,10 +14,13 @@ describe('the table of operations', () => {
     expect(lambdaEntries()).toHaveLength(OPERATION_LIST.length);
   });
 
-  it.each(OPERATION_LIST.map((op) => [op.id, op] as const))('%s: its entry exists, and its errors are codes', (_id, op) => {
-    expect(existsSync(join(ROOT, 'functions', `${op.entry}.ts`))).toBe(true);
-    expect(op.errors.filter((code) => !isErrorCode(code))).toEqual([]);
-  });
+  it.each(OPERATION_LIST.map((op) => [op.id, op] as const))(
+    '%s: its entry exists, and its errors are codes',
+    (_id, op) => {
+      expect(existsSync(join(ROOT, 'functions', `${op.entry}.ts`))).toBe(true);
+      expect(op.errors.filter((code) => !isErrorCode(code))).toEqual([]);
+    },
+  );
 
   it.each(ROUTES.map((r) => [r.entry, r] as const))('%s: the handler takes its name from the table', (entry, route) => {
     const source = readFileSync(join(ROOT, 'functions', `${entry}.ts`), 'utf8');

@@ -7,7 +7,14 @@ import { bar } from '../../../cli/render';
 function memoryIo(): Io & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  return { stdout, stderr, out: (t) => void stdout.push(t), err: (t) => void stderr.push(t), readStdin: async () => '', style: { color: false } };
+  return {
+    stdout,
+    stderr,
+    out: (t) => void stdout.push(t),
+    err: (t) => void stderr.push(t),
+    readStdin: async () => '',
+    style: { color: false },
+  };
 }
 
 describe('arguments', () => {
@@ -21,7 +28,8 @@ describe('arguments', () => {
   it('reads a flavor as VCPUS:MB:GB[:EPHEMERAL[:SWAP]]', () => {
     expect(parseFlavor('2:2048:20')).toEqual({ vcpus: 2, memoryMb: 2048, rootGb: 20, ephemeralGb: 0, swapMb: 0 });
     expect(parseFlavor('1:512:1:2:256')).toEqual({ vcpus: 1, memoryMb: 512, rootGb: 1, ephemeralGb: 2, swapMb: 256 });
-    for (const bad of ['2:2048', '2:2048:x', '-1:1:1', '1:1:1:1:1:1']) expect(() => parseFlavor(bad)).toThrow(UsageError);
+    for (const bad of ['2:2048', '2:2048:x', '-1:1:1', '1:1:1:1:1:1'])
+      expect(() => parseFlavor(bad)).toThrow(UsageError);
   });
 
   it('refuses unknown options and options without their value', () => {
@@ -49,7 +57,9 @@ describe('requests', () => {
   const saved = { ...process.env };
   let fetchSpy: jest.SpyInstance;
   beforeEach(() => {
-    fetchSpy = jest.spyOn(globalThis, 'fetch').mockResolvedValue(new Response(JSON.stringify({ nodes: [] }), { status: 200 }));
+    fetchSpy = jest
+      .spyOn(globalThis, 'fetch')
+      .mockResolvedValue(new Response(JSON.stringify({ nodes: [] }), { status: 200 }));
   });
   afterEach(() => {
     fetchSpy.mockRestore();
@@ -71,12 +81,18 @@ describe('requests', () => {
   });
 
   it('signs requests to a deployed stack with SigV4 from the credential chain', async () => {
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: 'token' });
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_SESSION_TOKEN: 'token',
+    });
     delete process.env.AWS_PROFILE;
     const endpoint = 'https://abc123.execute-api.eu-west-1.amazonaws.com';
     expect(await main(['--endpoint', endpoint, 'nodes', '--json'], memoryIo())).toBe(0);
     expect(sent().url).toBe(`${endpoint}/nodes`);
-    expect(sent().headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=.*host/);
+    expect(sent().headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=.*host/,
+    );
     expect(sent().headers['x-amz-security-token']).toBe('token');
   });
 
@@ -87,7 +103,9 @@ describe('requests', () => {
   });
 
   it("prints the service's error and the body with --json, exiting 1", async () => {
-    fetchSpy.mockResolvedValue(new Response(JSON.stringify({ error: 'NodeNotFound', message: 'Node x is not registered.' }), { status: 404 }));
+    fetchSpy.mockResolvedValue(
+      new Response(JSON.stringify({ error: 'NodeNotFound', message: 'Node x is not registered.' }), { status: 404 }),
+    );
     const io = memoryIo();
     expect(await main(['node', 'show', 'x', '--json'], io)).toBe(1);
     expect(io.stderr).toEqual(['capacity-tracker: NodeNotFound: Node x is not registered.']);

@@ -19,19 +19,28 @@ const instance = (usage: Amounts, over: Partial<InstanceState> = {}): Instance =
 const orphan = (instanceUuid: string, memoryMb: number): Orphan => ({ instanceUuid, memoryMb });
 
 /** N0 reserves nothing: what it shows used is what it tracks. */
-const usedOn = (instances: Instance[], holds: Amounts[] = [], orphans: Orphan[] = []) => recount(N0, instances, holds, orphans).used;
+const usedOn = (instances: Instance[], holds: Amounts[] = [], orphans: Orphan[] = []) =>
+  recount(N0, instances, holds, orphans).used;
 
 describe('recount: the usage a node should show', () => {
   test('a node that tracks nothing shows what the host reserves, no stats and nothing tracked', () => {
     const inv = inventory({ reservedHostMemoryMb: 300, reservedHostDiskMb: 2048, reservedHostCpus: 2 });
     expect(recount(inv, [], [], [])).toEqual({
-      claimed: ZERO, used: amounts(300, 2, 2), stats: {}, tracked: 0, orphanMemoryMb: 0,
+      claimed: ZERO,
+      used: amounts(300, 2, 2),
+      stats: {},
+      tracked: 0,
+      orphanMemoryMb: 0,
     });
   });
 
   test.each([
     ['memory is reservedHostMemoryMb', { reservedHostMemoryMb: 777 }, amounts(777, 0, 0)],
-    ['disk is reservedHostDiskMb in whole GB, floored (1536 MB is 1 GB)', { reservedHostDiskMb: 1536 }, amounts(0, 1, 0)],
+    [
+      'disk is reservedHostDiskMb in whole GB, floored (1536 MB is 1 GB)',
+      { reservedHostDiskMb: 1536 },
+      amounts(0, 1, 0),
+    ],
     ['disk below 1 GB reserves nothing', { reservedHostDiskMb: 1023 }, amounts(0, 0, 0)],
     ['vcpus are reservedHostCpus', { reservedHostCpus: 3 }, amounts(0, 0, 3)],
   ])('the reserved baseline: %s', (_, over, expected) => {
@@ -77,26 +86,49 @@ describe('recount: the usage a node should show', () => {
 
 describe('recount: stats are rebuilt from the instances as if each were newly tracked', () => {
   test('one instance: num_instances and its vm, task, os type and project keys', () => {
-    expect(recount(N0, [instance(ZERO, { taskState: 'spawning', osType: 'linux', projectId: 'p1' })], [], []).stats).toEqual({
-      num_instances: 1, num_vm_active: 1, num_task_spawning: 1, num_os_type_linux: 1, num_proj_p1: 1,
+    expect(
+      recount(N0, [instance(ZERO, { taskState: 'spawning', osType: 'linux', projectId: 'p1' })], [], []).stats,
+    ).toEqual({
+      num_instances: 1,
+      num_vm_active: 1,
+      num_task_spawning: 1,
+      num_os_type_linux: 1,
+      num_proj_p1: 1,
     });
   });
 
   test('a null task state, os type or project counts under None', () => {
-    expect(recount(N0, [instance(ZERO, { vmState: 'building', osType: null, projectId: null })], [], []).stats).toEqual({
-      num_instances: 1, num_vm_building: 1, num_task_None: 1, num_os_type_None: 1, num_proj_None: 1,
-    });
+    expect(recount(N0, [instance(ZERO, { vmState: 'building', osType: null, projectId: null })], [], []).stats).toEqual(
+      {
+        num_instances: 1,
+        num_vm_building: 1,
+        num_task_None: 1,
+        num_os_type_None: 1,
+        num_proj_None: 1,
+      },
+    );
   });
 
   test('instances sharing a key add up on it', () => {
-    const stats = recount(N0, [
-      instance(ZERO),
-      instance(ZERO, { vmState: 'paused', projectId: 'p2' }),
-      instance(ZERO, { taskState: 'rebuilding' }),
-    ], [], []).stats;
+    const stats = recount(
+      N0,
+      [
+        instance(ZERO),
+        instance(ZERO, { vmState: 'paused', projectId: 'p2' }),
+        instance(ZERO, { taskState: 'rebuilding' }),
+      ],
+      [],
+      [],
+    ).stats;
     expect(stats).toEqual({
-      num_instances: 3, num_vm_active: 2, num_vm_paused: 1, num_task_None: 2, num_task_rebuilding: 1,
-      'num_os_type_fake-os': 3, 'num_proj_fake-project': 2, num_proj_p2: 1,
+      num_instances: 3,
+      num_vm_active: 2,
+      num_vm_paused: 1,
+      num_task_None: 2,
+      num_task_rebuilding: 1,
+      'num_os_type_fake-os': 3,
+      'num_proj_fake-project': 2,
+      num_proj_p2: 1,
     });
   });
 
@@ -112,7 +144,12 @@ describe('recount: stats are rebuilt from the instances as if each were newly tr
       request({ instanceUuid: 'I3', vmState: 'building', taskState: 'spawning', osType: null, volumeBacked: true }),
     ];
     for (const r of requests) expect(ledger.claim(r)).toEqual([]);
-    const r = recount(N0, requests.map((q) => ({ ...planClaim(q).amounts, ...q })), [], []);
+    const r = recount(
+      N0,
+      requests.map((q) => ({ ...planClaim(q).amounts, ...q })),
+      [],
+      [],
+    );
     expect(r.used).toEqual(ledger.used);
     expect(r.stats).toEqual(ledger.stats);
   });
@@ -123,7 +160,12 @@ describe('drift is after - before per resource, with the view names', () => {
     ['nothing changed', amounts(512, 1, 2), amounts(512, 1, 2), { memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 }],
     ['more used after', amounts(512, 1, 2), amounts(640, 3, 3), { memoryMbUsed: 128, localGbUsed: 2, vcpusUsed: 1 }],
     ['less used after', amounts(640, 3, 3), amounts(512, 1, 2), { memoryMbUsed: -128, localGbUsed: -2, vcpusUsed: -1 }],
-    ['each resource on its own', amounts(0, 0, 0), amounts(1, 20, 300), { memoryMbUsed: 1, localGbUsed: 20, vcpusUsed: 300 }],
+    [
+      'each resource on its own',
+      amounts(0, 0, 0),
+      amounts(1, 20, 300),
+      { memoryMbUsed: 1, localGbUsed: 20, vcpusUsed: 300 },
+    ],
     ['fractions of a GB', amounts(0, 0.5, 0), amounts(0, 2, 0), { memoryMbUsed: 0, localGbUsed: 1.5, vcpusUsed: 0 }],
   ])('%s', (_, before, after, expected) => {
     expect(drift(before, after)).toStrictEqual(expected);
@@ -133,7 +175,8 @@ describe('drift is after - before per resource, with the view names', () => {
 describe('comparing the tracked instances with those the hypervisor runs', () => {
   test('unknown: running but not tracked; missing: tracked but not running; both sorted', () => {
     expect(compareWithHypervisor(['I9', 'I2', 'I5', 'I1'], ['I7', 'I5', 'I3', 'I1'])).toEqual({
-      unknownInstances: ['I3', 'I7'], missingInstances: ['I2', 'I9'],
+      unknownInstances: ['I3', 'I7'],
+      missingInstances: ['I2', 'I9'],
     });
   });
 

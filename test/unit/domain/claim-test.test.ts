@@ -12,7 +12,11 @@ import {
 import { amounts, EMPTY_FLAVOR, flavor, inventory, N0, request } from './fixtures';
 
 // With nothing used, the limit is what is free: these tables speak of free amounts.
-const free = (memoryMb: number | null, diskGb: number | null, vcpus: number | null): ClaimLimits => ({ memoryMb, diskGb, vcpus });
+const free = (memoryMb: number | null, diskGb: number | null, vcpus: number | null): ClaimLimits => ({
+  memoryMb,
+  diskGb,
+  vcpus,
+});
 const NOTHING_USED = amounts(0, 0, 0);
 
 describe('limits of a claim', () => {
@@ -20,12 +24,24 @@ describe('limits of a claim', () => {
 
   test.each<[string, LimitOverrides, ReturnType<typeof effectiveLimits>]>([
     ['without overrides the node limits apply', {}, { memoryMb: 768, diskGb: 6, vcpus: 64 }],
-    ['a number replaces the node limit of that resource only', { memoryMb: 100 }, { memoryMb: 100, diskGb: 6, vcpus: 64 }],
+    [
+      'a number replaces the node limit of that resource only',
+      { memoryMb: 100 },
+      { memoryMb: 100, diskGb: 6, vcpus: 64 },
+    ],
     ['an override of 0 is a limit of 0, not absent', { diskGb: 0 }, { memoryMb: 768, diskGb: 0, vcpus: 64 }],
     ['an override may be above the node limit', { vcpus: 1000 }, { memoryMb: 768, diskGb: 6, vcpus: 1000 }],
     ['null switches the test of that resource off', { vcpus: null }, { memoryMb: 768, diskGb: 6, vcpus: null }],
-    ['an explicitly undefined override keeps the node limit', { memoryMb: undefined }, { memoryMb: 768, diskGb: 6, vcpus: 64 }],
-    ['every resource may be overridden at once', { memoryMb: 1, diskGb: null, vcpus: 2 }, { memoryMb: 1, diskGb: null, vcpus: 2 }],
+    [
+      'an explicitly undefined override keeps the node limit',
+      { memoryMb: undefined },
+      { memoryMb: 768, diskGb: 6, vcpus: 64 },
+    ],
+    [
+      'every resource may be overridden at once',
+      { memoryMb: 1, diskGb: null, vcpus: 2 },
+      { memoryMb: 1, diskGb: null, vcpus: 2 },
+    ],
   ])('%s', (_, overrides, expected) => {
     expect(effectiveLimits(node, overrides)).toEqual(expected);
   });
@@ -37,15 +53,35 @@ describe('limits of a claim', () => {
 
 describe('free is limit minus used, reserved included', () => {
   test.each([
-    ['each resource separately', { memoryMb: 768, diskGb: 6, vcpus: 64 }, amounts(640, 1.5, 3), amounts(129, 4.75, 62), [
-      'Free memory 128.00 MB < requested 129 MB', 'Free disk 4.50 GB < requested 4 GB', 'Free vcpu 61.00 VCPU < requested 62 VCPU',
-    ]],
-    ['free may be negative', { memoryMb: 100, diskGb: 1, vcpus: 1 }, amounts(200, 2, 4), amounts(0, 0, 0), [
-      'Free memory -100.00 MB < requested 0 MB', 'Free disk -1.00 GB < requested 0 GB', 'Free vcpu -3.00 VCPU < requested 0 VCPU',
-    ]],
-    ['an untested resource is never reported', { memoryMb: null, diskGb: 6, vcpus: null }, amounts(1, 1, 1), amounts(1e9, 6, 1e9), [
-      'Free disk 5.00 GB < requested 6 GB',
-    ]],
+    [
+      'each resource separately',
+      { memoryMb: 768, diskGb: 6, vcpus: 64 },
+      amounts(640, 1.5, 3),
+      amounts(129, 4.75, 62),
+      [
+        'Free memory 128.00 MB < requested 129 MB',
+        'Free disk 4.50 GB < requested 4 GB',
+        'Free vcpu 61.00 VCPU < requested 62 VCPU',
+      ],
+    ],
+    [
+      'free may be negative',
+      { memoryMb: 100, diskGb: 1, vcpus: 1 },
+      amounts(200, 2, 4),
+      amounts(0, 0, 0),
+      [
+        'Free memory -100.00 MB < requested 0 MB',
+        'Free disk -1.00 GB < requested 0 GB',
+        'Free vcpu -3.00 VCPU < requested 0 VCPU',
+      ],
+    ],
+    [
+      'an untested resource is never reported',
+      { memoryMb: null, diskGb: 6, vcpus: null },
+      amounts(1, 1, 1),
+      amounts(1e9, 6, 1e9),
+      ['Free disk 5.00 GB < requested 6 GB'],
+    ],
   ])('%s', (_, limits, used, requested, expected) => {
     expect(claimReasons(limits, used, requested)).toEqual(expected);
   });
@@ -60,7 +96,11 @@ describe('free is limit minus used, reserved included', () => {
   });
 
   test.each([
-    [0.3, 0.2998046875], [6.6000000000000005, 6.599609375], [768, 768], [0, 0], [1 / 1024, 1 / 1024],
+    [0.3, 0.2998046875],
+    [6.6000000000000005, 6.599609375],
+    [768, 768],
+    [0, 0],
+    [1 / 1024, 1 / 1024],
   ])('a limit of %p rounds down to %p on the 1/1024 grid', (limit, expected) => {
     expect(onGrid(limit)).toBe(expected);
   });
@@ -71,16 +111,40 @@ describe('the claim test fails a resource iff requested > free', () => {
     ['a request below free passes', free(128, 6, 64), amounts(127, 5, 63), []],
     ['a request equal to free passes (the last unit can be taken)', free(128, 6, 64), amounts(128, 6, 64), []],
     ['a fractional request equal to fractional free passes', free(128, 1.5, 64), amounts(1, 1.5, 1), []],
-    ['one MB over free memory fails', free(128, 6, 64), amounts(129, 0, 0), ['Free memory 128.00 MB < requested 129 MB']],
+    [
+      'one MB over free memory fails',
+      free(128, 6, 64),
+      amounts(129, 0, 0),
+      ['Free memory 128.00 MB < requested 129 MB'],
+    ],
     ['one GB over free disk fails', free(128, 6, 64), amounts(0, 7, 0), ['Free disk 6.00 GB < requested 7 GB']],
-    ['one vcpu over free vcpus fails', free(128, 6, 64), amounts(0, 0, 65), ['Free vcpu 64.00 VCPU < requested 65 VCPU']],
+    [
+      'one vcpu over free vcpus fails',
+      free(128, 6, 64),
+      amounts(0, 0, 65),
+      ['Free vcpu 64.00 VCPU < requested 65 VCPU'],
+    ],
     ['an untested resource never fails', free(null, null, null), amounts(1e9, 1e9, 1e9), []],
-    ['zero is not untested', free(0, 0, 0), amounts(1, 1, 1), [
-      'Free memory 0.00 MB < requested 1 MB', 'Free disk 0.00 GB < requested 1 GB', 'Free vcpu 0.00 VCPU < requested 1 VCPU',
-    ]],
-    ['a request of nothing fails when free is negative', free(-1, -0.5, -2), amounts(0, 0, 0), [
-      'Free memory -1.00 MB < requested 0 MB', 'Free disk -0.50 GB < requested 0 GB', 'Free vcpu -2.00 VCPU < requested 0 VCPU',
-    ]],
+    [
+      'zero is not untested',
+      free(0, 0, 0),
+      amounts(1, 1, 1),
+      [
+        'Free memory 0.00 MB < requested 1 MB',
+        'Free disk 0.00 GB < requested 1 GB',
+        'Free vcpu 0.00 VCPU < requested 1 VCPU',
+      ],
+    ],
+    [
+      'a request of nothing fails when free is negative',
+      free(-1, -0.5, -2),
+      amounts(0, 0, 0),
+      [
+        'Free memory -1.00 MB < requested 0 MB',
+        'Free disk -0.50 GB < requested 0 GB',
+        'Free vcpu -2.00 VCPU < requested 0 VCPU',
+      ],
+    ],
     ['a request of nothing passes when free is exactly zero', free(0, 0, 0), amounts(0, 0, 0), []],
   ])('%s', (_, f, requested, expected) => {
     expect(claimReasons(f, NOTHING_USED, requested)).toEqual(expected);
@@ -89,18 +153,52 @@ describe('the claim test fails a resource iff requested > free', () => {
 
 describe('wording of the reasons', () => {
   test.each([
-    [0.125, '0.12'], [0.375, '0.38'], [0.625, '0.62'], [0.875, '0.88'], [2.125, '2.12'], [-0.125, '-0.12'],
-    [0.876953125, '0.88'], [0.3 - 0.125, '0.17'], [769.5, '769.50'], [-12.25, '-12.25'], [0, '0.00'],
-  ])('free %p prints as Python\'s %%.2f does: %s', (x, expected) => {
+    [0.125, '0.12'],
+    [0.375, '0.38'],
+    [0.625, '0.62'],
+    [0.875, '0.88'],
+    [2.125, '2.12'],
+    [-0.125, '-0.12'],
+    [0.876953125, '0.88'],
+    [0.3 - 0.125, '0.17'],
+    [769.5, '769.50'],
+    [-12.25, '-12.25'],
+    [0, '0.00'],
+  ])("free %p prints as Python's %%.2f does: %s", (x, expected) => {
     expect(formatFixed2(x)).toBe(expected);
   });
 
   test.each([
-    ['free is printed with two decimals', free(769.5, null, null), amounts(1000, 0, 0), 'Free memory 769.50 MB < requested 1000 MB'],
-    ['free rounds to two decimals', free(null, 0.876953125, null), amounts(0, 1, 0), 'Free disk 0.88 GB < requested 1 GB'],
-    ['negative free keeps its sign', free(null, null, -12.25), amounts(0, 0, 1), 'Free vcpu -12.25 VCPU < requested 1 VCPU'],
-    ['a fractional request is truncated, not rounded (1.5 GB prints as 1)', free(null, 1, null), amounts(0, 1.5, 0), 'Free disk 1.00 GB < requested 1 GB'],
-    ['a request just under 2 still prints 1', free(null, 1, null), amounts(0, 1.999, 0), 'Free disk 1.00 GB < requested 1 GB'],
+    [
+      'free is printed with two decimals',
+      free(769.5, null, null),
+      amounts(1000, 0, 0),
+      'Free memory 769.50 MB < requested 1000 MB',
+    ],
+    [
+      'free rounds to two decimals',
+      free(null, 0.876953125, null),
+      amounts(0, 1, 0),
+      'Free disk 0.88 GB < requested 1 GB',
+    ],
+    [
+      'negative free keeps its sign',
+      free(null, null, -12.25),
+      amounts(0, 0, 1),
+      'Free vcpu -12.25 VCPU < requested 1 VCPU',
+    ],
+    [
+      'a fractional request is truncated, not rounded (1.5 GB prints as 1)',
+      free(null, 1, null),
+      amounts(0, 1.5, 0),
+      'Free disk 1.00 GB < requested 1 GB',
+    ],
+    [
+      'a request just under 2 still prints 1',
+      free(null, 1, null),
+      amounts(0, 1.999, 0),
+      'Free disk 1.00 GB < requested 1 GB',
+    ],
     ['a request below 1 prints 0', free(null, 0.25, null), amounts(0, 0.5, 0), 'Free disk 0.25 GB < requested 0 GB'],
   ])('%s', (_, f, requested, expected) => {
     expect(claimReasons(f, NOTHING_USED, requested)).toEqual([expected]);
@@ -122,7 +220,11 @@ describe('wording of the reasons', () => {
   });
 
   test.each([
-    ['one reason', ['Free memory 0.00 MB < requested 128 MB'], 'Insufficient compute resources: Free memory 0.00 MB < requested 128 MB.'],
+    [
+      'one reason',
+      ['Free memory 0.00 MB < requested 128 MB'],
+      'Insufficient compute resources: Free memory 0.00 MB < requested 128 MB.',
+    ],
     [
       'several reasons are joined with "; "',
       ['Free memory 1.00 MB < requested 10 MB', 'Free vcpu 3.00 VCPU < requested 30 VCPU'],
@@ -215,11 +317,21 @@ describe('Nova claim test against a node', () => {
     test.each<[string, LimitOverrides, string[]]>([
       ['absent: the node limit applies and refuses', {}, ['Free memory 768.00 MB < requested 1000 MB']],
       ['a number above the node limit lets the claim through', { memoryMb: 1000 }, []],
-      ['a number one below the request refuses it against that number', { memoryMb: 999 }, ['Free memory 999.00 MB < requested 1000 MB']],
+      [
+        'a number one below the request refuses it against that number',
+        { memoryMb: 999 },
+        ['Free memory 999.00 MB < requested 1000 MB'],
+      ],
       ['null switches the memory test off', { memoryMb: null }, []],
-      ['an override of another resource keeps the node memory limit', { vcpus: null }, ['Free memory 768.00 MB < requested 1000 MB']],
+      [
+        'an override of another resource keeps the node memory limit',
+        { vcpus: null },
+        ['Free memory 768.00 MB < requested 1000 MB'],
+      ],
     ])('%s', (_, limits, expected) => {
-      expect(refusalReasons(N0, amounts(0, 0, 0), request({ flavor: flavor({ memoryMb: 1000 }), limits }))).toEqual(expected);
+      expect(refusalReasons(N0, amounts(0, 0, 0), request({ flavor: flavor({ memoryMb: 1000 }), limits }))).toEqual(
+        expected,
+      );
     });
 
     test('an override is a limit, so used (reserved included) is still taken off it', () => {
@@ -237,7 +349,8 @@ describe('Nova claim test against a node', () => {
 
   describe('when the PCI requests cannot be met', () => {
     const pci = [{ count: 1, spec: [{ vendorId: '8086', productId: '1520' }], aliasName: 'nic' }];
-    const refusedPci = (req: ReturnType<typeof request>) => refusalMessage(refusalReasons(N0, amounts(0, 0, 0), req, false));
+    const refusedPci = (req: ReturnType<typeof request>) =>
+      refusalMessage(refusalReasons(N0, amounts(0, 0, 0), req, false));
 
     test('a request that fits otherwise is refused with "Claim pci failed" alone', () => {
       expect(refusedPci(request({ pciRequests: pci }))).toBe('Insufficient compute resources: Claim pci failed.');
@@ -251,7 +364,9 @@ describe('Nova claim test against a node', () => {
     });
 
     test('when the devices fit, PCI requests add no reason', () => {
-      expect(refusalReasons(N0, amounts(0, 0, 0), request({ pciRequests: [...pci, { count: 2, spec: [] }] }))).toEqual([]);
+      expect(refusalReasons(N0, amounts(0, 0, 0), request({ pciRequests: [...pci, { count: 2, spec: [] }] }))).toEqual(
+        [],
+      );
     });
 
     test('an empty list of PCI requests is no PCI request', () => {

@@ -22,14 +22,24 @@ import {
 
 /** Node N0: 4 vCPUs, 512 MB, 6 GB, Nova's ratios, nothing reserved. */
 export const N0: Inventory = {
-  vcpus: 4, memoryMb: 512, localGb: 6,
-  cpuAllocationRatio: 16, ramAllocationRatio: 1.5, diskAllocationRatio: 1,
-  reservedHostMemoryMb: 0, reservedHostDiskMb: 0, reservedHostCpus: 0,
+  vcpus: 4,
+  memoryMb: 512,
+  localGb: 6,
+  cpuAllocationRatio: 16,
+  ramAllocationRatio: 1.5,
+  diskAllocationRatio: 1,
+  reservedHostMemoryMb: 0,
+  reservedHostDiskMb: 0,
+  reservedHostCpus: 0,
 };
 
 /** A node of the given size with Nova's defaults for everything else. */
 export const inventory = (over: Partial<Inventory>): Inventory => ({
-  vcpus: 1, memoryMb: 1024, localGb: 10, ...INVENTORY_DEFAULTS, ...over,
+  vcpus: 1,
+  memoryMb: 1024,
+  localGb: 10,
+  ...INVENTORY_DEFAULTS,
+  ...over,
 });
 
 export const F1: Flavor = { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0 };
@@ -56,7 +66,11 @@ export const request = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({
 });
 
 export const state = (over: Partial<InstanceState> = {}): InstanceState => ({
-  vmState: 'active', taskState: null, osType: 'fake-os', projectId: 'fake-project', ...over,
+  vmState: 'active',
+  taskState: null,
+  osType: 'fake-os',
+  projectId: 'fake-project',
+  ...over,
 });
 
 interface Tracked {
@@ -103,7 +117,14 @@ export class Ledger {
   }
 
   view(): NodeView {
-    return nodeView({ nodeId: 'N0', ...this.inventory, used: this.used, stats: this.stats, generation: 1, pciPools: {} });
+    return nodeView({
+      nodeId: 'N0',
+      ...this.inventory,
+      used: this.used,
+      stats: this.stats,
+      generation: 1,
+      pciPools: {},
+    });
   }
 
   private tracked(uuid: string): Tracked {

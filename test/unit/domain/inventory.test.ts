@@ -15,8 +15,12 @@ describe('Nova inventory defaults', () => {
 
   test('there are no other defaults', () => {
     expect(Object.keys(INVENTORY_DEFAULTS).sort()).toEqual([
-      'cpuAllocationRatio', 'diskAllocationRatio', 'ramAllocationRatio',
-      'reservedHostCpus', 'reservedHostDiskMb', 'reservedHostMemoryMb',
+      'cpuAllocationRatio',
+      'diskAllocationRatio',
+      'ramAllocationRatio',
+      'reservedHostCpus',
+      'reservedHostDiskMb',
+      'reservedHostMemoryMb',
     ]);
   });
 
@@ -33,7 +37,11 @@ describe('reserved resources count as used', () => {
     ['disk of 1536 MB is floored to 1 GB', { reservedHostDiskMb: 1536 }, amounts(0, 1, 0)],
     ['disk of 1023 MB is floored to 0 GB', { reservedHostDiskMb: 1023 }, amounts(0, 0, 0)],
     ['disk of 3071 MB is floored to 2 GB', { reservedHostDiskMb: 3071 }, amounts(0, 2, 0)],
-    ['all three together', { reservedHostMemoryMb: 512, reservedHostDiskMb: 2048, reservedHostCpus: 1 }, amounts(512, 2, 1)],
+    [
+      'all three together',
+      { reservedHostMemoryMb: 512, reservedHostDiskMb: 2048, reservedHostCpus: 1 },
+      amounts(512, 2, 1),
+    ],
   ])('%s', (_, over, expected) => {
     expect(reserved({ ...N0, ...over })).toEqual(expected);
   });
@@ -48,8 +56,16 @@ describe('node limits are size times allocation ratio', () => {
     ['N0 with ratios 16 / 1.5 / 1', N0, amounts(768, 6, 64)],
     ['ratios of 1 give the raw size', { ...N0, cpuAllocationRatio: 1, ramAllocationRatio: 1 }, amounts(512, 6, 4)],
     ['a disk ratio above 1 overcommits disk', { ...N0, diskAllocationRatio: 2.5 }, amounts(768, 15, 64)],
-    ['ratios below 1 undercommit', { ...N0, cpuAllocationRatio: 0.5, ramAllocationRatio: 0.5, diskAllocationRatio: 0.5 }, amounts(256, 3, 2)],
-    ['reserved amounts do not lower the limits', { ...N0, reservedHostMemoryMb: 512, reservedHostDiskMb: 4096, reservedHostCpus: 2 }, amounts(768, 6, 64)],
+    [
+      'ratios below 1 undercommit',
+      { ...N0, cpuAllocationRatio: 0.5, ramAllocationRatio: 0.5, diskAllocationRatio: 0.5 },
+      amounts(256, 3, 2),
+    ],
+    [
+      'reserved amounts do not lower the limits',
+      { ...N0, reservedHostMemoryMb: 512, reservedHostDiskMb: 4096, reservedHostCpus: 2 },
+      amounts(768, 6, 64),
+    ],
   ])('%s', (_, inv, expected) => {
     expect(nodeLimits(inv)).toEqual(expected);
   });

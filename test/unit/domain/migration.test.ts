@@ -33,7 +33,11 @@ const F2 = flavor({ vcpus: 2, memoryMb: 256, rootGb: 5 });
 
 /** One side of a move: the flavor and its usage (no overhead, local root disk, no PCI devices) unless told otherwise. */
 const sizing = (f: Flavor, usage: Amounts = instanceUsage(f, ZERO, false)): Sizing => ({
-  flavor: f, overhead: { ...ZERO }, volumeBacked: false, amounts: usage, pciDevices: [],
+  flavor: f,
+  overhead: { ...ZERO },
+  volumeBacked: false,
+  amounts: usage,
+  pciDevices: [],
 });
 
 /** A resize of I1 from F1 to F2, from node A to node B, at pre-migrating with nothing applied yet. */
@@ -61,8 +65,18 @@ const devicesOf = (h: Holding) => `${h.nodeId}|${h.size}`;
 const sorted = (hs: readonly Holding[]) => [...hs].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
 
 const SHARED_LIFECYCLE: MigrationStatus[] = [
-  'accepted', 'pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting',
-  'confirmed', 'reverted', 'error', 'failed', 'cancelled',
+  'accepted',
+  'pre-migrating',
+  'migrating',
+  'post-migrating',
+  'finished',
+  'confirming',
+  'reverting',
+  'confirmed',
+  'reverted',
+  'error',
+  'failed',
+  'cancelled',
 ];
 const LIFECYCLES: Record<MoveType, MigrationStatus[]> = {
   resize: SHARED_LIFECYCLE,
@@ -72,10 +86,18 @@ const LIFECYCLES: Record<MoveType, MigrationStatus[]> = {
 const FAILURES = ['error', 'failed', 'cancelled'] as const;
 /** The in-progress order; confirming and reverting are one step (alternatives after finished). */
 const ORDER: MigrationStatus[][] = [
-  ['accepted'], ['pre-migrating'], ['migrating'], ['post-migrating'], ['finished'], ['confirming', 'reverting'],
+  ['accepted'],
+  ['pre-migrating'],
+  ['migrating'],
+  ['post-migrating'],
+  ['finished'],
+  ['confirming', 'reverting'],
 ];
 const CROSSINGS: [MigrationStatus, MigrationStatus][] = [
-  ['reverting', 'confirming'], ['reverting', 'confirmed'], ['confirming', 'reverting'], ['confirming', 'reverted'],
+  ['reverting', 'confirming'],
+  ['reverting', 'confirmed'],
+  ['confirming', 'reverting'],
+  ['confirming', 'reverted'],
 ];
 const isCrossing = (from: MigrationStatus, to: MigrationStatus) => CROSSINGS.some(([a, b]) => a === from && b === to);
 
@@ -84,7 +106,14 @@ const kinds = (m: Migration, sequence?: number) =>
 
 describe('statuses', () => {
   test('in progress: pre-migrating, migrating, post-migrating, finished, confirming, reverting', () => {
-    expect([...IN_PROGRESS]).toEqual(['pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting']);
+    expect([...IN_PROGRESS]).toEqual([
+      'pre-migrating',
+      'migrating',
+      'post-migrating',
+      'finished',
+      'confirming',
+      'reverting',
+    ]);
   });
 
   test('final: confirmed, reverted, error, failed, cancelled, done', () => {
@@ -106,12 +135,18 @@ describe('statuses', () => {
 
 describe('deciding a status change', () => {
   describe('each kind of move accepts only the statuses of its lifecycle', () => {
-    test.each(MOVE_TYPES)('a fresh %s (accepted) takes every later status of its lifecycle and refuses the rest', (moveType) => {
-      const expected = Object.fromEntries(
-        STATUSES.map((s) => [s, !LIFECYCLES[moveType].includes(s) ? 'invalid' : s === 'accepted' ? 'ignore' : 'apply']),
-      );
-      expect(kinds(migration({ moveType, status: 'accepted' }))).toEqual(expected);
-    });
+    test.each(MOVE_TYPES)(
+      'a fresh %s (accepted) takes every later status of its lifecycle and refuses the rest',
+      (moveType) => {
+        const expected = Object.fromEntries(
+          STATUSES.map((s) => [
+            s,
+            !LIFECYCLES[moveType].includes(s) ? 'invalid' : s === 'accepted' ? 'ignore' : 'apply',
+          ]),
+        );
+        expect(kinds(migration({ moveType, status: 'accepted' }))).toEqual(expected);
+      },
+    );
 
     test('a resize and a cold migration share one lifecycle: everything but done', () => {
       expect(STATUSES.filter((s) => decide(migration({ status: 'accepted' }), s).kind !== 'invalid')).toEqual(
@@ -128,7 +163,8 @@ describe('deciding a status change', () => {
 
     test('the refusal names the kind of move and the status', () => {
       expect(decide(migration({ moveType: 'evacuation' }), 'finished')).toEqual({
-        kind: 'invalid', reason: expect.stringMatching(/evacuation.*finished/),
+        kind: 'invalid',
+        reason: expect.stringMatching(/evacuation.*finished/),
       });
     });
   });
@@ -136,7 +172,9 @@ describe('deciding a status change', () => {
   describe('order', () => {
     const pairs = (later: boolean) =>
       ORDER.flatMap((from, i) =>
-        ORDER.filter((_, j) => (later ? j > i : j < i)).flat().flatMap((to) => from.map((f) => [f, to] as const)),
+        ORDER.filter((_, j) => (later ? j > i : j < i))
+          .flat()
+          .flatMap((to) => from.map((f) => [f, to] as const)),
       );
 
     test.each(pairs(true))('%s then %s (later) applies', (from, to) => {
@@ -148,27 +186,39 @@ describe('deciding a status change', () => {
     });
 
     test.each(ORDER.flat())('%s again is ignored', (s) => {
-      expect(decide(migration({ status: s }), s)).toEqual({ kind: 'ignore', reason: expect.stringContaining('does not come after') });
+      expect(decide(migration({ status: s }), s)).toEqual({
+        kind: 'ignore',
+        reason: expect.stringContaining('does not come after'),
+      });
     });
 
-    test.each(MOVE_TYPES.flatMap((t) => ORDER.flat().filter((s) => LIFECYCLES[t].includes(s)).map((s) => [t, s] as const)))(
-      'a %s that is %s can end in any final status of its lifecycle (but for a crossing)',
-      (moveType, from) => {
-        const finals = LIFECYCLES[moveType].filter(isFinal);
-        const m = migration({ moveType, status: from });
-        expect(finals.map((s) => [s, decide(m, s).kind])).toEqual(finals.map((s) => [s, isCrossing(from, s) ? 'invalid' : 'apply']));
-      },
-    );
+    test.each(
+      MOVE_TYPES.flatMap((t) =>
+        ORDER.flat()
+          .filter((s) => LIFECYCLES[t].includes(s))
+          .map((s) => [t, s] as const),
+      ),
+    )('a %s that is %s can end in any final status of its lifecycle (but for a crossing)', (moveType, from) => {
+      const finals = LIFECYCLES[moveType].filter(isFinal);
+      const m = migration({ moveType, status: from });
+      expect(finals.map((s) => [s, decide(m, s).kind])).toEqual(
+        finals.map((s) => [s, isCrossing(from, s) ? 'invalid' : 'apply']),
+      );
+    });
   });
 
   describe('confirming and reverting exclude each other', () => {
     test.each(CROSSINGS)('%s then %s is refused', (from, to) => {
       expect(decide(migration({ status: from }), to)).toEqual({
-        kind: 'invalid', reason: expect.stringMatching(new RegExp(`${from}.*${to}`)),
+        kind: 'invalid',
+        reason: expect.stringMatching(new RegExp(`${from}.*${to}`)),
       });
     });
 
-    test.each([['confirming', 'confirmed'], ['reverting', 'reverted']] as const)('%s then %s applies', (from, to) => {
+    test.each([
+      ['confirming', 'confirmed'],
+      ['reverting', 'reverted'],
+    ] as const)('%s then %s applies', (from, to) => {
       expect(decide(migration({ status: from }), to)).toEqual({ kind: 'apply' });
     });
 
@@ -184,14 +234,17 @@ describe('deciding a status change', () => {
     test.each(MOVE_TYPES.flatMap((t) => LIFECYCLES[t].filter(isFinal).map((s) => [t, s] as const)))(
       'a %s that is %s ignores every status of its lifecycle and still refuses the others',
       (moveType, final) => {
-        const expected = Object.fromEntries(STATUSES.map((s) => [s, LIFECYCLES[moveType].includes(s) ? 'ignore' : 'invalid']));
+        const expected = Object.fromEntries(
+          STATUSES.map((s) => [s, LIFECYCLES[moveType].includes(s) ? 'ignore' : 'invalid']),
+        );
         expect(kinds(migration({ moveType, status: final }), 99)).toEqual(expected);
       },
     );
 
     test('the reason says the migration is already final', () => {
       expect(decide(migration({ status: 'confirmed' }), 'reverted')).toEqual({
-        kind: 'ignore', reason: expect.stringContaining('already confirmed'),
+        kind: 'ignore',
+        reason: expect.stringContaining('already confirmed'),
       });
     });
   });
@@ -200,7 +253,10 @@ describe('deciding a status change', () => {
     const at7 = migration({ status: 'migrating', sequence: 7 });
 
     test.each([7, 6, 0, -1])('a sequence of %s, not after the 7 applied, is ignored', (sequence) => {
-      expect(decide(at7, 'finished', sequence)).toEqual({ kind: 'ignore', reason: expect.stringMatching(/sequence.*7/) });
+      expect(decide(at7, 'finished', sequence)).toEqual({
+        kind: 'ignore',
+        reason: expect.stringMatching(/sequence.*7/),
+      });
     });
 
     test('a sequence after the one applied applies', () => {
@@ -228,7 +284,8 @@ describe('deciding a status change', () => {
 
     test('a stale sequence is ignored before the final status is looked at', () => {
       expect(decide(migration({ status: 'confirmed', sequence: 7 }), 'reverted', 7)).toEqual({
-        kind: 'ignore', reason: expect.stringContaining('sequence'),
+        kind: 'ignore',
+        reason: expect.stringContaining('sequence'),
       });
     });
 
@@ -271,7 +328,8 @@ describe('placement: who holds what', () => {
     expect(placement(m, 'reverted', 'reverting')).toEqual(onSource);
   });
 
-  const failuresAfter = (befores: readonly MigrationStatus[]) => FAILURES.flatMap((f) => befores.map((b) => [f, b] as const));
+  const failuresAfter = (befores: readonly MigrationStatus[]) =>
+    FAILURES.flatMap((f) => befores.map((b) => [f, b] as const));
 
   test.each(failuresAfter(['accepted', 'pre-migrating', 'migrating', 'post-migrating']))(
     '%s before finishing (from %s): only the instance, still on the source with its old size',
@@ -289,8 +347,12 @@ describe('placement: who holds what', () => {
 
   test('a same-host move holds both sides on the one node', () => {
     const n = sameHost();
-    expect(sorted(placement(n, 'migrating', 'migrating'))).toEqual(sorted([hold('N', 'instance', 'old'), hold('N', 'new', 'new')]));
-    expect(sorted(placement(n, 'finished', 'finished'))).toEqual(sorted([hold('N', 'old', 'old'), hold('N', 'instance', 'new')]));
+    expect(sorted(placement(n, 'migrating', 'migrating'))).toEqual(
+      sorted([hold('N', 'instance', 'old'), hold('N', 'new', 'new')]),
+    );
+    expect(sorted(placement(n, 'finished', 'finished'))).toEqual(
+      sorted([hold('N', 'old', 'old'), hold('N', 'instance', 'new')]),
+    );
     expect(placement(n, 'confirmed', 'finished')).toEqual([hold('N', 'instance', 'new')]);
     expect(placement(n, 'reverted', 'reverting')).toEqual([hold('N', 'instance', 'old')]);
   });
@@ -306,23 +368,33 @@ interface NodeTotal {
 type Totals = Record<string, NodeTotal>;
 
 const ACTIVE = state();
-const ARRIVES: Stats = { num_instances: 1, num_vm_active: 1, num_task_None: 1, 'num_os_type_fake-os': 1, 'num_proj_fake-project': 1 };
+const ARRIVES: Stats = {
+  num_instances: 1,
+  num_vm_active: 1,
+  num_task_None: 1,
+  'num_os_type_fake-os': 1,
+  'num_proj_fake-project': 1,
+};
 const negate = (s: Stats): Stats => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, -v]));
 const LEAVES = negate(ARRIVES);
 
 /** -0 and 0 are the same figure. */
 const plain = (a: Amounts) => amounts(a.memoryMb + 0, a.diskGb + 0, a.vcpus + 0);
 /** A plan's per-node changes as a plain object. */
-const changes = (p: MovePlan) => Object.fromEntries([...p.nodes].map(([id, c]) => [id, { ...c, amounts: plain(c.amounts) }]));
+const changes = (p: MovePlan) =>
+  Object.fromEntries([...p.nodes].map(([id, c]) => [id, { ...c, amounts: plain(c.amounts) }]));
 
 /** A stats key at 0 is no key. */
 const tidy = (totals: Totals): Totals =>
   Object.fromEntries(
-    Object.entries(totals).map(([id, t]) => [id, {
-      used: plain(t.used),
-      stats: Object.fromEntries(Object.entries(t.stats).filter(([, v]) => v !== 0)),
-      tracked: t.tracked,
-    }]),
+    Object.entries(totals).map(([id, t]) => [
+      id,
+      {
+        used: plain(t.used),
+        stats: Object.fromEntries(Object.entries(t.stats).filter(([, v]) => v !== 0)),
+        tracked: t.tracked,
+      },
+    ]),
   );
 
 const nodesOf = (m: Migration) => [...new Set([m.sourceNodeId, m.destNodeId])];
@@ -346,14 +418,23 @@ function applyPlan(totals: Totals, plan: MovePlan): Totals {
   const out = { ...totals };
   for (const [id, c] of plan.nodes) {
     const t = out[id]!;
-    out[id] = { used: add(t.used, c.amounts), stats: applyStatsDelta(t.stats, c.stats), tracked: t.tracked + c.tracked };
+    out[id] = {
+      used: add(t.used, c.amounts),
+      stats: applyStatsDelta(t.stats, c.stats),
+      tracked: t.tracked + c.tracked,
+    };
   }
   return tidy(out);
 }
 
 const used = (t: NodeTotal | undefined) => (t ? `${t.used.memoryMb}/${t.used.diskGb}/${t.used.vcpus}` : 'no node');
 
-function plan(m: Migration, current: readonly Holding[], target: readonly Holding[], s: InstanceState = ACTIVE): MovePlan {
+function plan(
+  m: Migration,
+  current: readonly Holding[],
+  target: readonly Holding[],
+  s: InstanceState = ACTIVE,
+): MovePlan {
   const p = planMove(m, [...current], [...target], s);
   if ('refused' in p) throw new Error(`${m.status}: refused: ${p.refused}`);
   return p;
@@ -373,41 +454,73 @@ interface Step {
  * the devices freed are not exactly those of the sizes a node no longer holds; the host is not where the
  * instance is.
  */
-function walk(start: Migration, path: readonly MigrationStatus[], s: InstanceState = ACTIVE): { steps: Step[]; problems: string[] } {
+function walk(
+  start: Migration,
+  path: readonly MigrationStatus[],
+  s: InstanceState = ACTIVE,
+): { steps: Step[]; problems: string[] } {
   let m = start;
   let holdings = placement(m, m.status, m.status);
   let totals = held(m, holdings, s);
   const steps: Step[] = [];
   const problems: string[] = [];
   const check = (ok: boolean, what: string, seen?: unknown) => {
-    if (!ok) problems.push(`${m.moveType} ${m.status} → ${path[steps.length]}: ${what}${seen === undefined ? '' : ` ${JSON.stringify(seen)}`}`);
+    if (!ok)
+      problems.push(
+        `${m.moveType} ${m.status} → ${path[steps.length]}: ${what}${seen === undefined ? '' : ` ${JSON.stringify(seen)}`}`,
+      );
     return ok;
   };
   for (const next of path) {
     if (!check(decide(m, next).kind === 'apply', 'does not apply')) break;
     // The store reads what is held from the current status alone: it must be what the last step left.
-    check(isDeepStrictEqual(sorted(placement(m, m.status, m.status)), sorted(holdings)), 'the status does not say what is held', holdings);
+    check(
+      isDeepStrictEqual(sorted(placement(m, m.status, m.status)), sorted(holdings)),
+      'the status does not say what is held',
+      holdings,
+    );
     const target = placement(m, next, m.status);
     const p = planMove(m, holdings, target, s);
     if ('refused' in p) {
       check(false, 'refused', p.refused);
       break;
     }
-    for (const [id, c] of p.nodes) check(RESOURCES.every((r) => c.amounts[r] <= 0), `node ${id} gains`, c.amounts);
+    for (const [id, c] of p.nodes)
+      check(
+        RESOURCES.every((r) => c.amounts[r] <= 0),
+        `node ${id} gains`,
+        c.amounts,
+      );
     const present = new Set(holdings.map(keyOf));
     const devicesBefore = holdings.map(devicesOf);
-    check(p.remove.every((h) => present.has(keyOf(h))), 'removes a hold that is not there', p.remove);
-    check(p.create.every((h) => !present.has(keyOf(h))), 'creates a hold that is already there', p.create);
+    check(
+      p.remove.every((h) => present.has(keyOf(h))),
+      'removes a hold that is not there',
+      p.remove,
+    );
+    check(
+      p.create.every((h) => !present.has(keyOf(h))),
+      'creates a hold that is already there',
+      p.create,
+    );
     const removed = new Set(p.remove.map(keyOf));
     holdings = [...holdings.filter((h) => !removed.has(keyOf(h))), ...p.create];
     check(isDeepStrictEqual(sorted(holdings), sorted(target)), 'holds other than placement() says', holdings);
     check(new Set(holdings.map(devicesOf)).size === holdings.length, 'holds one size on one node twice', holdings);
     const kept = new Set(holdings.map(devicesOf));
     const gone = devicesBefore.filter((d) => !kept.has(d));
-    check(isDeepStrictEqual(p.freed.map(devicesOf).sort(), gone.sort()), 'frees other devices than those no longer held', p.freed);
+    check(
+      isDeepStrictEqual(p.freed.map(devicesOf).sort(), gone.sort()),
+      'frees other devices than those no longer held',
+      p.freed,
+    );
     totals = applyPlan(totals, p);
     check(isDeepStrictEqual(totals, held(m, target, s)), 'the totals differ from what placement() holds', totals);
-    check(p.host === target.find((h) => h.role === 'instance')?.nodeId, 'the host is not where the instance is', p.host);
+    check(
+      p.host === target.find((h) => h.role === 'instance')?.nodeId,
+      'the host is not where the instance is',
+      p.host,
+    );
     steps.push({ status: next, plan: p, totals });
     m = { ...m, status: next };
   }
@@ -443,7 +556,13 @@ describe('planning a status change', () => {
 
   test('the stats moved are those of the instance state passed', () => {
     const s = state({ vmState: 'resized', taskState: 'resize_finish', osType: 'linux', projectId: null });
-    const keys = { num_instances: 1, num_vm_resized: 1, num_task_resize_finish: 1, num_os_type_linux: 1, num_proj_None: 1 };
+    const keys = {
+      num_instances: 1,
+      num_vm_resized: 1,
+      num_task_resize_finish: 1,
+      num_os_type_linux: 1,
+      num_proj_None: 1,
+    };
     const p = plan(m, claimed, moved, s);
     expect([p.nodes.get('A')?.stats, p.nodes.get('B')?.stats]).toEqual([negate(keys), keys]);
   });
@@ -492,13 +611,31 @@ describe('planning a status change', () => {
     test.each<[string, Migration, MigrationStatus, MigrationStatus, Holding[]]>([
       ['finishing across nodes', m, 'post-migrating', 'finished', []],
       ['confirming across nodes (the old size on the source)', m, 'confirming', 'confirmed', [hold('A', 'old', 'old')]],
-      ['reverting across nodes (the new size on the destination)', m, 'reverting', 'reverted', [hold('B', 'instance', 'new')]],
+      [
+        'reverting across nodes (the new size on the destination)',
+        m,
+        'reverting',
+        'reverted',
+        [hold('B', 'instance', 'new')],
+      ],
       ['failing before finishing (the destination hold)', m, 'migrating', 'failed', [hold('B', 'new', 'new')]],
       ['failing after finishing (the source hold)', m, 'finished', 'error', [hold('A', 'old', 'old')]],
-      ['confirming straight from pre-migrating (the old size on the source)', m, 'pre-migrating', 'confirmed', [hold('A', 'instance', 'old')]],
+      [
+        'confirming straight from pre-migrating (the old size on the source)',
+        m,
+        'pre-migrating',
+        'confirmed',
+        [hold('A', 'instance', 'old')],
+      ],
       ['finishing on one host', n, 'post-migrating', 'finished', []],
       ['reverting on one host (the new size)', n, 'finished', 'reverted', [hold('N', 'instance', 'new')]],
-      ['confirming on one host straight from pre-migrating (the old size)', n, 'pre-migrating', 'confirmed', [hold('N', 'instance', 'old')]],
+      [
+        'confirming on one host straight from pre-migrating (the old size)',
+        n,
+        'pre-migrating',
+        'confirmed',
+        [hold('N', 'instance', 'old')],
+      ],
     ])('%s', (_, mig, from, to, freed) => {
       expect(plan(mig, placement(mig, from, from), placement(mig, to, from)).freed).toEqual(freed);
     });
@@ -506,7 +643,12 @@ describe('planning a status change', () => {
 
   describe('refusals: a node may never gain usage', () => {
     test('finishing without the destination hold would add the new size there: refused, naming the node', () => {
-      const p = planMove(m, claimed.filter((h) => h.role !== 'new'), moved, ACTIVE);
+      const p = planMove(
+        m,
+        claimed.filter((h) => h.role !== 'new'),
+        moved,
+        ACTIVE,
+      );
       expect(p).toEqual({ refused: expect.stringContaining('node B') });
     });
 
@@ -533,14 +675,25 @@ describe('planning a status change', () => {
 });
 
 describe('whole moves on nodes of N0 (I1 resized from F1 = 128/1/1 to F2 = 256/5/2)', () => {
-  const usedPerStep = (steps: Step[], ...ids: string[]) => steps.map((s) => [s.status, ...ids.map((id) => used(s.totals[id]))]);
+  const usedPerStep = (steps: Step[], ...ids: string[]) =>
+    steps.map((s) => [s.status, ...ids.map((id) => used(s.totals[id]))]);
 
   const BOTH_HELD = ['128/1/1', '256/5/2'];
   const ONLY_ON = { A: ['128/1/1', '0/0/0'], B: ['0/0/0', '256/5/2'] };
 
   test.each([
-    ['confirmed', 'the source keeps the old size until the confirmation', 'B', ['pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'confirmed']],
-    ['reverted', 'the destination releases and the instance is back on the source with its old size', 'A', ['finished', 'reverting', 'reverted']],
+    [
+      'confirmed',
+      'the source keeps the old size until the confirmation',
+      'B',
+      ['pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'confirmed'],
+    ],
+    [
+      'reverted',
+      'the destination releases and the instance is back on the source with its old size',
+      'A',
+      ['finished', 'reverting', 'reverted'],
+    ],
   ] as const)('cross-node, %s: %s', (_final, _what, endsOn, path) => {
     const steps = walked(migration({ status: 'accepted' }), path);
     const last = steps.length - 1;
@@ -557,7 +710,13 @@ describe('whole moves on nodes of N0 (I1 resized from F1 = 128/1/1 to F2 = 256/5
     ['confirmed', '256/5/2'],
     ['reverted', '128/1/1'],
   ] as const)('same host: 384/6/3 held from the claim through finished, then %s leaves %s', (final, after) => {
-    const steps = walked(sameHost({ status: 'accepted' }), ['pre-migrating', 'migrating', 'post-migrating', 'finished', final]);
+    const steps = walked(sameHost({ status: 'accepted' }), [
+      'pre-migrating',
+      'migrating',
+      'post-migrating',
+      'finished',
+      final,
+    ]);
     expect(usedPerStep(steps, 'N')).toEqual([
       ['pre-migrating', '384/6/3'],
       ['migrating', '384/6/3'],
@@ -587,7 +746,10 @@ function lifecyclePaths(moveType: MoveType): MigrationStatus[][] {
 function ending(m: Migration, path: readonly MigrationStatus[]): [string, Amounts] {
   const last = path.at(-1)!;
   const before = path.at(-2) ?? 'accepted';
-  const onDest = last === 'confirmed' || last === 'done' || (last !== 'reverted' && ['finished', 'confirming', 'reverting'].includes(before));
+  const onDest =
+    last === 'confirmed' ||
+    last === 'done' ||
+    (last !== 'reverted' && ['finished', 'confirming', 'reverting'].includes(before));
   return onDest ? [m.destNodeId, m.new.amounts] : [m.sourceNodeId, m.old.amounts];
 }
 
@@ -613,7 +775,11 @@ describe('every path of every lifecycle', () => {
     ['across nodes', {}],
     ['on one host', { sourceNodeId: 'N', destNodeId: 'N' }],
   ];
-  const article: Record<MoveType, string> = { resize: 'a resize', migration: 'a cold migration', evacuation: 'an evacuation' };
+  const article: Record<MoveType, string> = {
+    resize: 'a resize',
+    migration: 'a cold migration',
+    evacuation: 'an evacuation',
+  };
   const cases = MOVE_TYPES.flatMap((moveType) =>
     layouts.flatMap(([where, nodes]) =>
       sizes.map(([how, old, next]) => [article[moveType], where, how, { moveType, old, new: next, ...nodes }] as const),
@@ -629,10 +795,13 @@ describe('every path of every lifecycle', () => {
         const run = walk(start, path);
         problems.push(...run.problems);
         const [node, size] = ending(start, path);
-        const expected: Totals = Object.fromEntries(nodesOf(start).map((id) => [id, { used: ZERO, stats: {}, tracked: 0 }]));
+        const expected: Totals = Object.fromEntries(
+          nodesOf(start).map((id) => [id, { used: ZERO, stats: {}, tracked: 0 }]),
+        );
         expected[node] = { used: size, stats: ARRIVES, tracked: 1 };
         const totals = run.steps.at(-1)?.totals;
-        if (!isDeepStrictEqual(totals, tidy(expected))) problems.push(`${path.join(' → ')} ends with ${JSON.stringify(totals)}`);
+        if (!isDeepStrictEqual(totals, tidy(expected)))
+          problems.push(`${path.join(' → ')} ends with ${JSON.stringify(totals)}`);
       }
       expect(problems).toEqual([]);
     },

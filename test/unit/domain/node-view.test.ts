@@ -2,7 +2,13 @@ import { nodeView, type Amounts, type NodeState, type Stats } from '../../../lib
 import { amounts, N0 } from './fixtures';
 
 const node = (used: Amounts, stats: Stats = {}, over: Partial<NodeState> = {}): NodeState => ({
-  nodeId: 'n-1', ...N0, used, stats, generation: 7, pciPools: {}, ...over,
+  nodeId: 'n-1',
+  ...N0,
+  used,
+  stats,
+  generation: 7,
+  pciPools: {},
+  ...over,
 });
 
 describe('the node view', () => {
@@ -18,7 +24,13 @@ describe('the node view', () => {
 
   test.each([
     ['free is size minus used, ignoring the ratios', amounts(300, 2.5, 3), {}, 212, 3.5],
-    ['a ratio change does not change free', amounts(300, 2.5, 3), { ramAllocationRatio: 3, diskAllocationRatio: 2 }, 212, 3.5],
+    [
+      'a ratio change does not change free',
+      amounts(300, 2.5, 3),
+      { ramAllocationRatio: 3, diskAllocationRatio: 2 },
+      212,
+      3.5,
+    ],
     ['used beyond the size gives negative free, not clamped', amounts(700, 8, 100), {}, -188, -2],
     ['nothing used leaves the whole size free', amounts(0, 0, 0), {}, 512, 6],
     ['free is exactly zero when used equals the size', amounts(512, 6, 4), {}, 0, 0],
@@ -28,7 +40,11 @@ describe('the node view', () => {
   });
 
   test('shows the node limits: size times ratio', () => {
-    expect(nodeView(node(amounts(0, 0, 0), {}, { diskAllocationRatio: 2 })).limits).toEqual({ vcpus: 64, memoryMb: 768, diskGb: 12 });
+    expect(nodeView(node(amounts(0, 0, 0), {}, { diskAllocationRatio: 2 })).limits).toEqual({
+      vcpus: 64,
+      memoryMb: 768,
+      diskGb: 12,
+    });
   });
 
   test('the stats are shown with io_workload added', () => {

@@ -38,19 +38,33 @@ const SEEDS = Array.from({ length: 50 }, (_, i) => i);
 
 /** A free, present type-PCI device at version 1. */
 const dev = (address: string, over: Partial<PciDevice> = {}): PciDevice => ({
-  address, vendorId: '8086', productId: '1520', numaNode: 0, deviceType: 'type-PCI', busyChildren: 0, version: 1, ...over,
+  address,
+  vendorId: '8086',
+  productId: '1520',
+  numaNode: 0,
+  deviceType: 'type-PCI',
+  busyChildren: 0,
+  version: 1,
+  ...over,
 });
-const pf = (address: string, over: Partial<PciDevice> = {}) => dev(address, { productId: '154d', deviceType: 'type-PF', ...over });
+const pf = (address: string, over: Partial<PciDevice> = {}) =>
+  dev(address, { productId: '154d', deviceType: 'type-PF', ...over });
 const vf = (address: string, parent: string, over: Partial<PciDevice> = {}) =>
   dev(address, { productId: '10ed', deviceType: 'type-VF', parentAddress: parent, ...over });
 
 /** `pfs` PFs p0, p1, … with `vfs` free VFs each (p0.0, p0.1, …). */
 const sriov = (pfs: number, vfs: number): Map<string, PciDevice> =>
-  byAddress(Array.from({ length: pfs }, (_, p) => [pf(`p${p}`), ...Array.from({ length: vfs }, (_, v) => vf(`p${p}.${v}`, `p${p}`))]).flat());
+  byAddress(
+    Array.from({ length: pfs }, (_, p) => [
+      pf(`p${p}`),
+      ...Array.from({ length: vfs }, (_, v) => vf(`p${p}.${v}`, `p${p}`)),
+    ]).flat(),
+  );
 
 const node = (...devices: PciDevice[]) => byAddress(devices);
 /** The devices after `owner` took `addresses`. */
-const taken = (devices: Devices, addresses: string[], owner = 'I1') => applyChanges(devices, allocate(devices, addresses, owner));
+const taken = (devices: Devices, addresses: string[], owner = 'I1') =>
+  applyChanges(devices, allocate(devices, addresses, owner));
 const ask = (count: number, ...spec: Spec[]): PciRequestSpec => ({ count, spec });
 const VF = ask(1, { deviceType: 'type-VF' });
 const PF = ask(1, { deviceType: 'type-PF' });
@@ -94,7 +108,13 @@ describe('pools', () => {
   });
 
   test('count is the devices present, free the ones a claim could take now', () => {
-    const devices = node(dev('a'), dev('b', { owner: 'I1' }), dev('c', { owner: 'I2', removed: true }), dev('d', { removed: true }), dev('e'));
+    const devices = node(
+      dev('a'),
+      dev('b', { owner: 'I1' }),
+      dev('c', { owner: 'I2', removed: true }),
+      dev('d', { removed: true }),
+      dev('e'),
+    );
     expect(pool(devices, dev('a'))).toMatchObject({ count: 3, free: 2 });
   });
 
@@ -140,7 +160,11 @@ describe('matches: every key of a spec entry equals the device field', () => {
     ['the type different', { deviceType: 'type-VF' }, false],
     ['the physical network equal', { physicalNetwork: 'physnet1' }, true],
     ['the physical network different', { physicalNetwork: 'physnet2' }, false],
-    ['all keys equal', { vendorId: '8086', productId: '1520', deviceType: 'type-PCI', physicalNetwork: 'physnet1' }, true],
+    [
+      'all keys equal',
+      { vendorId: '8086', productId: '1520', deviceType: 'type-PCI', physicalNetwork: 'physnet1' },
+      true,
+    ],
     ['one key of several different', { vendorId: '8086', productId: '1520', deviceType: 'type-PF' }, false],
     ['a key given as undefined asks nothing', { vendorId: undefined }, true],
     ['a key the device does not have', { color: 'red' }, false],
@@ -172,7 +196,9 @@ function canBeMet(devices: Devices, requests: PciRequestSpec[]): boolean {
   const n = requests.reduce((sum, r) => sum + r.count, 0);
   const all = [...devices.keys()];
   const tryFrom = (picks: string[]): boolean =>
-    picks.length === n ? meets(devices, requests, picks) : all.some((a) => !picks.includes(a) && tryFrom([...picks, a]));
+    picks.length === n
+      ? meets(devices, requests, picks)
+      : all.some((a) => !picks.includes(a) && tryFrom([...picks, a]));
   return tryFrom([]);
 }
 
@@ -253,10 +279,13 @@ describe('choose: devices for every request of a claim', () => {
 
   // The first request can take either device; the second only 'net'. Whichever the first tries first,
   // the search must leave 'net' to the second.
-  test.each([0, 0.5, 0.999])('backs up when the first request took the only device the second can use (random() = %s)', (r) => {
-    const devices = node(dev('net', { physicalNetwork: 'physnet1' }), dev('other'));
-    expect(choose(devices, [ask(1, {}), ask(1, { physicalNetwork: 'physnet1' })], () => r)).toEqual(['other', 'net']);
-  });
+  test.each([0, 0.5, 0.999])(
+    'backs up when the first request took the only device the second can use (random() = %s)',
+    (r) => {
+      const devices = node(dev('net', { physicalNetwork: 'physnet1' }), dev('other'));
+      expect(choose(devices, [ask(1, {}), ask(1, { physicalNetwork: 'physnet1' })], () => r)).toEqual(['other', 'net']);
+    },
+  );
 
   test.each(SEEDS)('backs up to take a PF whose VFs an earlier request might have taken (seed %d)', (seed) => {
     const picks = choose(sriov(2, 2), [ask(2, { deviceType: 'type-VF' }), PF], seeded(seed));
@@ -273,23 +302,28 @@ describe('choose: devices for every request of a claim', () => {
     }
   });
 
-  test.each(SEEDS)('on a random node, a claim is met exactly when it can be, by devices that keep the rules (seed %d)', (seed) => {
-    const rng = seeded(seed + 1000);
-    const devices = randomNode(rng, 6);
-    const requests = Array.from({ length: 1 + Math.floor(rng() * 3) }, () => randomRequest(rng));
-    const picks = choose(devices, requests, rng);
-    expect(picks !== undefined).toBe(canBeMet(devices, requests));
-    if (picks) expect(meets(devices, requests, picks)).toBe(true);
-  });
+  test.each(SEEDS)(
+    'on a random node, a claim is met exactly when it can be, by devices that keep the rules (seed %d)',
+    (seed) => {
+      const rng = seeded(seed + 1000);
+      const devices = randomNode(rng, 6);
+      const requests = Array.from({ length: 1 + Math.floor(rng() * 3) }, () => randomRequest(rng));
+      const picks = choose(devices, requests, rng);
+      expect(picks !== undefined).toBe(canBeMet(devices, requests));
+      if (picks) expect(meets(devices, requests, picks)).toBe(true);
+    },
+  );
 });
 
 describe('allocate: taking devices', () => {
   test('the device gets its owner and a new version; the change carries the device as read', () => {
     const devices = node(dev('a', { version: 3 }), dev('b'));
-    expect(allocate(devices, ['a'], 'I1')).toEqual([{ address: 'a', before: dev('a', { version: 3 }), after: dev('a', { version: 4, owner: 'I1' }) }]);
+    expect(allocate(devices, ['a'], 'I1')).toEqual([
+      { address: 'a', before: dev('a', { version: 3 }), after: dev('a', { version: 4, owner: 'I1' }) },
+    ]);
   });
 
-  test('a VF\'s PF counts one more busy VF and gets a new version', () => {
+  test("a VF's PF counts one more busy VF and gets a new version", () => {
     const changes = changesByAddress(allocate(sriov(1, 2), ['p0.0'], 'I1'));
     expect(changes.p0?.after).toEqual(pf('p0', { busyChildren: 1, version: 2 }));
     expect(changes.p0?.before).toEqual(pf('p0'));
@@ -321,7 +355,7 @@ describe('allocate: taking devices', () => {
 });
 
 describe('release: giving devices back', () => {
-  test('the owner\'s device is free again with a new version', () => {
+  test("the owner's device is free again with a new version", () => {
     const devices = taken(node(dev('a')), ['a']);
     const [change] = release(devices, ['a'], 'I1');
     expect(change?.after).toEqual(dev('a', { version: 3 }));
@@ -333,7 +367,7 @@ describe('release: giving devices back', () => {
     expect(release(devices, ['a', 'b', 'zz'], 'I1').map((c) => c.address)).toEqual(['a']);
   });
 
-  test('a VF\'s PF counts one busy VF less and gets a new version', () => {
+  test("a VF's PF counts one busy VF less and gets a new version", () => {
     const devices = taken(sriov(1, 2), ['p0.0', 'p0.1']);
     const changes = changesByAddress(release(devices, ['p0.0'], 'I1'));
     expect(changes.p0?.after).toMatchObject({ busyChildren: 1, version: 3 });
@@ -348,7 +382,10 @@ describe('release: giving devices back', () => {
   test('a removed PF goes with the release of its last busy VF, not before', () => {
     const devices = new Map(taken(sriov(1, 2), ['p0.0', 'p0.1']));
     devices.set('p0', { ...(devices.get('p0') as PciDevice), removed: true });
-    expect(changesByAddress(release(devices, ['p0.0'], 'I1')).p0?.after).toMatchObject({ busyChildren: 1, removed: true });
+    expect(changesByAddress(release(devices, ['p0.0'], 'I1')).p0?.after).toMatchObject({
+      busyChildren: 1,
+      removed: true,
+    });
     expect(changesByAddress(release(devices, ['p0.0', 'p0.1'], 'I1')).p0?.after).toBeUndefined();
   });
 
@@ -359,7 +396,7 @@ describe('release: giving devices back', () => {
   });
 });
 
-describe('busyCondition: what a change of a PF\'s busy count must find', () => {
+describe("busyCondition: what a change of a PF's busy count must find", () => {
   test.each([
     ['the first busy VF: exactly none busy', { delta: 1, seen: 0 }, { exactly: 0 }],
     ['the last busy VF freed: exactly that one busy', { delta: -1, seen: 1 }, { exactly: 1 }],
@@ -374,7 +411,7 @@ describe('busyCondition: what a change of a PF\'s busy count must find', () => {
 
 const reported = (devices: Devices) => [...devices.values()].filter((d) => !d.removed).map(specOf);
 
-describe('reconcile: the hypervisor\'s new report', () => {
+describe("reconcile: the hypervisor's new report", () => {
   test('an unchanged report changes nothing, whoever holds the devices', () => {
     const devices = taken(sriov(2, 2), ['p0.0', 'p1']);
     expect(reconcile(devices, reported(devices))).toEqual([]);
@@ -391,25 +428,35 @@ describe('reconcile: the hypervisor\'s new report', () => {
 
   test('an owned device gone from the report is kept, marked removed', () => {
     const devices = taken(node(dev('a')), ['a']);
-    expect(reconcile(devices, [])).toEqual([{ address: 'a', before: devices.get('a'), after: dev('a', { owner: 'I1', removed: true, version: 3 }) }]);
+    expect(reconcile(devices, [])).toEqual([
+      { address: 'a', before: devices.get('a'), after: dev('a', { owner: 'I1', removed: true, version: 3 }) },
+    ]);
   });
 
   test('a PF gone from the report while its VFs are busy is kept, marked removed', () => {
     const devices = taken(sriov(1, 1), ['p0.0']);
-    expect(changesByAddress(reconcile(devices, [specOf(vf('p0.0', 'p0'))])).p0?.after).toMatchObject({ removed: true, busyChildren: 1 });
+    expect(changesByAddress(reconcile(devices, [specOf(vf('p0.0', 'p0'))])).p0?.after).toMatchObject({
+      removed: true,
+      busyChildren: 1,
+    });
   });
 
   test('a removed device reported again is present again, still owned', () => {
     const devices = node(dev('a', { owner: 'I1', removed: true, version: 4 }));
-    expect(reconcile(devices, [specOf(dev('a'))])).toEqual([{ address: 'a', before: devices.get('a'), after: dev('a', { owner: 'I1', version: 5 }) }]);
-  });
-
-  test.each([...POOL_FIELD_CHANGES, ['parentAddress', 'p9']])('a free device whose %s changed takes the new description', (field, value) => {
-    const next = { ...specOf(dev('a')), [field]: value };
-    expect(reconcile(node(dev('a', { version: 2 })), [next])).toEqual([
-      { address: 'a', before: dev('a', { version: 2 }), after: { ...next, busyChildren: 0, version: 3 } },
+    expect(reconcile(devices, [specOf(dev('a'))])).toEqual([
+      { address: 'a', before: devices.get('a'), after: dev('a', { owner: 'I1', version: 5 }) },
     ]);
   });
+
+  test.each([...POOL_FIELD_CHANGES, ['parentAddress', 'p9']])(
+    'a free device whose %s changed takes the new description',
+    (field, value) => {
+      const next = { ...specOf(dev('a')), [field]: value };
+      expect(reconcile(node(dev('a', { version: 2 })), [next])).toEqual([
+        { address: 'a', before: dev('a', { version: 2 }), after: { ...next, busyChildren: 0, version: 3 } },
+      ]);
+    },
+  );
 
   test('an owned device whose description changed keeps its own', () => {
     const devices = taken(node(dev('a')), ['a']);
@@ -425,14 +472,22 @@ describe('reconcile: the hypervisor\'s new report', () => {
   ])('when %s, its PF gets a new version too, and nothing else of it changes', (_, report) => {
     const devices = taken(sriov(2, 2), ['p0.0']);
     const changes = changesByAddress(reconcile(devices, report(devices)));
-    expect(changes.p0).toEqual({ address: 'p0', before: devices.get('p0'), after: { ...devices.get('p0'), version: 3 } });
+    expect(changes.p0).toEqual({
+      address: 'p0',
+      before: devices.get('p0'),
+      after: { ...devices.get('p0'), version: 3 },
+    });
     expect(changes.p1).toBeUndefined();
   });
 
   test('a VF moved to another PF gives both PFs a new version', () => {
     const devices = sriov(2, 1);
     const report = reported(devices).map((d) => (d.address === 'p0.0' ? { ...d, parentAddress: 'p1' } : d));
-    expect(reconcile(devices, report).map((c) => c.address).sort()).toEqual(['p0', 'p0.0', 'p1']);
+    expect(
+      reconcile(devices, report)
+        .map((c) => c.address)
+        .sort(),
+    ).toEqual(['p0', 'p0.0', 'p1']);
   });
 
   test('a PF changes once however many of its VFs change, and not again when it changes itself', () => {
@@ -473,19 +528,24 @@ describe('poolDeltas: how the pools change', () => {
   test.each<[string, Devices, Devices, { count: number; free: number }]>([
     ['a new device', node(), node(dev('a')), { count: 1, free: 1 }],
     ['a deleted device', node(dev('a')), node(), { count: -1, free: -1 }],
-    ['an owned device marked removed', node(dev('a', { owner: 'I1' })), node(dev('a', { owner: 'I1', removed: true })), { count: -1, free: 0 }],
+    [
+      'an owned device marked removed',
+      node(dev('a', { owner: 'I1' })),
+      node(dev('a', { owner: 'I1', removed: true })),
+      { count: -1, free: 0 },
+    ],
   ])('%s', (_, before, after, expected) => {
     expect(poolDeltas(before, after).get(poolKey(dev('a')))).toMatchObject(expected);
   });
 
-  test('taking a PF lowers the free of its VFs\' pool by its free VFs', () => {
+  test("taking a PF lowers the free of its VFs' pool by its free VFs", () => {
     const before = taken(sriov(2, 3), ['p0.0']);
     const deltas = poolDeltas(before, taken(before, ['p1']));
     expect(deltas.get(poolKey(pf('p1')))).toMatchObject({ count: 0, free: -1 });
     expect(deltas.get(poolKey(vf('p1.0', 'p1')))).toMatchObject({ count: 0, free: -3 });
   });
 
-  test('taking the first VF of a PF lowers the free of the PFs\' pool; the second does not', () => {
+  test("taking the first VF of a PF lowers the free of the PFs' pool; the second does not", () => {
     const once = taken(sriov(1, 2), ['p0.0']);
     expect(poolDeltas(sriov(1, 2), once).get(poolKey(pf('p0')))).toMatchObject({ free: -1 });
     expect(poolDeltas(once, taken(once, ['p0.1'])).has(poolKey(pf('p0')))).toBe(false);
@@ -502,19 +562,22 @@ describe('poolDeltas: how the pools change', () => {
   });
 });
 
-describe('a PF\'s busy count', () => {
-  test.each(SEEDS)('whatever claims, releases and reports come, a PF counts exactly its owned VFs busy (seed %d)', (seed) => {
-    const rng = seeded(seed + 500);
-    let devices: Devices = randomNode(rng, 8);
-    for (let step = 0; step < 20; step++) {
-      devices = applyChanges(devices, randomChanges(rng, devices, `I${step}`));
-      for (const d of devices.values()) {
-        if (d.deviceType !== 'type-PF') continue;
-        const owned = [...devices.values()].filter((v) => v.parentAddress === d.address && v.owner !== undefined);
-        expect({ address: d.address, busy: d.busyChildren }).toEqual({ address: d.address, busy: owned.length });
+describe("a PF's busy count", () => {
+  test.each(SEEDS)(
+    'whatever claims, releases and reports come, a PF counts exactly its owned VFs busy (seed %d)',
+    (seed) => {
+      const rng = seeded(seed + 500);
+      let devices: Devices = randomNode(rng, 8);
+      for (let step = 0; step < 20; step++) {
+        devices = applyChanges(devices, randomChanges(rng, devices, `I${step}`));
+        for (const d of devices.values()) {
+          if (d.deviceType !== 'type-PF') continue;
+          const owned = [...devices.values()].filter((v) => v.parentAddress === d.address && v.owner !== undefined);
+          expect({ address: d.address, busy: d.busyChildren }).toEqual({ address: d.address, busy: owned.length });
+        }
       }
-    }
-  });
+    },
+  );
 });
 
 /** Pools plus deltas, without the pools left empty. */
@@ -532,7 +595,11 @@ const pickFrom = <T>(rng: () => number, xs: readonly T[]): T => xs[Math.floor(rn
 /** Up to `size` devices: PFs with VFs and plain devices, on two vendors, two NUMA nodes and two networks. */
 function randomNode(rng: () => number, size: number): Map<string, PciDevice> {
   const out: PciDevice[] = [];
-  const fields = () => ({ vendorId: pickFrom(rng, ['8086', '15b3']), numaNode: pickFrom(rng, [0, 1]), physicalNetwork: pickFrom(rng, [undefined, 'physnet1']) });
+  const fields = () => ({
+    vendorId: pickFrom(rng, ['8086', '15b3']),
+    numaNode: pickFrom(rng, [0, 1]),
+    physicalNetwork: pickFrom(rng, [undefined, 'physnet1']),
+  });
   while (out.length < size) {
     const address = `d${out.length}`;
     if (rng() < 0.4) {
@@ -565,12 +632,23 @@ function randomChanges(rng: () => number, devices: Devices, owner: string): Devi
   const owners = [...new Set([...devices.values()].flatMap((d) => d.owner ?? []))];
   if (roll < 0.7 && owners.length) {
     const who = pickFrom(rng, owners);
-    return release(devices, [...devices.values()].filter((d) => d.owner === who).map((d) => d.address), who);
+    return release(
+      devices,
+      [...devices.values()].filter((d) => d.owner === who).map((d) => d.address),
+      who,
+    );
   }
   // A report: some devices gone, some changed, removed ones back, a new one; VFs may name a PF 'ghost'
   // that is reported only now and then.
-  const report = [...devices.values()].filter(() => rng() < 0.8).map((d) => (rng() < 0.15 ? { ...specOf(d), numaNode: 1 - (d.numaNode ?? 0) } : specOf(d)));
-  const extra = pickFrom(rng, [undefined, dev(`n${owner}`), vf(`n${owner}`, rng() < 0.5 ? 'ghost' : pickFrom(rng, [...devices.keys()])), pf('ghost')]);
+  const report = [...devices.values()]
+    .filter(() => rng() < 0.8)
+    .map((d) => (rng() < 0.15 ? { ...specOf(d), numaNode: 1 - (d.numaNode ?? 0) } : specOf(d)));
+  const extra = pickFrom(rng, [
+    undefined,
+    dev(`n${owner}`),
+    vf(`n${owner}`, rng() < 0.5 ? 'ghost' : pickFrom(rng, [...devices.keys()])),
+    pf('ghost'),
+  ]);
   if (extra && !report.some((d) => d.address === extra.address)) report.push(specOf(extra));
   return reconcile(devices, report);
 }

@@ -12,8 +12,8 @@ import {
 import { state } from './fixtures';
 
 const ACTIVE = state();
-const NEW_KEYS = { 'num_vm_active': 1, 'num_task_None': 1, 'num_os_type_fake-os': 1, 'num_proj_fake-project': 1 };
-const OLD_KEYS_GONE = { 'num_vm_active': -1, 'num_task_None': -1, 'num_os_type_fake-os': -1, 'num_proj_fake-project': -1 };
+const NEW_KEYS = { num_vm_active: 1, num_task_None: 1, 'num_os_type_fake-os': 1, 'num_proj_fake-project': 1 };
+const OLD_KEYS_GONE = { num_vm_active: -1, num_task_None: -1, 'num_os_type_fake-os': -1, 'num_proj_fake-project': -1 };
 
 describe('stats of a new instance', () => {
   test('count one more instance and one more on its vm, task, os type and project keys', () => {
@@ -21,14 +21,24 @@ describe('stats of a new instance', () => {
   });
 
   test('a null task state, os type or project is counted under None', () => {
-    expect(statsDelta(undefined, state({ vmState: 'building', taskState: null, osType: null, projectId: null }), false)).toEqual({
-      num_instances: 1, num_vm_building: 1, num_task_None: 1, num_os_type_None: 1, num_proj_None: 1,
+    expect(
+      statsDelta(undefined, state({ vmState: 'building', taskState: null, osType: null, projectId: null }), false),
+    ).toEqual({
+      num_instances: 1,
+      num_vm_building: 1,
+      num_task_None: 1,
+      num_os_type_None: 1,
+      num_proj_None: 1,
     });
   });
 
   test('a task state is counted under its name', () => {
     expect(statsDelta(undefined, state({ taskState: 'spawning', osType: 'linux', projectId: 'p1' }), false)).toEqual({
-      num_instances: 1, num_vm_active: 1, num_task_spawning: 1, num_os_type_linux: 1, num_proj_p1: 1,
+      num_instances: 1,
+      num_vm_active: 1,
+      num_task_spawning: 1,
+      num_os_type_linux: 1,
+      num_proj_p1: 1,
     });
   });
 
@@ -45,7 +55,11 @@ describe('stats of a state change', () => {
   test('every key changes: -1 on the old four, +1 on the new four, num_instances unchanged', () => {
     const after = state({ vmState: 'stopped', taskState: 'powering-on', osType: 'windows', projectId: 'p2' });
     expect(statsDelta(ACTIVE, after, false)).toEqual({
-      ...OLD_KEYS_GONE, num_vm_stopped: 1, 'num_task_powering-on': 1, num_os_type_windows: 1, num_proj_p2: 1,
+      ...OLD_KEYS_GONE,
+      num_vm_stopped: 1,
+      'num_task_powering-on': 1,
+      num_os_type_windows: 1,
+      num_proj_p2: 1,
     });
   });
 
@@ -75,7 +89,9 @@ describe('stats of a removal', () => {
   });
 
   test.each([...RELEASING_STATES])('entering %s is a removal', (vmState) => {
-    expect(statsDelta(ACTIVE, state({ vmState: vmState as InstanceState['vmState'], taskState: 'x' }), false)).toEqual(removal);
+    expect(statsDelta(ACTIVE, state({ vmState: vmState as InstanceState['vmState'], taskState: 'x' }), false)).toEqual(
+      removal,
+    );
   });
 
   test('only deleted and shelved_offloaded release', () => {
@@ -90,13 +106,16 @@ describe('stats of a removal', () => {
 describe('applying a stats delta', () => {
   test('adds each key, creating missing keys', () => {
     expect(applyStatsDelta({ num_instances: 2, num_vm_active: 2 }, { num_instances: 1, num_vm_building: 1 })).toEqual({
-      num_instances: 3, num_vm_active: 2, num_vm_building: 1,
+      num_instances: 3,
+      num_vm_active: 2,
+      num_vm_building: 1,
     });
   });
 
   test('keys that fall to 0 remain', () => {
     expect(applyStatsDelta({ num_instances: 1, num_vm_active: 1 }, { num_instances: -1, num_vm_active: -1 })).toEqual({
-      num_instances: 0, num_vm_active: 0,
+      num_instances: 0,
+      num_vm_active: 0,
     });
   });
 
@@ -109,18 +128,30 @@ describe('applying a stats delta', () => {
   test('claim, state change and release sum back to zero on every key touched', () => {
     const after = state({ taskState: 'rebuilding' });
     let stats: Stats = {};
-    for (const d of [statsDelta(undefined, ACTIVE, false), statsDelta(ACTIVE, after, false), statsDelta(after, after, true)]) {
+    for (const d of [
+      statsDelta(undefined, ACTIVE, false),
+      statsDelta(ACTIVE, after, false),
+      statsDelta(after, after, true),
+    ]) {
       stats = applyStatsDelta(stats, d);
     }
     expect(stats).toEqual({
-      num_instances: 0, ...Object.fromEntries(Object.keys(NEW_KEYS).map((k) => [k, 0])), num_task_rebuilding: 0,
+      num_instances: 0,
+      ...Object.fromEntries(Object.keys(NEW_KEYS).map((k) => [k, 0])),
+      num_task_rebuilding: 0,
     });
   });
 });
 
 describe('io_workload counts building instances and I/O-heavy task states', () => {
   test.each([
-    'resize_migrating', 'rebuilding', 'resize_prep', 'image_snapshot', 'image_backup', 'rescuing', 'unshelving',
+    'resize_migrating',
+    'rebuilding',
+    'resize_prep',
+    'image_snapshot',
+    'image_backup',
+    'rescuing',
+    'unshelving',
   ])('task state %s counts', (task) => {
     expect(ioWorkload({ [`num_task_${task}`]: 2 })).toBe(2);
   });
@@ -139,11 +170,20 @@ describe('io_workload counts building instances and I/O-heavy task states', () =
   });
 
   test('all the counting keys add up', () => {
-    expect(ioWorkload({
-      num_vm_building: 1, num_task_resize_migrating: 2, num_task_rebuilding: 3, num_task_resize_prep: 4,
-      num_task_image_snapshot: 5, num_task_image_backup: 6, num_task_rescuing: 7, num_task_unshelving: 8,
-      num_vm_active: 100, num_task_spawning: 100,
-    })).toBe(36);
+    expect(
+      ioWorkload({
+        num_vm_building: 1,
+        num_task_resize_migrating: 2,
+        num_task_rebuilding: 3,
+        num_task_resize_prep: 4,
+        num_task_image_snapshot: 5,
+        num_task_image_backup: 6,
+        num_task_rescuing: 7,
+        num_task_unshelving: 8,
+        num_vm_active: 100,
+        num_task_spawning: 100,
+      }),
+    ).toBe(36);
   });
 
   test('no stats is no workload', () => {
@@ -153,9 +193,17 @@ describe('io_workload counts building instances and I/O-heavy task states', () =
 
 describe('current workload is the instances with a task state', () => {
   test.each<[string, Stats, number]>([
-    ['every num_task_ key but num_task_None is summed', { num_task_spawning: 2, num_task_rebuilding: 3, num_task_None: 7 }, 5],
+    [
+      'every num_task_ key but num_task_None is summed',
+      { num_task_spawning: 2, num_task_rebuilding: 3, num_task_None: 7 },
+      5,
+    ],
     ['num_task_None alone is no workload', { num_task_None: 4 }, 0],
-    ['vm, os type, project and instance keys do not count', { num_instances: 3, num_vm_active: 3, num_os_type_x: 3, num_proj_y: 3 }, 0],
+    [
+      'vm, os type, project and instance keys do not count',
+      { num_instances: 3, num_vm_active: 3, num_os_type_x: 3, num_proj_y: 3 },
+      0,
+    ],
     ['keys at 0 add nothing', { num_task_spawning: 0, num_task_rebuilding: 1 }, 1],
     ['no stats is no workload', {}, 0],
   ])('%s', (_, stats, expected) => {

@@ -3,7 +3,11 @@ import { amounts, flavor, Ledger, N0, request, state, usedAndFree } from './fixt
 
 const EMPTY = { used: [0, 0, 0], free: [512, 6] };
 const I1_STATS = {
-  'num_instances': 1, 'num_vm_active': 1, 'num_task_None': 1, 'num_os_type_fake-os': 1, 'num_proj_fake-project': 1,
+  num_instances: 1,
+  num_vm_active: 1,
+  num_task_None: 1,
+  'num_os_type_fake-os': 1,
+  'num_proj_fake-project': 1,
 };
 
 function withI1(): Ledger {
@@ -101,15 +105,16 @@ describe('worked examples on node N0', () => {
     expect(ledger.claim(request({ flavor: flavor({ memoryMb: 600, rootGb: 3 }) }))).toEqual([]);
     ledger.inventory = { ...N0, memoryMb: 256, localGb: 2 };
     expect(usedAndFree(ledger.view())).toEqual({ used: [600, 3, 1], free: [-344, -1] });
-    expect(ledger.claim(request({ instanceUuid: 'I2', flavor: flavor({ vcpus: 0, memoryMb: 0, rootGb: 0 }) }))).toEqual([
-      'Free memory -216.00 MB < requested 0 MB',
-      'Free disk -1.00 GB < requested 0 GB',
-    ]);
+    expect(ledger.claim(request({ instanceUuid: 'I2', flavor: flavor({ vcpus: 0, memoryMb: 0, rootGb: 0 }) }))).toEqual(
+      ['Free memory -216.00 MB < requested 0 MB', 'Free disk -1.00 GB < requested 0 GB'],
+    );
   });
 
   test('a volume-backed instance takes no local disk', () => {
     const ledger = new Ledger(N0);
-    expect(ledger.claim(request({ flavor: flavor({ rootGb: 50 }), volumeBacked: true, overhead: amounts(0, 0, 0) }))).toEqual([]);
+    expect(
+      ledger.claim(request({ flavor: flavor({ rootGb: 50 }), volumeBacked: true, overhead: amounts(0, 0, 0) })),
+    ).toEqual([]);
     expect(usedAndFree(ledger.view())).toEqual({ used: [128, 0, 1], free: [384, 6] });
   });
 });
@@ -143,6 +148,10 @@ describe('10: workload figures', () => {
   test('an instance finishing its I/O-heavy task lowers both figures', () => {
     const ledger = busyLedger();
     ledger.update('active, rebuilding', state({ taskState: null }));
-    expect(ledger.view()).toMatchObject({ currentWorkload: 3, runningVms: 6, stats: expect.objectContaining({ io_workload: 3 }) });
+    expect(ledger.view()).toMatchObject({
+      currentWorkload: 3,
+      runningVms: 6,
+      stats: expect.objectContaining({ io_workload: 3 }),
+    });
   });
 });

@@ -9,9 +9,18 @@ test('a group is delivered in order, duplicates are dropped, a failed message co
   const seen: string[] = [];
   const handler: QueueHandler = async (event: SQSEvent) => {
     seen.push(...event.Records.map((r) => r.body));
-    return { batchItemFailures: event.Records.filter((r) => r.body === 'poison').map((r) => ({ itemIdentifier: r.messageId })) };
+    return {
+      batchItemFailures: event.Records.filter((r) => r.body === 'poison').map((r) => ({ itemIdentifier: r.messageId })),
+    };
   };
-  const queue = createFifoQueue({ handler, name: 'test.fifo', context, visibilityTimeoutMs: 20, maxReceiveCount: 2, pollMs: 5 });
+  const queue = createFifoQueue({
+    handler,
+    name: 'test.fifo',
+    context,
+    visibilityTimeoutMs: 20,
+    maxReceiveCount: 2,
+    pollMs: 5,
+  });
   expect(queue.send({ body: 'a', groupId: 'g' }).duplicate).toBe(false);
   expect(queue.send({ body: 'a', groupId: 'g' }).duplicate).toBe(true);
   queue.send({ body: 'poison', groupId: 'h' });
@@ -32,7 +41,9 @@ test('an invocation that throws fails its whole batch; bad sends are refused', a
   };
   const queue = createFifoQueue({ handler, name: 'test.fifo', context, visibilityTimeoutMs: 10, pollMs: 5 });
   expect(() => queue.send({ body: 'x', groupId: '' })).toThrow('MessageGroupId must be 1 to 128 characters');
-  expect(() => queue.send({ body: 'x'.repeat(256 * 1024 + 1), groupId: 'g' })).toThrow('a message body is at most 262144 bytes');
+  expect(() => queue.send({ body: 'x'.repeat(256 * 1024 + 1), groupId: 'g' })).toThrow(
+    'a message body is at most 262144 bytes',
+  );
   queue.send({ body: 'x', groupId: 'g' });
   expect(await queue.drain(5_000)).toBe(true);
   expect(queue.stats()).toMatchObject({ invocations: 2, invocationErrors: 1, received: 2, deleted: 1, failed: 1 });

@@ -1,15 +1,47 @@
-import { boundsDiscrepancies, deviceDiscrepancies, ledgerDiscrepancies, nodeLedgerOf } from '../../support/ledger-check';
+import {
+  boundsDiscrepancies,
+  deviceDiscrepancies,
+  ledgerDiscrepancies,
+  nodeLedgerOf,
+} from '../../support/ledger-check';
 
 // A node of 4 vCPUs at ratio 2, 1,024 MB at 1.5 with 512 reserved, 10 GB, holding one instance of
 // 1 vCPU / 256 MB / 5 GB and one move hold of 2 / 512 / 5.
 const node = {
-  pk: 'NODE#n0', sk: 'NODE', vcpus: 4, memoryMb: 1024, localGb: 10, cpuAllocationRatio: 2, ramAllocationRatio: 1.5,
-  diskAllocationRatio: 1, reservedHostMemoryMb: 512, reservedHostDiskMb: 0, reservedHostCpus: 0,
-  vcpusClaimed: 3, memoryMbClaimed: 768, localGbClaimed: 10, vcpusUsed: 3, memoryMbUsed: 1280, localGbUsed: 10,
-  vcpusHeadroom: 5, memoryMbHeadroom: 256, localGbHeadroom: 0, trackedCount: 2, generation: 7, orphanMemoryMb: 0,
+  pk: 'NODE#n0',
+  sk: 'NODE',
+  vcpus: 4,
+  memoryMb: 1024,
+  localGb: 10,
+  cpuAllocationRatio: 2,
+  ramAllocationRatio: 1.5,
+  diskAllocationRatio: 1,
+  reservedHostMemoryMb: 512,
+  reservedHostDiskMb: 0,
+  reservedHostCpus: 0,
+  vcpusClaimed: 3,
+  memoryMbClaimed: 768,
+  localGbClaimed: 10,
+  vcpusUsed: 3,
+  memoryMbUsed: 1280,
+  localGbUsed: 10,
+  vcpusHeadroom: 5,
+  memoryMbHeadroom: 256,
+  localGbHeadroom: 0,
+  trackedCount: 2,
+  generation: 7,
+  orphanMemoryMb: 0,
   stats: { num_instances: 1 },
 };
-const instance = { pk: 'NODE#n0', sk: 'INSTANCE#i1', instanceUuid: 'i1', vcpus: 1, memoryMb: 256, diskGb: 5, pciDevices: [] };
+const instance = {
+  pk: 'NODE#n0',
+  sk: 'INSTANCE#i1',
+  instanceUuid: 'i1',
+  vcpus: 1,
+  memoryMb: 256,
+  diskGb: 5,
+  pciDevices: [],
+};
 const hold = { pk: 'NODE#n0', sk: 'MOVE#m1#new', vcpus: 2, memoryMb: 512, diskGb: 5 };
 
 const read = (items: Record<string, unknown>[]) => {
@@ -52,7 +84,10 @@ test('no node item, no ledger; usage over the limit and stats that miss a record
   const over = { ...node, vcpus: 1, cpuAllocationRatio: 1, vcpusHeadroom: -2, stats: { num_instances: 0 } };
   const { ledger, nodeItem } = read([over, instance, hold]);
   expect(ledgerDiscrepancies(ledger)).toEqual([]);
-  expect(boundsDiscrepancies(ledger, nodeItem)).toEqual(['vcpus used 3 exceeds limit 1', 'num_instances 0 != 1 records']);
+  expect(boundsDiscrepancies(ledger, nodeItem)).toEqual([
+    'vcpus used 3 exceeds limit 1',
+    'num_instances 0 != 1 records',
+  ]);
 });
 
 test('devices agree with the records that hold them, and a PF counts its busy VFs', () => {

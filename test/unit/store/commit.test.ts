@@ -13,7 +13,16 @@ const items: NamedItem[] = [
   { name: 'device:0000:81:02.0', item: put('PCI#0000:81:02.0') },
 ];
 const vf = (address: string): PciDevice =>
-  ({ address, vendorId: '8086', productId: '154c', deviceType: 'type-VF', parentAddress: '0000:81:00.0', numaNode: null, version: 1, busyChildren: 0 }) as unknown as PciDevice;
+  ({
+    address,
+    vendorId: '8086',
+    productId: '154c',
+    deviceType: 'type-VF',
+    parentAddress: '0000:81:00.0',
+    numaNode: null,
+    version: 1,
+    busyChildren: 0,
+  }) as unknown as PciDevice;
 const devices = new Map([['0000:81:02.0', vf('0000:81:02.0')]]);
 const timeout = () => Object.assign(new Error('socket timed out'), { name: 'TimeoutError' });
 
@@ -35,20 +44,32 @@ describe('commit', () => {
   it('sends the items in order and keeps the cache to what the write made', async () => {
     const sent: unknown[] = [];
     const store = offlineStore(async (command) => void sent.push((command as { input: unknown }).input));
-    const outcome = await commit(store, new RetryContext<string>(), { items, devices: [{ nodeId: 'n1', after: devices }] }, classifyStartOver);
+    const outcome = await commit(
+      store,
+      new RetryContext<string>(),
+      { items, devices: [{ nodeId: 'n1', after: devices }] },
+      classifyStartOver,
+    );
     expect(outcome).toEqual({ kind: 'committed' });
     expect(sent).toEqual([{ TransactItems: items.map((i) => i.item) }]);
     expect(store.devices.fresh('n1')).toBe(devices);
   });
 
   it('classifies a cancellation by name; a device given back is forgotten on failure', async () => {
-    const store = offlineStore(async () => { throw cancelled(OK, CCF(), OK); });
+    const store = offlineStore(async () => {
+      throw cancelled(OK, CCF(), OK);
+    });
     store.devices.remember('n1', devices);
     const seen: unknown[] = [];
-    const outcome = await commit(store, new RetryContext<string>(), { items, devices: [{ nodeId: 'n1', after: devices }] }, (r) => {
-      seen.push([...r.keys()].filter((n) => r.get(n)?.Code === 'ConditionalCheckFailed'));
-      return classifyStartOver(r);
-    });
+    const outcome = await commit(
+      store,
+      new RetryContext<string>(),
+      { items, devices: [{ nodeId: 'n1', after: devices }] },
+      (r) => {
+        seen.push([...r.keys()].filter((n) => r.get(n)?.Code === 'ConditionalCheckFailed'));
+        return classifyStartOver(r);
+      },
+    );
     expect(outcome).toEqual({ kind: 'changed' });
     expect(seen).toEqual([['instance']]);
     expect(store.devices.fresh('n1')).toBeUndefined();
@@ -56,7 +77,9 @@ describe('commit', () => {
 
   it('throws a transaction conflict without classifying it', async () => {
     const conflict = cancelled(OK, { Code: 'TransactionConflict' }, OK);
-    const store = offlineStore(async () => { throw conflict; });
+    const store = offlineStore(async () => {
+      throw conflict;
+    });
     const classify = jest.fn(classifyStartOver);
     await expect(commit(store, new RetryContext<string>(), { items }, classify)).rejects.toBe(conflict);
     expect(classify).not.toHaveBeenCalled();
@@ -64,26 +87,39 @@ describe('commit', () => {
 
   it('throws the error when the reasons explain nothing', async () => {
     const invalid = cancelled(OK, { Code: 'ValidationError' }, OK);
-    const store = offlineStore(async () => { throw invalid; });
+    const store = offlineStore(async () => {
+      throw invalid;
+    });
     await expect(commit(store, new RetryContext<string>(), { items }, classifyStartOver)).rejects.toBe(invalid);
   });
 
   it('keeps the intent of a write that may have committed, and only of such a write', async () => {
     const context = new RetryContext<string>();
-    const lost = offlineStore(async () => { throw timeout(); });
-    await expect(commit(lost, context, { items, intent: 'first' }, classifyStartOver)).rejects.toThrow('socket timed out');
-    const refused = offlineStore(async () => { throw cancelled(OK, CCF(), OK); });
+    const lost = offlineStore(async () => {
+      throw timeout();
+    });
+    await expect(commit(lost, context, { items, intent: 'first' }, classifyStartOver)).rejects.toThrow(
+      'socket timed out',
+    );
+    const refused = offlineStore(async () => {
+      throw cancelled(OK, CCF(), OK);
+    });
     await commit(refused, context, { items, intent: 'second' }, classifyStartOver);
     await expect(commit(lost, context, { items }, classifyStartOver)).rejects.toThrow();
     expect(context.intended).toEqual(['first']);
   });
 
   it("a claim's take: its hold ends either way; a lost race learns the first time, then forgets", async () => {
-    const store = offlineStore(async () => { throw cancelled(OK, OK, CCF()); });
+    const store = offlineStore(async () => {
+      throw cancelled(OK, OK, CCF());
+    });
     const context = new RetryContext<string>();
     const done = jest.fn();
     const learn = jest.fn();
-    const write = { items, devices: [{ nodeId: 'n1', after: devices, take: { done, onRace: 'learn' as const, learn } }] };
+    const write = {
+      items,
+      devices: [{ nodeId: 'n1', after: devices, take: { done, onRace: 'learn' as const, learn } }],
+    };
     const raced = () => ({ kind: 'raced' as const });
     store.devices.remember('n1', devices);
     await commit(store, context, write, raced);
@@ -95,11 +131,16 @@ describe('commit', () => {
     expect(store.devices.fresh('n1')).toBeUndefined();
   });
 
-  it("a take keeps the cache on a failure that is not a race", async () => {
-    const store = offlineStore(async () => { throw timeout(); });
+  it('a take keeps the cache on a failure that is not a race', async () => {
+    const store = offlineStore(async () => {
+      throw timeout();
+    });
     const done = jest.fn();
     store.devices.remember('n1', devices);
-    const write = { items, devices: [{ nodeId: 'n1', after: devices, take: { done, onRace: 'forget' as const, learn: jest.fn() } }] };
+    const write = {
+      items,
+      devices: [{ nodeId: 'n1', after: devices, take: { done, onRace: 'forget' as const, learn: jest.fn() } }],
+    };
     await expect(commit(store, new RetryContext<string>(), write, classifyStartOver)).rejects.toThrow();
     expect(done).toHaveBeenCalledTimes(1);
     expect(store.devices.fresh('n1')).toBe(devices);

@@ -4,7 +4,16 @@ import type { DeviceChange, PciDevice } from '../../../lib/domain';
 import { DeviceCache } from '../../../lib/store';
 
 const device = (address: string, over: Partial<PciDevice> = {}) =>
-  ({ address, vendorId: '8086', productId: '154c', deviceType: 'type-VF', numaNode: null, version: 1, busyChildren: 0, ...over }) as PciDevice;
+  ({
+    address,
+    vendorId: '8086',
+    productId: '154c',
+    deviceType: 'type-VF',
+    numaNode: null,
+    version: 1,
+    busyChildren: 0,
+    ...over,
+  }) as PciDevice;
 
 afterEach(() => jest.useRealTimers());
 
@@ -29,9 +38,21 @@ describe('DeviceCache', () => {
   it('applies a write to the fresh copy, a PF busy count by its delta from what the copy counts now', () => {
     const cache = new DeviceCache();
     const pf = device('pf', { deviceType: 'type-PF', busyChildren: 3 });
-    cache.remember('n1', new Map([['pf', pf], ['a', device('a')], ['gone', device('gone')]]));
+    cache.remember(
+      'n1',
+      new Map([
+        ['pf', pf],
+        ['a', device('a')],
+        ['gone', device('gone')],
+      ]),
+    );
     const changes = [
-      { address: 'pf', before: { ...pf, busyChildren: 1 }, after: { ...pf, busyChildren: 2 }, busy: { delta: 1, seen: 1 } },
+      {
+        address: 'pf',
+        before: { ...pf, busyChildren: 1 },
+        after: { ...pf, busyChildren: 2 },
+        busy: { delta: 1, seen: 1 },
+      },
       { address: 'a', before: device('a'), after: device('a', { owner: 'i-1', version: 2 }) },
       { address: 'gone', before: device('gone') },
     ] as DeviceChange[];
@@ -51,7 +72,10 @@ describe('DeviceCache', () => {
 
   it('shows devices being taken by this container as taken until the hold ends', () => {
     const cache = new DeviceCache();
-    const devices = new Map([['a', device('a')], ['b', device('b')]]);
+    const devices = new Map([
+      ['a', device('a')],
+      ['b', device('b')],
+    ]);
     const done = cache.hold('n1', ['a']);
     expect(cache.withoutTaking('n1', devices).get('a')?.owner).toBe('(being taken)');
     expect(cache.withoutTaking('n1', devices).get('b')?.owner).toBeUndefined();

@@ -7,7 +7,8 @@ import { moveClaimItems } from '../../../lib/store/move-claim';
 import { claimRequest, offlineStore } from './fixtures';
 
 const store = offlineStore(async () => undefined);
-const byName = (items: { name: string; item: Record<string, unknown> }[]) => Object.fromEntries(items.map((i) => [i.name, i.item]));
+const byName = (items: { name: string; item: Record<string, unknown> }[]) =>
+  Object.fromEntries(items.map((i) => [i.name, i.item]));
 
 describe('claim items', () => {
   const plan = planClaim(claimRequest());
@@ -24,18 +25,32 @@ describe('claim items', () => {
     expect(node.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
   });
   it('put the record and the owner only if absent; the owner comes back to tell own claim from conflict', () => {
-    expect(items.instance).toMatchObject({ Put: { Item: { pk: 'NODE#n1', sk: 'INSTANCE#i-1', type: 'instance' }, ConditionExpression: 'attribute_not_exists(pk)' } });
+    expect(items.instance).toMatchObject({
+      Put: {
+        Item: { pk: 'NODE#n1', sk: 'INSTANCE#i-1', type: 'instance' },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    });
     expect(items.owner).toMatchObject({
       Put: {
         Item: { pk: 'INSTANCE#i-1', sk: 'OWNER', nodeId: 'n1', fingerprint: record.fingerprint },
-        ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     });
   });
 });
 
 describe('device items', () => {
-  const vf = { address: '0000:81:02.0', vendorId: '8086', productId: '154c', deviceType: 'type-VF', numaNode: null, version: 4, busyChildren: 0 } as unknown as PciDevice;
+  const vf = {
+    address: '0000:81:02.0',
+    vendorId: '8086',
+    productId: '154c',
+    deviceType: 'type-VF',
+    numaNode: null,
+    version: 4,
+    busyChildren: 0,
+  } as unknown as PciDevice;
   it('are named by address and conditioned on the version read (or on being new)', () => {
     const changes: DeviceChange[] = [
       { address: vf.address, before: vf, after: { ...vf, owner: 'i-1', version: 5 } } as DeviceChange,
@@ -44,35 +59,75 @@ describe('device items', () => {
     const [taken, added] = deviceWrites(store, 'n1', changes);
     expect(taken).toMatchObject({
       name: 'device:0000:81:02.0',
-      item: { Put: { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': 4 }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+      item: {
+        Put: {
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':v': 4 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
     });
-    expect(added).toMatchObject({ name: 'device:0000:81:02.1', item: { Put: { ConditionExpression: 'attribute_not_exists(pk)' } } });
+    expect(added).toMatchObject({
+      name: 'device:0000:81:02.1',
+      item: { Put: { ConditionExpression: 'attribute_not_exists(pk)' } },
+    });
   });
 });
 
 describe('release items', () => {
-  const record = { nodeId: 'n1', instanceUuid: 'i-1', memoryMb: 128, diskGb: 1, vcpus: 1, pciDevices: [], vmState: 'active', version: 3 } as unknown as InstanceRecord;
+  const record = {
+    nodeId: 'n1',
+    instanceUuid: 'i-1',
+    memoryMb: 128,
+    diskGb: 1,
+    vcpus: 1,
+    pciDevices: [],
+    vmState: 'active',
+    version: 3,
+  } as unknown as InstanceRecord;
   it('delete the record on the version read and the owner, and give the amounts back to the node', () => {
     const items = releaseItems(store, record, record);
     expect(items.map((i) => i.name)).toEqual(['instance', 'owner', 'node']);
-    expect(byName(items).instance).toMatchObject({ Delete: { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': 3 } } });
+    expect(byName(items).instance).toMatchObject({
+      Delete: { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': 3 } },
+    });
     const node = byName(items).node?.Update as { ExpressionAttributeValues: Record<string, unknown> };
     expect(Object.values(node.ExpressionAttributeValues)).toEqual(expect.arrayContaining([-128, -1]));
   });
 });
 
 describe('move claim items', () => {
-  const sizing = { flavor: {}, overhead: {}, volumeBacked: false, amounts: { memoryMb: 128, diskGb: 1, vcpus: 1 }, pciDevices: [] };
-  const migration = { migrationId: 'm1', instanceUuid: 'i-1', sourceNodeId: 'n1', destNodeId: 'n2', old: sizing, new: sizing } as unknown as Migration;
+  const sizing = {
+    flavor: {},
+    overhead: {},
+    volumeBacked: false,
+    amounts: { memoryMb: 128, diskGb: 1, vcpus: 1 },
+    pciDevices: [],
+  };
+  const migration = {
+    migrationId: 'm1',
+    instanceUuid: 'i-1',
+    sourceNodeId: 'n1',
+    destNodeId: 'n2',
+    old: sizing,
+    new: sizing,
+  } as unknown as Migration;
   const instance = { nodeId: 'n1', instanceUuid: 'i-1', version: 7 } as InstanceRecord;
   it('are the destination node, its hold, the migration and the instance link, each with its condition', () => {
     const items = moveClaimItems(store, migration, instance, {});
     expect(items.map((i) => i.name)).toEqual(['node', 'hold:new', 'migration', 'instance']);
     const named = byName(items);
-    expect(named['hold:new']).toMatchObject({ Put: { Item: { pk: 'NODE#n2', sk: 'MOVE#m1#new' }, ConditionExpression: 'attribute_not_exists(pk)' } });
-    expect(named.migration).toMatchObject({ Put: { Item: { pk: 'MIGRATION#m1' }, ConditionExpression: 'attribute_not_exists(pk)' } });
+    expect(named['hold:new']).toMatchObject({
+      Put: { Item: { pk: 'NODE#n2', sk: 'MOVE#m1#new' }, ConditionExpression: 'attribute_not_exists(pk)' },
+    });
+    expect(named.migration).toMatchObject({
+      Put: { Item: { pk: 'MIGRATION#m1' }, ConditionExpression: 'attribute_not_exists(pk)' },
+    });
     expect(named.instance).toMatchObject({
-      Update: { Key: { pk: 'NODE#n1', sk: 'INSTANCE#i-1' }, ConditionExpression: 'version = :v AND attribute_not_exists(migrationId)' },
+      Update: {
+        Key: { pk: 'NODE#n1', sk: 'INSTANCE#i-1' },
+        ConditionExpression: 'version = :v AND attribute_not_exists(migrationId)',
+      },
     });
   });
 });

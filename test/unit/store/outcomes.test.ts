@@ -11,8 +11,12 @@ import {
 } from '../../../lib/store/outcomes';
 import { CCF, claimRequest, nodeImage, OK } from './fixtures';
 
-const reasons = (byName: Record<string, { Code: string; Item?: Record<string, unknown> }>): Reasons => new Map(Object.entries(byName));
-const owner = marshall({ pk: 'INSTANCE#i-1', sk: 'OWNER', nodeId: 'n2', fingerprint: 'abc' }) as Record<string, unknown>;
+const reasons = (byName: Record<string, { Code: string; Item?: Record<string, unknown> }>): Reasons =>
+  new Map(Object.entries(byName));
+const owner = marshall({ pk: 'INSTANCE#i-1', sk: 'OWNER', nodeId: 'n2', fingerprint: 'abc' }) as Record<
+  string,
+  unknown
+>;
 const FULL = nodeImage({ memoryMb: 768, localGb: 6, vcpus: 64 });
 const ROOMY = nodeImage({ memoryMb: 0, localGb: 0, vcpus: 0 });
 
@@ -22,15 +26,32 @@ describe('claim outcomes, in order of precedence', () => {
   const classify = (r: Reasons) => classifyClaim(r, request, here);
 
   it('own-claim: the owner item is on this node with this fingerprint', () => {
-    expect(classifyClaim(reasons({ node: OK, instance: CCF(), owner: CCF(owner) }), request, { nodeId: 'n2', fingerprint: 'abc' })).toEqual({
-      kind: 'own-claim', holder: { pk: 'INSTANCE#i-1', sk: 'OWNER', nodeId: 'n2', fingerprint: 'abc' },
+    expect(
+      classifyClaim(reasons({ node: OK, instance: CCF(), owner: CCF(owner) }), request, {
+        nodeId: 'n2',
+        fingerprint: 'abc',
+      }),
+    ).toEqual({
+      kind: 'own-claim',
+      holder: { pk: 'INSTANCE#i-1', sk: 'OWNER', nodeId: 'n2', fingerprint: 'abc' },
     });
   });
 
   it('instance-conflict: the owner is elsewhere, has another fingerprint, or the instance item alone exists', () => {
-    expect(classify(reasons({ node: OK, instance: OK, owner: CCF(owner) }))).toMatchObject({ kind: 'instance-conflict', holder: { nodeId: 'n2' } });
-    expect(classifyClaim(reasons({ node: OK, instance: OK, owner: CCF(owner) }), request, { nodeId: 'n2', fingerprint: 'other' }).kind).toBe('instance-conflict');
-    expect(classify(reasons({ node: OK, instance: CCF(), owner: OK }))).toEqual({ kind: 'instance-conflict', holder: undefined });
+    expect(classify(reasons({ node: OK, instance: OK, owner: CCF(owner) }))).toMatchObject({
+      kind: 'instance-conflict',
+      holder: { nodeId: 'n2' },
+    });
+    expect(
+      classifyClaim(reasons({ node: OK, instance: OK, owner: CCF(owner) }), request, {
+        nodeId: 'n2',
+        fingerprint: 'other',
+      }).kind,
+    ).toBe('instance-conflict');
+    expect(classify(reasons({ node: OK, instance: CCF(), owner: OK }))).toEqual({
+      kind: 'instance-conflict',
+      holder: undefined,
+    });
   });
 
   it('the instance outcomes win over a device race and a node refusal', () => {
@@ -39,10 +60,12 @@ describe('claim outcomes, in order of precedence', () => {
   });
 
   it('raced: a chosen device failed, which wins over the node refusal', () => {
-    expect(classify(reasons({ node: CCF(FULL), instance: OK, owner: OK, 'device:0000:81:02.0': CCF() }))).toEqual({ kind: 'raced' });
+    expect(classify(reasons({ node: CCF(FULL), instance: OK, owner: OK, 'device:0000:81:02.0': CCF() }))).toEqual({
+      kind: 'raced',
+    });
   });
 
-  it('the node refused: gone without an image, refused with Nova\'s reasons, contended when the test passes', () => {
+  it("the node refused: gone without an image, refused with Nova's reasons, contended when the test passes", () => {
     expect(classify(reasons({ node: CCF(), instance: OK, owner: OK }))).toEqual({ kind: 'node-gone' });
     const refused = classify(reasons({ node: CCF(FULL), instance: OK, owner: OK }));
     expect(refused.kind).toBe('refused');
@@ -51,15 +74,20 @@ describe('claim outcomes, in order of precedence', () => {
   });
 
   it('unexplained when no item failed its condition', () => {
-    expect(classify(reasons({ node: OK, instance: OK, owner: { Code: 'ValidationError' } }))).toEqual({ kind: 'unexplained' });
+    expect(classify(reasons({ node: OK, instance: OK, owner: { Code: 'ValidationError' } }))).toEqual({
+      kind: 'unexplained',
+    });
   });
 });
 
 describe('move claim outcomes', () => {
   const sized = claimRequest();
-  it.each(['hold:new', 'migration', 'instance', 'device:0000:81:02.0'])('raced when %s failed, even with the node refusing', (name) => {
-    expect(classifyMoveClaim(reasons({ node: CCF(FULL), [name]: CCF() }), sized)).toEqual({ kind: 'raced' });
-  });
+  it.each(['hold:new', 'migration', 'instance', 'device:0000:81:02.0'])(
+    'raced when %s failed, even with the node refusing',
+    (name) => {
+      expect(classifyMoveClaim(reasons({ node: CCF(FULL), [name]: CCF() }), sized)).toEqual({ kind: 'raced' });
+    },
+  );
   it('the node refusal otherwise', () => {
     expect(classifyMoveClaim(reasons({ node: CCF(), migration: OK }), sized)).toEqual({ kind: 'node-gone' });
     expect(classifyMoveClaim(reasons({ node: CCF(FULL), migration: OK }), sized).kind).toBe('refused');
@@ -70,13 +98,18 @@ describe('move claim outcomes', () => {
 describe('writes built from a read', () => {
   it('changed when any item failed, unexplained when none did', () => {
     expect(classifyStartOver(reasons({ migration: OK, 'node:n1': CCF() }))).toEqual({ kind: 'changed' });
-    expect(classifyStartOver(reasons({ migration: OK, 'node:n1': { Code: 'TransactionConflict' } }))).toEqual({ kind: 'unexplained' });
+    expect(classifyStartOver(reasons({ migration: OK, 'node:n1': { Code: 'TransactionConflict' } }))).toEqual({
+      kind: 'unexplained',
+    });
   });
 });
 
 describe('single-item writes', () => {
   it('delete node: in use with the count from the image, else gone', () => {
-    expect(classifyDeleteNode(marshall({ pk: 'NODE#n1', trackedCount: 3 }) as Record<string, unknown>)).toEqual({ kind: 'in-use', tracked: 3 });
+    expect(classifyDeleteNode(marshall({ pk: 'NODE#n1', trackedCount: 3 }) as Record<string, unknown>)).toEqual({
+      kind: 'in-use',
+      tracked: 3,
+    });
     expect(classifyDeleteNode(undefined)).toEqual({ kind: 'gone' });
   });
   it('a failed condition is told from other errors by its name', () => {
@@ -85,8 +118,28 @@ describe('single-item writes', () => {
     expect(conditionFailed(undefined)).toBe(false);
   });
   it('the node refusal reads a document-client image as well as a raw one', () => {
-    expect(nodeRefusal({ Code: 'ConditionalCheckFailed', Item: { nodeId: 'n1', vcpus: 4, memoryMb: 512, localGb: 6, cpuAllocationRatio: 16,
-      ramAllocationRatio: 1.5, diskAllocationRatio: 1, reservedHostMemoryMb: 0, reservedHostDiskMb: 0, reservedHostCpus: 0,
-      memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 } }, claimRequest())).toEqual({ kind: 'contended' });
+    expect(
+      nodeRefusal(
+        {
+          Code: 'ConditionalCheckFailed',
+          Item: {
+            nodeId: 'n1',
+            vcpus: 4,
+            memoryMb: 512,
+            localGb: 6,
+            cpuAllocationRatio: 16,
+            ramAllocationRatio: 1.5,
+            diskAllocationRatio: 1,
+            reservedHostMemoryMb: 0,
+            reservedHostDiskMb: 0,
+            reservedHostCpus: 0,
+            memoryMbUsed: 0,
+            localGbUsed: 0,
+            vcpusUsed: 0,
+          },
+        },
+        claimRequest(),
+      ),
+    ).toEqual({ kind: 'contended' });
   });
 });

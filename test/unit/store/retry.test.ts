@@ -19,19 +19,24 @@ describe('withRetry', () => {
     const kinds: RetryKind[] = [];
     const contexts = new Set<RetryContext<string>>();
     const failures = [new Contended(), throttled()];
-    const result = await withRetry<string, string>({ retry: { policy, onRetry: (k) => kinds.push(k) } }, async (context) => {
-      contexts.add(context);
-      const failure = failures.shift();
-      if (failure) throw failure;
-      return `done on try ${context.tryNumber}`;
-    });
+    const result = await withRetry<string, string>(
+      { retry: { policy, onRetry: (k) => kinds.push(k) } },
+      async (context) => {
+        contexts.add(context);
+        const failure = failures.shift();
+        if (failure) throw failure;
+        return `done on try ${context.tryNumber}`;
+      },
+    );
     expect(result).toBe('done on try 3');
     expect(kinds).toEqual(['conflict', 'throttle']);
     expect(contexts.size).toBe(1);
   });
 
   it('throws a lasting failure at once', async () => {
-    const attempt = jest.fn(async () => { throw new Error('bad input'); });
+    const attempt = jest.fn(async () => {
+      throw new Error('bad input');
+    });
     await expect(withRetry({ retry: { policy } }, attempt)).rejects.toThrow('bad input');
     expect(attempt).toHaveBeenCalledTimes(1);
   });
