@@ -58,24 +58,26 @@ export {
   type Sizing,
 } from './migration';
 export {
-  allocate,
-  applyChanges,
-  busyCondition,
   byAddress,
-  choose,
   claimable,
   matches,
-  poolDeltas,
   poolKey,
   pools,
-  reconcile,
-  release,
-  type DeviceChange,
   type Devices,
   type PciDevice,
   type PciDeviceSpec,
   type PciPool,
   type PciRequestSpec,
-  type PoolDelta,
 } from './pci';
+export {
+  allocate,
+  applyChanges,
+  busyCondition,
+  poolDeltas,
+  reconcile,
+  release,
+  type DeviceChange,
+  type PoolDelta,
+} from './pci-changes';
+export { choose } from './pci-choice';
 export { compareWithHypervisor, drift, recount, type Orphan } from './audit';

@@ -232,59 +232,57 @@ function recordWrites(
   const leaving = remove.find((h) => h.role === 'instance');
   const arriving = create.find((h) => h.role === 'instance');
   const unchanged = { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': record.version } };
-  const items: NamedItem[] = [];
+  const removeFrom = (nodeId: string): NamedItem => ({
+    name: `instance@${nodeId}`,
+    item: { Delete: { TableName: store.tableName, Key: instanceKey(nodeId, record.instanceUuid), ...unchanged } },
+  });
   if (arriving) {
-    const size = m[arriving.size];
-    const moved: InstanceRecord = {
-      ...record,
-      nodeId: arriving.nodeId,
-      flavor: size.flavor,
-      overhead: size.overhead,
-      volumeBacked: size.volumeBacked,
-      ...size.amounts,
-      pciDevices: size.pciDevices,
-      version: record.version + 1,
-    };
-    if (final) delete moved.migrationId;
     const replacing = leaving?.nodeId === arriving.nodeId;
-    items.push({
+    const put: NamedItem = {
       name: `instance@${arriving.nodeId}`,
       item: {
         Put: {
           TableName: store.tableName,
-          Item: instanceItem(moved),
+          Item: instanceItem(movedRecord(m, record, arriving, final)),
           ...(replacing ? unchanged : { ConditionExpression: 'attribute_not_exists(pk)' }),
         },
       },
-    });
-    if (leaving && !replacing) {
-      items.push({
-        name: `instance@${leaving.nodeId}`,
-        item: {
-          Delete: { TableName: store.tableName, Key: instanceKey(leaving.nodeId, record.instanceUuid), ...unchanged },
-        },
-      });
-    }
-  } else if (leaving) {
-    items.push({
-      name: `instance@${leaving.nodeId}`,
-      item: {
-        Delete: { TableName: store.tableName, Key: instanceKey(leaving.nodeId, record.instanceUuid), ...unchanged },
-      },
-    });
-  } else if (final) {
-    items.push({
-      name: `instance@${record.nodeId}`,
-      item: {
-        Update: {
-          TableName: store.tableName,
-          Key: instanceKey(record.nodeId, record.instanceUuid),
-          UpdateExpression: 'REMOVE migrationId SET version = :next',
-          ...unchanged,
-          ExpressionAttributeValues: { ':v': record.version, ':next': record.version + 1 },
-        },
-      },
-    });
+    };
+    return leaving && !replacing ? [put, removeFrom(leaving.nodeId)] : [put];
   }
-  return items;
+  if (leaving) return [removeFrom(leaving.nodeId)];
+  return final ? [unlinkRecord(store, record)] : [];
+}
+
+/** The record as it arrives where `arriving` puts it, in that side's size; unlinked when the move ends. */
+function movedRecord(m: Migration, record: InstanceRecord, arriving: Holding, final: boolean): InstanceRecord {
+  const size = m[arriving.size];
+  const moved: InstanceRecord = {
+    ...record,
+    nodeId: arriving.nodeId,
+    flavor: size.flavor,
+    overhead: size.overhead,
+    volumeBacked: size.volumeBacked,
+    ...size.amounts,
+    pciDevices: size.pciDevices,
+    version: record.version + 1,
+  };
+  if (final) delete moved.migrationId;
+  return moved;
+}
+
+/** A move that ended without moving the record: the record only drops its link to it. */
+function unlinkRecord(store: Store, record: InstanceRecord): NamedItem {
+  return {
+    name: `instance@${record.nodeId}`,
+    item: {
+      Update: {
+        TableName: store.tableName,
+        Key: instanceKey(record.nodeId, record.instanceUuid),
+        UpdateExpression: 'REMOVE migrationId SET version = :next',
+        ConditionExpression: 'version = :v',
+        ExpressionAttributeValues: { ':v': record.version, ':next': record.version + 1 },
+      },
+    },
+  };
 }

@@ -67,6 +67,10 @@ export function moveClaimItems(
   pci?: DeviceTake,
 ): NamedItem[] {
   const { destNodeId: dest, new: next } = migration;
+  const created = (name: string, Item: Record<string, unknown>): NamedItem => ({
+    name,
+    item: { Put: { TableName: store.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' } },
+  });
   const hold = {
     nodeId: dest,
     migrationId: migration.migrationId,
@@ -83,26 +87,8 @@ export function moveClaimItems(
         pools: pci?.pools,
       }),
     },
-    {
-      name: 'hold:new',
-      item: {
-        Put: {
-          TableName: store.tableName,
-          Item: holdItem({ ...hold, ...next.amounts, pciDevices: next.pciDevices }),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-    },
-    {
-      name: 'migration',
-      item: {
-        Put: {
-          TableName: store.tableName,
-          Item: migrationItem(migration),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-    },
+    created('hold:new', holdItem({ ...hold, ...next.amounts, pciDevices: next.pciDevices })),
+    created('migration', migrationItem(migration)),
     {
       name: 'instance',
       item: {
