@@ -16,56 +16,79 @@ const target = Number(process.env.SOAK_OPS ?? 100_000);
 const firstSeed = Number(process.env.CAMPAIGN_SEED ?? Date.now() % 1_000_000_000);
 const replayPath = process.env.CAMPAIGN_PATH;
 
+type Campaign = typeof import('../test/model/campaign');
+type Totals = ReturnType<Campaign['newTotals']>;
+type Config = Parameters<Campaign['runCampaign']>[0];
+
+/** The soak's table on the DynamoDB Local it started, with the handlers' runtime pointed at it. */
+async function openTable(endpoint: string): Promise<void> {
+  process.env.DYNAMODB_ENDPOINT = endpoint;
+  process.env.TABLE_NAME = 'soak';
+  const { createStore, ensureTable } = await import('../lib/store');
+  const { resetRuntime } = await import('../lib/api/runtime');
+  await ensureTable(createStore({ tableName: 'soak', endpoint }));
+  resetRuntime();
+}
+
+/** Run `n`'s campaign settings: every other run with faults (the clean runs keep the pace, the others prove recovery). */
+function campaignOptions(n: number, started: number, onTenThousand: (line: string) => void): Config {
+  const chaos: Config['chaos'] =
+    n % 2 === 1
+      ? { rate: 0.03, kinds: ['conflict', 'throttle', 'server-error', 'lost-response'], crashRate: 0.05 }
+      : undefined;
+  let reported = 0;
+  return {
+    label: 's',
+    workers: 8,
+    slots: 2,
+    opsPerWorker: 4,
+    steps: 60,
+    runs: 1,
+    seed: firstSeed + n,
+    ...(replayPath ? { path: replayPath } : {}),
+    ...(chaos ? { chaos } : {}),
+    timeLimitMs: 5 * 60_000,
+    onStep: (t: { ops: number; checks: number }) => {
+      // The progress line is for terminals only; a log still shows the pace.
+      if (t.ops < reported + 10_000) return;
+      reported = t.ops - (t.ops % 10_000);
+      const rate = Math.round(t.ops / ((performance.now() - started) / 1000));
+      onTenThousand(`  ${t.ops} ops, ${rate} ops/s, ${t.checks} checks`);
+    },
+  };
+}
+
+function printTotals(totals: Totals, seconds: number, failed: boolean): void {
+  const faults = Object.values(totals.faults).reduce((a, b) => a + b, 0);
+  console.log(
+    [
+      `${failed ? 'FAILED' : 'clean'}: ${totals.ops} operations (${totals.requests} requests) in ${Math.round(seconds)} s, ` +
+        `${Math.round(totals.ops / seconds)} operations/s, ${totals.runs} runs, ${totals.steps} steps`,
+      `invariant checks: ${totals.checks}`,
+      `faults injected: ${faults} ${JSON.stringify(totals.faults)}; 5xx answers retried by the client: ${totals.retried5xx}; ` +
+        `queue messages redelivered: ${totals.redelivered}`,
+      `status updates re-sent after their Lambda died post-commit, answered applied=false: ${totals.appliedButReportedIgnored}`,
+      `outcomes: ${JSON.stringify(totals.outcomes)}`,
+    ].join('\n'),
+  );
+}
+
 async function main(): Promise<void> {
   await withDynamoDbLocal('soak', async (db) => {
-    process.env.DYNAMODB_ENDPOINT = db.endpoint;
-    process.env.TABLE_NAME = 'soak';
-    const { createStore, ensureTable } = await import('../lib/store');
-    const { resetRuntime } = await import('../lib/api/runtime');
-    await ensureTable(createStore({ tableName: 'soak', endpoint: db.endpoint }));
-    resetRuntime();
+    await openTable(db.endpoint);
     const { newTotals, runCampaign } = await import('../test/model/campaign');
     const totals = newTotals();
     const started = performance.now();
     const progress = showProgress('soak operations', target, () => totals.ops);
     let failed = false;
-    let reported = 0;
     for (let n = 0; totals.ops < target && !failed; n++) {
-      const seed = firstSeed + n;
-      // Every other run with faults: the clean runs keep the pace, the others prove recovery.
-      const chaos =
-        n % 2 === 1
-          ? { rate: 0.03, kinds: ['conflict', 'throttle', 'server-error', 'lost-response'] as const, crashRate: 0.05 }
-          : undefined;
       const before = totals.ops;
-      const result = await runCampaign(
-        {
-          label: 's',
-          workers: 8,
-          slots: 2,
-          opsPerWorker: 4,
-          steps: 60,
-          runs: 1,
-          seed,
-          ...(replayPath ? { path: replayPath } : {}),
-          ...(chaos ? { chaos: { ...chaos, kinds: [...chaos.kinds] } } : {}),
-          timeLimitMs: 5 * 60_000,
-          onStep: (t) => {
-            // The progress line is for terminals only; a log still shows the pace.
-            if (t.ops >= reported + 10_000) {
-              reported = t.ops - (t.ops % 10_000);
-              console.log(
-                `  ${t.ops} ops, ${Math.round(t.ops / ((performance.now() - started) / 1000))} ops/s, ${t.checks} checks`,
-              );
-            }
-          },
-        },
-        totals,
-      );
+      const options = campaignOptions(n, started, (line) => console.log(line));
+      const result = await runCampaign(options, totals);
       const seconds = (performance.now() - started) / 1000;
       console.log(
-        `run ${n + 1} seed ${seed}${chaos ? ' (faults)' : ''}: ${totals.ops - before} ops; total ${totals.ops} ops, ` +
-          `${Math.round(totals.ops / seconds)} ops/s, ${totals.checks} checks`,
+        `run ${n + 1} seed ${options.seed}${options.chaos ? ' (faults)' : ''}: ${totals.ops - before} ops; ` +
+          `total ${totals.ops} ops, ${Math.round(totals.ops / seconds)} ops/s, ${totals.checks} checks`,
       );
       if (result.failed) {
         progress.end();
@@ -75,19 +98,7 @@ async function main(): Promise<void> {
       if (replayPath) break;
     }
     progress.end();
-    const seconds = (performance.now() - started) / 1000;
-    const faults = Object.values(totals.faults).reduce((a, b) => a + b, 0);
-    console.log(
-      [
-        `${failed ? 'FAILED' : 'clean'}: ${totals.ops} operations (${totals.requests} requests) in ${Math.round(seconds)} s, ` +
-          `${Math.round(totals.ops / seconds)} operations/s, ${totals.runs} runs, ${totals.steps} steps`,
-        `invariant checks: ${totals.checks}`,
-        `faults injected: ${faults} ${JSON.stringify(totals.faults)}; 5xx answers retried by the client: ${totals.retried5xx}; ` +
-          `queue messages redelivered: ${totals.redelivered}`,
-        `status updates re-sent after their Lambda died post-commit, answered applied=false: ${totals.appliedButReportedIgnored}`,
-        `outcomes: ${JSON.stringify(totals.outcomes)}`,
-      ].join('\n'),
-    );
+    printTotals(totals, (performance.now() - started) / 1000, failed);
     if (failed) process.exitCode = 1;
   });
 }
