@@ -77,8 +77,20 @@ async function readJsonFile(ctx: Context, file: string): Promise<unknown> {
 
 async function nodes(ctx: Context, words: string[]) {
   positionals(words, [], 'nodes [--json]');
-  const { body } = await call(ctx, 'GET', '/nodes');
-  show(ctx, body, () => nodesTable(body.nodes as NodeView[], ctx.io.style));
+  const all = await everyNode(ctx);
+  show(ctx, { nodes: all }, () => nodesTable(all, ctx.io.style));
+}
+
+/** GET /nodes answers a page at a time: every page, in nodeId order. */
+async function everyNode(ctx: Context): Promise<NodeView[]> {
+  const all: NodeView[] = [];
+  let next: string | undefined;
+  do {
+    const { body } = await call(ctx, 'GET', next ? `/nodes?next=${seg(next)}` : '/nodes');
+    all.push(...(body.nodes as NodeView[]));
+    next = body.next as string | undefined;
+  } while (next);
+  return all;
 }
 
 async function node(ctx: Context, words: string[]) {

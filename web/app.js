@@ -45,6 +45,18 @@
     return base;
   }
 
+  /** GET /nodes answers a page at a time: every page, in nodeId order. */
+  async function everyNode() {
+    const all = [];
+    let next;
+    do {
+      const body = await getJson(next ? `nodes?next=${encodeURIComponent(next)}` : 'nodes');
+      all.push(...body.nodes);
+      next = body.next;
+    } while (next);
+    return all;
+  }
+
   async function getJson(path) {
     const res = await fetch(new URL(path, API), {
       headers: { accept: 'application/json' },
@@ -370,8 +382,7 @@
     inFlight = true;
     clearTimeout(timer);
     try {
-      const body = await getJson('nodes');
-      state.nodes = body.nodes;
+      state.nodes = await everyNode();
       state.error = null;
       state.updatedAt = new Date();
     } catch (error) {

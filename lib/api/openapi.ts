@@ -10,6 +10,7 @@ import {
   auditSchema,
   claimSchema,
   dropQuerySchema,
+  listNodesQuerySchema,
   instanceUuidSchema,
   inventorySchema,
   migrationIdSchema,
@@ -80,7 +81,10 @@ interface Exchange {
 }
 
 const EXCHANGES: Record<HttpOperationId, Exchange> = {
-  listNodes: { ok: [{ status: 200, description: 'The node views.', schema: 'NodeList' }] },
+  listNodes: {
+    query: listNodesQuerySchema,
+    ok: [{ status: 200, description: 'A page of node views, in nodeId order.', schema: 'NodeList' }],
+  },
   putNode: {
     body: 'Inventory',
     ok: [

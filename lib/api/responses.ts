@@ -50,7 +50,11 @@ export const nodeViewSchema = z.object({
   generation: z.number().int(),
 });
 
-export const nodeListSchema = z.object({ nodes: z.array(nodeViewSchema) });
+export const nodeListSchema = z.object({
+  nodes: z.array(nodeViewSchema),
+  /** Present when more nodes may follow: pass it as `next` for the page after this one. */
+  next: z.string().optional(),
+});
 
 const flavor = z.object({
   vcpus: z.number().int(),

@@ -58,6 +58,8 @@ const ATTEMPTS = 5;
 const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 // Nova keeps stats keys that fell to 0 until the audit clears them; they are not drift.
 const nonZero = (stats: Record<string, number>) => Object.fromEntries(Object.entries(stats).filter(([, v]) => v !== 0));
+// Keys at 0 are what the node once held: left alone they would grow its item with every project it ever saw.
+const hasZeroKeys = (stats: Record<string, number>) => Object.values(stats).some((v) => v === 0);
 
 /** One look at the node: what its items say its figures should be, and whether they already are. */
 async function recountNode(store: Store, nodeId: string, input: AuditInput) {
@@ -83,7 +85,9 @@ async function recountNode(store: Store, nodeId: string, input: AuditInput) {
     Number(node.trackedCount ?? 0) === r.tracked &&
     Number(node.orphanMemoryMb ?? 0) === r.orphanMemoryMb &&
     same(state.pciPools, poolsNow);
-  return { inventory, r, before, hypervisor, poolsNow, state, exact };
+  // Exact but carrying zero keys: the audit still rewrites the stats (rule A2), as Nova clears them.
+  const compact = exact && hasZeroKeys(state.stats);
+  return { inventory, r, before, hypervisor, poolsNow, state, exact, compact };
 }
 
 /** The repair: the recounted figures, conditioned on the generation read (no claim or release since). */
@@ -126,12 +130,19 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const look = await recountNode(store, nodeId, input);
     const { before, r, hypervisor } = look;
-    if (look.exact)
+    if (look.exact && !look.compact)
       return { node: look.state, drift: drift(before, r.used), ...hypervisor, repaired: false, retries: attempt };
     const outcome = await repair(store, repairUpdate(store, nodeId, look));
     switch (outcome.kind) {
       case 'committed':
-        return { node: outcome.node, drift: drift(before, r.used), ...hypervisor, repaired: true, retries: attempt };
+        // Dropping zero keys is upkeep, not a repair: the figures were right.
+        return {
+          node: outcome.node,
+          drift: drift(before, r.used),
+          ...hypervisor,
+          repaired: !look.exact,
+          retries: attempt,
+        };
       case 'recount':
         // A claim, release or inventory change landed since the read: recount with it.
         continue;

@@ -1,4 +1,11 @@
-import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import {
   applyChanges,
   nodeLimits,
@@ -16,7 +23,6 @@ import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
 import { COLUMNS, deviceKey, nodeKey, nodeStateOf } from './items';
-import { queryAll } from './query';
 import { commitOrStartOver, sendOne } from './commit';
 import { deviceWrites, readNodeAndDevices } from './devices';
 import { classifyDeleteNode, conditionFailed } from './outcomes';
@@ -161,16 +167,53 @@ export async function getNode(store: Store, nodeId: string): Promise<NodeState> 
   return nodeStateOf(out.Item);
 }
 
-/** Every node, in nodeId order: the keys come from a keys-only index, the items from batched reads. */
-export async function listNodes(store: Store): Promise<NodeState[]> {
-  const index = await queryAll(store, {
-    IndexName: NODE_INDEX.name,
-    KeyConditionExpression: '#p = :p',
-    ExpressionAttributeNames: { '#p': NODE_INDEX.partition },
-    ExpressionAttributeValues: { ':p': 'NODE' },
-  });
-  const keys = index.map((item) => ({ pk: item.pk, sk: item.sk }));
+export interface NodePage {
+  nodes: NodeState[];
+  /** The last nodeId of this page when more may follow: the next page starts after it. */
+  after?: string;
+}
 
+/**
+ * One page of nodes in nodeId order, at most `limit`, after the node `after`: the keys from the keys-only
+ * index (in its sort order, which is the nodeId's), the items from batched reads.
+ */
+export async function listNodePage(store: Store, limit: number, after?: string): Promise<NodePage> {
+  const page = await withRetry(store, () =>
+    store.doc.send(
+      new QueryCommand({
+        TableName: store.tableName,
+        IndexName: NODE_INDEX.name,
+        KeyConditionExpression: '#p = :p',
+        ExpressionAttributeNames: { '#p': NODE_INDEX.partition },
+        ExpressionAttributeValues: { ':p': 'NODE' },
+        Limit: limit,
+        // A page of an index starts after an item named by the index's key and the table's.
+        ...(after === undefined
+          ? {}
+          : { ExclusiveStartKey: { ...nodeKey(after), [NODE_INDEX.partition]: 'NODE', [NODE_INDEX.sort]: after } }),
+      }),
+    ),
+  );
+  const keys = (page.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+  const nodes = await readNodes(store, keys);
+  const last = page.LastEvaluatedKey?.[NODE_INDEX.sort];
+  return { nodes, ...(last === undefined ? {} : { after: String(last) }) };
+}
+
+/** Every node, in nodeId order, page after page. */
+export async function listNodes(store: Store, pageSize = 1000): Promise<NodeState[]> {
+  const nodes: NodeState[] = [];
+  let after: string | undefined;
+  do {
+    const page = await listNodePage(store, pageSize, after);
+    nodes.push(...page.nodes);
+    after = page.after;
+  } while (after !== undefined);
+  return nodes;
+}
+
+/** The node items of `keys` in batches of 100, sorted by nodeId (a batch answers in any order). */
+async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise<NodeState[]> {
   const nodes: NodeState[] = [];
   for (let i = 0; i < keys.length; i += 100) {
     let pending: Record<string, unknown>[] = keys.slice(i, i + 100);

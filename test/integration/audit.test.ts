@@ -1,5 +1,5 @@
 // The audit finds and repairs drift from outside, and never undoes a claim that lands while it runs.
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { F1, F2, N0, ONE_VCPU, roomForVcpus, uuid } from '../support/fixtures';
@@ -141,4 +141,56 @@ test('an unknown node is 404, bad input 400', async () => {
   const id = await node();
   expect((await audit(id, { instances: ['nope'] })).status).toBe(400);
   expect((await audit(id, { orphans: [{ instanceUuid: uuid(), memoryMb: -1 }] })).status).toBe(400);
+});
+
+/** The node item as stored, straight from the table. */
+async function nodeItem(nodeId: string) {
+  const out = await store.doc.send(
+    new GetCommand({ TableName: store.tableName, Key: { pk: `NODE#${nodeId}`, sk: 'NODE' }, ConsistentRead: true }),
+  );
+  return out.Item ?? {};
+}
+
+test('the audit drops stats keys that fell to 0, so a node item holds only what the node tracks now', async () => {
+  const id = await node(roomForVcpus(40));
+  const long = (n: number) => `project-${n}-${'x'.repeat(200)}`;
+  const gone: string[] = [];
+  for (let n = 0; n < 20; n++) {
+    const instanceUuid = uuid();
+    const body = {
+      instanceUuid,
+      flavor: ONE_VCPU,
+      projectId: long(n),
+      osType: `os-${n}`,
+      vmState: 'active',
+      taskState: null,
+    };
+    expect((await api('POST', `/nodes/${id}/instances`, body)).status).toBe(201);
+    if (n > 0) gone.push(instanceUuid);
+  }
+  for (const instanceUuid of gone)
+    expect((await api('DELETE', `/nodes/${id}/instances/${instanceUuid}`)).status).toBe(204);
+  const zeroKeys = (stats: Record<string, number>) => Object.keys(stats).filter((k) => stats[k] === 0);
+  // Until the audit, the released instances' keys show at 0, as in Nova.
+  expect(zeroKeys((await nodeItem(id)).stats)).toHaveLength(19 * 2);
+  const before = Number((await nodeItem(id)).generation);
+
+  const res = await audit(id);
+  expect(res.status).toBe(200);
+  expect(res.body.drift).toEqual({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 });
+  const after = await nodeItem(id);
+  expect(zeroKeys(after.stats)).toEqual([]);
+  expect(after.stats).toEqual({
+    num_instances: 1,
+    num_vm_active: 1,
+    num_task_None: 1,
+    [`num_proj_${long(0)}`]: 1,
+    'num_os_type_os-0': 1,
+  });
+  expect(Number(after.generation)).toBe(before + 1);
+  expect(res.body.node.stats).toEqual({ ...after.stats, io_workload: 0 });
+  await expectLedgerExact(store, id);
+  // Nothing left to drop: the next audit writes nothing.
+  await audit(id);
+  expect(Number((await nodeItem(id)).generation)).toBe(before + 1);
 });

@@ -71,6 +71,21 @@ describe('requests', () => {
     return { url: String(url), headers: init.headers as Record<string, string> };
   };
 
+  it('lists every node across the pages GET /nodes answers', async () => {
+    delete process.env.CAPACITY_TRACKER_ENDPOINT;
+    const view = (nodeId: string) => ({ nodeId, vcpus: 1, memoryMb: 1, localGb: 1, stats: {} });
+    fetchSpy
+      .mockResolvedValueOnce(new Response(JSON.stringify({ nodes: [view('a')], next: 'YQ' }), { status: 200 }))
+      .mockResolvedValueOnce(new Response(JSON.stringify({ nodes: [view('b')] }), { status: 200 }));
+    const io = memoryIo();
+    expect(await main(['nodes', '--json'], io)).toBe(0);
+    expect(fetchSpy.mock.calls.map(([url]) => String(url))).toEqual([
+      'http://localhost:3000/nodes',
+      'http://localhost:3000/nodes?next=YQ',
+    ]);
+    expect(JSON.parse(io.stdout.join('\n')).nodes.map((n: { nodeId: string }) => n.nodeId)).toEqual(['a', 'b']);
+  });
+
   it('goes to the local runner by default, unsigned', async () => {
     delete process.env.CAPACITY_TRACKER_ENDPOINT;
     const io = memoryIo();
