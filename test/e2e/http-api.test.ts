@@ -205,7 +205,7 @@ describe('the local runner', () => {
   it('answers a known path with the wrong method with 405 and the allowed methods', async () => {
     const answer = await call('POST', '/nodes');
     expect(answer.status).toBe(405);
-    expect(answer.headers.get('allow')).toBe('GET');
+    expect(answer.headers.get('allow')).toBe('GET, HEAD');
     expect(answer.body.error).toBe('MethodNotAllowed');
   });
 
@@ -220,6 +220,12 @@ describe('the local runner', () => {
     const answer = await call('PUT', '/nodes/big', `{"pad": "${'x'.repeat(1024 * 1024)}"}`);
     expect(answer.status).toBe(413);
     expect(answer.body.error).toBe('PayloadTooLarge');
+  });
+
+  it('says at start that it runs open, and where it answers', () => {
+    expect(runner!.output()).toContain(
+      'Open: no authorization, as a local runner; it answers at localhost, 127.0.0.1, [::1] on this machine only.',
+    );
   });
 
   it('stops on SIGTERM and exits with 0', async () => {
