@@ -3,7 +3,7 @@
 // rebinding attempt could make a browser send it: a body that is not declared JSON (a cross-site "simple"
 // POST may carry text/plain, a form's type or none, but not application/json without a preflight the runner
 // never grants), and a Host header that does not name this machine.
-import { STATUS_CODES } from 'node:http';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 export class HttpFailure extends Error {
@@ -82,7 +82,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
   if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) return void socket.destroy();
   const [status, code, message]: [number, string, string] =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'HeadersTooLarge', 'The request headers are larger than the runner accepts (16 KiB).']
+      ? [431, 'HeadersTooLarge', `The request headers are larger than the ${maxHeaderSize} bytes the runner accepts.`]
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'RequestTimeout', 'The request did not arrive in time.']
         : [400, 'BadRequest', `The request is not valid HTTP (${error.code ?? error.message}).`];
