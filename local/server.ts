@@ -185,7 +185,9 @@ async function serve(
   res.statusCode = result.statusCode ?? 200;
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
   if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
-  if (body !== undefined) res.setHeader('content-length', body.length);
+  // Declared, so that a HEAD says what its GET would carry; a 204 or 304 declares none.
+  if (body !== undefined && res.statusCode !== 204 && res.statusCode !== 304)
+    res.setHeader('content-length', body.length);
   res.end(body);
 }
 

@@ -222,10 +222,12 @@ describe('the local runner', () => {
     expect(answer.body.error).toBe('PayloadTooLarge');
   });
 
-  it('says at start that it runs open, and where it answers', () => {
-    expect(runner!.output()).toContain(
-      'Open: no authorization, as a local runner; it answers at localhost, 127.0.0.1, [::1] on this machine only.',
-    );
+  it('says at start that it runs open, and where it answers', async () => {
+    const line =
+      'Open: no authorization, as a local runner; it answers at localhost, 127.0.0.1, [::1] on this machine only.';
+    // The runner prints it just after it starts listening, so it may come a moment after the first answer.
+    for (let i = 0; i < 100 && !runner!.output().includes(line); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(runner!.output()).toContain(line);
   });
 
   it('stops on SIGTERM and exits with 0', async () => {
