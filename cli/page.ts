@@ -1,10 +1,12 @@
 // `capacity-tracker page`: the capacity page on this machine, its API calls passed on to --endpoint by the
 // CLI's client, which signs them. The browser then needs no AWS credentials for an IAM-authorized API.
 // Only reads pass: anything the browser sends here is done with the operator's credentials, so a page
-// of another site posting to this port must not be able to claim or release anything.
+// of another site posting to this port must not be able to claim or release anything. And only the API's
+// own reads pass, to the endpoint's origin alone: the signature and session token go nowhere else.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApiClient } from '../lib/client/api-client';
+import { ROUTES } from '../lib/operations';
 import { webFile } from '../scripts/web-files';
 import type { Io } from './commands';
 
@@ -19,6 +21,38 @@ export interface PageOptions {
 function send(res: ServerResponse, status: number, body: string | Buffer, contentType = 'application/json'): void {
   res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-cache' });
   res.end(body);
+}
+
+/** The API's reads, as path templates split into segments. */
+const READS = ROUTES.filter((route) => route.method === 'GET').map((route) => route.path.split('/'));
+
+/**
+ * A path parameter as a browser encodes it (encodeURIComponent): unreserved characters and %XX only, and
+ * not a dot segment, which URL resolution (also as %2e) would turn into a step up the path.
+ */
+function isParameter(segment: string): boolean {
+  if (!/^(?:[\w.~-]|%[0-9a-f]{2})+$/i.test(segment)) return false;
+  try {
+    const decoded = decodeURIComponent(segment);
+    return decoded !== '.' && decoded !== '..';
+  } catch {
+    return false; // not UTF-8
+  }
+}
+
+/** The request's path and query if the path is one of the API's reads and resolves under the endpoint, else undefined. */
+function apiRead(url: string, endpoint: URL): string | undefined {
+  const at = url.indexOf('?');
+  const path = at < 0 ? url : url.slice(0, at);
+  const segments = path.split('/');
+  const matches = (template: string[]) =>
+    template.length === segments.length &&
+    template.every((part, i) => (/^\{\w+\}$/.test(part) ? isParameter(segments[i] ?? '') : part === segments[i]));
+  if (!READS.some(matches)) return undefined;
+  // The client resolves the path against the endpoint as this does; it must land where it says.
+  const target = new URL(url.slice(1), endpoint);
+  if (target.origin !== endpoint.origin || target.pathname !== `${endpoint.pathname}${path.slice(1)}`) return undefined;
+  return url;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, api: ApiClient, port: number): Promise<void> {
@@ -41,7 +75,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, api: ApiClient,
   }
   const file = await webFile(path);
   if (file) return send(res, 200, file.body, file.contentType);
-  const answer = await api.request('GET', url);
+  const read = apiRead(url, api.endpoint);
+  if (read === undefined) {
+    const message = `No page file or API read at ${path}; only the API's GET routes are passed on.`;
+    return send(res, 404, JSON.stringify({ error: 'RouteNotFound', message }));
+  }
+  const answer = await api.request('GET', read);
   send(res, answer.status, answer.body === undefined ? '' : JSON.stringify(answer.body));
 }
 

