@@ -31,29 +31,43 @@ afterEach(() => {
 
 test('the campaign with conflicts, throttling, 500s, lost responses and dying Lambdas still agrees with the model', async () => {
   const totals = newTotals();
-  const result = await runCampaign(
-    {
-      label: 'fc',
-      workers: 4,
-      slots: 2,
-      opsPerWorker: 3,
-      steps: 36,
-      runs: 1,
-      seed: 7_340_021,
-      timeLimitMs: 90_000,
-      chaos: { rate: 0.05, kinds: ['conflict', 'throttle', 'server-error', 'lost-response'], crashRate: 0.1 },
-      ...replayFromEnv(),
-    },
-    totals,
-  );
-  if (result.failed) throw new Error(result.report);
+  const replay = replayFromEnv();
+  // Which request draws which fault depends on timing (4 workers at once), so a rare kind can go unmet in
+  // one run: the next seed runs then, until every kind was met (or the proof is short, and the test fails).
+  for (
+    let run = 0;
+    run < 3 && (run === 0 || (replay.seed === undefined && !replay.path && unmet(totals).length));
+    run++
+  ) {
+    const result = await runCampaign(
+      {
+        label: 'fc',
+        workers: 4,
+        slots: 2,
+        opsPerWorker: 3,
+        steps: 36,
+        runs: 1,
+        seed: 7_340_021 + run,
+        timeLimitMs: 90_000,
+        chaos: { rate: 0.05, kinds: ['conflict', 'throttle', 'server-error', 'lost-response'], crashRate: 0.1 },
+        ...replay,
+      },
+      totals,
+    );
+    if (result.failed) throw new Error(result.report);
+  }
   console.log(
     `fault campaign: ${totals.ops} operations, ${totals.checks} checks, faults ${JSON.stringify(totals.faults)}, 5xx retried ${totals.retried5xx}`,
   );
   expect(totals.ops).toBeGreaterThan(80);
   // Every kind of fault was met at least once, or the campaign proved less than it claims.
-  for (const [kind, n] of Object.entries(totals.faults)) expect([kind, n > 0]).toEqual([kind, true]);
-}, 180_000);
+  expect(unmet(totals)).toEqual([]);
+}, 300_000);
+
+const unmet = (totals: ReturnType<typeof newTotals>) =>
+  Object.entries(totals.faults)
+    .filter(([, n]) => n === 0)
+    .map(([kind]) => kind);
 
 /** Sends the request until it answers below 500, as a client retries a failed Lambda; the first attempt dies at `crashAt`. */
 async function crashOnce(
