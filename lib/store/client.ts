@@ -16,13 +16,15 @@ import {
  * a stalled store, and it leaves an HTTP Lambda (lib/operations.ts) time for a few attempts and its answer.
  */
 export const REQUEST_TIMEOUT_MS = 2000;
+/** DynamoDB Local on a busy machine takes over a second for a transaction; the local deadline is 30 s. */
+export const LOCAL_REQUEST_TIMEOUT_MS = 5000;
 const CONNECTION_TIMEOUT_MS = 1000;
 
 export interface StoreConfig {
   tableName: string;
   endpoint?: string;
   region?: string;
-  /** REQUEST_TIMEOUT_MS unless given. */
+  /** REQUEST_TIMEOUT_MS (LOCAL_REQUEST_TIMEOUT_MS with an endpoint outside AWS) unless given. */
   requestTimeoutMs?: number;
 }
 
@@ -49,12 +51,13 @@ export interface Store extends Retrying {
 const isAws = (endpoint: string) => /\.amazonaws\.com(\.cn)?(:\d+)?\/?$/i.test(new URL(endpoint).host);
 
 export function createStore(config: StoreConfig, hooks: StoreHooks = {}): Store {
-  const requestMs = config.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const local = config.endpoint !== undefined && !isAws(config.endpoint);
+  const requestMs = config.requestTimeoutMs ?? (local ? LOCAL_REQUEST_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
   const client = new DynamoDBClient({
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     region: config.region ?? process.env.AWS_REGION ?? 'us-east-1',
     // DynamoDB Local accepts any credentials; AWS itself gets the usual provider chain.
-    ...(config.endpoint && !isAws(config.endpoint) && !process.env.AWS_ACCESS_KEY_ID
+    ...(local && !process.env.AWS_ACCESS_KEY_ID
       ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),
     // One retry policy for the whole service lives in retry.ts; two stacked ones would multiply attempts.
