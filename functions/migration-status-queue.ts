@@ -6,7 +6,7 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
-import { parse } from '../lib/api/http';
+import { parse, parseJson } from '../lib/api/http';
 import { logger } from '../lib/api/logger';
 import { count } from '../lib/api/metrics';
 import { observed } from '../lib/api/observed';
@@ -24,13 +24,7 @@ export const queueMessageSchema = statusUpdateSchema.extend({
 export type QueueMessage = z.output<typeof queueMessageSchema>;
 
 function parseMessage(body: string): QueueMessage {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new ValidationError('Invalid body: not valid JSON.', [{ path: '', message: 'not valid JSON' }]);
-  }
-  return parse(queueMessageSchema, value, 'body');
+  return parse(queueMessageSchema, parseJson(body), 'body');
 }
 
 /** The migration a body names, even a body that failed validation, for the log. */

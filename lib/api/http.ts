@@ -2,10 +2,11 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import * as z from 'zod';
 import { AppError, InsufficientResources, Unavailable, ValidationError, type Issue } from '../errors';
 import type { Operation } from '../operations';
 import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
+import { duplicateKey } from './json-keys';
 import { logger } from './logger';
 import { count, operationMetrics } from './metrics';
 import { observed } from './observed';
@@ -46,6 +47,19 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where: str
   return result.data;
 }
 
+/** A JSON text (a body, a queue message) as its value: 400 if it is not JSON or an object in it repeats a key. */
+export function parseJson(text: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    reject('body', [{ path: '', message: 'not valid JSON' }]);
+  }
+  const repeated = duplicateKey(text);
+  if (repeated) reject('body', [{ path: repeated.join('.'), message: 'duplicate key' }]);
+  return value;
+}
+
 /** The JSON body, validated. An absent body is an empty object, so bodies of all-optional fields may be left out. */
 export function parseBody<S extends z.ZodType>(schema: S, event: HttpEvent): z.output<S> {
   let text = event.body ?? '';
@@ -53,15 +67,21 @@ export function parseBody<S extends z.ZodType>(schema: S, event: HttpEvent): z.o
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
     reject('body', [{ path: '', message: `larger than ${MAX_BODY_BYTES} bytes` }]);
   }
-  let value: unknown = {};
-  if (text.trim() !== '') {
-    try {
-      value = JSON.parse(text);
-    } catch {
-      reject('body', [{ path: '', message: 'not valid JSON' }]);
-    }
-  }
-  return parse(schema, value, 'body');
+  return parse(schema, text.trim() === '' ? {} : parseJson(text), 'body');
+}
+
+/**
+ * Refuses query parameters the route does not take: a write that ignored one would do what the caller
+ * did not ask for (`?dryRun=true` would still claim), and a read would answer as if it had been heeded.
+ */
+function checkQuery(event: HttpEvent, takes: readonly string[]): void {
+  const unknown = Object.keys(event.queryStringParameters ?? {}).filter((name) => !takes.includes(name));
+  const what = takes.length > 0 ? `this route takes ${takes.join(', ')}` : 'this route takes none';
+  if (unknown.length > 0)
+    reject(
+      'query',
+      unknown.map((name) => ({ path: name, message: `unknown parameter (${what})` })),
+    );
 }
 
 /** A path parameter as API Gateway passes it: already percent-decoded, so it is not decoded again. */
@@ -129,13 +149,22 @@ type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
 /**
  * The middleware stack every HTTP handler shares. The operation's entry in lib/operations.ts names the
- * handler in logs and metrics.
+ * handler in logs and metrics; `query` is the schema of the query parameters it takes (none without it).
  * middy runs `after` hooks in reverse order, so errorResponses (last) shapes a failure before
  * requestContext counts it and logMetrics publishes it.
  */
-export function httpHandler({ name }: Pick<Operation, 'name'>, handler: Handler) {
+export function httpHandler(
+  { name }: Pick<Operation, 'name'>,
+  handler: Handler,
+  options: { query?: z.ZodObject } = {},
+) {
   const perOperation = operationMetrics(name);
-  return observed<HttpEvent, HttpResult>(handler)
+  const takes = Object.keys(options.query?.shape ?? {});
+  const checked: Handler = async (event, context) => {
+    checkQuery(event, takes);
+    return handler(event, context);
+  };
+  return observed<HttpEvent, HttpResult>(checked)
     .use(logMetrics(perOperation))
     .use(requestContext(name, perOperation))
     .use(errorResponses());

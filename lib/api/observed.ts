@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
@@ -21,13 +22,24 @@ function flushMetrics(): middy.MiddlewareObj {
   };
 }
 
+// The invocation each piece of work belongs to: one store serves every request of a container (and many
+// at once in the local runner), so its DynamoDB client finds the deadline of the request it serves here.
+const invocations = new AsyncLocalStorage<Context>();
+
+/** What is left of the current invocation, in ms; undefined outside one or with a context that cannot tell. */
+export function remainingMs(): number | undefined {
+  const context = invocations.getStore();
+  return typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+}
+
 /**
  * Every Lambda entry, HTTP or not: logs carry the request id, metrics are flushed at the end of each
  * invocation (the cold start counted once), and the invocation is an X-Ray segment without its response
- * (node lists can be large).
+ * (node lists can be large). The handler runs inside its invocation (see remainingMs).
  */
 export function observed<E, R>(handler: (event: E, context: Context) => Promise<R>) {
-  return middy<E, R>(handler)
+  const within = (event: E, context: Context) => invocations.run(context, () => handler(event, context));
+  return middy<E, R>(within)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(flushMetrics());

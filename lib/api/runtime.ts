@@ -2,6 +2,7 @@
 // environment, wired to the tracer and the metrics, built on first use and kept for the container's life.
 import { createStore, DeviceCache, type Store } from '../store';
 import { countRetry } from './metrics';
+import { remainingMs } from './observed';
 import { tracer } from './tracer';
 
 export interface Runtime {
@@ -10,13 +11,22 @@ export interface Runtime {
 
 let current: Runtime | undefined;
 
-/** Builds the runtime from TABLE_NAME and DYNAMODB_ENDPOINT (the local runner's and the tests' DynamoDB Local). */
+/**
+ * Builds the runtime from TABLE_NAME and DYNAMODB_ENDPOINT (the local runner's and the tests' DynamoDB Local);
+ * DYNAMODB_REQUEST_TIMEOUT_MS, if set, replaces the store's request timeout (the tests shorten it).
+ */
 function build(): Runtime {
   const tableName = process.env.TABLE_NAME;
   if (!tableName) throw new Error('TABLE_NAME is not set');
+  const timeout = Number(process.env.DYNAMODB_REQUEST_TIMEOUT_MS);
   const store = createStore(
-    { tableName, endpoint: process.env.DYNAMODB_ENDPOINT || undefined },
     {
+      tableName,
+      endpoint: process.env.DYNAMODB_ENDPOINT || undefined,
+      ...(timeout > 0 ? { requestTimeoutMs: timeout } : {}),
+    },
+    {
+      remainingMs,
       instrumentClient: (client) => tracer.captureAWSv3Client(client),
       onRetry: countRetry,
       devices: new DeviceCache(),

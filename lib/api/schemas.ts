@@ -6,7 +6,10 @@ import { INVENTORY_DEFAULTS, MOVE_TYPES, RELEASING_STATES, STATUSES, VM_STATES, 
 export const MAX_COUNT = 1_000_000_000;
 
 const count = z.number().int().min(0).max(MAX_COUNT);
-const ratio = z.number().positive().max(1000);
+// DynamoDB stores no magnitude below 1e-130, and a ratio far below Nova's (0.5 to 16) is a mistake: 0.001 x the
+// largest inventory still leaves a limit of a million.
+export const MIN_RATIO = 0.001;
+const ratio = z.number().min(MIN_RATIO, `must be at least ${MIN_RATIO}`).max(1000);
 const limit = z
   .number()
   .min(0)
@@ -28,14 +31,22 @@ export const instanceUuidSchema = z
 const label = z.string().regex(/^[A-Za-z0-9._:@/-]{1,255}$/, 'must be 1 to 255 letters, digits or . _ : @ / -');
 const taskState = z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1 to 64 lower-case letters, digits, _ or -');
 
+// Device fields are keys (a device's sort key, its pool's key): printable ASCII only, because DynamoDB stores
+// text as UTF-8, where lone surrogates become U+FFFD and two addresses that differ in them become one.
+const pciText = (max: number) =>
+  z.string().regex(new RegExp(`^[!-~]{1,${max}}$`), `must be 1 to ${max} printable ASCII characters, no spaces`);
+const address = pciText(64);
+const pciId = pciText(16);
+const pciName = pciText(255);
+
 const pciDevice = z.strictObject({
-  address: z.string().min(1).max(64),
-  vendorId: z.string().min(1).max(16),
-  productId: z.string().min(1).max(16),
+  address,
+  vendorId: pciId,
+  productId: pciId,
   numaNode: z.number().int().min(0).max(1024).nullable().default(null),
   deviceType: z.enum(['type-PCI', 'type-PF', 'type-VF']).default('type-PCI'),
-  parentAddress: z.string().min(1).max(64).optional(),
-  physicalNetwork: z.string().min(1).max(255).optional(),
+  parentAddress: address.optional(),
+  physicalNetwork: pciName.optional(),
 });
 
 export const inventorySchema = z.strictObject({
@@ -62,15 +73,15 @@ const pciRequest = z.strictObject({
   spec: z
     .array(
       z.strictObject({
-        vendorId: z.string().min(1).max(16).optional(),
-        productId: z.string().min(1).max(16).optional(),
+        vendorId: pciId.optional(),
+        productId: pciId.optional(),
         deviceType: z.enum(['type-PCI', 'type-PF', 'type-VF']).optional(),
-        physicalNetwork: z.string().min(1).max(255).optional(),
+        physicalNetwork: pciName.optional(),
       }),
     )
     .min(1)
     .max(16),
-  aliasName: z.string().min(1).max(255).optional(),
+  aliasName: pciName.optional(),
 });
 
 const flavor = z.strictObject({

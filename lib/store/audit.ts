@@ -125,7 +125,8 @@ function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typ
 export async function auditNode(store: Store, nodeId: string, input: AuditInput = {}): Promise<AuditResult> {
   if (input.inventory) {
     const { pciDevices, ...inventory } = input.inventory;
-    await putNode(store, nodeId, inventory, pciDevices ?? []);
+    // The audit repairs a node; registering one is PUT /nodes/{id}'s.
+    await putNode(store, nodeId, inventory, pciDevices ?? [], { registered: true });
   }
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const look = await recountNode(store, nodeId, input);

@@ -72,19 +72,23 @@ const DEVICE_CHUNK = 90;
  * inventory shrank below usage: claims are then refused until usage falls). PCI devices are reconciled
  * with what is tracked (rule P2): without device changes this is one UpdateItem after the read; with
  * them, transactions of up to 90 device changes, each conditioned on no claim having touched the node's
- * devices since the read.
+ * devices since the read. With `registered`, a node that is not registered is NodeNotFound and nothing is
+ * written.
  */
 export async function putNode(
   store: Store,
   nodeId: string,
   inventory: Inventory,
   reported: PciDeviceSpec[] = [],
+  { registered = false }: { registered?: boolean } = {},
 ): Promise<PutNodeResult> {
   // Whether the node was absent when this request first looked: if a write of this request may have
   // landed unseen (a lost response), a retry that finds the node registered it itself.
   let absent: boolean | undefined;
   return withRetry<PutNodeResult, PutIntent>(store, async (context) => {
     const { node: before, devices } = await readNodeAndDevices(store, nodeId);
+    // `registered`: only a node that is already there gets the inventory (an audit's), never a new one.
+    if (registered && before === undefined) throw new NodeNotFound(nodeId);
     absent ??= before === undefined;
     const intent = { absentAtFirstLook: absent };
     const created = (now: boolean) => now || registeredByMe(context.intended);
@@ -98,11 +102,15 @@ export async function putNode(
             TableName: store.tableName,
             Key: nodeKey(nodeId),
             UpdateExpression: `SET ${inventoryClauses(e, nodeId, inventory).join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
+            // A node deleted since the read is not registered again.
+            ...(registered ? { ConditionExpression: 'attribute_exists(pk)' } : {}),
             ReturnValues: 'ALL_NEW',
             ...e.params(),
           }),
         ),
-      );
+      ).catch((error: unknown) => {
+        throw registered && conditionFailed(error) ? new NodeNotFound(nodeId) : error;
+      });
       const node = nodeStateOf(out.Attributes ?? {});
       // The generation starts at 1 with the write that creates the node.
       return { created: created(node.generation === 1), node };
@@ -113,7 +121,7 @@ export async function putNode(
       const chunk = changes.slice(i, i + DEVICE_CHUNK);
       state = applyChanges(state, chunk);
       const items = [
-        { name: 'node', item: chunkNodeUpdate(store, nodeId, inventory, state, i === 0, seen) },
+        { name: 'node', item: chunkNodeUpdate(store, nodeId, inventory, state, { first: i === 0, seen, registered }) },
         ...deviceWrites(store, nodeId, chunk),
       ];
       await commitOrStartOver(store, context, { items, intent, devices: [{ nodeId, after: state }] });
@@ -137,8 +145,7 @@ function chunkNodeUpdate(
   nodeId: string,
   inventory: Inventory,
   state: Map<string, PciDevice>,
-  first: boolean,
-  seen: number,
+  { first, seen, registered }: { first: boolean; seen: number; registered: boolean },
 ) {
   const e = new Expression();
   const poolsNow = Object.fromEntries(pools(state));
@@ -146,8 +153,10 @@ function chunkNodeUpdate(
     ? inventoryClauses(e, nodeId, inventory, poolsNow)
     : [`${e.name('pciPools')} = ${e.value(poolsNow)}`];
   const version = e.name('pciVersion');
-  const condition =
+  const unchanged =
     seen === 0 ? `attribute_not_exists(${version}) OR ${version} = ${e.value(0)}` : `${version} = ${e.value(seen)}`;
+  // A node deleted since the read fails the write; the retry's read then finds it gone.
+  const condition = registered ? `attribute_exists(${e.name('pk')}) AND (${unchanged})` : unchanged;
   return {
     Update: {
       TableName: store.tableName,

@@ -10,9 +10,35 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 20, capMs: 1000
 
 export type RetryKind = 'conflict' | 'throttle' | 'other';
 
-/** How a store retries: the policy, and who hears of each retry (the API layer counts them as metrics). */
+/**
+ * The time a request may still spend on DynamoDB. Every request to DynamoDB ends within `requestMs` (the
+ * client's timeout), so one may start only while `requestMs` plus the reserve are left: the answer (a 503
+ * at worst) then always goes out before the Lambda is cut.
+ */
+export interface TimeBudget {
+  /** The most one DynamoDB request takes (the client's request timeout). */
+  requestMs: number;
+  /** What is left of the invocation, in ms; undefined outside one (no deadline). */
+  remainingMs?: () => number | undefined;
+}
+
+/** Kept at the end of an invocation for the answer itself, its log line and its metrics. */
+export const RESERVE_MS = 500;
+
+/** Whether a DynamoDB request started after `waitMs` more could outlast the invocation. */
+export function outOfTime(budget: TimeBudget | undefined, waitMs = 0): boolean {
+  const left = budget?.remainingMs?.();
+  return budget !== undefined && left !== undefined && left - waitMs < budget.requestMs + RESERVE_MS;
+}
+
+/** How a store retries: the policy, who hears of each retry (the API layer counts them as metrics), the time left. */
 export interface Retrying {
-  retry: { policy: RetryPolicy; onRetry?: (kind: RetryKind) => void };
+  retry: { policy: RetryPolicy; onRetry?: (kind: RetryKind) => void; budget?: TimeBudget };
+}
+
+/** A request that was not sent because it could outlast the invocation: 503, the cause kept. */
+export function tooLate(cause?: unknown): Unavailable {
+  return new Unavailable(1, { cause: cause ?? new Error('no time left for another DynamoDB request') });
 }
 
 /** Thrown by an attempt that lost a race it can win by starting over (for example a record changed since it was read). */
@@ -113,19 +139,19 @@ export class RetryContext<I = never> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The error of a request whose attempts ran out keeps the failure that exhausted them. */
+/** The error of a request whose attempts (or time) ran out keeps the failure that exhausted them. */
 const exhausted = (error: unknown) => new Unavailable(1, { cause: error });
 
 /**
- * Runs `attempt` until it succeeds, fails for good, or the attempts run out (then 503 Unavailable).
- * Backoff is "full jitter": a random wait up to an exponentially growing cap, so that writers that
- * collided on one node item spread out instead of colliding again in step.
+ * Runs `attempt` until it succeeds, fails for good, or the attempts or the invocation's time run out
+ * (then 503 Unavailable). Backoff is "full jitter": a random wait up to an exponentially growing cap, so
+ * that writers that collided on one node item spread out instead of colliding again in step.
  */
 export async function withRetry<T, I = never>(
   store: Retrying,
   attempt: (context: RetryContext<I>) => Promise<T>,
 ): Promise<T> {
-  const { policy, onRetry } = store.retry;
+  const { policy, onRetry, budget } = store.retry;
   const context = new RetryContext<I>();
   for (let n = 1; ; n++) {
     context.tryNumber = n;
@@ -134,8 +160,11 @@ export async function withRetry<T, I = never>(
     } catch (error) {
       if (!isTransient(error)) throw error;
       if (n >= policy.attempts) throw exhausted(error);
+      const wait = Math.random() * Math.min(policy.capMs, policy.baseMs * 2 ** (n - 1));
+      // No attempt after the wait could end in time: answer now rather than be cut by the Lambda.
+      if (outOfTime(budget, wait)) throw exhausted(error);
       onRetry?.(retryKind(error));
-      await sleep(Math.random() * Math.min(policy.capMs, policy.baseMs * 2 ** (n - 1)));
+      await sleep(wait);
     }
   }
 }
