@@ -1,4 +1,4 @@
-import { httpHandler, json, parse } from '../lib/api/http';
+import { httpHandler, json, parse, type HttpEvent } from '../lib/api/http';
 import { runtime } from '../lib/api/runtime';
 import { listNodesQuerySchema, pageToken } from '../lib/api/schemas';
 import { nodeView } from '../lib/domain';
@@ -6,8 +6,11 @@ import { OPERATIONS } from '../lib/operations';
 import { listNodePage } from '../lib/store';
 
 // A page at a time, in nodeId order: a fleet's list outgrows one Lambda answer (6 MB) near 11,000 nodes.
-export const handler = httpHandler(OPERATIONS.listNodes, async (event) => {
+async function list(event: HttpEvent) {
   const { limit, next } = parse(listNodesQuerySchema, event.queryStringParameters ?? {}, 'query');
   const page = await listNodePage(runtime().store, limit, next);
   return json(200, { nodes: page.nodes.map(nodeView), ...(page.after ? { next: pageToken.of(page.after) } : {}) });
-});
+}
+
+// Takes `limit` and `next`; every other parameter is refused.
+export const handler = httpHandler(OPERATIONS.listNodes, list, { query: listNodesQuerySchema });
