@@ -3,6 +3,7 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { MigrationNotFound } from '../lib/errors';
 import { runtime } from '../lib/api/runtime';
+import { migrationIdSchema } from '../lib/api/schemas';
 import { getMigration } from '../lib/store';
 import { lambdaContext } from './events';
 import { createFifoQueue, type FifoQueueOptions, type LocalQueue } from './fifo-queue';
@@ -59,6 +60,11 @@ async function groupIdOf(
       'BadRequest',
       'The body names no migrationId: give the group in an x-message-group-id header.',
     );
+  }
+  // Looked up in the table to find its instance: an id DynamoDB cannot hold as a key is refused here.
+  const valid = migrationIdSchema.safeParse(migrationId);
+  if (!valid.success) {
+    throw new HttpFailure(400, 'BadRequest', `The body names no valid migrationId: ${valid.error.issues[0]?.message}.`);
   }
   return (await groupOf(migrationId)) ?? migrationId;
 }
