@@ -48,6 +48,7 @@ export {
   STATUSES,
   decide,
   isFinal,
+  mayStayOnNode,
   placement,
   planMove,
   type Holding,

@@ -427,8 +427,21 @@ class Run {
         moveType: 'migration',
         sourceNodeId: instance.nodeId,
       });
-      this.expect(sent, 409, `a second move of ${uuid}`, 'InstanceConflict');
+      // Onto its own node the request alone is refused, before the instance is read (rule M6).
+      const error = dst === instance.nodeId ? 'InvalidMove' : 'InstanceConflict';
+      this.expect(sent, 409, `a second move of ${uuid}`, error);
       return this.count('move-while-moving');
+    }
+    if (dst === instance.nodeId && op.moveType !== 'resize') {
+      // Only a resize may stay on its node (rule M6): refused, nothing written; then the same-host resize.
+      const refused = await this.call('POST', `/nodes/${dst}/move-claims`, {
+        migrationId,
+        instanceUuid: uuid,
+        moveType: op.moveType,
+        sourceNodeId: instance.nodeId,
+      });
+      this.expect(refused, 409, `a ${op.moveType} of ${uuid} onto its own node`, 'InvalidMove');
+      this.count('move-onto-own-node');
     }
     const moveType = dst === instance.nodeId ? 'resize' : op.moveType;
     const newFlavor = moveType === 'resize' ? FLAVORS[op.flavor] : undefined;
