@@ -167,7 +167,8 @@ export const OPERATIONS = {
     trigger: http('PATCH', '/nodes/{nodeId}/instances/{instanceUuid}'),
     entry: 'update-instance',
     summary: "The instance changed state (Nova's update_usage)",
-    description: 'vmState deleted or shelved_offloaded releases what the instance holds.',
+    description:
+      'vmState deleted, or shelved_offloaded unless it is being unshelved (taskState spawning or unshelving), releases what the instance holds.',
     errors: ['ValidationError', 'InstanceNotFound'],
     access: CHANGE,
     lambda: BEHIND_API,

@@ -14,9 +14,10 @@ export {
   type LimitOverrides,
 } from './claim-test';
 export {
-  RELEASING_STATES,
+  UNSHELVING_TASK_STATES,
   VM_STATES,
   applyStatsDelta,
+  consumesNothing,
   currentWorkload,
   ioWorkload,
   runningVms,

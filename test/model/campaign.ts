@@ -22,7 +22,7 @@ import { injectChaos, NO_CHAOS, seeded, type Chaos, type ChaosCounts, type Chaos
 import {
   LedgerModel,
   limitsOf,
-  RELEASING,
+  releasing,
   RES,
   reservedOf,
   usage,
@@ -309,16 +309,16 @@ class Run {
           this.count('patch-untracked');
           return this.expect(sent, 404, 'a state change of an instance no longer tracked', 'InstanceNotFound');
         }
-        const releasing = RELEASING.has({ ...tracked.state, ...change }.vmState);
+        const released = releasing({ ...tracked.state, ...change });
         // Only a client's own retry may find its release already done.
-        const doneBefore = releasing && sent.attempts > 1 && sent.reply.status === 404;
+        const doneBefore = released && sent.attempts > 1 && sent.reply.status === 404;
         if (!doneBefore) {
           this.expect(sent, 200, `state change ${JSON.stringify(change)} of ${slot.uuid}`);
-          if (sent.reply.body.tracked !== !releasing)
+          if (sent.reply.body.tracked !== !released)
             throw new Violation(`state change answered tracked=${sent.reply.body.tracked}`);
         }
         if (tracked.migrationId) log.migrations.add(tracked.migrationId);
-        this.count(releasing ? 'patch-release' : 'patch');
+        this.count(released ? 'patch-release' : 'patch');
         return this.apply(sent, log, () => void this.model.change(tracked.uuid, change));
       }
       case 'release': {

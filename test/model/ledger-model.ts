@@ -103,7 +103,10 @@ export interface Migration {
   holds: { old: boolean; new: boolean };
 }
 
-export const RELEASING = new Set(['deleted', 'shelved_offloaded']);
+/** States that consume nothing (rule M9): deleted, and shelved_offloaded unless it is being unshelved. */
+export const releasing = (s: { vmState: string; taskState: string | null }) =>
+  s.vmState === 'deleted' ||
+  (s.vmState === 'shelved_offloaded' && s.taskState !== 'spawning' && s.taskState !== 'unshelving');
 const RANK: Record<string, number> = {
   accepted: 0,
   'pre-migrating': 1,
@@ -447,7 +450,7 @@ export class LedgerModel {
     const i = this.instances.get(uuid);
     if (!i) throw new ModelError(`model: ${uuid} is not tracked`);
     const next = { ...i.state, ...change };
-    if (RELEASING.has(next.vmState)) {
+    if (releasing(next)) {
       this.release(uuid);
       return { released: true };
     }

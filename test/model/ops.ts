@@ -142,6 +142,8 @@ export const STATES: State[] = [
   { vmState: 'active', taskState: null, osType: 'linux', projectId: 'p1' },
   { vmState: 'active', taskState: null, osType: 'windows', projectId: 'p2' },
   { vmState: 'paused', taskState: 'image_snapshot', osType: 'linux', projectId: 'p1' },
+  // Unshelve as Nova's compute manager claims it (rule M9).
+  { vmState: 'shelved_offloaded', taskState: 'spawning', osType: 'linux', projectId: 'p2' },
 ];
 
 export const CHANGES: Partial<State>[] = [
@@ -152,6 +154,8 @@ export const CHANGES: Partial<State>[] = [
   { vmState: 'error', taskState: null },
   { vmState: 'deleted' },
   { vmState: 'shelved_offloaded' },
+  { vmState: 'shelved_offloaded', taskState: 'unshelving' },
+  { taskState: null },
 ];
 
 export const PCI_REQUESTS: PciRequest[][] = [
