@@ -168,11 +168,14 @@ export type InventoryBody = z.infer<typeof inventorySchema>;
 export type ClaimBody = z.infer<typeof claimSchema>;
 export type StateChangeBody = z.infer<typeof stateChangeSchema>;
 
+// The orphans are kept on the node item (docs/audit.md, M10), which every claim rewrites: a bound keeps it small.
+export const MAX_ORPHANS = 1000;
+
 export const auditSchema = z.strictObject({
   inventory: inventorySchema.optional(),
   instances: z.array(instanceUuidSchema).max(10_000).optional(),
   orphans: z
     .array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count }))
-    .max(10_000)
-    .default([]),
+    .max(MAX_ORPHANS)
+    .optional(),
 });

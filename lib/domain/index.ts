@@ -82,4 +82,4 @@ export {
   type PoolDelta,
 } from './pci-changes';
 export { choose } from './pci-choice';
-export { compareWithHypervisor, drift, recount, type Orphan } from './audit';
+export { compareWithHypervisor, drift, orphanSet, recount, type Orphan } from './audit';

@@ -36,6 +36,7 @@ import {
   FLAVORS,
   NO_OVERHEAD,
   NODES,
+  ORPHANS,
   OVERHEAD,
   PCI_REQUESTS,
   STATES,
@@ -269,6 +270,7 @@ class Run {
       await this.check(undefined);
       return;
     }
+    if (step.kind === 'orphans') return this.agentAudit(this.nodes[step.node] as string, ORPHANS[step.variant] ?? []);
     const log: StepLog = {
       usedBefore: new Map(this.nodes.map((n) => [n, this.model.used(n)])),
       heldBefore: new Map(this.nodes.map((n) => [n, this.model.held(n)])),
@@ -620,6 +622,23 @@ class Run {
     }
   }
 
+  /** An agent's audit with its orphans: they replace the node's set, the drift is their change (rule M10). */
+  private async agentAudit(node: string, orphans: { instanceUuid: string; memoryMb: number }[]): Promise<void> {
+    this.ctx.totals.ops++;
+    const before = this.model.orphanMemory(node);
+    const sent = await this.call('POST', `/nodes/${node}/audit`, { orphans });
+    this.expect(sent, 200, `agent audit of ${node}`);
+    this.apply(sent, undefined, () => this.model.reportOrphans(node, orphans));
+    const want = { memoryMbUsed: this.model.orphanMemory(node) - before, localGbUsed: 0, vcpusUsed: 0 };
+    // A retry after a lost answer finds the set already replaced.
+    if (sent.attempts === 1 && canon(sent.reply.body.drift) !== canon(want))
+      throw new Violation(
+        `agent audit of ${node} found drift ${canon(sent.reply.body.drift)}, the model ${canon(want)}`,
+      );
+    this.count('audit-orphans');
+    await this.check(undefined);
+  }
+
   private async audit(node: string): Promise<void> {
     this.ctx.totals.ops++;
     const sent = await this.call('POST', `/nodes/${node}/audit`, {});
@@ -706,6 +725,7 @@ class Run {
         );
       }
       same(`${node} tracked items`, nodeItem.trackedCount, instances.length + holds.length);
+      same(`${node} orphan memory`, nodeItem.orphanMemoryMb ?? 0, this.model.orphanMemory(node));
       const stats = Object.fromEntries(
         Object.entries((nodeItem.stats ?? {}) as Record<string, number>).filter(([, n]) => n !== 0),
       );

@@ -77,6 +77,8 @@ export interface Node {
   id: string;
   inventory: Inventory;
   devices: Map<string, Device>;
+  /** The agent's last report of orphans (rule M10): uuid -> memory; they persist across audits. */
+  orphans: Map<string, number>;
 }
 
 export interface Instance {
@@ -195,12 +197,18 @@ export class LedgerModel {
 
   used(nodeId: string): Amounts {
     const total = { ...reservedOf(this.node(nodeId).inventory) };
+    total.memoryMb += this.orphanMemory(nodeId);
     const { instances, holds } = this.holdings(nodeId);
     for (const s of [...instances.map((i) => i.size), ...holds.map((h) => h.size)]) {
       const a = usage(s);
       for (const r of RES) total[r] += a[r];
     }
     return total;
+  }
+
+  /** The memory the agent's orphans hold: each once, never one the node tracks (the campaign's are never claimed). */
+  orphanMemory(nodeId: string): number {
+    return [...this.node(nodeId).orphans.values()].reduce((sum, mb) => sum + mb, 0);
   }
 
   /** Nova's stats counters from the instance records alone (holds carry no state), zeros left out. */
@@ -412,6 +420,13 @@ export class LedgerModel {
 
   // ---- operations: each applies one request that succeeded ---------------------------------------
 
+  /** An agent's audit that reports orphans replaces the node's set; one listed twice counts once, the larger. */
+  reportOrphans(id: string, orphans: { instanceUuid: string; memoryMb: number }[]): void {
+    const set = new Map<string, number>();
+    for (const o of orphans) set.set(o.instanceUuid, Math.max(set.get(o.instanceUuid) ?? 0, o.memoryMb));
+    this.node(id).orphans = set;
+  }
+
   putNode(id: string, inventory: Inventory, reported: DeviceSpec[]): void {
     const existing = this.nodes.get(id);
     const devices = existing?.devices ?? new Map<string, Device>();
@@ -432,7 +447,7 @@ export class LedgerModel {
       if (d.holders.length || this.busyIn(devices, d.spec.address)) d.removed = true;
       else devices.delete(d.spec.address);
     }
-    this.nodes.set(id, { id, inventory, devices });
+    this.nodes.set(id, { id, inventory, devices, orphans: existing?.orphans ?? new Map() });
   }
 
   private busyIn(devices: Map<string, Device>, pf: string): boolean {
