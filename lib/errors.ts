@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   InsufficientResources: { summary: 'The claim does not fit the node; nothing was claimed.' },
   InstanceConflict: { summary: 'The instance is already tracked with something else.' },
   InvalidTransition: { summary: 'The migration cannot take that status.' },
+  InvalidMove: { summary: 'The move is not one Nova makes: a migration or evacuation onto its own node.' },
   NodeInUse: { summary: 'The node still tracks instances or move claims.' },
   Unavailable: { summary: 'The store stayed busy past the retries; nothing changed.' },
 } as const satisfies Record<string, { summary: string }>;
@@ -97,5 +98,11 @@ export class MigrationNotFound extends AppError {
 export class InvalidTransition extends AppError {
   constructor(message: string, options?: ErrorOptions) {
     super('InvalidTransition', message, {}, options);
+  }
+}
+
+export class InvalidMove extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('InvalidMove', message, {}, options);
   }
 }

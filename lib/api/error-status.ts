@@ -11,6 +11,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   InsufficientResources: 409,
   InstanceConflict: 409,
   InvalidTransition: 409,
+  InvalidMove: 409,
   NodeInUse: 409,
   Unavailable: 503,
 };

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { INVENTORY_DEFAULTS, MOVE_TYPES, RELEASING_STATES, STATUSES, VM_STATES, type VmState } from '../domain';
+import { consumesNothing, INVENTORY_DEFAULTS, MOVE_TYPES, STATUSES, VM_STATES, type VmState } from '../domain';
 
 // Upper bound for counts: far above any real host (a billion MB is ~950 TB), and low enough that sums
 // of many claims stay exact in a double.
@@ -110,21 +110,28 @@ const pciRequests = z
     message: `at most ${MAX_DEVICES_PER_CLAIM} devices in one claim`,
   });
 
-const claimableStates = VM_STATES.filter((s) => !RELEASING_STATES.has(s)) as [VmState, ...VmState[]];
+// deleted never consumes; shelved_offloaded may, while it is being unshelved (rule M9).
+const claimableStates = VM_STATES.filter((s) => s !== 'deleted') as [VmState, ...VmState[]];
 
-export const claimSchema = z.strictObject({
-  instanceUuid: instanceUuidSchema,
-  flavor,
-  volumeBacked: z.boolean().default(false),
-  overhead: overhead.default({ memoryMb: 0, diskGb: 0, vcpus: 0 }),
-  limits,
-  pciRequests,
-  projectId: label.nullable().default(null),
-  osType: label.nullable().default(null),
-  // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (rule M9).
-  vmState: z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }).default('building'),
-  taskState: taskState.nullable().default('scheduling'),
-});
+export const claimSchema = z
+  .strictObject({
+    instanceUuid: instanceUuidSchema,
+    flavor,
+    volumeBacked: z.boolean().default(false),
+    overhead: overhead.default({ memoryMb: 0, diskGb: 0, vcpus: 0 }),
+    limits,
+    pciRequests,
+    projectId: label.nullable().default(null),
+    osType: label.nullable().default(null),
+    // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (rule M9).
+    vmState: z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }).default('building'),
+    taskState: taskState.nullable().default('scheduling'),
+  })
+  .refine((b) => !consumesNothing(b), {
+    message:
+      'shelved_offloaded consumes nothing unless it is being unshelved: taskState must be spawning or unshelving',
+    path: ['vmState'],
+  });
 
 export const stateChangeSchema = z
   .strictObject({
@@ -199,11 +206,14 @@ export type InventoryBody = z.infer<typeof inventorySchema>;
 export type ClaimBody = z.infer<typeof claimSchema>;
 export type StateChangeBody = z.infer<typeof stateChangeSchema>;
 
+// The orphans are kept on the node item (docs/audit.md, M10), which every claim rewrites: a bound keeps it small.
+export const MAX_ORPHANS = 1000;
+
 export const auditSchema = z.strictObject({
   inventory: inventorySchema.optional(),
   instances: z.array(instanceUuidSchema).max(10_000).optional(),
   orphans: z
     .array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count }))
-    .max(10_000)
-    .default([]),
+    .max(MAX_ORPHANS)
+    .optional(),
 });

@@ -9,6 +9,13 @@ export interface Orphan {
   memoryMb: number;
 }
 
+/** The orphans an agent reported, one entry per instance: listed twice, the larger memory counts once. */
+export function orphanSet(orphans: readonly Orphan[]): Record<string, number> {
+  const set: Record<string, number> = {};
+  for (const o of orphans) set[o.instanceUuid] = Math.max(set[o.instanceUuid] ?? 0, o.memoryMb);
+  return set;
+}
+
 export interface Recount {
   /** What the tracked instances, the move holds and the orphans hold. */
   claimed: Amounts;
@@ -23,13 +30,13 @@ export interface Recount {
 /**
  * The usage a node should show: the baseline of what the host reserves, every tracked instance, every
  * move hold (rule M7 as the holds record it) and, memory only, every orphan the hypervisor runs that
- * nobody tracks (rule M10). Stats are rebuilt from the instances alone, as Nova clears and re-seeds them.
+ * the node does not track (rule M10). Stats are rebuilt from the instances alone, as Nova clears and re-seeds them.
  */
 export function recount(
   inventory: Inventory,
-  instances: (Amounts & InstanceState)[],
-  holds: Amounts[],
-  orphans: Orphan[],
+  instances: (Amounts & InstanceState & { instanceUuid?: string })[],
+  holds: (Amounts & { instanceUuid?: string })[],
+  orphans: readonly Orphan[],
 ): Recount {
   let claimed = ZERO;
   let stats: Stats = {};
@@ -38,7 +45,13 @@ export function recount(
     stats = applyStatsDelta(stats, statsDelta(undefined, i, false));
   }
   for (const h of holds) claimed = add(claimed, { memoryMb: h.memoryMb, diskGb: h.diskGb, vcpus: h.vcpus });
-  const orphanMemoryMb = orphans.reduce((sum, o) => sum + o.memoryMb, 0);
+  // An orphan the node tracks after all (an instance, or a move's hold) is already counted, as Nova's
+  // _find_orphaned_instances leaves out tracked instances and migrations.
+  const tracked = new Set([...instances, ...holds].map((x) => x.instanceUuid));
+  const orphanMemoryMb = Object.entries(orphanSet(orphans)).reduce(
+    (sum, [uuid, mb]) => sum + (tracked.has(uuid) ? 0 : mb),
+    0,
+  );
   claimed = add(claimed, { memoryMb: orphanMemoryMb, diskGb: 0, vcpus: 0 });
   return {
     claimed,

@@ -14,9 +14,10 @@ export {
   type LimitOverrides,
 } from './claim-test';
 export {
-  RELEASING_STATES,
+  UNSHELVING_TASK_STATES,
   VM_STATES,
   applyStatsDelta,
+  consumesNothing,
   currentWorkload,
   ioWorkload,
   runningVms,
@@ -48,6 +49,7 @@ export {
   STATUSES,
   decide,
   isFinal,
+  mayStayOnNode,
   placement,
   planMove,
   type Holding,
@@ -80,4 +82,4 @@ export {
   type PoolDelta,
 } from './pci-changes';
 export { choose } from './pci-choice';
-export { compareWithHypervisor, drift, recount, type Orphan } from './audit';
+export { compareWithHypervisor, drift, orphanSet, recount, type Orphan } from './audit';

@@ -7,6 +7,13 @@ import type { Flavor, Overhead } from './usage';
 export const MOVE_TYPES = ['resize', 'migration', 'evacuation'] as const;
 export type MoveType = (typeof MOVE_TYPES)[number];
 
+/**
+ * Whether a move of this kind may have its source as its destination (rule M6): a same-host resize, yes;
+ * a migration or an evacuation onto the node the instance is on would hold it there twice, and Nova
+ * refuses both.
+ */
+export const mayStayOnNode = (moveType: MoveType) => moveType === 'resize';
+
 export const IN_PROGRESS = [
   'pre-migrating',
   'migrating',

@@ -17,14 +17,27 @@ export const VM_STATES = [
 ] as const;
 export type VmState = (typeof VM_STATES)[number];
 
-/** States whose instances consume nothing (rule M9). Entering one releases the claim. */
-export const RELEASING_STATES: ReadonlySet<string> = new Set(['deleted', 'shelved_offloaded']);
-
 export interface InstanceState {
   vmState: VmState;
   taskState: string | null;
   osType: string | null;
   projectId: string | null;
+}
+
+/**
+ * The task states of an instance that is being unshelved onto the node while still shelved_offloaded:
+ * Nova's compute manager claims it in `spawning` (the API has set `unshelving` before), and its tracker
+ * keeps it tracked (bug #2025480).
+ */
+export const UNSHELVING_TASK_STATES: ReadonlySet<string> = new Set(['spawning', 'unshelving']);
+
+/**
+ * Whether an instance in this state consumes nothing (rule M9): `deleted`, and `shelved_offloaded` unless
+ * it is being unshelved. A claim cannot start in such a state; entering one releases the claim.
+ */
+export function consumesNothing(s: Pick<InstanceState, 'vmState' | 'taskState'>): boolean {
+  if (s.vmState === 'deleted') return true;
+  return s.vmState === 'shelved_offloaded' && !(s.taskState !== null && UNSHELVING_TASK_STATES.has(s.taskState));
 }
 
 /** Task states that count toward io_workload, together with vm state 'building' (rule S3). */
@@ -65,7 +78,7 @@ export function statsDelta(before: InstanceState | undefined, after: InstanceSta
   };
   if (before) for (const key of stateKeys(before)) bump(key, -1);
   else bump('num_instances', 1);
-  if (removed || RELEASING_STATES.has(after.vmState)) bump('num_instances', -1);
+  if (removed || consumesNothing(after)) bump('num_instances', -1);
   else for (const key of stateKeys(after)) bump(key, 1);
   for (const key of Object.keys(delta)) if (delta[key] === 0) delete delta[key];
   return delta;

@@ -6,6 +6,7 @@ import {
   drift,
   nodeLimits,
   onGrid,
+  orphanSet,
   pools,
   recount,
   RESOURCES,
@@ -39,6 +40,7 @@ export interface AuditInput {
   inventory?: Inventory & { pciDevices?: PciDeviceSpec[] };
   /** What the hypervisor runs; without it, unknown and missing instances are not reported. */
   instances?: string[];
+  /** The agent's report of orphans replaces the stored set; without it (the scheduled audit) the set stays. */
   orphans?: Orphan[];
 }
 
@@ -71,7 +73,10 @@ async function recountNode(store: Store, nodeId: string, input: AuditInput) {
   const holds = of(HOLD_PREFIX).map(holdOf);
   const devices = byAddress(of(DEVICE_PREFIX).map(deviceOf));
   const inventory = inventoryOf(node);
-  const r = recount(inventory, instances, holds, input.orphans ?? []);
+  const stored = (node.orphans as Record<string, number> | undefined) ?? {};
+  const orphans = input.orphans ? orphanSet(input.orphans) : stored;
+  const listed = Object.entries(orphans).map(([instanceUuid, memoryMb]) => ({ instanceUuid, memoryMb }));
+  const r = recount(inventory, instances, holds, listed);
   const before = usedOf(node);
   const hypervisor = compareWithHypervisor(
     instances.map((i) => i.instanceUuid),
@@ -84,15 +89,16 @@ async function recountNode(store: Store, nodeId: string, input: AuditInput) {
     same(nonZero(state.stats), r.stats) &&
     Number(node.trackedCount ?? 0) === r.tracked &&
     Number(node.orphanMemoryMb ?? 0) === r.orphanMemoryMb &&
+    same(stored, orphans) &&
     same(state.pciPools, poolsNow);
   // Exact but carrying zero keys: the audit still rewrites the stats (rule A2), as Nova clears them.
   const compact = exact && hasZeroKeys(state.stats);
-  return { inventory, r, before, hypervisor, poolsNow, state, exact, compact };
+  return { inventory, r, before, hypervisor, poolsNow, state, orphans, exact, compact };
 }
 
 /** The repair: the recounted figures, conditioned on the generation read (no claim or release since). */
 function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typeof recountNode>>): UpdateCommandInput {
-  const { inventory, r, poolsNow, state } = look;
+  const { inventory, r, poolsNow, state, orphans } = look;
   const e = new Expression();
   const limits = nodeLimits(inventory);
   const set = RESOURCES.flatMap((res) => [
@@ -104,6 +110,7 @@ function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typ
     `${e.name('stats')} = ${e.value(r.stats)}`,
     `${e.name('trackedCount')} = ${e.value(r.tracked)}`,
     `${e.name('orphanMemoryMb')} = ${e.value(r.orphanMemoryMb)}`,
+    `${e.name('orphans')} = ${e.value(orphans)}`,
     `${e.name('pciPools')} = ${e.value(poolsNow)}`,
   );
   return {

@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  consumesNothing,
   recordAmounts,
-  RELEASING_STATES,
   scale,
   statsDelta,
   type InstanceRecord,
@@ -50,7 +50,7 @@ export type StateChange = Partial<InstanceState>;
 
 export interface ChangeResult {
   record: InstanceRecord;
-  /** True when the change released the instance's resources (deleted or shelved_offloaded). */
+  /** True when the change released the instance's resources (a state that consumes nothing, rule M9). */
   released: boolean;
 }
 
@@ -79,7 +79,7 @@ export async function changeInstance(
       if (mine) return { record: mine, released: true };
       if (!before) throw new InstanceNotFound(nodeId, instanceUuid);
       const after: InstanceRecord = { ...before, ...change, version: before.version + 1 };
-      const released = RELEASING_STATES.has(after.vmState);
+      const released = consumesNothing(after);
       if (released) {
         if (before.migrationId) return { moving: before.migrationId };
         await commitRelease(store, context, before, after);

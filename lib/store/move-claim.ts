@@ -3,6 +3,7 @@ import {
   claimGuards,
   fingerprint,
   instanceUsage,
+  mayStayOnNode,
   scale,
   type Flavor,
   type InstanceRecord,
@@ -13,7 +14,7 @@ import {
   type PciRequest,
   type Sizing,
 } from '../domain';
-import { InstanceConflict, InstanceNotFound } from '../errors';
+import { InstanceConflict, InstanceNotFound, InvalidMove } from '../errors';
 import type { Store } from './client';
 import { commit, commitOrStartOver, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices, takeDevices, takeUpkeep, type DeviceTake } from './devices';
@@ -140,6 +141,12 @@ function newMigration(
  * The test is the instance claim's: the new size against the destination's limits.
  */
 export async function claimMove(store: Store, destNodeId: string, request: MoveRequest): Promise<MoveResult> {
+  // Refused before anything is read or written: the request alone says it (rule M6).
+  if (destNodeId === request.sourceNodeId && !mayStayOnNode(request.moveType)) {
+    throw new InvalidMove(
+      `Instance ${request.instanceUuid} is already on node ${destNodeId}: a move of type ${request.moveType} needs another node as its destination; only a resize may stay on the same node.`,
+    );
+  }
   const print = fingerprint({ destNodeId, ...request });
   return withRetry<MoveResult, Migration>(store, async (context) => {
     const [existing, item] = await readItems(store, [

@@ -82,10 +82,86 @@ test('orphans hold memory only; unknown and missing instances are reported', asy
   expect(res.body.unknownInstances).toEqual([orphan, stranger].sort());
   expect(res.body.missingInstances).toEqual([gone]);
   await expectLedgerExact(store, id);
-  // Orphan memory stays counted until an audit no longer sees the orphan; claims and releases keep it.
+  // Orphan memory stays counted until the agent no longer reports the orphan; claims and releases keep it.
   await api('DELETE', `/nodes/${id}/instances/${gone}`);
   expect((await api('GET', `/nodes/${id}`)).body.memoryMbUsed).toBe(192);
-  expect((await audit(id)).body.drift.memoryMbUsed).toBe(-64);
+  expect((await audit(id, { orphans: [] })).body.drift.memoryMbUsed).toBe(-64);
+});
+
+describe('orphans persist until the agent reports otherwise (rule M10)', () => {
+  test('an audit without orphans (the scheduled one) keeps them and recounts around them', async () => {
+    const id = await node();
+    await claim(id);
+    const orphan = uuid();
+    expect((await audit(id, { orphans: [{ instanceUuid: orphan, memoryMb: 64 }] })).body.drift.memoryMbUsed).toBe(64);
+    const scheduled = await audit(id);
+    expect(scheduled.body.drift).toEqual({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 });
+    expect(scheduled.body.node.memoryMbUsed).toBe(192);
+    // Drift from outside is repaired around the orphans the agent reported.
+    await corrupt(id, 0, 0);
+    const repaired = await audit(id);
+    expect(repaired.body.node).toMatchObject({ memoryMbUsed: 192, vcpusUsed: 1, runningVms: 1 });
+    await expectLedgerExact(store, id);
+    // An audit that sends orphans replaces the set.
+    const other = uuid();
+    const replaced = await audit(id, { orphans: [{ instanceUuid: other, memoryMb: 32 }] });
+    expect(replaced.body.drift.memoryMbUsed).toBe(-32);
+    expect((await audit(id)).body.node.memoryMbUsed).toBe(160);
+    expect((await audit(id, { orphans: [] })).body.node.memoryMbUsed).toBe(128);
+    expect((await audit(id)).body.node.memoryMbUsed).toBe(128);
+    await expectLedgerExact(store, id);
+  });
+
+  test('an orphan that is a tracked instance is not counted, and one listed twice counts once', async () => {
+    const id = await node();
+    const tracked = uuid();
+    await claim(id, F1, tracked);
+    const orphan = uuid();
+    const res = await audit(id, {
+      orphans: [
+        { instanceUuid: tracked, memoryMb: 64 },
+        { instanceUuid: orphan, memoryMb: 64 },
+        { instanceUuid: orphan, memoryMb: 64 },
+      ],
+    });
+    expect(res.body.drift.memoryMbUsed).toBe(64);
+    expect(res.body.node.memoryMbUsed).toBe(192);
+    expect((await audit(id)).body.drift.memoryMbUsed).toBe(0);
+    await expectLedgerExact(store, id);
+  });
+
+  test('an orphan claimed later counts once, as the instance, from the next audit on', async () => {
+    const id = await node();
+    const orphan = uuid();
+    await audit(id, { orphans: [{ instanceUuid: orphan, memoryMb: 64 }] });
+    expect((await claim(id, F1, orphan)).status).toBe(201);
+    // Until an audit looks, the claim and the orphan are both held: never less than the node runs.
+    expect((await api('GET', `/nodes/${id}`)).body.memoryMbUsed).toBe(192);
+    const res = await audit(id);
+    expect(res.body.drift.memoryMbUsed).toBe(-64);
+    expect(res.body.node.memoryMbUsed).toBe(128);
+    // Released while the hypervisor still reports it: it is an orphan again.
+    await api('DELETE', `/nodes/${id}/instances/${orphan}`);
+    expect((await audit(id)).body.node.memoryMbUsed).toBe(64);
+    await expectLedgerExact(store, id);
+  });
+
+  test('an instance moving onto the node (it holds the new size there) is not an orphan', async () => {
+    const src = await node();
+    const dst = await node();
+    const moving = uuid();
+    await claim(src, F1, moving);
+    const move = await api('POST', `/nodes/${dst}/move-claims`, {
+      migrationId: `audit-move-${seq}`,
+      instanceUuid: moving,
+      moveType: 'migration',
+      sourceNodeId: src,
+    });
+    expect(move.status).toBe(201);
+    const res = await audit(dst, { orphans: [{ instanceUuid: moving, memoryMb: 64 }] });
+    expect(res.body.drift.memoryMbUsed).toBe(0);
+    expect(res.body.node.memoryMbUsed).toBe(128);
+  });
 });
 
 test('a new inventory in the audit is applied first', async () => {

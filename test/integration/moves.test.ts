@@ -1,4 +1,5 @@
 // Resize, cold migration and evacuation: who holds what in every status, on both nodes (rules M7, M8, D4).
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { F1, F2, N0, uuid } from '../support/fixtures';
@@ -99,6 +100,53 @@ describe('same-host resize (examples 8 and 9)', () => {
     });
     await status(m, 'confirmed');
     expect(await usage(n)).toBe('256/5/2 free 256/1');
+  });
+});
+
+/** Every item of the table, as text: what a refused request must leave exactly as it was. */
+async function everything(): Promise<string[]> {
+  const out = await store.doc.send(new ScanCommand({ TableName: store.tableName, ConsistentRead: true }));
+  return (out.Items ?? []).map((i) => JSON.stringify(i, Object.keys(i).sort())).sort();
+}
+
+describe('moves onto the same node (rule M6)', () => {
+  test.each(['migration', 'evacuation'])(
+    'a %s onto its own node is 409 InvalidMove, nothing written',
+    async (moveType) => {
+      const n = fresh('self');
+      await nodes(n);
+      const i = await instance(n);
+      const before = await everything();
+      const m = fresh('mig');
+      const res = await api('POST', `/nodes/${n}/move-claims`, {
+        migrationId: m,
+        instanceUuid: i,
+        moveType,
+        sourceNodeId: n,
+      });
+      expect(res.status).toBe(409);
+      expect(res.body).toEqual({
+        error: 'InvalidMove',
+        message: `Instance ${i} is already on node ${n}: a move of type ${moveType} needs another node as its destination; only a resize may stay on the same node.`,
+      });
+      expect(await everything()).toEqual(before);
+      expect((await api('GET', `/migrations/${m}`)).status).toBe(404);
+      expect(await usage(n)).toBe('128/1/1 free 384/5');
+    },
+  );
+
+  test('a resize onto its own node stays allowed', async () => {
+    const n = fresh('self');
+    await nodes(n);
+    const i = await instance(n);
+    const res = await api('POST', `/nodes/${n}/move-claims`, {
+      migrationId: fresh('mig'),
+      instanceUuid: i,
+      moveType: 'resize',
+      sourceNodeId: n,
+      newFlavor: F1,
+    });
+    expect(res.status).toBe(201);
   });
 });
 

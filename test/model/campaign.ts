@@ -22,7 +22,7 @@ import { injectChaos, NO_CHAOS, seeded, type Chaos, type ChaosCounts, type Chaos
 import {
   LedgerModel,
   limitsOf,
-  RELEASING,
+  releasing,
   RES,
   reservedOf,
   usage,
@@ -36,6 +36,7 @@ import {
   FLAVORS,
   NO_OVERHEAD,
   NODES,
+  ORPHANS,
   OVERHEAD,
   PCI_REQUESTS,
   STATES,
@@ -269,6 +270,7 @@ class Run {
       await this.check(undefined);
       return;
     }
+    if (step.kind === 'orphans') return this.agentAudit(this.nodes[step.node] as string, ORPHANS[step.variant] ?? []);
     const log: StepLog = {
       usedBefore: new Map(this.nodes.map((n) => [n, this.model.used(n)])),
       heldBefore: new Map(this.nodes.map((n) => [n, this.model.held(n)])),
@@ -309,16 +311,16 @@ class Run {
           this.count('patch-untracked');
           return this.expect(sent, 404, 'a state change of an instance no longer tracked', 'InstanceNotFound');
         }
-        const releasing = RELEASING.has({ ...tracked.state, ...change }.vmState);
+        const released = releasing({ ...tracked.state, ...change });
         // Only a client's own retry may find its release already done.
-        const doneBefore = releasing && sent.attempts > 1 && sent.reply.status === 404;
+        const doneBefore = released && sent.attempts > 1 && sent.reply.status === 404;
         if (!doneBefore) {
           this.expect(sent, 200, `state change ${JSON.stringify(change)} of ${slot.uuid}`);
-          if (sent.reply.body.tracked !== !releasing)
+          if (sent.reply.body.tracked !== !released)
             throw new Violation(`state change answered tracked=${sent.reply.body.tracked}`);
         }
         if (tracked.migrationId) log.migrations.add(tracked.migrationId);
-        this.count(releasing ? 'patch-release' : 'patch');
+        this.count(released ? 'patch-release' : 'patch');
         return this.apply(sent, log, () => void this.model.change(tracked.uuid, change));
       }
       case 'release': {
@@ -427,8 +429,21 @@ class Run {
         moveType: 'migration',
         sourceNodeId: instance.nodeId,
       });
-      this.expect(sent, 409, `a second move of ${uuid}`, 'InstanceConflict');
+      // Onto its own node the request alone is refused, before the instance is read (rule M6).
+      const error = dst === instance.nodeId ? 'InvalidMove' : 'InstanceConflict';
+      this.expect(sent, 409, `a second move of ${uuid}`, error);
       return this.count('move-while-moving');
+    }
+    if (dst === instance.nodeId && op.moveType !== 'resize') {
+      // Only a resize may stay on its node (rule M6): refused, nothing written; then the same-host resize.
+      const refused = await this.call('POST', `/nodes/${dst}/move-claims`, {
+        migrationId,
+        instanceUuid: uuid,
+        moveType: op.moveType,
+        sourceNodeId: instance.nodeId,
+      });
+      this.expect(refused, 409, `a ${op.moveType} of ${uuid} onto its own node`, 'InvalidMove');
+      this.count('move-onto-own-node');
     }
     const moveType = dst === instance.nodeId ? 'resize' : op.moveType;
     const newFlavor = moveType === 'resize' ? FLAVORS[op.flavor] : undefined;
@@ -607,6 +622,23 @@ class Run {
     }
   }
 
+  /** An agent's audit with its orphans: they replace the node's set, the drift is their change (rule M10). */
+  private async agentAudit(node: string, orphans: { instanceUuid: string; memoryMb: number }[]): Promise<void> {
+    this.ctx.totals.ops++;
+    const before = this.model.orphanMemory(node);
+    const sent = await this.call('POST', `/nodes/${node}/audit`, { orphans });
+    this.expect(sent, 200, `agent audit of ${node}`);
+    this.apply(sent, undefined, () => this.model.reportOrphans(node, orphans));
+    const want = { memoryMbUsed: this.model.orphanMemory(node) - before, localGbUsed: 0, vcpusUsed: 0 };
+    // A retry after a lost answer finds the set already replaced.
+    if (sent.attempts === 1 && canon(sent.reply.body.drift) !== canon(want))
+      throw new Violation(
+        `agent audit of ${node} found drift ${canon(sent.reply.body.drift)}, the model ${canon(want)}`,
+      );
+    this.count('audit-orphans');
+    await this.check(undefined);
+  }
+
   private async audit(node: string): Promise<void> {
     this.ctx.totals.ops++;
     const sent = await this.call('POST', `/nodes/${node}/audit`, {});
@@ -693,6 +725,7 @@ class Run {
         );
       }
       same(`${node} tracked items`, nodeItem.trackedCount, instances.length + holds.length);
+      same(`${node} orphan memory`, nodeItem.orphanMemoryMb ?? 0, this.model.orphanMemory(node));
       const stats = Object.fromEntries(
         Object.entries((nodeItem.stats ?? {}) as Record<string, number>).filter(([, n]) => n !== 0),
       );

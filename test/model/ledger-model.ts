@@ -77,6 +77,8 @@ export interface Node {
   id: string;
   inventory: Inventory;
   devices: Map<string, Device>;
+  /** The agent's last report of orphans (rule M10): uuid -> memory; they persist across audits. */
+  orphans: Map<string, number>;
 }
 
 export interface Instance {
@@ -103,7 +105,10 @@ export interface Migration {
   holds: { old: boolean; new: boolean };
 }
 
-export const RELEASING = new Set(['deleted', 'shelved_offloaded']);
+/** States that consume nothing (rule M9): deleted, and shelved_offloaded unless it is being unshelved. */
+export const releasing = (s: { vmState: string; taskState: string | null }) =>
+  s.vmState === 'deleted' ||
+  (s.vmState === 'shelved_offloaded' && s.taskState !== 'spawning' && s.taskState !== 'unshelving');
 const RANK: Record<string, number> = {
   accepted: 0,
   'pre-migrating': 1,
@@ -192,12 +197,18 @@ export class LedgerModel {
 
   used(nodeId: string): Amounts {
     const total = { ...reservedOf(this.node(nodeId).inventory) };
+    total.memoryMb += this.orphanMemory(nodeId);
     const { instances, holds } = this.holdings(nodeId);
     for (const s of [...instances.map((i) => i.size), ...holds.map((h) => h.size)]) {
       const a = usage(s);
       for (const r of RES) total[r] += a[r];
     }
     return total;
+  }
+
+  /** The memory the agent's orphans hold: each once, never one the node tracks (the campaign's are never claimed). */
+  orphanMemory(nodeId: string): number {
+    return [...this.node(nodeId).orphans.values()].reduce((sum, mb) => sum + mb, 0);
   }
 
   /** Nova's stats counters from the instance records alone (holds carry no state), zeros left out. */
@@ -409,6 +420,13 @@ export class LedgerModel {
 
   // ---- operations: each applies one request that succeeded ---------------------------------------
 
+  /** An agent's audit that reports orphans replaces the node's set; one listed twice counts once, the larger. */
+  reportOrphans(id: string, orphans: { instanceUuid: string; memoryMb: number }[]): void {
+    const set = new Map<string, number>();
+    for (const o of orphans) set.set(o.instanceUuid, Math.max(set.get(o.instanceUuid) ?? 0, o.memoryMb));
+    this.node(id).orphans = set;
+  }
+
   putNode(id: string, inventory: Inventory, reported: DeviceSpec[]): void {
     const existing = this.nodes.get(id);
     const devices = existing?.devices ?? new Map<string, Device>();
@@ -429,7 +447,7 @@ export class LedgerModel {
       if (d.holders.length || this.busyIn(devices, d.spec.address)) d.removed = true;
       else devices.delete(d.spec.address);
     }
-    this.nodes.set(id, { id, inventory, devices });
+    this.nodes.set(id, { id, inventory, devices, orphans: existing?.orphans ?? new Map() });
   }
 
   private busyIn(devices: Map<string, Device>, pf: string): boolean {
@@ -447,7 +465,7 @@ export class LedgerModel {
     const i = this.instances.get(uuid);
     if (!i) throw new ModelError(`model: ${uuid} is not tracked`);
     const next = { ...i.state, ...change };
-    if (RELEASING.has(next.vmState)) {
+    if (releasing(next)) {
       this.release(uuid);
       return { released: true };
     }

@@ -142,6 +142,8 @@ export const STATES: State[] = [
   { vmState: 'active', taskState: null, osType: 'linux', projectId: 'p1' },
   { vmState: 'active', taskState: null, osType: 'windows', projectId: 'p2' },
   { vmState: 'paused', taskState: 'image_snapshot', osType: 'linux', projectId: 'p1' },
+  // Unshelve as Nova's compute manager claims it (rule M9).
+  { vmState: 'shelved_offloaded', taskState: 'spawning', osType: 'linux', projectId: 'p2' },
 ];
 
 export const CHANGES: Partial<State>[] = [
@@ -152,6 +154,8 @@ export const CHANGES: Partial<State>[] = [
   { vmState: 'error', taskState: null },
   { vmState: 'deleted' },
   { vmState: 'shelved_offloaded' },
+  { vmState: 'shelved_offloaded', taskState: 'unshelving' },
+  { taskState: null },
 ];
 
 export const PCI_REQUESTS: PciRequest[][] = [
@@ -200,7 +204,15 @@ export type Op =
   | { kind: 'drop'; slot: number; role: 'new' | 'old' }
   | { kind: 'audit'; node: number };
 
-export type Step = { kind: 'batch'; workers: Op[][] } | { kind: 'inventory'; node: number; variant: number };
+export type Step =
+  | { kind: 'batch'; workers: Op[][] }
+  | { kind: 'inventory'; node: number; variant: number }
+  | { kind: 'orphans'; node: number; variant: number };
+
+// What an agent's audit reports as orphans (rule M10): none, one, one listed twice with another. Their
+// UUIDs are never claimed.
+const orphan = (n: number, memoryMb: number) => ({ instanceUuid: `0e9a0000-0000-4000-8000-00000000000${n}`, memoryMb });
+export const ORPHANS = [[], [orphan(1, 64)], [orphan(1, 64), orphan(2, 32), orphan(1, 48)]];
 
 export interface Shape {
   workers: number;
@@ -298,11 +310,19 @@ export function stepsArbitrary(shape: Shape): fc.Arbitrary<Step[]> {
       variant: index(NODES[n]?.length ?? 1),
     }),
   );
-  return fc.array(fc.oneof({ weight: 12, arbitrary: batch }, { weight: 1, arbitrary: inventory }), {
-    // At least half the steps, so that every seed runs a campaign worth its setup; shrinking then removes
-    // the operations inside the steps.
-    minLength: Math.ceil(shape.steps / 2),
-    maxLength: shape.steps,
-    size: 'max',
+  const orphans = fc.record({
+    kind: fc.constant('orphans' as const),
+    node: index(NODES.length),
+    variant: index(ORPHANS.length),
   });
+  return fc.array(
+    fc.oneof({ weight: 12, arbitrary: batch }, { weight: 1, arbitrary: inventory }, { weight: 1, arbitrary: orphans }),
+    {
+      // At least half the steps, so that every seed runs a campaign worth its setup; shrinking then removes
+      // the operations inside the steps.
+      minLength: Math.ceil(shape.steps / 2),
+      maxLength: shape.steps,
+      size: 'max',
+    },
+  );
 }

@@ -28,6 +28,7 @@ export const CONTRACT_ERRORS: Array<{ code: string; status: number; route: strin
   { code: 'InsufficientResources', status: 409, route: 'POST /nodes/{nodeId}/instances' },
   { code: 'InstanceConflict', status: 409, route: 'POST /nodes/{nodeId}/instances' },
   { code: 'InvalidTransition', status: 409, route: 'POST /migrations/{migrationId}/status' },
+  { code: 'InvalidMove', status: 409, route: 'POST /nodes/{nodeId}/move-claims' },
   { code: 'NodeInUse', status: 409, route: 'DELETE /nodes/{nodeId}' },
   { code: 'Unavailable', status: 503, route: 'POST /nodes/{nodeId}/instances' },
 ];

@@ -8,6 +8,7 @@ import {
   InstanceConflict,
   InstanceNotFound,
   InsufficientResources,
+  InvalidMove,
   InvalidTransition,
   isErrorCode,
   MigrationNotFound,
@@ -48,6 +49,11 @@ const CASES: Array<[AppError, number, string]> = [
     new InvalidTransition('done is not a status.', { cause }),
     409,
     '{"error":"InvalidTransition","message":"done is not a status."}',
+  ],
+  [
+    new InvalidMove('Instance u1 is already on node n1.', { cause }),
+    409,
+    '{"error":"InvalidMove","message":"Instance u1 is already on node n1."}',
   ],
   [
     new NodeInUse('n1', 2, { cause }),

@@ -63,6 +63,21 @@ describe('recount: the usage a node should show', () => {
     expect(r.orphanMemoryMb).toBe(128);
   });
 
+  test('an orphan listed twice counts once, with the larger memory', () => {
+    expect(usedOn([], [], [orphan('O1', 64), orphan('O1', 100), orphan('O1', 64)])).toEqual(amounts(100, 0, 0));
+  });
+
+  test('an orphan the node tracks (an instance or a hold) is not counted again', () => {
+    const r = recount(
+      N0,
+      [{ ...instance(amounts(128, 1, 1)), instanceUuid: 'I1' }],
+      [{ ...amounts(64, 1, 1), instanceUuid: 'I2' }],
+      [orphan('I1', 128), orphan('I2', 64), orphan('O1', 32)],
+    );
+    expect(r.orphanMemoryMb).toBe(32);
+    expect(r.used).toEqual(amounts(224, 2, 2));
+  });
+
   test('reserved, instances, holds and orphans add up', () => {
     const inv = { ...N0, reservedHostMemoryMb: 512, reservedHostDiskMb: 1024, reservedHostCpus: 1 };
     const r = recount(inv, [instance(amounts(128, 1, 1))], [amounts(256, 5, 2)], [orphan('O1', 64)]);

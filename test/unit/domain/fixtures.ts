@@ -2,10 +2,10 @@
 import {
   add,
   applyStatsDelta,
+  consumesNothing,
   INVENTORY_DEFAULTS,
   nodeView,
   planClaim,
-  RELEASING_STATES,
   refusalReasons,
   reserved,
   scale,
@@ -106,7 +106,7 @@ export class Ledger {
   update(uuid: string, next: InstanceState): void {
     const tracked = this.tracked(uuid);
     this.stats = applyStatsDelta(this.stats, statsDelta(tracked.state, next, false));
-    if (RELEASING_STATES.has(next.vmState)) this.drop(uuid, tracked);
+    if (consumesNothing(next)) this.drop(uuid, tracked);
     else tracked.state = next;
   }
 

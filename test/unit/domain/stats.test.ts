@@ -1,8 +1,8 @@
 import {
   applyStatsDelta,
+  consumesNothing,
   currentWorkload,
   ioWorkload,
-  RELEASING_STATES,
   runningVms,
   statsDelta,
   VM_STATES,
@@ -42,8 +42,22 @@ describe('stats of a new instance', () => {
     });
   });
 
-  test.each([...RELEASING_STATES])('a new instance already in %s changes nothing', (vmState) => {
-    expect(statsDelta(undefined, state({ vmState: vmState as InstanceState['vmState'] }), false)).toEqual({});
+  test.each<Partial<InstanceState>>([
+    { vmState: 'deleted' },
+    { vmState: 'shelved_offloaded', taskState: null },
+    { vmState: 'shelved_offloaded', taskState: 'deleting' },
+  ])('a new instance already in %o changes nothing', (s) => {
+    expect(statsDelta(undefined, state(s), false)).toEqual({});
+  });
+
+  test.each(['spawning', 'unshelving'])('a new shelved_offloaded instance being unshelved (%s) counts', (taskState) => {
+    expect(statsDelta(undefined, state({ vmState: 'shelved_offloaded', taskState }), false)).toEqual({
+      num_instances: 1,
+      num_vm_shelved_offloaded: 1,
+      [`num_task_${taskState}`]: 1,
+      'num_os_type_fake-os': 1,
+      'num_proj_fake-project': 1,
+    });
   });
 
   test('a new instance that is removed at once changes nothing', () => {
@@ -88,18 +102,36 @@ describe('stats of a removal', () => {
     expect(statsDelta(ACTIVE, state({ vmState: 'error', taskState: 'deleting' }), true)).toEqual(removal);
   });
 
-  test.each([...RELEASING_STATES])('entering %s is a removal', (vmState) => {
-    expect(statsDelta(ACTIVE, state({ vmState: vmState as InstanceState['vmState'], taskState: 'x' }), false)).toEqual(
-      removal,
-    );
+  test.each<Partial<InstanceState>>([
+    { vmState: 'deleted', taskState: 'x' },
+    { vmState: 'deleted', taskState: 'spawning' },
+    { vmState: 'shelved_offloaded', taskState: null },
+    { vmState: 'shelved_offloaded', taskState: 'x' },
+  ])('entering %o is a removal', (s) => {
+    expect(statsDelta(ACTIVE, state(s), false)).toEqual(removal);
   });
 
-  test('only deleted and shelved_offloaded release', () => {
-    expect([...RELEASING_STATES].sort()).toEqual(['deleted', 'shelved_offloaded']);
+  test('only deleted, and shelved_offloaded when not being unshelved, consume nothing (rule M9)', () => {
+    const releasing = VM_STATES.filter((vmState) => consumesNothing({ vmState, taskState: null }));
+    expect(releasing.sort()).toEqual(['deleted', 'shelved_offloaded']);
+    expect(consumesNothing({ vmState: 'shelved_offloaded', taskState: 'spawning' })).toBe(false);
+    expect(consumesNothing({ vmState: 'shelved_offloaded', taskState: 'unshelving' })).toBe(false);
   });
 
-  test.each(VM_STATES.filter((s) => !RELEASING_STATES.has(s)))('entering %s is not a removal', (vmState) => {
-    expect(statsDelta(ACTIVE, state({ vmState }), false).num_instances).toBeUndefined();
+  test.each(VM_STATES.filter((s) => s !== 'deleted' && s !== 'shelved_offloaded'))(
+    'entering %s is not a removal',
+    (vmState) => {
+      expect(statsDelta(ACTIVE, state({ vmState }), false).num_instances).toBeUndefined();
+    },
+  );
+
+  test.each(['spawning', 'unshelving'])('entering shelved_offloaded with task %s is not a removal', (taskState) => {
+    expect(statsDelta(ACTIVE, state({ vmState: 'shelved_offloaded', taskState }), false)).toEqual({
+      num_vm_active: -1,
+      num_vm_shelved_offloaded: 1,
+      num_task_None: -1,
+      [`num_task_${taskState}`]: 1,
+    });
   });
 });
 
