@@ -66,7 +66,7 @@ export interface Operation {
   lambda: LambdaSettings;
 }
 
-/** API Gateway waits 30 s for an integration; a request's retries (lib/store/retry.ts) take a few seconds at worst. */
+/** API Gateway waits 30 s for an integration; a request's retries stop in time for the invocation's deadline (lib/store/retry.ts). */
 export const HTTP_TIMEOUT_SECONDS = 10;
 /** A batch of up to 10 status changes, each one transaction with its retries. */
 export const CONSUMER_TIMEOUT_SECONDS = 30;
