@@ -125,8 +125,9 @@ async function node(ctx: Context, words: string[]) {
 async function claim(ctx: Context, words: string[]) {
   const [nodeId = ''] = positionals(words, ['NODE'], 'claim NODE --flavor VCPUS:MB:GB [--uuid UUID]');
   const { args } = ctx;
+  const chosen = args.options.has('uuid') ? undefined : randomUUID();
   const request: Record<string, unknown> = {
-    instanceUuid: args.options.get('uuid') ?? randomUUID(),
+    instanceUuid: args.options.get('uuid') ?? chosen,
     flavor: parseFlavor(required(args, 'flavor', 'VCPUS:MEMORY_MB:ROOT_GB, e.g. 2:2048:20')),
   };
   if (args.flags.has('volume-backed')) request.volumeBacked = true;
@@ -134,7 +135,13 @@ async function claim(ctx: Context, words: string[]) {
   if (args.options.has('os-type')) request.osType = args.options.get('os-type');
   if (args.options.has('state')) request.vmState = args.options.get('state');
   const headers = args.flags.has('minimal') ? { prefer: 'return=minimal' } : undefined;
-  const { status, body } = await call(ctx, 'POST', `/nodes/${seg(nodeId)}/instances`, request, headers);
+  const { status, body } = await call(ctx, 'POST', `/nodes/${seg(nodeId)}/instances`, request, headers).catch(
+    (error: unknown) => {
+      // A UUID chosen here is the only handle on a claim whose answer never came: say it, so it can be retried.
+      if (chosen) ctx.io.err(`The claim used instance UUID ${chosen}: retry it with --uuid ${chosen}.`);
+      throw error;
+    },
+  );
   show(ctx, body, () => {
     const what =
       `${fmt(body.vcpus)} vCPU, ${fmt(body.memoryMb)} MB, ${fmt(body.diskGb)} GB` +

@@ -117,6 +117,37 @@ describe('requests', () => {
     expect(sent().url).toBe('http://127.0.0.1:4555/nodes');
   });
 
+  it.each([
+    [
+      'the service refuses it',
+      () =>
+        Promise.resolve(
+          new Response(JSON.stringify({ error: 'InsufficientResources', message: 'Free vcpu 0 < requested 1' }), {
+            status: 409,
+          }),
+        ),
+    ],
+    ['no answer comes', () => Promise.reject(new TypeError('fetch failed'))],
+  ])('prints the instance UUID it chose for a claim when %s, so the claim can be retried', async (_what, answer) => {
+    delete process.env.CAPACITY_TRACKER_ENDPOINT;
+    fetchSpy.mockImplementation(answer);
+    const io = memoryIo();
+    expect(await main(['claim', 'n1', '--flavor', '1:128:1'], io)).toBe(1);
+    const [, init] = fetchSpy.mock.calls[0] as [URL, RequestInit];
+    const { instanceUuid } = JSON.parse(String(init.body)) as { instanceUuid: string };
+    expect(instanceUuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(io.stderr).toContain(`The claim used instance UUID ${instanceUuid}: retry it with --uuid ${instanceUuid}.`);
+  });
+
+  it('says nothing more of a UUID given with --uuid', async () => {
+    fetchSpy.mockRejectedValue(new TypeError('fetch failed'));
+    const io = memoryIo();
+    expect(
+      await main(['claim', 'n1', '--flavor', '1:128:1', '--uuid', '6f1d1a8e-1c2b-4c55-9c1e-000000000001'], io),
+    ).toBe(1);
+    expect(io.stderr.join('\n')).not.toContain('The claim used instance UUID');
+  });
+
   it("prints the service's error and the body with --json, exiting 1", async () => {
     fetchSpy.mockResolvedValue(
       new Response(JSON.stringify({ error: 'NodeNotFound', message: 'Node x is not registered.' }), { status: 404 }),
