@@ -96,9 +96,13 @@ describe('capacity-tracker', () => {
     await cliWithStdin(JSON.stringify(N0), 'node', 'put', 'cli-full', '--file', '-');
     const refused = await cli('claim', 'cli-full', '--flavor', '1:1024:1');
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe(
-      'capacity-tracker: InsufficientResources: Insufficient compute resources: Free memory 768.00 MB < requested 1024 MB.\n',
+    // Without --uuid the CLI chose the instance's UUID: it names it, so the claim can be sent again.
+    const [chosen, error, rest] = refused.stderr.split('\n');
+    expect(chosen).toMatch(/^The claim used instance UUID ([0-9a-f-]{36}): retry it with --uuid \1\.$/);
+    expect(error).toBe(
+      'capacity-tracker: InsufficientResources: Insufficient compute resources: Free memory 768.00 MB < requested 1024 MB.',
     );
+    expect(rest).toBe('');
     const missing = await cli('node', 'show', 'cli-nowhere');
     expect([missing.code, missing.stderr]).toEqual([
       1,
