@@ -4,12 +4,12 @@
 import { Aws, Stack, type StackProps } from 'aws-cdk-lib';
 import { BuildSpec, LinuxBuildImage } from 'aws-cdk-lib/aws-codebuild';
 import { PipelineType } from 'aws-cdk-lib/aws-codepipeline';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, CodePipeline, CodePipelineSource, ManualApprovalStep, ShellStep } from 'aws-cdk-lib/pipelines';
 import type { Construct } from 'constructs';
 import { stageConfig, type PipelineSourceConfig } from './config';
 import { acknowledgePipelineFindings } from './pipeline-nag';
-import { smokeTestRoleName } from './service-stack';
+import { smokeTestRoleName, smokeTestRunnerRoleName } from './service-stack';
 import { ServiceStage } from './service-stage';
 
 export interface PipelineStackProps extends StackProps {
@@ -55,8 +55,15 @@ export class PipelineStack extends Stack {
     const smokeRole = `arn:${Aws.PARTITION}:iam::${this.account}:role/${smokeTestRoleName('dev')}`;
     const smokeRoleArn = this.dev.service.smokeTestRoleArn;
     if (!smokeRoleArn) throw new Error('the dev stage has no smoke test role');
+    // Named, so that the dev stage's invoker role can trust this role alone (not every principal of the account).
+    const runner = new Role(this, 'SmokeTestRunner', {
+      roleName: smokeTestRunnerRoleName,
+      assumedBy: new ServicePrincipal('codebuild.amazonaws.com'),
+      description: "The pipeline's smoke test: may assume the dev stage's API invoker role, and run its build.",
+    });
     const smokeTest = new CodeBuildStep('SmokeTest', {
       input: source,
+      role: runner,
       installCommands: ['npm install'],
       envFromCfnOutputs: { API_URL: this.dev.service.apiUrl, SMOKE_TEST_ROLE_ARN: smokeRoleArn },
       commands: [

@@ -1,6 +1,6 @@
 // The service: the ledger table, one Lambda per entry of lib/operations.ts, the HTTP API, the status
 // queue, the audit schedule and the alarms.
-import { CfnOutput, Duration, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import { AccountPrincipal, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
@@ -21,6 +21,8 @@ export const CONSUMER_TIMEOUT = Duration.seconds(CONSUMER_TIMEOUT_SECONDS);
 
 /** Name of the role the pipeline's smoke test assumes to call a stage's API; fixed so the pipeline can name it. */
 export const smokeTestRoleName = (stageName: string) => `capacity-tracker-${stageName}-smoke-test`;
+/** Name of the role the pipeline's smoke test runs as (its CodeBuild project's): the one principal the invoker role trusts. */
+export const smokeTestRunnerRoleName = 'capacity-tracker-pipeline-smoke-test-runner';
 
 export interface ServiceStackProps extends StackProps {
   stage: StageConfig;
@@ -97,7 +99,12 @@ export class ServiceStack extends Stack {
     if (props.smokeTestAccount) {
       const role = new Role(this, 'SmokeTestRole', {
         roleName: smokeTestRoleName(stage.name),
-        assumedBy: new AccountPrincipal(props.smokeTestAccount),
+        // Not the whole account: only the smoke test's own CodeBuild role may take the API's invoker role.
+        assumedBy: new AccountPrincipal(props.smokeTestAccount).withConditions({
+          ArnEquals: {
+            'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${props.smokeTestAccount}:role/${smokeTestRunnerRoleName}`,
+          },
+        }),
         description: 'Assumed by the pipeline smoke test: registers a node, claims and releases on it, deletes it.',
       });
       role.addToPrincipalPolicy(

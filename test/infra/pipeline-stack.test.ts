@@ -4,7 +4,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { buildCapacityApp } from '../../infra/capacity-app';
-import { smokeTestRoleName } from '../../infra/service-stack';
+import { smokeTestRoleName, smokeTestRunnerRoleName } from '../../infra/service-stack';
 import { synthesize, type Synthesized } from './synth';
 
 const SOURCE = {
@@ -178,5 +178,33 @@ describe('the app, from its context', () => {
   test('a repository without a connection, or a bad stage name, is refused', () => {
     expect(() => stacksOf({ repository: SOURCE.repository })).toThrow(/connectionArn/);
     expect(() => stacksOf({ stage: 'Prod!' })).toThrow(/stage/);
+  });
+});
+
+test("the dev stage's invoker role trusts only the smoke test's own CodeBuild role, not the whole account", () => {
+  t.hasResourceProperties('AWS::IAM::Role', {
+    RoleName: smokeTestRunnerRoleName,
+    AssumeRolePolicyDocument: {
+      Statement: [Match.objectLike({ Principal: { Service: 'codebuild.amazonaws.com' } })],
+    },
+  });
+  const runnerArn = Match.objectLike({
+    'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(`:role/${smokeTestRunnerRoleName}$`)])],
+  });
+  const projects = Object.values(t.findResources('AWS::CodeBuild::Project')) as {
+    Properties: { ServiceRole: unknown };
+  }[];
+  const runnerLogicalId = Object.keys(
+    t.findResources('AWS::IAM::Role', { Properties: { RoleName: smokeTestRunnerRoleName } }),
+  )[0];
+  expect(projects.some((p) => JSON.stringify(p.Properties.ServiceRole).includes(String(runnerLogicalId)))).toBe(true);
+  const dev = s.template('CapacityTrackerPipeline/Dev/CapacityTracker');
+  dev.hasResourceProperties('AWS::IAM::Role', {
+    RoleName: smokeTestRoleName('dev'),
+    AssumeRolePolicyDocument: {
+      Statement: [
+        Match.objectLike({ Action: 'sts:AssumeRole', Condition: { ArnEquals: { 'aws:PrincipalArn': runnerArn } } }),
+      ],
+    },
   });
 });
