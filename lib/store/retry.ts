@@ -139,8 +139,15 @@ export class RetryContext<I = never> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The error of a request whose attempts (or time) ran out keeps the failure that exhausted them. */
-const exhausted = (error: unknown) => new Unavailable(1, { cause: error });
+/** The cap of the random wait before attempt `n + 1` ("full jitter" backoff). */
+export const backoffCapMs = (policy: RetryPolicy, n: number) => Math.min(policy.capMs, policy.baseMs * 2 ** (n - 1));
+
+/**
+ * The error of a request whose attempts (or time) ran out keeps the failure that exhausted them, and asks
+ * the client to wait what the store would have waited next (whole seconds, at least 1).
+ */
+const exhausted = (error: unknown, policy: RetryPolicy, n: number) =>
+  new Unavailable(Math.max(1, Math.ceil(backoffCapMs(policy, n) / 1000)), { cause: error });
 
 /**
  * Runs `attempt` until it succeeds, fails for good, or the attempts or the invocation's time run out
@@ -159,10 +166,10 @@ export async function withRetry<T, I = never>(
       return await attempt(context);
     } catch (error) {
       if (!isTransient(error)) throw error;
-      if (n >= policy.attempts) throw exhausted(error);
-      const wait = Math.random() * Math.min(policy.capMs, policy.baseMs * 2 ** (n - 1));
+      if (n >= policy.attempts) throw exhausted(error, policy, n);
+      const wait = Math.random() * backoffCapMs(policy, n);
       // No attempt after the wait could end in time: answer now rather than be cut by the Lambda.
-      if (outOfTime(budget, wait)) throw exhausted(error);
+      if (outOfTime(budget, wait)) throw exhausted(error, policy, n);
       onRetry?.(retryKind(error));
       await sleep(wait);
     }

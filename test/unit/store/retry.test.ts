@@ -49,6 +49,23 @@ describe('withRetry', () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Unavailable);
     expect((error as Error).cause).toBe(last);
+    // Nothing was waited here: the client is asked for the least a Retry-After says.
+    expect((error as Unavailable).retryAfterSeconds).toBe(1);
+  });
+
+  it('asks the client to wait what the store would have waited next (Retry-After), in whole seconds', async () => {
+    jest.useFakeTimers();
+    try {
+      const slow = { attempts: 3, baseMs: 1500, capMs: 10_000 };
+      const failing = withRetry({ retry: { policy: slow } }, async () => {
+        throw throttled();
+      }).catch((e: unknown) => e);
+      await jest.runAllTimersAsync();
+      // After the third attempt the next wait would have been up to 1.5 s × 2² = 6 s.
+      expect(((await failing) as Unavailable).retryAfterSeconds).toBe(6);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
 
