@@ -1,7 +1,15 @@
-// Alarms on what needs a person: dead letters, server errors, throttling. They notify one SNS topic.
+// Alarms on what needs a person: dead letters, server errors, failing or throttled functions, throttled
+// tables, and audits that fail, run late or find drift. They notify one SNS topic.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Alarm, ComparisonOperator, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -10,6 +18,8 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/api/service';
+import { OPERATIONS } from '../lib/operations';
 
 export interface LedgerAlarmsProps {
   stageName: string;
@@ -20,6 +30,19 @@ export interface LedgerAlarmsProps {
   table: ITableV2;
   functions: ReadonlyMap<string, IFunction>;
 }
+
+/** The service's own metrics (Powertools EMF: its namespace, the service as the one dimension), summed over 5 minutes. */
+const serviceMetric = (metricName: string) =>
+  new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SERVICE_NAME },
+    statistic: 'Sum',
+    period: Duration.minutes(5),
+  });
+
+/** A round of the scheduled audit that takes this share of its timeout is late: the fleet outgrows one round. */
+export const AUDIT_LATE_SHARE = 0.8;
 
 /** API 5xx answers in 5 minutes that raise the alarm: one 503 under a burst is the retry contract working. */
 export const SERVER_ERRORS_THRESHOLD = 5;
@@ -85,7 +108,15 @@ export class LedgerAlarms extends Construct {
         fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
         1,
       );
+      // Handlers turn every known failure into an answer: an invocation error is a crash or a timeout.
+      alarm(
+        `Errors-${entry}`,
+        `Lambda ${entry} failed an invocation (a crash or a timeout, not a refusal).`,
+        fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        1,
+      );
     }
+    this.auditAlarms(alarm, props.functions.get(OPERATIONS.auditAll.entry));
     alarm(
       'TableThrottles',
       'DynamoDB throttled reads or writes of the ledger (a hot node item or partition beyond its per-partition limits).',
@@ -99,6 +130,32 @@ export class LedgerAlarms extends Construct {
         label: 'ledger throttle events',
       }),
       1,
+    );
+  }
+
+  private auditAlarms(
+    alarm: (id: string, text: string, metric: IMetric, threshold: number) => void,
+    auditAll?: IFunction,
+  ) {
+    alarm(
+      'AuditDrift',
+      'An audit found and repaired drift: something changed the ledger from outside the service (see the audit logs).',
+      serviceMetric('AuditRepairs'),
+      1,
+    );
+    alarm(
+      'AuditFailures',
+      'The scheduled audit could not audit some nodes in a round (busy or failing; the next round retries them).',
+      serviceMetric('AuditFailures'),
+      1,
+    );
+    if (!auditAll) return;
+    const timeoutMs = OPERATIONS.auditAll.lambda.timeoutSeconds * 1000;
+    alarm(
+      'AuditLate',
+      `A round of the scheduled audit took ${AUDIT_LATE_SHARE * 100} % of its timeout or more: the last nodes may go unaudited.`,
+      auditAll.metricDuration({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      AUDIT_LATE_SHARE * timeoutMs,
     );
   }
 }

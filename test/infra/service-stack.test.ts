@@ -307,6 +307,32 @@ describe('the alarms', () => {
     );
   });
 
+  test('on invocation errors of every function, and on audits that find drift, fail nodes or run late', () => {
+    const errors = alarms().filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Errors');
+    expect(errors).toHaveLength(lambdaEntries().length);
+    for (const name of ['AuditRepairs', 'AuditFailures']) {
+      expect(alarms()).toContainEqual(
+        expect.objectContaining({
+          Namespace: 'CapacityTracker',
+          MetricName: name,
+          Dimensions: [{ Name: 'service', Value: 'capacity-tracker' }],
+          Statistic: 'Sum',
+          Threshold: 1,
+        }),
+      );
+    }
+    const [auditAllId] = lambda('audit-all');
+    expect(alarms()).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Duration',
+        Statistic: 'Maximum',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: auditAllId } }],
+        Threshold: 0.8 * 4 * 60 * 1000,
+      }),
+    );
+  });
+
   test('every alarm notifies the encrypted, TLS-only topic', () => {
     const [topicId, topic] = resources(t, 'AWS::SNS::Topic')[0]!;
     expect(topic.Properties.KmsMasterKeyId).toBeDefined();
