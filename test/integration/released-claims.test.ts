@@ -84,6 +84,32 @@ describe.each(releases)('a claim released by %s', (_, release) => {
   });
 });
 
+describe('a released claim with PCI devices, its devices taken since', () => {
+  const NIC = { address: '0000:81:00.0', vendorId: '8086', productId: '1520', numaNode: 0 };
+  const pciRequests = [{ count: 1, spec: [{ vendorId: '8086', productId: '1520' }] }];
+
+  test('sent again is 409 InstanceConflict; a new claim of it is refused for want of devices, not a conflict', async () => {
+    const n = `released-${++seq}`;
+    expect((await api('PUT', `/nodes/${n}`, { ...N0, pciDevices: [NIC] })).status).toBe(201);
+    const body = { ...building(), pciRequests };
+    expect((await api('POST', `/nodes/${n}/instances`, body)).status).toBe(201);
+    expect((await api('DELETE', `/nodes/${n}/instances/${body.instanceUuid}`)).status).toBe(204);
+    const other = { ...building(), pciRequests };
+    expect((await api('POST', `/nodes/${n}/instances`, other)).status).toBe(201);
+    const before = await scan();
+    // The device is gone, so the claim reads the owner item to tell its own claim from a conflict.
+    const again = await api('POST', `/nodes/${n}/instances`, body);
+    expect(again.status).toBe(409);
+    expect(again.body.error).toBe('InstanceConflict');
+    expect(again.body.message).toContain('this request repeats the released claim');
+    const unshelve = await api('POST', `/nodes/${n}/instances`, { ...body, vmState: 'shelved_offloaded' });
+    expect(unshelve.status).toBe(409);
+    expect(unshelve.body).toMatchObject({ error: 'InsufficientResources' });
+    expect(await scan()).toEqual(before);
+    expect(await used(n)).toBe('128/1/1 running 1');
+  });
+});
+
 describe('after the release window', () => {
   // The handlers' store, with a window of 1 s (StoreConfig.releaseWindowS); a fresh one afterwards.
   const runtime = () => import('../../lib/api/runtime');
