@@ -93,10 +93,8 @@ describe('release items', () => {
     const owner = byName(items).owner?.Update as { ExpressionAttributeValues: Record<string, unknown> };
     expect(owner).toMatchObject({ Key: { pk: 'INSTANCE#i-1', sk: 'OWNER' } });
     expect(owner.ExpressionAttributeValues).toMatchObject({ ':t': true, ':node': 'n1', ':fp': 'fp' });
-    const window =
-      Number(owner.ExpressionAttributeValues[':exp']) -
-      Date.parse(String(owner.ExpressionAttributeValues[':at'])) / 1000;
-    expect(Math.round(window)).toBe(15 * 60);
+    const { ':exp': exp, ':at': at } = owner.ExpressionAttributeValues;
+    expect(Number(exp) - Math.floor(Date.parse(String(at)) / 1000)).toBe(15 * 60);
     expect(byName(items).instance).toMatchObject({
       Delete: { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': 3 } },
     });
