@@ -2,7 +2,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, ProjectionType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import { KEY, NODE_INDEX } from '../lib/store/table';
+import { KEY, NODE_INDEX, TTL_ATTRIBUTE } from '../lib/store/table';
 import { isDev, type StageConfig } from './config';
 
 export function ledgerTable(scope: Construct, stage: StageConfig): TableV2 {
@@ -19,6 +19,8 @@ export function ledgerTable(scope: Construct, stage: StageConfig): TableV2 {
         projectionType: ProjectionType.KEYS_ONLY,
       },
     ],
+    // Expired release tombstones (rule O5) go by themselves; the claim's condition does not rely on it.
+    timeToLiveAttribute: TTL_ATTRIBUTE,
     // TableV2 is on-demand unless told otherwise: claims come in bursts that provisioned capacity would throttle.
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     // An AWS managed key, unlike the default DynamoDB-owned one, shows each use of the key in CloudTrail,

@@ -8,6 +8,7 @@ import { getInstance } from './instances';
 import { instanceItem, ownerKey } from './items';
 import { classifyClaim, refusalError } from './outcomes';
 import { Contended, withRetry, type RetryContext } from './retry';
+import { isTombstone, ownerFreeCondition, releasedConflict, repeatsRelease } from './tombstone';
 import { guardConditions, nodeUpdate } from './writes';
 
 export interface ClaimResult {
@@ -49,8 +50,15 @@ export function claimItems(store: Store, record: InstanceRecord, plan: ClaimPlan
       item: {
         Put: {
           TableName: store.tableName,
-          Item: { ...ownerKey(record.instanceUuid), type: 'owner', nodeId, fingerprint: record.fingerprint },
-          ConditionExpression: 'attribute_not_exists(pk)',
+          Item: {
+            ...ownerKey(record.instanceUuid),
+            type: 'owner',
+            nodeId,
+            claimedOn: nodeId,
+            fingerprint: record.fingerprint,
+          },
+          // Absent, or a tombstone this claim does not repeat (rule O5).
+          ...ownerFreeCondition(nodeId, record.fingerprint),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
@@ -85,6 +93,9 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
           created: claimedByMe(context.intended, outcome.holder),
           record: await getInstance(store, nodeId, record.instanceUuid),
         };
+      case 'released':
+        // Even when this request's own lost write made the claim: it has been released since.
+        throw releasedConflict(record.instanceUuid, outcome.holder);
       case 'instance-conflict':
         throw conflict(record.instanceUuid, nodeId, outcome.holder);
       case 'raced':
@@ -131,7 +142,8 @@ function conflict(instanceUuid: string, nodeId: string, holder: Record<string, u
 
 /**
  * The claim already made by the same request on this node, if there is one; a conflict if the instance
- * is claimed otherwise (elsewhere, or here by a different request).
+ * is claimed otherwise (elsewhere, or here by a different request) or this request's claim was released
+ * within the window. Any other tombstone is an instance not claimed.
  */
 async function ownClaim(
   store: Store,
@@ -143,6 +155,8 @@ async function ownClaim(
     new GetCommand({ TableName: store.tableName, Key: ownerKey(instanceUuid), ConsistentRead: true }),
   );
   if (!out.Item) return undefined;
+  if (repeatsRelease(out.Item, { nodeId, fingerprint: print })) throw releasedConflict(instanceUuid, out.Item);
+  if (isTombstone(out.Item)) return undefined;
   if (out.Item.nodeId !== nodeId || out.Item.fingerprint !== print) throw conflict(instanceUuid, nodeId, out.Item);
   return { record: await getInstance(store, nodeId, instanceUuid) };
 }

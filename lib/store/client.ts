@@ -26,6 +26,8 @@ export interface StoreConfig {
   region?: string;
   /** REQUEST_TIMEOUT_MS (LOCAL_REQUEST_TIMEOUT_MS with an endpoint outside AWS) unless given. */
   requestTimeoutMs?: number;
+  /** How long a release refuses its claim sent again, in seconds; RELEASE_WINDOW_S unless given. */
+  releaseWindowS?: number;
 }
 
 /** What the layer above plugs into a store (tracing, retry metrics, a shared device cache), all optional. */
@@ -46,6 +48,8 @@ export interface Store extends Retrying {
   client: DynamoDBClient;
   doc: DynamoDBDocumentClient;
   devices: DeviceCache;
+  /** See StoreConfig; RELEASE_WINDOW_S when left out. */
+  releaseWindowS?: number;
 }
 
 const isAws = (endpoint: string) => /\.amazonaws\.com(\.cn)?(:\d+)?\/?$/i.test(new URL(endpoint).host);
@@ -88,6 +92,7 @@ export function createStore(config: StoreConfig, hooks: StoreHooks = {}): Store 
     client,
     doc,
     devices: hooks.devices ?? new DeviceCache(),
+    releaseWindowS: config.releaseWindowS,
     retry: { policy: hooks.retryPolicy ?? DEFAULT_RETRY, onRetry: hooks.onRetry, budget },
   };
 }

@@ -13,10 +13,11 @@ import { InstanceNotFound, NodeNotFound, Unavailable } from '../errors';
 import type { Store } from './client';
 import { commitOrStartOver, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices } from './devices';
-import { INSTANCE_PREFIX, instanceItem, instanceKey, instanceRecordOf, nodeKey, nodeStateOf, ownerKey } from './items';
+import { INSTANCE_PREFIX, instanceItem, instanceKey, instanceRecordOf, nodeKey, nodeStateOf } from './items';
 import { changeMigrationStatus } from './migration-status';
 import { readNodePartition } from './query';
 import { withRetry, type RetryContext } from './retry';
+import { RELEASE_WINDOW_S, tombstoneUpdate } from './tombstone';
 import { nodeUpdate } from './writes';
 
 export async function getInstance(store: Store, nodeId: string, instanceUuid: string): Promise<InstanceRecord> {
@@ -138,7 +139,7 @@ async function endingMovesFirst<T>(store: Store, release: () => Promise<T | { mo
   throw new Unavailable(1);
 }
 
-/** The items of a release: the record and its owner go, the node gives back what the record holds. */
+/** The items of a release: the record goes, its owner becomes a tombstone, the node gives back what the record holds. */
 export function releaseItems(
   store: Store,
   before: InstanceRecord,
@@ -157,7 +158,8 @@ export function releaseItems(
         },
       },
     },
-    { name: 'owner', item: { Delete: { TableName: store.tableName, Key: ownerKey(before.instanceUuid) } } },
+    // A tombstone, not a Delete: the claim's late retry must find it (rule O5).
+    { name: 'owner', item: tombstoneUpdate(store.tableName, before, store.releaseWindowS ?? RELEASE_WINDOW_S) },
     {
       name: 'node',
       item: nodeUpdate(store, before.nodeId, {
@@ -172,7 +174,7 @@ export function releaseItems(
 }
 
 /**
- * Deletes the record and its owner item and gives back what the record holds, conditioned on the version
+ * Deletes the record, leaves its owner's tombstone and gives back what the record holds, conditioned on the version
  * read. `remember`: a release whose answer is lost may have committed, and a retry that then finds no
  * record answers with it (a PATCH to a releasing state; DELETE answers alike either way).
  */

@@ -8,6 +8,7 @@ import type { CancelReason, Reasons, Unexplained } from './commit';
 import { inventoryOf, usedOf } from './items';
 import { plain } from './plain';
 import { Contended } from './retry';
+import { isTombstone } from './tombstone';
 
 export const failed = (reasons: Reasons, name: string) => reasons.get(name)?.Code === 'ConditionalCheckFailed';
 
@@ -49,12 +50,16 @@ export function refusalError(nodeId: string, refusal: NodeRefusal): Error {
  * 1. committed: 201 created.
  * 2. own-claim: the instance or its owner item exists, and the owner is on this node with this request's
  *    fingerprint: this request's claim, made before (200), or by its own write whose answer was lost (201).
- * 3. instance-conflict: the instance is claimed elsewhere, or here by a different request -> InstanceConflict.
- * 4. raced: a chosen device was taken by another claim first: choose again (-> Contended).
- * 5. the node refused (see NodeRefusal).
+ * 3. released: the owner item is the tombstone of this request's claim on this node, released within the
+ *    window (rule O5): a late retry, refused -> InstanceConflict (also when this request's own lost write
+ *    made the claim: it has been released since, and taking it again would count it twice).
+ * 4. instance-conflict: the instance is claimed elsewhere, or here by a different request -> InstanceConflict.
+ * 5. raced: a chosen device was taken by another claim first: choose again (-> Contended).
+ * 6. the node refused (see NodeRefusal).
  */
 export type ClaimOutcome =
   | { kind: 'own-claim'; holder: Record<string, unknown> }
+  | { kind: 'released'; holder: Record<string, unknown> }
   | { kind: 'instance-conflict'; holder?: Record<string, unknown> }
   | { kind: 'raced' }
   | NodeRefusal
@@ -68,8 +73,10 @@ export function classifyClaim(
   if (failed(reasons, 'owner') || failed(reasons, 'instance')) {
     const owner = reasons.get('owner')?.Item;
     const holder = owner ? plain(owner) : undefined;
-    if (holder && holder.nodeId === mine.nodeId && holder.fingerprint === mine.fingerprint)
+    if (holder && !isTombstone(holder) && holder.nodeId === mine.nodeId && holder.fingerprint === mine.fingerprint)
       return { kind: 'own-claim', holder };
+    // The owner's condition failed on a tombstone only if this claim repeats it.
+    if (holder && isTombstone(holder)) return { kind: 'released', holder };
     return { kind: 'instance-conflict', holder };
   }
   if (failedNames(reasons).some((n) => n.startsWith('device:'))) return { kind: 'raced' };

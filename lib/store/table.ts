@@ -11,6 +11,8 @@ import type { Store } from './client';
 // are shared with the CDK stack.
 export const KEY = { partition: 'pk', sort: 'sk' } as const;
 export const NODE_INDEX = { name: 'nodes', partition: 'gsi1pk', sort: 'gsi1sk' } as const;
+/** DynamoDB's TTL attribute: a release's tombstone ends there (tombstone.ts); TTL only tidies, nothing waits for it. */
+export const TTL_ATTRIBUTE = 'expiresAt';
 
 export function tableDefinition(tableName: string): CreateTableCommandInput {
   return {

@@ -5,7 +5,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { lambdaEntries, ROUTES } from '../../lib/operations';
-import { KEY, NODE_INDEX } from '../../lib/store/table';
+import { KEY, NODE_INDEX, TTL_ATTRIBUTE } from '../../lib/store/table';
 import { AUDIT_PERIOD, AUDIT_TIMEOUT } from '../../infra/audit-schedule';
 import { CONSUMER_TIMEOUT, HTTP_TIMEOUT } from '../../infra/service-stack';
 import { synthesize, type Synthesized } from './synth';
@@ -51,7 +51,7 @@ const partition = <T>(xs: T[], test: (x: T) => boolean): [T[], T[]] => [xs.filte
 const actionsOf = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
 describe('the ledger table', () => {
-  test("on-demand, with the store's keys and a keys-only node index, PITR and encryption at rest", () => {
+  test("on-demand, with the store's keys, a keys-only node index, a TTL, PITR and encryption at rest", () => {
     t.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [
@@ -69,6 +69,8 @@ describe('the ledger table', () => {
         }),
       ],
       SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      // Release tombstones expire (rule O5).
+      TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
       Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
     });
   });

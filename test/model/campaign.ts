@@ -297,7 +297,10 @@ class Run {
     if (slot.migration) log.migrations.add(slot.migration);
     switch (op.kind) {
       case 'claim':
-        return tracked && slot.claim ? this.claimAgain(slot, tracked.nodeId) : this.claim(slot, op, log);
+        if (tracked && slot.claim) return this.claimAgain(slot, tracked.nodeId);
+        if (slot.claim && slot.uuid && this.model.repeatsRelease(slot.uuid, slot.claim.node))
+          await this.claimReleased(slot);
+        return this.claim(slot, op, log);
       case 'patch': {
         if (!slot.uuid) return;
         const change = CHANGES[op.change] ?? {};
@@ -414,6 +417,16 @@ class Run {
       this.expect(sent, this.ctx.chaos === NO_CHAOS ? 200 : [200, 201], `the claim of ${slot.uuid} sent again`);
     else this.expect(sent, 409, `the claim of ${slot.uuid} sent again after it moved`, 'InstanceConflict');
     this.count('claim-again');
+  }
+
+  /** A released claim sent again, late: refused on its node while the window lasts (rule O5), nothing changes. */
+  private async claimReleased(slot: Slot): Promise<void> {
+    const claim = slot.claim as NonNullable<Slot['claim']>;
+    const uuid = slot.uuid as string;
+    this.ctx.totals.ops++;
+    const sent = await this.call('POST', `/nodes/${claim.node}/instances`, claim.body, { prefer: 'return=minimal' });
+    this.expect(sent, 409, `the released claim of ${uuid} sent again`, 'InstanceConflict');
+    this.count('claim-released-again');
   }
 
   private async move(slot: Slot, uuid: string, op: Extract<Op, { kind: 'move' }>, log: StepLog): Promise<void> {
@@ -862,7 +875,9 @@ class Run {
     }
     for (const uuid of log?.instances ?? []) {
       const owner = await this.get({ pk: `INSTANCE#${uuid}`, sk: 'OWNER' });
-      same(`owner of ${uuid}`, owner?.nodeId ?? null, this.model.instances.get(uuid)?.nodeId ?? null);
+      // A release leaves a tombstone (rule O5): the instance has no owner.
+      const holder = owner && owner.released !== true ? owner.nodeId : null;
+      same(`owner of ${uuid}`, holder ?? null, this.model.instances.get(uuid)?.nodeId ?? null);
     }
     if (problems.length) throw new Violation(`the ledger differs from the model:\n  ${problems.join('\n  ')}`);
   }

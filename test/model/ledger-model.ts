@@ -87,6 +87,8 @@ export interface Instance {
   size: Size;
   state: State;
   migrationId?: string;
+  /** The node of its claim (a move changes nodeId, not this). */
+  claimedOn: string;
 }
 
 export type MoveType = 'resize' | 'migration' | 'evacuation';
@@ -165,6 +167,11 @@ export class ModelError extends Error {}
 export class LedgerModel {
   readonly nodes = new Map<string, Node>();
   readonly instances = new Map<string, Instance>();
+  /**
+   * Released instances, by the node their claim was made on: that claim sent again there is refused
+   * (409 InstanceConflict) while the release window lasts, which a campaign never outlasts (rule O5).
+   */
+  readonly released = new Map<string, string>();
   readonly migrations = new Map<string, Migration>();
   /** Set by whoever applies a request, before applying it. */
   clock: Clock = { start: 0, end: 0 };
@@ -457,7 +464,13 @@ export class LedgerModel {
   claim(nodeId: string, uuid: string, size: Size, state: State): void {
     if (this.instances.has(uuid)) throw new ModelError(`model: ${uuid} claimed twice`);
     this.hold(nodeId, size.devices, uuid);
-    this.instances.set(uuid, { uuid, nodeId, size, state });
+    this.instances.set(uuid, { uuid, nodeId, size, state, claimedOn: nodeId });
+    this.released.delete(uuid);
+  }
+
+  /** Whether a claim of `uuid` on `nodeId` repeating its released claim's request is refused (rule O5). */
+  repeatsRelease(uuid: string, nodeId: string): boolean {
+    return this.released.get(uuid) === nodeId;
   }
 
   /** A state change; a releasing state releases (a move in progress is cancelled first). */
@@ -481,6 +494,7 @@ export class LedgerModel {
     if (!now) return;
     this.free(now.nodeId, now.size.devices, uuid);
     this.instances.delete(uuid);
+    this.released.set(uuid, now.claimedOn);
   }
 
   moveClaim(m: Omit<Migration, 'status' | 'sequence' | 'holds' | 'old'>): void {

@@ -24,7 +24,7 @@ describe('claim items', () => {
     expect(node.ConditionExpression).toMatch(/^attribute_exists\(pk\) AND #n\d+ >= :v\d+/);
     expect(node.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
   });
-  it('put the record and the owner only if absent; the owner comes back to tell own claim from conflict', () => {
+  it('put the record only if absent, the owner if absent or a tombstone it does not repeat; the owner comes back', () => {
     expect(items.instance).toMatchObject({
       Put: {
         Item: { pk: 'NODE#n1', sk: 'INSTANCE#i-1', type: 'instance' },
@@ -33,8 +33,10 @@ describe('claim items', () => {
     });
     expect(items.owner).toMatchObject({
       Put: {
-        Item: { pk: 'INSTANCE#i-1', sk: 'OWNER', nodeId: 'n1', fingerprint: record.fingerprint },
-        ConditionExpression: 'attribute_not_exists(pk)',
+        Item: { pk: 'INSTANCE#i-1', sk: 'OWNER', nodeId: 'n1', claimedOn: 'n1', fingerprint: record.fingerprint },
+        ConditionExpression:
+          'attribute_not_exists(pk) OR (released = :t AND (claimedOn <> :node OR fingerprint <> :fp OR expiresAt < :now))',
+        ExpressionAttributeValues: { ':t': true, ':node': 'n1', ':fp': record.fingerprint },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     });
@@ -85,9 +87,14 @@ describe('release items', () => {
     vmState: 'active',
     version: 3,
   } as unknown as InstanceRecord;
-  it('delete the record on the version read and the owner, and give the amounts back to the node', () => {
-    const items = releaseItems(store, record, record);
+  it('delete the record on the version read, leave the owner a tombstone, give the amounts back to the node', () => {
+    const items = releaseItems(store, { ...record, fingerprint: 'fp' }, record);
     expect(items.map((i) => i.name)).toEqual(['instance', 'owner', 'node']);
+    const owner = byName(items).owner?.Update as { ExpressionAttributeValues: Record<string, unknown> };
+    expect(owner).toMatchObject({ Key: { pk: 'INSTANCE#i-1', sk: 'OWNER' } });
+    expect(owner.ExpressionAttributeValues).toMatchObject({ ':t': true, ':node': 'n1', ':fp': 'fp' });
+    const { ':exp': exp, ':at': at } = owner.ExpressionAttributeValues;
+    expect(Number(exp) - Math.floor(Date.parse(String(at)) / 1000)).toBe(15 * 60);
     expect(byName(items).instance).toMatchObject({
       Delete: { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': 3 } },
     });

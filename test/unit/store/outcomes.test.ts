@@ -54,6 +54,25 @@ describe('claim outcomes, in order of precedence', () => {
     });
   });
 
+  it('released: the owner is a tombstone (its condition fails only for a repeat of the released claim)', () => {
+    const tombstone = marshall({
+      pk: 'INSTANCE#i-1',
+      sk: 'OWNER',
+      released: true,
+      nodeId: 'n1',
+      claimedOn: 'n1',
+      fingerprint: 'abc',
+      releasedAt: '2026-01-01T00:00:00.000Z',
+      expiresAt: 1767226500,
+    }) as Record<string, unknown>;
+    // A tombstone is never this request's live claim, though its node and fingerprint are this request's.
+    expect(classify(reasons({ node: OK, instance: OK, owner: CCF(tombstone) }))).toMatchObject({
+      kind: 'released',
+      holder: { released: true, nodeId: 'n1' },
+    });
+    expect(classify(reasons({ node: CCF(FULL), instance: OK, owner: CCF(tombstone) })).kind).toBe('released');
+  });
+
   it('the instance outcomes win over a device race and a node refusal', () => {
     const all = reasons({ node: CCF(FULL), instance: OK, owner: CCF(owner), 'device:0000:81:02.0': CCF() });
     expect(classify(all).kind).toBe('instance-conflict');
