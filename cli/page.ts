@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { ApiClient } from '../lib/client/api-client';
 import { ROUTES } from '../lib/operations';
+import { matchPath } from '../lib/paths';
 import { webFile } from '../scripts/web-files';
 import type { Io } from './commands';
 
@@ -23,8 +24,8 @@ function send(res: ServerResponse, status: number, body: string | Buffer, conten
   res.end(body);
 }
 
-/** The API's reads, as path templates split into segments. */
-const READS = ROUTES.filter((route) => route.method === 'GET').map((route) => route.path.split('/'));
+/** The API's reads, as path templates. */
+const READS = ROUTES.filter((route) => route.method === 'GET').map((route) => route.path);
 
 /**
  * A path parameter as a browser encodes it (encodeURIComponent): unreserved characters and %XX only, and
@@ -45,10 +46,7 @@ function apiRead(url: string, endpoint: URL): string | undefined {
   const at = url.indexOf('?');
   const path = at < 0 ? url : url.slice(0, at);
   const segments = path.split('/');
-  const matches = (template: string[]) =>
-    template.length === segments.length &&
-    template.every((part, i) => (/^\{\w+\}$/.test(part) ? isParameter(segments[i] ?? '') : part === segments[i]));
-  if (!READS.some(matches)) return undefined;
+  if (!READS.some((template) => matchPath(template, segments, isParameter))) return undefined;
   // The client resolves the path against the endpoint as this does; it must land where it says.
   const target = new URL(url.slice(1), endpoint);
   if (target.origin !== endpoint.origin || target.pathname !== `${endpoint.pathname}${path.slice(1)}`) return undefined;

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { answerClientError, checkContentType, checkHost, HttpFailure, hostNames } from './edge';
 import { httpEvent, lambdaContext } from './events';
+import { matchPath } from '../lib/paths';
 import { ROUTES, type Route } from './routes';
 
 export { HttpFailure };
@@ -37,20 +38,6 @@ function sendJson(res: ServerResponse, statusCode: number, body: unknown, header
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
-}
-
-/** The path parameters if `template` matches the (decoded) path; a parameter takes one non-empty segment. */
-function matchPath(template: string, segments: string[]): Record<string, string> | undefined {
-  const parts = template.split('/');
-  if (parts.length !== segments.length) return undefined;
-  const params: Record<string, string> = {};
-  for (const [i, part] of parts.entries()) {
-    const segment = segments[i] ?? '';
-    const name = /^\{(\w+)\}$/.exec(part)?.[1];
-    if (name && segment !== '') params[name] = segment;
-    else if (part !== segment) return undefined;
-  }
-  return params;
 }
 
 function safeDecode(rawPath: string): string {
