@@ -146,23 +146,28 @@ function requestContext(operation: string, perOperation: Metrics): middy.Middlew
 }
 
 type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+/** A handler and the query it takes, already checked against its schema (`{}` for a route that takes none). */
+type QueryHandler<Q> = (event: HttpEvent, context: Context, query: Q) => Promise<HttpResult>;
 
 /**
  * The middleware stack every HTTP handler shares. The operation's entry in lib/operations.ts names the
- * handler in logs and metrics; `query` is the schema of the query parameters it takes (none without it).
+ * handler in logs and metrics; `query` is the schema of the query parameters it takes (none without it),
+ * parsed here once and handed to the handler.
  * middy runs `after` hooks in reverse order, so errorResponses (last) shapes a failure before
  * requestContext counts it and logMetrics publishes it.
  */
-export function httpHandler(
+export function httpHandler<S extends z.ZodObject>(
   { name }: Pick<Operation, 'name'>,
-  handler: Handler,
-  options: { query?: z.ZodObject } = {},
+  handler: QueryHandler<z.output<S>>,
+  options: { query?: S } = {},
 ) {
   const perOperation = operationMetrics(name);
-  const takes = Object.keys(options.query?.shape ?? {});
+  const { query: schema } = options;
+  const takes = Object.keys(schema?.shape ?? {});
   const checked: Handler = async (event, context) => {
     checkQuery(event, takes);
-    return handler(event, context);
+    const query = schema ? parse(schema, event.queryStringParameters ?? {}, 'query') : {};
+    return handler(event, context, query as z.output<S>);
   };
   return observed<HttpEvent, HttpResult>(checked)
     .use(logMetrics(perOperation))

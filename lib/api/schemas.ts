@@ -203,6 +203,8 @@ export const dropQuerySchema = z.strictObject({
 });
 
 export type InventoryBody = z.infer<typeof inventorySchema>;
+export type ListNodesQuery = z.output<typeof listNodesQuerySchema>;
+export type DropQuery = z.output<typeof dropQuerySchema>;
 export type ClaimBody = z.infer<typeof claimSchema>;
 export type StateChangeBody = z.infer<typeof stateChangeSchema>;
 
