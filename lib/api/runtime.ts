@@ -1,6 +1,6 @@
 // The one runtime of a Lambda container (or of the local runner): the store configured from the
 // environment, wired to the tracer and the metrics, built on first use and kept for the container's life.
-import { createStore, DeviceCache, type Store } from '../store';
+import { createStore, type Store } from '../store';
 import { countRetry } from './metrics';
 import { remainingMs } from './observed';
 import { tracer } from './tracer';
@@ -29,7 +29,6 @@ function build(): Runtime {
       remainingMs,
       instrumentClient: (client) => tracer.captureAWSv3Client(client),
       onRetry: countRetry,
-      devices: new DeviceCache(),
     },
   );
   return { store };

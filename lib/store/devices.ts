@@ -30,7 +30,6 @@ export async function readNodeAndDevices(
   store: Store,
   nodeId: string,
 ): Promise<{ node?: Record<string, unknown>; devices: Map<string, PciDevice> }> {
-  // The node item and its devices sort next to each other ('NODE' < 'PCI#...').
   const items = await readNodePartition(store, nodeId, nodeKey(nodeId).sk);
   const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
   const devices = byAddress(items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf));

@@ -156,9 +156,10 @@ async function moveHolds(
         pools: pci?.pools,
       }),
     });
-    if (pci)
+    if (pci) {
       items.push(...deviceWrites(store, nodeId, pci.changes).map((d) => ({ ...d, name: `${d.name}@${nodeId}` })));
-    if (pci) devices.push(pci.upkeep);
+      devices.push(pci.upkeep);
+    }
   }
   if (record && plan.host !== record.nodeId) {
     items.push({
