@@ -1,8 +1,7 @@
 // Every operation of the service, as data: how it is reached (an HTTP route, the status queue, the schedule),
 // the Lambda entry that serves it and that Lambda's settings, its name in logs and metrics, its OpenAPI id and
-// summary, the error codes it may answer, and the DynamoDB access it is granted. functions/, infra/, the
-// OpenAPI generator (lib/api/openapi.ts), the local runner and scripts/build.ts all read this table; it
-// imports nothing but types, so that anything may read it.
+// summary, the error codes it may answer, and the DynamoDB access it is granted. functions/, infra/, the OpenAPI
+// generator, the local runner and scripts/build.ts all read it; it imports nothing but types, so anything may.
 import type { ErrorCode } from './errors';
 
 /**
@@ -66,7 +65,7 @@ export interface Operation {
   lambda: LambdaSettings;
 }
 
-/** API Gateway waits 30 s for an integration; a request's retries stop in time for the invocation's deadline (lib/store/retry.ts). */
+/** API Gateway waits 30 s for an integration; a request's retries end before the deadline (lib/store/retry.ts). */
 export const HTTP_TIMEOUT_SECONDS = 10;
 /** A batch of up to 10 status changes, each one transaction with its retries. */
 export const CONSUMER_TIMEOUT_SECONDS = 30;
@@ -87,9 +86,8 @@ const BEHIND_API: LambdaSettings = { memoryMb: MEMORY_MB, timeoutSeconds: HTTP_T
 // Device items are written (Put, or Delete for one gone from the inventory) inside the same transactions as
 // the node item (Update), after one Query of the node's partition. A status change reads the move's items
 // at one moment (TransactGetItems, i.e. GetItem); releasing a moving instance ends its move first.
-const WRITE_LEDGER: TableAction[] = ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'];
 const CLAIM: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'] };
-const CHANGE: Access = { table: WRITE_LEDGER };
+const CHANGE: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'] };
 
 const http = (method: HttpMethod, path: string) => ({ kind: 'http', method, path }) as const;
 
@@ -99,8 +97,8 @@ export const OPERATIONS = {
     name: 'ListNodes',
     trigger: http('GET', '/nodes'),
     entry: 'list-nodes',
-    summary: 'Every node',
-    errors: [],
+    summary: 'A page of nodes, in nodeId order',
+    errors: ['ValidationError'],
     access: { table: ['BatchGetItem'], nodeIndex: true },
     lambda: BEHIND_API,
   },
