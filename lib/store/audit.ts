@@ -15,6 +15,7 @@ import {
   type Orphan,
   type PciDeviceSpec,
 } from '../domain';
+import type { HostCellInventory } from '../domain/numa-types';
 import { NodeNotFound, Unavailable } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
@@ -37,7 +38,7 @@ import { conditionFailed, type AuditOutcome } from './outcomes';
 import { withRetry } from './retry';
 
 export interface AuditInput {
-  inventory?: Inventory & { pciDevices?: PciDeviceSpec[] };
+  inventory?: Inventory & { pciDevices?: PciDeviceSpec[]; numaTopology?: { cells: HostCellInventory[] } };
   /** What the hypervisor runs; without it, unknown and missing instances are not reported. */
   instances?: string[];
   /** The agent's report of orphans replaces the stored set; without it (the scheduled audit) the set stays. */
@@ -131,9 +132,10 @@ function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typ
  */
 export async function auditNode(store: Store, nodeId: string, input: AuditInput = {}): Promise<AuditResult> {
   if (input.inventory) {
-    const { pciDevices, ...inventory } = input.inventory;
+    const { pciDevices, numaTopology, ...inventory } = input.inventory;
     // The audit repairs a node; registering one is PUT /nodes/{id}'s.
-    await putNode(store, nodeId, inventory, pciDevices ?? [], { registered: true });
+    const numa = numaTopology?.cells ?? [];
+    await putNode(store, nodeId, inventory, pciDevices ?? [], { registered: true, numa });
   }
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const look = await recountNode(store, nodeId, input);

@@ -15,6 +15,7 @@ import { commitOrStartOver, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices } from './devices';
 import { INSTANCE_PREFIX, instanceItem, instanceKey, instanceRecordOf, nodeKey, nodeStateOf } from './items';
 import { changeMigrationStatus } from './migration-status';
+import { cellReleases } from './numa-cells';
 import { readNodePartition } from './query';
 import { withRetry, type RetryContext } from './retry';
 import { RELEASE_WINDOW_S, tombstoneUpdate } from './tombstone';
@@ -170,6 +171,7 @@ export function releaseItems(
       }),
     },
     ...(pci?.devices ?? []),
+    ...cellReleases(store, before.nodeId, before.numaTaken),
   ];
 }
 

@@ -23,6 +23,8 @@ import {
   migrationOf,
   ownerKey,
 } from './items';
+import { cellReleases } from './numa-cells';
+import { numaRecordFields, numaSide } from './numa-claim';
 import { getMigration, snapshot } from './reads';
 import { Contended, withRetry, type RetryContext } from './retry';
 import { nodeUpdate } from './writes';
@@ -144,6 +146,9 @@ async function moveHolds(
   for (const h of plan.freed) {
     const addresses = m[h.size].pciDevices;
     if (addresses.length) freed.set(h.nodeId, await giveBackDevices(store, h.nodeId, addresses, m.instanceUuid));
+    // Its NUMA cells too (rule S25): confirm gives back the old pins, revert the new.
+    const cells = cellReleases(store, h.nodeId, numaSide(m, h.size)?.taken);
+    items.push(...cells.map((c) => ({ ...c, name: `${c.name}@${h.nodeId}` })));
   }
   for (const [nodeId, change] of plan.nodes) {
     const pci = freed.get(nodeId);
@@ -208,6 +213,7 @@ function holdWrites(store: Store, m: Migration, remove: Holding[], create: Holdi
             role,
             ...m[h.size].amounts,
             pciDevices: m[h.size].pciDevices,
+            numaTaken: numaSide(m, h.size)?.taken,
           }),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
@@ -258,8 +264,10 @@ function recordWrites(
 /** The record as it arrives where `arriving` puts it, in that side's size; unlinked when the move ends. */
 function movedRecord(m: Migration, record: InstanceRecord, arriving: Holding, final: boolean): InstanceRecord {
   const size = m[arriving.size];
+  const { numaTopology: _topology, numaTaken: _taken, ...kept } = record;
   const moved: InstanceRecord = {
-    ...record,
+    ...kept,
+    ...numaRecordFields(numaSide(m, arriving.size)),
     nodeId: arriving.nodeId,
     flavor: size.flavor,
     overhead: size.overhead,

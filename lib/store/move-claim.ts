@@ -9,6 +9,7 @@ import {
   type InstanceRecord,
   type LimitOverrides,
   type Migration,
+  type NumaAsk,
   type MoveType,
   type Overhead,
   type PciRequest,
@@ -28,21 +29,23 @@ import {
   migrationKey,
   migrationOf,
 } from './items';
+import { cellReleases } from './numa-cells';
+import { claimCellWrites, fitFresh, numaRequestOf, numaSide, oldSide, sideOf, type NumaMigration } from './numa-claim';
 import { classifyMoveClaim, refusalError } from './outcomes';
 import { readItems } from './reads';
 import { Contended, withRetry } from './retry';
 import { guardConditions, nodeUpdate } from './writes';
 
-export interface MoveRequest {
+export interface MoveRequest extends Partial<Pick<NumaAsk, 'image' | 'numaTopology'>> {
   migrationId: string;
   instanceUuid: string;
   moveType: MoveType;
   sourceNodeId: string;
   /** Required for a resize; a migration or evacuation keeps the instance's flavor. */
-  newFlavor?: Flavor;
+  newFlavor?: NumaAsk['flavor'];
   /** The destination's overhead for the instance; the instance's current overhead when left out. */
   overhead?: Overhead;
-  limits: LimitOverrides;
+  limits: NumaAsk['limits'];
   pciRequests: PciRequest[];
 }
 
@@ -88,7 +91,10 @@ export function moveClaimItems(
         pools: pci?.pools,
       }),
     },
-    created('hold:new', holdItem({ ...hold, ...next.amounts, pciDevices: next.pciDevices })),
+    created(
+      'hold:new',
+      holdItem({ ...hold, ...next.amounts, pciDevices: next.pciDevices, numaTaken: numaSide(migration, 'new')?.taken }),
+    ),
     created('migration', migrationItem(migration)),
     {
       name: 'instance',
@@ -178,9 +184,18 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     const pci = request.pciRequests.length
       ? await takeDevices(store, destNodeId, { ...sized, instanceUuid: instance.instanceUuid })
       : undefined;
-    const migration = newMigration(request, destNodeId, instance, print, pci?.chosen ?? []);
+    // The destination fits the new size afresh; the source keeps the instance's topology (rule S25).
+    const numa = numaRequestOf({ ...request, flavor });
+    const fit = numa ? await fitFresh(store, destNodeId, numa, { ...request, ...sized }) : undefined;
+    const migration: NumaMigration = {
+      ...newMigration(request, destNodeId, instance, print, pci?.chosen ?? []),
+      ...(oldSide(instance) || fit ? { numa: { old: oldSide(instance), new: sideOf(fit) } } : {}),
+    };
     const write = {
-      items: moveClaimItems(store, migration, instance, request.limits, pci),
+      items: [
+        ...moveClaimItems(store, migration, instance, request.limits, pci),
+        ...(fit?.kind === 'fitted' ? claimCellWrites(store, destNodeId, fit) : []),
+      ],
       intent: migration,
       devices: pci ? [takeUpkeep(store, destNodeId, pci, 'forget')] : [],
       // Whatever raced (the migration, the instance, a device), the destination's devices are read anew.
@@ -233,6 +248,7 @@ export async function dropMoveClaim(
       },
       { name: 'node', item: nodeUpdate(store, nodeId, { amounts: scale(hold, -1), tracked: -1, pools: pci?.pools }) },
       ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),
+      ...cellReleases(store, nodeId, hold.numaTaken),
     ];
     await commitOrStartOver(store, context, { items, devices: pci ? [pci.upkeep] : [] });
     return true;

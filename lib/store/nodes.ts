@@ -1,11 +1,4 @@
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DeleteCommand,
-  GetCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   applyChanges,
   nodeLimits,
@@ -28,6 +21,8 @@ import { deviceWrites, readNodeAndDevices } from './devices';
 import { classifyDeleteNode, conditionFailed } from './outcomes';
 import { withRetry } from './retry';
 import { NODE_INDEX } from './table';
+import type { HostCellInventory } from '../domain/numa-types';
+import { putTopology, readNodeAndCells } from './numa-cells';
 
 export interface PutNodeResult {
   created: boolean;
@@ -80,7 +75,7 @@ export async function putNode(
   nodeId: string,
   inventory: Inventory,
   reported: PciDeviceSpec[] = [],
-  { registered = false }: { registered?: boolean } = {},
+  { registered = false, numa }: { registered?: boolean; numa?: HostCellInventory[] } = {},
 ): Promise<PutNodeResult> {
   // Whether the node was absent when this request first looked: if a write of this request may have
   // landed unseen (a lost response), a retry that finds the node registered it itself.
@@ -112,6 +107,9 @@ export async function putNode(
         throw registered && conditionFailed(error) ? new NodeNotFound(nodeId) : error;
       });
       const node = nodeStateOf(out.Attributes ?? {});
+      // `numa` given: the cells follow, in a write of their own (rule S21); the node's view then shows them.
+      if (numa && hasOrGetsCells(out.Attributes, numa))
+        return { created: created(node.generation === 1), node: await putTopology(store, context, nodeId, numa) };
       // The generation starts at 1 with the write that creates the node.
       return { created: created(node.generation === 1), node };
     }
@@ -127,11 +125,16 @@ export async function putNode(
       await commitOrStartOver(store, context, { items, intent, devices: [{ nodeId, after: state }] });
       seen++;
     }
+    if (numa && hasOrGetsCells(before, numa)) await putTopology(store, context, nodeId, numa);
     return { created: created(before === undefined), node: await getNode(store, nodeId) };
   });
 }
 
 type PutIntent = { absentAtFirstLook: boolean };
+
+/** A node that never had cells and gets none skips the cells' read and write. */
+const hasOrGetsCells = (node: Record<string, unknown> | undefined, numa: HostCellInventory[]) =>
+  numa.length > 0 || Number(node?.numaCells ?? 0) > 0;
 
 /** Whether a write of this request that may have committed was the one that created the node. */
 export const registeredByMe = (intended: readonly PutIntent[]) => intended.some((i) => i.absentAtFirstLook);
@@ -168,12 +171,11 @@ function chunkNodeUpdate(
   };
 }
 
+/** The node with its NUMA cells: one Query, which costs what reading the node item alone does when it has none. */
 export async function getNode(store: Store, nodeId: string): Promise<NodeState> {
-  const out = await withRetry(store, () =>
-    store.doc.send(new GetCommand({ TableName: store.tableName, Key: nodeKey(nodeId), ConsistentRead: true })),
-  );
-  if (!out.Item) throw new NodeNotFound(nodeId);
-  return nodeStateOf(out.Item);
+  const { node, cells } = await readNodeAndCells(store, nodeId);
+  if (!node) throw new NodeNotFound(nodeId);
+  return { ...nodeStateOf(node), ...(cells.length ? { numaCells: cells } : {}) };
 }
 
 export interface NodePage {
@@ -231,12 +233,18 @@ async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise
       const out = await withRetry(store, () =>
         store.doc.send(new BatchGetCommand({ RequestItems: { [store.tableName]: { Keys: batch } } })),
       );
-      for (const item of out.Responses?.[store.tableName] ?? []) nodes.push(nodeStateOf(item));
+      for (const item of out.Responses?.[store.tableName] ?? []) nodes.push(await withCells(store, item));
       pending = out.UnprocessedKeys?.[store.tableName]?.Keys ?? [];
       if (pending.length) await new Promise((r) => setTimeout(r, 50));
     }
   }
   return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+}
+
+/** A node item read in a batch, with its NUMA cells when it has any (one more Query for those only). */
+async function withCells(store: Store, item: Record<string, unknown>): Promise<NodeState> {
+  if (!Number(item.numaCells ?? 0)) return nodeStateOf(item);
+  return getNode(store, String(item.nodeId));
 }
 
 /**
