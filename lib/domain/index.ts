@@ -93,3 +93,40 @@ export {
 } from './pci-changes';
 export { choose } from './pci-choice';
 export { compareWithHypervisor, drift, orphanSet, recount, type Orphan } from './audit';
+// NUMA (docs/numa.md): the guest's request, the fit, the per-cell usage and the refusal texts.
+export type {
+  CpuPolicy,
+  CpuThreadPolicy,
+  EmulatorThreadsPolicy,
+  FittedCell,
+  FittedTopology,
+  GuestCellRequest,
+  HostCell,
+  HostCellInventory,
+  HostCellUsage,
+  HostTopology,
+  MemPages,
+  NumaLimits,
+  NumaRequest,
+  PageSizeRequest,
+} from './numa-types';
+export {
+  R9,
+  numaRequestFrom,
+  parseCpuSpec,
+  parsePageSize,
+  type NumaRequestInput,
+  type NumaTopologyInput,
+} from './numa-request';
+export {
+  NUMA_PCI_REASON,
+  NUMA_REASON,
+  applyNumaUsage,
+  numaReasons,
+  numaRefusal,
+  numaUsage,
+  occupied,
+  pinProblems,
+  smallestPageKb,
+  type NumaCellChange,
+} from './numa-usage';
