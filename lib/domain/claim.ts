@@ -4,6 +4,7 @@ import { nodeLimits, type Inventory } from './inventory';
 import { RESOURCES, type Amounts, type Resource } from './resources';
 import { statsDelta, type InstanceState, type StatsDelta } from './stats';
 import { instanceUsage, type Flavor, type Overhead } from './usage';
+import type { NumaCellChange } from './numa-usage';
 import type {
   CpuPolicy,
   CpuThreadPolicy,
@@ -50,14 +51,7 @@ export interface ClaimRequest extends InstanceState, NumaAsk {
 }
 
 /** One host cell's share of a claim, kept with the record so that the release gives back exactly it (rule S24). */
-export interface NumaTaken {
-  cellId: number;
-  sign: 1 | -1;
-  cpuUsage: number;
-  memoryUsageMb: number;
-  pin: number[];
-  pages: { sizeKb: number; count: number } | null;
-}
+export type NumaTaken = NumaCellChange;
 
 /** What the ledger keeps for each claimed instance. */
 export interface InstanceRecord extends InstanceState {

@@ -1,6 +1,6 @@
 // NUMA cells in the ledger (docs/store.md, rules S20-S24): one item per host cell in the node's partition,
 // next to the node item, holding the cell's inventory, its usage and what the claim's conditions need.
-import type { NodeState, NumaTaken } from '../domain';
+import type { NodeState, NumaCellCondition, NumaTaken } from '../domain';
 import type { HostCell, HostCellInventory } from '../domain/numa-types';
 import { NodeNotFound } from '../errors';
 import type { Store } from './client';
@@ -207,16 +207,8 @@ function inventoryWrite(
   };
 }
 
-/** The conditions a claim's fit was decided on, for one cell (rules S22, S23). */
-export interface CellGuard {
-  inventoryVersion: number;
-  /** Dedicated: memory used must stay at most this (memoryMb - the claim's memory). */
-  memoryUsedAtMost?: number;
-  /** Shared under limits: the ratio headroom as thresholds on the stored usage. */
-  cpuUsedAtMost?: number;
-  /** Explicit page size: pages used of that size at most this (total - reserved - the claim's pages). */
-  pagesUsedAtMost?: number;
-}
+/** The conditions a claim's fit was decided on, for one cell (rules S22, S23), and the inventory it read. */
+export type CellGuard = NumaCellCondition & { inventoryVersion: number };
 
 /**
  * One cell's half of a claim (sign 1) or a release (sign -1). A claim is conditioned on every pin being
@@ -238,12 +230,13 @@ export function cellWrite(store: Store, nodeId: string, c: CellChange, guard?: C
   const conditions = [`attribute_exists(${e.name('pk')})`];
   if (guard) {
     conditions.push(`${e.name('inventoryVersion')} = ${e.value(guard.inventoryVersion)}`);
-    for (const cpu of c.pin) conditions.push(`NOT contains(${pinned}, ${e.value(cpu)})`);
-    const atMost = (attribute: string, v: number | undefined) =>
-      v !== undefined && conditions.push(`${attribute} <= ${e.value(v)}`);
-    atMost(e.name('memoryUsageMb'), guard.memoryUsedAtMost);
-    atMost(e.name('cpuUsage'), guard.cpuUsedAtMost);
-    if (pages) atMost(pages, guard.pagesUsedAtMost);
+    for (const cpu of guard.free) conditions.push(`NOT contains(${pinned}, ${e.value(cpu)})`);
+    const atMost = (attribute: string, v: number | null) =>
+      v !== null && conditions.push(`${e.name(attribute)} <= ${e.value(v)}`);
+    atMost('memoryUsageMb', guard.memoryUsageAtMost);
+    atMost('cpuUsage', guard.cpuUsageAtMost);
+    const p = guard.pagesUsedAtMost;
+    if (p) atMost(pagesAttribute(p.sizeKb), p.value);
   }
   return {
     name: `cell:${c.cellId}`,

@@ -2,11 +2,11 @@
 // go in the claim's one transaction, conditioned on exactly what the fit was decided on, and what a lost
 // race teaches the next attempt (the cells' images come back with the cancellation, so no read is needed).
 import {
+  fitConditions,
   fitNumaTopology,
   numaRequestFrom,
   numaUsage,
   numaReasons,
-  onGrid,
   refusalMessage,
   refusalReasons,
   type Sized,
@@ -83,49 +83,24 @@ export type NumaFit =
   | { kind: 'fitted'; topology: FittedTopology; taken: NumaTaken[]; guards: Map<number, CellGuard> }
   | { kind: 'refused' };
 
-/** Fits the request on the cells as read (rules F1-F7, the domain's) and derives the claim's cell conditions. */
-export function fitOnCells(cells: CellState[], request: NumaRequest, limits: NumaLimits | null): NumaFit {
-  const host = hostCells(cells);
-  if (host.length === 0) return { kind: 'no-topology' };
-  const topology = fitNumaTopology({ cells: host }, request, { limits });
-  if (!topology) return { kind: 'refused' };
-  const taken = numaUsage(host, topology, 1);
-  const guards = new Map<number, CellGuard>();
-  for (const g of topology.cells) {
-    const cell = host.find((c) => c.id === g.id);
-    const change = taken.find((t) => t.cellId === g.id);
-    if (cell && change) guards.set(g.id, guardOf(cell, g, change, limits));
-  }
-  return { kind: 'fitted', topology, taken, guards };
-}
-
 /**
- * What the fit decided on for one cell, as thresholds on its stored usage (rule S23): conditions can't do
- * arithmetic, so the threshold is computed here from the inventory read, and the inventory version is a
- * condition too, so an inventory change between the read and the write fails the claim instead.
+ * Fits the request on the cells as read (rules F1-F7, the domain's), with the conditions its writes carry:
+ * what the fit was decided on, as thresholds on the stored usage (rule S23), and the inventory version read,
+ * so that an inventory change between the read and the write fails the claim instead.
  */
-function guardOf(
-  cell: CellState,
-  g: FittedTopology['cells'][number],
-  change: NumaTaken,
-  limits: NumaLimits | null,
-): CellGuard {
-  const guard: CellGuard = { inventoryVersion: cell.inventoryVersion };
-  const memory: number[] = [];
-  // Pinned vCPUs never overcommit memory (rule F4d).
-  if (g.pcpuset.length) memory.push(cell.memoryMb - change.memoryUsageMb);
-  // Shared vCPUs under limits: the ratio headroom (rule F4e); equality passes.
-  if (g.cpuset.length && limits) {
-    guard.cpuUsedAtMost = onGrid(cell.cpuset.length * limits.cpuAllocationRatio) - change.cpuUsage;
-    memory.push(onGrid(cell.memoryMb * limits.ramAllocationRatio) - change.memoryUsageMb);
-  }
-  if (memory.length) guard.memoryUsedAtMost = Math.min(...memory);
-  // An asked page size is taken from free pages (rule F4a); without one, only the inventory counts.
-  const pool = change.pages && cell.mempages.find((p) => p.sizeKb === change.pages?.sizeKb);
-  if (g.pagesizeKb !== null && pool && change.pages) {
-    guard.pagesUsedAtMost = pool.total - pool.reserved - change.pages.count;
-  }
-  return guard;
+export function fitOnCells(cells: CellState[], request: NumaRequest, limits: NumaLimits | null): NumaFit {
+  const host = { cells: hostCells(cells) };
+  if (host.cells.length === 0) return { kind: 'no-topology' };
+  const topology = fitNumaTopology(host, request, { limits });
+  if (!topology) return { kind: 'refused' };
+  const version = new Map(host.cells.map((c) => [c.id, c.inventoryVersion]));
+  const guards = new Map(
+    fitConditions(host, topology, limits).map((c) => [
+      c.cellId,
+      { ...c, inventoryVersion: version.get(c.cellId) ?? 0 },
+    ]),
+  );
+  return { kind: 'fitted', topology, taken: numaUsage(host.cells, topology, 1), guards };
 }
 
 /** The refusal of a request the cells cannot take: the scalar reasons from the node as read, then NUMA's (rule C2). */
