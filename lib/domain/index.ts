@@ -110,14 +110,8 @@ export type {
   NumaRequest,
   PageSizeRequest,
 } from './numa-types';
-export {
-  R9,
-  numaRequestFrom,
-  parseCpuSpec,
-  parsePageSize,
-  type NumaRequestInput,
-  type NumaTopologyInput,
-} from './numa-request';
+export { numaRequestFrom, type NumaRequestInput, type NumaTopologyInput } from './numa-request';
+export { R9, parseCpuSpec, parsePageSize } from './numa-request-checks';
 export {
   NUMA_PCI_REASON,
   NUMA_REASON,
@@ -130,3 +124,16 @@ export {
   smallestPageKb,
   type NumaCellChange,
 } from './numa-usage';
+export {
+  SEARCH_BUDGET,
+  fitConditions,
+  fitNumaTopology,
+  fitPair,
+  meetsConditions,
+  orderCells,
+  type FitOptions,
+  type NumaCellCondition,
+} from './numa-fit';
+export { choosePageSize, freePages, memoryFit, pagesFor } from './numa-pages';
+export { PCI_NUMA_POLICIES, pciOnCells, type NumaPciRequest, type PciNumaPolicy } from './numa-pci';
+export { cores, packOntoCores, threadsPerCore, type Pinning } from './numa-pinning';

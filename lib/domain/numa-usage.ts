@@ -2,6 +2,7 @@
 // cells with such changes applied, for views and the audit (rule A1). Pure: the store turns the changes
 // into conditioned updates of the cell items; a release subtracts exactly the stored topology.
 import { refusalMessage } from './claim-test';
+import { cores } from './numa-pinning';
 import type { FittedTopology, HostCellInventory, HostTopology } from './numa-types';
 
 /** One host cell's change. The figures are signed; `pin` is the set pinned (sign 1) or unpinned (sign -1). */
@@ -27,10 +28,14 @@ export const smallestPageKb = (cell: Pick<HostCellInventory, 'mempages'>): numbe
  * The host CPUs a guest cell's pins occupy (rule U1): under isolate each one's whole sibling set goes with
  * it, so that no other guest's vCPU runs on a thread of the core. A CPU in no sibling set is its own core.
  */
-export function occupied(cell: Pick<HostCellInventory, 'siblings'>, cpus: number[], isolate: boolean): number[] {
+export function occupied(
+  cell: Pick<HostCellInventory, 'cpuset' | 'pcpuset' | 'siblings'>,
+  cpus: number[],
+  isolate: boolean,
+): number[] {
   if (!isolate) return ascending(cpus);
   const out = new Set(cpus);
-  for (const set of cell.siblings) if (set.some((c) => out.has(c))) set.forEach((c) => out.add(c));
+  for (const set of cores(cell)) if (set.some((c) => out.has(c))) set.forEach((c) => out.add(c));
   return ascending(out);
 }
 
@@ -50,7 +55,10 @@ export function numaUsage(host: HostCellInventory[], fitted: FittedTopology, sig
     const change = out.get(g.id) ?? { cellId: g.id, sign, cpuUsage: 0, memoryUsageMb: 0, pin: [], pages: null };
     change.cpuUsage += sign * g.cpuset.length;
     change.memoryUsageMb += sign * g.memoryMb;
-    change.pin = ascending([...change.pin, ...occupied(cell ?? { siblings: [] }, pins, isolate)]);
+    change.pin = ascending([
+      ...change.pin,
+      ...occupied(cell ?? { cpuset: [], pcpuset: [], siblings: [] }, pins, isolate),
+    ]);
     if (sizeKb !== null) {
       const count = sign * Math.trunc((g.memoryMb * 1024) / sizeKb);
       // One guest cell per host cell in a fit; two on one cell with different sizes cannot be one change.
