@@ -223,14 +223,15 @@ export function cellWrite(store: Store, nodeId: string, c: CellChange, guard?: C
   ];
   const pages = c.pages ? e.name(pagesAttribute(c.pages.sizeKb)) : undefined;
   if (c.pages && pages) set.push(`${pages} = if_not_exists(${pages}, ${e.value(0)}) + ${e.value(c.pages.count)}`);
-  const pinned = e.name('pinned');
+  // Named only where used: DynamoDB refuses names an expression does not use.
+  const pinned = () => e.name('pinned');
   const pins = c.pin.length ? e.value(new Set(c.pin)) : undefined;
   const add = [`${e.name('holders')} ${e.value(c.sign)}`];
-  if (pins && c.sign > 0) add.push(`${pinned} ${pins}`);
+  if (pins && c.sign > 0) add.push(`${pinned()} ${pins}`);
   const conditions = [`attribute_exists(${e.name('pk')})`];
   if (guard) {
     conditions.push(`${e.name('inventoryVersion')} = ${e.value(guard.inventoryVersion)}`);
-    for (const cpu of guard.free) conditions.push(`NOT contains(${pinned}, ${e.value(cpu)})`);
+    for (const cpu of guard.free) conditions.push(`NOT contains(${pinned()}, ${e.value(cpu)})`);
     const atMost = (attribute: string, v: number | null) =>
       v !== null && conditions.push(`${e.name(attribute)} <= ${e.value(v)}`);
     atMost('memoryUsageMb', guard.memoryUsageAtMost);
@@ -245,7 +246,7 @@ export function cellWrite(store: Store, nodeId: string, c: CellChange, guard?: C
         TableName: store.tableName,
         Key: cellKey(nodeId, c.cellId),
         UpdateExpression:
-          `SET ${set.join(', ')} ADD ${add.join(', ')}` + (pins && c.sign < 0 ? ` DELETE ${pinned} ${pins}` : ''),
+          `SET ${set.join(', ')} ADD ${add.join(', ')}` + (pins && c.sign < 0 ? ` DELETE ${pinned()} ${pins}` : ''),
         ConditionExpression: conditions.join(' AND '),
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ...e.params(),

@@ -223,13 +223,13 @@ describe('claims: the worked examples', () => {
     expect(e7.body.numaTopology.cells[0]).toMatchObject({ id: 1, cpuPinning: { 2: 10, 3: 14 } });
     expect((await cells(n))[1]).toMatchObject({ cpuUsage: 2, memoryUsageMb: 6144, pinnedCpus: [9, 10, 13, 14] });
     // E8 #5: require with 1 free pCPU on cell 0 and 2 on cell 1 is refused.
-    const require = await claim(n, ded(4, 4096, { 'hw:cpu_thread_policy': 'require' }));
+    const require = await claim(n, ded(4, 2048, { 'hw:cpu_thread_policy': 'require' }));
     expect(require.status).toBe(409);
     expect(require.body.message).toBe(NUMA_TEXT);
     // #6: the abort frees exactly what E7 took; #8 the retry fits.
     expect((await api('DELETE', `/nodes/${n}/instances/${mixed}`)).status).toBe(204);
     expect((await cells(n))[1]).toMatchObject({ cpuUsage: 0, memoryUsageMb: 2048, pinnedCpus: [9, 13] });
-    const retry = await claim(n, ded(4, 4096, { 'hw:cpu_thread_policy': 'require' }));
+    const retry = await claim(n, ded(4, 2048, { 'hw:cpu_thread_policy': 'require' }));
     expect(retry.body.numaTopology.cells[0]).toMatchObject({ id: 1, cpuPinning: { 0: 10, 1: 14, 2: 11, 3: 15 } });
     // #9: the audit finds nothing to repair.
     const audit = await api('POST', `/nodes/${n}/audit`, {});
