@@ -12,8 +12,8 @@ export const handler = httpHandler(OPERATIONS.auditNode, async (event) => {
   const body = parseBody(auditSchema, event);
   const result = await auditNode(runtime().store, nodeId, body);
   reportDrift(nodeId, result);
-  const { node, drift, unknownInstances, missingInstances } = result;
-  return json(200, { node: nodeView(node), drift, unknownInstances, missingInstances });
+  const { node, drift, unknownInstances, missingInstances, numa } = result;
+  return json(200, { node: nodeView(node), drift, unknownInstances, missingInstances, ...(numa ? { numa } : {}) });
 });
 
 /**

@@ -169,6 +169,13 @@ export const moveClaimResponseSchema = z.object({
   }),
 });
 
+const cellFigures = z.object({
+  cpuUsage: z.number(),
+  memoryUsageMb: z.number(),
+  pinnedCpus: cpus,
+  pagesUsed: z.record(z.string(), z.number()),
+});
+
 export const auditResponseSchema = z.object({
   node: nodeViewSchema,
   drift: z
@@ -176,6 +183,13 @@ export const auditResponseSchema = z.object({
     .meta({ description: 'after - before' }),
   unknownInstances: z.array(z.string()).meta({ description: 'running on the host but not tracked' }),
   missingInstances: z.array(z.string()).meta({ description: 'tracked but not running on the host' }),
+  numa: z
+    .object({
+      drift: z.array(z.object({ cellId: z.number().int(), before: cellFigures, after: cellFigures })),
+      problems: z.array(z.string()).meta({ description: 'pins shared by two holders or outside the inventory' }),
+    })
+    .optional()
+    .meta({ description: 'the NUMA cells the audit rewrote; present on a node with cells' }),
 });
 
 export const errorSchema = z.object({

@@ -32,7 +32,7 @@ export function migrationView(m: Migration) {
 
 /** What a move claim took on its destination, in the shape of an instance claim. */
 export function moveClaimView(m: Migration, node?: NodeState) {
-  // The destination's fitted topology, when the move asked for NUMA (rule S25).
+  // The destination's fitted topology, when the move asked for NUMA (rule NS5).
   const numa = (m as { numa?: { new?: { topology: unknown } } }).numa?.new;
   const claim = {
     nodeId: m.destNodeId,

@@ -50,7 +50,7 @@ export interface ClaimRequest extends InstanceState, NumaAsk {
   overhead: Overhead;
 }
 
-/** One host cell's share of a claim, kept with the record so that the release gives back exactly it (rule S24). */
+/** One host cell's share of a claim, kept with the record so that the release gives back exactly it (rule NS4). */
 export type NumaTaken = NumaCellChange;
 
 /** What the ledger keeps for each claimed instance. */

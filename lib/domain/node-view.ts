@@ -19,7 +19,7 @@ export interface NumaCellView {
   memoryUsageMb: number;
   pinnedCpus: number[];
   mempages: { sizeKb: number; total: number; reserved: number; used: number }[];
-  /** Pinned CPUs the inventory no longer reports: pinned until released (rule S21). */
+  /** Pinned CPUs the inventory no longer reports: pinned until released (rule NS2). */
   unknownPinnedCpus?: number[];
   /** Present (false) for a cell the inventory no longer reports that still holds usage. */
   reported?: false;

@@ -133,7 +133,7 @@ export interface HoldItem {
   diskGb: number;
   vcpus: number;
   pciDevices: string[];
-  /** What the hold takes from the node's NUMA cells (its side of the move, rule S25). */
+  /** What the hold takes from the node's NUMA cells (its side of the move, rule NS5). */
   numaTaken?: InstanceRecord['numaTaken'];
 }
 

@@ -146,7 +146,7 @@ async function moveHolds(
   for (const h of plan.freed) {
     const addresses = m[h.size].pciDevices;
     if (addresses.length) freed.set(h.nodeId, await giveBackDevices(store, h.nodeId, addresses, m.instanceUuid));
-    // Its NUMA cells too (rule S25): confirm gives back the old pins, revert the new.
+    // Its NUMA cells too (rule NS5): confirm gives back the old pins, revert the new.
     const cells = cellReleases(store, h.nodeId, numaSide(m, h.size)?.taken);
     items.push(...cells.map((c) => ({ ...c, name: `${c.name}@${h.nodeId}` })));
   }

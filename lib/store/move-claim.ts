@@ -184,7 +184,7 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     const pci = request.pciRequests.length
       ? await takeDevices(store, destNodeId, { ...sized, instanceUuid: instance.instanceUuid })
       : undefined;
-    // The destination fits the new size afresh; the source keeps the instance's topology (rule S25).
+    // The destination fits the new size afresh; the source keeps the instance's topology (rule NS5).
     const numa = numaRequestOf({ ...request, flavor });
     const fit = numa ? await fitFresh(store, destNodeId, numa, { ...request, ...sized }) : undefined;
     const migration: NumaMigration = {

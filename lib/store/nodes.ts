@@ -107,7 +107,7 @@ export async function putNode(
         throw registered && conditionFailed(error) ? new NodeNotFound(nodeId) : error;
       });
       const node = nodeStateOf(out.Attributes ?? {});
-      // `numa` given: the cells follow, in a write of their own (rule S21); the node's view then shows them.
+      // `numa` given: the cells follow, in a write of their own (rule NS2); the node's view then shows them.
       if (numa && hasOrGetsCells(out.Attributes, numa))
         return { created: created(node.generation === 1), node: await putTopology(store, context, nodeId, numa) };
       // The generation starts at 1 with the write that creates the node.

@@ -1,4 +1,4 @@
-// NUMA cells in the ledger (docs/store.md, rules S20-S24): one item per host cell in the node's partition,
+// NUMA cells in the ledger (docs/store.md, rules NS1-NS4): one item per host cell in the node's partition,
 // next to the node item, holding the cell's inventory, its usage and what the claim's conditions need.
 import type { NodeState, NumaCellCondition, NumaTaken } from '../domain';
 import type { HostCell, HostCellInventory } from '../domain/numa-types';
@@ -22,7 +22,7 @@ export const pagesAttribute = (sizeKb: number) => `pagesUsed${sizeKb}`;
 
 /** A cell as the ledger holds it. */
 export interface CellState extends HostCell {
-  /** False for a cell the last inventory no longer reports but that still holds usage (rule S21). */
+  /** False for a cell the last inventory no longer reports but that still holds usage (rule NS2). */
   reported: boolean;
   /** Bumped by every inventory write: a claim fitted on the inventory it read is conditioned on it. */
   inventoryVersion: number;
@@ -93,7 +93,7 @@ const inUse = (c: CellState) => c.holders > 0;
 /**
  * The writes that replace the node's topology with `reported`: every reported cell gets its inventory
  * (usage and pins kept); a cell no longer reported is deleted when it carries nothing, else kept as
- * unreported with an empty inventory, its pins showing until released (rule S21). Each write is
+ * unreported with an empty inventory, its pins showing until released (rule NS2). Each write is
  * conditioned on the cell as read, so a claim landing in between makes the inventory start over.
  */
 export function topologyWrites(
@@ -136,7 +136,7 @@ export function topologyWrites(
 const CELL_CHUNK = 90;
 
 /**
- * Replaces the node's topology (rule S21) after its inventory was written: the cells, and on the node
+ * Replaces the node's topology (rule NS2) after its inventory was written: the cells, and on the node
  * item how many cells it reports (so a list of nodes knows whose cells to read). Answers the node with
  * its cells as they are now.
  */
@@ -207,7 +207,7 @@ function inventoryWrite(
   };
 }
 
-/** The conditions a claim's fit was decided on, for one cell (rules S22, S23), and the inventory it read. */
+/** The conditions a claim's fit was decided on, for one cell (rule NS3), and the inventory it read. */
 export type CellGuard = NumaCellCondition & { inventoryVersion: number };
 
 /**

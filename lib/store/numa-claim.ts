@@ -1,4 +1,4 @@
-// A NUMA claim's cells (docs/store.md, rules S22-S24): the fit on the cells as read, the cell writes that
+// A NUMA claim's cells (docs/store.md, rules NS3, NS4): the fit on the cells as read, the cell writes that
 // go in the claim's one transaction, conditioned on exactly what the fit was decided on, and what a lost
 // race teaches the next attempt (the cells' images come back with the cancellation, so no read is needed).
 import {
@@ -85,7 +85,7 @@ export type NumaFit =
 
 /**
  * Fits the request on the cells as read (rules F1-F7, the domain's), with the conditions its writes carry:
- * what the fit was decided on, as thresholds on the stored usage (rule S23), and the inventory version read,
+ * what the fit was decided on, as thresholds on the stored usage (rule NS3), and the inventory version read,
  * so that an inventory change between the read and the write fails the claim instead.
  */
 export function fitOnCells(cells: CellState[], request: NumaRequest, limits: NumaLimits | null): NumaFit {
@@ -139,7 +139,7 @@ export function claimCellWrites(store: Store, nodeId: string, fit: Extract<NumaF
   return fit.taken.map((t) => cellWrite(store, nodeId, t, fit.guards.get(t.cellId)));
 }
 
-/** What one side of a move holds of NUMA, kept on the migration record next to its sizes (rule S25). */
+/** What one side of a move holds of NUMA, kept on the migration record next to its sizes (rule NS5). */
 export interface NumaSide {
   topology: FittedTopology | null;
   taken: NumaTaken[];

@@ -1,6 +1,7 @@
 // NUMA over HTTP on DynamoDB Local: the inventory, the worked examples of the spec as claims, releases and
 // moves (docs/store.md rules S20-S25), the race for the last pCPUs and faults. Every scenario ends with the
 // ledger exact, the cells included (usage and pins equal to the sum of the records and holds).
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { runtime } from '../../lib/api/runtime';
 import type { Store } from '../../lib/store';
 import { api } from '../support/api';
@@ -377,6 +378,51 @@ describe('moves', () => {
     expect((await api('DELETE', `/nodes/${dst}/move-claims/${m}`)).status).toBe(204);
     expect((await cells(dst))[1]?.pinnedCpus).toEqual([]);
     expect((await cells(src))[0]?.pinnedCpus).toEqual([1, 5]);
+  });
+});
+
+describe('audit', () => {
+  test('rebuilds the cells from the records, repairs drift, and reports shared pins without failing', async () => {
+    const n = await node(HT2);
+    const i = uuid();
+    expect((await claim(n, ded(2, 2048), {}, i)).status).toBe(201);
+    // Drift from outside the service: a pin and memory that no record holds.
+    await store.doc.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: { pk: `NODE#${n}`, sk: 'NUMA#0000' },
+        UpdateExpression: 'SET memoryUsageMb = :m ADD pinned :p',
+        ExpressionAttributeValues: { ':m': 100, ':p': new Set([7]) },
+      }),
+    );
+    const audit = await api('POST', `/nodes/${n}/audit`, {});
+    expect(audit.status).toBe(200);
+    expect(audit.body.numa.drift).toEqual([
+      {
+        cellId: 0,
+        before: { cpuUsage: 0, memoryUsageMb: 100, pinnedCpus: [1, 5, 7], pagesUsed: { 4: 524288 } },
+        after: { cpuUsage: 0, memoryUsageMb: 2048, pinnedCpus: [1, 5], pagesUsed: { 4: 524288 } },
+      },
+    ]);
+    await cells(n);
+    // A second record pinning the same CPUs (written by hand): reported with both instances, not a failure.
+    const record = (
+      await store.doc.send(
+        new GetCommand({ TableName: store.tableName, Key: { pk: `NODE#${n}`, sk: `INSTANCE#${i}` } }),
+      )
+    ).Item;
+    const twin = uuid();
+    await store.doc.send(
+      new PutCommand({ TableName: store.tableName, Item: { ...record, sk: `INSTANCE#${twin}`, instanceUuid: twin } }),
+    );
+    const again = await api('POST', `/nodes/${n}/audit`, {});
+    expect(again.status).toBe(200);
+    // Records are read in the order of their keys.
+    const [a, b] = [i, twin].sort();
+    expect(again.body.numa.problems).toEqual([
+      `cell 0: CPU 1 pinned by ${a} and ${b}`,
+      `cell 0: CPU 5 pinned by ${a} and ${b}`,
+    ]);
   });
 });
 
