@@ -18,21 +18,31 @@ import {
   type NumaRequest,
   type NumaTaken,
 } from '../domain';
-import { InsufficientResources, NodeNotFound } from '../errors';
+import { InsufficientResources, NodeNotFound, ValidationError } from '../errors';
 import type { Store } from './client';
 import type { NamedItem, Reasons } from './commit';
 import { inventoryOf, usedOf } from './items';
 import { cellOf, cellWrite, hostCells, readNodeAndCells, type CellGuard, type CellState } from './numa-cells';
 
-/** The guest's NUMA request (rules R1-R8), or null when it asks for none; a ValidationError for R9. */
+/**
+ * The guest's NUMA request (rules R1-R8), or null when it asks for none. Nova's request errors (R9) become
+ * a ValidationError whose message is one sentence around Nova's text, and whose issue is the text itself.
+ */
 export function numaRequestOf(ask: NumaAsk): NumaRequest | null {
-  return numaRequestFrom({
-    vcpus: ask.flavor.vcpus,
-    memoryMb: ask.flavor.memoryMb,
-    extraSpecs: ask.flavor.extraSpecs,
-    imageProperties: ask.image?.properties,
-    topology: ask.numaTopology,
-  });
+  try {
+    return numaRequestFrom({
+      vcpus: ask.flavor.vcpus,
+      memoryMb: ask.flavor.memoryMb,
+      extraSpecs: ask.flavor.extraSpecs,
+      imageProperties: ask.image?.properties,
+      topology: ask.numaTopology,
+    });
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const path = ask.numaTopology ? 'numaTopology' : 'flavor.extraSpecs';
+    const text = error.message.replace(/\.$/, '');
+    throw new ValidationError(`Invalid NUMA request: ${text}.`, [{ path, message: error.message }], { cause: error });
+  }
 }
 
 /** The ratios shared cells are tested with: the request's, none (null), or else the node's own (rule D1). */
