@@ -196,7 +196,7 @@ describe('claims: the worked examples', () => {
     const e5 = await claim(n, ded(2, 2048), {}, first);
     expect(e5.status).toBe(201);
     expect(e5.body.numaTopology.cells[0]).toMatchObject({ id: 0, cpuPinning: { 0: 1, 1: 5 } });
-    let c = await cells(n);
+    const c = await cells(n);
     expect(c[0]).toMatchObject({ pinnedCpus: [1, 5], memoryUsageMb: 2048, cpuUsage: 0 });
     expect(pages(c[0]!, 4)).toBe(524288);
     expect(await used(n)).toBe('2560/10/2');
