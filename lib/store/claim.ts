@@ -13,6 +13,7 @@ import {
   numaLimitsOf,
   numaRefusalError,
   numaRequestOf,
+  pciRequestsOf,
   type NumaFit,
 } from './numa-claim';
 import { classifyClaim, refusalError } from './outcomes';
@@ -86,12 +87,14 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
   const numa = numaRequestOf(request);
   const view = new CellView();
   return withRetry<ClaimResult, InstanceRecord>(store, async (context) => {
-    const pci = request.pciRequests.length
-      ? await takeOrFindOwn(store, context, nodeId, request, plan.record)
-      : undefined;
-    if (pci && 'found' in pci) return pci.found;
+    // The NUMA fit first: with PCI requests it chooses the devices too, on its cells' affinity (rule F6).
     const fit = numa ? await fitOrFindOwn(store, context, nodeId, request, numa, plan.record, view) : undefined;
     if (fit && 'found' in fit) return fit.found;
+    const given = fit?.kind === 'fitted' ? fit.topology.pciDevices : undefined;
+    const pci = request.pciRequests.length
+      ? await takeOrFindOwn(store, context, nodeId, request, plan.record, given)
+      : undefined;
+    if (pci && 'found' in pci) return pci.found;
     const record: InstanceRecord = { nodeId, ...plan.record, pciDevices: pci?.chosen ?? [], ...numaFields(fit) };
     const write = {
       items: [
@@ -120,6 +123,7 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
         throw conflict(record.instanceUuid, nodeId, outcome.holder);
       case 'raced':
         // The first time the cache chose anew from what the devices are now; after that it reads them all again.
+        view.forget();
         throw new Contended('a chosen device was taken');
       case 'cell-raced':
         // The view now has the cells as the cancellation returned them: the next attempt fits again on those.
@@ -142,9 +146,10 @@ async function takeOrFindOwn(
   nodeId: string,
   request: ClaimRequest,
   planned: { instanceUuid: string; fingerprint: string },
+  given?: string[],
 ): Promise<DeviceTake | { found: ClaimResult }> {
   try {
-    return await takeDevices(store, nodeId, request);
+    return await takeDevices(store, nodeId, request, given);
   } catch (error) {
     const mine =
       error instanceof InsufficientResources
@@ -176,9 +181,11 @@ async function fitOrFindOwn(
   view: CellView,
 ): Promise<Exclude<NumaFit, { kind: 'refused' }> | { found: ClaimResult }> {
   for (;;) {
-    const { node, cells } = await view.read(store, nodeId);
+    const withDevices = request.pciRequests.length > 0;
+    const { node, cells } = await view.read(store, nodeId, withDevices);
     if (!node) throw new NodeNotFound(nodeId);
-    const fit = fitOnCells(cells, numa, numaLimitsOf(request, node));
+    const pci = withDevices ? { requests: pciRequestsOf(request), devices: view.devices } : undefined;
+    const fit = fitOnCells(cells, numa, numaLimitsOf(request, node), pci);
     if (fit.kind !== 'refused') return fit;
     if (!view.fresh) {
       view.forget();
@@ -186,7 +193,7 @@ async function fitOrFindOwn(
     }
     const mine = await ownClaim(store, nodeId, planned.instanceUuid, planned.fingerprint);
     if (mine) return { found: { created: claimedByMe(context.intended, mine.record), record: mine.record } };
-    throw numaRefusalError(node, request);
+    throw numaRefusalError(node, request, withDevices ? view.devices : undefined);
   }
 }
 

@@ -71,16 +71,20 @@ export function cellOf(raw: Record<string, unknown>): CellState {
 
 export const isCellItem = (item: Record<string, unknown>) => String(item.sk).startsWith(CELL_PREFIX);
 
-/** The node item and its cells in ONE strongly consistent Query (they sort next to each other). */
-export async function readNodeAndCells(
-  store: Store,
-  nodeId: string,
-): Promise<{ node?: Record<string, unknown>; cells: CellState[] }> {
-  const items = await queryAll(store, {
+/** The node item and its cells in ONE strongly consistent Query (they sort next to each other), as stored. */
+export function nodeAndCellItems(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
+  return queryAll(store, {
     KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
     ExpressionAttributeValues: { ':pk': nodeKey(nodeId).pk, ':from': nodeKey(nodeId).sk, ':to': `${CELL_PREFIX}~` },
     ConsistentRead: true,
   });
+}
+
+export async function readNodeAndCells(
+  store: Store,
+  nodeId: string,
+): Promise<{ node?: Record<string, unknown>; cells: CellState[] }> {
+  const items = await nodeAndCellItems(store, nodeId);
   return { node: items.find((i) => i.sk === nodeKey(nodeId).sk), cells: items.filter(isCellItem).map(cellOf) };
 }
 

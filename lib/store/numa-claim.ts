@@ -10,7 +10,14 @@ import {
   refusalMessage,
   refusalReasons,
   type Sized,
+  PCI_NUMA_POLICIES,
+  byAddress,
+  choose,
+  type FitOptions,
   type FittedTopology,
+  type NumaPciRequest,
+  type PciDevice,
+  type PciNumaPolicy,
   type InstanceRecord,
   type Migration,
   type NumaAsk,
@@ -21,8 +28,18 @@ import {
 import { InsufficientResources, NodeNotFound, ValidationError } from '../errors';
 import type { Store } from './client';
 import type { NamedItem, Reasons } from './commit';
-import { inventoryOf, usedOf } from './items';
-import { cellOf, cellWrite, hostCells, readNodeAndCells, type CellGuard, type CellState } from './numa-cells';
+import { DEVICE_PREFIX, deviceOf, inventoryOf, nodeKey, usedOf } from './items';
+import {
+  cellOf,
+  cellWrite,
+  hostCells,
+  isCellItem,
+  nodeAndCellItems,
+  readNodeAndCells,
+  type CellGuard,
+  type CellState,
+} from './numa-cells';
+import { readNodePartition } from './query';
 
 /**
  * The guest's NUMA request (rules R1-R8), or null when it asks for none. Nova's request errors (R9) become
@@ -45,6 +62,13 @@ export function numaRequestOf(ask: NumaAsk): NumaRequest | null {
   }
 }
 
+/** The claim's PCI requests with their NUMA policy (rule R8: the flavor's `hw:pci_numa_affinity_policy`). */
+export function pciRequestsOf(ask: NumaAsk & Sized): NumaPciRequest[] {
+  const asked = ask.flavor.extraSpecs?.['hw:pci_numa_affinity_policy'];
+  const numaPolicy = PCI_NUMA_POLICIES.find((p): p is PciNumaPolicy => p === asked);
+  return ask.pciRequests.map((r) => (numaPolicy ? { ...r, numaPolicy } : r));
+}
+
 /** The ratios shared cells are tested with: the request's, none (null), or else the node's own (rule D1). */
 export function numaLimitsOf(ask: NumaAsk, node: Record<string, unknown>): NumaLimits | null {
   const asked = ask.limits.numaTopology;
@@ -56,14 +80,29 @@ export function numaLimitsOf(ask: NumaAsk, node: Record<string, unknown>): NumaL
 export class CellView {
   node?: Record<string, unknown>;
   private cells?: Map<number, CellState>;
+  /** The node's devices, read with the cells when the claim has PCI requests (the fit chooses them). */
+  devices: PciDevice[] = [];
   /** True while the view is the read itself, false once a cancellation corrected part of it. */
   fresh = false;
 
-  async read(store: Store, nodeId: string): Promise<{ node?: Record<string, unknown>; cells: CellState[] }> {
+  async read(
+    store: Store,
+    nodeId: string,
+    withDevices = false,
+  ): Promise<{ node?: Record<string, unknown>; cells: CellState[] }> {
     if (!this.cells) {
-      const read = await readNodeAndCells(store, nodeId);
-      this.node = read.node;
-      this.cells = new Map(read.cells.map((c) => [c.id, c]));
+      // With devices: the partition from the node item on (node, cells, devices), still one Query.
+      const items = withDevices
+        ? await readNodePartition(store, nodeId, nodeKey(nodeId).sk)
+        : await nodeAndCellItems(store, nodeId);
+      this.node = items.find((i) => i.sk === nodeKey(nodeId).sk);
+      this.cells = new Map(
+        items
+          .filter(isCellItem)
+          .map(cellOf)
+          .map((c) => [c.id, c]),
+      );
+      this.devices = items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf);
       this.fresh = true;
     }
     return { node: this.node, cells: [...this.cells.values()] };
@@ -98,10 +137,15 @@ export type NumaFit =
  * what the fit was decided on, as thresholds on the stored usage (rule NS3), and the inventory version read,
  * so that an inventory change between the read and the write fails the claim instead.
  */
-export function fitOnCells(cells: CellState[], request: NumaRequest, limits: NumaLimits | null): NumaFit {
+export function fitOnCells(
+  cells: CellState[],
+  request: NumaRequest,
+  limits: NumaLimits | null,
+  pci?: FitOptions['pci'],
+): NumaFit {
   const host = { cells: hostCells(cells) };
   if (host.cells.length === 0) return { kind: 'no-topology' };
-  const topology = fitNumaTopology(host, request, { limits });
+  const topology = fitNumaTopology(host, request, { limits, ...(pci?.requests.length ? { pci } : {}) });
   if (!topology) return { kind: 'refused' };
   const version = new Map(host.cells.map((c) => [c.id, c.inventoryVersion]));
   const guards = new Map(
@@ -114,11 +158,15 @@ export function fitOnCells(cells: CellState[], request: NumaRequest, limits: Num
 }
 
 /** The refusal of a request the cells cannot take: the scalar reasons from the node as read, then NUMA's (rule C2). */
-export function numaRefusalError(node: Record<string, unknown>, sized: Sized): InsufficientResources {
-  const why = [
-    ...refusalReasons(inventoryOf(node), usedOf(node), sized),
-    ...numaReasons({ pci: sized.pciRequests.length > 0 }),
-  ];
+export function numaRefusalError(
+  node: Record<string, unknown>,
+  sized: Sized,
+  devices?: PciDevice[],
+): InsufficientResources {
+  const pci = sized.pciRequests.length > 0;
+  // The devices cannot be met even without NUMA: Nova adds its PCI reason (§8).
+  const pciShort = pci && devices !== undefined && !choose(byAddress(devices), sized.pciRequests);
+  const why = [...refusalReasons(inventoryOf(node), usedOf(node), sized), ...numaReasons({ pci, pciShort })];
   return new InsufficientResources(refusalMessage(why), why);
 }
 

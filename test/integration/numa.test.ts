@@ -306,6 +306,42 @@ describe('claims: the worked examples', () => {
   });
 });
 
+describe('NUMA with PCI devices', () => {
+  const device = (address: string, numaNode: number) => ({ address, vendorId: '8086', productId: '1572', numaNode });
+  const pciRequests = [{ count: 1, spec: [{ vendorId: '8086', productId: '1572' }] }];
+
+  test('the fit chooses the device on its cell (legacy policy), and refuses with the PCI texts', async () => {
+    const n = await node({ ...HT2, pciDevices: [device('0000:81:00.0', 1)] });
+    // Cell 0 comes first for a dedicated guest, but the only device is on cell 1.
+    const res = await claim(n, ded(2, 2048), { pciRequests });
+    expect(res.status).toBe(201);
+    expect(hostCellsOf(res.body)).toEqual([1]);
+    expect(res.body.pciDevices).toEqual(['0000:81:00.0']);
+    // The device is taken: the count alone is short now.
+    const short = await claim(n, ded(2, 2048), { pciRequests });
+    expect(short.status).toBe(409);
+    expect(short.body.message).toBe(
+      'Insufficient compute resources: Requested instance NUMA topology together with requested PCI devices cannot fit the given host NUMA topology; Claim pci failed.',
+    );
+    await cells(n);
+  });
+
+  test('required affinity refuses a device on a full cell; preferred takes it from the other cell', async () => {
+    const n = await node({ ...HT2, pciDevices: [device('0000:82:00.0', 0)] });
+    expect(hostCellsOf((await claim(n, ded(6, 1024))).body)).toEqual([0]);
+    const required = await claim(n, ded(2, 1024, { 'hw:pci_numa_affinity_policy': 'required' }), { pciRequests });
+    expect(required.status).toBe(409);
+    expect(required.body.message).toBe(
+      'Insufficient compute resources: Requested instance NUMA topology together with requested PCI devices cannot fit the given host NUMA topology.',
+    );
+    const preferred = await claim(n, ded(2, 1024, { 'hw:pci_numa_affinity_policy': 'preferred' }), { pciRequests });
+    expect(preferred.status).toBe(201);
+    expect(hostCellsOf(preferred.body)).toEqual([1]);
+    expect(preferred.body.pciDevices).toEqual(['0000:82:00.0']);
+    await cells(n);
+  });
+});
+
 describe('moves', () => {
   const RESIZE_PAGES = [{ sizeKb: 4, total: 2097152 }];
   const RESIZE = {
