@@ -116,12 +116,14 @@ export {
 } from './numa-usage';
 export {
   SEARCH_BUDGET,
+  decideNuma,
   fitConditions,
   fitNumaTopology,
   fitPair,
   meetsConditions,
   orderCells,
   type FitOptions,
+  type NumaDecision,
   type NumaCellCondition,
 } from './numa-fit';
 export { choosePageSize, freePages, memoryFit, pagesFor } from './numa-pages';

@@ -226,3 +226,21 @@ export function meetsConditions(host: HostTopology, conditions: NumaCellConditio
     );
   });
 }
+
+/**
+ * What a claim does about NUMA, as one typed decision: no request (rule R1), a node without a topology
+ * (rule H5, kept as NU6: the request is dropped and nothing is accounted per cell), a fit, or a refusal.
+ */
+export type NumaDecision =
+  { kind: 'none' } | { kind: 'ignored' } | { kind: 'fitted'; topology: FittedTopology } | { kind: 'refused' };
+
+export function decideNuma(
+  host: HostTopology | null | undefined,
+  request: NumaRequest | null,
+  options: FitOptions,
+): NumaDecision {
+  if (request === null) return { kind: 'none' };
+  if (!host) return { kind: 'ignored' };
+  const topology = fitNumaTopology(host, request, options);
+  return topology ? { kind: 'fitted', topology } : { kind: 'refused' };
+}
