@@ -100,7 +100,7 @@ export type {
   NumaRequest,
   PageSizeRequest,
 } from './numa-types';
-export { numaRequestFrom, type NumaRequestInput, type NumaTopologyInput } from './numa-request';
+export { numaRequestFrom, pciNumaPolicyFrom, type NumaRequestInput, type NumaTopologyInput } from './numa-request';
 export { R9, parseCpuSpec, parsePageSize } from './numa-request-checks';
 export {
   NUMA_PCI_REASON,

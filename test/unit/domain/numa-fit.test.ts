@@ -504,6 +504,86 @@ describe('examples E18, E19 and rule F1', () => {
   });
 });
 
+describe('fitConditions: what the store conditions its write on', () => {
+  it('a pinned cell: its pins free (with the emulator CPU), memory left, free small pages; no ratio', () => {
+    const host = ht2();
+    const fitted = fits(host, flavor(2, 2048, { ...DED, 'hw:emulator_threads_policy': 'isolate' }), {
+      limits: RATIO_1,
+    });
+    expect(fitConditions(host, fitted as FittedTopology, RATIO_1)).toEqual([
+      {
+        cellId: 0,
+        free: [1, 2, 5],
+        memoryUsageAtMost: 8192 - 2048,
+        cpuUsageAtMost: null,
+        pagesUsedAtMost: { sizeKb: 4, value: 1572864 - 524288 },
+      },
+    ]);
+  });
+
+  it('a shared cell with limits: ratio headroom, rounded down; pages only for a requested size', () => {
+    const host = { cells: [cell(0, { cpuset: [0, 1, 2], memoryMb: 1000, mempages: [small(1000)] })] };
+    const limits = { cpuAllocationRatio: 1.5, ramAllocationRatio: 1.1 };
+    const plain = fits(host, flavor(2, 500, NODES1), { limits }) as FittedTopology;
+    expect(fitConditions(host, plain, limits)).toEqual([
+      { cellId: 0, free: [], memoryUsageAtMost: 1100 - 500, cpuUsageAtMost: 4 - 2, pagesUsedAtMost: null },
+    ]);
+    const paged = fits(host, flavor(2, 500, { 'hw:mem_page_size': 'small' }), { limits }) as FittedTopology;
+    expect(fitConditions(host, paged, null)).toEqual([
+      {
+        cellId: 0,
+        free: [],
+        memoryUsageAtMost: null,
+        cpuUsageAtMost: null,
+        pagesUsedAtMost: { sizeKb: 4, value: 256000 - 128000 },
+      },
+    ]);
+  });
+
+  it('under isolate the siblings must be free too; a claim that raced for them fails the conditions', () => {
+    const host = {
+      cells: [
+        cell(0, {
+          cpuset: range(0, 4),
+          pcpuset: range(0, 4),
+          siblings: [
+            [0, 2],
+            [1, 3],
+          ],
+        }),
+      ],
+    };
+    const fitted = fits(host, flavor(1, 512, { ...DED, 'hw:cpu_thread_policy': 'isolate' })) as FittedTopology;
+    const conditions = fitConditions(host, fitted, null);
+    expect(conditions[0]?.free).toEqual([0, 2]);
+    const raced = { cells: [{ ...(host.cells[0] as HostCell), pinnedCpus: [2] }] };
+    expect(meetsConditions(host, conditions)).toBe(true);
+    expect(meetsConditions(raced, conditions)).toBe(false);
+  });
+});
+
+describe('rule NU8: a bounded search', () => {
+  const host = { cells: range(0, 16).map((id) => cell(id, { cpuset: [id], memoryMb: id === 15 ? 2048 : 1024 })) };
+  const guest = (big: number[]) =>
+    numaRequestFrom({
+      vcpus: 8,
+      memoryMb: range(0, 8).reduce((sum, i) => sum + (big.includes(i) ? 2048 : 512), 0),
+      extraSpecs: {
+        'hw:numa_nodes': '8',
+        ...Object.fromEntries(range(0, 8).map((i) => [`hw:numa_cpus.${i}`, String(i)])),
+        ...Object.fromEntries(range(0, 8).map((i) => [`hw:numa_mem.${i}`, big.includes(i) ? '2048' : '512'])),
+      },
+    }) as NumaRequest;
+
+  it('16 cells, a guest of 8 whose last cell fits only the last host cell: found without walking millions', () => {
+    expect(fits(host, guest([7]))?.cells.map((c) => c.id)).toEqual([0, 1, 2, 3, 4, 5, 6, 15]);
+  });
+
+  it('two guest cells that need the one big host cell: no fit, given up within the budget', () => {
+    expect(fits(host, guest([6, 7]))).toBeNull();
+  });
+});
+
 describe('property: random hosts and claims (500 seeds)', () => {
   /** mulberry32, as in pci.test.ts. */
   function seeded(seed: number): () => number {
@@ -566,15 +646,6 @@ describe('property: random hosts and claims (500 seeds)', () => {
   function reference(host: HostTopology, request: NumaRequest, options: FitOptions): number[] | null {
     const order = orderCells(host, request, options);
     const k = request.cells.length;
-    const walk = (prefix: number[]): number[] | null => {
-      if (prefix.length === k) return prefix;
-      for (let i = 0; i < order.length; i++) {
-        if (prefix.includes(i)) continue;
-        const found = walk([...prefix, i]);
-        if (found) return found;
-      }
-      return null;
-    };
     const all = (prefix: number[]): number[] | null => {
       // Every permutation tested whole, as Nova's loop does, without skipping failed prefixes.
       if (prefix.length < k) {
@@ -591,7 +662,7 @@ describe('property: random hosts and claims (500 seeds)', () => {
       });
       return ok ? prefix.map((h) => (order[h] as HostCell).id) : null;
     };
-    return k > order.length || walk([]) === null ? null : all([]);
+    return k > order.length ? null : all([]);
   }
 
   /** Every pool a shared guest without a page size used may be overcommitted (rule F4a); the others never. */
