@@ -122,6 +122,7 @@ export {
   fitPair,
   meetsConditions,
   orderCells,
+  requestFromFitted,
   type FitOptions,
   type NumaDecision,
   type NumaCellCondition,

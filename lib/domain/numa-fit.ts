@@ -167,6 +167,25 @@ function topology(cells: FittedCell[], request: NumaRequest): FittedTopology {
 }
 
 /**
+ * A stored topology as a request again, for a claim that must land where it was before with what it had
+ * (an unshelve keeps its concrete page size, as in Nova): the guest cells in order, renumbered.
+ */
+export function requestFromFitted(fitted: FittedTopology): NumaRequest {
+  const request: NumaRequest = {
+    cells: fitted.cells.map((c, id) => {
+      const cell: GuestCellRequest = { id, cpuset: [...c.cpuset], pcpuset: [...c.pcpuset], memoryMb: c.memoryMb };
+      if (c.pagesizeKb !== null) cell.pagesize = c.pagesizeKb;
+      return cell;
+    }),
+  };
+  const policy = policyOf(fitted);
+  if (policy !== undefined) request.cpuPolicy = policy;
+  if (fitted.cpuThreadPolicy !== undefined) request.cpuThreadPolicy = fitted.cpuThreadPolicy;
+  if (fitted.emulatorThreadsPolicy !== undefined) request.emulatorThreadsPolicy = fitted.emulatorThreadsPolicy;
+  return request;
+}
+
+/**
  * What must still hold of one host cell when the store writes a fit (issue 14, one transaction). Plain
  * thresholds on stored figures, as conditions cannot add: each null means no such test.
  * - `free`: host CPUs that must not be pinned (the pinning, the emulator's, their siblings under isolate);

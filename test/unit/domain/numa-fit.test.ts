@@ -13,6 +13,7 @@ import {
   numaUsage,
   orderCells,
   pinProblems,
+  requestFromFitted,
   type FitOptions,
   type FittedTopology,
   type HostCell,
@@ -559,6 +560,21 @@ describe('fitConditions: what the store conditions its write on', () => {
     const raced = { cells: [{ ...(host.cells[0] as HostCell), pinnedCpus: [2] }] };
     expect(meetsConditions(host, conditions)).toBe(true);
     expect(meetsConditions(raced, conditions)).toBe(false);
+  });
+});
+
+describe('a stored topology as a request again (an unshelve)', () => {
+  it('keeps its cells, policies and concrete page size, and fits the same cells on the same host', () => {
+    const host = ht2();
+    const g = flavor(4, 4096, { ...DED, 'hw:numa_nodes': '2', 'hw:mem_page_size': 'large' });
+    const first = fits(host, g) as FittedTopology;
+    const again = requestFromFitted(first);
+    expect(again.cells.map((c) => [c.id, c.pagesize])).toEqual([
+      [0, 2048],
+      [1, 2048],
+    ]);
+    expect(again.cpuPolicy).toBe('dedicated');
+    expect(fits(host, again)).toEqual(first);
   });
 });
 
