@@ -22,6 +22,7 @@ import {
   type NumaRequest,
   type PciDevice,
 } from '../../../lib/domain';
+import { seeded } from './fixtures';
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 const RATIO_1: NumaLimits = { cpuAllocationRatio: 1, ramAllocationRatio: 1 };
@@ -601,16 +602,6 @@ describe('rule NU8: a bounded search', () => {
 });
 
 describe('property: random hosts and claims (500 seeds)', () => {
-  /** mulberry32, as in pci.test.ts. */
-  function seeded(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   type Rand = () => number;
   const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const pick = <T>(r: Rand, xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
