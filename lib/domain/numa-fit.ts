@@ -22,7 +22,10 @@ export interface FitOptions {
   /** Ratios for the shared test (rule F4e); null switches it off. */
   limits: NumaLimits | null;
   strategy?: 'spread' | 'pack';
-  /** The claim's PCI requests and the node's devices (only the free ones are used). Absent: no PCI requests. */
+  /**
+   * The claim's PCI requests and the node's devices (only the free ones are used). Given with no requests,
+   * it orders cells with devices last, as Nova's scheduler does; its claim passes it only with requests.
+   */
   pci?: { requests: NumaPciRequest[]; devices: PciDevice[] };
   /** For the device choice among equals (pci-choice); Math.random by default. */
   random?: () => number;
@@ -77,7 +80,9 @@ export function fitPair(
   if (pinned) {
     if (g.pcpuset.length + reserved > freePcpus(h)) return null;
     if (g.memoryMb > h.memoryMb - h.memoryUsageMb) return null;
-    const packed = packOntoCores(h, g.pcpuset, request.cpuThreadPolicy, reserved);
+    // A mixed guest's cell may have no dedicated vCPUs (and no emulator CPU): nothing to pin there.
+    const packed =
+      g.pcpuset.length + reserved > 0 ? packOntoCores(h, g.pcpuset, request.cpuThreadPolicy, reserved) : pinning;
     if (!packed) return null;
     pinning = packed;
   }

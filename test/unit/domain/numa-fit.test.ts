@@ -320,6 +320,22 @@ describe('example E10: thread policies (rule F5)', () => {
     expect(after.cells[0]?.pinnedCpus).toEqual([0, 1, 2, 4, 6]);
   });
 
+  it('a mixed guest cell without dedicated vCPUs pins nothing, even where no core is free', () => {
+    const host = {
+      cells: [cell(0, { cpuset: [0, 1], pcpuset: [2], pinnedCpus: [2] }), cell(1, { cpuset: [4, 5], pcpuset: [6, 7] })],
+    };
+    const g = flavor(4, 2048, {
+      'hw:cpu_policy': 'mixed',
+      'hw:cpu_dedicated_mask': '2-3',
+      'hw:numa_nodes': '2',
+      'hw:cpu_thread_policy': 'isolate',
+    });
+    expect(fits(host, g)?.cells.map((c) => [c.id, c.cpuPinning])).toEqual([
+      [0, {}],
+      [1, { '2': 6, '3': 7 }],
+    ]);
+  });
+
   it('a pCPU in no sibling set is a core of its own (rule NU7)', () => {
     expect(claim({ cells: [cell(0, { pcpuset: [2, 3] })] }, flavor(2, 1024, DED)).fitted.cells[0]?.cpuPinning).toEqual({
       '0': 2,
