@@ -110,7 +110,7 @@ export type {
   NumaRequest,
   PageSizeRequest,
 } from './numa-types';
-export { numaRequestFrom, type NumaRequestInput, type NumaTopologyInput } from './numa-request';
+export { numaRequestFrom, pciNumaPolicyFrom, type NumaRequestInput, type NumaTopologyInput } from './numa-request';
 export { R9, parseCpuSpec, parsePageSize } from './numa-request-checks';
 export {
   NUMA_PCI_REASON,
@@ -126,12 +126,15 @@ export {
 } from './numa-usage';
 export {
   SEARCH_BUDGET,
+  decideNuma,
   fitConditions,
   fitNumaTopology,
   fitPair,
   meetsConditions,
   orderCells,
+  requestFromFitted,
   type FitOptions,
+  type NumaDecision,
   type NumaCellCondition,
 } from './numa-fit';
 export { choosePageSize, freePages, memoryFit, pagesFor } from './numa-pages';

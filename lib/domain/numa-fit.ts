@@ -22,14 +22,21 @@ export interface FitOptions {
   /** Ratios for the shared test (rule F4e); null switches it off. */
   limits: NumaLimits | null;
   strategy?: 'spread' | 'pack';
-  /** The claim's PCI requests and the node's devices (only the free ones are used). Absent: no PCI requests. */
+  /**
+   * The claim's PCI requests and the node's devices (only the free ones are used). Given with no requests,
+   * it orders cells with devices last, as Nova's scheduler does; its claim passes it only with requests.
+   */
   pci?: { requests: NumaPciRequest[]; devices: PciDevice[] };
   /** For the device choice among equals (pci-choice); Math.random by default. */
   random?: () => number;
 }
 
-/** Pair tests and PCI checks one fit may make before it gives up as no fit (rule NU8). */
-export const SEARCH_BUDGET = 100_000;
+/**
+ * Steps one fit may take before it gives up as no fit (rule NU8): a pair looked up costs 1, a PCI check of
+ * the chosen cells (a device search of its own) 100. A node of 8 cells meets a guest of 8 well within it.
+ */
+export const SEARCH_BUDGET = 1_000_000;
+const PCI_CHECK_COST = 100;
 
 const pinnedPolicy = (r: NumaRequest) => r.cpuPolicy === 'dedicated' || r.cpuPolicy === 'mixed';
 const freePcpus = (c: HostCell) => c.pcpuset.filter((p) => !c.pinnedCpus.includes(p)).length;
@@ -73,7 +80,9 @@ export function fitPair(
   if (pinned) {
     if (g.pcpuset.length + reserved > freePcpus(h)) return null;
     if (g.memoryMb > h.memoryMb - h.memoryUsageMb) return null;
-    const packed = packOntoCores(h, g.pcpuset, request.cpuThreadPolicy, reserved);
+    // A mixed guest's cell may have no dedicated vCPUs (and no emulator CPU): nothing to pin there.
+    const packed =
+      g.pcpuset.length + reserved > 0 ? packOntoCores(h, g.pcpuset, request.cpuThreadPolicy, reserved) : pinning;
     if (!packed) return null;
     pinning = packed;
   }
@@ -96,7 +105,8 @@ export function fitPair(
  * Rules F1–F6. The first permutation of the ordered host cells (F2), in lexicographic order, on which
  * every guest cell fits (F4) and the PCI requests can be met (F6); null if none (or past the budget, NU8).
  * Pair results are remembered by host and guest index, never by a cell id that changes (rule NU1), and a
- * permutation whose prefix failed is not tried further, which gives the same first answer.
+ * permutation is not followed further once a guest cell still to place fits none of the cells left: both
+give the first answer of the whole search, sooner.
  */
 export function fitNumaTopology(host: HostTopology, request: NumaRequest, options: FitOptions): FittedTopology | null {
   const k = request.cells.length;
@@ -107,8 +117,8 @@ export function fitNumaTopology(host: HostTopology, request: NumaRequest, option
   let budget = SEARCH_BUDGET;
   const pair = (hostIndex: number, guestIndex: number) => {
     const key = hostIndex * k + guestIndex;
+    budget--;
     if (!memo.has(key)) {
-      budget--;
       const g = request.cells[guestIndex] as GuestCellRequest;
       const reserved = isolateEmulator && guestIndex === 0 ? 1 : 0;
       memo.set(key, fitPair(order[hostIndex] as HostCell, g, request, options.limits, reserved));
@@ -116,19 +126,23 @@ export function fitNumaTopology(host: HostTopology, request: NumaRequest, option
     return memo.get(key) ?? null;
   };
   const pci = options.pci && options.pci.requests.length > 0 ? options.pci : undefined;
+  const pciFailed = new Set<string>();
   const used = new Set<number>();
   const chosen: FittedCell[] = [];
+  // Every guest cell still to place has a free host cell it fits on; else no permutation from here does.
+  const feasible = () =>
+    range(chosen.length, k).every((g) => order.some((_, i) => !used.has(i) && pair(i, g) !== null));
   const search = (): FittedTopology | null => {
     if (budget <= 0) return null;
     if (chosen.length === k) {
       if (!pci) return topology(chosen, request);
-      budget--;
-      const devices = pciOnCells(
-        pci.requests,
-        pci.devices,
-        chosen.map((c) => c.id),
-        options.random,
-      );
+      // Which devices may serve depends on the set of chosen cells only, not on their order.
+      const cells = chosen.map((c) => c.id);
+      const set = [...cells].sort((a, b) => a - b).join();
+      if (pciFailed.has(set)) return null;
+      budget -= PCI_CHECK_COST;
+      const devices = pciOnCells(pci.requests, pci.devices, cells, options.random);
+      if (!devices) pciFailed.add(set);
       return devices ? { ...topology(chosen, request), pciDevices: devices } : null;
     }
     for (let i = 0; i < order.length; i++) {
@@ -137,15 +151,17 @@ export function fitNumaTopology(host: HostTopology, request: NumaRequest, option
       if (!fitted) continue;
       used.add(i);
       chosen.push(fitted);
-      const found = search();
+      const found = feasible() ? search() : null;
       chosen.pop();
       used.delete(i);
       if (found || budget <= 0) return found;
     }
     return null;
   };
-  return search();
+  return feasible() ? search() : null;
 }
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 function topology(cells: FittedCell[], request: NumaRequest): FittedTopology {
   const out: FittedTopology = { cells: cells.map((c) => ({ ...c })) };
@@ -153,6 +169,25 @@ function topology(cells: FittedCell[], request: NumaRequest): FittedTopology {
   if (request.cpuThreadPolicy !== undefined) out.cpuThreadPolicy = request.cpuThreadPolicy;
   if (request.emulatorThreadsPolicy !== undefined) out.emulatorThreadsPolicy = request.emulatorThreadsPolicy;
   return out;
+}
+
+/**
+ * A stored topology as a request again, for a claim that must land where it was before with what it had
+ * (an unshelve keeps its concrete page size, as in Nova): the guest cells in order, renumbered.
+ */
+export function requestFromFitted(fitted: FittedTopology): NumaRequest {
+  const request: NumaRequest = {
+    cells: fitted.cells.map((c, id) => {
+      const cell: GuestCellRequest = { id, cpuset: [...c.cpuset], pcpuset: [...c.pcpuset], memoryMb: c.memoryMb };
+      if (c.pagesizeKb !== null) cell.pagesize = c.pagesizeKb;
+      return cell;
+    }),
+  };
+  const policy = policyOf(fitted);
+  if (policy !== undefined) request.cpuPolicy = policy;
+  if (fitted.cpuThreadPolicy !== undefined) request.cpuThreadPolicy = fitted.cpuThreadPolicy;
+  if (fitted.emulatorThreadsPolicy !== undefined) request.emulatorThreadsPolicy = fitted.emulatorThreadsPolicy;
+  return request;
 }
 
 /**
@@ -225,4 +260,22 @@ export function meetsConditions(host: HostTopology, conditions: NumaCellConditio
       (pages === null || (h.pagesUsed[String(pages.sizeKb)] ?? 0) <= pages.value)
     );
   });
+}
+
+/**
+ * What a claim does about NUMA, as one typed decision: no request (rule R1), a node without a topology
+ * (rule H5, kept as NU6: the request is dropped and nothing is accounted per cell), a fit, or a refusal.
+ */
+export type NumaDecision =
+  { kind: 'none' } | { kind: 'ignored' } | { kind: 'fitted'; topology: FittedTopology } | { kind: 'refused' };
+
+export function decideNuma(
+  host: HostTopology | null | undefined,
+  request: NumaRequest | null,
+  options: FitOptions,
+): NumaDecision {
+  if (request === null) return { kind: 'none' };
+  if (!host) return { kind: 'ignored' };
+  const topology = fitNumaTopology(host, request, options);
+  return topology ? { kind: 'fitted', topology } : { kind: 'refused' };
 }

@@ -2,6 +2,7 @@
 // (rules R1–R8) or taken from the instance topology a client sends. Request errors (rule R9) are 400
 // ValidationErrors with Nova's texts; where Nova has no text (a value outside an enumeration, the checks of
 // a sent topology) the text is ours and names the key. Pure.
+import { PCI_NUMA_POLICIES, type PciNumaPolicy } from './numa-pci';
 import { checkedCells, checkPolicies, fail, parseCpuSpec, parsePageSize, R9 } from './numa-request-checks';
 import type {
   CpuPolicy,
@@ -252,4 +253,25 @@ function requestFromTopology(topology: NumaTopologyInput, input: NumaRequestInpu
     return cell;
   });
   return shaped(guest, undefined, policy, same('cpuThreadPolicy'), topology.emulatorThreadsPolicy);
+}
+
+/**
+ * The NUMA policy the flavor (`hw:pci_numa_affinity_policy`) or the image (`hw_pci_numa_affinity_policy`)
+ * gives the claim's PCI requests (rule R8); undefined leaves each request's own (an alias's), else legacy.
+ */
+export function pciNumaPolicyFrom(
+  input: Pick<NumaRequestInput, 'extraSpecs' | 'imageProperties'>,
+): PciNumaPolicy | undefined {
+  const flavor = input.extraSpecs?.['hw:pci_numa_affinity_policy'];
+  const image = input.imageProperties?.['hw_pci_numa_affinity_policy'];
+  if (flavor !== undefined && image !== undefined && flavor !== image) {
+    fail(
+      "Image property 'hw_pci_numa_affinity_policy' is not permitted to override the 'hw:pci_numa_affinity_policy' flavor extra spec.",
+    );
+  }
+  const policy = flavor ?? image;
+  if (policy === undefined) return undefined;
+  return (PCI_NUMA_POLICIES as readonly string[]).includes(policy)
+    ? (policy as PciNumaPolicy)
+    : fail(`Invalid PCI NUMA affinity configured: ${policy}`);
 }

@@ -1,6 +1,13 @@
 // The guest's NUMA request from the flavor's and image's properties or a sent topology (rules R1–R8), and
 // the request errors with Nova's texts (rule R9), each one.
-import { numaRequestFrom, parseCpuSpec, parsePageSize, R9, type NumaRequestInput } from '../../../lib/domain';
+import {
+  numaRequestFrom,
+  parseCpuSpec,
+  parsePageSize,
+  pciNumaPolicyFrom,
+  R9,
+  type NumaRequestInput,
+} from '../../../lib/domain';
 import { ValidationError } from '../../../lib/errors';
 
 const req = (extraSpecs: Record<string, string>, over: Partial<NumaRequestInput> = {}) =>
@@ -218,6 +225,25 @@ describe('rule R7: page size', () => {
     expect(message(() => img({ 'hw:mem_page_size': 'small' }, '2MB'))).toBe(R9.pageSizeForbidden('2MB', 'small'));
     expect(message(() => img({ 'hw:mem_page_size': '2048' }, '1GB'))).toBe("Page size 1GB forbidden against '2048'");
     expect(message(() => img({}, 'large'))).toBe("Page size large forbidden against '<empty>'");
+  });
+});
+
+describe('rule R8: the NUMA policy of PCI requests', () => {
+  it('comes from the flavor, else the image; they may not differ; only the four policies', () => {
+    expect(pciNumaPolicyFrom({})).toBeUndefined();
+    expect(pciNumaPolicyFrom({ extraSpecs: { 'hw:pci_numa_affinity_policy': 'required' } })).toBe('required');
+    expect(pciNumaPolicyFrom({ imageProperties: { hw_pci_numa_affinity_policy: 'preferred' } })).toBe('preferred');
+    expect(
+      message(() =>
+        pciNumaPolicyFrom({
+          extraSpecs: { 'hw:pci_numa_affinity_policy': 'required' },
+          imageProperties: { hw_pci_numa_affinity_policy: 'legacy' },
+        }),
+      ),
+    ).toMatch(/not permitted to override/);
+    expect(message(() => pciNumaPolicyFrom({ extraSpecs: { 'hw:pci_numa_affinity_policy': 'strict' } }))).toBe(
+      'Invalid PCI NUMA affinity configured: strict',
+    );
   });
 });
 
