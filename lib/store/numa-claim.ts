@@ -6,18 +6,17 @@ import {
   fitNumaTopology,
   numaRequestFrom,
   numaUsage,
+  pciNumaPolicyFrom,
   numaReasons,
   refusalMessage,
   refusalReasons,
   type Sized,
-  PCI_NUMA_POLICIES,
   byAddress,
   choose,
   type FitOptions,
   type FittedTopology,
   type NumaPciRequest,
   type PciDevice,
-  type PciNumaPolicy,
   type InstanceRecord,
   type Migration,
   type NumaAsk,
@@ -62,10 +61,9 @@ export function numaRequestOf(ask: NumaAsk): NumaRequest | null {
   }
 }
 
-/** The claim's PCI requests with their NUMA policy (rule R8: the flavor's `hw:pci_numa_affinity_policy`). */
+/** The claim's PCI requests with their NUMA policy (rule R8: the flavor's or image's `pci_numa_affinity_policy`). */
 export function pciRequestsOf(ask: NumaAsk & Sized): NumaPciRequest[] {
-  const asked = ask.flavor.extraSpecs?.['hw:pci_numa_affinity_policy'];
-  const numaPolicy = PCI_NUMA_POLICIES.find((p): p is PciNumaPolicy => p === asked);
+  const numaPolicy = pciNumaPolicyFrom({ extraSpecs: ask.flavor.extraSpecs, imageProperties: ask.image?.properties });
   return ask.pciRequests.map((r) => (numaPolicy ? { ...r, numaPolicy } : r));
 }
 
