@@ -110,7 +110,7 @@ export const OPERATIONS = {
     description:
       'Tracked usage is kept: if the inventory shrinks below it, free values go negative and claims are refused until usage falls.',
     errors: ['ValidationError'],
-    access: CHANGE,
+    access: { table: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'] },
     lambda: BEHIND_API,
   },
   getNode: {
@@ -119,7 +119,7 @@ export const OPERATIONS = {
     entry: 'get-node',
     summary: 'A node',
     errors: ['ValidationError', 'NodeNotFound'],
-    access: { table: ['GetItem'] },
+    access: { table: ['Query'] },
     lambda: BEHIND_API,
   },
   deleteNode: {
@@ -194,7 +194,7 @@ export const OPERATIONS = {
       'InstanceConflict',
       'InvalidMove',
     ],
-    access: { table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'] },
+    access: { table: ['BatchGetItem', 'Query', 'PutItem', 'UpdateItem'] },
     lambda: BEHIND_API,
   },
   dropMoveClaim: {
@@ -232,7 +232,7 @@ export const OPERATIONS = {
     entry: 'audit-node',
     summary: "Recount the node and repair drift (Nova's update_available_resource)",
     errors: ['ValidationError', 'NodeNotFound'],
-    access: CHANGE,
+    access: { table: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'] },
     lambda: BEHIND_API,
   },
   consumeStatusUpdates: {

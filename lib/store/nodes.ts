@@ -22,7 +22,7 @@ import { classifyDeleteNode, conditionFailed } from './outcomes';
 import { withRetry } from './retry';
 import { NODE_INDEX } from './table';
 import type { HostCellInventory } from '../domain/numa-types';
-import { putTopology, readNodeAndCells } from './numa-cells';
+import { cellIdsOf, cellKey, cellOf, putTopology, readNodeAndCells } from './numa-cells';
 
 export interface PutNodeResult {
   created: boolean;
@@ -134,7 +134,7 @@ type PutIntent = { absentAtFirstLook: boolean };
 
 /** A node that never had cells and gets none skips the cells' read and write. */
 const hasOrGetsCells = (node: Record<string, unknown> | undefined, numa: HostCellInventory[]) =>
-  numa.length > 0 || Number(node?.numaCells ?? 0) > 0;
+  numa.length > 0 || (node !== undefined && cellIdsOf(node).length > 0);
 
 /** Whether a write of this request that may have committed was the one that created the node. */
 export const registeredByMe = (intended: readonly PutIntent[]) => intended.some((i) => i.absentAtFirstLook);
@@ -223,9 +223,9 @@ export async function listNodes(store: Store, pageSize = 1000): Promise<NodeStat
   return nodes;
 }
 
-/** The node items of `keys` in batches of 100, sorted by nodeId (a batch answers in any order). */
-async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise<NodeState[]> {
-  const nodes: NodeState[] = [];
+/** Items by key in batches of 100 (a batch answers in any order). */
+async function batchGet(store: Store, keys: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
   for (let i = 0; i < keys.length; i += 100) {
     let pending: Record<string, unknown>[] = keys.slice(i, i + 100);
     while (pending.length) {
@@ -233,18 +233,24 @@ async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise
       const out = await withRetry(store, () =>
         store.doc.send(new BatchGetCommand({ RequestItems: { [store.tableName]: { Keys: batch } } })),
       );
-      for (const item of out.Responses?.[store.tableName] ?? []) nodes.push(await withCells(store, item));
+      items.push(...(out.Responses?.[store.tableName] ?? []));
       pending = out.UnprocessedKeys?.[store.tableName]?.Keys ?? [];
       if (pending.length) await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  return items;
 }
 
-/** A node item read in a batch, with its NUMA cells when it has any (one more Query for those only). */
-async function withCells(store: Store, item: Record<string, unknown>): Promise<NodeState> {
-  if (!Number(item.numaCells ?? 0)) return nodeStateOf(item);
-  return getNode(store, String(item.nodeId));
+/** The nodes of `keys`, sorted by nodeId, each with its NUMA cells (named on the node item, read in batches too). */
+async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise<NodeState[]> {
+  const items = await batchGet(store, keys);
+  const cellKeys = items.flatMap((n) => cellIdsOf(n).map((id) => cellKey(String(n.nodeId), id)));
+  const cells = (await batchGet(store, cellKeys)).sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1));
+  const nodes = items.map((n) => {
+    const mine = cells.filter((c) => c.pk === n.pk).map(cellOf);
+    return { ...nodeStateOf(n), ...(mine.length ? { numaCells: mine } : {}) };
+  });
+  return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
 }
 
 /**

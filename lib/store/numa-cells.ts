@@ -141,7 +141,7 @@ const CELL_CHUNK = 90;
 
 /**
  * Replaces the node's topology (rule NS2) after its inventory was written: the cells, and on the node
- * item how many cells it reports (so a list of nodes knows whose cells to read). Answers the node with
+ * item the ids of its cells (so a page of nodes reads them by key). Answers the node with
  * its cells as they are now.
  */
 export async function putTopology<I>(
@@ -155,8 +155,16 @@ export async function putTopology<I>(
   const writes = topologyWrites(store, nodeId, cells, reported);
   for (let i = 0; i < writes.length; i += CELL_CHUNK) {
     const items = writes.slice(i, i + CELL_CHUNK);
-    const kept = writes.filter((w) => !('Delete' in w.item)).length;
-    if (i === 0) items.push({ name: 'node', item: cellCountWrite(store, nodeId, kept) });
+    const kept = writes.filter((w) => !('Delete' in w.item)).map((w) => Number(w.name.slice('cell:'.length)));
+    if (i === 0)
+      items.push({
+        name: 'node',
+        item: cellIdsWrite(
+          store,
+          nodeId,
+          kept.sort((a, b) => a - b),
+        ),
+      });
     await commitOrStartOver(store, context, { items });
   }
   const after = await readNodeAndCells(store, nodeId);
@@ -164,15 +172,19 @@ export async function putTopology<I>(
   return { ...nodeStateOf(after.node), ...(after.cells.length ? { numaCells: after.cells } : {}) };
 }
 
-const cellCountWrite = (store: Store, nodeId: string, count: number): TransactItem => ({
+const cellIdsWrite = (store: Store, nodeId: string, ids: number[]): TransactItem => ({
   Update: {
     TableName: store.tableName,
     Key: nodeKey(nodeId),
-    UpdateExpression: 'SET numaCells = :n',
+    UpdateExpression: 'SET numaCellIds = :ids',
     ConditionExpression: 'attribute_exists(pk)',
-    ExpressionAttributeValues: { ':n': count },
+    ExpressionAttributeValues: { ':ids': ids },
   },
 });
+
+/** The ids of the cells a node item names (a page of nodes reads them by key). */
+export const cellIdsOf = (node: Record<string, unknown>): number[] =>
+  ((plain(node).numaCellIds as number[] | undefined) ?? []).map(Number);
 
 function inventoryWrite(
   store: Store,

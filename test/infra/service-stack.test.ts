@@ -10,7 +10,8 @@ import { AUDIT_PERIOD, AUDIT_TIMEOUT } from '../../infra/audit-schedule';
 import { CONSUMER_TIMEOUT, HTTP_TIMEOUT } from '../../infra/service-stack';
 import { synthesize, type Synthesized } from './synth';
 
-const MAX_BUNDLE_KB = 300;
+// The claim bundles carry the NUMA fit (issue 14): about 15 KB minified above what they were.
+const MAX_BUNDLE_KB = 330;
 // A template's properties are whatever CloudFormation takes: the tests read them as loosely as the template is.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = Record<string, any>;
