@@ -115,11 +115,9 @@ function cellsOf(get: Lookup, input: NumaRequestInput, nodes: number, dedicated:
   const list = (prefix: string) => {
     const read = (side: 'flavor' | 'image') => {
       const out: string[] = [];
-      for (
-        let i = 0, v = get(`${prefix}.${i}`)[side];
-        v !== undefined && i < NODES_MAX;
-        v = get(`${prefix}.${++i}`)[side]
-      ) {
+      for (let i = 0; i < NODES_MAX; i++) {
+        const v = get(`${prefix}.${i}`)[side];
+        if (v === undefined) break;
         out.push(v);
       }
       return out.length > 0 ? out : undefined;
