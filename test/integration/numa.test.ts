@@ -477,6 +477,28 @@ describe('concurrency and faults', () => {
     expect(c.map((x) => x.pinnedCpus.length)).toEqual([6, 6]);
   });
 
+  test('shared and dedicated claims race on the same cells while releases race them: the cells stay exact', async () => {
+    const n = await node(HT2);
+    const held = [uuid(), uuid(), uuid()];
+    for (const i of held) expect((await claim(n, ded(2, 1024), {}, i)).status).toBe(201);
+    // One shared claim per cell fits its 2 shared CPUs at ratio 1.
+    const shared = { vcpus: 2, memoryMb: 1024, rootGb: 1, extraSpecs: { 'hw:numa_nodes': '1' } };
+    const limits = { limits: { numaTopology: { cpuAllocationRatio: 1, ramAllocationRatio: 1 } } };
+    const [sharedAnswers, dedicatedAnswers, releases] = await Promise.all([
+      Promise.all(Array.from({ length: 4 }, () => claim(n, shared, limits))),
+      Promise.all(Array.from({ length: 4 }, () => claim(n, ded(2, 1024)))),
+      Promise.all(held.map((i) => api('DELETE', `/nodes/${n}/instances/${i}`))),
+    ]);
+    expect(sharedAnswers.map((a) => a.status).sort()).toEqual([201, 201, 409, 409]);
+    expect(releases.map((r) => r.status)).toEqual([204, 204, 204]);
+    // 3 pairs were held: the last new one fits only if a release landed first.
+    const landed = dedicatedAnswers.filter((a) => a.status === 201).length;
+    expect(landed === 3 || landed === 4).toBe(true);
+    const c = await cells(n); // the ledger check: usage and pins are exactly the records'
+    expect(c.map((x) => x.cpuUsage)).toEqual([2, 2]);
+    expect(c.reduce((k, x) => k + x.pinnedCpus.length, 0)).toBe(2 * landed);
+  });
+
   test.each(['conflict', 'lost-response'] as const)('a NUMA claim that meets %s is counted once', async (fault) => {
     const n = await node(HT2);
     const faults = injectFaults(runtime().store, { command: 'TransactWriteItemsCommand', fault, times: 1 });
