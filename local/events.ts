@@ -39,11 +39,16 @@ export interface HttpEventInput {
 export interface Identity {
   role: Role;
   session: string;
+  /** The IAM role's name when it is not the one the stack names for `role` (tests of refused callers). */
+  roleName?: string;
 }
 
 /** What the IAM authorizer adds to the request context for an assumed role's session. */
-function iamAuthorizer({ role, session }: Identity): APIGatewayEventRequestContextIAMAuthorizer {
-  const roleName = roleNames()[role];
+function iamAuthorizer({
+  role,
+  session,
+  roleName = roleNames()[role],
+}: Identity): APIGatewayEventRequestContextIAMAuthorizer {
   return {
     iam: {
       accessKey: 'ASIALOCALEXAMPLE0000',
