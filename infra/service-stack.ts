@@ -12,6 +12,7 @@ import { LedgerApi } from './http-api';
 import { LedgerFunction } from './ledger-function';
 import { arnFinding } from './nag';
 import { OperatorSite } from './operator-site';
+import { CallerRoles, callerRoleEnvironment, restrictQueueSenders } from './roles';
 import { StatusQueue } from './status-queue';
 import { ledgerTable } from './table';
 
@@ -66,6 +67,13 @@ export class ServiceStack extends Stack {
       consumerTimeout: CONSUMER_TIMEOUT,
     });
     new AuditSchedule(this, 'Audit', { auditAll: fn(OPERATIONS.auditAll.entry) });
+    // Who may call what (docs/security.md): IAM on the routes and the queue, the handlers again from the caller.
+    const callers = new CallerRoles(this, 'Callers', { api: api.api, stageName: stage.name });
+    for (const f of functions.values())
+      for (const [name, value] of Object.entries(callerRoleEnvironment(stage.name))) f.fn.addEnvironment(name, value);
+    const serviceRoles = [...functions.values()].flatMap((f) => (f.fn.role ? [f.fn.role] : []));
+    restrictQueueSenders(queue.queue, [...serviceRoles, callers.roles.scheduler]);
+    queue.queue.grantSendMessages(callers.roles.scheduler);
     new LedgerAlarms(this, 'Alarms', {
       stageName: stage.name,
       keep: !isDev(stage),
