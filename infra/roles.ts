@@ -1,4 +1,4 @@
-// The three roles callers of the service take (docs/security.md, rules S1-S6): IAM lets each invoke only the routes
+// The three roles callers of the service take (docs/security.md, rules W1-W6): IAM lets each invoke only the routes
 // lib/api/roles.ts allows it, the agent only on the node its session is tagged with, and only the service's own roles
 // and the scheduler may queue a status. The handlers check the same again (lib/api/http.ts): defence in depth.
 import { CfnOutput, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
@@ -89,7 +89,7 @@ export class CallerRoles extends Construct {
       });
     const agent = make(
       'agent',
-      // The session is named after the assumer's node: that name is what the handlers bind the agent to (rule S5).
+      // The session is named after the assumer's node: that name is what the handlers bind the agent to (rule W5).
       account.withConditions({ StringEquals: { 'sts:RoleSessionName': NODE_TAG_VALUE } }),
     );
     // And tagged with the same node, which the agent's invoke policy names in its paths.
@@ -133,7 +133,7 @@ export class CallerRoles extends Construct {
 }
 
 /**
- * Only `senders` may queue a migration status (rule S6): a message carries no caller the consumer could check, so
+ * Only `senders` may queue a migration status (rule W6): a message carries no caller the consumer could check, so
  * the queue's policy is the guard. Everyone else is denied SendMessage, whatever their own policies grant.
  */
 export function restrictQueueSenders(queue: Queue, senders: IRole[]): void {

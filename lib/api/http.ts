@@ -68,7 +68,7 @@ export function parseJson(text: string): unknown {
 }
 
 /**
- * The JSON body, validated, and allowed for its caller (rule S3). An absent body is an empty object, so bodies of
+ * The JSON body, validated, and allowed for its caller (rule W3). An absent body is an empty object, so bodies of
  * all-optional fields may be left out.
  */
 export function parseBody<S extends z.ZodType>(schema: S, event: HttpEvent): z.output<S> {
@@ -95,7 +95,7 @@ function enforce(decision: Decision): void {
 
 type IamContext = Partial<APIGatewayEventRequestContextV2WithAuthorizer<APIGatewayEventRequestContextIAMAuthorizer>>;
 
-/** Anyone when the service runs open (rule S5); otherwise one of the stack's roles, from the IAM identity, or 403. */
+/** Anyone when the service runs open (rule W5); otherwise one of the stack's roles, from the IAM identity, or 403. */
 function callerOf(event: HttpEvent): Caller {
   if (isOpen()) return { role: 'open' };
   const userArn = (event.requestContext as IamContext).authorizer?.iam?.userArn;
@@ -107,7 +107,7 @@ function callerOf(event: HttpEvent): Caller {
   return caller;
 }
 
-/** Refuses a request its caller may not make on the route and its path's node (rules S1-S4); nothing has run yet. */
+/** Refuses a request its caller may not make on the route and its path's node (rules W1-W4); nothing has run yet. */
 function authorize(event: HttpEvent, route: HttpOperationId): void {
   const caller = callerOf(event);
   const decision = decide(caller, route, event.pathParameters?.nodeId);
@@ -117,7 +117,7 @@ function authorize(event: HttpEvent, route: HttpOperationId): void {
 }
 
 /**
- * On a route an agent may use only for migrations of its own node (rule S2): loads the migration for an agent and
+ * On a route an agent may use only for migrations of its own node (rule W2): loads the migration for an agent and
  * refuses it when the migration neither leaves nor reaches its node. Other callers pass without a read.
  */
 export async function authorizeMigration(

@@ -1,16 +1,16 @@
-// Who may call what (docs/security.md, rules S1-S6), as data: the three roles the stack ships, what each may do on
+// Who may call what (docs/security.md, rules W1-W6), as data: the three roles the stack ships, what each may do on
 // every HTTP route, and how a caller is told from its IAM identity. Pure: http.ts applies it to requests.
 import type { HttpOperationId } from '../operations';
 
 export const ROLES = ['agent', 'scheduler', 'operator'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Whom a request comes from. `open` is the local runner's and the tests' mode, never the deployed one (rule S5). */
+/** Whom a request comes from. `open` is the local runner's and the tests' mode, never the deployed one (rule W5). */
 export type Caller =
   { role: 'open' } | { role: 'agent'; nodeId: string } | { role: 'scheduler' } | { role: 'operator' };
 
 /**
- * What an agent may do on a route (rule S2): on the path's node when it is its own, on a migration whose source or
+ * What an agent may do on a route (rule W2): on the path's node when it is its own, on a migration whose source or
  * destination is its own node (the migration is read to know), or nothing.
  */
 export type AgentScope = 'own-node' | 'own-migration' | 'none';
@@ -23,7 +23,7 @@ export interface RouteAccess {
 
 const READ: RouteAccess = { agent: 'own-node', scheduler: true, operator: true };
 const AGENT_ONLY: RouteAccess = { agent: 'own-node', scheduler: false, operator: false };
-/** Claims: the node's agent or the scheduler (rules S2, S3); the operator only reads and deletes (rule S4). */
+/** Claims: the node's agent or the scheduler (rules W2, W4); the operator only reads and deletes (rule W4). */
 const CLAIM: RouteAccess = { agent: 'own-node', scheduler: true, operator: false };
 const DELETE_HOLD: RouteAccess = { agent: 'own-node', scheduler: false, operator: true };
 
@@ -56,7 +56,7 @@ const deny = (reason: string): Decision => ({ kind: 'deny', reason });
 const roleMay = (may: boolean, role: Role): Decision =>
   may ? ALLOW : deny(`The ${role} role may not use this route.`);
 
-/** The decision on a route for a caller, from the route's path node (rule S1: deny unless the table allows). */
+/** The decision on a route for a caller, from the route's path node (rule W1: deny unless the table allows). */
 export function decide(caller: Caller, route: HttpOperationId, pathNodeId: string | undefined): Decision {
   const access = ROUTE_ACCESS[route];
   switch (caller.role) {
@@ -84,7 +84,7 @@ function agentDecision(own: string, scope: AgentScope, pathNodeId: string | unde
   }
 }
 
-/** The agent of `nodeId` on a migration: only one that leaves or reaches its node (rule S2). */
+/** The agent of `nodeId` on a migration: only one that leaves or reaches its node (rule W2). */
 export function migrationDecision(nodeId: string, migration: { sourceNodeId: string; destNodeId: string }): Decision {
   return migration.sourceNodeId === nodeId || migration.destNodeId === nodeId
     ? ALLOW
@@ -94,7 +94,7 @@ export function migrationDecision(nodeId: string, migration: { sourceNodeId: str
 }
 
 /**
- * What a body may carry for its caller (rule S3): `limits` decide how far a node may be overcommitted, which is the
+ * What a body may carry for its caller (rule W3): `limits` decide how far a node may be overcommitted, which is the
  * scheduler's to say; a node named in the body (a move's source) is a node the agent changes, so it must be its own.
  */
 export function bodyDecision(caller: Caller, body: unknown): Decision {
@@ -118,7 +118,7 @@ export function roleNames(env: NodeJS.ProcessEnv = process.env): Readonly<Record
 const ASSUMED_ROLE = /^arn:aws[\w-]*:sts::\d{12}:assumed-role\/([\w+=,.@-]+)\/([\w+=,.@-]+)$/;
 
 /**
- * The caller an IAM identity is (rule S5): one of the stack's roles, by the role's name; an agent's node is its
+ * The caller an IAM identity is (rule W5): one of the stack's roles, by the role's name; an agent's node is its
  * session name, which the agent role's trust policy makes equal to the node tag of whoever assumed it.
  * Anything else (an IAM user, another role, no identity) is no caller at all.
  */

@@ -1,4 +1,4 @@
-// The roles callers take, in IAM (rules S2-S6): the three roles, each allowed exactly its routes, the agent only on
+// The roles callers take, in IAM (rules W2-W6): the three roles, each allowed exactly its routes, the agent only on
 // the node of its session tag and only in a session named after that node; the status queue denies every other sender.
 import type { Template } from 'aws-cdk-lib/assertions';
 import { ROLES, ROUTE_ACCESS } from '../../lib/api/roles';

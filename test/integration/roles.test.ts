@@ -1,4 +1,4 @@
-// Who may change what, enforced (rules S1-S5): for every route an agent of one node is refused on another node
+// Who may change what, enforced (rules W1-W5): for every route an agent of one node is refused on another node
 // with 403 Forbidden and nothing changes; an agent works on its own node; limits are the scheduler's; the operator
 // reads and deletes; the scheduler claims anywhere; a request with no role's identity is refused.
 import type { Identity } from '../../local/events';

@@ -6,7 +6,7 @@ export function setTestEnvironment(): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  // The handlers enforce roles unless told they run open (docs/security.md, rule S5); tests of roles say who calls.
+  // The handlers enforce roles unless told they run open (docs/security.md, rule W5); tests of roles say who calls.
   process.env.AUTH ??= 'open';
 }
 

@@ -1,4 +1,4 @@
-// Who may call what (rules S1-S5): the table covers every route, and each role's decision on each route.
+// Who may call what (rules W1-W5): the table covers every route, and each role's decision on each route.
 import {
   bodyDecision,
   callerOfArn,
@@ -15,7 +15,7 @@ const agentOfN: Caller = { role: 'agent', nodeId: 'n' };
 const scheduler: Caller = { role: 'scheduler' };
 const operator: Caller = { role: 'operator' };
 
-/** What each role may do, written out once more by hand: the table must say the same (rule S2-S4). */
+/** What each role may do, written out once more by hand: the table must say the same (rules W2-W4). */
 const EXPECTED: Record<HttpOperationId, { agent: 'own' | 'migration' | 'no'; scheduler: boolean; operator: boolean }> =
   {
     listNodes: { agent: 'no', scheduler: true, operator: true },
