@@ -76,6 +76,7 @@ export interface CallerRolesProps {
 
 export class CallerRoles extends Construct {
   readonly roles: Readonly<Record<CallerRole, Role>>;
+  readonly arnOutputs: Partial<Record<CallerRole, CfnOutput>> = {};
 
   constructor(scope: Construct, id: string, props: CallerRolesProps) {
     super(scope, id);
@@ -124,7 +125,7 @@ export class CallerRoles extends Construct {
             'Path parameters (instance, migration, and for the scheduler and operator node ids) are chosen at run ' +
             'time; the role reaches only these routes of this one API, and the handler checks the caller again.',
         });
-      new CfnOutput(stack, `${role[0]?.toUpperCase()}${role.slice(1)}RoleArn`, {
+      this.arnOutputs[role] = new CfnOutput(stack, `${role[0]?.toUpperCase()}${role.slice(1)}RoleArn`, {
         value: this.roles[role].roleArn,
         description: DESCRIPTIONS[role],
       });
