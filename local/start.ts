@@ -10,6 +10,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 // Metrics go to CloudWatch as log lines in AWS; here they would only fill the terminal.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// The handlers enforce roles from the caller's IAM identity unless told otherwise; nothing signs requests here.
+process.env.AUTH = 'open';
 
 const ROOT = join(__dirname, '..');
 const DATA_DIR = join(ROOT, '.data');
@@ -97,6 +99,11 @@ async function serve(running: Running, port: number, host: string): Promise<stri
   return (await running.server.listen()).url;
 }
 
+/** What the deployed stack enforces instead, said at start so nobody takes the open mode for the real one. */
+const ROLES_IN_AWS =
+  'In AWS the caller needs a role (AUTH=open is set here, never there): an agent acts on its own node only, ' +
+  'the scheduler claims and moves anywhere and may pass limits, the operator reads everything and deletes';
+
 async function printWelcome(url: string, port: number, host: string): Promise<void> {
   const { MIGRATION_STATUS_PATH } = await import('./migration-status-queue');
   const { hostNames } = await import('./edge');
@@ -108,6 +115,7 @@ async function printWelcome(url: string, port: number, host: string): Promise<vo
       ? `on every interface (HOST=${host}), under any Host name`
       : `at ${[...names].join(', ')} on this machine only`;
   console.log(`Open: no authorization, as a local runner; it answers ${reach}.`);
+  console.log(`${ROLES_IN_AWS} (docs/security.md).`);
   // The CLI's default endpoint is this runner on its default port.
   const cli = port === 3000 ? 'npx capacity-tracker nodes' : `npx capacity-tracker --endpoint ${url} nodes`;
   console.log(`Capacity page: ${url}/ ; OpenAPI document: ${url}/openapi.json ; CLI: ${cli}`);
