@@ -129,6 +129,9 @@ export const auditResponseSchema = z.object({
     .meta({ description: 'after - before' }),
   unknownInstances: z.array(z.string()).meta({ description: 'running on the host but not tracked' }),
   missingInstances: z.array(z.string()).meta({ description: 'tracked but not running on the host' }),
+  releasedHolds: z
+    .array(amounts.extend({ migrationId: z.string(), instanceUuid: z.string(), role: z.enum(['new', 'old']) }))
+    .meta({ description: 'move holds of migrations the agent no longer runs, older than the fresh age, released' }),
 });
 
 export const errorSchema = z.object({

@@ -163,6 +163,11 @@ export const moveClaimSchema = z
   .refine((b) => b.moveType !== 'resize' || b.newFlavor !== undefined, {
     message: 'a resize needs newFlavor',
     path: ['newFlavor'],
+  })
+  // Rule L1: a live guest keeps its flavor.
+  .refine((b) => b.moveType !== 'live-migration' || b.newFlavor === undefined, {
+    message: "a live migration keeps the instance's flavor: leave newFlavor out",
+    path: ['newFlavor'],
   });
 
 export const statusUpdateSchema = z.strictObject({
@@ -214,6 +219,8 @@ export const MAX_ORPHANS = 1000;
 export const auditSchema = z.strictObject({
   inventory: inventorySchema.optional(),
   instances: z.array(instanceUuidSchema).max(10_000).optional(),
+  // The migrations the agent still has in progress on the node (rule L6); without it no hold is found stale.
+  migrations: z.array(migrationIdSchema).max(10_000).optional(),
   orphans: z
     .array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count }))
     .max(MAX_ORPHANS)
