@@ -11,6 +11,7 @@ import { F1, F2, N0, ONE_VCPU, roomForVcpus, uuid } from '../support/fixtures';
 import { injectFaults } from '../support/faults';
 import { expectLedgerExact } from '../support/ledger';
 import { expectPciExact } from '../support/pci';
+import { liveClaim, status, used as usedOn } from '../support/live-migration';
 import { freshTable } from '../support/table';
 
 let store: Store;
@@ -40,30 +41,14 @@ async function instance(nodeId: string, flavor: object = F1, extra: object = {})
   return id;
 }
 
-const moveClaim = (dest: string, migrationId: string, instanceUuid: string, source: string, extra: object = {}) =>
-  api('POST', `/nodes/${dest}/move-claims`, {
-    migrationId,
-    instanceUuid,
-    moveType: 'live-migration',
-    sourceNodeId: source,
-    ...extra,
-  });
-
-const status = (migrationId: string, s: string, sequence?: number) =>
-  api('POST', `/migrations/${migrationId}/status`, sequence === undefined ? { status: s } : { status: s, sequence });
-
-async function used(nodeId: string) {
-  await expectLedgerExact(store, nodeId);
-  const n = (await api('GET', `/nodes/${nodeId}`)).body;
-  return `${n.memoryMbUsed}/${n.localGbUsed}/${n.vcpusUsed}`;
-}
+const used = (nodeId: string) => usedOn(store, nodeId);
 
 /** An F1 instance on a fresh source, live-migrating to a fresh destination (accepted). */
 async function live() {
   const [src, dst] = [await node(), await node()];
   const i = await instance(src);
   const m = fresh('mig');
-  expect((await moveClaim(dst, m, i, src)).status).toBe(201);
+  expect((await liveClaim(dst, m, i, src)).status).toBe(201);
   return { src, dst, i, m };
 }
 
@@ -78,7 +63,7 @@ describe('racing claims for the last room of the destination', () => {
       const moving = await instance(src, ONE_VCPU);
       const m = fresh('mig');
       const answers = await Promise.all([
-        moveClaim(dst, m, moving, src),
+        liveClaim(dst, m, moving, src),
         ...[1, 2, 3, 4].map(() => api('POST', `/nodes/${dst}/instances`, { instanceUuid: uuid(), flavor: ONE_VCPU })),
       ]);
       expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
@@ -95,9 +80,9 @@ describe('racing claims for the last room of the destination', () => {
     const [src, d1, d2] = [await node(roomForVcpus(4)), await node(roomForVcpus(4)), await node(roomForVcpus(1))];
     const moving = await instance(src, ONE_VCPU);
     const m = fresh('mig');
-    await moveClaim(d1, m, moving, src);
+    await liveClaim(d1, m, moving, src);
     const [retarget, claim] = await Promise.all([
-      moveClaim(d2, m, moving, src),
+      liveClaim(d2, m, moving, src),
       api('POST', `/nodes/${d2}/instances`, { instanceUuid: uuid(), flavor: ONE_VCPU }),
     ]);
     expect([retarget.status, claim.status].sort()).toEqual([201, 409]);
@@ -171,9 +156,9 @@ describe('a lost answer on each step', () => {
     const i = await instance(src);
     const m = fresh('mig');
     const faults = lose();
-    expect((await moveClaim(dst, m, i, src)).status).toBe(201);
+    expect((await liveClaim(dst, m, i, src)).status).toBe(201);
     expect(faults.state.injected).toBe(1);
-    expect((await moveClaim(dst, m, i, src)).status).toBe(200);
+    expect((await liveClaim(dst, m, i, src)).status).toBe(200);
     expect([await used(src), await used(dst)]).toEqual(HELD);
   });
 
@@ -181,7 +166,7 @@ describe('a lost answer on each step', () => {
     const { src, dst, i, m } = await live();
     const next = await node();
     const faults = lose();
-    expect((await moveClaim(next, m, i, src)).status).toBe(201);
+    expect((await liveClaim(next, m, i, src)).status).toBe(201);
     expect(faults.state.injected).toBe(1);
     expect([await used(src), await used(dst), await used(next)]).toEqual(['128/1/1', '0/0/0', '128/1/1']);
   });
@@ -242,7 +227,7 @@ describe('a hold whose final status never comes is released by the audit (rule L
     expect((await status(m, 'completed')).status).toBe(409);
     expect((await status(m, 'failed')).body.applied).toBe(true);
     expect([await used(src), await used(dst)]).toEqual(['128/1/1', '0/0/0']);
-    expect((await moveClaim(dst, fresh('mig'), i, src)).status).toBe(201);
+    expect((await liveClaim(dst, fresh('mig'), i, src)).status).toBe(201);
   });
 
   test.each([
@@ -254,7 +239,7 @@ describe('a hold whose final status never comes is released by the audit (rule L
     const [src, dst] = [await node(), await node()];
     const i = await instance(src);
     const m = fresh('mig');
-    expect((await moveClaim(dst, m, i, src, { moveType, ...extra })).status).toBe(201);
+    expect((await liveClaim(dst, m, i, src, { moveType, ...extra })).status).toBe(201);
     if (at !== 'pre-migrating') expect((await status(m, at)).body.applied).toBe(true);
     await staleAfterAWhile();
     const where = side === 'dst' ? dst : src;
@@ -273,7 +258,7 @@ describe('a hold whose final status never comes is released by the audit (rule L
     const [src, dst] = [await node(), await node({ ...N0, pciDevices: nics })];
     const i = await instance(src);
     const m = fresh('mig');
-    await moveClaim(dst, m, i, src, { pciRequests: [{ count: 1, spec: [{ vendorId: '15b3' }] }] });
+    await liveClaim(dst, m, i, src, { pciRequests: [{ count: 1, spec: [{ vendorId: '15b3' }] }] });
     expect((await api('GET', `/nodes/${dst}`)).body.pciDevicePools[0].free).toBe(1);
     await staleAfterAWhile();
     expect((await audit(dst, { migrations: [] })).body.releasedHolds).toHaveLength(1);

@@ -6,8 +6,8 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { uuid } from '../support/fixtures';
-import { expectLedgerExact } from '../support/ledger';
 import { expectPciExact } from '../support/pci';
+import { liveClaim, status, used as usedOn } from '../support/live-migration';
 import { freshTable } from '../support/table';
 
 let store: Store;
@@ -52,24 +52,7 @@ async function instance(nodeId: string, flavor: object = DED2, extra: object = {
   return id;
 }
 
-/** "used m/d/v" of the examples (memory_mb_used / local_gb_used / vcpus_used), after the ledger adds up. */
-async function used(nodeId: string) {
-  await expectLedgerExact(store, nodeId);
-  const n = (await api('GET', `/nodes/${nodeId}`)).body;
-  return `${n.memoryMbUsed}/${n.localGbUsed}/${n.vcpusUsed}`;
-}
-
-const liveClaim = (dest: string, migrationId: string, instanceUuid: string, source: string, extra: object = {}) =>
-  api('POST', `/nodes/${dest}/move-claims`, {
-    migrationId,
-    instanceUuid,
-    moveType: 'live-migration',
-    sourceNodeId: source,
-    ...extra,
-  });
-
-const status = (migrationId: string, s: string, sequence?: number) =>
-  api('POST', `/migrations/${migrationId}/status`, sequence === undefined ? { status: s } : { status: s, sequence });
+const used = (nodeId: string) => usedOn(store, nodeId);
 
 const audit = (nodeId: string, body: object = {}) => api('POST', `/nodes/${nodeId}/audit`, body);
 
