@@ -324,6 +324,31 @@ describe('L-ex7: PCI', () => {
   });
 });
 
+describe('L-ex7 and L4: a re-target with port devices', () => {
+  const nics = (bus: string) =>
+    [0, 1].map((n) => ({ address: `0000:${bus}:00.${n}`, vendorId: '15b3', productId: '101e', deviceType: 'type-VF' }));
+  const PORT = [{ count: 1, spec: [{ vendorId: '15b3', deviceType: 'type-VF' }] }];
+  const free = async (nodeId: string) => (await api('GET', `/nodes/${nodeId}`)).body.pciDevicePools[0]?.free ?? 0;
+
+  test("the first destination's device is freed in the write that takes one on the second", async () => {
+    const src = await node('src', { ...HOST, pciDevices: nics('81') });
+    const d1 = await node('dst', { ...HOST, pciDevices: nics('82') });
+    const d2 = await node('dst', { ...HOST, pciDevices: nics('83') });
+    const b = await instance(src, DED2, { pciRequests: PORT });
+    const m = fresh('mig');
+    await liveClaim(d1, m, b, src, { pciRequests: PORT });
+    expect([await free(d1), await free(d2)]).toEqual([1, 2]);
+    const moved = await liveClaim(d2, m, b, src, { pciRequests: PORT });
+    expect(moved.body.claim.pciDevices).toEqual([expect.stringMatching(/^0000:83:/)]);
+    expect([await free(src), await free(d1), await free(d2)]).toEqual([1, 2, 1]);
+    // (The device check counts instance records only: the node with the hold is checked after completed.)
+    for (const n of [src, d1]) await expectPciExact(store, n);
+    await status(m, 'completed');
+    expect([await free(src), await free(d1), await free(d2)]).toEqual([2, 2, 1]);
+    for (const n of [src, d1, d2]) await expectPciExact(store, n);
+  });
+});
+
 describe('bad live-migration requests', () => {
   test('newFlavor is 400 ValidationError: a live guest keeps its flavor', async () => {
     const [dst, src] = [await node('dst'), await node('other')];
