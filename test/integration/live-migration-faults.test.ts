@@ -253,6 +253,25 @@ describe('a hold whose final status never comes is released by the audit (rule L
     expect(await used(other)).toBe(before);
   });
 
+  test.each([1, 2, 3])(
+    'round %i: an audit releasing a stale hold races completed; one of them wins, nothing is counted twice',
+    async () => {
+      const { src, dst, i, m } = await live();
+      await staleAfterAWhile();
+      const [report, completed] = await Promise.all([audit(dst, { migrations: [] }), status(m, 'completed')]);
+      expect(report.status).toBe(200);
+      if (completed.status === 200) {
+        expect(report.body.releasedHolds).toEqual([]);
+        expect([await used(src), await used(dst)]).toEqual(['0/0/0', '128/1/1']);
+      } else {
+        expect([completed.status, completed.body.error]).toEqual([409, 'InvalidTransition']);
+        expect(report.body.releasedHolds).toHaveLength(1);
+        expect([await used(src), await used(dst)]).toEqual(['128/1/1', '0/0/0']);
+        expect((await api('GET', `/nodes/${src}/instances/${i}`)).body.migrationId).toBe(m);
+      }
+    },
+  );
+
   test("a released hold's devices are free again", async () => {
     const nics = [0, 1].map((n) => ({ address: `0000:83:00.${n}`, vendorId: '15b3', productId: '101e' }));
     const [src, dst] = [await node(), await node({ ...N0, pciDevices: nics })];
