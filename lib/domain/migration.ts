@@ -14,17 +14,15 @@ export type MoveType = (typeof MOVE_TYPES)[number];
  */
 export const mayStayOnNode = (moveType: MoveType) => moveType === 'resize';
 
-export const IN_PROGRESS = [
+const COLD_IN_PROGRESS = [
   'pre-migrating',
   'migrating',
   'post-migrating',
   'finished',
   'confirming',
   'reverting',
-  'queued',
-  'preparing',
-  'running',
 ] as const;
+export const IN_PROGRESS = [...COLD_IN_PROGRESS, 'queued', 'preparing', 'running'] as const;
 export const FINAL = ['confirmed', 'reverted', 'error', 'failed', 'cancelled', 'done', 'completed'] as const;
 /**
  * 'accepted' precedes a cold move's claim (Nova's API creates the migration so) and can only arrive late;
@@ -58,12 +56,7 @@ const FINAL_RANK = 8;
 
 const COLD: MigrationStatus[] = [
   'accepted',
-  'pre-migrating',
-  'migrating',
-  'post-migrating',
-  'finished',
-  'confirming',
-  'reverting',
+  ...COLD_IN_PROGRESS,
   'confirmed',
   'reverted',
   'error',
