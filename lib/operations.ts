@@ -185,7 +185,7 @@ export const OPERATIONS = {
     name: 'ClaimMove',
     trigger: http('POST', '/nodes/{nodeId}/move-claims'),
     entry: 'claim-move',
-    summary: 'Claim the destination of a resize, migration or evacuation',
+    summary: 'Claim the destination of a resize, migration, evacuation or live migration',
     errors: [
       'ValidationError',
       'NodeNotFound',

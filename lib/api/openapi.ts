@@ -113,7 +113,11 @@ const EXCHANGES: Record<HttpOperationId, Exchange> = {
     body: 'MoveClaimRequest',
     prefer: true,
     ok: [
-      { status: 201, description: 'Claimed; the migration is pre-migrating.', schema: 'MoveClaim' },
+      {
+        status: 201,
+        description: 'Claimed; the migration is pre-migrating (a live migration: accepted).',
+        schema: 'MoveClaim',
+      },
       { status: 200, description: 'A retry of a move claim already made.', schema: 'MoveClaim' },
     ],
   },

@@ -18,3 +18,4 @@ export { claimMove, dropMoveClaim, type MoveRequest, type MoveResult } from './m
 export { changeMigrationStatus, type StatusResult } from './migration-status';
 export { getMigration } from './reads';
 export { auditNode, type AuditInput, type AuditResult } from './audit';
+export { auditNodeAndHolds, type ReleasedHold } from './stale-holds';

@@ -130,6 +130,8 @@ export interface HoldItem {
   diskGb: number;
   vcpus: number;
   pciDevices: string[];
+  /** When the hold was taken (ms since the epoch), for the audit's stale-hold rule L6; older holds lack it. */
+  heldAt?: number;
 }
 
 export function holdItem(hold: HoldItem): Record<string, unknown> {
@@ -146,6 +148,7 @@ export function holdOf(item: Record<string, unknown>): HoldItem {
     diskGb: Number(item.diskGb),
     vcpus: Number(item.vcpus),
     pciDevices: (item.pciDevices as string[] | undefined) ?? [],
+    ...(item.heldAt === undefined ? {} : { heldAt: Number(item.heldAt) }),
   };
 }
 

@@ -208,6 +208,7 @@ function holdWrites(store: Store, m: Migration, remove: Holding[], create: Holdi
             role,
             ...m[h.size].amounts,
             pciDevices: m[h.size].pciDevices,
+            heldAt: Date.now(),
           }),
           ConditionExpression: 'attribute_not_exists(pk)',
         },

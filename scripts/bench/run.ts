@@ -7,6 +7,7 @@ import { auditRuns, type AuditFigures } from './audit';
 import { bundlesOk, measureBundles, printBundles, type BundleFigures } from './bundles';
 import { expectStatuses, type Expectation, type LedgerCheck } from './checks';
 import { HOT, SCENARIOS, SPREAD, spreadLoad, type ClaimLoad, type ClaimPath, type ScenarioKey } from './loads';
+import { liveRun, printLive, type LiveRun } from './live';
 import { measureDynamoDbLocal, round, type Measured } from './measure';
 import { pciRun, type PciRun } from './pci';
 import { median, medianRun, printAudit, printReport, type Ratio } from './report';
@@ -18,6 +19,7 @@ export interface Figures {
   runs: Record<string, Measured[]>;
   lifecycle: Awaited<ReturnType<typeof lifecycleRun>>;
   resize: ResizeRun[];
+  live: LiveRun[];
   pci: PciRun[];
   checks: LedgerCheck[];
   expectations: Expectation[];
@@ -58,12 +60,13 @@ export async function measureAll(): Promise<Figures> {
     checks.push(...run.checks);
     expectations.push(...run.expectations);
   }
+  const live = [await liveRun('live')];
   const pci = [await pciRun('pci', 'steady', SETTINGS.pci.claims), await pciRun('pci', 'bursts', SETTINGS.pci.bursts.claims)];
-  for (const run of pci) {
+  for (const run of [...live, ...pci]) {
     checks.push(...run.checks);
     expectations.push(...run.expectations);
   }
-  return { runs, lifecycle, resize, pci, checks, expectations };
+  return { runs, lifecycle, resize, live, pci, checks, expectations };
 }
 
 /** The service / baseline throughput ratios, each the median of its per-round ratios. */
@@ -112,6 +115,7 @@ function writeResults({ started, dynamoDbLocalVersion, pid, figures, chosen, rat
     ratios,
     lifecycle: { claim: figures.lifecycle.claim, patch: figures.lifecycle.patch, release: figures.lifecycle.release },
     resize: Object.fromEntries(figures.resize.map((run) => [run.variant, run.steps])),
+    liveMigration: Object.fromEntries(figures.live.map((run) => [run.variant, run.steps])),
     pci: {
       devices: PCI_DEVICES,
       vfRequest: VF_REQUEST,
@@ -159,6 +163,7 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
     heapUsedMb: round(process.memoryUsage().heapUsed / 2 ** 20, 1),
   };
   printReport(figures, chosen, ratios, memory);
+  printLive(figures.live[0]);
   const audit = await auditRuns(AUDIT_SIZES);
   printAudit(audit);
 

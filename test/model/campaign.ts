@@ -46,6 +46,10 @@ import {
   type Step,
 } from './ops';
 
+/** Nova's refusal of a live migration that carries a flavor's PCI alias (its reason's dot, then the refusal's). */
+const LIVE_ALIAS_REFUSAL =
+  'Insufficient compute resources: Non-VIF related PCI requests are not supported for live migration..';
+
 /** What the model proved wrong. Everything else thrown is a defect of the campaign itself. */
 export class Violation extends Error {}
 
@@ -462,6 +466,8 @@ class Run {
     const newFlavor = moveType === 'resize' ? FLAVORS[op.flavor] : undefined;
     const overhead = op.overhead ? OVERHEAD : undefined;
     const pci = op.pci >= 0 ? (PCI_REQUESTS[op.pci] ?? []) : [];
+    if (moveType === 'live-migration' && pci.some((r) => r.aliasName !== undefined))
+      return this.liveAliasRefused(migrationId, uuid, instance.nodeId, dst, pci);
     const body = {
       migrationId,
       instanceUuid: uuid,
@@ -514,6 +520,16 @@ class Run {
         new: { ...size, devices: chosen },
       }),
     );
+  }
+
+  /** A live migration with a flavor's alias request is refused before anything is read (rule L3), in Nova's words. */
+  private async liveAliasRefused(migrationId: string, uuid: string, src: string, dst: string, pci: PciRequest[]) {
+    const body = { migrationId, instanceUuid: uuid, moveType: 'live-migration', sourceNodeId: src, pciRequests: pci };
+    const sent = await this.call('POST', `/nodes/${dst}/move-claims`, body);
+    this.expect(sent, 409, `a live migration of ${uuid} with an alias request`, 'InsufficientResources');
+    if (sent.reply.body?.message !== LIVE_ALIAS_REFUSAL)
+      throw new Violation(`the alias refusal of ${migrationId} says ${JSON.stringify(sent.reply.body?.message)}`);
+    this.count('move-live-alias-refused');
   }
 
   private async status(slot: Slot, status: string, mode: 'next' | 'stale' | 'none', log: StepLog): Promise<void> {
