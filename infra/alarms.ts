@@ -17,9 +17,10 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/api/service';
-import { OPERATIONS } from '../lib/operations';
+import { AUDIT_LATE_SHARE, AUDIT_ROUND } from '../lib/audit-round';
 
 export interface LedgerAlarmsProps {
   stageName: string;
@@ -29,6 +30,8 @@ export interface LedgerAlarmsProps {
   deadLetters: IQueue;
   table: ITableV2;
   functions: ReadonlyMap<string, IFunction>;
+  /** The audit round's state machine (infra/audit-schedule.ts). */
+  auditRound?: IStateMachine;
 }
 
 /** The service's own metrics (Powertools EMF: its namespace, the service as the one dimension), summed over 5 minutes. */
@@ -40,9 +43,6 @@ const serviceMetric = (metricName: string) =>
     statistic: 'Sum',
     period: Duration.minutes(5),
   });
-
-/** A round of the scheduled audit that takes this share of its timeout is late: the fleet outgrows one round. */
-export const AUDIT_LATE_SHARE = 0.8;
 
 /** API 5xx answers in 5 minutes that raise the alarm: one 503 under a burst is the retry contract working. */
 export const SERVER_ERRORS_THRESHOLD = 5;
@@ -116,7 +116,7 @@ export class LedgerAlarms extends Construct {
         1,
       );
     }
-    this.auditAlarms(alarm, props.functions.get(OPERATIONS.auditAll.entry));
+    this.auditAlarms(alarm, props.auditRound);
     alarm(
       'TableThrottles',
       'DynamoDB throttled reads or writes of the ledger (a hot node item or partition beyond its per-partition limits).',
@@ -135,7 +135,7 @@ export class LedgerAlarms extends Construct {
 
   private auditAlarms(
     alarm: (id: string, text: string, metric: IMetric, threshold: number) => void,
-    auditAll?: IFunction,
+    round?: IStateMachine,
   ) {
     alarm(
       'AuditDrift',
@@ -145,17 +145,32 @@ export class LedgerAlarms extends Construct {
     );
     alarm(
       'AuditFailures',
-      'The scheduled audit could not audit some nodes in a round (busy or failing; the next round retries them).',
+      'The scheduled audit could not audit some nodes (busy or failing); their slice is retried, then the next round.',
       serviceMetric('AuditFailures'),
       1,
     );
-    if (!auditAll) return;
-    const timeoutMs = OPERATIONS.auditAll.lambda.timeoutSeconds * 1000;
+    if (!round) return;
+    const fiveMinutes = { period: Duration.minutes(5), statistic: 'Sum' };
+    alarm(
+      'AuditRoundFailed',
+      'An audit round failed (a slice failed every attempt, or the planner did) or timed out: some nodes went unaudited.',
+      new MathExpression({
+        expression: 'FILL(f, 0) + FILL(t, 0) + FILL(a, 0)',
+        usingMetrics: {
+          f: round.metricFailed(fiveMinutes),
+          t: round.metricTimedOut(fiveMinutes),
+          a: round.metricAborted(fiveMinutes),
+        },
+        period: Duration.minutes(5),
+        label: 'audit rounds failed, timed out or aborted',
+      }),
+      1,
+    );
     alarm(
       'AuditLate',
-      `A round of the scheduled audit took ${AUDIT_LATE_SHARE * 100} % of its timeout or more: the last nodes may go unaudited.`,
-      auditAll.metricDuration({ period: Duration.minutes(5), statistic: 'Maximum' }),
-      AUDIT_LATE_SHARE * timeoutMs,
+      `An audit round took ${AUDIT_LATE_SHARE * 100} % of its timeout or more: the fleet is outgrowing the round.`,
+      round.metricTime({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      AUDIT_LATE_SHARE * AUDIT_ROUND.roundTimeoutSeconds * 1000,
     );
   }
 }

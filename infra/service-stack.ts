@@ -65,7 +65,12 @@ export class ServiceStack extends Stack {
       consumer: fn(OPERATIONS.consumeStatusUpdates.entry),
       consumerTimeout: CONSUMER_TIMEOUT,
     });
-    new AuditSchedule(this, 'Audit', { auditAll: fn(OPERATIONS.auditAll.entry) });
+    const audit = new AuditSchedule(this, 'Audit', {
+      plan: fn(OPERATIONS.auditAll.entry),
+      slice: fn(OPERATIONS.auditSlice.entry),
+      keep: !isDev(stage),
+      logRetentionDays: stage.logRetentionDays,
+    });
     new LedgerAlarms(this, 'Alarms', {
       stageName: stage.name,
       keep: !isDev(stage),
@@ -73,6 +78,7 @@ export class ServiceStack extends Stack {
       deadLetters: queue.deadLetters,
       table,
       functions: fns,
+      auditRound: audit.machine,
     });
 
     this.apiUrl = new CfnOutput(this, 'ApiUrl', {
