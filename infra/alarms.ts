@@ -1,5 +1,6 @@
-// Alarms on what needs a person: dead letters, server errors, failing or throttled functions, throttled
-// tables, and audits that fail, run late or find drift. They notify one SNS topic.
+// Alarms on what needs a person: dead letters and rejected status messages, server errors, failing or
+// throttled functions, throttled tables, and audit rounds that fail, run late or find drift. They notify one
+// SNS topic.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
@@ -92,6 +93,12 @@ export class LedgerAlarms extends Construct {
       'DeadLetters',
       'A migration status update never applied and is in the dead-letter queue: read it, fix the cause, redrive it.',
       props.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      1,
+    );
+    alarm(
+      'StatusRejected',
+      'A migration status message could never apply (malformed, unknown migration, refused status) and was dropped: its body is in the consumer log.',
+      serviceMetric('StatusMessagesRejected'),
       1,
     );
     alarm(

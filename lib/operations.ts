@@ -2,9 +2,10 @@
 // the Lambda entry that serves it and that Lambda's settings, its name in logs and metrics, its OpenAPI id and
 // summary, the error codes it may answer, and the DynamoDB access it is granted. functions/, infra/, the OpenAPI
 // generator, the local runner and scripts/build.ts all read it; it imports only types and the audit round's
-// figures (lib/audit-round.ts, which imports nothing), so anything may import it.
+// and status queue's figures (lib/audit-round.ts, lib/status-retry.ts: they import nothing), so anything may.
 import { AUDIT_ROUND } from './audit-round';
 import type { ErrorCode } from './errors';
+import { CONSUMER_TIMEOUT_SECONDS } from './status-retry';
 
 /**
  * A DynamoDB IAM action an entry may use. Transactions have no action of their own: each item of a
@@ -71,8 +72,7 @@ export interface Operation {
 
 /** API Gateway waits 30 s for an integration; a request's retries end before the deadline (lib/store/retry.ts). */
 export const HTTP_TIMEOUT_SECONDS = 10;
-/** A batch of up to 10 status changes, each one transaction with its retries. */
-export const CONSUMER_TIMEOUT_SECONDS = 30;
+export { CONSUMER_TIMEOUT_SECONDS } from './status-retry';
 // Memory buys CPU: 1 GB keeps cold starts and the transaction's JSON work short, at a cost that is small
 // next to the DynamoDB writes of a claim.
 const MEMORY_MB = 1024;

@@ -9,6 +9,7 @@ import { KEY, NODE_INDEX, TTL_ATTRIBUTE } from '../../lib/store/table';
 import { AUDIT_LATE_SHARE, AUDIT_MS_PER_NODE, AUDIT_ROUND, roundSeconds } from '../../lib/audit-round';
 import { AUDIT_PERIOD, AUDIT_ROUND_TIMEOUT, ROUND_INCOMPLETE } from '../../infra/audit-schedule';
 import { CONSUMER_TIMEOUT, HTTP_TIMEOUT } from '../../infra/service-stack';
+import { MAX_RECEIVE_COUNT, transientBoundSeconds, VISIBILITY_TIMEOUT_SECONDS } from '../../lib/status-retry';
 import { synthesize, type Synthesized } from './synth';
 
 const MAX_BUNDLE_KB = 300;
@@ -229,7 +230,7 @@ describe('the HTTP API', () => {
 
 describe('the migration status queue', () => {
   const queues = () => resources(t, 'AWS::SQS::Queue');
-  test('FIFO, SQS-managed encryption, a FIFO dead-letter queue after at least 5 receives', () => {
+  test('FIFO, SQS-managed encryption, a FIFO dead-letter queue after a few receives', () => {
     const [main, dlq] = [
       queues().find(([, q]) => q.Properties.RedrivePolicy),
       queues().find(([, q]) => !q.Properties.RedrivePolicy),
@@ -239,7 +240,9 @@ describe('the migration status queue', () => {
       SqsManagedSseEnabled: true,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq?.[0], 'Arn'] } },
     });
-    expect(main?.[1].Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(5);
+    expect(main?.[1].Properties.RedrivePolicy.maxReceiveCount).toBe(MAX_RECEIVE_COUNT);
+    // Enough that a short throttle is ridden out before anything is dead-lettered.
+    expect(MAX_RECEIVE_COUNT).toBeGreaterThanOrEqual(3);
     expect(dlq?.[1].Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true });
   });
 
@@ -247,6 +250,20 @@ describe('the migration status queue', () => {
     const main = queues().find(([, q]) => q.Properties.RedrivePolicy)![1];
     expect(main.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(
       6 * lambda('migration-status-queue')[1].Properties.Timeout,
+    );
+  });
+
+  test('rule E1: a message that keeps failing holds its instance back at most 5 minutes, as the settings compute', () => {
+    const main = queues().find(([, q]) => q.Properties.RedrivePolicy)![1].Properties;
+    const bound = transientBoundSeconds(main.VisibilityTimeout, main.RedrivePolicy.maxReceiveCount);
+    expect(bound).toBe(transientBoundSeconds(VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT));
+    expect(bound).toBeLessThanOrEqual(5 * 60);
+  });
+
+  test('an alarm on status messages rejected as never applicable', () => {
+    const alarms = resources(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    expect(alarms).toContainEqual(
+      expect.objectContaining({ Namespace: 'CapacityTracker', MetricName: 'StatusMessagesRejected', Threshold: 1 }),
     );
   });
 
