@@ -22,7 +22,7 @@ export const AUDIT_ROUND = {
   nodesAtOnce: 2,
   /** Slices audited at once (the most an inline Map of Step Functions runs in parallel is 40). */
   concurrency: 40,
-  /** Tries of a slice (its Lambda crashed, timed out, was throttled, or a node failed): 1 + 2 retries. */
+  /** Tries of each step, the plan and every slice (a crash, a timeout, a throttle, a failed node): 1 + 2. */
   sliceAttempts: 3,
   /** The first retry's wait; each later one waits twice as long. */
   retryDelaySeconds: 2,

@@ -1,9 +1,10 @@
 // The scheduled audit round in process (rule A5), as the round's state machine runs it in AWS
 // (infra/audit-schedule.ts): the planner's handler, then every slice's handler, `concurrency` at a time,
-// each tried up to `sliceAttempts` times with a doubling wait; a slice that never succeeds fails the round.
+// each step tried up to `sliceAttempts` times with a doubling wait; a slice that never succeeds fails the
+// round, a planner that never succeeds throws.
 import { handler as planHandler } from '../functions/audit-all';
 import { handler as sliceHandler } from '../functions/audit-slice';
-import { AUDIT_ROUND, eachAtOnce, type AuditSlice, type RoundPlan, type SliceResult } from '../lib/audit-round';
+import { AUDIT_ROUND, eachAtOnce, type RoundPlan, type SliceResult } from '../lib/audit-round';
 import { lambdaContext } from './events';
 
 export interface RoundOptions {
@@ -27,11 +28,12 @@ export interface RoundReport {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function trySlice(round: string, slice: AuditSlice, delayMs: number, attempts: number[]) {
+/** A step of the round tried as the state machine tries it: up to `sliceAttempts` times, waits doubling. */
+async function tried<T>(run: () => Promise<T>, delayMs: number, onAttempt: (attempt: number) => void = () => {}) {
   for (let attempt = 1; ; attempt++) {
-    attempts[slice.index] = attempt;
+    onAttempt(attempt);
     try {
-      return await sliceHandler({ round, slice }, lambdaContext('audit-slice'));
+      return await run();
     } catch (error) {
       if (attempt >= AUDIT_ROUND.sliceAttempts) throw error;
       await pause(delayMs * 2 ** (attempt - 1));
@@ -40,14 +42,15 @@ async function trySlice(round: string, slice: AuditSlice, delayMs: number, attem
 }
 
 export async function runAuditRound(options: RoundOptions = {}): Promise<RoundReport> {
-  const plan = await (options.plan ?? (() => planHandler({}, lambdaContext('audit-all'))))();
   const delayMs = options.retryDelayMs ?? AUDIT_ROUND.retryDelaySeconds * 1000;
+  const plan = await tried(options.plan ?? (() => planHandler({}, lambdaContext('audit-all'))), delayMs);
   const results: SliceResult[] = [];
   const failed: RoundReport['failed'] = [];
   const attempts: number[] = [];
   await eachAtOnce(plan.slices, AUDIT_ROUND.concurrency, async (slice) => {
     try {
-      results.push(await trySlice(plan.round, slice, delayMs, attempts));
+      const run = () => sliceHandler({ round: plan.round, slice }, lambdaContext('audit-slice'));
+      results.push(await tried(run, delayMs, (attempt) => (attempts[slice.index] = attempt)));
     } catch (error) {
       failed.push({ index: slice.index, error: (error as Error).message });
     }
