@@ -69,7 +69,12 @@ export class ServiceStack extends Stack {
       consumer: fn(OPERATIONS.consumeStatusUpdates.entry),
       consumerTimeout: CONSUMER_TIMEOUT,
     });
-    new AuditSchedule(this, 'Audit', { auditAll: fn(OPERATIONS.auditAll.entry) });
+    const audit = new AuditSchedule(this, 'Audit', {
+      plan: fn(OPERATIONS.auditAll.entry),
+      slice: fn(OPERATIONS.auditSlice.entry),
+      keep: !isDev(stage),
+      logRetentionDays: stage.logRetentionDays,
+    });
     // Who may call what (docs/security.md): IAM on the routes and the queue, the handlers again from the caller.
     const callers = new CallerRoles(this, 'Callers', { api: api.api, stageName: stage.name });
     this.callerRoleArns = callers.arnOutputs;
@@ -85,6 +90,7 @@ export class ServiceStack extends Stack {
       deadLetters: queue.deadLetters,
       table,
       functions: fns,
+      auditRound: audit.machine,
     });
 
     this.apiUrl = new CfnOutput(this, 'ApiUrl', {

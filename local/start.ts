@@ -93,7 +93,8 @@ async function serve(running: Running, port: number, host: string): Promise<stri
   const { createLocalServer } = await import('./server');
   const { createLocalQueue, localQueueRoutes } = await import('./migration-status-queue');
   const { handler } = await import('../functions/migration-status-queue');
-  const queue = (running.queue = createLocalQueue({ handler, visibilityTimeoutMs: 2_000, maxReceiveCount: 5 }));
+  // The queue's receive count (rule OP1); its visibility timeout shortened, as nothing here is throttled.
+  const queue = (running.queue = createLocalQueue({ handler, visibilityTimeoutMs: 2_000 }));
   const { webFile } = await import('../scripts/web-files');
   running.server = createLocalServer({ port, host, localRoutes: localQueueRoutes(queue), staticFiles: webFile });
   return (await running.server.listen()).url;
@@ -129,16 +130,28 @@ async function printWelcome(url: string, port: number, host: string): Promise<vo
   );
 }
 
-/** Nova audits every node each minute; so does the scheduled Lambda in AWS, and this timer here. */
+/**
+ * Nova audits every node each minute; in AWS a scheduled round fans the fleet out in slices (rule A5), and
+ * this timer runs the same round in process: the same planner and slice handlers, one round at a time.
+ */
 async function startAudits(): Promise<void> {
   const every = Number(process.env.AUDIT_INTERVAL_SECONDS ?? 60);
   if (every <= 0) return;
-  const { audit: auditAll } = await import('../functions/audit-all');
+  const { runAuditRound } = await import('./audit-round');
+  let running = false;
   const timer = setInterval(() => {
-    auditAll().then(
-      (r) => r.repaired.length && console.log(`Audit repaired drift on ${r.repaired.join(', ')}.`),
-      (error: unknown) => console.error('Audit failed:', (error as Error).message),
-    );
+    if (running) return;
+    running = true;
+    runAuditRound()
+      .then(
+        (r) => {
+          const repaired = r.results.flatMap((s) => s.repaired);
+          if (repaired.length) console.log(`Audit repaired drift on ${repaired.join(', ')}.`);
+          for (const f of r.failed) console.error(`Audit slice ${f.index} failed: ${f.error}`);
+        },
+        (error: unknown) => console.error('Audit failed:', (error as Error).message),
+      )
+      .finally(() => (running = false));
   }, every * 1000);
   timer.unref();
   console.log(`Auditing every node every ${every} s (AUDIT_INTERVAL_SECONDS, 0 = off).`);
