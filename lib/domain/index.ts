@@ -93,3 +93,50 @@ export {
 } from './pci-changes';
 export { choose } from './pci-choice';
 export { compareWithHypervisor, drift, orphanSet, recount, type Orphan } from './audit';
+// NUMA (docs/numa.md): the guest's request, the fit, the per-cell usage and the refusal texts.
+export type {
+  CpuPolicy,
+  CpuThreadPolicy,
+  EmulatorThreadsPolicy,
+  FittedCell,
+  FittedTopology,
+  GuestCellRequest,
+  HostCell,
+  HostCellInventory,
+  HostCellUsage,
+  HostTopology,
+  MemPages,
+  NumaLimits,
+  NumaRequest,
+  PageSizeRequest,
+} from './numa-types';
+export { numaRequestFrom, pciNumaPolicyFrom, type NumaRequestInput, type NumaTopologyInput } from './numa-request';
+export { R9, parseCpuSpec, parsePageSize } from './numa-request-checks';
+export {
+  NUMA_PCI_REASON,
+  NUMA_REASON,
+  applyNumaUsage,
+  numaReasons,
+  numaRefusal,
+  numaUsage,
+  occupied,
+  pinProblems,
+  smallestPageKb,
+  type NumaCellChange,
+} from './numa-usage';
+export {
+  SEARCH_BUDGET,
+  decideNuma,
+  fitConditions,
+  fitNumaTopology,
+  fitPair,
+  meetsConditions,
+  orderCells,
+  requestFromFitted,
+  type FitOptions,
+  type NumaDecision,
+  type NumaCellCondition,
+} from './numa-fit';
+export { choosePageSize, freePages, memoryFit, pagesFor } from './numa-pages';
+export { PCI_NUMA_POLICIES, pciOnCells, type NumaPciRequest, type PciNumaPolicy } from './numa-pci';
+export { cores, packOntoCores, threadsPerCore, type Pinning } from './numa-pinning';
