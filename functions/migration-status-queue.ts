@@ -46,11 +46,11 @@ export function dispositionOf(error: unknown): Disposition {
   if (!(error instanceof AppError)) return 'retry';
   const code: ErrorCode = error.code;
   switch (code) {
-    // Malformed or invalid, a migration never claimed, a status its move cannot take: the same every time.
+    // Malformed or invalid, a migration never claimed, a status its move cannot take: the same every time;
+    // and Forbidden, as the queue carries no caller (its policy is the guard, rule W6).
     case 'ValidationError':
     case 'MigrationNotFound':
     case 'InvalidTransition':
-    // The queue carries no caller (its policy is the guard, rule W6), so this cannot pass on a later try either.
     case 'Forbidden':
       return 'reject';
     case 'Unavailable':
