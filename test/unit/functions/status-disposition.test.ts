@@ -21,9 +21,9 @@ test.each([
   expect(dispositionOf(error)).toBe(disposition);
 });
 
-test('only the three never-applicable codes reject; every other code is retried', () => {
+test('only the never-applicable codes reject; every other code is retried', () => {
   const rejected = (Object.keys(ERROR_CODES) as ErrorCode[]).filter(
     (code) => dispositionOf(new AppError(code, code)) === 'reject',
   );
-  expect(rejected.sort()).toEqual(['InvalidTransition', 'MigrationNotFound', 'ValidationError']);
+  expect(rejected.sort()).toEqual(['Forbidden', 'InvalidTransition', 'MigrationNotFound', 'ValidationError']);
 });
