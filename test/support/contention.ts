@@ -1,9 +1,10 @@
 // DynamoDB's contention, simulated on a DynamoDB Local client (rule U4). Local serialises transactions and
 // never throws TransactionConflict; AWS cancels a transaction that meets another in flight on one of its items.
-// Every request here takes a service latency (half before Local answers, half after), and a transaction holds
+// Every request here takes a service latency (DynamoDB Local's own time counted in it), and a transaction holds
 // its items for all of it: a transaction that arrives while another holds one of its items is cancelled with
 // TransactionConflict on those items, and a single-item write to a held item fails with
 // TransactionConflictException. Reads outside transactions see the last committed value, as in AWS.
+import { performance } from 'node:perf_hooks';
 import {
   TransactionCanceledException,
   TransactionConflictException,
@@ -35,7 +36,7 @@ interface Input {
 
 const TRANSACTIONS = new Set(['TransactWriteItemsCommand', 'TransactGetItemsCommand']);
 const SINGLE_WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 const keyOf = (table: string | undefined, item: Key | undefined) =>
   `${table ?? ''}|${JSON.stringify(item?.pk ?? null)}|${JSON.stringify(item?.sk ?? null)}`;
@@ -85,10 +86,11 @@ export class Contention {
     return () => client.middlewareStack.remove(name);
   }
 
+  /** A request takes the modelled latency, DynamoDB Local's own time counted in it (the larger of the two). */
   private async serve<T>(send: () => Promise<T>): Promise<T> {
-    await sleep(this.latencyMs / 2);
+    const start = performance.now();
     const out = await send();
-    await sleep(this.latencyMs / 2);
+    await sleep(this.latencyMs - (performance.now() - start));
     return out;
   }
 
