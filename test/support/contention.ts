@@ -1,7 +1,7 @@
 // DynamoDB's contention, simulated on a DynamoDB Local client (rule U4). Local serialises transactions and
 // never throws TransactionConflict; AWS cancels a transaction that meets another in flight on one of its items.
 // Every request here takes a service latency (DynamoDB Local's own time counted in it), and a transaction holds
-// its items for all of it: a transaction that arrives while another holds one of its items is cancelled with
+// its items for that latency from its arrival: a transaction that arrives while another holds one of its items is cancelled with
 // TransactionConflict on those items, and a single-item write to a held item fails with
 // TransactionConflictException. Reads outside transactions see the last committed value, as in AWS.
 import { performance } from 'node:perf_hooks';
@@ -107,14 +107,19 @@ export class Contention {
       });
     }
     for (const k of keys) this.held.set(k, (this.held.get(k) ?? 0) + 1);
-    try {
-      return await this.serve(send);
-    } finally {
+    // The items are held for the modelled service time from arrival, however long DynamoDB Local itself takes
+    // (Local serialises what overlaps it anyway): conflicts then depend on the model, not on this machine's load.
+    const release = sleep(this.latencyMs).then(() => {
       for (const k of keys) {
         const n = (this.held.get(k) ?? 1) - 1;
         if (n) this.held.set(k, n);
         else this.held.delete(k);
       }
+    });
+    try {
+      return await send();
+    } finally {
+      await release;
     }
   }
 }
