@@ -61,8 +61,8 @@ export function printContention(runs: ContentionRun[]): void {
     ),
   );
   console.log(
-    `One node item takes one transaction at a time: at most ${fmt(1000 / latency, 0)} claims/s, so n claimers in a ` +
-      `closed loop wait about n × ${latency} ms on average, however the retries are tuned.`,
+    `A transaction holds the node item for half its latency: at most ${fmt(2000 / latency, 0)} claims/s, so n claimers ` +
+      `in a closed loop wait about n × ${fmt(latency / 2, 0)} ms on average, however the retries are tuned.`,
   );
   for (const t of contentionTargets(runs)) console.log(targetLine(t));
 }

@@ -1,9 +1,10 @@
 // DynamoDB's contention, simulated on a DynamoDB Local client (rule U4). Local serialises transactions and
 // never throws TransactionConflict; AWS cancels a transaction that meets another in flight on one of its items.
-// Every request here takes a service latency (DynamoDB Local's own time counted in it), and a transaction holds
-// its items for that latency from its arrival: a transaction that arrives while another holds one of its items is cancelled with
-// TransactionConflict on those items, and a single-item write to a held item fails with
-// TransactionConflictException. Reads outside transactions see the last committed value, as in AWS.
+// Every request here takes a service latency (DynamoDB Local's own time counted in it): a quarter on the way there,
+// half in the service, a quarter on the way back. A transaction holds its items while in the service: one that
+// arrives while another holds one of its items is cancelled with TransactionConflict on those items, and a
+// single-item write to a held item fails with TransactionConflictException. Reads outside transactions see the
+// last committed value, as in AWS.
 import { performance } from 'node:perf_hooks';
 import {
   TransactionCanceledException,
@@ -36,7 +37,7 @@ interface Input {
 
 const TRANSACTIONS = new Set(['TransactWriteItemsCommand', 'TransactGetItemsCommand']);
 const SINGLE_WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 const keyOf = (table: string | undefined, item: Key | undefined) =>
   `${table ?? ''}|${JSON.stringify(item?.pk ?? null)}|${JSON.stringify(item?.sk ?? null)}`;
@@ -71,19 +72,18 @@ export class Contention {
         const input = args.input as Input;
         this.counts.requests++;
         if (TRANSACTIONS.has(command)) return this.transaction(transactionKeys(input), () => next(args));
-        if (SINGLE_WRITES.has(command) && this.held.has(keyOf(input.TableName, input.Key ?? input.Item))) {
-          this.counts.singleWrites++;
-          await sleep(this.latencyMs);
-          throw new TransactionConflictException({
-            message: 'Transaction is ongoing for the item (simulated)',
-            $metadata: { httpStatusCode: 400 },
-          });
-        }
+        if (SINGLE_WRITES.has(command))
+          return this.singleWrite(keyOf(input.TableName, input.Key ?? input.Item), () => next(args));
         return this.serve(() => next(args));
       },
       { step: 'deserialize', priority: 'high', name },
     );
     return () => client.middlewareStack.remove(name);
+  }
+
+  /** The way to DynamoDB or back: a quarter of the latency each. */
+  private transit(): Promise<void> {
+    return sleep(this.latencyMs / 4);
   }
 
   /** A request takes the modelled latency, DynamoDB Local's own time counted in it (the larger of the two). */
@@ -94,12 +94,29 @@ export class Contention {
     return out;
   }
 
+  private async singleWrite<T>(key: string, send: () => Promise<T>): Promise<T> {
+    await this.transit();
+    if (!this.held.has(key)) return this.serve(send);
+    this.counts.singleWrites++;
+    await this.transit();
+    throw new TransactionConflictException({
+      message: 'Transaction is ongoing for the item (simulated)',
+      $metadata: { httpStatusCode: 400 },
+    });
+  }
+
+  /**
+   * A transaction reaches DynamoDB after a quarter of the latency and holds its items for half of it (however
+   * long DynamoDB Local itself takes: Local serialises what overlaps it anyway), then its answer takes the last
+   * quarter back. One that arrives while another holds one of its items is cancelled on arrival.
+   */
   private async transaction<T>(keys: string[], send: () => Promise<T>): Promise<T> {
     this.counts.transactions++;
+    await this.transit();
     const conflicts = keys.map((k) => this.held.has(k));
     if (conflicts.some(Boolean)) {
       this.counts.cancelled++;
-      await sleep(this.latencyMs);
+      await this.transit();
       throw new TransactionCanceledException({
         message: 'Transaction cancelled, please refer cancellation reasons for specific reasons (simulated)',
         $metadata: { httpStatusCode: 400 },
@@ -107,9 +124,7 @@ export class Contention {
       });
     }
     for (const k of keys) this.held.set(k, (this.held.get(k) ?? 0) + 1);
-    // The items are held for the modelled service time from arrival, however long DynamoDB Local itself takes
-    // (Local serialises what overlaps it anyway): conflicts then depend on the model, not on this machine's load.
-    const release = sleep(this.latencyMs).then(() => {
+    const release = sleep(this.latencyMs / 2).then(() => {
       for (const k of keys) {
         const n = (this.held.get(k) ?? 1) - 1;
         if (n) this.held.set(k, n);
@@ -120,6 +135,7 @@ export class Contention {
       return await send();
     } finally {
       await release;
+      await this.transit();
     }
   }
 }
