@@ -46,7 +46,7 @@ export function printUnits(f: UnitFigures): void {
 export function printContention(runs: ContentionRun[]): void {
   const latency = runs[0]?.latencyMs ?? 0;
   console.log(
-    `\nClaims on one node under simulated contention (every request ${latency} ms of service time; a transaction that ` +
+    `\nClaims on one node under simulated contention (every request ${latency} ms of latency, half of it in the service; a transaction that ` +
       'overlaps another on the node item is cancelled with TransactionConflict, as in AWS)',
   );
   console.log(
