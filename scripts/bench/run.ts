@@ -5,15 +5,18 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { auditRuns, type AuditFigures } from './audit';
 import { bundlesOk, measureBundles, printBundles, type BundleFigures } from './bundles';
+import { contentionRuns, contentionTargets, type ContentionRun } from './contention';
 import { expectStatuses, type Expectation, type LedgerCheck } from './checks';
 import { HOT, SCENARIOS, SPREAD, spreadLoad, type ClaimLoad, type ClaimPath, type ScenarioKey } from './loads';
 import { liveRun, printLive, type LiveRun } from './live';
 import { measureDynamoDbLocal, round, type Measured } from './measure';
 import { pciRun, type PciRun } from './pci';
 import { median, medianRun, printAudit, printReport, type Ratio } from './report';
+import { printContention, printUnits, unitTargets } from './report-cost';
 import { claimRun, lifecycleRun, resizeRun, warmUp, type ResizeRun } from './scenarios';
 import { AUDIT_SIZES, FLAVOR, HOT_NODE, NEW_FLAVOR, PATCH_BODY, PCI_DEVICES, ROOMY_NODE, SETTINGS, VF_REQUEST } from './settings';
 import { useEndpoint } from './store';
+import { unitRuns, type UnitFigures } from './units';
 
 export interface Figures {
   runs: Record<string, Measured[]>;
@@ -93,11 +96,14 @@ interface Outcome {
   memory: Record<string, number>;
   bundles: BundleFigures[];
   audit: AuditFigures[];
+  units: UnitFigures;
+  contention: ContentionRun[];
   ok: boolean;
 }
 
 /** Writes bench/results.json; answers its path. */
-function writeResults({ started, dynamoDbLocalVersion, pid, figures, chosen, ratios, memory, bundles, audit, ok }: Outcome): string {
+function writeResults(outcome: Outcome): string {
+  const { started, dynamoDbLocalVersion, pid, figures, chosen, ratios, memory, bundles, audit, units, contention, ok } = outcome;
   const out = resolve(__dirname, '..', '..', 'bench');
   mkdirSync(out, { recursive: true });
   const file = join(out, 'results.json');
@@ -123,6 +129,8 @@ function writeResults({ started, dynamoDbLocalVersion, pid, figures, chosen, rat
     },
     bundles,
     audit: audit.map((a) => ({ instances: a.instances, clean: a.clean, repair: a.repair, repairedOk: a.repairedOk })),
+    units: { ...units, targets: unitTargets(units) },
+    contention: { runs: contention, targets: contentionTargets(contention) },
     checks: figures.checks,
     expectations: figures.expectations,
     memory,
@@ -166,10 +174,17 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
   printLive(figures.live[0]);
   const audit = await auditRuns(AUDIT_SIZES);
   printAudit(audit);
+  const units = await unitRuns();
+  printUnits(units);
+  const contention = await contentionRuns();
+  printContention(contention);
 
+  // The unit and contention targets are goals, printed met or not; the ledger checks of those runs must pass.
   const ok = figures.checks.every((c) => c.ok) && figures.expectations.every((e) => e.ok) && audit.every((a) => a.repairedOk) &&
-    bundlesOk(bundles);
-  const file = writeResults({ started, dynamoDbLocalVersion, pid: db.pid, figures, chosen, ratios, memory, bundles, audit, ok });
+    bundlesOk(bundles) && units.check.ok && contention.every((r) => r.check.ok);
+  const file = writeResults({
+    started, dynamoDbLocalVersion, pid: db.pid, figures, chosen, ratios, memory, bundles, audit, units, contention, ok,
+  });
   console.log(`\n${ok ? 'All checks passed.' : 'SOME CHECKS FAILED.'} Figures written to ${file}`);
   return ok;
 }
