@@ -57,10 +57,13 @@ export async function changeMigrationStatus(
   migrationId: string,
   status: MigrationStatus,
   sequence?: number,
+  /** Refuses the change from the migration as read, before anything is written (an agent's own-node rule W2). */
+  check?: (m: Migration) => Promise<void>,
 ): Promise<StatusResult> {
   let trustCopy = true;
   return withRetry<StatusResult, Migration>(store, async (context) => {
     const { migration: m, copy } = await getMigrationAndCopy(store, migrationId);
+    await check?.(m);
     if (appliedByMe(context.intended, m)) return { migration: m, applied: true };
     const decision = decide(m, status, sequence);
     if (decision.kind === 'ignore') return { migration: m, applied: false };

@@ -139,6 +139,35 @@ describe('an applied status change is one GetItem and one TransactWriteItems', (
   });
 });
 
+describe("an agent's status change checks the migration's nodes on the change's own read (rule W2)", () => {
+  const as = (nodeId: string, migrationId: string, status: string) =>
+    api('POST', `/migrations/${migrationId}/status`, { status }, {}, { role: 'agent', session: nodeId });
+
+  test('the agent of the source: GetItem and TransactWriteItems; of another node: refused after the GetItem', async () => {
+    const m = await moving('migration');
+    const saved = process.env.AUTH;
+    // Enforcing, as in AWS: the harness runs the handlers open otherwise.
+    process.env.AUTH = 'iam';
+    const replies: { status: number; body: { status?: string; applied?: boolean; error?: string } }[] = [];
+    const send = (nodeId: string, status: string) =>
+      counted(async () => replies.push(await as(nodeId, m.migrationId, status)));
+    try {
+      expect(await send(m.src, 'finished')).toEqual(APPLIED);
+      expect(await send(fresh('other'), 'confirmed')).toEqual(IGNORED);
+      expect(await send(m.dest, 'confirmed')).toEqual(APPLIED);
+    } finally {
+      process.env.AUTH = saved;
+    }
+    expect(replies.map((r) => [r.status, r.body.status ?? r.body.error, r.body.applied])).toEqual([
+      [200, 'finished', true],
+      [403, 'Forbidden', undefined],
+      [200, 'confirmed', true],
+    ]);
+    await expectLedgerExact(store, m.src);
+    await expectLedgerExact(store, m.dest);
+  });
+});
+
 describe('a status change that changes nothing is one GetItem', () => {
   test('a repeat, a status that goes backwards, a stale sequence, one after the final status', async () => {
     const m = await moving('migration');
