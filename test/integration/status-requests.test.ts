@@ -110,6 +110,23 @@ describe('an applied status change is one GetItem and one TransactWriteItems', (
     expect(record.body.migrationId).toBeUndefined();
   });
 
+  test('a re-targeted live migration keeps the copy: completed lands on the new destination', async () => {
+    const m = await moving('live-migration');
+    const other = fresh('dst');
+    expect((await api('PUT', `/nodes/${other}`, N0)).status).toBe(201);
+    const body = {
+      migrationId: m.migrationId,
+      instanceUuid: m.instanceUuid,
+      moveType: 'live-migration',
+      sourceNodeId: m.src,
+    };
+    expect((await api('POST', `/nodes/${other}/move-claims`, body)).status).toBe(201);
+    await walk({ ...m, dest: other }, ['queued', 'running', 'completed']);
+    await expectLedgerExact(store, m.dest);
+    const record = await api('GET', `/nodes/${other}/instances/${m.instanceUuid}`);
+    expect([record.status, record.body.migrationId]).toEqual([200, undefined]);
+  });
+
   test('a status from the queue costs the same', async () => {
     const m = await moving('migration');
     let n = 0;
