@@ -79,8 +79,8 @@ const MEMORY_MB = 1024;
 const BEHIND_API: LambdaSettings = { memoryMb: MEMORY_MB, timeoutSeconds: HTTP_TIMEOUT_SECONDS };
 
 // Device items are written (Put, or Delete for one gone from the inventory) inside the same transactions as
-// the node item (Update), after one Query of the node's partition. A status change reads the move's items
-// at one moment (TransactGetItems, i.e. GetItem); releasing a moving instance ends its move first.
+// the node item (Update), after one Query of the node's partition. A status change whose copy of the record is
+// stale reads the move's items at once (TransactGetItems, i.e. GetItem); a release of a moving one ends its move.
 const CLAIM: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'] };
 const CHANGE: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'] };
 

@@ -1,6 +1,6 @@
 // A live migration's re-target (rule L4): the store's part.
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { retargetDecision, scale, type Migration, type MoveType } from '../domain';
+import { retargetDecision, scale, type InstanceRecord, type Migration, type MoveType } from '../domain';
 import { InstanceConflict } from '../errors';
 import type { Store } from './client';
 import type { DeviceUpkeep, NamedItem } from './commit';
@@ -34,6 +34,7 @@ export async function retargetItems(
   claimItems: NamedItem[],
   previous: Migration,
   next: Migration,
+  instance: InstanceRecord,
 ): Promise<{ items: NamedItem[]; devices: DeviceUpkeep[] }> {
   const former = previous.destNodeId;
   const items = claimItems.filter((i) => i.name !== 'migration' && i.name !== 'instance');
@@ -42,7 +43,8 @@ export async function retargetItems(
     item: {
       Put: {
         TableName: store.tableName,
-        Item: migrationItem(next),
+        // The instance stays as read, still linked: the migration keeps its copy (see migrationItem).
+        Item: migrationItem(next, instance),
         ConditionExpression: 'version = :v',
         ExpressionAttributeValues: { ':v': previous.version },
       },

@@ -28,6 +28,7 @@ import {
   holdOf,
   instanceKey,
   instanceRecordOf,
+  linkedRecord,
   migrationItem,
   migrationKey,
   migrationOf,
@@ -94,7 +95,7 @@ export function moveClaimItems(
       }),
     },
     created('hold:new', holdItem({ ...hold, ...next.amounts, pciDevices: next.pciDevices, heldAt: Date.now() })),
-    created('migration', migrationItem(migration)),
+    created('migration', migrationItem(migration, linkedRecord(instance, migration.migrationId))),
     {
       name: 'instance',
       item: {
@@ -180,7 +181,7 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     const claimed = newMigration(request, destNodeId, instance, print, pci?.chosen ?? []);
     const migration = previous ? retargeted(previous, claimed) : claimed;
     const claimItems = moveClaimItems(store, migration, instance, request.limits, pci);
-    const released = previous ? await retargetItems(store, claimItems, previous, migration) : undefined;
+    const released = previous ? await retargetItems(store, claimItems, previous, migration, instance) : undefined;
     const write = {
       items: released?.items ?? claimItems,
       intent: migration,

@@ -147,7 +147,7 @@ function printMoves(f: Figures): void {
   console.log(table(['variant', 'step', ...OP_HEADER], steps, `ll${OP_ALIGN}`));
   console.log(
     'A move claim reads the migration and the instance at once, then writes one transaction; a status change reads the ' +
-      'migration, then a snapshot of what holds for it, then writes one transaction. More than that per op means retries.',
+      'migration (its item carries what the plan needs), then writes one transaction. More than that per op means retries.',
   );
   for (const run of f.resize) {
     for (const m of run.steps.filter((x) => Object.keys(x.requests.failures).length)) {
