@@ -132,7 +132,12 @@ export const claimResponseSchema = instanceRecordSchema.extend({
   node: nodeViewSchema.optional().meta({ description: 'left out with Prefer: return=minimal' }),
 });
 
-export const instanceListSchema = z.object({ instances: z.array(instanceRecordSchema) });
+const holdSchema = amounts.extend({ migrationId: z.string(), instanceUuid: z.string(), role: z.enum(['new', 'old']) });
+
+export const instanceListSchema = z.object({
+  instances: z.array(instanceRecordSchema),
+  holds: z.array(holdSchema).meta({ description: "moves' holds on the node: new on a destination, old on a source" }),
+});
 
 export const stateChangeResponseSchema = instanceRecordSchema.extend({
   tracked: z.boolean().meta({ description: 'false once the instance released its resources' }),
@@ -190,6 +195,9 @@ export const auditResponseSchema = z.object({
     })
     .optional()
     .meta({ description: 'the NUMA cells the audit rewrote; present on a node with cells' }),
+  releasedHolds: z
+    .array(amounts.extend({ migrationId: z.string(), instanceUuid: z.string(), role: z.enum(['new', 'old']) }))
+    .meta({ description: 'move holds of migrations the agent no longer runs, older than the fresh age, released' }),
 });
 
 export const errorSchema = z.object({

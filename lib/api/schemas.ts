@@ -113,6 +113,7 @@ const limits = z
 
 // A claim's devices (and the PFs of its VFs) are written in one transaction of at most 100 actions.
 export const MAX_DEVICES_PER_CLAIM = 32;
+const MAX_LIVE_DEVICES = MAX_DEVICES_PER_CLAIM / 2;
 const pciRequests = z
   .array(pciRequest)
   .max(16)
@@ -183,7 +184,20 @@ export const moveClaimSchema = z
   .refine((b) => b.moveType !== 'resize' || b.newFlavor !== undefined, {
     message: 'a resize needs newFlavor',
     path: ['newFlavor'],
-  });
+  })
+  // Rule L1: a live guest keeps its flavor.
+  .refine((b) => b.moveType !== 'live-migration' || b.newFlavor === undefined, {
+    message: "a live migration keeps the instance's flavor: leave newFlavor out",
+    path: ['newFlavor'],
+  })
+  // Rule L4: a re-target frees one destination's devices and takes the other's in one transaction.
+  .refine(
+    (b) => b.moveType !== 'live-migration' || b.pciRequests.reduce((n, r) => n + r.count, 0) <= MAX_LIVE_DEVICES,
+    {
+      message: `a live migration takes at most ${MAX_LIVE_DEVICES} devices`,
+      path: ['pciRequests'],
+    },
+  );
 
 export const statusUpdateSchema = z.strictObject({
   status: z.enum(STATUSES, { message: `must be one of ${STATUSES.join(', ')}` }),
@@ -234,6 +248,8 @@ export const MAX_ORPHANS = 1000;
 export const auditSchema = z.strictObject({
   inventory: inventorySchema.optional(),
   instances: z.array(instanceUuidSchema).max(10_000).optional(),
+  // The migrations the agent still has in progress on the node (rule L6); without it no hold is found stale.
+  migrations: z.array(migrationIdSchema).max(10_000).optional(),
   orphans: z
     .array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count }))
     .max(MAX_ORPHANS)

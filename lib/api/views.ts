@@ -1,4 +1,4 @@
-import { nodeView, type InstanceRecord, type Migration, type NodeState, type NodeView } from '../domain';
+import { nodeView, type Amounts, type InstanceRecord, type Migration, type NodeState, type NodeView } from '../domain';
 
 /** The instance record as clients see it: the claim's figures and the instance's state. */
 export function instanceView(record: InstanceRecord) {
@@ -42,4 +42,10 @@ export function moveClaimView(m: Migration, node?: NodeState) {
     ...(numa ? { numaTopology: numa.topology } : {}),
   };
   return node ? { ...claim, node: nodeView(node) } : claim;
+}
+
+/** A move's hold on a node: which migration, for which instance, which side (new on the destination). */
+export function holdView(h: { migrationId: string; instanceUuid: string; role: 'new' | 'old' } & Amounts) {
+  const { migrationId, instanceUuid, role, memoryMb, diskGb, vcpus } = h;
+  return { migrationId, instanceUuid, role, memoryMb, diskGb, vcpus };
 }

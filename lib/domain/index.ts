@@ -58,6 +58,7 @@ export {
   MOVE_TYPES,
   STATUSES,
   decide,
+  initialStatus,
   isFinal,
   mayStayOnNode,
   placement,
@@ -69,6 +70,15 @@ export {
   type MoveType,
   type Sizing,
 } from './migration';
+export {
+  LIVE_PCI_REASON,
+  STALE_HOLD_DEFAULT_MS,
+  isStaleHold,
+  livePciRefusal,
+  retargetDecision,
+  retargeted,
+  type RetargetDecision,
+} from './live-migration';
 export {
   byAddress,
   claimable,

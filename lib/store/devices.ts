@@ -34,9 +34,8 @@ export async function readNodeAndDevices(
 ): Promise<{ node?: Record<string, unknown>; devices: Map<string, PciDevice> }> {
   const items = await readNodePartition(store, nodeId, nodeKey(nodeId).sk);
   const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
-  const devices = byAddress(items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf));
-  store.devices.remember(nodeId, devices);
-  return { node, devices };
+  const read = byAddress(items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf));
+  return { node, devices: store.devices.remember(nodeId, read) };
 }
 
 /**
@@ -152,6 +151,7 @@ export async function takeDevices(
   }
   const changes = allocate(devices, chosen, request.instanceUuid);
   const after = applyChanges(devices, changes);
+  cache.derivedFrom(after, devices);
   return {
     from: new Map(devices),
     chosen,
@@ -183,11 +183,18 @@ export function takeUpkeep(store: Store, nodeId: string, take: DeviceTake, onRac
   return { nodeId, after: take.after, changes: take.changes, take: { done: take.done, onRace, learn } };
 }
 
-/** Frees exactly the devices `owner` holds among `addresses`, after one read of the node's devices. */
+/**
+ * Frees exactly the devices `owner` holds among `addresses`. A fresh copy that shows every one of them held by
+ * `owner` saves the read: the writes are conditioned on the devices being as the copy shows them, so a stale
+ * copy costs one failed write, after which the copy is forgotten and the retry reads.
+ */
 export async function giveBackDevices(store: Store, nodeId: string, addresses: string[], owner: string) {
-  const { devices } = await readNodeAndDevices(store, nodeId);
+  const copy = store.devices.fresh(nodeId);
+  const known = copy !== undefined && addresses.every((a) => copy.get(a)?.owner === owner);
+  const devices = known ? copy : (await readNodeAndDevices(store, nodeId)).devices;
   const changes = release(devices, addresses, owner);
   const after = applyChanges(devices, changes);
+  store.devices.derivedFrom(after, devices);
   const upkeep: DeviceUpkeep = { nodeId, after, changes };
   return { changes, after, pools: poolDeltas(devices, after), upkeep };
 }

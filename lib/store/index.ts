@@ -4,7 +4,18 @@ export { DeviceCache } from './device-cache';
 export { ensureTable, KEY, NODE_INDEX, tableDefinition } from './table';
 export { layout } from './layout';
 export { DEFAULT_RETRY, type RetryKind, type RetryPolicy } from './retry';
-export { putNode, getNode, listNodes, listNodePage, deleteNode, type NodePage, type PutNodeResult } from './nodes';
+export {
+  putNode,
+  getNode,
+  listNodes,
+  listNodePage,
+  listNodeIdPage,
+  deleteNode,
+  type NodeIdPage,
+  type NodePage,
+  type NodeRange,
+  type PutNodeResult,
+} from './nodes';
 export { claimInstance, type ClaimResult } from './claim';
 export {
   getInstance,
@@ -18,3 +29,4 @@ export { claimMove, dropMoveClaim, type MoveRequest, type MoveResult } from './m
 export { changeMigrationStatus, type StatusResult } from './migration-status';
 export { getMigration } from './reads';
 export { auditNode, type AuditInput, type AuditResult } from './audit';
+export { auditNodeAndHolds, type ReleasedHold } from './stale-holds';

@@ -2,8 +2,12 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   claimGuards,
   fingerprint,
+  initialStatus,
   instanceUsage,
+  livePciRefusal,
   mayStayOnNode,
+  refusalMessage,
+  retargeted,
   scale,
   type Flavor,
   type InstanceRecord,
@@ -15,7 +19,7 @@ import {
   type PciRequest,
   type Sizing,
 } from '../domain';
-import { InstanceConflict, InstanceNotFound, InvalidMove } from '../errors';
+import { InstanceConflict, InstanceNotFound, InsufficientResources, InvalidMove } from '../errors';
 import type { Store } from './client';
 import { commit, commitOrStartOver, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices, takeDevices, takeUpkeep, type DeviceTake } from './devices';
@@ -25,12 +29,14 @@ import {
   holdOf,
   instanceKey,
   instanceRecordOf,
+  linkedRecord,
   migrationItem,
   migrationKey,
   migrationOf,
 } from './items';
 import { cellReleases } from './numa-cells';
 import { claimCellWrites, fitFresh, numaRequestOf, numaSide, oldSide, sideOf, type NumaMigration } from './numa-claim';
+import { retargetable, retargetItems } from './live-migration';
 import { classifyMoveClaim, refusalError } from './outcomes';
 import { readItems } from './reads';
 import { Contended, withRetry } from './retry';
@@ -41,7 +47,7 @@ export interface MoveRequest extends Partial<Pick<NumaAsk, 'image' | 'numaTopolo
   instanceUuid: string;
   moveType: MoveType;
   sourceNodeId: string;
-  /** Required for a resize; a migration or evacuation keeps the instance's flavor. */
+  /** Required for a resize; a migration, evacuation or live migration keeps the instance's flavor. */
   newFlavor?: NumaAsk['flavor'];
   /** The destination's overhead for the instance; the instance's current overhead when left out. */
   overhead?: Overhead;
@@ -93,9 +99,15 @@ export function moveClaimItems(
     },
     created(
       'hold:new',
-      holdItem({ ...hold, ...next.amounts, pciDevices: next.pciDevices, numaTaken: numaSide(migration, 'new')?.taken }),
+      holdItem({
+        ...hold,
+        ...next.amounts,
+        pciDevices: next.pciDevices,
+        numaTaken: numaSide(migration, 'new')?.taken,
+        heldAt: Date.now(),
+      }),
     ),
-    created('migration', migrationItem(migration)),
+    created('migration', migrationItem(migration, linkedRecord(instance, migration.migrationId))),
     {
       name: 'instance',
       item: {
@@ -134,7 +146,7 @@ function newMigration(
     destNodeId,
     old: sizing(instance.flavor, instance.overhead, instance.volumeBacked, instance.pciDevices),
     new: sizing(flavor, overhead, instance.volumeBacked, pciDevices),
-    status: 'pre-migrating',
+    status: initialStatus(request.moveType),
     sequence: 0,
     fingerprint: print,
     version: 1,
@@ -147,26 +159,20 @@ function newMigration(
  * The test is the instance claim's: the new size against the destination's limits.
  */
 export async function claimMove(store: Store, destNodeId: string, request: MoveRequest): Promise<MoveResult> {
-  // Refused before anything is read or written: the request alone says it (rule M6).
-  if (destNodeId === request.sourceNodeId && !mayStayOnNode(request.moveType)) {
-    throw new InvalidMove(
-      `Instance ${request.instanceUuid} is already on node ${destNodeId}: a move of type ${request.moveType} needs another node as its destination; only a resize may stay on the same node.`,
-    );
-  }
+  refuseFromRequest(destNodeId, request);
   const print = fingerprint({ destNodeId, ...request });
   return withRetry<MoveResult, Migration>(store, async (context) => {
     const [existing, item] = await readItems(store, [
       migrationKey(request.migrationId),
       instanceKey(request.sourceNodeId, request.instanceUuid),
     ]);
-    if (existing) {
-      const m = migrationOf(existing);
-      if (m.fingerprint === print) return { created: movedByMe(context.intended, m), migration: m };
-      throw new InstanceConflict(`Migration ${request.migrationId} already exists with a different request.`);
-    }
+    // A migration made by another request is a conflict, unless this claim re-targets it (rule L4).
+    const found = existing ? migrationOf(existing) : undefined;
+    if (found?.fingerprint === print) return { created: movedByMe(context.intended, found), migration: found };
+    const previous = found && retargetable(found, request, destNodeId);
     if (!item) throw new InstanceNotFound(request.sourceNodeId, request.instanceUuid);
     const instance = instanceRecordOf(item);
-    if (instance.migrationId) {
+    if (instance.migrationId && instance.migrationId !== previous?.migrationId) {
       throw new InstanceConflict(
         `Instance ${instance.instanceUuid} is already moving (migration ${instance.migrationId}).`,
       );
@@ -187,17 +193,20 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     // The destination fits the new size afresh; the source keeps the instance's topology (rule NS5).
     const numa = numaRequestOf({ ...request, flavor });
     const fit = numa ? await fitFresh(store, destNodeId, numa, { ...request, ...sized }) : undefined;
-    const migration: NumaMigration = {
+    const claimed: NumaMigration = {
       ...newMigration(request, destNodeId, instance, print, pci?.chosen ?? []),
       ...(oldSide(instance) || fit ? { numa: { old: oldSide(instance), new: sideOf(fit) } } : {}),
     };
+    const migration: NumaMigration = previous ? { ...retargeted(previous, claimed), numa: claimed.numa } : claimed;
+    const claimItems = [
+      ...moveClaimItems(store, migration, instance, request.limits, pci),
+      ...(fit?.kind === 'fitted' ? claimCellWrites(store, destNodeId, fit) : []),
+    ];
+    const released = previous ? await retargetItems(store, claimItems, previous, migration, instance) : undefined;
     const write = {
-      items: [
-        ...moveClaimItems(store, migration, instance, request.limits, pci),
-        ...(fit?.kind === 'fitted' ? claimCellWrites(store, destNodeId, fit) : []),
-      ],
+      items: released?.items ?? claimItems,
       intent: migration,
-      devices: pci ? [takeUpkeep(store, destNodeId, pci, 'forget')] : [],
+      devices: [...(pci ? [takeUpkeep(store, destNodeId, pci, 'forget')] : []), ...(released?.devices ?? [])],
       // Whatever raced (the migration, the instance, a device), the destination's devices are read anew.
       forgetOnRace: destNodeId,
     };
@@ -213,6 +222,17 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
         throw refusalError(destNodeId, outcome);
     }
   });
+}
+
+/** Refusals the request alone decides, before anything is read or written (rules M6, L3). */
+function refuseFromRequest(destNodeId: string, request: MoveRequest): void {
+  if (destNodeId === request.sourceNodeId && !mayStayOnNode(request.moveType)) {
+    throw new InvalidMove(
+      `Instance ${request.instanceUuid} is already on node ${destNodeId}: a move of type ${request.moveType} needs another node as its destination; only a resize may stay on the same node.`,
+    );
+  }
+  const pciReason = livePciRefusal(request.moveType, request.pciRequests);
+  if (pciReason) throw new InsufficientResources(refusalMessage([pciReason]), [pciReason]);
 }
 
 /**

@@ -184,19 +184,35 @@ export interface NodePage {
   after?: string;
 }
 
+/** Where a page of node ids lies in nodeId order: after `after` (exclusive), up to `last` (inclusive). */
+export interface NodeRange {
+  after?: string;
+  last?: string;
+}
+
+export interface NodeIdPage {
+  nodeIds: string[];
+  /** The last nodeId of this page when more may follow: the next page starts after it. */
+  after?: string;
+}
+
 /**
- * One page of nodes in nodeId order, at most `limit`, after the node `after`: the keys from the keys-only
- * index (in its sort order, which is the nodeId's), the items from batched reads.
+ * One page of node ids in nodeId order, at most `limit`, from the keys-only index (its sort order is the
+ * nodeId's): one Query, no node item read, which is all an audit round's planning and its slices need.
  */
-export async function listNodePage(store: Store, limit: number, after?: string): Promise<NodePage> {
+export async function listNodeIdPage(store: Store, limit: number, range: NodeRange = {}): Promise<NodeIdPage> {
+  const { after, last } = range;
   const page = await withRetry(store, () =>
     store.doc.send(
       new QueryCommand({
         TableName: store.tableName,
         IndexName: NODE_INDEX.name,
-        KeyConditionExpression: '#p = :p',
-        ExpressionAttributeNames: { '#p': NODE_INDEX.partition },
-        ExpressionAttributeValues: { ':p': 'NODE' },
+        KeyConditionExpression: last === undefined ? '#p = :p' : '#p = :p AND #s <= :last',
+        ExpressionAttributeNames: {
+          '#p': NODE_INDEX.partition,
+          ...(last === undefined ? {} : { '#s': NODE_INDEX.sort }),
+        },
+        ExpressionAttributeValues: { ':p': 'NODE', ...(last === undefined ? {} : { ':last': last }) },
         Limit: limit,
         // A page of an index starts after an item named by the index's key and the table's.
         ...(after === undefined
@@ -205,10 +221,19 @@ export async function listNodePage(store: Store, limit: number, after?: string):
       }),
     ),
   );
-  const keys = (page.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
-  const nodes = await readNodes(store, keys);
-  const last = page.LastEvaluatedKey?.[NODE_INDEX.sort];
-  return { nodes, ...(last === undefined ? {} : { after: String(last) }) };
+  const nodeIds = (page.Items ?? []).map((item) => String(item[NODE_INDEX.sort]));
+  const next = page.LastEvaluatedKey?.[NODE_INDEX.sort];
+  return { nodeIds, ...(next === undefined ? {} : { after: String(next) }) };
+}
+
+/** One page of nodes in nodeId order, at most `limit`, after the node `after`: the ids, then the items in batches. */
+export async function listNodePage(store: Store, limit: number, after?: string): Promise<NodePage> {
+  const page = await listNodeIdPage(store, limit, { after });
+  const nodes = await readNodes(
+    store,
+    page.nodeIds.map((nodeId) => nodeKey(nodeId)),
+  );
+  return { nodes, ...(page.after === undefined ? {} : { after: page.after }) };
 }
 
 /** Every node, in nodeId order, page after page. */
