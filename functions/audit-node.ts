@@ -12,8 +12,15 @@ export const handler = httpHandler(OPERATIONS.auditNode, async (event) => {
   const body = parseBody(auditSchema, event);
   const result = await auditNodeAndHolds(runtime().store, nodeId, body);
   reportDrift(nodeId, result);
-  const { node, drift, unknownInstances, missingInstances, releasedHolds } = result;
-  return json(200, { node: nodeView(node), drift, unknownInstances, missingInstances, releasedHolds });
+  const { node, drift, unknownInstances, missingInstances, releasedHolds, numa } = result;
+  return json(200, {
+    node: nodeView(node),
+    drift,
+    unknownInstances,
+    missingInstances,
+    releasedHolds,
+    ...(numa ? { numa } : {}),
+  });
 });
 
 /**

@@ -7,7 +7,9 @@ import { putNode } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.putNode, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
-  const { pciDevices, ...inventory } = parseBody(inventorySchema, event);
-  const { created, node } = await putNode(runtime().store, nodeId, inventory, pciDevices);
+  const { pciDevices, numaTopology, ...inventory } = parseBody(inventorySchema, event);
+  // Left out, the node reports no topology: cells that hold nothing go (rule NS2).
+  const numa = numaTopology?.cells ?? [];
+  const { created, node } = await putNode(runtime().store, nodeId, inventory, pciDevices, { numa });
   return json(created ? 201 : 200, nodeView(node));
 });

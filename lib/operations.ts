@@ -105,7 +105,7 @@ export const OPERATIONS = {
     description:
       'Tracked usage is kept: if the inventory shrinks below it, free values go negative and claims are refused until usage falls.',
     errors: ['ValidationError'],
-    access: CHANGE,
+    access: { table: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'] },
     lambda: BEHIND_API,
   },
   getNode: {
@@ -114,7 +114,7 @@ export const OPERATIONS = {
     entry: 'get-node',
     summary: 'A node',
     errors: ['ValidationError', 'NodeNotFound'],
-    access: { table: ['GetItem'] },
+    access: { table: ['Query'] },
     lambda: BEHIND_API,
   },
   deleteNode: {
@@ -189,7 +189,7 @@ export const OPERATIONS = {
       'InstanceConflict',
       'InvalidMove',
     ],
-    access: { table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'] },
+    access: { table: ['BatchGetItem', 'Query', 'PutItem', 'UpdateItem'] },
     lambda: BEHIND_API,
   },
   dropMoveClaim: {
@@ -227,7 +227,7 @@ export const OPERATIONS = {
     entry: 'audit-node',
     summary: "Recount the node and repair drift (Nova's update_available_resource)",
     errors: ['ValidationError', 'NodeNotFound'],
-    access: CHANGE,
+    access: { table: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'] },
     lambda: BEHIND_API,
   },
   consumeStatusUpdates: {

@@ -1,5 +1,13 @@
 import * as z from 'zod';
 import { consumesNothing, INVENTORY_DEFAULTS, MOVE_TYPES, STATUSES, VM_STATES, type VmState } from '../domain';
+import {
+  extraSpecsSchema,
+  guestTopologySchema,
+  imageSchema,
+  numaLimitsSchema,
+  numaTopologySchema,
+  oneNumaForm,
+} from './numa-schemas';
 
 // Upper bound for counts: far above any real host (a billion MB is ~950 TB), and low enough that sums
 // of many claims stay exact in a double.
@@ -66,6 +74,7 @@ export const inventorySchema = z.strictObject({
     .refine((ds) => new Set(ds.map((d) => d.address)).size === ds.length, {
       message: 'device addresses must be unique',
     }),
+  numaTopology: numaTopologySchema.optional(),
 });
 
 const pciRequest = z.strictObject({
@@ -90,6 +99,7 @@ const flavor = z.strictObject({
   rootGb: count,
   ephemeralGb: count.default(0),
   swapMb: count.default(0),
+  extraSpecs: extraSpecsSchema,
 });
 const overhead = z.strictObject({ memoryMb: count.default(0), diskGb: count.default(0), vcpus: count.default(0) });
 const limits = z
@@ -97,6 +107,7 @@ const limits = z
     memoryMb: limit.nullable().optional(),
     diskGb: limit.nullable().optional(),
     vcpus: limit.nullable().optional(),
+    numaTopology: numaLimitsSchema,
   })
   .default({});
 
@@ -127,7 +138,10 @@ export const claimSchema = z
     // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (rule M9).
     vmState: z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }).default('building'),
     taskState: taskState.nullable().default('scheduling'),
+    image: imageSchema,
+    numaTopology: guestTopologySchema,
   })
+  .refine(oneNumaForm.check, { message: oneNumaForm.message, path: ['numaTopology'] })
   .refine((b) => !consumesNothing(b), {
     message:
       'shelved_offloaded consumes nothing unless it is being unshelved: taskState must be spawning or unshelving',
@@ -160,6 +174,12 @@ export const moveClaimSchema = z
     overhead: overhead.optional(),
     limits,
     pciRequests,
+    image: imageSchema,
+    numaTopology: guestTopologySchema,
+  })
+  .refine((b) => oneNumaForm.check({ ...b, flavor: b.newFlavor }), {
+    message: oneNumaForm.message,
+    path: ['numaTopology'],
   })
   .refine((b) => b.moveType !== 'resize' || b.newFlavor !== undefined, {
     message: 'a resize needs newFlavor',

@@ -2,7 +2,7 @@ import { nodeView, type Amounts, type InstanceRecord, type Migration, type NodeS
 
 /** The instance record as clients see it: the claim's figures and the instance's state. */
 export function instanceView(record: InstanceRecord) {
-  const { fingerprint: _fingerprint, ...rest } = record;
+  const { fingerprint: _fingerprint, numaTaken: _taken, ...rest } = record;
   return rest;
 }
 
@@ -32,7 +32,15 @@ export function migrationView(m: Migration) {
 
 /** What a move claim took on its destination, in the shape of an instance claim. */
 export function moveClaimView(m: Migration, node?: NodeState) {
-  const claim = { nodeId: m.destNodeId, instanceUuid: m.instanceUuid, ...m.new.amounts, pciDevices: m.new.pciDevices };
+  // The destination's fitted topology, when the move asked for NUMA (rule NS5).
+  const numa = (m as { numa?: { new?: { topology: unknown } } }).numa?.new;
+  const claim = {
+    nodeId: m.destNodeId,
+    instanceUuid: m.instanceUuid,
+    ...m.new.amounts,
+    pciDevices: m.new.pciDevices,
+    ...(numa ? { numaTopology: numa.topology } : {}),
+  };
   return node ? { ...claim, node: nodeView(node) } : claim;
 }
 

@@ -36,12 +36,22 @@ export {
   refusalReasons,
   type ClaimPlan,
   type ClaimRequest,
+  type GuestTopology,
   type InstanceRecord,
+  type NumaAsk,
+  type NumaTaken,
   type PciRequest,
   type ResourceGuard,
   type Sized,
 } from './claim';
-export { nodeView, type NodeState, type NodeView } from './node-view';
+export {
+  nodeView,
+  numaCellView,
+  type NodeState,
+  type NodeView,
+  type NumaCellState,
+  type NumaCellView,
+} from './node-view';
 export {
   FINAL,
   IN_PROGRESS,

@@ -2,6 +2,28 @@ import { nodeLimits, type Inventory } from './inventory';
 import { currentWorkload, ioWorkload, runningVms, type Stats } from './stats';
 import type { PciPool } from './pci';
 import type { Amounts } from './resources';
+import type { HostCell } from './numa-types';
+
+/** A host NUMA cell as the ledger holds it; `reported` false once the inventory dropped it while it held usage. */
+export interface NumaCellState extends HostCell {
+  reported: boolean;
+}
+
+export interface NumaCellView {
+  id: number;
+  cpuset: number[];
+  pcpuset: number[];
+  memoryMb: number;
+  siblings: number[][];
+  cpuUsage: number;
+  memoryUsageMb: number;
+  pinnedCpus: number[];
+  mempages: { sizeKb: number; total: number; reserved: number; used: number }[];
+  /** Pinned CPUs the inventory no longer reports: pinned until released (rule NS2). */
+  unknownPinnedCpus?: number[];
+  /** Present (false) for a cell the inventory no longer reports that still holds usage. */
+  reported?: false;
+}
 
 /** A node as the ledger holds it: inventory, usage (reserved included) and the stats counters. */
 export interface NodeState extends Inventory {
@@ -11,6 +33,8 @@ export interface NodeState extends Inventory {
   generation: number;
   /** Keyed by poolKey(); a pool whose devices are all gone stays with count 0 until the next inventory. */
   pciPools: Record<string, PciPool>;
+  /** The NUMA cells, when they were read with the node (none: the node reports no topology). */
+  numaCells?: NumaCellState[];
 }
 
 export interface NodeView extends Inventory {
@@ -26,11 +50,31 @@ export interface NodeView extends Inventory {
   stats: Stats;
   pciDevicePools: PciPool[];
   generation: number;
+  numaTopology?: { cells: NumaCellView[] };
+}
+
+export function numaCellView(cell: NumaCellState): NumaCellView {
+  const { id, cpuset, pcpuset, memoryMb, siblings, cpuUsage, memoryUsageMb, pinnedCpus, pagesUsed } = cell;
+  const known = new Set(pcpuset);
+  const unknown = pinnedCpus.filter((c) => !known.has(c));
+  return {
+    id,
+    cpuset,
+    pcpuset,
+    memoryMb,
+    siblings,
+    cpuUsage,
+    memoryUsageMb,
+    pinnedCpus,
+    mempages: cell.mempages.map((p) => ({ ...p, used: pagesUsed[String(p.sizeKb)] ?? 0 })),
+    ...(unknown.length ? { unknownPinnedCpus: unknown } : {}),
+    ...(cell.reported ? {} : { reported: false as const }),
+  };
 }
 
 /** The node as clients see it. Free values ignore ratios and may be negative (rules N5, N6). */
 export function nodeView(node: NodeState): NodeView {
-  const { nodeId, used, stats, generation, pciPools, ...inventory } = node;
+  const { nodeId, used, stats, generation, pciPools, numaCells, ...inventory } = node;
   const limits = nodeLimits(inventory);
   return {
     nodeId,
@@ -49,5 +93,6 @@ export function nodeView(node: NodeState): NodeView {
       .map((k) => pciPools[k] as PciPool)
       .filter((p) => p.count > 0),
     generation,
+    ...(numaCells?.length ? { numaTopology: { cells: numaCells.map(numaCellView) } } : {}),
   };
 }

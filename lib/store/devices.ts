@@ -1,5 +1,6 @@
 // PCI device items: reading a node's devices, a short-lived copy per node, and the writes of device changes.
 import {
+  claimable,
   allocate,
   applyChanges,
   busyCondition,
@@ -21,6 +22,7 @@ import type { DeviceUpkeep, NamedItem, Reasons, TransactItem } from './commit';
 import { DEVICE_PREFIX, deviceItem, deviceKey, deviceOf, inventoryOf, nodeKey, usedOf } from './items';
 import { plain } from './plain';
 import { readNodePartition } from './query';
+import { Contended } from './retry';
 
 /**
  * The node item and its devices in one strongly consistent Query: they sort next to each other
@@ -119,17 +121,28 @@ export async function takeDevices(
   store: Store,
   nodeId: string,
   request: Sized & { instanceUuid: string },
+  given?: string[],
 ): Promise<DeviceTake> {
   const cache = store.devices;
+  // `given`: a NUMA fit chose the devices within its cells' affinity (rule NS3); they must still be free.
+  const pick = (ds: Map<string, PciDevice>) =>
+    given
+      ? given.every((a) => {
+          const d = ds.get(a);
+          return d !== undefined && claimable(d, ds);
+        })
+        ? given
+        : undefined
+      : (choose(cache.withoutTaking(nodeId, ds), request.pciRequests) ?? choose(ds, request.pciRequests));
   let devices = cache.fresh(nodeId);
-  let chosen =
-    devices &&
-    (choose(cache.withoutTaking(nodeId, devices), request.pciRequests) ?? choose(devices, request.pciRequests));
+  let chosen = devices && pick(devices);
   let node: Record<string, unknown> | undefined;
   if (!chosen) {
     ({ node, devices } = await readNodeAndDevices(store, nodeId));
     if (!node) throw new NodeNotFound(nodeId);
-    chosen = choose(cache.withoutTaking(nodeId, devices), request.pciRequests) ?? choose(devices, request.pciRequests);
+    chosen = pick(devices);
+    // Taken since the fit read them: the claim fits again.
+    if (!chosen && given) throw new Contended('a device the NUMA fit chose was taken');
   }
   if (!chosen || !devices) {
     const item = node ?? {};

@@ -25,6 +25,7 @@ import {
   type HoldItem,
 } from './items';
 import { changeMigrationStatus } from './migration-status';
+import { cellReleases } from './numa-cells';
 import { readNodePartition } from './query';
 import { withRetry, type RetryContext } from './retry';
 import { RELEASE_WINDOW_S, tombstoneUpdate } from './tombstone';
@@ -182,6 +183,7 @@ export function releaseItems(
       }),
     },
     ...(pci?.devices ?? []),
+    ...cellReleases(store, before.nodeId, before.numaTaken),
   ];
 }
 

@@ -118,6 +118,9 @@ export function instanceRecordOf(item: Record<string, unknown>): InstanceRecord 
   for (const f of RECORD_FIELDS) record[f] = item[f] ?? null;
   record.pciDevices = (item.pciDevices as string[] | undefined) ?? [];
   if (record.migrationId === null) delete record.migrationId;
+  // Only a claim that asked for NUMA has these (null on a node without a topology, rule H5).
+  if (item.numaTopology !== undefined) record.numaTopology = item.numaTopology;
+  if (Array.isArray(item.numaTaken)) record.numaTaken = item.numaTaken as InstanceRecord['numaTaken'];
   return record as unknown as InstanceRecord;
 }
 
@@ -130,6 +133,8 @@ export interface HoldItem {
   diskGb: number;
   vcpus: number;
   pciDevices: string[];
+  /** What the hold takes from the node's NUMA cells (its side of the move, rule NS5). */
+  numaTaken?: InstanceRecord['numaTaken'];
   /** When the hold was taken (ms since the epoch), for the audit's stale-hold rule L6; older holds lack it. */
   heldAt?: number;
 }
@@ -148,6 +153,7 @@ export function holdOf(item: Record<string, unknown>): HoldItem {
     diskGb: Number(item.diskGb),
     vcpus: Number(item.vcpus),
     pciDevices: (item.pciDevices as string[] | undefined) ?? [],
+    ...(Array.isArray(item.numaTaken) ? { numaTaken: item.numaTaken as InstanceRecord['numaTaken'] } : {}),
     ...(item.heldAt === undefined ? {} : { heldAt: Number(item.heldAt) }),
   };
 }

@@ -6,6 +6,7 @@ import type { Store } from './client';
 import type { DeviceUpkeep, NamedItem } from './commit';
 import { deviceWrites, giveBackDevices } from './devices';
 import { holdKey, holdOf, migrationItem } from './items';
+import { cellReleases } from './numa-cells';
 import { nodeUpdate } from './writes';
 
 /** The migration a claim re-targets, or a conflict (InstanceConflict) when the claim cannot re-target it. */
@@ -79,6 +80,8 @@ export async function retargetItems(
       item: nodeUpdate(store, former, { amounts: scale(hold, -1), tracked: -1, pools: pci?.pools }),
     },
     ...(pci ? deviceWrites(store, former, pci.changes).map((d) => ({ ...d, name: `${d.name}@former` })) : []),
+    // Its NUMA cells too (rule NS5), named apart from the new destination's.
+    ...cellReleases(store, former, hold.numaTaken).map((c) => ({ ...c, name: `${c.name}@former` })),
   );
   return { items, devices: pci ? [pci.upkeep] : [] };
 }

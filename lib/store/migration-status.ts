@@ -14,6 +14,8 @@ import type { Store } from './client';
 import { commitOrStartOver, type DeviceUpkeep, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices } from './devices';
 import { holdItem, holdKey, instanceItem, instanceKey, migrationItem, ownerKey } from './items';
+import { cellReleases } from './numa-cells';
+import { numaRecordFields, numaSide } from './numa-claim';
 import { getMigrationAndCopy, holdingsFromCopy, holdingsNow, type Holdings } from './reads';
 import { Contended, withRetry, type RetryContext } from './retry';
 import { nodeUpdate } from './writes';
@@ -131,6 +133,9 @@ async function moveHolds(
   for (const h of plan.freed) {
     const addresses = m[h.size].pciDevices;
     if (addresses.length) freed.set(h.nodeId, await giveBackDevices(store, h.nodeId, addresses, m.instanceUuid));
+    // Its NUMA cells too (rule NS5): confirm gives back the old pins, revert the new.
+    const cells = cellReleases(store, h.nodeId, numaSide(m, h.size)?.taken);
+    items.push(...cells.map((c) => ({ ...c, name: `${c.name}@${h.nodeId}` })));
   }
   for (const [nodeId, change] of plan.nodes) {
     const pci = freed.get(nodeId);
@@ -195,6 +200,7 @@ function holdWrites(store: Store, m: Migration, remove: Holding[], create: Holdi
             role,
             ...m[h.size].amounts,
             pciDevices: m[h.size].pciDevices,
+            numaTaken: numaSide(m, h.size)?.taken,
             heldAt: Date.now(),
           }),
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -251,8 +257,10 @@ function recordWrites(
 /** The record as it arrives where `arriving` puts it, in that side's size; unlinked when the move ends. */
 function movedRecord(m: Migration, record: InstanceRecord, arriving: Holding, final: boolean): InstanceRecord {
   const size = m[arriving.size];
+  const { numaTopology: _topology, numaTaken: _taken, ...kept } = record;
   const moved: InstanceRecord = {
-    ...record,
+    ...kept,
+    ...numaRecordFields(numaSide(m, arriving.size)),
     nodeId: arriving.nodeId,
     flavor: size.flavor,
     overhead: size.overhead,

@@ -13,6 +13,7 @@ import {
   type InstanceRecord,
   type LimitOverrides,
   type Migration,
+  type NumaAsk,
   type MoveType,
   type Overhead,
   type PciRequest,
@@ -33,22 +34,24 @@ import {
   migrationKey,
   migrationOf,
 } from './items';
+import { cellReleases } from './numa-cells';
+import { claimCellWrites, fitFresh, numaRequestOf, numaSide, oldSide, sideOf, type NumaMigration } from './numa-claim';
 import { retargetable, retargetItems } from './live-migration';
 import { classifyMoveClaim, refusalError } from './outcomes';
 import { readItems } from './reads';
 import { Contended, withRetry } from './retry';
 import { guardConditions, nodeUpdate } from './writes';
 
-export interface MoveRequest {
+export interface MoveRequest extends Partial<Pick<NumaAsk, 'image' | 'numaTopology'>> {
   migrationId: string;
   instanceUuid: string;
   moveType: MoveType;
   sourceNodeId: string;
   /** Required for a resize; a migration, evacuation or live migration keeps the instance's flavor. */
-  newFlavor?: Flavor;
+  newFlavor?: NumaAsk['flavor'];
   /** The destination's overhead for the instance; the instance's current overhead when left out. */
   overhead?: Overhead;
-  limits: LimitOverrides;
+  limits: NumaAsk['limits'];
   pciRequests: PciRequest[];
 }
 
@@ -94,7 +97,16 @@ export function moveClaimItems(
         pools: pci?.pools,
       }),
     },
-    created('hold:new', holdItem({ ...hold, ...next.amounts, pciDevices: next.pciDevices, heldAt: Date.now() })),
+    created(
+      'hold:new',
+      holdItem({
+        ...hold,
+        ...next.amounts,
+        pciDevices: next.pciDevices,
+        numaTaken: numaSide(migration, 'new')?.taken,
+        heldAt: Date.now(),
+      }),
+    ),
     created('migration', migrationItem(migration, linkedRecord(instance, migration.migrationId))),
     {
       name: 'instance',
@@ -178,9 +190,18 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     const pci = request.pciRequests.length
       ? await takeDevices(store, destNodeId, { ...sized, instanceUuid: instance.instanceUuid })
       : undefined;
-    const claimed = newMigration(request, destNodeId, instance, print, pci?.chosen ?? []);
-    const migration = previous ? retargeted(previous, claimed) : claimed;
-    const claimItems = moveClaimItems(store, migration, instance, request.limits, pci);
+    // The destination fits the new size afresh; the source keeps the instance's topology (rule NS5).
+    const numa = numaRequestOf({ ...request, flavor });
+    const fit = numa ? await fitFresh(store, destNodeId, numa, { ...request, ...sized }) : undefined;
+    const claimed: NumaMigration = {
+      ...newMigration(request, destNodeId, instance, print, pci?.chosen ?? []),
+      ...(oldSide(instance) || fit ? { numa: { old: oldSide(instance), new: sideOf(fit) } } : {}),
+    };
+    const migration: NumaMigration = previous ? { ...retargeted(previous, claimed), numa: claimed.numa } : claimed;
+    const claimItems = [
+      ...moveClaimItems(store, migration, instance, request.limits, pci),
+      ...(fit?.kind === 'fitted' ? claimCellWrites(store, destNodeId, fit) : []),
+    ];
     const released = previous ? await retargetItems(store, claimItems, previous, migration, instance) : undefined;
     const write = {
       items: released?.items ?? claimItems,
@@ -247,6 +268,7 @@ export async function dropMoveClaim(
       },
       { name: 'node', item: nodeUpdate(store, nodeId, { amounts: scale(hold, -1), tracked: -1, pools: pci?.pools }) },
       ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),
+      ...cellReleases(store, nodeId, hold.numaTaken),
     ];
     await commitOrStartOver(store, context, { items, devices: pci ? [pci.upkeep] : [] });
     return true;

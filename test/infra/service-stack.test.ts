@@ -12,7 +12,8 @@ import { CONSUMER_TIMEOUT, HTTP_TIMEOUT } from '../../infra/service-stack';
 import { MAX_RECEIVE_COUNT, transientBoundSeconds, VISIBILITY_TIMEOUT_SECONDS } from '../../lib/status-retry';
 import { synthesize, type Synthesized } from './synth';
 
-const MAX_BUNDLE_KB = 300;
+// The claim bundles carry the NUMA fit (issue 14): about 15 KB minified above what they were.
+const MAX_BUNDLE_KB = 330;
 // A template's properties are whatever CloudFormation takes: the tests read them as loosely as the template is.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = Record<string, any>;
