@@ -75,6 +75,8 @@ export {
   STALE_HOLD_DEFAULT_MS,
   isStaleHold,
   livePciRefusal,
+  livePageSizeRefusal,
+  LIVE_PAGE_SIZE_REASON,
   retargetDecision,
   retargeted,
   type RetargetDecision,

@@ -2,6 +2,7 @@
 // claim of the same migration re-targets it, and which holds an audit finds stale. Pure.
 import type { PciRequest } from './claim';
 import type { Migration, MoveType } from './migration';
+import type { FittedTopology } from './numa-types';
 
 /** Nova's reason (claims.py, MoveClaim._test_pci); refusalMessage adds the final dot, hence Nova's "..". */
 export const LIVE_PCI_REASON = 'Non-VIF related PCI requests are not supported for live migration.';
@@ -13,6 +14,22 @@ export const LIVE_PCI_REASON = 'Non-VIF related PCI requests are not supported f
 export function livePciRefusal(moveType: MoveType, requests: readonly PciRequest[]): string | undefined {
   if (moveType !== 'live-migration') return undefined;
   return requests.some((r) => r.aliasName !== undefined) ? LIVE_PCI_REASON : undefined;
+}
+
+/** Nova's reason (claims.py, MoveClaim._test_live_migration_page_size); refused with the same "..". */
+export const LIVE_PAGE_SIZE_REASON = 'Requested page size is different from current page size.';
+
+/**
+ * Rule L5: a live guest keeps its memory backing, so the destination's fresh fit must give its first cell
+ * the page size the guest has now. Nova compares the first cells only, and so do we.
+ */
+export function livePageSizeRefusal(
+  moveType: MoveType,
+  current: FittedTopology | null | undefined,
+  fitted: FittedTopology | null | undefined,
+): string | undefined {
+  if (moveType !== 'live-migration' || !current?.cells[0] || !fitted?.cells[0]) return undefined;
+  return current.cells[0].pagesizeKb === fitted.cells[0].pagesizeKb ? undefined : LIVE_PAGE_SIZE_REASON;
 }
 
 export type RetargetDecision = { kind: 'retarget' } | { kind: 'conflict'; reason: string };

@@ -4,6 +4,7 @@ import {
   fingerprint,
   initialStatus,
   instanceUsage,
+  livePageSizeRefusal,
   livePciRefusal,
   mayStayOnNode,
   refusalMessage,
@@ -193,6 +194,8 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     // The destination fits the new size afresh; the source keeps the instance's topology (rule NS5).
     const numa = numaRequestOf({ ...request, flavor });
     const fit = numa ? await fitFresh(store, destNodeId, numa, { ...request, ...sized }) : undefined;
+    const pageReason = livePageSizeRefusal(request.moveType, instance.numaTopology, sideOf(fit)?.topology);
+    if (pageReason) throw new InsufficientResources(refusalMessage([pageReason]), [pageReason]);
     const claimed: NumaMigration = {
       ...newMigration(request, destNodeId, instance, print, pci?.chosen ?? []),
       ...(oldSide(instance) || fit ? { numa: { old: oldSide(instance), new: sideOf(fit) } } : {}),

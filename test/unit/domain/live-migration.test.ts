@@ -1,9 +1,11 @@
 // Live migration's pure rules: the refusal of flavor-alias devices (L3), when a claim re-targets (L4), what
-// a re-target keeps (L4) and which holds are stale (L6).
+// a re-target keeps (L4), the page-size check (L5) and which holds are stale (L6).
 import {
   initialStatus,
   isStaleHold,
+  LIVE_PAGE_SIZE_REASON,
   LIVE_PCI_REASON,
+  livePageSizeRefusal,
   livePciRefusal,
   MOVE_TYPES,
   refusalMessage,
@@ -124,5 +126,21 @@ describe('stale holds (rule L6)', () => {
     ['not listed, of unknown age', { migrationId: 'M2' }, true],
   ])('a hold %s: stale %s', (_what, hold, stale) => {
     expect(isStaleHold(hold, new Set(['M1']), now, age)).toBe(stale);
+  });
+});
+
+describe('the page size of a live migration (rule L5)', () => {
+  const topology = (pagesizeKb: number | null) => ({
+    cells: [{ id: 0, memoryMb: 1024, pagesizeKb, cpuset: [], pcpuset: [0], cpuPinning: { 0: 1 }, cpusetReserved: [] }],
+  });
+  test.each([
+    ['another size on the first cell', 'live-migration', topology(1048576), topology(2048), LIVE_PAGE_SIZE_REASON],
+    ['the same size', 'live-migration', topology(2048), topology(2048), undefined],
+    ['no size asked on either side', 'live-migration', topology(null), topology(null), undefined],
+    ['a guest without NUMA', 'live-migration', null, topology(2048), undefined],
+    ['no fit on the destination (no topology there)', 'live-migration', topology(2048), null, undefined],
+    ['a resize, which may change the size', 'resize', topology(1048576), topology(2048), undefined],
+  ] as const)('%s', (_what, moveType, current, fitted, expected) => {
+    expect(livePageSizeRefusal(moveType, current, fitted)).toBe(expected);
   });
 });
