@@ -1,5 +1,5 @@
 // NUMA over HTTP on DynamoDB Local: the inventory, the worked examples of the spec as claims, releases and
-// moves (docs/store.md rules S20-S25), the race for the last pCPUs and faults. Every scenario ends with the
+// moves (docs/store.md rules NS1-NS6), the race for the last pCPUs and faults. Every scenario ends with the
 // ledger exact, the cells included (usage and pins equal to the sum of the records and holds).
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { runtime } from '../../lib/api/runtime';
