@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { ApiClient } from '../lib/client/api-client';
 import { parseFlavor, positionals, required, UsageError, type Args } from './args';
 import { nodesTable, nodeText, usageLine, type InstanceRecord, type NodeView } from './node-text';
+import { extraSpecsOf, fittedText, guestTopologyOf } from './numa-text';
 import { fmt, type Style } from './render';
 
 export interface Io {
@@ -126,9 +127,12 @@ async function claim(ctx: Context, words: string[]) {
   const [nodeId = ''] = positionals(words, ['NODE'], 'claim NODE --flavor VCPUS:MB:GB [--uuid UUID]');
   const { args } = ctx;
   const chosen = args.options.has('uuid') ? undefined : randomUUID();
+  const flavor = parseFlavor(required(args, 'flavor', 'VCPUS:MEMORY_MB:ROOT_GB, e.g. 2:2048:20'));
+  const numa = await numaRequest(ctx);
   const request: Record<string, unknown> = {
     instanceUuid: args.options.get('uuid') ?? chosen,
-    flavor: parseFlavor(required(args, 'flavor', 'VCPUS:MEMORY_MB:ROOT_GB, e.g. 2:2048:20')),
+    flavor: numa.extraSpecs ? { ...flavor, extraSpecs: numa.extraSpecs } : flavor,
+    ...(numa.numaTopology ? { numaTopology: numa.numaTopology } : {}),
   };
   if (args.flags.has('volume-backed')) request.volumeBacked = true;
   if (args.options.has('project')) request.projectId = args.options.get('project');
@@ -150,8 +154,20 @@ async function claim(ctx: Context, words: string[]) {
       status === 201
         ? `Claimed ${body.instanceUuid} on ${nodeId}: ${what}.`
         : `Already claimed (a retry): ${body.instanceUuid} on ${nodeId}: ${what}.`;
-    return body.node ? `${head}\n${usageLine(body.node)}` : head;
+    return [head, fittedText(body.numaTopology), body.node ? usageLine(body.node) : undefined]
+      .filter((line) => line !== undefined)
+      .join('\n');
   });
+}
+
+/** A claim's NUMA request: the guest topology of --numa FILE, or --hw KEY=VALUE as the flavor's extra specs. */
+async function numaRequest(ctx: Context): Promise<{ numaTopology?: object; extraSpecs?: Record<string, string> }> {
+  const file = ctx.args.options.get('numa');
+  const hw = ctx.args.lists.get('hw') ?? [];
+  if (file !== undefined && hw.length > 0)
+    throw new UsageError('give the NUMA request either as --numa FILE or as --hw KEY=VALUE, not both');
+  if (file !== undefined) return { numaTopology: guestTopologyOf(file, await readJsonFile(ctx, file)) };
+  return hw.length > 0 ? { extraSpecs: extraSpecsOf(hw) } : {};
 }
 
 async function release(ctx: Context, words: string[]) {
