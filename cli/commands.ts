@@ -56,6 +56,9 @@ async function call(
 
 const seg = encodeURIComponent;
 
+/** The lines that are there, one per line. */
+const lines = (...parts: Array<string | undefined>) => parts.filter((line) => line !== undefined).join('\n');
+
 /** With --json, the answer as the API gave it; otherwise the text. */
 function show(ctx: Context, body: unknown, text: () => string): void {
   if (ctx.args.flags.has('json')) ctx.io.out(JSON.stringify(body ?? null, null, 2));
@@ -154,9 +157,7 @@ async function claim(ctx: Context, words: string[]) {
       status === 201
         ? `Claimed ${body.instanceUuid} on ${nodeId}: ${what}.`
         : `Already claimed (a retry): ${body.instanceUuid} on ${nodeId}: ${what}.`;
-    return [head, fittedText(body.numaTopology), body.node ? usageLine(body.node) : undefined]
-      .filter((line) => line !== undefined)
-      .join('\n');
+    return lines(head, fittedText(body.numaTopology), body.node ? usageLine(body.node) : undefined);
   });
 }
 
@@ -182,26 +183,34 @@ function migrationLine(m: Body): string {
 
 async function migrate(ctx: Context, words: string[]) {
   const usage =
-    'migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation|live-migration] [--flavor VCPUS:MB:GB] [--id MIGRATION]';
+    'migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation|live-migration] [--flavor VCPUS:MB:GB] [--id MIGRATION] [--numa FILE | --hw KEY=VALUE ...]';
   const [nodeId = ''] = positionals(words, ['NODE'], usage);
   const { args } = ctx;
   const flavor = args.options.get('flavor');
   if (flavor && args.options.get('type') === 'live-migration')
     throw new UsageError("a live migration keeps the instance's flavor: leave out --flavor");
+  const numa = await numaRequest(ctx);
+  if (numa.extraSpecs && !flavor) throw new UsageError("--hw gives the new flavor's extra specs: give --flavor too");
   const request = {
     migrationId: args.options.get('id') ?? `m-${randomUUID()}`,
     instanceUuid: required(args, 'instance', 'UUID'),
     sourceNodeId: required(args, 'from', 'SOURCE_NODE'),
     moveType: args.options.get('type') ?? (flavor ? 'resize' : 'migration'),
-    ...(flavor ? { newFlavor: parseFlavor(flavor) } : {}),
+    ...(flavor
+      ? { newFlavor: { ...parseFlavor(flavor), ...(numa.extraSpecs ? { extraSpecs: numa.extraSpecs } : {}) } }
+      : {}),
+    ...(numa.numaTopology ? { numaTopology: numa.numaTopology } : {}),
   };
   const { status, body } = await call(ctx, 'POST', `/nodes/${seg(nodeId)}/move-claims`, request);
   show(ctx, body, () => {
     const c = body.claim;
     const head = status === 201 ? 'Claimed' : 'Already claimed (a retry):';
-    return (
-      `${head} ${fmt(c.vcpus)} vCPU, ${fmt(c.memoryMb)} MB, ${fmt(c.diskGb)} GB on ${nodeId}.\n${migrationLine(body.migration)}` +
-      (c.node ? `\n${usageLine(c.node)}` : '')
+    const claimed = `${head} ${fmt(c.vcpus)} vCPU, ${fmt(c.memoryMb)} MB, ${fmt(c.diskGb)} GB on ${nodeId}.`;
+    return lines(
+      claimed,
+      migrationLine(body.migration),
+      fittedText(c.numaTopology),
+      c.node ? usageLine(c.node) : undefined,
     );
   });
 }

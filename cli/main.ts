@@ -20,9 +20,9 @@ export const USAGE = `Usage: capacity-tracker [--endpoint URL] [--json] COMMAND 
                                        e.g. --hw hw:cpu_policy=dedicated); shows the fitted cells
   release NODE UUID                    release everything the instance holds
   migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation|live-migration]
-        [--flavor VCPUS:MB:GB] [--id MIGRATION]
+        [--flavor VCPUS:MB:GB] [--id MIGRATION] [--numa TOPOLOGY.json | --hw KEY=VALUE ...]
                                        claim NODE as the destination of a move (a live migration
-                                       keeps the flavor, and starts accepted)
+                                       keeps the flavor, and starts accepted); --hw goes with --flavor
   status MIGRATION STATUS [--sequence N]
                                        a migration status update (finished, confirmed, reverted,
                                        or a live migration's queued, running, completed, ...)

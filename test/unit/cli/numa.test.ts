@@ -147,6 +147,59 @@ describe('NUMA claims', () => {
   });
 });
 
+describe('NUMA move claims', () => {
+  let fetchSpy: jest.SpyInstance;
+  const move = {
+    migration: {
+      migrationId: 'm1',
+      moveType: 'resize',
+      instanceUuid: UUID,
+      sourceNodeId: 'n0',
+      destNodeId: 'n1',
+      status: 'pre-migrating',
+      sequence: 0,
+    },
+    claim: {
+      nodeId: 'n1',
+      instanceUuid: UUID,
+      vcpus: 4,
+      memoryMb: 2048,
+      diskGb: 10,
+      pciDevices: [],
+      numaTopology: FITTED,
+    },
+  };
+  beforeEach(() => {
+    fetchSpy = jest.spyOn(globalThis, 'fetch').mockResolvedValue(new Response(JSON.stringify(move), { status: 201 }));
+  });
+  afterEach(() => fetchSpy.mockRestore());
+  const migrate = (...more: string[]) => ['migrate', 'n1', '--instance', UUID, '--from', 'n0', '--id', 'm1', ...more];
+
+  it("sends --hw as the new flavor's extra specs and prints the destination's fit", async () => {
+    const io = memoryIo();
+    expect(await main(migrate('--flavor', '4:2048:10', '--hw', 'hw:cpu_policy=dedicated'), io)).toBe(0);
+    const sent = JSON.parse(String((fetchSpy.mock.calls[0] as [URL, RequestInit])[1].body));
+    expect(sent.newFlavor.extraSpecs).toEqual({ 'hw:cpu_policy': 'dedicated' });
+    expect(sent.moveType).toBe('resize');
+    const text = io.stdout.join('\n').split('\n');
+    expect(text.slice(0, 2)).toEqual([
+      'Claimed 4 vCPU, 2,048 MB, 10 GB on n1.',
+      `Migration m1 (resize) of ${UUID} from n0 to n1: pre-migrating, sequence 0.`,
+    ]);
+    expect(text[2]).toBe('NUMA fit (thread policy prefer, emulator threads isolate)');
+  });
+
+  it('sends --numa as numaTopology, and refuses --hw without --flavor', async () => {
+    expect(await main(migrate('--numa', file('move.json', JSON.stringify(GUEST))), memoryIo())).toBe(0);
+    expect(JSON.parse(String((fetchSpy.mock.calls[0] as [URL, RequestInit])[1].body)).numaTopology).toEqual(GUEST);
+    fetchSpy.mockClear();
+    const io = memoryIo();
+    expect(await main(migrate('--hw', 'hw:numa_nodes=2'), io)).toBe(2);
+    expect(io.stderr).toEqual(["capacity-tracker: --hw gives the new flavor's extra specs: give --flavor too"]);
+    expect(fetchSpy).not.toHaveBeenCalled();
+  });
+});
+
 describe('node show with NUMA cells', () => {
   const cell = (id: number, more: Partial<NonNullable<NodeView['numaTopology']>['cells'][number]>) => ({
     id,
