@@ -18,19 +18,24 @@ const VALUE_OPTIONS = new Set([
   'id',
   'sequence',
   'port',
+  'numa',
 ]);
+// Options that may be given more than once, each value kept in order.
+const LIST_OPTIONS = new Set(['hw']);
 const FLAG_OPTIONS = new Set(['json', 'help', 'no-color', 'minimal', 'volume-backed']);
 const SHORT: Record<string, string> = { h: 'help', f: 'file', e: 'endpoint' };
 
 export interface Args {
   words: string[];
   options: Map<string, string>;
+  lists: Map<string, string[]>;
   flags: Set<string>;
 }
 
 export function parseArgs(argv: string[]): Args {
   const words: string[] = [];
   const options = new Map<string, string>();
+  const lists = new Map<string, string[]>();
   const flags = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -50,15 +55,16 @@ export function parseArgs(argv: string[]): Args {
     if (FLAG_OPTIONS.has(name)) {
       if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
       flags.add(name);
-    } else if (VALUE_OPTIONS.has(name)) {
+    } else if (VALUE_OPTIONS.has(name) || LIST_OPTIONS.has(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new UsageError(`--${name} needs a value`);
-      options.set(name, value);
+      if (LIST_OPTIONS.has(name)) lists.set(name, [...(lists.get(name) ?? []), value]);
+      else options.set(name, value);
     } else {
       throw new UsageError(`unknown option ${arg}`);
     }
   }
-  return { words, options, flags };
+  return { words, options, lists, flags };
 }
 
 /** vcpus:memoryMb:rootGb[:ephemeralGb[:swapMb]], e.g. 2:2048:20. */

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { ApiClient } from '../lib/client/api-client';
 import { parseFlavor, positionals, required, UsageError, type Args } from './args';
 import { nodesTable, nodeText, usageLine, type InstanceRecord, type NodeView } from './node-text';
+import { extraSpecsOf, fittedText, guestTopologyOf } from './numa-text';
 import { fmt, type Style } from './render';
 
 export interface Io {
@@ -54,6 +55,9 @@ async function call(
 }
 
 const seg = encodeURIComponent;
+
+/** The lines that are there, one per line. */
+const lines = (...parts: Array<string | undefined>) => parts.filter((line) => line !== undefined).join('\n');
 
 /** With --json, the answer as the API gave it; otherwise the text. */
 function show(ctx: Context, body: unknown, text: () => string): void {
@@ -126,9 +130,12 @@ async function claim(ctx: Context, words: string[]) {
   const [nodeId = ''] = positionals(words, ['NODE'], 'claim NODE --flavor VCPUS:MB:GB [--uuid UUID]');
   const { args } = ctx;
   const chosen = args.options.has('uuid') ? undefined : randomUUID();
+  const flavor = parseFlavor(required(args, 'flavor', 'VCPUS:MEMORY_MB:ROOT_GB, e.g. 2:2048:20'));
+  const numa = await numaRequest(ctx);
   const request: Record<string, unknown> = {
     instanceUuid: args.options.get('uuid') ?? chosen,
-    flavor: parseFlavor(required(args, 'flavor', 'VCPUS:MEMORY_MB:ROOT_GB, e.g. 2:2048:20')),
+    flavor: numa.extraSpecs ? { ...flavor, extraSpecs: numa.extraSpecs } : flavor,
+    ...(numa.numaTopology ? { numaTopology: numa.numaTopology } : {}),
   };
   if (args.flags.has('volume-backed')) request.volumeBacked = true;
   if (args.options.has('project')) request.projectId = args.options.get('project');
@@ -150,8 +157,18 @@ async function claim(ctx: Context, words: string[]) {
       status === 201
         ? `Claimed ${body.instanceUuid} on ${nodeId}: ${what}.`
         : `Already claimed (a retry): ${body.instanceUuid} on ${nodeId}: ${what}.`;
-    return body.node ? `${head}\n${usageLine(body.node)}` : head;
+    return lines(head, fittedText(body.numaTopology), body.node ? usageLine(body.node) : undefined);
   });
+}
+
+/** A claim's NUMA request: the guest topology of --numa FILE, or --hw KEY=VALUE as the flavor's extra specs. */
+async function numaRequest(ctx: Context): Promise<{ numaTopology?: object; extraSpecs?: Record<string, string> }> {
+  const file = ctx.args.options.get('numa');
+  const hw = ctx.args.lists.get('hw') ?? [];
+  if (file !== undefined && hw.length > 0)
+    throw new UsageError('give the NUMA request either as --numa FILE or as --hw KEY=VALUE, not both');
+  if (file !== undefined) return { numaTopology: guestTopologyOf(file, await readJsonFile(ctx, file)) };
+  return hw.length > 0 ? { extraSpecs: extraSpecsOf(hw) } : {};
 }
 
 async function release(ctx: Context, words: string[]) {
@@ -166,26 +183,34 @@ function migrationLine(m: Body): string {
 
 async function migrate(ctx: Context, words: string[]) {
   const usage =
-    'migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation|live-migration] [--flavor VCPUS:MB:GB] [--id MIGRATION]';
+    'migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation|live-migration] [--flavor VCPUS:MB:GB] [--id MIGRATION] [--numa FILE | --hw KEY=VALUE ...]';
   const [nodeId = ''] = positionals(words, ['NODE'], usage);
   const { args } = ctx;
   const flavor = args.options.get('flavor');
   if (flavor && args.options.get('type') === 'live-migration')
     throw new UsageError("a live migration keeps the instance's flavor: leave out --flavor");
+  const numa = await numaRequest(ctx);
+  if (numa.extraSpecs && !flavor) throw new UsageError("--hw gives the new flavor's extra specs: give --flavor too");
   const request = {
     migrationId: args.options.get('id') ?? `m-${randomUUID()}`,
     instanceUuid: required(args, 'instance', 'UUID'),
     sourceNodeId: required(args, 'from', 'SOURCE_NODE'),
     moveType: args.options.get('type') ?? (flavor ? 'resize' : 'migration'),
-    ...(flavor ? { newFlavor: parseFlavor(flavor) } : {}),
+    ...(flavor
+      ? { newFlavor: { ...parseFlavor(flavor), ...(numa.extraSpecs ? { extraSpecs: numa.extraSpecs } : {}) } }
+      : {}),
+    ...(numa.numaTopology ? { numaTopology: numa.numaTopology } : {}),
   };
   const { status, body } = await call(ctx, 'POST', `/nodes/${seg(nodeId)}/move-claims`, request);
   show(ctx, body, () => {
     const c = body.claim;
     const head = status === 201 ? 'Claimed' : 'Already claimed (a retry):';
-    return (
-      `${head} ${fmt(c.vcpus)} vCPU, ${fmt(c.memoryMb)} MB, ${fmt(c.diskGb)} GB on ${nodeId}.\n${migrationLine(body.migration)}` +
-      (c.node ? `\n${usageLine(c.node)}` : '')
+    const claimed = `${head} ${fmt(c.vcpus)} vCPU, ${fmt(c.memoryMb)} MB, ${fmt(c.diskGb)} GB on ${nodeId}.`;
+    return lines(
+      claimed,
+      migrationLine(body.migration),
+      fittedText(c.numaTopology),
+      c.node ? usageLine(c.node) : undefined,
     );
   });
 }

@@ -9,17 +9,20 @@ export const DEFAULT_ENDPOINT = 'http://localhost:3000';
 export const USAGE = `Usage: capacity-tracker [--endpoint URL] [--json] COMMAND ...
 
   nodes                                every node with usage bars for vCPU, memory, disk and PCI
-  node show NODE                       a node: usage, limits, PCI pools, instances
+  node show NODE                       a node: usage, limits, PCI pools, NUMA cells, instances
   node put NODE --file INVENTORY.json  register a node or replace its inventory (--file - reads stdin)
   node delete NODE                     delete a node that tracks nothing
   claim NODE --flavor VCPUS:MB:GB[:EPHEMERAL_GB[:SWAP_MB]] [--uuid UUID]
         [--project ID] [--os-type TYPE] [--state VM_STATE] [--volume-backed] [--minimal]
-                                       claim an instance (a new UUID unless --uuid)
+        [--numa TOPOLOGY.json | --hw KEY=VALUE ...]
+                                       claim an instance (a new UUID unless --uuid); --numa gives the
+                                       guest's NUMA topology, --hw a flavor extra spec (repeatable,
+                                       e.g. --hw hw:cpu_policy=dedicated); shows the fitted cells
   release NODE UUID                    release everything the instance holds
   migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation|live-migration]
-        [--flavor VCPUS:MB:GB] [--id MIGRATION]
+        [--flavor VCPUS:MB:GB] [--id MIGRATION] [--numa TOPOLOGY.json | --hw KEY=VALUE ...]
                                        claim NODE as the destination of a move (a live migration
-                                       keeps the flavor, and starts accepted)
+                                       keeps the flavor, and starts accepted); --hw goes with --flavor
   status MIGRATION STATUS [--sequence N]
                                        a migration status update (finished, confirmed, reverted,
                                        or a live migration's queued, running, completed, ...)

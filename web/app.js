@@ -368,6 +368,7 @@
       (pools
         ? `<table><tr><th>vendor:product</th><th>type</th><th>NUMA</th><th>network</th><th class="num">free</th></tr>${pools}</table>`
         : '<p class="muted">none</p>') +
+      window.capacityNuma.cellsHtml(n, { bar, fmt }) +
       `<h3>Running VMs</h3>${instancesHtml(n.nodeId)}` +
       `<h3>Live migrations</h3>${liveMigrationsHtml(n.nodeId)}` +
       `<h3>Stats</h3><p class="muted">${stats || 'none'}</p>`;

@@ -1,6 +1,8 @@
 // The CLI as an operator runs it (node bin/capacity-tracker.js, and once through npx), against the local runner.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../local/dynamodb-local';
 import { N0 } from '../support/contract';
@@ -171,6 +173,73 @@ describe('capacity-tracker', () => {
     expect((await cli('status', 'cli-live', 'completed')).stdout).toContain(': completed,');
     expect(await json('node', 'show', 'cli-live-a')).toMatchObject({ memoryMbUsed: 0, vcpusUsed: 0 });
     expect(await json('node', 'show', 'cli-live-b')).toMatchObject({ memoryMbUsed: 128, vcpusUsed: 1, runningVms: 1 });
+  });
+
+  it('makes NUMA claims with --hw and --numa, shows the fit and the cells, and refuses what does not fit', async () => {
+    const cellOf = (id: number) => {
+      const cpu = (c: number) => c + id * 8;
+      return {
+        id,
+        cpuset: [0, 4].map(cpu),
+        pcpuset: [1, 2, 3, 5, 6, 7].map(cpu),
+        memoryMb: 8192,
+        siblings: [0, 1, 2, 3].map((c) => [cpu(c), cpu(c + 4)]),
+        mempages: [{ sizeKb: 4, total: 2097152 }],
+      };
+    };
+    const inventory = { vcpus: 16, memoryMb: 16384, localGb: 100, numaTopology: { cells: [cellOf(0), cellOf(1)] } };
+    await cliWithStdin(JSON.stringify(inventory), 'node', 'put', 'cli-numa', '--file', '-');
+
+    const pinned = randomUUID();
+    const hw = await cli(
+      'claim',
+      'cli-numa',
+      '--flavor',
+      '2:2048:10',
+      '--uuid',
+      pinned,
+      '--hw',
+      'hw:cpu_policy=dedicated',
+    );
+    expect([hw.code, hw.stderr]).toEqual([0, '']);
+    expect(hw.stdout.split('\n').slice(0, 4)).toEqual([
+      `Claimed ${pinned} on cli-numa: 2 vCPU, 2,048 MB, 10 GB.`,
+      'NUMA fit',
+      '  GUEST CELL  HOST CELL     MB  PAGES  SHARED vCPUs  PINNED vCPU→CPU  EMULATOR CPUs',
+      '  0           0          2,048  -      -             0→1 1→5          -',
+    ]);
+
+    const guest = { cells: [0, 1].map((id) => ({ id, cpuset: [id], memoryMb: 1024 })) };
+    const file = join(mkdtempSync(join(tmpdir(), 'cli-numa-')), 'guest.json');
+    writeFileSync(file, JSON.stringify(guest));
+    const spread = randomUUID();
+    const numa = await cli('claim', 'cli-numa', '--flavor', '2:2048:10', '--uuid', spread, '--numa', file);
+    expect([numa.code, numa.stderr]).toEqual([0, '']);
+    expect(numa.stdout).toContain('NUMA fit');
+
+    const show = await cli('node', 'show', 'cli-numa');
+    expect(show.stdout).toContain('NUMA cells');
+    expect(show.stdout).toMatch(/^ {2}0 +4\/6 +1,5 +1\/2 +3,072\/8,192 +4K 786,432\/2,097,152$/m);
+    expect(show.stdout).toMatch(/^ {2}1 +6\/6 +- +1\/2 +1,024\/8,192 +4K 262,144\/2,097,152$/m);
+    expect(show.stdout).toMatch(new RegExp(`${pinned} .*cell 0 CPUs 1,5$`, 'm'));
+    expect(show.stdout).toMatch(new RegExp(`${spread} .*cell 0; cell 1$`, 'm'));
+
+    const refused = await cli('claim', 'cli-numa', '--flavor', '12:2048:10', '--hw', 'hw:cpu_policy=dedicated');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      'capacity-tracker: InsufficientResources: Insufficient compute resources: Requested instance NUMA topology cannot fit the given host NUMA topology.',
+    );
+    const invalid = await cli('claim', 'cli-numa', '--flavor', '3:2048:10', '--hw', 'hw:numa_nodes=2');
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain(
+      'capacity-tracker: ValidationError: Invalid NUMA request: Instance CPUs and/or memory cannot be evenly distributed across instance NUMA nodes.',
+    );
+    const usage = await cli('claim', 'cli-numa', '--flavor', '2:2048:10', '--hw', 'hw:cpu_policy');
+    expect([usage.code, usage.stderr]).toEqual([
+      2,
+      'capacity-tracker: --hw hw:cpu_policy: give KEY=VALUE, e.g. --hw hw:cpu_policy=dedicated\n',
+    ]);
+    expect(await json('node', 'show', 'cli-numa')).toMatchObject({ vcpusUsed: 4, memoryMbUsed: 512 + 4096 });
   });
 
   it('audits a node', async () => {

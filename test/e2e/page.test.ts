@@ -137,6 +137,68 @@ describe('the capacity page', () => {
     await page.close();
   });
 
+  it("shows a NUMA node's cells: memory, shared CPU and page bars, and its CPUs with the pinned ones marked", async () => {
+    const cellOf = (id: number) => {
+      const cpu = (c: number) => c + id * 8;
+      return {
+        id,
+        cpuset: [0, 4].map(cpu),
+        pcpuset: [1, 2, 3, 5, 6, 7].map(cpu),
+        memoryMb: 8192,
+        siblings: [0, 1, 2, 3].map((c) => [cpu(c), cpu(c + 4)]),
+        mempages: [
+          { sizeKb: 4, total: 1048576 },
+          { sizeKb: 1048576, total: 4, reserved: 1 },
+        ],
+      };
+    };
+    const inventory = { vcpus: 16, memoryMb: 16384, localGb: 100, numaTopology: { cells: [cellOf(0), cellOf(1)] } };
+    expect((await client.request('PUT', '/nodes/page-numa', inventory)).status).toBe(201);
+    const claim = (vcpus: number, extraSpecs: Record<string, string>) => ({
+      instanceUuid: randomUUID(),
+      flavor: { vcpus, memoryMb: 2048, rootGb: 10, extraSpecs },
+    });
+    const pinned = await client.request(
+      'POST',
+      '/nodes/page-numa/instances',
+      claim(2, { 'hw:cpu_policy': 'dedicated' }),
+    );
+    expect(pinned.status).toBe(201);
+    const shared = claim(1, { 'hw:numa_nodes': '1', 'hw:mem_page_size': '1GB' });
+    expect((await client.request('POST', '/nodes/page-numa/instances', shared)).status).toBe(201);
+    const taken = (pinned.body as { numaTopology: { cells: Array<{ cpuPinning: Record<string, number> }> } })
+      .numaTopology;
+    const pins = Object.values(taken.cells[0]?.cpuPinning ?? {}).sort((a, b) => a - b);
+    expect(pins).toHaveLength(2);
+
+    const page = await open('?q=page-numa');
+    await page.click('[data-node="page-numa"]');
+    await page.waitForSelector('#detail [data-numa-cell="1"]');
+    const meter = async (cell: number, kind: string) => {
+      const loc = page.locator(`#detail [data-numa-cell="${cell}"] [data-meter="${kind}"]`);
+      return { used: Number(await loc.getAttribute('data-used')), total: Number(await loc.getAttribute('data-total')) };
+    };
+    const node = (await client.request('GET', '/nodes/page-numa')).body as {
+      numaTopology: { cells: Array<{ id: number; memoryUsageMb: number; cpuUsage: number; pinnedCpus: number[] }> };
+    };
+    for (const c of node.numaTopology.cells) {
+      expect(await meter(c.id, 'memory')).toEqual({ used: c.memoryUsageMb, total: 8192 });
+      expect(await meter(c.id, 'shared')).toEqual({ used: c.cpuUsage, total: 2 });
+      const boxes = page.locator(`#detail [data-numa-cell="${c.id}"] .cpu.pinned`);
+      expect(await boxes.evaluateAll((es) => es.map((e) => Number(e.getAttribute('data-cpu'))))).toEqual(c.pinnedCpus);
+      expect(await page.locator(`#detail [data-numa-cell="${c.id}"] .cpu`).count()).toBe(8);
+    }
+    expect(node.numaTopology.cells.flatMap((c) => c.pinnedCpus)).toEqual(pins);
+    const hugePages = await Promise.all([0, 1].map((c) => meter(c, 'pages-1048576')));
+    expect(hugePages.map((p) => p.total)).toEqual([4, 4]);
+    expect(hugePages.map((p) => p.used).sort()).toEqual([0, 2]);
+    const pinnedBox = page.locator(`#detail .cpu.pinned[data-cpu="${pins[0]}"]`);
+    expect(await pinnedBox.getAttribute('title')).toBe(`CPU ${pins[0]}: dedicated, pinned`);
+    expect(await page.locator('#detail').innerText()).toContain('NUMA cells');
+    await page.locator('#detail').screenshot({ path: join(ARTIFACTS, 'capacity-page-numa.png') });
+    await page.close();
+  });
+
   it('refreshes by itself and shows a claim made meanwhile', async () => {
     const page = await open('?refresh=1');
     expect((await cell(page, 'page-n0', 'memory')).used).toBe(128);
