@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeviceCache } from './device-cache';
+import { NumaCellCache } from './numa-cell-cache';
 import {
   DEFAULT_RETRY,
   outOfTime,
@@ -38,6 +39,8 @@ export interface StoreHooks {
   onRetry?(kind: RetryKind): void;
   /** The container's device cache; a store of its own when left out. */
   devices?: DeviceCache;
+  /** The container's copy of nodes' NUMA cells (rule NS7); a store of its own when left out. */
+  numaCells?: NumaCellCache;
   retryPolicy?: RetryPolicy;
   /** What is left of the current invocation in ms (undefined outside one): no request starts that could outlast it. */
   remainingMs?(): number | undefined;
@@ -48,6 +51,7 @@ export interface Store extends Retrying {
   client: DynamoDBClient;
   doc: DynamoDBDocumentClient;
   devices: DeviceCache;
+  numaCells: NumaCellCache;
   /** See StoreConfig; RELEASE_WINDOW_S when left out. */
   releaseWindowS?: number;
 }
@@ -92,6 +96,7 @@ export function createStore(config: StoreConfig, hooks: StoreHooks = {}): Store 
     client,
     doc,
     devices: hooks.devices ?? new DeviceCache(),
+    numaCells: hooks.numaCells ?? new NumaCellCache(),
     releaseWindowS: config.releaseWindowS,
     retry: { policy: hooks.retryPolicy ?? DEFAULT_RETRY, onRetry: hooks.onRetry, budget },
   };

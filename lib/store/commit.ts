@@ -1,5 +1,5 @@
 // The one place a transaction is sent: named items in, an outcome by name out, with the retry's
-// "may have committed" note and the device cache's upkeep done here for every write.
+// "may have committed" note and the device and cell caches' upkeep done here for every write.
 import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { DeviceChange, PciDevice } from '../domain';
 import type { Store } from './client';
@@ -106,6 +106,7 @@ export async function commit<O extends { kind: string }, I>(
       codes && !codes.some((r) => r.Code === 'TransactionConflict') ? reasonsByName(write.items, codes) : undefined;
     const outcome = reasons ? classify(reasons) : undefined;
     afterFailure(store, context, devices, reasons, outcome?.kind === 'raced');
+    store.numaCells.failed(write.items, reasons);
     if (outcome?.kind === 'raced' && write.forgetOnRace !== undefined) store.devices.forget(write.forgetOnRace);
     if (!outcome || outcome.kind === 'unexplained') throw error;
     return outcome as Exclude<O, Unexplained>;
@@ -114,6 +115,7 @@ export async function commit<O extends { kind: string }, I>(
     store.devices.written(d.nodeId, d.after, d.changes);
     d.take?.done();
   }
+  store.numaCells.committed(write.items);
   return { kind: 'committed' };
 }
 

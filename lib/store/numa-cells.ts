@@ -85,7 +85,9 @@ export async function readNodeAndCells(
   nodeId: string,
 ): Promise<{ node?: Record<string, unknown>; cells: CellState[] }> {
   const items = await nodeAndCellItems(store, nodeId);
-  return { node: items.find((i) => i.sk === nodeKey(nodeId).sk), cells: items.filter(isCellItem).map(cellOf) };
+  const read = { node: items.find((i) => i.sk === nodeKey(nodeId).sk), cells: items.filter(isCellItem).map(cellOf) };
+  store.numaCells.remember(nodeId, read.node, read.cells);
+  return read;
 }
 
 /** The host topology a fit sees: the reported cells; none when the node reports no topology (rule H5). */
@@ -257,7 +259,7 @@ export function cellWrite(store: Store, nodeId: string, c: CellChange, guard?: C
   }
   return {
     name: `cell:${c.cellId}`,
-    item: {
+    item: store.numaCells.track(c, {
       Update: {
         TableName: store.tableName,
         Key: cellKey(nodeId, c.cellId),
@@ -267,7 +269,7 @@ export function cellWrite(store: Store, nodeId: string, c: CellChange, guard?: C
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ...e.params(),
       },
-    },
+    }),
   };
 }
 

@@ -74,44 +74,62 @@ export function numaLimitsOf(ask: NumaAsk, node: Record<string, unknown>): NumaL
   return { cpuAllocationRatio: Number(node.cpuAllocationRatio), ramAllocationRatio: Number(node.ramAllocationRatio) };
 }
 
-/** One request's view of a node's cells: read once, then corrected from what each lost race returns. */
+/**
+ * One request's view of a node's cells: the store's fresh copy if it has one (rule NS7; with PCI requests,
+ * with a fresh copy of the devices too), else one read; then corrected from what each lost race returns.
+ */
 export class CellView {
   node?: Record<string, unknown>;
   private cells?: Map<number, CellState>;
   /** The node's devices, read with the cells when the claim has PCI requests (the fit chooses them). */
   devices: PciDevice[] = [];
-  /** True while the view is the read itself, false once a cancellation corrected part of it. */
+  /** True while the view is a read made by this request, false for a copy or once a cancellation corrected it. */
   fresh = false;
+  /** The store's copy is taken once: a view forgotten after it reads. */
+  private copied = false;
 
   async read(
     store: Store,
     nodeId: string,
     withDevices = false,
   ): Promise<{ node?: Record<string, unknown>; cells: CellState[] }> {
-    if (!this.cells) {
+    if (!this.cells && !this.fromCopy(store, nodeId, withDevices)) {
       // With devices: the partition from the node item on (node, cells, devices), still one Query.
       const items = withDevices
         ? await readNodePartition(store, nodeId, nodeKey(nodeId).sk)
         : await nodeAndCellItems(store, nodeId);
       this.node = items.find((i) => i.sk === nodeKey(nodeId).sk);
-      this.cells = new Map(
-        items
-          .filter(isCellItem)
-          .map(cellOf)
-          .map((c) => [c.id, c]),
-      );
+      const cells = items.filter(isCellItem).map(cellOf);
+      store.numaCells.remember(nodeId, this.node, cells);
+      this.cells = new Map(cells.map((c) => [c.id, c]));
       this.devices = items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf);
       this.fresh = true;
     }
-    return { node: this.node, cells: [...this.cells.values()] };
+    return { node: this.node, cells: [...(this.cells?.values() ?? [])] };
   }
 
-  /** The cells whose conditions failed come back as they are now; any other failure reads everything again. */
+  /** Takes the store's copy, if it is fresh (and the devices' copy too when they are needed). */
+  private fromCopy(store: Store, nodeId: string, withDevices: boolean): boolean {
+    const copy = this.copied ? undefined : store.numaCells.fresh(nodeId);
+    const devices = withDevices ? store.devices.fresh(nodeId) : new Map<string, PciDevice>();
+    if (!copy || !devices) return false;
+    this.copied = true;
+    this.node = copy.node;
+    this.cells = new Map(copy.cells.map((c) => [c.id, c]));
+    this.devices = [...devices.values()];
+    this.fresh = false;
+    return true;
+  }
+
+  /**
+   * The cells whose conditions failed come back as they are now. A cell gone, or with a new inventory (the
+   * node's cells and ratios may all have changed with it), and any other failure read everything again.
+   */
   learn(reasons: Reasons): void {
     for (const [name, r] of reasons) {
       if (!name.startsWith('cell:') || r.Code !== 'ConditionalCheckFailed') continue;
-      if (r.Item && this.cells) {
-        const cell = cellOf(r.Item);
+      const cell = r.Item && cellOf(r.Item);
+      if (cell && this.cells?.get(cell.id)?.inventoryVersion === cell.inventoryVersion) {
         this.cells.set(cell.id, cell);
         this.fresh = false;
       } else this.forget();

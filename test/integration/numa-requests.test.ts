@@ -1,0 +1,159 @@
+// How many DynamoDB requests a NUMA claim takes (issue 14, rule NS7): from a store whose copy of the node's
+// cells is fresh, the claim's one TransactWriteItems and nothing else; from a copy another store made stale,
+// one failed write whose images correct the copy, then the claim, never pinning a CPU twice.
+import { claimSchema } from '../../lib/api/schemas';
+import type { InstanceRecord } from '../../lib/domain';
+import { claimInstance, createStore, releaseInstance, type Store } from '../../lib/store';
+import { NumaCellCache } from '../../lib/store/numa-cell-cache';
+import { api } from '../support/api';
+import { uuid } from '../support/fixtures';
+import { expectLedgerExact } from '../support/ledger';
+import { freshTable } from '../support/table';
+
+let table: Store;
+beforeAll(async () => {
+  table = await freshTable('numa-requests');
+});
+
+/** Host cells of 2 shared and 6 dedicated CPUs each, SMT pairs (the HT2 host of numa.test.ts). */
+const cell = (id: number) => {
+  const o = 8 * id;
+  const plus = (xs: number[]) => xs.map((x) => x + o);
+  return {
+    id,
+    cpuset: plus([0, 4]),
+    pcpuset: plus([1, 2, 3, 5, 6, 7]),
+    memoryMb: 8192,
+    siblings: [plus([0, 4]), plus([1, 5]), plus([2, 6]), plus([3, 7])],
+    mempages: [{ sizeKb: 4, total: 2097152 }],
+  };
+};
+const host = { vcpus: 16, memoryMb: 16384, localGb: 1000, numaTopology: { cells: [cell(0), cell(1)] } };
+const dedicated = (instanceUuid = uuid()) =>
+  claimSchema.parse({
+    instanceUuid,
+    flavor: { vcpus: 2, memoryMb: 1024, rootGb: 1, extraSpecs: { 'hw:cpu_policy': 'dedicated' } },
+  });
+
+/**
+ * A store as another Lambda container has one: its own client and copy of the cells. The copy is offered for
+ * longer than in production so that what is counted is the requests, not how fast DynamoDB Local answers.
+ */
+const container = () =>
+  createStore(
+    { tableName: table.tableName, endpoint: process.env.DYNAMODB_ENDPOINT },
+    { numaCells: new NumaCellCache(60_000) },
+  );
+
+/** The DynamoDB requests `store` sends while `run` runs, by command, in the order sent. */
+async function requests(store: Store, run: () => Promise<unknown>): Promise<string[]> {
+  const sent: string[] = [];
+  const name = `count-${Math.random()}`;
+  store.client.middlewareStack.add(
+    (next, context) => (args) => {
+      sent.push(String(context.commandName).replace(/Command$/, ''));
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  try {
+    await run();
+  } finally {
+    store.client.middlewareStack.remove(name);
+  }
+  return sent;
+}
+
+async function node(id: string) {
+  expect((await api('PUT', `/nodes/${id}`, host)).status).toBe(201);
+  return id;
+}
+
+/** Every pinned host CPU of the records, which must all differ, and the ledger (cells included) exact. */
+async function pinsOf(nodeId: string, records: InstanceRecord[]): Promise<number[]> {
+  await expectLedgerExact(table, nodeId);
+  const pins = records.flatMap((r) => (r.numaTaken ?? []).flatMap((t) => t.pin.map((cpu) => t.cellId * 100 + cpu)));
+  expect(new Set(pins).size).toBe(pins.length);
+  return pins;
+}
+
+test('a claim from a cold store reads the cells once; the next from the warm store is its transaction alone', async () => {
+  const nodeId = await node('numa-r1');
+  const store = container();
+  const records: InstanceRecord[] = [];
+  const cold = await requests(store, async () =>
+    records.push((await claimInstance(store, nodeId, dedicated())).record),
+  );
+  expect(cold).toEqual(['Query', 'TransactWriteItems']);
+  for (let i = 0; i < 3; i++) {
+    const warm = await requests(store, async () =>
+      records.push((await claimInstance(store, nodeId, dedicated())).record),
+    );
+    expect(warm).toEqual(['TransactWriteItems']);
+  }
+  expect(await pinsOf(nodeId, records)).toHaveLength(8);
+  // A release reads the record and writes once; it moves the copy, so the next claim still reads nothing.
+  const freed = records.shift() as InstanceRecord;
+  expect(await requests(store, () => releaseInstance(store, nodeId, freed.instanceUuid))).toEqual([
+    'GetItem',
+    'TransactWriteItems',
+  ]);
+  const again = await requests(store, async () =>
+    records.push((await claimInstance(store, nodeId, dedicated())).record),
+  );
+  expect(again).toEqual(['TransactWriteItems']);
+  expect(await pinsOf(nodeId, records)).toHaveLength(8);
+});
+
+test('a claim whose copy another store made stale fails its conditions once, learns the cells, and lands', async () => {
+  const nodeId = await node('numa-r2');
+  const [mine, theirs] = [container(), container()];
+  const first = (await claimInstance(mine, nodeId, dedicated())).record;
+  // The other container reads the cells as they are now and takes the pins this one's copy shows free next.
+  const other = (await claimInstance(theirs, nodeId, dedicated())).record;
+  let second: InstanceRecord | undefined;
+  const sent = await requests(mine, async () => (second = (await claimInstance(mine, nodeId, dedicated())).record));
+  // No read: the cancellation's image of the cell corrects the copy and the fit moves to CPUs still free.
+  expect(sent).toEqual(['TransactWriteItems', 'TransactWriteItems']);
+  const records = [first, other, second as InstanceRecord];
+  expect(await pinsOf(nodeId, records)).toHaveLength(6);
+  // The corrected copy is right again: one more claim from it is one write.
+  const next = await requests(mine, async () => records.push((await claimInstance(mine, nodeId, dedicated())).record));
+  expect(next).toEqual(['TransactWriteItems']);
+  expect(await pinsOf(nodeId, records)).toHaveLength(8);
+});
+
+test('a new inventory drops the copy: the claim after it fits on the cells as now reported', async () => {
+  const nodeId = await node('numa-r3');
+  const store = container();
+  await claimInstance(store, nodeId, dedicated());
+  // Reported again with cell 0's dedicated CPUs gone to shared: a copy kept would pin CPUs no longer dedicated.
+  const shared = { ...cell(0), cpuset: [0, 1, 2, 3, 4, 5, 6, 7], pcpuset: [] };
+  expect((await api('PUT', `/nodes/${nodeId}`, { ...host, numaTopology: { cells: [shared, cell(1)] } })).status).toBe(
+    200,
+  );
+  let record: InstanceRecord | undefined;
+  const sent = await requests(store, async () => (record = (await claimInstance(store, nodeId, dedicated())).record));
+  expect(sent).toEqual(['TransactWriteItems', 'Query', 'TransactWriteItems']);
+  expect(record?.numaTaken?.map((t) => t.cellId)).toEqual([1]);
+  await expectLedgerExact(table, nodeId);
+});
+
+test('two warm stores claiming at once on one node never pin a CPU twice, and stop at what the cells hold', async () => {
+  const nodeId = await node('numa-r4');
+  const [a, b] = [container(), container()];
+  // Both copies warm, each from its own first claim.
+  const records = [
+    (await claimInstance(a, nodeId, dedicated())).record,
+    (await claimInstance(b, nodeId, dedicated())).record,
+  ];
+  // 12 dedicated CPUs, 2 per claim: 4 more fit, 6 are asked for at once.
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 6 }, (_, i) => claimInstance(i % 2 ? b : a, nodeId, dedicated())),
+  );
+  const landed = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.record] : []));
+  const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as { code?: string }] : []));
+  expect(landed).toHaveLength(4);
+  expect(refused.map((e) => e.code)).toEqual(['InsufficientResources', 'InsufficientResources']);
+  expect(await pinsOf(nodeId, [...records, ...landed])).toHaveLength(12);
+});
