@@ -16,6 +16,7 @@ import {
   migrationIdSchema,
   moveClaimSchema,
   nodeIdSchema,
+  putNodeSchema,
   stateChangeSchema,
   statusUpdateSchema,
 } from './schemas';
@@ -38,6 +39,7 @@ type JsonObject = Record<string, unknown>;
 
 const REQUEST_SCHEMAS = {
   Inventory: inventorySchema,
+  NodeRegistration: putNodeSchema,
   ClaimRequest: claimSchema,
   StateChange: stateChangeSchema,
   MoveClaimRequest: moveClaimSchema,
@@ -86,7 +88,7 @@ const EXCHANGES: Record<HttpOperationId, Exchange> = {
     ok: [{ status: 200, description: 'A page of node views, in nodeId order.', schema: 'NodeList' }],
   },
   putNode: {
-    body: 'Inventory',
+    body: 'NodeRegistration',
     ok: [
       { status: 201, description: 'Registered.', schema: 'NodeView' },
       { status: 200, description: 'Inventory replaced.', schema: 'NodeView' },

@@ -48,6 +48,8 @@ export const nodeViewSchema = z.object({
   }),
   pciDevicePools: z.array(pciPoolSchema),
   generation: z.number().int(),
+  traits: z.array(z.string()).meta({ description: 'as the last PUT gave them (rule G1)' }),
+  aggregates: z.array(z.string()),
 });
 
 export const nodeListSchema = z.object({

@@ -41,7 +41,7 @@ export {
   type ResourceGuard,
   type Sized,
 } from './claim';
-export { nodeView, type NodeState, type NodeView } from './node-view';
+export { nodeView, type NodeLabels, type NodeState, type NodeView } from './node-view';
 export {
   FINAL,
   IN_PROGRESS,

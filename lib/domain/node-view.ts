@@ -3,8 +3,14 @@ import { currentWorkload, ioWorkload, runningVms, type Stats } from './stats';
 import type { PciPool } from './pci';
 import type { Amounts } from './resources';
 
+/** What a scheduler filters nodes on (rule G1): Placement-style traits and the aggregates the node is in. */
+export interface NodeLabels {
+  traits: string[];
+  aggregates: string[];
+}
+
 /** A node as the ledger holds it: inventory, usage (reserved included) and the stats counters. */
-export interface NodeState extends Inventory {
+export interface NodeState extends Inventory, Partial<NodeLabels> {
   nodeId: string;
   used: Amounts;
   stats: Stats;
@@ -13,7 +19,7 @@ export interface NodeState extends Inventory {
   pciPools: Record<string, PciPool>;
 }
 
-export interface NodeView extends Inventory {
+export interface NodeView extends Inventory, NodeLabels {
   nodeId: string;
   vcpusUsed: number;
   memoryMbUsed: number;
@@ -30,7 +36,7 @@ export interface NodeView extends Inventory {
 
 /** The node as clients see it. Free values ignore ratios and may be negative (rules N5, N6). */
 export function nodeView(node: NodeState): NodeView {
-  const { nodeId, used, stats, generation, pciPools, ...inventory } = node;
+  const { nodeId, used, stats, generation, pciPools, traits = [], aggregates = [], ...inventory } = node;
   const limits = nodeLimits(inventory);
   return {
     nodeId,
@@ -49,5 +55,7 @@ export function nodeView(node: NodeState): NodeView {
       .map((k) => pciPools[k] as PciPool)
       .filter((p) => p.count > 0),
     generation,
+    traits,
+    aggregates,
   };
 }

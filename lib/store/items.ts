@@ -87,6 +87,8 @@ export function nodeStateOf(item: Record<string, unknown>): NodeState {
     stats: { ...((item.stats as Stats | undefined) ?? {}) },
     generation: Number(item.generation ?? 0),
     pciPools: { ...((item.pciPools as Record<string, PciPool> | undefined) ?? {}) },
+    traits: (item.traits as string[] | undefined) ?? [],
+    aggregates: (item.aggregates as string[] | undefined) ?? [],
   };
 }
 
