@@ -3,6 +3,7 @@
 // summary, the error codes it may answer, and the DynamoDB access it is granted. functions/, infra/, the OpenAPI
 // generator, the local runner and scripts/build.ts all read it; it imports nothing but types, so anything may.
 import type { ErrorCode } from './errors';
+import { PLACEMENT_OPERATIONS } from './operations-placement';
 
 /**
  * A DynamoDB IAM action an entry may use. Transactions have no action of their own: each item of a
@@ -138,7 +139,14 @@ export const OPERATIONS = {
     summary: 'Claim resources for an instance',
     description:
       "Refused with Nova's message when it does not fit. The same request again answers 200 and changes nothing.",
-    errors: ['ValidationError', 'NodeNotFound', 'InsufficientResources', 'InstanceConflict'],
+    errors: [
+      'ValidationError',
+      'NodeNotFound',
+      'InsufficientResources',
+      'InstanceConflict',
+      'GroupNotFound',
+      'GroupPolicyViolation',
+    ],
     access: CLAIM,
     lambda: BEHIND_API,
   },
@@ -262,6 +270,7 @@ export const OPERATIONS = {
       maxEventAgeSeconds: 60,
     },
   },
+  ...PLACEMENT_OPERATIONS,
 } as const satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

@@ -34,6 +34,19 @@ import {
   stateChangeResponseSchema,
   statusResponseSchema,
 } from './responses';
+import {
+  candidateListSchema,
+  placementResponseSchema,
+  serverGroupSchema as serverGroupResponseSchema,
+  serverGroupViewSchema,
+} from './responses-placement';
+import {
+  candidatesBodySchema,
+  candidatesQuerySchema,
+  groupIdSchema,
+  placementSchema,
+  serverGroupSchema,
+} from './schemas-placement';
 
 type JsonObject = Record<string, unknown>;
 
@@ -45,6 +58,9 @@ const REQUEST_SCHEMAS = {
   MoveClaimRequest: moveClaimSchema,
   StatusUpdate: statusUpdateSchema,
   AuditRequest: auditSchema,
+  CandidatesRequest: candidatesBodySchema,
+  PlacementRequest: placementSchema,
+  ServerGroupRequest: serverGroupSchema,
 } satisfies Record<string, z.ZodType>;
 
 const RESPONSE_SCHEMAS = {
@@ -59,6 +75,10 @@ const RESPONSE_SCHEMAS = {
   MigrationAfterStatus: statusResponseSchema,
   MoveClaim: moveClaimResponseSchema,
   AuditResult: auditResponseSchema,
+  Candidates: candidateListSchema,
+  Placement: placementResponseSchema,
+  ServerGroup: serverGroupResponseSchema,
+  ServerGroupView: serverGroupViewSchema,
   Error: errorSchema,
 } satisfies Record<string, z.ZodType>;
 
@@ -69,6 +89,7 @@ const PATH_PARAMETERS: Record<string, { schema: z.ZodType; description: string }
   nodeId: { schema: nodeIdSchema, description: 'The compute node.' },
   instanceUuid: { schema: instanceUuidSchema, description: 'The instance (compared case-insensitively).' },
   migrationId: { schema: migrationIdSchema, description: 'The migration (move).' },
+  groupId: { schema: groupIdSchema, description: 'The server group.' },
 };
 
 /** What the document says of an operation beyond the table: its request and its successful answers. */
@@ -130,6 +151,30 @@ const EXCHANGES: Record<HttpOperationId, Exchange> = {
     bodyOptional: true,
     ok: [{ status: 200, description: 'The node after the audit and what changed.', schema: 'AuditResult' }],
   },
+  getCandidates: {
+    query: candidatesQuerySchema,
+    ok: [{ status: 200, description: 'The nodes where it fits, best first.', schema: 'Candidates' }],
+  },
+  postCandidates: {
+    body: 'CandidatesRequest',
+    ok: [{ status: 200, description: 'The nodes where it fits, best first.', schema: 'Candidates' }],
+  },
+  createPlacement: {
+    body: 'PlacementRequest',
+    ok: [
+      { status: 201, description: 'Placed and claimed.', schema: 'Placement' },
+      { status: 200, description: 'The same request again: the same placement.', schema: 'Placement' },
+    ],
+  },
+  putServerGroup: {
+    body: 'ServerGroupRequest',
+    ok: [
+      { status: 201, description: 'Created.', schema: 'ServerGroup' },
+      { status: 200, description: 'Policy set.', schema: 'ServerGroup' },
+    ],
+  },
+  getServerGroup: { ok: [{ status: 200, description: 'The group and its members.', schema: 'ServerGroupView' }] },
+  deleteServerGroup: { ok: [{ status: 204, description: 'Deleted.' }] },
 };
 
 const ref = (name: RequestName | ResponseName) => ({ $ref: `#/components/schemas/${name}` });

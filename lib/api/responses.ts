@@ -82,6 +82,7 @@ export const instanceRecordSchema = z.object({
   projectId: z.string().nullable(),
   version: z.number().int(),
   migrationId: z.string().optional().meta({ description: 'the move in progress, if any' }),
+  serverGroup: z.string().optional().meta({ description: 'the server group it is a member of' }),
 });
 
 export const claimResponseSchema = instanceRecordSchema.extend({

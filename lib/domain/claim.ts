@@ -18,6 +18,8 @@ export interface ClaimRequest extends InstanceState {
   volumeBacked: boolean;
   overhead: Overhead;
   limits: LimitOverrides;
+  /** The server group the instance joins (rule G8). */
+  serverGroup?: string;
 }
 
 /** What the ledger keeps for each claimed instance. */
@@ -37,6 +39,8 @@ export interface InstanceRecord extends InstanceState {
   version: number;
   /** The move in progress, if any: it must end before the instance can be released. */
   migrationId?: string;
+  /** The server group it is a member of: its release leaves the group (rule G9). */
+  serverGroup?: string;
 }
 
 /**
@@ -90,7 +94,7 @@ export function claimGuards(amounts: Amounts, limits: LimitOverrides): Record<Re
 /** Everything the store needs to make the claim in one conditional write, decided without reading the node. */
 export function planClaim(request: ClaimRequest): ClaimPlan {
   const amounts = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
-  const { instanceUuid, flavor, volumeBacked, overhead, vmState, taskState, osType, projectId } = request;
+  const { instanceUuid, flavor, volumeBacked, overhead, vmState, taskState, osType, projectId, serverGroup } = request;
   return {
     record: {
       instanceUuid,
@@ -105,6 +109,7 @@ export function planClaim(request: ClaimRequest): ClaimPlan {
       overhead,
       fingerprint: fingerprint(request),
       version: 1,
+      ...(serverGroup === undefined ? {} : { serverGroup }),
     },
     amounts,
     guards: claimGuards(amounts, request.limits),

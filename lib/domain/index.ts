@@ -83,3 +83,15 @@ export {
 } from './pci-changes';
 export { choose } from './pci-choice';
 export { compareWithHypervisor, drift, orphanSet, recount, type Orphan } from './audit';
+export {
+  POLICIES,
+  groupAdmits,
+  groupGuard,
+  groupWeight,
+  violationMessage,
+  type GroupGuard,
+  type GroupHere,
+  type GroupRules,
+  type Policy,
+  type ServerGroup,
+} from './server-groups';

@@ -5,7 +5,8 @@ export { ensureTable, KEY, NODE_INDEX, tableDefinition } from './table';
 export { layout } from './layout';
 export { DEFAULT_RETRY, type RetryKind, type RetryPolicy } from './retry';
 export { putNode, getNode, listNodes, listNodePage, deleteNode, type NodePage, type PutNodeResult } from './nodes';
-export { claimInstance, type ClaimResult } from './claim';
+export { claimInstance, type ClaimExtra, type ClaimResult } from './claim';
+export { deleteGroup, getGroupView, getServerGroup, groupExtra, putGroup, type GroupView } from './server-groups';
 export {
   getInstance,
   nodeLedger,

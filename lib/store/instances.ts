@@ -17,6 +17,7 @@ import { INSTANCE_PREFIX, instanceItem, instanceKey, instanceRecordOf, nodeKey, 
 import { changeMigrationStatus } from './migration-status';
 import { readNodePartition } from './query';
 import { withRetry, type RetryContext } from './retry';
+import { leaveItems } from './server-groups';
 import { RELEASE_WINDOW_S, tombstoneUpdate } from './tombstone';
 import { nodeUpdate } from './writes';
 
@@ -170,6 +171,7 @@ export function releaseItems(
       }),
     },
     ...(pci?.devices ?? []),
+    ...leaveItems(store, before),
   ];
 }
 

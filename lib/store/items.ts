@@ -109,6 +109,7 @@ const RECORD_FIELDS = [
   'fingerprint',
   'version',
   'migrationId',
+  'serverGroup',
 ] as const satisfies readonly (keyof InstanceRecord)[];
 
 export function instanceItem(record: InstanceRecord): Record<string, unknown> {
@@ -120,6 +121,7 @@ export function instanceRecordOf(item: Record<string, unknown>): InstanceRecord 
   for (const f of RECORD_FIELDS) record[f] = item[f] ?? null;
   record.pciDevices = (item.pciDevices as string[] | undefined) ?? [];
   if (record.migrationId === null) delete record.migrationId;
+  if (record.serverGroup === null) delete record.serverGroup;
   return record as unknown as InstanceRecord;
 }
 

@@ -1,0 +1,67 @@
+// The operations of placement and server groups (docs/placement.md), kept apart from lib/operations.ts, which
+// spreads them into its table. Types only from there, so this file imports nothing at run time either.
+import type { LambdaSettings, Operation } from './operations';
+
+const api: LambdaSettings = { memoryMb: 1024, timeoutSeconds: 10 };
+// A placement claims like POST /nodes/{nodeId}/instances (and reads the fleet view and its own earlier answer).
+const PLACE = { table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'], nodeIndex: true } as const;
+const FLEET = { table: ['BatchGetItem', 'Query'], nodeIndex: true } as const;
+
+export const PLACEMENT_OPERATIONS = {
+  getCandidates: {
+    name: 'GetCandidates',
+    trigger: { kind: 'http', method: 'GET', path: '/candidates' },
+    entry: 'candidates',
+    summary: 'The nodes where a guest of these sizes fits now, best first',
+    errors: ['ValidationError'],
+    access: FLEET,
+    lambda: api,
+  },
+  postCandidates: {
+    name: 'PostCandidates',
+    trigger: { kind: 'http', method: 'POST', path: '/candidates' },
+    entry: 'candidates',
+    summary: 'The nodes where a claim body (PCI requests and server group included) fits now, best first',
+    errors: ['ValidationError', 'GroupNotFound'],
+    access: FLEET,
+    lambda: api,
+  },
+  createPlacement: {
+    name: 'CreatePlacement',
+    trigger: { kind: 'http', method: 'POST', path: '/placements' },
+    entry: 'create-placement',
+    summary: 'Choose the best node and claim there; a gang places all members or none',
+    description:
+      'Tries the candidates best first, claiming with the conditional transaction; the same request again answers 200 with the same placement.',
+    errors: ['ValidationError', 'NoValidHost', 'InstanceConflict', 'GroupNotFound', 'GroupPolicyViolation'],
+    access: PLACE,
+    lambda: api,
+  },
+  putServerGroup: {
+    name: 'PutServerGroup',
+    trigger: { kind: 'http', method: 'PUT', path: '/server-groups/{groupId}' },
+    entry: 'put-server-group',
+    summary: 'Create a server group or set its policy',
+    errors: ['ValidationError', 'GroupInUse'],
+    access: { table: ['GetItem', 'UpdateItem'] },
+    lambda: api,
+  },
+  getServerGroup: {
+    name: 'GetServerGroup',
+    trigger: { kind: 'http', method: 'GET', path: '/server-groups/{groupId}' },
+    entry: 'get-server-group',
+    summary: 'A server group and its members',
+    errors: ['ValidationError', 'GroupNotFound'],
+    access: { table: ['Query'] },
+    lambda: api,
+  },
+  deleteServerGroup: {
+    name: 'DeleteServerGroup',
+    trigger: { kind: 'http', method: 'DELETE', path: '/server-groups/{groupId}' },
+    entry: 'delete-server-group',
+    summary: 'Delete a server group without members',
+    errors: ['ValidationError', 'GroupInUse', 'GroupNotFound'],
+    access: { table: ['DeleteItem'] },
+    lambda: api,
+  },
+} as const satisfies Record<string, Operation>;
