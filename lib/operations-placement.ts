@@ -11,7 +11,7 @@ export const PLACEMENT_OPERATIONS = {
   getCandidates: {
     name: 'GetCandidates',
     trigger: { kind: 'http', method: 'GET', path: '/candidates' },
-    entry: 'candidates',
+    entry: 'get-candidates',
     summary: 'The nodes where a guest of these sizes fits now, best first',
     errors: ['ValidationError'],
     access: FLEET,
@@ -20,10 +20,10 @@ export const PLACEMENT_OPERATIONS = {
   postCandidates: {
     name: 'PostCandidates',
     trigger: { kind: 'http', method: 'POST', path: '/candidates' },
-    entry: 'candidates',
+    entry: 'post-candidates',
     summary: 'The nodes where a claim body (PCI requests and server group included) fits now, best first',
     errors: ['ValidationError', 'GroupNotFound'],
-    access: FLEET,
+    access: { ...FLEET, table: [...FLEET.table] },
     lambda: api,
   },
   createPlacement: {

@@ -95,3 +95,17 @@ export {
   type Policy,
   type ServerGroup,
 } from './server-groups';
+export {
+  assignGang,
+  freeFigures,
+  inScope,
+  misfits,
+  passesFilters,
+  poolsFit,
+  rankCandidates,
+  type Candidate,
+  type Filters,
+  type Ranked,
+  type Reason,
+  type Strategy,
+} from './placement';

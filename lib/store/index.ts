@@ -19,3 +19,7 @@ export { claimMove, dropMoveClaim, type MoveRequest, type MoveResult } from './m
 export { changeMigrationStatus, type StatusResult } from './migration-status';
 export { getMigration } from './reads';
 export { auditNode, type AuditInput, type AuditResult } from './audit';
+export { findCandidates } from './candidates';
+export { place, MAX_ATTEMPTS, type PlacementRequest, type PlacementResult } from './placements';
+export { placeGang, type GangRequest, type GangResult } from './gang';
+export { fleet, FLEET_VIEW_TTL_MS } from './fleet';

@@ -163,24 +163,59 @@ export async function deleteGroup(store: Store, groupId: string): Promise<void> 
  * the member item.
  */
 export function joinItems(store: Store, group: ServerGroup, record: InstanceRecord): NamedItem[] {
+  return joinAll(store, group, [record], (name) => name);
+}
+
+/**
+ * The same for a gang's members (rule G11), all in one transaction: one group item, a host item per node
+ * (conditioned on the members it holds before leaving room for the gang's), a member item per instance.
+ * `named` gives each item's name ('group-host' and 'group-member' take a node or an instance suffix in a gang).
+ */
+export function joinAll(
+  store: Store,
+  group: ServerGroup,
+  records: readonly Pick<InstanceRecord, 'nodeId' | 'instanceUuid'>[],
+  named: (name: string, suffix: string) => string,
+): NamedItem[] {
   const { groupId } = group;
-  const { nodeId, instanceUuid } = record;
   const guard = groupGuard(group.policy, group.rules);
+  const perNode = new Map<string, number>();
+  for (const r of records) perNode.set(r.nodeId, (perNode.get(r.nodeId) ?? 0) + 1);
   const g = new Expression();
   const groupConditions = [
     `attribute_exists(${g.name('pk')})`,
     `${g.name('policy')} = ${g.value(group.policy)}`,
     `${g.name('rulesKey')} = ${g.value(rulesKey(group.rules))}`,
   ];
-  const node = guard.kind === 'one-node' ? g.value(nodeId) : '';
+  const first = records[0]?.nodeId ?? '';
+  const node = guard.kind === 'one-node' ? g.value(first) : '';
   if (guard.kind === 'one-node') {
     const host = g.name('hostNode');
     groupConditions.push(
       `(attribute_not_exists(${host}) OR ${host} = ${node} OR ${g.name('memberCount')} = ${g.value(0)})`,
     );
   }
-  const h = new Expression();
-  const members = h.name('members');
+  const hosts = [...perNode].map(([nodeId, joining]): NamedItem => {
+    const h = new Expression();
+    const members = h.name('members');
+    return {
+      name: named('group-host', nodeId),
+      item: {
+        Update: {
+          TableName: store.tableName,
+          Key: groupHostKey(nodeId, groupId),
+          UpdateExpression: `SET ${h.name('type')} = ${h.value('group-host')}, ${h.name('groupId')} = ${h.value(groupId)}, ${h.name('nodeId')} = ${h.value(nodeId)} ADD ${members} ${h.value(joining)}`,
+          ...(guard.kind === 'at-most'
+            ? {
+                ConditionExpression: `attribute_not_exists(${members}) OR ${members} <= ${h.value(guard.perNode - joining)}`,
+              }
+            : {}),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          ...h.params(),
+        },
+      },
+    };
+  });
   return [
     {
       name: 'group',
@@ -188,37 +223,23 @@ export function joinItems(store: Store, group: ServerGroup, record: InstanceReco
         Update: {
           TableName: store.tableName,
           Key: groupKey(groupId),
-          UpdateExpression: `${guard.kind === 'one-node' ? `SET ${g.name('hostNode')} = ${node} ` : ''}ADD ${g.name('memberCount')} ${g.value(1)}`,
+          UpdateExpression: `${guard.kind === 'one-node' ? `SET ${g.name('hostNode')} = ${node} ` : ''}ADD ${g.name('memberCount')} ${g.value(records.length)}`,
           ConditionExpression: groupConditions.join(' AND '),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ...g.params(),
         },
       },
     },
-    {
-      name: 'group-host',
-      item: {
-        Update: {
-          TableName: store.tableName,
-          Key: groupHostKey(nodeId, groupId),
-          UpdateExpression: `SET ${h.name('type')} = ${h.value('group-host')}, ${h.name('groupId')} = ${h.value(groupId)}, ${h.name('nodeId')} = ${h.value(nodeId)} ADD ${members} ${h.value(1)}`,
-          ...(guard.kind === 'at-most'
-            ? { ConditionExpression: `attribute_not_exists(${members}) OR ${members} < ${h.value(guard.perNode)}` }
-            : {}),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          ...h.params(),
-        },
-      },
-    },
-    {
-      name: 'group-member',
+    ...hosts,
+    ...records.map(({ nodeId, instanceUuid }): NamedItem => ({
+      name: named('group-member', instanceUuid),
       item: {
         Put: {
           TableName: store.tableName,
           Item: { ...memberKey(groupId, instanceUuid), type: 'group-member', groupId, instanceUuid, nodeId },
         },
       },
-    },
+    })),
   ];
 }
 
