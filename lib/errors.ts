@@ -113,13 +113,13 @@ export class InvalidMove extends AppError {
   }
 }
 
-/** Nova's text when the scheduler finds no host (rule G6); `reasons` summarises why, per resource class. */
+/** Nova's text when the scheduler finds no host (rule G6); `refusals` counts why, per resource class. */
 export class NoValidHost extends AppError {
-  constructor(reasons: Record<string, number>, attempts: number, options?: ErrorOptions) {
+  constructor(refusals: Record<string, number>, attempts: number, options?: ErrorOptions) {
     super(
       'NoValidHost',
       'No valid host was found. There are not enough hosts available.',
-      { reasons, attempts },
+      { refusals, attempts },
       options,
     );
   }

@@ -5,7 +5,7 @@ import type { LambdaSettings, Operation } from './operations';
 const api: LambdaSettings = { memoryMb: 1024, timeoutSeconds: 10 };
 // A placement claims like POST /nodes/{nodeId}/instances (and reads the fleet view and its own earlier answer).
 const PLACE = { table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'], nodeIndex: true } as const;
-const FLEET = { table: ['BatchGetItem', 'Query'], nodeIndex: true } as const;
+const FLEET = { table: ['BatchGetItem'], nodeIndex: true } as const;
 
 export const PLACEMENT_OPERATIONS = {
   getCandidates: {
@@ -22,8 +22,9 @@ export const PLACEMENT_OPERATIONS = {
     trigger: { kind: 'http', method: 'POST', path: '/candidates' },
     entry: 'post-candidates',
     summary: 'The nodes where a claim body (PCI requests and server group included) fits now, best first',
+    description: 'With serverGroup, its hard policy filters and its soft policy weighs (one Query of the group).',
     errors: ['ValidationError', 'GroupNotFound'],
-    access: { ...FLEET, table: [...FLEET.table] },
+    access: { ...FLEET, table: [...FLEET.table, 'Query'] },
     lambda: api,
   },
   createPlacement: {

@@ -145,4 +145,9 @@ export const errorSchema = z.object({
     .array(z.string())
     .optional()
     .meta({ description: 'InsufficientResources only: each resource that did not fit' }),
+  refusals: z
+    .record(z.string(), z.number().int())
+    .optional()
+    .meta({ description: 'NoValidHost only: nodes left out per resource class or filter (rule G6)' }),
+  attempts: z.number().int().optional().meta({ description: 'NoValidHost only: claims tried' }),
 });

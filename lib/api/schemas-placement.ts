@@ -64,7 +64,8 @@ export const candidatesQuerySchema = z.strictObject({
 });
 
 /** One member of a placement: a claim body (no node). */
-const member = refine(z.strictObject({ ...claimFields, serverGroup: z.undefined().optional() }));
+const { serverGroup: _group, ...memberFields } = claimFields;
+const member = refine(z.strictObject(memberFields));
 
 // A gang's transaction holds 3 items per member and 2 per node (and the group's): 19 members fit 100 (rule G11).
 export const GANG_MAX = 19;

@@ -118,10 +118,10 @@ describe('placements', () => {
     expect(reply.body).toMatchObject({
       error: 'NoValidHost',
       message: 'No valid host was found. There are not enough hosts available.',
-      reasons: { VCPU: 2 },
+      refusals: { VCPU: 2 },
     });
     const traits = await place('p2', { required: ['CUSTOM_B'] });
-    expect(traits.body.reasons).toEqual({ TRAITS: 2 });
+    expect(traits.body.refusals).toEqual({ TRAITS: 2 });
     for (const id of ['p2-0', 'p2-1']) expect((await expectLedgerExact(store, id)).instances).toHaveLength(0);
   });
 
