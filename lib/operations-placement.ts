@@ -2,7 +2,15 @@
 // spreads them into its table. Types only from there, so this file imports nothing at run time either.
 import type { LambdaSettings, Operation } from './operations';
 
+// BEHIND_API of operations.ts, which cannot be read here: that file imports this one before it defines it.
 const api: LambdaSettings = { memoryMb: 1024, timeoutSeconds: 10 };
+/** What a claim may be refused with, whether its node was named or chosen. */
+export const CLAIM_REFUSALS = [
+  'InsufficientResources',
+  'InstanceConflict',
+  'GroupNotFound',
+  'GroupPolicyViolation',
+] as const;
 // A placement claims like POST /nodes/{nodeId}/instances (and reads the fleet view and its own earlier answer).
 const PLACE = { table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'], nodeIndex: true } as const;
 const FLEET = { table: ['BatchGetItem'], nodeIndex: true } as const;
@@ -66,3 +74,5 @@ export const PLACEMENT_OPERATIONS = {
     lambda: api,
   },
 } as const satisfies Record<string, Operation>;
+
+export type PlacementOperationId = keyof typeof PLACEMENT_OPERATIONS;

@@ -1,9 +1,9 @@
 // Every operation of the service, as data: how it is reached (an HTTP route, the status queue, the schedule),
 // the Lambda entry that serves it and that Lambda's settings, its name in logs and metrics, its OpenAPI id and
 // summary, the error codes it may answer, and the DynamoDB access it is granted. functions/, infra/, the OpenAPI
-// generator, the local runner and scripts/build.ts all read it; it imports nothing but types, so anything may.
+// generator, the local runner and scripts/build.ts read it; it imports types and operations-placement.ts only.
 import type { ErrorCode } from './errors';
-import { PLACEMENT_OPERATIONS } from './operations-placement';
+import { CLAIM_REFUSALS, PLACEMENT_OPERATIONS } from './operations-placement';
 
 /**
  * A DynamoDB IAM action an entry may use. Transactions have no action of their own: each item of a
@@ -139,14 +139,7 @@ export const OPERATIONS = {
     summary: 'Claim resources for an instance',
     description:
       "Refused with Nova's message when it does not fit. The same request again answers 200 and changes nothing.",
-    errors: [
-      'ValidationError',
-      'NodeNotFound',
-      'InsufficientResources',
-      'InstanceConflict',
-      'GroupNotFound',
-      'GroupPolicyViolation',
-    ],
+    errors: ['ValidationError', 'NodeNotFound', ...CLAIM_REFUSALS],
     access: CLAIM,
     lambda: BEHIND_API,
   },

@@ -34,19 +34,8 @@ import {
   stateChangeResponseSchema,
   statusResponseSchema,
 } from './responses';
-import {
-  candidateListSchema,
-  placementResponseSchema,
-  serverGroupSchema as serverGroupResponseSchema,
-  serverGroupViewSchema,
-} from './responses-placement';
-import {
-  candidatesBodySchema,
-  candidatesQuerySchema,
-  groupIdSchema,
-  placementSchema,
-  serverGroupSchema,
-} from './schemas-placement';
+import { PLACEMENT_EXCHANGES, PLACEMENT_REQUESTS, PLACEMENT_RESPONSES } from './openapi-placement';
+import { groupIdSchema } from './schemas-placement';
 
 type JsonObject = Record<string, unknown>;
 
@@ -58,9 +47,7 @@ const REQUEST_SCHEMAS = {
   MoveClaimRequest: moveClaimSchema,
   StatusUpdate: statusUpdateSchema,
   AuditRequest: auditSchema,
-  CandidatesRequest: candidatesBodySchema,
-  PlacementRequest: placementSchema,
-  ServerGroupRequest: serverGroupSchema,
+  ...PLACEMENT_REQUESTS,
 } satisfies Record<string, z.ZodType>;
 
 const RESPONSE_SCHEMAS = {
@@ -75,10 +62,7 @@ const RESPONSE_SCHEMAS = {
   MigrationAfterStatus: statusResponseSchema,
   MoveClaim: moveClaimResponseSchema,
   AuditResult: auditResponseSchema,
-  Candidates: candidateListSchema,
-  Placement: placementResponseSchema,
-  ServerGroup: serverGroupResponseSchema,
-  ServerGroupView: serverGroupViewSchema,
+  ...PLACEMENT_RESPONSES,
   Error: errorSchema,
 } satisfies Record<string, z.ZodType>;
 
@@ -93,7 +77,7 @@ const PATH_PARAMETERS: Record<string, { schema: z.ZodType; description: string }
 };
 
 /** What the document says of an operation beyond the table: its request and its successful answers. */
-interface Exchange {
+export interface Exchange {
   body?: RequestName;
   /** The body may be left out: its fields are all optional. */
   bodyOptional?: boolean;
@@ -151,30 +135,7 @@ const EXCHANGES: Record<HttpOperationId, Exchange> = {
     bodyOptional: true,
     ok: [{ status: 200, description: 'The node after the audit and what changed.', schema: 'AuditResult' }],
   },
-  getCandidates: {
-    query: candidatesQuerySchema,
-    ok: [{ status: 200, description: 'The nodes where it fits, best first.', schema: 'Candidates' }],
-  },
-  postCandidates: {
-    body: 'CandidatesRequest',
-    ok: [{ status: 200, description: 'The nodes where it fits, best first.', schema: 'Candidates' }],
-  },
-  createPlacement: {
-    body: 'PlacementRequest',
-    ok: [
-      { status: 201, description: 'Placed and claimed.', schema: 'Placement' },
-      { status: 200, description: 'The same request again: the same placement.', schema: 'Placement' },
-    ],
-  },
-  putServerGroup: {
-    body: 'ServerGroupRequest',
-    ok: [
-      { status: 201, description: 'Created.', schema: 'ServerGroup' },
-      { status: 200, description: 'Policy set.', schema: 'ServerGroup' },
-    ],
-  },
-  getServerGroup: { ok: [{ status: 200, description: 'The group and its members.', schema: 'ServerGroupView' }] },
-  deleteServerGroup: { ok: [{ status: 204, description: 'Deleted.' }] },
+  ...PLACEMENT_EXCHANGES,
 };
 
 const ref = (name: RequestName | ResponseName) => ({ $ref: `#/components/schemas/${name}` });
