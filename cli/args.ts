@@ -18,6 +18,14 @@ const VALUE_OPTIONS = new Set([
   'id',
   'sequence',
   'port',
+  'group',
+  'required',
+  'forbidden',
+  'member-of',
+  'strategy',
+  'limit',
+  'policy',
+  'max-per-host',
 ]);
 const FLAG_OPTIONS = new Set(['json', 'help', 'no-color', 'minimal', 'volume-backed']);
 const SHORT: Record<string, string> = { h: 'help', f: 'file', e: 'endpoint' };

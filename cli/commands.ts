@@ -41,7 +41,7 @@ export class ServiceError extends Error {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = any;
 
-async function call(
+export async function call(
   ctx: Context,
   method: string,
   path: string,
@@ -53,10 +53,10 @@ async function call(
   return { status: res.status, body: res.body };
 }
 
-const seg = encodeURIComponent;
+export const seg = encodeURIComponent;
 
 /** With --json, the answer as the API gave it; otherwise the text. */
-function show(ctx: Context, body: unknown, text: () => string): void {
+export function show(ctx: Context, body: unknown, text: () => string): void {
   if (ctx.args.flags.has('json')) ctx.io.out(JSON.stringify(body ?? null, null, 2));
   else ctx.io.out(text());
 }
