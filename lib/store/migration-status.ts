@@ -25,6 +25,7 @@ import {
 } from './items';
 import { getMigration, snapshot } from './reads';
 import { Contended, withRetry, type RetryContext } from './retry';
+import { moveEndItems } from './server-group-moves';
 import { nodeUpdate } from './writes';
 
 export interface StatusResult {
@@ -175,6 +176,8 @@ async function moveHolds(
       },
     });
   }
+  // The member leaves the node it did not end up on (rule G9).
+  if (record && isFinal(next.status)) items.push(...moveEndItems(store, m, record, plan.host));
   await commitOrStartOver(store, context, { items, intent: next, devices });
 }
 

@@ -17,6 +17,7 @@ import {
 import { InstanceConflict, InstanceNotFound, InvalidMove } from '../errors';
 import type { Store } from './client';
 import { commit, commitOrStartOver, type NamedItem } from './commit';
+import { moveJoinItems } from './server-group-moves';
 import { deviceWrites, giveBackDevices, takeDevices, takeUpkeep, type DeviceTake } from './devices';
 import {
   holdItem,
@@ -180,7 +181,11 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
       : undefined;
     const migration = newMigration(request, destNodeId, instance, print, pci?.chosen ?? []);
     const write = {
-      items: moveClaimItems(store, migration, instance, request.limits, pci),
+      // A member of a server group joins the destination's count for the move's duration (rule G9).
+      items: [
+        ...moveClaimItems(store, migration, instance, request.limits, pci),
+        ...(await moveJoinItems(store, instance, destNodeId)),
+      ],
       intent: migration,
       devices: pci ? [takeUpkeep(store, destNodeId, pci, 'forget')] : [],
       // Whatever raced (the migration, the instance, a device), the destination's devices are read anew.

@@ -160,3 +160,67 @@ describe('hard policies hold under racing claims', () => {
     expect(await hostCount(n!, 'g-soft')).toBe(4);
   });
 });
+
+describe('moves keep membership exact (rule G9)', () => {
+  const move = (dest: string, source: string, instanceUuid: string, migrationId: string) =>
+    api('POST', `/nodes/${dest}/move-claims`, {
+      migrationId,
+      instanceUuid,
+      moveType: 'migration',
+      sourceNodeId: source,
+    });
+  const status = (migrationId: string, s: string) => api('POST', `/migrations/${migrationId}/status`, { status: s });
+
+  test('an anti-affine member may not move onto a node with another member; onto an empty one it counts on both until the end', async () => {
+    const [a, b, c] = await nodes('mv', 3);
+    await api('PUT', '/server-groups/g-mv', { policy: 'anti-affinity' });
+    const [i1, i2] = [uuid(), uuid()];
+    expect((await claim(a!, 'g-mv', i1)).status).toBe(201);
+    expect((await claim(b!, 'g-mv', i2)).status).toBe(201);
+    const refused = await move(b!, a!, i1, `mv-1-${i1}`);
+    expect(refused).toMatchObject({ status: 409, body: { error: 'GroupPolicyViolation' } });
+    expect(refused.body.message).toContain(`node ${b} already holds 1 of its members`);
+    expect((await move(c!, a!, i1, `mv-2-${i1}`)).status).toBe(201);
+    // While it moves, the destination counts it: another member cannot take it.
+    expect((await claim(c!, 'g-mv')).body.error).toBe('GroupPolicyViolation');
+    expect([await hostCount(a!, 'g-mv'), await hostCount(c!, 'g-mv')]).toEqual([1, 1]);
+    expect((await status(`mv-2-${i1}`, 'finished')).status).toBe(200);
+    expect((await status(`mv-2-${i1}`, 'confirmed')).status).toBe(200);
+    expect([await hostCount(a!, 'g-mv'), await hostCount(c!, 'g-mv')]).toEqual([0, 1]);
+    const members = (await api('GET', '/server-groups/g-mv')).body.members;
+    expect(members).toEqual(
+      expect.arrayContaining([
+        { instanceUuid: i1, nodeId: c },
+        { instanceUuid: i2, nodeId: b },
+      ]),
+    );
+    expect((await claim(a!, 'g-mv')).status).toBe(201);
+  });
+
+  test('a reverted move leaves the member where it was', async () => {
+    const [a, b] = await nodes('rv', 2);
+    await api('PUT', '/server-groups/g-rv', { policy: 'anti-affinity' });
+    const id = uuid();
+    expect((await claim(a!, 'g-rv', id)).status).toBe(201);
+    expect((await move(b!, a!, id, `rv-${id}`)).status).toBe(201);
+    expect((await status(`rv-${id}`, 'reverted')).status).toBe(200);
+    expect([await hostCount(a!, 'g-rv'), await hostCount(b!, 'g-rv')]).toEqual([1, 0]);
+    expect((await claim(b!, 'g-rv')).status).toBe(201);
+  });
+
+  test('an affinity member moves only when it is the only one, and the group follows it', async () => {
+    const [a, b] = await nodes('am', 2);
+    await api('PUT', '/server-groups/g-am', { policy: 'affinity' });
+    const [i1, i2] = [uuid(), uuid()];
+    expect((await claim(a!, 'g-am', i1)).status).toBe(201);
+    expect((await claim(a!, 'g-am', i2)).status).toBe(201);
+    expect((await move(b!, a!, i1, `am-1-${i1}`)).body.error).toBe('GroupPolicyViolation');
+    expect((await api('DELETE', `/nodes/${a}/instances/${i2}`)).status).toBe(204);
+    expect((await move(b!, a!, i1, `am-2-${i1}`)).status).toBe(201);
+    expect((await status(`am-2-${i1}`, 'finished')).status).toBe(200);
+    expect((await status(`am-2-${i1}`, 'confirmed')).status).toBe(200);
+    // The group is on b now: a new member goes there, not to a.
+    expect((await claim(a!, 'g-am')).body.error).toBe('GroupPolicyViolation');
+    expect((await claim(b!, 'g-am')).status).toBe(201);
+  });
+});
