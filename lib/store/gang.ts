@@ -122,6 +122,9 @@ export async function placeGang(store: Store, request: GangRequest): Promise<Gan
   if (before) return { created: false, placements: before };
   const started = Date.now();
   return withRetry<GangResult, InstanceRecord[]>(store, async (context) => {
+    // A write of this request whose answer was lost may have placed the gang: the view would then refuse it.
+    const mine = context.intended.length ? await earlierGang(store, claims) : undefined;
+    if (mine) return { created: true, placements: mine };
     let reasons: Partial<Record<Reason | 'RACED', number>> = {};
     for (let round = 0; round < ROUNDS; round++) {
       const group = serverGroup === undefined ? undefined : await getServerGroup(store, serverGroup);
