@@ -1,7 +1,7 @@
 import { httpHandler, json } from '../lib/api/http';
 import { runtime } from '../lib/api/runtime';
-import { candidatesQuerySchema, type CandidatesQuery } from '../lib/api/schemas-placement';
-import { OPERATIONS } from '../lib/operations';
+import { candidatesQuerySchema, type CandidatesQuery } from '../lib/api/schemas-candidates';
+import { PLACEMENT_OPERATIONS as OPERATIONS } from '../lib/operations-placement';
 import { findCandidates } from '../lib/store';
 
 // The sizes alone, as a flavor: no overhead, no limits of the request's own, no devices.

@@ -1,7 +1,7 @@
 import { httpHandler, json, parse, pathParam } from '../lib/api/http';
 import { runtime } from '../lib/api/runtime';
-import { groupIdSchema } from '../lib/api/schemas-placement';
-import { OPERATIONS } from '../lib/operations';
+import { groupIdSchema } from '../lib/api/schemas-groups';
+import { PLACEMENT_OPERATIONS as OPERATIONS } from '../lib/operations-placement';
 import { getGroupView } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.getServerGroup, async (event) => {

@@ -1,7 +1,7 @@
 import { httpHandler, json, parseBody } from '../lib/api/http';
 import { runtime } from '../lib/api/runtime';
-import { candidatesBodySchema } from '../lib/api/schemas-placement';
-import { OPERATIONS } from '../lib/operations';
+import { candidatesBodySchema } from '../lib/api/schemas-candidates';
+import { PLACEMENT_OPERATIONS as OPERATIONS } from '../lib/operations-placement';
 import { findCandidates } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.postCandidates, async (event) => {

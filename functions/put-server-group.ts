@@ -1,8 +1,8 @@
 import { httpHandler, json, parse, parseBody, pathParam } from '../lib/api/http';
 import { runtime } from '../lib/api/runtime';
-import { groupIdSchema, serverGroupSchema } from '../lib/api/schemas-placement';
+import { groupIdSchema, serverGroupSchema } from '../lib/api/schemas-groups';
 import { groupView } from '../lib/api/views-placement';
-import { OPERATIONS } from '../lib/operations';
+import { PLACEMENT_OPERATIONS as OPERATIONS } from '../lib/operations-placement';
 import { putGroup } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.putServerGroup, async (event) => {

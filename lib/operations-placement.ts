@@ -1,5 +1,6 @@
 // The operations of placement and server groups (docs/placement.md), kept apart from lib/operations.ts, which
-// spreads them into its table. Types only from there, so this file imports nothing at run time either.
+// spreads them into its table. Types only from there, so this file imports nothing at run time either. The
+// placement handlers import this file rather than operations.ts: the whole table would add 5 KB to their bundles.
 import type { LambdaSettings, Operation } from './operations';
 
 // BEHIND_API of operations.ts, which cannot be read here: that file imports this one before it defines it.
@@ -20,7 +21,7 @@ export const PLACEMENT_OPERATIONS = {
     name: 'GetCandidates',
     trigger: { kind: 'http', method: 'GET', path: '/candidates' },
     entry: 'get-candidates',
-    summary: 'The nodes where a guest of these sizes fits now, best first',
+    summary: 'Where a guest of these sizes fits now, best first',
     errors: ['ValidationError'],
     access: FLEET,
     lambda: api,
@@ -29,8 +30,7 @@ export const PLACEMENT_OPERATIONS = {
     name: 'PostCandidates',
     trigger: { kind: 'http', method: 'POST', path: '/candidates' },
     entry: 'post-candidates',
-    summary: 'The nodes where a claim body (PCI requests and server group included) fits now, best first',
-    description: 'With serverGroup, its hard policy filters and its soft policy weighs (one Query of the group).',
+    summary: 'Where a claim body fits now, best first',
     errors: ['ValidationError', 'GroupNotFound'],
     access: { ...FLEET, table: [...FLEET.table, 'Query'] },
     lambda: api,
@@ -39,9 +39,7 @@ export const PLACEMENT_OPERATIONS = {
     name: 'CreatePlacement',
     trigger: { kind: 'http', method: 'POST', path: '/placements' },
     entry: 'create-placement',
-    summary: 'Choose the best node and claim there; a gang places all members or none',
-    description:
-      'Tries the candidates best first, claiming with the conditional transaction; the same request again answers 200 with the same placement.',
+    summary: 'Claim on the best node; a gang all or none',
     errors: ['ValidationError', 'NoValidHost', 'InstanceConflict', 'GroupNotFound', 'GroupPolicyViolation'],
     access: PLACE,
     lambda: api,

@@ -1,5 +1,6 @@
 // The OpenAPI document's part for placement and server groups (docs/placement.md): schemas and exchanges,
 // spread into lib/api/openapi.ts.
+import * as z from 'zod';
 import type { PlacementOperationId } from '../operations-placement';
 import type { Exchange } from './openapi';
 import {
@@ -8,16 +9,13 @@ import {
   serverGroupSchema,
   serverGroupViewSchema,
 } from './responses-placement';
-import {
-  candidatesBodySchema,
-  candidatesQuerySchema,
-  placementSchema,
-  serverGroupSchema as groupRequest,
-} from './schemas-placement';
+import { candidatesBodySchema, candidatesQuerySchema } from './schemas-candidates';
+import { serverGroupSchema as groupRequest } from './schemas-groups';
+import { gangPlacementSchema, singlePlacementSchema } from './schemas-placement';
 
 export const PLACEMENT_REQUESTS = {
   CandidatesRequest: candidatesBodySchema,
-  PlacementRequest: placementSchema,
+  PlacementRequest: z.union([singlePlacementSchema, gangPlacementSchema]),
   ServerGroupRequest: groupRequest,
 };
 

@@ -35,7 +35,7 @@ import {
   statusResponseSchema,
 } from './responses';
 import { PLACEMENT_EXCHANGES, PLACEMENT_REQUESTS, PLACEMENT_RESPONSES } from './openapi-placement';
-import { groupIdSchema } from './schemas-placement';
+import { groupIdSchema } from './schemas-groups';
 
 type JsonObject = Record<string, unknown>;
 

@@ -1,10 +1,11 @@
 // Choosing nodes for a guest (rules G2, G3, G6): filters, the claim test on what the fleet view says, and the
 // weighing. Pure: what it reads may be stale, and the claim's conditional write has the last word (rule G4).
-import { claimReasons, effectiveLimits } from './claim-test';
+import { effectiveLimits, exceeds } from './claim-test';
 import type { PciRequest, Sized } from './claim';
 import { nodeLimits } from './inventory';
 import type { NodeState } from './node-view';
 import { matches, type PciDevice, type PciPool } from './pci';
+import { RESOURCES, type Resource } from './resources';
 import { groupAdmits, groupWeight, type GroupHere } from './server-groups';
 import { instanceUsage } from './usage';
 
@@ -32,7 +33,7 @@ export interface Candidate {
 /** Why a node in scope was left out, by resource class (Placement's names) or by filter: NoValidHost's summary (rule G6). */
 export type Reason = 'MEMORY_MB' | 'DISK_GB' | 'VCPU' | 'PCI_DEVICE' | 'TRAITS' | 'SERVER_GROUP';
 
-const REASON_OF: Record<string, Reason> = { memory: 'MEMORY_MB', disk: 'DISK_GB', vcpu: 'VCPU' };
+const CLASS_OF: Record<Resource, Reason> = { memoryMb: 'MEMORY_MB', diskGb: 'DISK_GB', vcpus: 'VCPU' };
 
 /** Whether the node is among those asked about at all: the `candidates` given, in one of the `memberOf` aggregates. */
 export function inScope(node: Pick<NodeState, 'nodeId' | 'aggregates'>, f: Filters): boolean {
@@ -68,9 +69,9 @@ export function poolsFit(pools: Record<string, PciPool>, requests: readonly PciR
 /** Why the claim does not fit the node now (empty: it fits), by resource class in Nova's order. */
 export function misfits(node: NodeState, request: Sized): Reason[] {
   const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
-  const out = claimReasons(effectiveLimits(nodeLimits(node), request.limits), node.used, requested).map(
-    (text) => REASON_OF[/^Free (\w+)/.exec(text)?.[1] ?? ''] ?? 'MEMORY_MB',
-  );
+  const limits = effectiveLimits(nodeLimits(node), request.limits);
+  // The claim test's own comparison, in its order (rule C7), without its texts.
+  const out = RESOURCES.filter((r) => exceeds(limits[r], node.used[r], requested[r])).map((r) => CLASS_OF[r]);
   if (request.pciRequests.length && !poolsFit(node.pciPools, request.pciRequests)) out.push('PCI_DEVICE');
   return out;
 }

@@ -71,8 +71,8 @@ export function violationMessage(
     case 'one-node':
       return `Server group ${groupId} has policy affinity: its members are on node ${group.hostNode ?? '?'}, not on node ${nodeId}.`;
     case 'at-most':
-      return `Server group ${groupId} has policy anti-affinity: node ${nodeId} already holds ${guard.perNode} of its members (maxServerPerHost ${guard.perNode}).`;
+      return `Server group ${groupId} has policy anti-affinity: node ${nodeId} already holds ${guard.perNode} of its members.`;
     case 'weigh':
-      return `Server group ${groupId} has policy ${group.policy}, which refuses no node.`;
+      return `Server group ${groupId} refuses no node.`;
   }
 }

@@ -14,10 +14,7 @@ export interface FleetView {
   readAt: number;
 }
 
-const ttl = () => {
-  const env = Number(process.env.FLEET_VIEW_TTL_MS);
-  return Number.isFinite(env) && process.env.FLEET_VIEW_TTL_MS !== '' && env >= 0 ? env : FLEET_VIEW_TTL_MS;
-};
+const ttl = () => Number(process.env.FLEET_VIEW_TTL_MS || FLEET_VIEW_TTL_MS);
 
 class FleetCache {
   private view?: FleetView;

@@ -4,7 +4,6 @@
 import {
   add,
   claimGuards,
-  fingerprint,
   instanceUsage,
   planClaim,
   ZERO,
@@ -21,14 +20,10 @@ import { claimItems } from './claim';
 import type { Store } from './client';
 import { commit, type NamedItem, type Reasons, type Unexplained } from './commit';
 import { fleet } from './fleet';
-import { getInstance } from './instances';
-import { ownerKey } from './items';
 import { failedNames } from './outcomes';
-import { groupHere } from './placements';
-import { readItems } from './reads';
+import { groupHere, placedBefore } from './placements';
 import { withRetry } from './retry';
 import { getServerGroup, joinAll } from './server-groups';
-import { isTombstone } from './tombstone';
 import { guardConditions, nodeUpdate } from './writes';
 
 export interface GangRequest {
@@ -45,27 +40,6 @@ export interface GangResult {
 
 /** Plans tried before NoValidHost: the first on the view as it is, the others on views read since. */
 const ROUNDS = 3;
-
-/** The gang this request placed before (all members owned with its prints), or undefined when none is. */
-async function earlierGang(store: Store, claims: ClaimRequest[]): Promise<GangResult['placements'] | undefined> {
-  const owners = await readItems(
-    store,
-    claims.map((c) => ownerKey(c.instanceUuid)),
-  );
-  const live = owners.map((o) => (o && !isTombstone(o) ? o : undefined));
-  if (live.every((o) => o === undefined)) return undefined;
-  const mine = live.every((o, i) => o?.fingerprint === fingerprint(claims[i]));
-  if (!mine) {
-    const taken = claims.find((_, i) => live[i] !== undefined) as ClaimRequest;
-    throw new InstanceConflict(`Instance ${taken.instanceUuid} of the gang is already claimed.`);
-  }
-  return Promise.all(
-    claims.map(async (c, i) => {
-      const nodeId = String(live[i]?.nodeId);
-      return { nodeId, record: await getInstance(store, nodeId, c.instanceUuid) };
-    }),
-  );
-}
 
 type GangOutcome = { kind: 'taken' } | { kind: 'stale'; nodes: string[] } | Unexplained;
 
@@ -118,12 +92,12 @@ function gangItems(
 export async function placeGang(store: Store, request: GangRequest): Promise<GangResult> {
   const { serverGroup, filters, strategy } = request;
   const claims: ClaimRequest[] = request.members.map((m) => ({ ...m, ...(serverGroup ? { serverGroup } : {}) }));
-  const before = await earlierGang(store, claims);
+  const before = await placedBefore(store, claims);
   if (before) return { created: false, placements: before };
   const started = Date.now();
   return withRetry<GangResult, InstanceRecord[]>(store, async (context) => {
     // A write of this request whose answer was lost may have placed the gang: the view would then refuse it.
-    const mine = context.intended.length ? await earlierGang(store, claims) : undefined;
+    const mine = context.intended.length ? await placedBefore(store, claims) : undefined;
     if (mine) return { created: true, placements: mine };
     let reasons: Partial<Record<Reason | 'RACED', number>> = {};
     for (let round = 0; round < ROUNDS; round++) {
@@ -142,8 +116,8 @@ export async function placeGang(store: Store, request: GangRequest): Promise<Gan
         return { created: true, placements: records.map((record) => ({ nodeId: record.nodeId, record })) };
       }
       if (outcome.kind === 'taken') {
-        const mine = await earlierGang(store, claims);
-        if (mine) return { created: context.intended.length > 0, placements: mine };
+        const placed = await placedBefore(store, claims);
+        if (placed) return { created: context.intended.length > 0, placements: placed };
         throw new InstanceConflict('An instance of the gang is already claimed.');
       }
       reasons.RACED = (reasons.RACED ?? 0) + 1;

@@ -1,7 +1,6 @@
 // Placement (rules G4-G6): choose from the fleet view, claim with the ordinary conditional transaction, and on a
 // refusal try the next candidate, a bounded number of times. Idempotent on the instance UUID: the placement's own
 // record (INSTANCE#uuid / PLACEMENT, written in the claim's transaction) answers the same request sent again.
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   fingerprint,
   instanceUsage,
@@ -26,7 +25,7 @@ import type { Store } from './client';
 import { fleet } from './fleet';
 import { getInstance } from './instances';
 import { ownerKey } from './items';
-import { withRetry } from './retry';
+import { readItems } from './reads';
 import { getGroupView, groupExtra } from './server-groups';
 import { isTombstone } from './tombstone';
 
@@ -48,26 +47,25 @@ export interface PlacementResult {
 
 const placementKey = (instanceUuid: string) => ({ pk: ownerKey(instanceUuid).pk, sk: 'PLACEMENT' });
 
-/** The placement this very request made before, if any; InstanceConflict if the instance is claimed otherwise. */
-async function earlier(store: Store, claim: ClaimRequest, print: string): Promise<PlacementResult | undefined> {
-  const out = await withRetry(store, () =>
-    store.doc.send(
-      new QueryCommand({
-        TableName: store.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': ownerKey(claim.instanceUuid).pk },
-        ConsistentRead: true,
-      }),
-    ),
+/**
+ * What this very request placed before (rules G5, G11): each claim's node, record and tries, or undefined when
+ * none of its instances is claimed. InstanceConflict if one is claimed by another request, or not claimed at all.
+ */
+export async function placedBefore(store: Store, claims: ClaimRequest[]): Promise<PlacementResult[] | undefined> {
+  const keys = claims.flatMap((c) => [ownerKey(c.instanceUuid), placementKey(c.instanceUuid)]);
+  const items = await readItems(store, keys);
+  const owners = claims.map((_, i) => items[2 * i]).map((o) => (o && !isTombstone(o) ? o : undefined));
+  if (owners.every((o) => o === undefined)) return undefined;
+  const other = claims.find((c, i) => owners[i]?.fingerprint !== fingerprint(c));
+  if (other) throw new InstanceConflict(`Instance ${other.instanceUuid} is already claimed otherwise.`);
+  return Promise.all(
+    claims.map(async (c, i) => {
+      const nodeId = String(owners[i]?.nodeId);
+      const placed = items[2 * i + 1];
+      const attempts = placed?.nodeId === nodeId ? Number(placed.attempts) : 1;
+      return { created: false, nodeId, record: await getInstance(store, nodeId, c.instanceUuid), attempts };
+    }),
   );
-  const owner = out.Items?.find((i) => i.sk === ownerKey(claim.instanceUuid).sk);
-  if (!owner || isTombstone(owner)) return undefined;
-  const nodeId = String(owner.nodeId);
-  if (owner.fingerprint !== print)
-    throw new InstanceConflict(`Instance ${claim.instanceUuid} is already claimed on node ${nodeId}.`);
-  const placed = out.Items?.find((i) => i.sk === 'PLACEMENT' && i.nodeId === nodeId);
-  const record = await getInstance(store, nodeId, claim.instanceUuid);
-  return { created: false, nodeId, record, attempts: Number(placed?.attempts ?? 1) };
 }
 
 /** The group's members per node, as the candidates' filter and weigher read them (rules G8, G10). */
@@ -103,8 +101,7 @@ const REFUSALS = [InsufficientResources, GroupPolicyViolation, NodeNotFound];
 
 /** Places one instance (rule G5): 201 where it landed, 200 for the same request again, else NoValidHost. */
 export async function place(store: Store, { claim, filters, strategy }: PlacementRequest): Promise<PlacementResult> {
-  const print = fingerprint(claim);
-  const before = await earlier(store, claim, print);
+  const [before] = (await placedBefore(store, [claim])) ?? [];
   if (before) return before;
   const started = Date.now();
   const view = fleet(store);
@@ -128,7 +125,7 @@ export async function place(store: Store, { claim, filters, strategy }: Placemen
       } catch (error) {
         if (error instanceof GroupNotFound) throw error;
         // Another copy of this request may have placed it elsewhere meanwhile.
-        if (error instanceof InstanceConflict) return { ...((await earlier(store, claim, print)) ?? throwIt(error)) };
+        if (error instanceof InstanceConflict) return ((await placedBefore(store, [claim])) ?? throwIt(error))[0]!;
         if (!REFUSALS.some((kind) => error instanceof kind)) throw error;
         reasons.RACED = (reasons.RACED ?? 0) + 1;
         view.refused(nodeId);

@@ -6,7 +6,7 @@ import { GroupPolicyViolation } from '../errors';
 import type { Store } from './client';
 import type { NamedItem } from './commit';
 import { withRetry } from './retry';
-import { getServerGroup, groupHostKey, groupKey, memberKey } from './server-groups';
+import { getServerGroup, groupHostKey, groupKey, hostJoin, memberKey } from './server-groups';
 
 /**
  * The move claim's group items: the destination's host item takes the member, conditioned as a claim's is. Read
@@ -30,24 +30,7 @@ export async function moveJoinItems(store: Store, instance: InstanceRecord, dest
   const items: NamedItem[] = [
     {
       name: 'group-host',
-      item: {
-        Update: {
-          TableName: store.tableName,
-          Key: groupHostKey(destNodeId, groupId),
-          UpdateExpression: 'SET #t = :t, groupId = :g, nodeId = :n ADD members :one',
-          ...(guard.kind === 'at-most'
-            ? { ConditionExpression: 'attribute_not_exists(members) OR members < :max' }
-            : {}),
-          ExpressionAttributeNames: { '#t': 'type' },
-          ExpressionAttributeValues: {
-            ':t': 'group-host',
-            ':g': groupId,
-            ':n': destNodeId,
-            ':one': 1,
-            ...(guard.kind === 'at-most' ? { ':max': guard.perNode } : {}),
-          },
-        },
-      },
+      item: hostJoin(store, groupId, destNodeId, 1, guard.kind === 'at-most' ? guard.perNode : undefined),
     },
   ];
   if (guard.kind === 'one-node') {

@@ -181,41 +181,8 @@ export function joinAll(
   const guard = groupGuard(group.policy, group.rules);
   const perNode = new Map<string, number>();
   for (const r of records) perNode.set(r.nodeId, (perNode.get(r.nodeId) ?? 0) + 1);
-  const g = new Expression();
-  const groupConditions = [
-    `attribute_exists(${g.name('pk')})`,
-    `${g.name('policy')} = ${g.value(group.policy)}`,
-    `${g.name('rulesKey')} = ${g.value(rulesKey(group.rules))}`,
-  ];
-  const first = records[0]?.nodeId ?? '';
-  const node = guard.kind === 'one-node' ? g.value(first) : '';
-  if (guard.kind === 'one-node') {
-    const host = g.name('hostNode');
-    groupConditions.push(
-      `(attribute_not_exists(${host}) OR ${host} = ${node} OR ${g.name('memberCount')} = ${g.value(0)})`,
-    );
-  }
-  const hosts = [...perNode].map(([nodeId, joining]): NamedItem => {
-    const h = new Expression();
-    const members = h.name('members');
-    return {
-      name: named('group-host', nodeId),
-      item: {
-        Update: {
-          TableName: store.tableName,
-          Key: groupHostKey(nodeId, groupId),
-          UpdateExpression: `SET ${h.name('type')} = ${h.value('group-host')}, ${h.name('groupId')} = ${h.value(groupId)}, ${h.name('nodeId')} = ${h.value(nodeId)} ADD ${members} ${h.value(joining)}`,
-          ...(guard.kind === 'at-most'
-            ? {
-                ConditionExpression: `attribute_not_exists(${members}) OR ${members} <= ${h.value(guard.perNode - joining)}`,
-              }
-            : {}),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          ...h.params(),
-        },
-      },
-    };
-  });
+  const affine = guard.kind === 'one-node';
+  const values = { ':p': group.policy, ':r': rulesKey(group.rules), ':k': records.length };
   return [
     {
       name: 'group',
@@ -223,14 +190,18 @@ export function joinAll(
         Update: {
           TableName: store.tableName,
           Key: groupKey(groupId),
-          UpdateExpression: `${guard.kind === 'one-node' ? `SET ${g.name('hostNode')} = ${node} ` : ''}ADD ${g.name('memberCount')} ${g.value(records.length)}`,
-          ConditionExpression: groupConditions.join(' AND '),
+          UpdateExpression: `${affine ? 'SET hostNode = :n ' : ''}ADD memberCount :k`,
+          ConditionExpression: `attribute_exists(pk) AND #p = :p AND rulesKey = :r${affine ? ' AND (attribute_not_exists(hostNode) OR hostNode = :n OR memberCount = :z)' : ''}`,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          ...g.params(),
+          ExpressionAttributeNames: { '#p': 'policy' },
+          ExpressionAttributeValues: affine ? { ...values, ':n': records[0]?.nodeId, ':z': 0 } : values,
         },
       },
     },
-    ...hosts,
+    ...[...perNode].map(([nodeId, joining]) => ({
+      name: named('group-host', nodeId),
+      item: hostJoin(store, groupId, nodeId, joining, guard.kind === 'at-most' ? guard.perNode : undefined),
+    })),
     ...records.map(({ nodeId, instanceUuid }): NamedItem => ({
       name: named('group-member', instanceUuid),
       item: {
@@ -241,6 +212,33 @@ export function joinAll(
       },
     })),
   ];
+}
+
+/** `joining` members onto the node's host item; with `perNode`, conditioned on leaving them room (anti-affinity). */
+export function hostJoin(
+  store: Store,
+  groupId: string,
+  nodeId: string,
+  joining: number,
+  perNode?: number,
+): NamedItem['item'] {
+  return {
+    Update: {
+      TableName: store.tableName,
+      Key: groupHostKey(nodeId, groupId),
+      UpdateExpression: 'SET #t = :t, groupId = :g, nodeId = :n ADD members :j',
+      ...(perNode === undefined ? {} : { ConditionExpression: 'attribute_not_exists(members) OR members <= :room' }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      ExpressionAttributeNames: { '#t': 'type' },
+      ExpressionAttributeValues: {
+        ':t': 'group-host',
+        ':g': groupId,
+        ':n': nodeId,
+        ':j': joining,
+        ...(perNode === undefined ? {} : { ':room': perNode - joining }),
+      },
+    },
+  };
 }
 
 /** The items a release of a member adds to its transaction (rule G9): the counts go down, the member goes. */

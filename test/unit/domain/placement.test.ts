@@ -10,18 +10,13 @@ import {
   type NodeState,
   type Sized,
 } from '../../../lib/domain';
+import { roomForVcpus } from '../../support/fixtures';
 
 const node = (nodeId: string, over: Partial<NodeState> = {}): NodeState => ({
   nodeId,
-  vcpus: 8,
+  ...roomForVcpus(8),
   memoryMb: 1000,
   localGb: 100,
-  cpuAllocationRatio: 1,
-  ramAllocationRatio: 1,
-  diskAllocationRatio: 1,
-  reservedHostMemoryMb: 0,
-  reservedHostDiskMb: 0,
-  reservedHostCpus: 0,
   used: { memoryMb: 0, diskGb: 0, vcpus: 0 },
   stats: {},
   generation: 1,
