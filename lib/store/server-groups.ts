@@ -3,7 +3,7 @@
 // node lives in the node's partition (NODE#id / GROUP#id) and counts the members there. A claim into a
 // group writes all three in the claim's own transaction, so the policy is checked by the same conditional
 // write that takes the capacity: two racing claims cannot both pass it.
-import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   canonical,
   groupGuard,
@@ -18,9 +18,9 @@ import type { ClaimExtra } from './claim';
 import type { Store } from './client';
 import { sendOne, type NamedItem, type Reasons } from './commit';
 import { Expression } from './expression';
-import { failed } from './outcomes';
 import { plain } from './plain';
-import { conditionFailed } from './outcomes';
+import { queryAll } from './query';
+import { conditionFailed, failed } from './outcomes';
 import { Contended, withRetry } from './retry';
 
 export const groupKey = (groupId: string) => ({ pk: `GROUP#${groupId}`, sk: 'GROUP' });
@@ -104,23 +104,11 @@ export async function getServerGroup(store: Store, groupId: string): Promise<Ser
 
 /** The group and its members, from strongly consistent Queries of the group's partition. */
 export async function getGroupView(store: Store, groupId: string): Promise<GroupView> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await withRetry(store, () =>
-      store.doc.send(
-        new QueryCommand({
-          TableName: store.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': groupKey(groupId).pk },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      ),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const items = await queryAll(store, {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': groupKey(groupId).pk },
+    ConsistentRead: true,
+  });
   const head = items.find((i) => i.sk === 'GROUP');
   if (!head) throw new GroupNotFound(groupId);
   const { policy, rules } = groupOf(head);
