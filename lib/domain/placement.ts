@@ -43,8 +43,8 @@ export function inScope(node: Pick<NodeState, 'nodeId' | 'aggregates'>, f: Filte
 
 /** A node in scope that the trait filters leave out. */
 export function passesFilters(node: Pick<NodeState, 'traits'>, f: Filters): Reason | null {
-  const traits = new Set(node.traits ?? []);
-  return f.required.some((t) => !traits.has(t)) || f.forbidden.some((t) => traits.has(t)) ? 'TRAITS' : null;
+  const traits = node.traits ?? [];
+  return f.required.some((t) => !traits.includes(t)) || f.forbidden.some((t) => traits.includes(t)) ? 'TRAITS' : null;
 }
 
 /** Whether the node's free pools could meet the requests, each device counted once (the write decides exactly). */
@@ -67,8 +67,11 @@ export function poolsFit(pools: Record<string, PciPool>, requests: readonly PciR
 }
 
 /** Why the claim does not fit the node now (empty: it fits), by resource class in Nova's order. */
-export function misfits(node: NodeState, request: Sized): Reason[] {
-  const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
+export function misfits(
+  node: NodeState,
+  request: Sized,
+  requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked),
+): Reason[] {
   const limits = effectiveLimits(nodeLimits(node), request.limits);
   // The claim test's own comparison, in its order (rule C7), without its texts.
   const out = RESOURCES.filter((r) => exceeds(limits[r], node.used[r], requested[r])).map((r) => CLASS_OF[r]);
@@ -102,6 +105,7 @@ export function rankCandidates(
   group?: (nodeId: string) => GroupHere | undefined,
 ): Ranked {
   const reasons: Partial<Record<Reason, number>> = {};
+  const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
   const note = (r: Reason) => (reasons[r] = (reasons[r] ?? 0) + 1);
   const fits: { node: NodeState; free: ReturnType<typeof freeFigures>; soft: number }[] = [];
   for (const node of fleet) {
@@ -117,7 +121,7 @@ export function rankCandidates(
       note('SERVER_GROUP');
       continue;
     }
-    const misfit = misfits(node, request)[0];
+    const misfit = misfits(node, request, requested)[0];
     if (misfit) {
       note(misfit);
       continue;
