@@ -166,10 +166,12 @@ function migrationLine(m: Body): string {
 
 async function migrate(ctx: Context, words: string[]) {
   const usage =
-    'migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation] [--flavor VCPUS:MB:GB] [--id MIGRATION]';
+    'migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation|live-migration] [--flavor VCPUS:MB:GB] [--id MIGRATION]';
   const [nodeId = ''] = positionals(words, ['NODE'], usage);
   const { args } = ctx;
   const flavor = args.options.get('flavor');
+  if (flavor && args.options.get('type') === 'live-migration')
+    throw new UsageError("a live migration keeps the instance's flavor: leave out --flavor");
   const request = {
     migrationId: args.options.get('id') ?? `m-${randomUUID()}`,
     instanceUuid: required(args, 'instance', 'UUID'),
@@ -228,6 +230,9 @@ async function audit(ctx: Context, words: string[]) {
     const lists = [
       body.unknownInstances.length ? `running but not tracked: ${body.unknownInstances.join(', ')}` : '',
       body.missingInstances.length ? `tracked but not running: ${body.missingInstances.join(', ')}` : '',
+      body.releasedHolds?.length
+        ? `released stale holds of ${body.releasedHolds.map((h: Body) => `${h.migrationId} (${h.role})`).join(', ')}`
+        : '',
     ].filter(Boolean);
     return [`Audited ${nodeId}: ${drift}.`, ...lists, usageLine(body.node)].join('\n');
   });

@@ -17,13 +17,16 @@ export const USAGE = `Usage: capacity-tracker [--endpoint URL] [--json] COMMAND 
         [--project ID] [--os-type TYPE] [--state VM_STATE] [--volume-backed] [--minimal]
                                        claim an instance (a new UUID unless --uuid)
   release NODE UUID                    release everything the instance holds
-  migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation]
+  migrate NODE --instance UUID --from SOURCE_NODE [--type resize|migration|evacuation|live-migration]
         [--flavor VCPUS:MB:GB] [--id MIGRATION]
-                                       claim NODE as the destination of a move
+                                       claim NODE as the destination of a move (a live migration
+                                       keeps the flavor, and starts accepted)
   status MIGRATION STATUS [--sequence N]
-                                       a migration status update (finished, confirmed, reverted, ...)
+                                       a migration status update (finished, confirmed, reverted,
+                                       or a live migration's queued, running, completed, ...)
   migration MIGRATION                  show a migration
-  audit NODE [--file BODY.json]        recount the node and repair drift
+  audit NODE [--file BODY.json]        recount the node and repair drift (a body with "migrations"
+                                       releases holds of migrations no longer in progress)
   candidates --flavor VCPUS:MB:GB [--required T1,T2] [--forbidden T] [--member-of A1,A2]
         [--strategy spread|pack] [--group G] [--limit N]
                                        the nodes where it fits now, best first

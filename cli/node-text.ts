@@ -103,6 +103,7 @@ export function nodeText(n: NodeView, instances: InstanceRecord[] | undefined, s
       ),
     );
   }
+  if (n.numaTopology) parts.push('', 'NUMA cells', numaTable(n.numaTopology.cells));
   if (instances) {
     parts.push('', instances.length === 0 ? 'No instances.' : 'Instances');
     if (instances.length > 0) {
@@ -130,6 +131,48 @@ export function nodeText(n: NodeView, instances: InstanceRecord[] | undefined, s
     }
   }
   return parts.join('\n');
+}
+
+type NumaCell = NonNullable<NodeView['numaTopology']>['cells'][number];
+
+/** Compact CPU lists: 0-3,8,10-11. */
+export function cpuList(cpus: number[]): string {
+  const sorted = [...cpus].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === (sorted[j] ?? 0) + 1) j++;
+    runs.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return runs.join(',') || '-';
+}
+
+/** One row per cell: dedicated CPUs free and pinned, shared usage, memory and pages. */
+function numaTable(cells: NumaCell[]): string {
+  return table(
+    [
+      { title: 'CELL' },
+      { title: 'PCPUS free/total' },
+      { title: 'PINNED' },
+      { title: 'SHARED used/cpus', align: 'right' },
+      { title: 'MB used/total', align: 'right' },
+      { title: 'PAGES used/total' },
+    ],
+    cells.map((c) => {
+      const free = c.pcpuset.filter((p) => !c.pinnedCpus.includes(p)).length;
+      const gone = c.unknownPinnedCpus?.length ? ` (not reported: ${cpuList(c.unknownPinnedCpus)})` : '';
+      return [
+        String(c.id) + (c.reported === false ? ' (gone)' : ''),
+        `${free}/${c.pcpuset.length}`,
+        cpuList(c.pinnedCpus) + gone,
+        `${fmt(c.cpuUsage)}/${c.cpuset.length}`,
+        `${fmt(c.memoryUsageMb)}/${fmt(c.memoryMb)}`,
+        c.mempages.map((p) => `${p.sizeKb}K ${fmt(p.used)}/${fmt(p.total - p.reserved)}`).join(', ') || '-',
+      ];
+    }),
+    '  ',
+  );
 }
 
 /** One line of a node's usage, for commands that change it. */

@@ -5,15 +5,22 @@ import { auditSchema, nodeIdSchema } from '../lib/api/schemas';
 import { runtime } from '../lib/api/runtime';
 import { nodeView } from '../lib/domain';
 import { OPERATIONS } from '../lib/operations';
-import { auditNode } from '../lib/store';
+import { auditNode, auditNodeAndHolds } from '../lib/store';
 
 export const handler = httpHandler(OPERATIONS.auditNode, async (event) => {
   const nodeId = parse(nodeIdSchema, pathParam(event, 'nodeId'), 'nodeId');
   const body = parseBody(auditSchema, event);
-  const result = await auditNode(runtime().store, nodeId, body);
+  const result = await auditNodeAndHolds(runtime().store, nodeId, body);
   reportDrift(nodeId, result);
-  const { node, drift, unknownInstances, missingInstances } = result;
-  return json(200, { node: nodeView(node), drift, unknownInstances, missingInstances });
+  const { node, drift, unknownInstances, missingInstances, releasedHolds, numa } = result;
+  return json(200, {
+    node: nodeView(node),
+    drift,
+    unknownInstances,
+    missingInstances,
+    releasedHolds,
+    ...(numa ? { numa } : {}),
+  });
 });
 
 /**

@@ -1,8 +1,9 @@
 // The SQS FIFO consumer of migration status updates: the queue form of POST /migrations/{id}/status.
 // Body `{ migrationId, status, sequence }`, MessageGroupId = the instance UUID, ReportBatchItemFailures on.
-// A failed message is reported and comes back after the visibility timeout; the queue's redrive policy
-// moves one that keeps failing (maxReceiveCount) to the dead-letter queue. A repeated, stale or
-// out-of-order status is a success: changeMigrationStatus ignores it and changes nothing.
+// A message that can never apply is rejected: acknowledged at once, logged whole and counted, so it never
+// holds its instance's later statuses back (rule OP1). Only a transient failure is reported: it comes back
+// after the visibility timeout, and the redrive policy moves one that keeps failing to the dead-letter
+// queue. A repeated, stale or out-of-order status is a success: changeMigrationStatus ignores it.
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
@@ -12,7 +13,7 @@ import { count } from '../lib/api/metrics';
 import { observed } from '../lib/api/observed';
 import { migrationIdSchema, statusUpdateSchema } from '../lib/api/schemas';
 import { runtime } from '../lib/api/runtime';
-import { AppError, InvalidTransition, ValidationError } from '../lib/errors';
+import { AppError, type ErrorCode } from '../lib/errors';
 import { changeMigrationStatus, type StatusResult } from '../lib/store';
 
 /** The queue's message: the HTTP body plus the migration, and the sequence is required (it orders redeliveries). */
@@ -37,39 +38,65 @@ function migrationIdOf(body: string): string | undefined {
   }
 }
 
-/**
- * One message. Every failure is thrown, so that the processor reports it: a malformed body or an
- * InvalidTransition never applies and ends in the dead-letter queue after maxReceiveCount receives;
- * MigrationNotFound (a status that overtook its move claim) and Unavailable may apply on a redelivery.
- */
-async function applyStatus(record: SQSRecord): Promise<StatusResult> {
+/** What becomes of a message that failed: rejected for good (acknowledged), or retried by the queue. */
+type Disposition = 'reject' | 'retry';
+
+/** Rule OP1: only what may succeed later is retried; an unexpected failure (a crash, a timeout) may. */
+export function dispositionOf(error: unknown): Disposition {
+  if (!(error instanceof AppError)) return 'retry';
+  const code: ErrorCode = error.code;
+  switch (code) {
+    // Malformed or invalid, a migration never claimed, a status its move cannot take: the same every time;
+    // and Forbidden, as the queue carries no caller (its policy is the guard, rule W6).
+    case 'ValidationError':
+    case 'MigrationNotFound':
+    case 'InvalidTransition':
+    case 'Forbidden':
+      return 'reject';
+    // Placement's (NoValidHost, Group*) too: a status change raises none of them; were one to, the fleet may change.
+    case 'Unavailable':
+    case 'NodeNotFound':
+    case 'InstanceNotFound':
+    case 'InsufficientResources':
+    case 'InstanceConflict':
+    case 'InvalidMove':
+    case 'NodeInUse':
+    case 'NoValidHost':
+    case 'GroupPolicyViolation':
+    case 'GroupInUse':
+    case 'GroupNotFound':
+      return 'retry';
+  }
+}
+
+/** One message: applied, or rejected (and acknowledged), or thrown so that the processor reports it. */
+async function applyStatus(record: SQSRecord): Promise<StatusResult | 'rejected'> {
   try {
     const { migrationId, status, sequence } = parseMessage(record.body);
     return await changeMigrationStatus(runtime().store, migrationId, status, sequence);
   } catch (error) {
-    const known = error instanceof AppError;
     const details = {
       messageId: record.messageId,
       migrationId: migrationIdOf(record.body),
       messageGroupId: record.attributes.MessageGroupId,
       receiveCount: Number(record.attributes.ApproximateReceiveCount),
-      error: known ? error.code : (error as Error).name,
+      error: error instanceof AppError ? error.code : (error as Error).name,
       reason: (error as Error).message,
     };
-    if (error instanceof InvalidTransition || error instanceof ValidationError) {
-      logger.warn(
-        'status message can never apply; it goes to the dead-letter queue after maxReceiveCount receives',
-        details,
-      );
-    } else if (known) {
-      logger.warn('status message failed; it will be retried', details);
-    } else {
-      logger.error('status message failed unexpectedly; it will be retried', {
-        ...details,
-        stack: (error as Error).stack,
-      });
+    const disposition = dispositionOf(error);
+    switch (disposition) {
+      case 'reject':
+        // The body in full: the log is where an operator finds it to correct and send again.
+        logger.error('status message can never apply: rejected, its group goes on', { ...details, body: record.body });
+        count('StatusMessagesRejected');
+        return 'rejected';
+      case 'retry':
+        logger.warn('status message failed; the queue will deliver it again', {
+          ...details,
+          ...(error instanceof AppError ? {} : { stack: (error as Error).stack }),
+        });
+        throw error;
     }
-    throw error;
   }
 }
 

@@ -1,5 +1,6 @@
-// Alarms on what needs a person: dead letters, server errors, failing or throttled functions, throttled
-// tables, and audits that fail, run late or find drift. They notify one SNS topic.
+// Alarms on what needs a person: dead letters and rejected status messages, server errors, failing or
+// throttled functions, throttled tables, and audit rounds that fail, run late or find drift. They notify one
+// SNS topic.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
@@ -17,9 +18,10 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/api/service';
-import { OPERATIONS } from '../lib/operations';
+import { AUDIT_LATE_SHARE, AUDIT_ROUND } from '../lib/audit-round';
 
 export interface LedgerAlarmsProps {
   stageName: string;
@@ -29,6 +31,8 @@ export interface LedgerAlarmsProps {
   deadLetters: IQueue;
   table: ITableV2;
   functions: ReadonlyMap<string, IFunction>;
+  /** The audit round's state machine (infra/audit-schedule.ts). */
+  auditRound?: IStateMachine;
 }
 
 /** The service's own metrics (Powertools EMF: its namespace, the service as the one dimension), summed over 5 minutes. */
@@ -40,9 +44,6 @@ const serviceMetric = (metricName: string) =>
     statistic: 'Sum',
     period: Duration.minutes(5),
   });
-
-/** A round of the scheduled audit that takes this share of its timeout is late: the fleet outgrows one round. */
-export const AUDIT_LATE_SHARE = 0.8;
 
 /** API 5xx answers in 5 minutes that raise the alarm: one 503 under a burst is the retry contract working. */
 export const SERVER_ERRORS_THRESHOLD = 5;
@@ -95,13 +96,19 @@ export class LedgerAlarms extends Construct {
       1,
     );
     alarm(
+      'StatusRejected',
+      'A migration status message could never apply (malformed, unknown migration, refused status) and was dropped: its body is in the consumer log.',
+      serviceMetric('StatusMessagesRejected'),
+      1,
+    );
+    alarm(
       'ServerErrors',
       `At least ${SERVER_ERRORS_THRESHOLD} API answers with 5xx in 5 minutes (Unavailable after retries, or a failing function).`,
       props.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
       SERVER_ERRORS_THRESHOLD,
     );
     for (const [entry, fn] of props.functions) {
-      // One alarm per function: a metric-math alarm takes at most 10 metrics, and there are 16 functions.
+      // One alarm per function: a metric-math alarm takes at most 10 metrics, and there are 17 functions.
       alarm(
         `Throttles-${entry}`,
         `Lambda ${entry} was throttled (account concurrency, or its reserved concurrency).`,
@@ -116,7 +123,7 @@ export class LedgerAlarms extends Construct {
         1,
       );
     }
-    this.auditAlarms(alarm, props.functions.get(OPERATIONS.auditAll.entry));
+    this.auditAlarms(alarm, props.auditRound);
     alarm(
       'TableThrottles',
       'DynamoDB throttled reads or writes of the ledger (a hot node item or partition beyond its per-partition limits).',
@@ -135,7 +142,7 @@ export class LedgerAlarms extends Construct {
 
   private auditAlarms(
     alarm: (id: string, text: string, metric: IMetric, threshold: number) => void,
-    auditAll?: IFunction,
+    round?: IStateMachine,
   ) {
     alarm(
       'AuditDrift',
@@ -145,17 +152,32 @@ export class LedgerAlarms extends Construct {
     );
     alarm(
       'AuditFailures',
-      'The scheduled audit could not audit some nodes in a round (busy or failing; the next round retries them).',
+      'The scheduled audit could not audit some nodes (busy or failing); their slice is retried, then the next round.',
       serviceMetric('AuditFailures'),
       1,
     );
-    if (!auditAll) return;
-    const timeoutMs = OPERATIONS.auditAll.lambda.timeoutSeconds * 1000;
+    if (!round) return;
+    const fiveMinutes = { period: Duration.minutes(5), statistic: 'Sum' };
+    alarm(
+      'AuditRoundFailed',
+      'An audit round failed (a slice failed every attempt, or the planner did) or timed out: some nodes went unaudited.',
+      new MathExpression({
+        expression: 'FILL(f, 0) + FILL(t, 0) + FILL(a, 0)',
+        usingMetrics: {
+          f: round.metricFailed(fiveMinutes),
+          t: round.metricTimedOut(fiveMinutes),
+          a: round.metricAborted(fiveMinutes),
+        },
+        period: Duration.minutes(5),
+        label: 'audit rounds failed, timed out or aborted',
+      }),
+      1,
+    );
     alarm(
       'AuditLate',
-      `A round of the scheduled audit took ${AUDIT_LATE_SHARE * 100} % of its timeout or more: the last nodes may go unaudited.`,
-      auditAll.metricDuration({ period: Duration.minutes(5), statistic: 'Maximum' }),
-      AUDIT_LATE_SHARE * timeoutMs,
+      `An audit round took ${AUDIT_LATE_SHARE * 100} % of its timeout or more: the fleet is outgrowing the round.`,
+      round.metricTime({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      AUDIT_LATE_SHARE * AUDIT_ROUND.roundTimeoutSeconds * 1000,
     );
   }
 }

@@ -9,7 +9,8 @@ import { CodeBuildStep, CodePipeline, CodePipelineSource, ManualApprovalStep, Sh
 import type { Construct } from 'constructs';
 import { stageConfig, type PipelineSourceConfig } from './config';
 import { acknowledgePipelineFindings } from './pipeline-nag';
-import { smokeTestRoleName, smokeTestRunnerRoleName } from './service-stack';
+import { NODE_TAG } from './roles';
+import { SMOKE_TEST_NODE, smokeTestRoleName, smokeTestRunnerRoleName } from './service-stack';
 import { ServiceStage } from './service-stage';
 
 export interface PipelineStackProps extends StackProps {
@@ -54,7 +55,8 @@ export class PipelineStack extends Stack {
     this.dev = new ServiceStage(this, 'Dev', { stage: stageConfig('dev'), smokeTestAccount: this.account });
     const smokeRole = `arn:${Aws.PARTITION}:iam::${this.account}:role/${smokeTestRoleName('dev')}`;
     const smokeRoleArn = this.dev.service.smokeTestRoleArn;
-    if (!smokeRoleArn) throw new Error('the dev stage has no smoke test role');
+    const { agent, operator } = this.dev.service.callerRoleArns;
+    if (!smokeRoleArn || !agent || !operator) throw new Error('the dev stage has no smoke test or caller roles');
     // Named, so that the dev stage's invoker role can trust this role alone (not every principal of the account).
     const runner = new Role(this, 'SmokeTestRunner', {
       roleName: smokeTestRunnerRoleName,
@@ -65,11 +67,23 @@ export class PipelineStack extends Stack {
       input: source,
       role: runner,
       installCommands: ['npm install'],
-      envFromCfnOutputs: { API_URL: this.dev.service.apiUrl, SMOKE_TEST_ROLE_ARN: smokeRoleArn },
+      envFromCfnOutputs: {
+        API_URL: this.dev.service.apiUrl,
+        SMOKE_TEST_ROLE_ARN: smokeRoleArn,
+        AGENT_ROLE_ARN: agent,
+        OPERATOR_ROLE_ARN: operator,
+      },
+      env: { SMOKE_NODE_ID: SMOKE_TEST_NODE },
       commands: [
-        // The smoke test signs with whatever credentials it finds: these are the dev API's invoker role.
-        'CREDS=$(aws sts assume-role --role-arn "$SMOKE_TEST_ROLE_ARN" --role-session-name smoke-test --query "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]" --output text)',
+        // The dev API's invoker role, and from it the two roles the smoke test calls as (docs/security.md): the
+        // agent of its node, whose session is named and tagged after the node, and an operator, who deletes.
+        `assume() { aws sts assume-role --role-arn "$1" --role-session-name "$2" \${3:+--tags "$3"} --query "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]" --output text; }`,
+        'CREDS=$(assume "$SMOKE_TEST_ROLE_ARN" smoke-test)',
         'export AWS_ACCESS_KEY_ID=$(echo "$CREDS" | cut -f1) AWS_SECRET_ACCESS_KEY=$(echo "$CREDS" | cut -f2) AWS_SESSION_TOKEN=$(echo "$CREDS" | cut -f3)',
+        'OP=$(assume "$OPERATOR_ROLE_ARN" smoke-test)',
+        `AGENT=$(assume "$AGENT_ROLE_ARN" "$SMOKE_NODE_ID" "Key=${NODE_TAG},Value=$SMOKE_NODE_ID")`,
+        'export OPERATOR_AWS_ACCESS_KEY_ID=$(echo "$OP" | cut -f1) OPERATOR_AWS_SECRET_ACCESS_KEY=$(echo "$OP" | cut -f2) OPERATOR_AWS_SESSION_TOKEN=$(echo "$OP" | cut -f3)',
+        'export AWS_ACCESS_KEY_ID=$(echo "$AGENT" | cut -f1) AWS_SECRET_ACCESS_KEY=$(echo "$AGENT" | cut -f2) AWS_SESSION_TOKEN=$(echo "$AGENT" | cut -f3)',
         'npx tsx scripts/smoke.ts',
       ],
       rolePolicyStatements: [new PolicyStatement({ actions: ['sts:AssumeRole'], resources: [smokeRole] })],

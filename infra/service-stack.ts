@@ -1,6 +1,6 @@
 // The service: the ledger table, one Lambda per entry of lib/operations.ts, the HTTP API, the status
 // queue, the audit schedule and the alarms.
-import { Aws, CfnOutput, Duration, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Stack, Tags, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccountPrincipal, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
@@ -10,8 +10,8 @@ import { AuditSchedule } from './audit-schedule';
 import { isDev, type StageConfig } from './config';
 import { LedgerApi } from './http-api';
 import { LedgerFunction } from './ledger-function';
-import { arnFinding } from './nag';
 import { OperatorSite } from './operator-site';
+import { CallerRoles, callerRoleEnvironment, NODE_TAG, restrictQueueSenders } from './roles';
 import { StatusQueue } from './status-queue';
 import { ledgerTable } from './table';
 
@@ -21,6 +21,8 @@ export const CONSUMER_TIMEOUT = Duration.seconds(CONSUMER_TIMEOUT_SECONDS);
 
 /** Name of the role the pipeline's smoke test assumes to call a stage's API; fixed so the pipeline can name it. */
 export const smokeTestRoleName = (stageName: string) => `capacity-tracker-${stageName}-smoke-test`;
+/** The node the smoke test registers and deletes: its invoker role is tagged with it, to act as the node's agent. */
+export const SMOKE_TEST_NODE = 'smoke-test';
 /** Name of the role the pipeline's smoke test runs as (its CodeBuild project's): the one principal the invoker role trusts. */
 export const smokeTestRunnerRoleName = 'capacity-tracker-pipeline-smoke-test-runner';
 
@@ -35,6 +37,8 @@ export class ServiceStack extends Stack {
   readonly queueUrl: CfnOutput;
   readonly openApiUri: CfnOutput;
   readonly smokeTestRoleArn?: CfnOutput;
+  /** The ARNs of the roles callers take (infra/roles.ts). */
+  readonly callerRoleArns: CallerRoles['arnOutputs'];
   readonly functions: ReadonlyMap<string, LedgerFunction>;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
@@ -65,7 +69,20 @@ export class ServiceStack extends Stack {
       consumer: fn(OPERATIONS.consumeStatusUpdates.entry),
       consumerTimeout: CONSUMER_TIMEOUT,
     });
-    new AuditSchedule(this, 'Audit', { auditAll: fn(OPERATIONS.auditAll.entry) });
+    const audit = new AuditSchedule(this, 'Audit', {
+      plan: fn(OPERATIONS.auditAll.entry),
+      slice: fn(OPERATIONS.auditSlice.entry),
+      keep: !isDev(stage),
+      logRetentionDays: stage.logRetentionDays,
+    });
+    // Who may call what (docs/security.md): IAM on the routes and the queue, the handlers again from the caller.
+    const callers = new CallerRoles(this, 'Callers', { api: api.api, stageName: stage.name });
+    this.callerRoleArns = callers.arnOutputs;
+    for (const f of functions.values())
+      for (const [name, value] of Object.entries(callerRoleEnvironment(stage.name))) f.fn.addEnvironment(name, value);
+    const serviceRoles = [...functions.values()].flatMap((f) => (f.fn.role ? [f.fn.role] : []));
+    restrictQueueSenders(queue.queue, [...serviceRoles, callers.roles.scheduler]);
+    queue.queue.grantSendMessages(callers.roles.scheduler);
     new LedgerAlarms(this, 'Alarms', {
       stageName: stage.name,
       keep: !isDev(stage),
@@ -73,6 +90,7 @@ export class ServiceStack extends Stack {
       deadLetters: queue.deadLetters,
       table,
       functions: fns,
+      auditRound: audit.machine,
     });
 
     this.apiUrl = new CfnOutput(this, 'ApiUrl', {
@@ -105,19 +123,20 @@ export class ServiceStack extends Stack {
             'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${props.smokeTestAccount}:role/${smokeTestRunnerRoleName}`,
           },
         }),
-        description: 'Assumed by the pipeline smoke test: registers a node, claims and releases on it, deletes it.',
+        description:
+          "Assumed by the pipeline smoke test: takes the smoke node's agent role (registers, claims, releases) and the operator role (deletes).",
       });
+      // As any node's host: its tag names the one node whose agent it may become (docs/security.md, rule W5).
+      Tags.of(role).add(NODE_TAG, SMOKE_TEST_NODE);
       role.addToPrincipalPolicy(
         new PolicyStatement({
-          actions: ['execute-api:Invoke'],
-          resources: [api.api.arnForExecuteApi('*', '/nodes/*', '$default')],
+          actions: ['sts:AssumeRole', 'sts:TagSession'],
+          resources: [callers.roles.agent.roleArn],
         }),
       );
-      Validations.of(role).acknowledge({
-        id: `AwsSolutions-IAM5[${arnFinding(this, 'execute-api', `<${this.getLogicalId(api.api.node.defaultChild as CfnElement)}>/$default/*/nodes/*`)}]`,
-        reason:
-          'The smoke test picks a fresh node id at run time; the role reaches only the /nodes routes of this one API.',
-      });
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['sts:AssumeRole'], resources: [callers.roles.operator.roleArn] }),
+      );
       this.smokeTestRoleArn = new CfnOutput(this, 'SmokeTestRoleArn', { value: role.roleArn });
     }
   }

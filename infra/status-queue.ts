@@ -5,16 +5,8 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { OPERATIONS } from '../lib/operations';
-
-/**
- * Receives before a message goes to the dead-letter queue. The consumer skips the rest of a failing
- * message's group (skipGroupOnError), so a message queued behind a failing one is received and returned
- * too, and a status that overtook its move claim needs a few rounds; 10 receives, one visibility timeout
- * apart, give a message about half an hour.
- */
-export const MAX_RECEIVE_COUNT = 10;
-/** AWS: the visibility timeout at least six times the consumer's timeout, so retried batches do not overlap. */
-export const VISIBILITY_PER_CONSUMER_TIMEOUT = 6;
+// The retry settings are rule OP1's (lib/status-retry.ts says why).
+import { MAX_RECEIVE_COUNT, VISIBILITY_PER_CONSUMER_TIMEOUT } from '../lib/status-retry';
 
 export interface StatusQueueProps {
   consumer: IFunction;

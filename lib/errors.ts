@@ -4,6 +4,7 @@
 /** Every error code of the contract, once: the classes below, the edge's statuses and the OpenAPI document read it. */
 export const ERROR_CODES = {
   ValidationError: { summary: 'The request, a path parameter or the query does not fit the schema.' },
+  Forbidden: { summary: "The caller's role may not do this (on this node); nothing changed." },
   NodeNotFound: { summary: 'The node is not registered.' },
   InstanceNotFound: { summary: 'The instance is not tracked on the node.' },
   MigrationNotFound: { summary: 'The migration is not known.' },
@@ -47,6 +48,13 @@ export interface Issue {
 export class ValidationError extends AppError {
   constructor(message: string, issues: Issue[] = [], options?: ErrorOptions) {
     super('ValidationError', message, { issues }, options);
+  }
+}
+
+/** The caller's role may not use the route, on this node or with this body (docs/security.md). */
+export class Forbidden extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('Forbidden', message, {}, options);
   }
 }
 

@@ -1,9 +1,12 @@
 // Every operation of the service, as data: how it is reached (an HTTP route, the status queue, the schedule),
 // the Lambda entry that serves it and that Lambda's settings, its name in logs and metrics, its OpenAPI id and
 // summary, the error codes it may answer, and the DynamoDB access it is granted. functions/, infra/, the OpenAPI
-// generator, the local runner and scripts/build.ts read it; it imports types and operations-placement.ts only.
+// generator, the local runner and scripts/build.ts all read it; it imports only types, the audit round's and status
+// queue's figures (lib/audit-round.ts, lib/status-retry.ts: they import nothing) and operations-placement.ts.
+import { AUDIT_ROUND } from './audit-round';
 import type { ErrorCode } from './errors';
 import { CLAIM_REFUSALS, PLACEMENT_OPERATIONS } from './operations-placement';
+import { CONSUMER_TIMEOUT_SECONDS } from './status-retry';
 
 /**
  * A DynamoDB IAM action an entry may use. Transactions have no action of their own: each item of a
@@ -40,8 +43,10 @@ export type Trigger =
   | { kind: 'http'; method: HttpMethod; path: string }
   /** The FIFO status queue; `batchSize` messages at most per invocation. */
   | { kind: 'sqs'; batchSize: number }
-  /** An EventBridge rule every `everyMinutes`; `retryAttempts` are the rule target's redeliveries. */
-  | { kind: 'schedule'; everyMinutes: number; retryAttempts: number };
+  /** An EventBridge rule every `everyMinutes` starts the audit round, whose first step this is; no redelivery. */
+  | { kind: 'schedule'; everyMinutes: number; retryAttempts: number }
+  /** A slice of the audit round: the round's state machine calls it, `concurrency` slices at once. */
+  | { kind: 'round'; concurrency: number };
 
 export interface LambdaSettings {
   memoryMb: number;
@@ -68,25 +73,15 @@ export interface Operation {
 
 /** API Gateway waits 30 s for an integration; a request's retries end before the deadline (lib/store/retry.ts). */
 export const HTTP_TIMEOUT_SECONDS = 10;
-/** A batch of up to 10 status changes, each one transaction with its retries. */
-export const CONSUMER_TIMEOUT_SECONDS = 30;
-/**
- * A round audits every node one after another, 5-110 ms each: 1,000 nodes take 5 s to 2 minutes. Nova
- * audits every 60 s, but usage here is exact by construction and the audit only finds drift caused from
- * outside, so every 5 minutes is enough, and a round always ends before the next starts.
- */
-export const AUDIT_PERIOD_MINUTES = 5;
-/** Under the period (about 2,000 slow nodes); a longer round is cut and the next one starts from the first node. */
-export const AUDIT_TIMEOUT_SECONDS = 4 * 60;
-
+export { CONSUMER_TIMEOUT_SECONDS } from './status-retry';
 // Memory buys CPU: 1 GB keeps cold starts and the transaction's JSON work short, at a cost that is small
 // next to the DynamoDB writes of a claim.
 const MEMORY_MB = 1024;
 const BEHIND_API: LambdaSettings = { memoryMb: MEMORY_MB, timeoutSeconds: HTTP_TIMEOUT_SECONDS };
 
 // Device items are written (Put, or Delete for one gone from the inventory) inside the same transactions as
-// the node item (Update), after one Query of the node's partition. A status change reads the move's items
-// at one moment (TransactGetItems, i.e. GetItem); releasing a moving instance ends its move first.
+// the node item (Update), after one Query of the node's partition. A status change whose copy of the record is
+// stale reads the move's items at once (TransactGetItems, i.e. GetItem); a release of a moving one ends its move.
 const CLAIM: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'] };
 const CHANGE: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'] };
 
@@ -111,7 +106,7 @@ export const OPERATIONS = {
     description:
       'Tracked usage is kept: if the inventory shrinks below it, free values go negative and claims are refused until usage falls.',
     errors: ['ValidationError'],
-    access: CHANGE,
+    access: { table: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'] },
     lambda: BEHIND_API,
   },
   getNode: {
@@ -120,7 +115,7 @@ export const OPERATIONS = {
     entry: 'get-node',
     summary: 'A node',
     errors: ['ValidationError', 'NodeNotFound'],
-    access: { table: ['GetItem'] },
+    access: { table: ['Query'] },
     lambda: BEHIND_API,
   },
   deleteNode: {
@@ -186,7 +181,7 @@ export const OPERATIONS = {
     name: 'ClaimMove',
     trigger: http('POST', '/nodes/{nodeId}/move-claims'),
     entry: 'claim-move',
-    summary: 'Claim the destination of a resize, migration or evacuation',
+    summary: 'Claim the destination of a resize, migration, evacuation or live migration',
     errors: [
       'ValidationError',
       'NodeNotFound',
@@ -233,7 +228,7 @@ export const OPERATIONS = {
     entry: 'audit-node',
     summary: "Recount the node and repair drift (Nova's update_available_resource)",
     errors: ['ValidationError', 'NodeNotFound'],
-    access: CHANGE,
+    access: { table: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'] },
     lambda: BEHIND_API,
   },
   consumeStatusUpdates: {
@@ -249,19 +244,21 @@ export const OPERATIONS = {
   auditAll: {
     name: 'AuditAll',
     // A failed round is simply the next round: no redelivery that could overlap it.
-    trigger: { kind: 'schedule', everyMinutes: AUDIT_PERIOD_MINUTES, retryAttempts: 0 },
+    trigger: { kind: 'schedule', everyMinutes: AUDIT_ROUND.periodMinutes, retryAttempts: 0 },
     entry: 'audit-all',
-    summary: 'Audit every node, one after another',
+    summary: 'Plan an audit round: the node index cut into slices',
     errors: [],
-    access: { table: ['BatchGetItem', 'Query', 'UpdateItem'], nodeIndex: true },
-    // One audit round at a time; a round that finds the function busy is dropped, not queued.
-    lambda: {
-      memoryMb: MEMORY_MB,
-      timeoutSeconds: AUDIT_TIMEOUT_SECONDS,
-      reservedConcurrency: 1,
-      retryAttempts: 0,
-      maxEventAgeSeconds: 60,
-    },
+    access: { table: [], nodeIndex: true },
+    lambda: { memoryMb: MEMORY_MB, timeoutSeconds: AUDIT_ROUND.planTimeoutSeconds },
+  },
+  auditSlice: {
+    name: 'AuditSlice',
+    trigger: { kind: 'round', concurrency: AUDIT_ROUND.concurrency },
+    entry: 'audit-slice',
+    summary: "Audit one slice of the round's nodes",
+    errors: [],
+    access: { table: ['Query', 'UpdateItem'], nodeIndex: true },
+    lambda: { memoryMb: MEMORY_MB, timeoutSeconds: AUDIT_ROUND.sliceTimeoutSeconds },
   },
   ...PLACEMENT_OPERATIONS,
 } as const satisfies Record<string, Operation>;

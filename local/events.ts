@@ -2,7 +2,13 @@
 // events, Lambda contexts and SQS records. The local server, the local queue, the bench and the tests use
 // it, so that the handlers see the same shapes wherever they run outside AWS.
 import { createHash, randomUUID } from 'node:crypto';
-import type { APIGatewayProxyEventV2, Context, SQSRecord } from 'aws-lambda';
+import type {
+  APIGatewayEventRequestContextIAMAuthorizer,
+  APIGatewayProxyEventV2,
+  Context,
+  SQSRecord,
+} from 'aws-lambda';
+import { roleNames, type Role } from '../lib/api/roles';
 
 export const LOCAL_ACCOUNT_ID = '000000000000';
 const LOCAL_API_ID = 'local';
@@ -25,6 +31,35 @@ export interface HttpEventInput {
   body?: Buffer | string;
   sourceIp?: string;
   protocol?: string;
+  /** The IAM caller, as API Gateway's IAM authorizer reports it; none by default (the local runner runs open). */
+  identity?: Identity;
+}
+
+/** A session of one of the stack's roles; an agent's session name is its node id (docs/security.md). */
+export interface Identity {
+  role: Role;
+  session: string;
+  /** The IAM role's name when it is not the one the stack names for `role` (tests of refused callers). */
+  roleName?: string;
+}
+
+/** What the IAM authorizer adds to the request context for an assumed role's session. */
+function iamAuthorizer({
+  role,
+  session,
+  roleName = roleNames()[role],
+}: Identity): APIGatewayEventRequestContextIAMAuthorizer {
+  return {
+    iam: {
+      accessKey: 'ASIALOCALEXAMPLE0000',
+      accountId: LOCAL_ACCOUNT_ID,
+      callerId: `AROALOCALEXAMPLE0000:${session}`,
+      cognitoIdentity: null,
+      principalOrgId: '',
+      userArn: `arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/${roleName}/${session}`,
+      userId: `AROALOCALEXAMPLE0000:${session}`,
+    },
+  };
 }
 
 const isText = (contentType = '') =>
@@ -96,6 +131,7 @@ export function httpEvent(input: HttpEventInput): APIGatewayProxyEventV2 {
       stage: '$default',
       time: requestTime(now),
       timeEpoch: now.getTime(),
+      ...(input.identity ? { authorizer: iamAuthorizer(input.identity) } : {}),
     },
     ...(body.length > 0 ? { body: body.toString(base64 ? 'base64' : 'utf8') } : {}),
     isBase64Encoded: base64 && body.length > 0,

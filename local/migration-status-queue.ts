@@ -5,6 +5,7 @@ import { MigrationNotFound } from '../lib/errors';
 import { runtime } from '../lib/api/runtime';
 import { migrationIdSchema } from '../lib/api/schemas';
 import { getMigration } from '../lib/store';
+import { MAX_RECEIVE_COUNT } from '../lib/status-retry';
 import { lambdaContext } from './events';
 import { createFifoQueue, type FifoQueueOptions, type LocalQueue } from './fifo-queue';
 import { HttpFailure, type LocalRequest } from './server';
@@ -12,11 +13,12 @@ import { HttpFailure, type LocalRequest } from './server';
 export type LocalQueueOptions = Omit<FifoQueueOptions, 'name' | 'context'> &
   Partial<Pick<FifoQueueOptions, 'name' | 'context'>>;
 
-/** The migration status queue, its records as Lambda's event source hands them to migration-status-queue. */
+/** The migration status queue, its records as Lambda's event source hands them to migration-status-queue, redriven as in AWS. */
 export function createLocalQueue(options: LocalQueueOptions): LocalQueue {
   return createFifoQueue({
     name: 'migration-status.fifo',
     context: () => lambdaContext('migration-status-queue'),
+    maxReceiveCount: MAX_RECEIVE_COUNT,
     ...options,
   });
 }

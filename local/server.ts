@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { answerClientError, checkContentType, checkHost, HttpFailure, hostNames } from './edge';
-import { httpEvent, lambdaContext } from './events';
+import { httpEvent, lambdaContext, type Identity } from './events';
 import { matchPath } from '../lib/paths';
 import { ROUTES, type Route } from './routes';
 
@@ -86,6 +86,8 @@ export interface LocalRequest {
   body?: Buffer;
   sourceIp?: string;
   protocol?: string;
+  /** Tests only: the IAM caller the event carries (the server itself never sets it). */
+  identity?: Identity;
 }
 
 /** A handler's answer as API Gateway reads it: a result without statusCode is a JSON body with 200. */
@@ -118,6 +120,7 @@ export async function invoke(request: LocalRequest): Promise<APIGatewayProxyStru
     body: request.body,
     sourceIp: request.sourceIp,
     protocol: request.protocol,
+    identity: request.identity,
   });
   // Loaded on first use, as Lambda loads each function's bundle.
   // eslint-disable-next-line @typescript-eslint/no-require-imports

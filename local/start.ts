@@ -10,6 +10,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 // Metrics go to CloudWatch as log lines in AWS; here they would only fill the terminal.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// The handlers enforce roles from the caller's IAM identity unless told otherwise; nothing signs requests here.
+process.env.AUTH = 'open';
 
 const ROOT = join(__dirname, '..');
 const DATA_DIR = join(ROOT, '.data');
@@ -91,11 +93,17 @@ async function serve(running: Running, port: number, host: string): Promise<stri
   const { createLocalServer } = await import('./server');
   const { createLocalQueue, localQueueRoutes } = await import('./migration-status-queue');
   const { handler } = await import('../functions/migration-status-queue');
-  const queue = (running.queue = createLocalQueue({ handler, visibilityTimeoutMs: 2_000, maxReceiveCount: 5 }));
+  // The queue's receive count (rule OP1); its visibility timeout shortened, as nothing here is throttled.
+  const queue = (running.queue = createLocalQueue({ handler, visibilityTimeoutMs: 2_000 }));
   const { webFile } = await import('../scripts/web-files');
   running.server = createLocalServer({ port, host, localRoutes: localQueueRoutes(queue), staticFiles: webFile });
   return (await running.server.listen()).url;
 }
+
+/** What the deployed stack enforces instead, said at start so nobody takes the open mode for the real one. */
+const ROLES_IN_AWS =
+  'In AWS the caller needs a role (AUTH=open is set here, never there): an agent acts on its own node only, ' +
+  'the scheduler claims and moves anywhere and may pass limits, the operator reads everything and deletes';
 
 async function printWelcome(url: string, port: number, host: string): Promise<void> {
   const { MIGRATION_STATUS_PATH } = await import('./migration-status-queue');
@@ -108,6 +116,7 @@ async function printWelcome(url: string, port: number, host: string): Promise<vo
       ? `on every interface (HOST=${host}), under any Host name`
       : `at ${[...names].join(', ')} on this machine only`;
   console.log(`Open: no authorization, as a local runner; it answers ${reach}.`);
+  console.log(`${ROLES_IN_AWS} (docs/security.md).`);
   // The CLI's default endpoint is this runner on its default port.
   const cli = port === 3000 ? 'npx capacity-tracker nodes' : `npx capacity-tracker --endpoint ${url} nodes`;
   console.log(`Capacity page: ${url}/ ; OpenAPI document: ${url}/openapi.json ; CLI: ${cli}`);
@@ -121,16 +130,28 @@ async function printWelcome(url: string, port: number, host: string): Promise<vo
   );
 }
 
-/** Nova audits every node each minute; so does the scheduled Lambda in AWS, and this timer here. */
+/**
+ * Nova audits every node each minute; in AWS a scheduled round fans the fleet out in slices (rule A5), and
+ * this timer runs the same round in process: the same planner and slice handlers, one round at a time.
+ */
 async function startAudits(): Promise<void> {
   const every = Number(process.env.AUDIT_INTERVAL_SECONDS ?? 60);
   if (every <= 0) return;
-  const { audit: auditAll } = await import('../functions/audit-all');
+  const { runAuditRound } = await import('./audit-round');
+  let running = false;
   const timer = setInterval(() => {
-    auditAll().then(
-      (r) => r.repaired.length && console.log(`Audit repaired drift on ${r.repaired.join(', ')}.`),
-      (error: unknown) => console.error('Audit failed:', (error as Error).message),
-    );
+    if (running) return;
+    running = true;
+    runAuditRound()
+      .then(
+        (r) => {
+          const repaired = r.results.flatMap((s) => s.repaired);
+          if (repaired.length) console.log(`Audit repaired drift on ${repaired.join(', ')}.`);
+          for (const f of r.failed) console.error(`Audit slice ${f.index} failed: ${f.error}`);
+        },
+        (error: unknown) => console.error('Audit failed:', (error as Error).message),
+      )
+      .finally(() => (running = false));
   }, every * 1000);
   timer.unref();
   console.log(`Auditing every node every ${every} s (AUDIT_INTERVAL_SECONDS, 0 = off).`);

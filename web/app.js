@@ -315,6 +315,29 @@
     );
   }
 
+  // A node's live migrations: incoming ones hold room here (a move's new hold), outgoing ones are instances
+  // of this node linked to a live migration elsewhere.
+  function liveMigrationsHtml(nodeId) {
+    if (!state.instances || state.instances.nodeId !== nodeId || !state.instances.migrations)
+      return '<p class="muted">loading…</p>';
+    const live = state.instances.migrations.filter((m) => m.moveType === 'live-migration');
+    const row = (m, way, peer) =>
+      `<tr data-live="${escapeHtml(m.migrationId)}" data-way="${way}"><td>${way}</td>` +
+      `<td><code title="${escapeHtml(m.instanceUuid)}">${escapeHtml(m.instanceUuid.slice(0, 8))}</code></td>` +
+      `<td>${escapeHtml(peer)}</td><td>${escapeHtml(m.status)}</td>` +
+      `<td class="num">${fmt(m.newUsage.vcpus)}</td><td class="num">${fmt(m.newUsage.memoryMb)}</td><td class="num">${fmt(m.newUsage.diskGb)}</td></tr>`;
+    const rows = [
+      ...live.filter((m) => m.destNodeId === nodeId).map((m) => row(m, 'incoming', `from ${m.sourceNodeId}`)),
+      ...live.filter((m) => m.sourceNodeId === nodeId).map((m) => row(m, 'outgoing', `to ${m.destNodeId}`)),
+    ];
+    if (rows.length === 0) return '<p class="muted">none</p>';
+    return (
+      '<table class="instances"><tr><th></th><th>instance</th><th>node</th><th>status</th><th class="num">vCPU</th><th class="num">MB</th><th class="num">GB</th></tr>' +
+      rows.join('') +
+      '</table>'
+    );
+  }
+
   function renderDetail() {
     const n = state.selected && state.nodes.find((x) => x.nodeId === state.selected);
     el.detail.hidden = !n;
@@ -372,6 +395,7 @@
         ? `<table><tr><th>vendor:product</th><th>type</th><th>NUMA</th><th>network</th><th class="num">free</th></tr>${pools}</table>`
         : '<p class="muted">none</p>') +
       `<h3>Running VMs</h3>${instancesHtml(n.nodeId)}` +
+      `<h3>Live migrations</h3>${liveMigrationsHtml(n.nodeId)}` +
       `<h3>Stats</h3><p class="muted">${stats || 'none'}</p>`;
   }
 
@@ -404,8 +428,19 @@
     try {
       const body = await getJson(`nodes/${encodeURIComponent(nodeId)}/instances`);
       if (state.selected !== nodeId) return;
-      state.instances = { nodeId, list: body.instances };
+      state.instances = { nodeId, list: body.instances, migrations: null };
       state.detailError = null;
+      renderDetail();
+      // The migrations behind the holds here and behind this node's moving instances, each read once.
+      const ids = new Set([
+        ...(body.holds || []).map((h) => h.migrationId),
+        ...body.instances.filter((i) => i.migrationId).map((i) => i.migrationId),
+      ]);
+      const found = await Promise.all(
+        [...ids].map((id) => getJson(`migrations/${encodeURIComponent(id)}`).catch(() => null)),
+      );
+      if (state.selected !== nodeId || !state.instances || state.instances.nodeId !== nodeId) return;
+      state.instances.migrations = found.filter(Boolean);
     } catch (error) {
       if (state.selected === nodeId) state.detailError = error.message;
     }

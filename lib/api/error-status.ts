@@ -5,6 +5,7 @@ import type { ErrorCode } from '../errors';
 /** Exhaustive by type: a code added to ERROR_CODES does not compile until it has its status here. */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   ValidationError: 400,
+  Forbidden: 403,
   NodeNotFound: 404,
   InstanceNotFound: 404,
   MigrationNotFound: 404,

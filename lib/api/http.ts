@@ -1,15 +1,31 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type middy from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type {
+  APIGatewayEventRequestContextIAMAuthorizer,
+  APIGatewayEventRequestContextV2WithAuthorizer,
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
 import * as z from 'zod';
-import { AppError, InsufficientResources, Unavailable, ValidationError, type Issue } from '../errors';
-import type { Operation } from '../operations';
+import { AppError, Forbidden, InsufficientResources, Unavailable, ValidationError, type Issue } from '../errors';
+import type { HttpOperationId, Operation } from '../operations';
 import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
 import { duplicateKey } from './json-keys';
 import { logger } from './logger';
 import { count, operationMetrics } from './metrics';
 import { observed } from './observed';
+import {
+  bodyDecision,
+  callerOfArn,
+  decide,
+  isOpen,
+  migrationDecision,
+  ROUTE_ACCESS,
+  type Caller,
+  type Decision,
+} from './roles';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -60,14 +76,65 @@ export function parseJson(text: string): unknown {
   return value;
 }
 
-/** The JSON body, validated. An absent body is an empty object, so bodies of all-optional fields may be left out. */
+/**
+ * The JSON body, validated, and allowed for its caller (rule W3). An absent body is an empty object, so bodies of
+ * all-optional fields may be left out.
+ */
 export function parseBody<S extends z.ZodType>(schema: S, event: HttpEvent): z.output<S> {
   let text = event.body ?? '';
   if (event.isBase64Encoded) text = Buffer.from(text, 'base64').toString('utf8');
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
     reject('body', [{ path: '', message: `larger than ${MAX_BODY_BYTES} bytes` }]);
   }
-  return parse(schema, text.trim() === '' ? {} : parseJson(text), 'body');
+  const value = text.trim() === '' ? {} : parseJson(text);
+  const body = parse(schema, value, 'body');
+  // The raw value: the schema fills in defaults (`limits: {}`) the caller never sent.
+  const caller = callers.get(event);
+  if (caller) enforce(bodyDecision(caller, value));
+  return body;
+}
+
+/** Each request's caller, once httpHandler has let it in; the pending check of a migration route's agent. */
+const callers = new WeakMap<HttpEvent, Caller>();
+const migrationChecks = new WeakMap<HttpEvent, string>();
+
+function enforce(decision: Decision): void {
+  if (decision.kind === 'deny') throw new Forbidden(decision.reason);
+}
+
+type IamContext = Partial<APIGatewayEventRequestContextV2WithAuthorizer<APIGatewayEventRequestContextIAMAuthorizer>>;
+
+/** Anyone when the service runs open (rule W5); otherwise one of the stack's roles, from the IAM identity, or 403. */
+function callerOf(event: HttpEvent): Caller {
+  if (isOpen()) return { role: 'open' };
+  const userArn = (event.requestContext as IamContext).authorizer?.iam?.userArn;
+  const caller = callerOfArn(userArn);
+  if (!caller)
+    throw new Forbidden(
+      `The caller ${userArn ?? '(no IAM identity)'} has none of the roles agent, scheduler or operator of this service.`,
+    );
+  return caller;
+}
+
+/** Refuses a request its caller may not make on the route and its path's node (rules W1-W4); nothing has run yet. */
+function authorize(event: HttpEvent, route: HttpOperationId): void {
+  const caller = callerOf(event);
+  const decision = decide(caller, route, event.pathParameters?.nodeId);
+  enforce(decision);
+  callers.set(event, caller);
+  if (decision.kind === 'if-migration-on') migrationChecks.set(event, decision.nodeId);
+}
+
+/**
+ * On a route an agent may use only for migrations of its own node (rule W2): loads the migration for an agent and
+ * refuses it when the migration neither leaves nor reaches its node. Other callers pass without a read.
+ */
+export async function authorizeMigration(
+  event: HttpEvent,
+  load: () => Promise<{ sourceNodeId: string; destNodeId: string }>,
+): Promise<void> {
+  const nodeId = migrationChecks.get(event);
+  if (nodeId !== undefined) enforce(migrationDecision(nodeId, await load()));
 }
 
 /**
@@ -162,9 +229,15 @@ export function httpHandler<S extends z.ZodObject>(
   options: { query?: S } = {},
 ) {
   const perOperation = operationMetrics(name);
+  // A route's id is its name, lower-cased first (a test checks): looking it up in lib/operations.ts would put the
+  // whole table in every bundle, the placement handlers' too (see lib/operations-placement.ts).
+  const id = `${name.charAt(0).toLowerCase()}${name.slice(1)}`;
+  if (!(id in ROUTE_ACCESS)) throw new Error(`no HTTP route named ${name} in lib/operations.ts`);
+  const route = { id: id as HttpOperationId };
   const { query: schema } = options;
   const takes = Object.keys(schema?.shape ?? {});
   const checked: Handler = async (event, context) => {
+    authorize(event, route.id);
     checkQuery(event, takes);
     const query = schema ? parse(schema, event.queryStringParameters ?? {}, 'query') : {};
     return handler(event, context, query as z.output<S>);

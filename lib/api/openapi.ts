@@ -120,7 +120,11 @@ const EXCHANGES: Record<HttpOperationId, Exchange> = {
     body: 'MoveClaimRequest',
     prefer: true,
     ok: [
-      { status: 201, description: 'Claimed; the migration is pre-migrating.', schema: 'MoveClaim' },
+      {
+        status: 201,
+        description: 'Claimed; the migration is pre-migrating (a live migration: accepted).',
+        schema: 'MoveClaim',
+      },
       { status: 200, description: 'A retry of a move claim already made.', schema: 'MoveClaim' },
     ],
   },
@@ -185,8 +189,9 @@ function queryParameters(query: z.ZodObject): JsonObject[] {
 
 function errorResponses(codes: readonly ErrorCode[]): Record<string, JsonObject> {
   const byStatus = new Map<number, ErrorCode[]>();
-  // Every operation reads or writes the store, which may stay busy past the retries.
-  for (const code of [...codes, 'Unavailable' as const]) {
+  // Every route answers to roles (docs/security.md), and every operation reads or writes the store, which may stay
+  // busy past the retries.
+  for (const code of [...codes, 'Forbidden' as const, 'Unavailable' as const]) {
     const status = HTTP_STATUS[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }

@@ -20,6 +20,47 @@ export const pciPoolSchema = z.object({
   free: z.number().int().meta({ description: 'devices a claim could take now' }),
 });
 
+const cpus = z.array(z.number().int());
+
+export const numaCellViewSchema = z.object({
+  id: z.number().int(),
+  cpuset: cpus.meta({ description: 'host CPUs for shared vCPUs' }),
+  pcpuset: cpus.meta({ description: 'host CPUs that dedicated vCPUs may be pinned to' }),
+  memoryMb: z.number().int(),
+  siblings: z.array(cpus),
+  cpuUsage: z.number().int().meta({ description: 'shared vCPUs placed on the cell' }),
+  memoryUsageMb: z.number().int(),
+  pinnedCpus: cpus,
+  mempages: z.array(
+    z.object({ sizeKb: z.number().int(), total: z.number().int(), reserved: z.number().int(), used: z.number().int() }),
+  ),
+  unknownPinnedCpus: cpus
+    .optional()
+    .meta({ description: 'pinned CPUs the inventory no longer reports: pinned until their claims are released' }),
+  reported: z
+    .literal(false)
+    .optional()
+    .meta({ description: 'present when the inventory no longer reports the cell but it still holds usage' }),
+});
+
+export const fittedTopologySchema = z
+  .object({
+    cells: z.array(
+      z.object({
+        id: z.number().int().meta({ description: 'the host cell' }),
+        memoryMb: z.number().int(),
+        pagesizeKb: z.number().int().nullable(),
+        cpuset: cpus.meta({ description: 'shared guest vCPUs' }),
+        pcpuset: cpus.meta({ description: 'dedicated guest vCPUs' }),
+        cpuPinning: z.record(z.string(), z.number().int()).meta({ description: 'guest vCPU -> host CPU' }),
+        cpusetReserved: cpus.meta({ description: 'host CPUs for emulator threads' }),
+      }),
+    ),
+    cpuThreadPolicy: z.enum(['prefer', 'isolate', 'require']).optional(),
+    emulatorThreadsPolicy: z.enum(['share', 'isolate']).optional(),
+  })
+  .nullable();
+
 export const nodeViewSchema = z.object({
   nodeId: z.string(),
   vcpus: z.number().int(),
@@ -50,6 +91,7 @@ export const nodeViewSchema = z.object({
   generation: z.number().int(),
   traits: z.array(z.string()).meta({ description: 'as the last PUT gave them (rule G1)' }),
   aggregates: z.array(z.string()),
+  numaTopology: z.object({ cells: z.array(numaCellViewSchema) }).optional(),
 });
 
 export const nodeListSchema = z.object({
@@ -64,6 +106,7 @@ const flavor = z.object({
   rootGb: z.number().int(),
   ephemeralGb: z.number().int(),
   swapMb: z.number().int(),
+  extraSpecs: z.record(z.string(), z.string()).optional(),
 });
 
 export const instanceRecordSchema = z.object({
@@ -83,13 +126,21 @@ export const instanceRecordSchema = z.object({
   version: z.number().int(),
   migrationId: z.string().optional().meta({ description: 'the move in progress, if any' }),
   serverGroup: z.string().optional().meta({ description: 'the server group it is a member of' }),
+  numaTopology: fittedTopologySchema.optional().meta({
+    description: 'the fitted NUMA topology; null on a node without a topology; absent when the claim asked for none',
+  }),
 });
 
 export const claimResponseSchema = instanceRecordSchema.extend({
   node: nodeViewSchema.optional().meta({ description: 'left out with Prefer: return=minimal' }),
 });
 
-export const instanceListSchema = z.object({ instances: z.array(instanceRecordSchema) });
+const holdSchema = amounts.extend({ migrationId: z.string(), instanceUuid: z.string(), role: z.enum(['new', 'old']) });
+
+export const instanceListSchema = z.object({
+  instances: z.array(instanceRecordSchema),
+  holds: z.array(holdSchema).meta({ description: "moves' holds on the node: new on a destination, old on a source" }),
+});
 
 export const stateChangeResponseSchema = instanceRecordSchema.extend({
   tracked: z.boolean().meta({ description: 'false once the instance released its resources' }),
@@ -121,8 +172,16 @@ export const moveClaimResponseSchema = z.object({
     nodeId: z.string(),
     instanceUuid: z.string(),
     pciDevices: z.array(z.string()),
+    numaTopology: fittedTopologySchema.optional(),
     node: nodeViewSchema.optional(),
   }),
+});
+
+const cellFigures = z.object({
+  cpuUsage: z.number(),
+  memoryUsageMb: z.number(),
+  pinnedCpus: cpus,
+  pagesUsed: z.record(z.string(), z.number()),
 });
 
 export const auditResponseSchema = z.object({
@@ -132,6 +191,16 @@ export const auditResponseSchema = z.object({
     .meta({ description: 'after - before' }),
   unknownInstances: z.array(z.string()).meta({ description: 'running on the host but not tracked' }),
   missingInstances: z.array(z.string()).meta({ description: 'tracked but not running on the host' }),
+  numa: z
+    .object({
+      drift: z.array(z.object({ cellId: z.number().int(), before: cellFigures, after: cellFigures })),
+      problems: z.array(z.string()).meta({ description: 'pins shared by two holders or outside the inventory' }),
+    })
+    .optional()
+    .meta({ description: 'the NUMA cells the audit rewrote; present on a node with cells' }),
+  releasedHolds: z
+    .array(amounts.extend({ migrationId: z.string(), instanceUuid: z.string(), role: z.enum(['new', 'old']) }))
+    .meta({ description: 'move holds of migrations the agent no longer runs, older than the fresh age, released' }),
 });
 
 export const errorSchema = z.object({

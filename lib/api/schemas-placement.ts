@@ -1,6 +1,7 @@
 // Request schemas of placements (rules G2, G5, G11); the claim's own fields come from schemas.ts. The candidates'
 // and the server groups' are apart (schemas-candidates.ts, schemas-groups.ts), so each handler builds only its own.
 import * as z from 'zod';
+import { oneNumaForm } from './numa-schemas';
 import { aggregateIdSchema, claimFields, claimRefinement, groupIdSchema, nodeIdSchema, traitSchema } from './schemas';
 
 export const STRATEGIES = ['spread', 'pack'] as const;
@@ -16,8 +17,11 @@ export const filters = {
   strategy: z.enum(STRATEGIES, { message: 'must be spread or pack' }).default('spread'),
 };
 
-export const refine = <T extends z.ZodType<Parameters<typeof claimRefinement.check>[0]>>(schema: T) =>
-  schema.refine(claimRefinement.check, { message: claimRefinement.message, path: claimRefinement.path });
+type Refined = Parameters<typeof claimRefinement.check>[0] & Parameters<typeof oneNumaForm.check>[0];
+export const refine = <T extends z.ZodType<Refined>>(schema: T) =>
+  schema
+    .refine(oneNumaForm.check, { message: oneNumaForm.message, path: ['numaTopology'] })
+    .refine(claimRefinement.check, { message: claimRefinement.message, path: claimRefinement.path });
 
 /** One member of a placement: a claim body (no node). */
 const { serverGroup: _group, ...memberFields } = claimFields;

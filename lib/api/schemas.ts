@@ -8,6 +8,14 @@ import {
   type InstanceState,
   type VmState,
 } from '../domain';
+import {
+  extraSpecsSchema,
+  guestTopologySchema,
+  imageSchema,
+  numaLimitsSchema,
+  numaTopologySchema,
+  oneNumaForm,
+} from './numa-schemas';
 
 // Upper bound for counts: far above any real host (a billion MB is ~950 TB), and low enough that sums
 // of many claims stay exact in a double.
@@ -74,6 +82,7 @@ export const inventorySchema = z.strictObject({
     .refine((ds) => new Set(ds.map((d) => d.address)).size === ds.length, {
       message: 'device addresses must be unique',
     }),
+  numaTopology: numaTopologySchema.optional(),
 });
 
 // Placement's naming rules for traits (standard ones such as HW_CPU_X86_AVX2, and CUSTOM_ ones); rule G1.
@@ -117,6 +126,7 @@ const flavor = z.strictObject({
   rootGb: count,
   ephemeralGb: count.default(0),
   swapMb: count.default(0),
+  extraSpecs: extraSpecsSchema,
 });
 const overhead = z.strictObject({ memoryMb: count.default(0), diskGb: count.default(0), vcpus: count.default(0) });
 const limits = z
@@ -124,11 +134,13 @@ const limits = z
     memoryMb: limit.nullable().optional(),
     diskGb: limit.nullable().optional(),
     vcpus: limit.nullable().optional(),
+    numaTopology: numaLimitsSchema,
   })
   .default({});
 
 // A claim's devices (and the PFs of its VFs) are written in one transaction of at most 100 actions.
 export const MAX_DEVICES_PER_CLAIM = 32;
+const MAX_LIVE_DEVICES = MAX_DEVICES_PER_CLAIM / 2;
 const pciRequests = z
   .array(pciRequest)
   .max(16)
@@ -153,6 +165,8 @@ export const claimFields = {
   // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (rule M9).
   vmState: z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }).default('building'),
   taskState: taskState.nullable().default('scheduling'),
+  image: imageSchema,
+  numaTopology: guestTopologySchema,
   serverGroup: groupIdSchema.optional(),
 };
 
@@ -165,6 +179,7 @@ export const claimRefinement = {
 
 export const claimSchema = z
   .strictObject(claimFields)
+  .refine(oneNumaForm.check, { message: oneNumaForm.message, path: ['numaTopology'] })
   .refine(claimRefinement.check, { message: claimRefinement.message, path: claimRefinement.path });
 
 export const stateChangeSchema = z
@@ -193,11 +208,30 @@ export const moveClaimSchema = z
     overhead: overhead.optional(),
     limits,
     pciRequests,
+    image: imageSchema,
+    numaTopology: guestTopologySchema,
+  })
+  .refine((b) => oneNumaForm.check({ ...b, flavor: b.newFlavor }), {
+    message: oneNumaForm.message,
+    path: ['numaTopology'],
   })
   .refine((b) => b.moveType !== 'resize' || b.newFlavor !== undefined, {
     message: 'a resize needs newFlavor',
     path: ['newFlavor'],
-  });
+  })
+  // Rule L1: a live guest keeps its flavor.
+  .refine((b) => b.moveType !== 'live-migration' || b.newFlavor === undefined, {
+    message: "a live migration keeps the instance's flavor: leave newFlavor out",
+    path: ['newFlavor'],
+  })
+  // Rule L4: a re-target frees one destination's devices and takes the other's in one transaction.
+  .refine(
+    (b) => b.moveType !== 'live-migration' || b.pciRequests.reduce((n, r) => n + r.count, 0) <= MAX_LIVE_DEVICES,
+    {
+      message: `a live migration takes at most ${MAX_LIVE_DEVICES} devices`,
+      path: ['pciRequests'],
+    },
+  );
 
 export const statusUpdateSchema = z.strictObject({
   status: z.enum(STATUSES, { message: `must be one of ${STATUSES.join(', ')}` }),
@@ -249,6 +283,8 @@ export const MAX_ORPHANS = 1000;
 export const auditSchema = z.strictObject({
   inventory: inventorySchema.optional(),
   instances: z.array(instanceUuidSchema).max(10_000).optional(),
+  // The migrations the agent still has in progress on the node (rule L6); without it no hold is found stale.
+  migrations: z.array(migrationIdSchema).max(10_000).optional(),
   orphans: z
     .array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count }))
     .max(MAX_ORPHANS)

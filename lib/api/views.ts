@@ -1,8 +1,8 @@
-import { nodeView, type InstanceRecord, type Migration, type NodeState, type NodeView } from '../domain';
+import { nodeView, type Amounts, type InstanceRecord, type Migration, type NodeState, type NodeView } from '../domain';
 
 /** The instance record as clients see it: the claim's figures and the instance's state. */
 export function instanceView(record: InstanceRecord) {
-  const { fingerprint: _fingerprint, ...rest } = record;
+  const { fingerprint: _fingerprint, numaTaken: _taken, ...rest } = record;
   return rest;
 }
 
@@ -32,6 +32,20 @@ export function migrationView(m: Migration) {
 
 /** What a move claim took on its destination, in the shape of an instance claim. */
 export function moveClaimView(m: Migration, node?: NodeState) {
-  const claim = { nodeId: m.destNodeId, instanceUuid: m.instanceUuid, ...m.new.amounts, pciDevices: m.new.pciDevices };
+  // The destination's fitted topology, when the move asked for NUMA (rule NS5).
+  const numa = (m as { numa?: { new?: { topology: unknown } } }).numa?.new;
+  const claim = {
+    nodeId: m.destNodeId,
+    instanceUuid: m.instanceUuid,
+    ...m.new.amounts,
+    pciDevices: m.new.pciDevices,
+    ...(numa ? { numaTopology: numa.topology } : {}),
+  };
   return node ? { ...claim, node: nodeView(node) } : claim;
+}
+
+/** A move's hold on a node: which migration, for which instance, which side (new on the destination). */
+export function holdView(h: { migrationId: string; instanceUuid: string; role: 'new' | 'old' } & Amounts) {
+  const { migrationId, instanceUuid, role, memoryMb, diskGb, vcpus } = h;
+  return { migrationId, instanceUuid, role, memoryMb, diskGb, vcpus };
 }

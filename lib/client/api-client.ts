@@ -11,6 +11,8 @@ export interface ApiClientOptions {
   region?: string;
   /** Sign even a local-looking endpoint (or never sign, with false). Default: sign unless the host is local. */
   sign?: boolean;
+  /** What to sign with; the SDK's default chain (the environment, a profile, a role) when left out. */
+  credentials?: ConstructorParameters<typeof SignatureV4>[0]['credentials'];
 }
 
 export interface ApiResponse {
@@ -45,7 +47,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     ? new SignatureV4({
         service: 'execute-api',
         region: regionOf(endpoint, options.region),
-        credentials: defaultProvider(),
+        credentials: options.credentials ?? defaultProvider(),
         sha256: Sha256,
       })
     : undefined;

@@ -4,6 +4,15 @@ import { nodeLimits, type Inventory } from './inventory';
 import { RESOURCES, type Amounts, type Resource } from './resources';
 import { statsDelta, type InstanceState, type StatsDelta } from './stats';
 import { instanceUsage, type Flavor, type Overhead } from './usage';
+import type { NumaCellChange } from './numa-usage';
+import type {
+  CpuPolicy,
+  CpuThreadPolicy,
+  EmulatorThreadsPolicy,
+  FittedTopology,
+  NumaLimits,
+  PageSizeRequest,
+} from './numa-types';
 
 export interface PciRequest {
   count: number;
@@ -11,16 +20,40 @@ export interface PciRequest {
   aliasName?: string;
 }
 
-export interface ClaimRequest extends InstanceState {
+/** The guest's NUMA request as a client may send it, instead of the flavor's and image's hw: keys (api.md v1.1). */
+export interface GuestTopology {
+  cells: {
+    id: number;
+    cpuset: number[];
+    pcpuset: number[];
+    memoryMb: number;
+    pagesizeKb?: PageSizeRequest;
+    cpuPolicy?: CpuPolicy;
+    cpuThreadPolicy?: CpuThreadPolicy;
+  }[];
+  emulatorThreadsPolicy?: EmulatorThreadsPolicy;
+}
+
+/** The NUMA parts of a claim or move claim; all optional, so a request without them claims as before. */
+export interface NumaAsk {
+  flavor: Flavor & { extraSpecs?: Record<string, string> };
+  image?: { properties: Record<string, string> };
+  numaTopology?: GuestTopology;
+  /** `numaTopology`: other ratios for shared cells, or null to switch their test off (rule F4e). */
+  limits: LimitOverrides & { numaTopology?: NumaLimits | null };
+}
+
+export interface ClaimRequest extends InstanceState, NumaAsk {
   instanceUuid: string;
   pciRequests: PciRequest[];
-  flavor: Flavor;
   volumeBacked: boolean;
   overhead: Overhead;
-  limits: LimitOverrides;
   /** The server group the instance joins (rule G8). */
   serverGroup?: string;
 }
+
+/** One host cell's share of a claim, kept with the record so that the release gives back exactly it (rule NS4). */
+export type NumaTaken = NumaCellChange;
 
 /** What the ledger keeps for each claimed instance. */
 export interface InstanceRecord extends InstanceState {
@@ -41,6 +74,13 @@ export interface InstanceRecord extends InstanceState {
   migrationId?: string;
   /** The server group it is a member of: its release leaves the group (rule G9). */
   serverGroup?: string;
+  /**
+   * The fitted NUMA topology; null when the claim asked for one on a node without a topology (rule H5),
+   * absent when it asked for none.
+   */
+  numaTopology?: FittedTopology | null;
+  /** What the fit took from each host cell (not shown to clients). */
+  numaTaken?: NumaTaken[];
 }
 
 /**

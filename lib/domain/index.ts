@@ -36,18 +36,30 @@ export {
   refusalReasons,
   type ClaimPlan,
   type ClaimRequest,
+  type GuestTopology,
   type InstanceRecord,
+  type NumaAsk,
+  type NumaTaken,
   type PciRequest,
   type ResourceGuard,
   type Sized,
 } from './claim';
-export { nodeView, type NodeLabels, type NodeState, type NodeView } from './node-view';
+export {
+  nodeView,
+  type NodeLabels,
+  numaCellView,
+  type NodeState,
+  type NodeView,
+  type NumaCellState,
+  type NumaCellView,
+} from './node-view';
 export {
   FINAL,
   IN_PROGRESS,
   MOVE_TYPES,
   STATUSES,
   decide,
+  initialStatus,
   isFinal,
   mayStayOnNode,
   placement,
@@ -59,6 +71,15 @@ export {
   type MoveType,
   type Sizing,
 } from './migration';
+export {
+  LIVE_PCI_REASON,
+  STALE_HOLD_DEFAULT_MS,
+  isStaleHold,
+  livePciRefusal,
+  retargetDecision,
+  retargeted,
+  type RetargetDecision,
+} from './live-migration';
 export {
   byAddress,
   claimable,
@@ -109,3 +130,50 @@ export {
   type Reason,
   type Strategy,
 } from './placement';
+// NUMA (docs/numa.md): the guest's request, the fit, the per-cell usage and the refusal texts.
+export type {
+  CpuPolicy,
+  CpuThreadPolicy,
+  EmulatorThreadsPolicy,
+  FittedCell,
+  FittedTopology,
+  GuestCellRequest,
+  HostCell,
+  HostCellInventory,
+  HostCellUsage,
+  HostTopology,
+  MemPages,
+  NumaLimits,
+  NumaRequest,
+  PageSizeRequest,
+} from './numa-types';
+export { numaRequestFrom, pciNumaPolicyFrom, type NumaRequestInput, type NumaTopologyInput } from './numa-request';
+export { R9, parseCpuSpec, parsePageSize } from './numa-request-checks';
+export {
+  NUMA_PCI_REASON,
+  NUMA_REASON,
+  applyNumaUsage,
+  numaReasons,
+  numaRefusal,
+  numaUsage,
+  occupied,
+  pinProblems,
+  smallestPageKb,
+  type NumaCellChange,
+} from './numa-usage';
+export {
+  SEARCH_BUDGET,
+  decideNuma,
+  fitConditions,
+  fitNumaTopology,
+  fitPair,
+  meetsConditions,
+  orderCells,
+  requestFromFitted,
+  type FitOptions,
+  type NumaDecision,
+  type NumaCellCondition,
+} from './numa-fit';
+export { choosePageSize, freePages, memoryFit, pagesFor } from './numa-pages';
+export { PCI_NUMA_POLICIES, pciOnCells, type NumaPciRequest, type PciNumaPolicy } from './numa-pci';
+export { cores, packOntoCores, threadsPerCore, type Pinning } from './numa-pinning';

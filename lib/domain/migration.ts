@@ -1,10 +1,10 @@
-// Moves (resize, cold migration, evacuation): which node holds what in every migration status (rules M7,
-// M8, D4), and which status changes apply. Pure: the store turns a plan into one transaction.
+// Moves (resize, cold migration, evacuation, live migration): which node holds what in every migration status
+// (rules M7, M8, L2, D4), and which status changes apply. Pure: the store turns a plan into one transaction.
 import { add, RESOURCES, scale, ZERO, type Amounts } from './resources';
 import { statsDelta, type InstanceState, type StatsDelta } from './stats';
 import type { Flavor, Overhead } from './usage';
 
-export const MOVE_TYPES = ['resize', 'migration', 'evacuation'] as const;
+export const MOVE_TYPES = ['resize', 'migration', 'evacuation', 'live-migration'] as const;
 export type MoveType = (typeof MOVE_TYPES)[number];
 
 /**
@@ -14,7 +14,7 @@ export type MoveType = (typeof MOVE_TYPES)[number];
  */
 export const mayStayOnNode = (moveType: MoveType) => moveType === 'resize';
 
-export const IN_PROGRESS = [
+const COLD_IN_PROGRESS = [
   'pre-migrating',
   'migrating',
   'post-migrating',
@@ -22,31 +22,52 @@ export const IN_PROGRESS = [
   'confirming',
   'reverting',
 ] as const;
-export const FINAL = ['confirmed', 'reverted', 'error', 'failed', 'cancelled', 'done'] as const;
-/** 'accepted' precedes the claim (Nova's API creates the migration so); it can only arrive late. */
+export const IN_PROGRESS = [...COLD_IN_PROGRESS, 'queued', 'preparing', 'running'] as const;
+export const FINAL = ['confirmed', 'reverted', 'error', 'failed', 'cancelled', 'done', 'completed'] as const;
+/**
+ * 'accepted' precedes a cold move's claim (Nova's API creates the migration so) and can only arrive late;
+ * a live migration's claim keeps it (rule L1).
+ */
 export const STATUSES = ['accepted', ...IN_PROGRESS, ...FINAL] as const;
 export type MigrationStatus = (typeof STATUSES)[number];
 
+// One order for every kind: a status outside a kind's lifecycle is refused before its rank is looked at,
+// so the live statuses (queued, preparing, running) and the cold ones only need to be ordered among their own.
 const RANK: Record<MigrationStatus, number> = {
   accepted: 0,
-  'pre-migrating': 1,
-  migrating: 2,
-  'post-migrating': 3,
-  finished: 4,
-  confirming: 5,
-  reverting: 5,
-  confirmed: 6,
-  reverted: 6,
-  error: 6,
-  failed: 6,
-  cancelled: 6,
-  done: 6,
+  queued: 1,
+  preparing: 2,
+  'pre-migrating': 3,
+  migrating: 4,
+  running: 4,
+  'post-migrating': 5,
+  finished: 6,
+  confirming: 7,
+  reverting: 7,
+  confirmed: 8,
+  reverted: 8,
+  error: 8,
+  failed: 8,
+  cancelled: 8,
+  done: 8,
+  completed: 8,
 };
+const FINAL_RANK = 8;
+
+const COLD: MigrationStatus[] = [
+  'accepted',
+  ...COLD_IN_PROGRESS,
+  'confirmed',
+  'reverted',
+  'error',
+  'failed',
+  'cancelled',
+];
 
 /** The statuses each kind of move goes through (Nova's resize and cold migration share one lifecycle). */
 const LIFECYCLE: Record<MoveType, ReadonlySet<MigrationStatus>> = {
-  resize: new Set(['accepted', ...IN_PROGRESS, 'confirmed', 'reverted', 'error', 'failed', 'cancelled']),
-  migration: new Set(['accepted', ...IN_PROGRESS, 'confirmed', 'reverted', 'error', 'failed', 'cancelled']),
+  resize: new Set(COLD),
+  migration: new Set(COLD),
   evacuation: new Set([
     'accepted',
     'pre-migrating',
@@ -57,9 +78,33 @@ const LIFECYCLE: Record<MoveType, ReadonlySet<MigrationStatus>> = {
     'failed',
     'cancelled',
   ]),
+  // Rule L2: Nova's live-migration statuses; it never passes through finished, so it has no old hold.
+  'live-migration': new Set([
+    'accepted',
+    'queued',
+    'preparing',
+    'running',
+    'post-migrating',
+    'completed',
+    'error',
+    'failed',
+    'cancelled',
+  ]),
 };
 
-export const isFinal = (s: MigrationStatus) => RANK[s] === 6;
+export const isFinal = (s: MigrationStatus) => RANK[s] === FINAL_RANK;
+
+/** The status a move claim creates its migration with (rules O6, L1). */
+export function initialStatus(moveType: MoveType): MigrationStatus {
+  switch (moveType) {
+    case 'resize':
+    case 'migration':
+    case 'evacuation':
+      return 'pre-migrating';
+    case 'live-migration':
+      return 'accepted';
+  }
+}
 
 /** What one side of a move holds: the flavor, the overhead sent with it, and the usage they make. */
 export interface Sizing {
@@ -83,6 +128,8 @@ export interface Migration {
   /** The highest sequence applied; a message whose sequence is not greater changes nothing. */
   sequence: number;
   fingerprint: string;
+  /** A live migration's earlier destinations, which the scheduler left for this one (rule L4). */
+  formerDestNodeIds?: string[];
   version: number;
 }
 
@@ -119,11 +166,12 @@ export interface Holding {
 const key = (h: Holding) => `${h.nodeId}|${h.role}|${h.size}`;
 
 /**
- * Who holds what (rules M7, M8, D4). Until `finished` the instance stays on the source with its old size
+ * Who holds what (rules M7, M8, L2, D4). Until `finished` the instance stays on the source with its old size
  * and the destination holds the new size; from `finished` the instance is on the destination with the
  * new size and the source keeps the old size for a revert. A final status keeps only where the instance
  * ends up: confirmed or done on the destination, reverted on the source, and a failure wherever the
- * instance was when it failed. A same-host resize is the same with both sides on one node.
+ * instance was when it failed. A same-host resize is the same with both sides on one node. A live migration
+ * has no `finished`: it holds as a cold move before it until `completed` puts the instance on the destination.
  */
 export function placement(
   m: Pick<Migration, 'sourceNodeId' | 'destNodeId'>,
@@ -136,11 +184,14 @@ export function placement(
   const onDest: Holding = { nodeId: dst, role: 'instance', size: 'new' };
   const claimed = [onSource, { nodeId: dst, role: 'new', size: 'new' } as Holding];
   const finished = [{ nodeId: src, role: 'old', size: 'old' } as Holding, onDest];
-  const phaseFinished = (s: MigrationStatus) => RANK[s] >= 4 && RANK[s] <= 5;
+  const phaseFinished = (s: MigrationStatus) => RANK[s] >= RANK.finished && RANK[s] <= RANK.confirming;
   switch (status) {
     case 'accepted':
+    case 'queued':
+    case 'preparing':
     case 'pre-migrating':
     case 'migrating':
+    case 'running':
     case 'post-migrating':
       return claimed;
     case 'finished':
@@ -149,6 +200,7 @@ export function placement(
       return finished;
     case 'confirmed':
     case 'done':
+    case 'completed':
       return [onDest];
     case 'reverted':
       return [onSource];

@@ -2,6 +2,28 @@ import { nodeLimits, type Inventory } from './inventory';
 import { currentWorkload, ioWorkload, runningVms, type Stats } from './stats';
 import type { PciPool } from './pci';
 import type { Amounts } from './resources';
+import type { HostCell } from './numa-types';
+
+/** A host NUMA cell as the ledger holds it; `reported` false once the inventory dropped it while it held usage. */
+export interface NumaCellState extends HostCell {
+  reported: boolean;
+}
+
+export interface NumaCellView {
+  id: number;
+  cpuset: number[];
+  pcpuset: number[];
+  memoryMb: number;
+  siblings: number[][];
+  cpuUsage: number;
+  memoryUsageMb: number;
+  pinnedCpus: number[];
+  mempages: { sizeKb: number; total: number; reserved: number; used: number }[];
+  /** Pinned CPUs the inventory no longer reports: pinned until released (rule NS2). */
+  unknownPinnedCpus?: number[];
+  /** Present (false) for a cell the inventory no longer reports that still holds usage. */
+  reported?: false;
+}
 
 /** What a scheduler filters nodes on (rule G1): Placement-style traits and the aggregates the node is in. */
 export interface NodeLabels {
@@ -17,6 +39,8 @@ export interface NodeState extends Inventory, Partial<NodeLabels> {
   generation: number;
   /** Keyed by poolKey(); a pool whose devices are all gone stays with count 0 until the next inventory. */
   pciPools: Record<string, PciPool>;
+  /** The NUMA cells, when they were read with the node (none: the node reports no topology). */
+  numaCells?: NumaCellState[];
 }
 
 export interface NodeView extends Inventory, NodeLabels {
@@ -32,11 +56,31 @@ export interface NodeView extends Inventory, NodeLabels {
   stats: Stats;
   pciDevicePools: PciPool[];
   generation: number;
+  numaTopology?: { cells: NumaCellView[] };
+}
+
+export function numaCellView(cell: NumaCellState): NumaCellView {
+  const { id, cpuset, pcpuset, memoryMb, siblings, cpuUsage, memoryUsageMb, pinnedCpus, pagesUsed } = cell;
+  const known = new Set(pcpuset);
+  const unknown = pinnedCpus.filter((c) => !known.has(c));
+  return {
+    id,
+    cpuset,
+    pcpuset,
+    memoryMb,
+    siblings,
+    cpuUsage,
+    memoryUsageMb,
+    pinnedCpus,
+    mempages: cell.mempages.map((p) => ({ ...p, used: pagesUsed[String(p.sizeKb)] ?? 0 })),
+    ...(unknown.length ? { unknownPinnedCpus: unknown } : {}),
+    ...(cell.reported ? {} : { reported: false as const }),
+  };
 }
 
 /** The node as clients see it. Free values ignore ratios and may be negative (rules N5, N6). */
 export function nodeView(node: NodeState): NodeView {
-  const { nodeId, used, stats, generation, pciPools, traits = [], aggregates = [], ...inventory } = node;
+  const { nodeId, used, stats, generation, pciPools, numaCells, traits = [], aggregates = [], ...inventory } = node;
   const limits = nodeLimits(inventory);
   return {
     nodeId,
@@ -57,5 +101,6 @@ export function nodeView(node: NodeState): NodeView {
     generation,
     traits,
     aggregates,
+    ...(numaCells?.length ? { numaTopology: { cells: numaCells.map(numaCellView) } } : {}),
   };
 }

@@ -80,6 +80,10 @@ export interface FittedCell {
 
 export interface FittedTopology {
   cells: FittedCell[];
+  /** The request's CPU policy: which cells the store conditions on free pCPUs and on ratios (fitConditions). */
+  cpuPolicy?: CpuPolicy;
   cpuThreadPolicy?: CpuThreadPolicy;
   emulatorThreadsPolicy?: EmulatorThreadsPolicy;
+  /** The PCI devices the fit met the claim's requests with, within their NUMA policies (rule F6). */
+  pciDevices?: string[];
 }

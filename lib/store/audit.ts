@@ -1,4 +1,4 @@
-import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   byAddress,
   canonical,
@@ -15,6 +15,7 @@ import {
   type Orphan,
   type PciDeviceSpec,
 } from '../domain';
+import type { HostCellInventory } from '../domain/numa-types';
 import { NodeNotFound, Unavailable } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
@@ -31,13 +32,16 @@ import {
   nodeStateOf,
   usedOf,
 } from './items';
-import { putNode } from './nodes';
+import { cancellation, type NamedItem } from './commit';
+import { getNode, putNode } from './nodes';
+import { cellRepairs, recountCells, type CellDrift } from './numa-audit';
+import { cellOf, isCellItem } from './numa-cells';
 import { readNodePartition } from './query';
 import { conditionFailed, type AuditOutcome } from './outcomes';
 import { withRetry } from './retry';
 
 export interface AuditInput {
-  inventory?: Inventory & { pciDevices?: PciDeviceSpec[] };
+  inventory?: Inventory & { pciDevices?: PciDeviceSpec[]; numaTopology?: { cells: HostCellInventory[] } };
   /** What the hypervisor runs; without it, unknown and missing instances are not reported. */
   instances?: string[];
   /** The agent's report of orphans replaces the stored set; without it (the scheduled audit) the set stays. */
@@ -53,6 +57,8 @@ export interface AuditResult {
   repaired: boolean;
   /** How many times a claim landed between the read and the write, so the audit read again. */
   retries: number;
+  /** The NUMA cells that drifted and the pin problems found (rule NS6); absent on a node without cells. */
+  numa?: { drift: CellDrift[]; problems: string[] };
 }
 
 const ATTEMPTS = 5;
@@ -83,8 +89,14 @@ async function recountNode(store: Store, nodeId: string, input: AuditInput) {
     input.instances,
   );
   const poolsNow = Object.fromEntries(pools(devices));
-  const state = nodeStateOf(node);
+  const cellItems = items.filter(isCellItem);
+  const state = { ...nodeStateOf(node), ...(cellItems.length ? { numaCells: cellItems.map(cellOf) } : {}) };
+  const cells = recountCells(items, [
+    ...instances.map((i) => ({ who: i.instanceUuid, taken: i.numaTaken })),
+    ...holds.map((h) => ({ who: `${h.instanceUuid} (move ${h.migrationId})`, taken: h.numaTaken })),
+  ]);
   const exact =
+    cells.drift.length === 0 &&
     RESOURCES.every((res) => before[res] === r.used[res]) &&
     same(nonZero(state.stats), r.stats) &&
     Number(node.trackedCount ?? 0) === r.tracked &&
@@ -93,7 +105,8 @@ async function recountNode(store: Store, nodeId: string, input: AuditInput) {
     same(state.pciPools, poolsNow);
   // Exact but carrying zero keys: the audit still rewrites the stats (rule A2), as Nova clears them.
   const compact = exact && hasZeroKeys(state.stats);
-  return { inventory, r, before, hypervisor, poolsNow, state, orphans, exact, compact };
+  const numa = cellItems.length ? { drift: cells.drift, problems: cells.problems } : undefined;
+  return { inventory, r, before, hypervisor, poolsNow, state, orphans, exact, compact, cells, numa };
 }
 
 /** The repair: the recounted figures, conditioned on the generation read (no claim or release since). */
@@ -131,16 +144,30 @@ function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typ
  */
 export async function auditNode(store: Store, nodeId: string, input: AuditInput = {}): Promise<AuditResult> {
   if (input.inventory) {
-    const { pciDevices, ...inventory } = input.inventory;
+    const { pciDevices, numaTopology, ...inventory } = input.inventory;
     // The audit repairs a node; registering one is PUT /nodes/{id}'s.
-    await putNode(store, nodeId, inventory, pciDevices ?? [], { registered: true });
+    const numa = numaTopology?.cells ?? [];
+    await putNode(store, nodeId, inventory, pciDevices ?? [], { registered: true, numa });
   }
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const look = await recountNode(store, nodeId, input);
     const { before, r, hypervisor } = look;
+    const numa = look.numa ? { numa: look.numa } : {};
     if (look.exact && !look.compact)
-      return { node: look.state, drift: drift(before, r.used), ...hypervisor, repaired: false, retries: attempt };
-    const outcome = await repair(store, repairUpdate(store, nodeId, look));
+      return {
+        node: look.state,
+        drift: drift(before, r.used),
+        ...hypervisor,
+        repaired: false,
+        retries: attempt,
+        ...numa,
+      };
+    const outcome = await repair(
+      store,
+      nodeId,
+      repairUpdate(store, nodeId, look),
+      cellRepairs(store, nodeId, look.cells),
+    );
     switch (outcome.kind) {
       case 'committed':
         // Dropping zero keys is upkeep, not a repair: the figures were right.
@@ -150,6 +177,7 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
           ...hypervisor,
           repaired: !look.exact,
           retries: attempt,
+          ...numa,
         };
       case 'recount':
         // A claim, release or inventory change landed since the read: recount with it.
@@ -159,7 +187,40 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
   throw new Unavailable(1);
 }
 
-async function repair(store: Store, input: UpdateCommandInput): Promise<AuditOutcome> {
+/** The repair: the node's figures alone in one UpdateItem, or with drifted cells in one transaction. */
+async function repair(
+  store: Store,
+  nodeId: string,
+  input: UpdateCommandInput,
+  cells: NamedItem[],
+): Promise<AuditOutcome> {
+  if (cells.length) {
+    const {
+      TableName,
+      Key,
+      UpdateExpression = '',
+      ConditionExpression,
+      ExpressionAttributeNames,
+      ExpressionAttributeValues,
+    } = input;
+    const update = {
+      TableName,
+      Key,
+      UpdateExpression,
+      ConditionExpression,
+      ExpressionAttributeNames,
+      ExpressionAttributeValues,
+    };
+    try {
+      await withRetry(store, () =>
+        store.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...cells.map((c) => c.item)] })),
+      );
+    } catch (error) {
+      if (!cancellation(error)?.some((r) => r.Code === 'ConditionalCheckFailed')) throw error;
+      return { kind: 'recount' };
+    }
+    return { kind: 'committed', node: await getNode(store, nodeId) };
+  }
   try {
     const out = await withRetry(store, () => store.doc.send(new UpdateCommand(input)));
     return { kind: 'committed', node: nodeStateOf(out.Attributes ?? {}) };

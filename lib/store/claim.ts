@@ -1,11 +1,21 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { planClaim, type ClaimPlan, type ClaimRequest, type InstanceRecord } from '../domain';
-import { InstanceConflict, InsufficientResources } from '../errors';
+import { planClaim, type ClaimPlan, type ClaimRequest, type InstanceRecord, type NumaRequest } from '../domain';
+import { InstanceConflict, InsufficientResources, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { commit, type NamedItem, type Reasons } from './commit';
 import { takeDevices, takeUpkeep, deviceWrites, type DeviceTake } from './devices';
 import { getInstance } from './instances';
 import { instanceItem, ownerKey } from './items';
+import {
+  CellView,
+  claimCellWrites,
+  fitOnCells,
+  numaLimitsOf,
+  numaRefusalError,
+  numaRequestOf,
+  pciRequestsOf,
+  type NumaFit,
+} from './numa-claim';
 import { classifyClaim, failed, refusalError } from './outcomes';
 import { Contended, withRetry, type RetryContext } from './retry';
 import { isTombstone, ownerFreeCondition, releasedConflict, repeatsRelease } from './tombstone';
@@ -94,23 +104,32 @@ export async function claimInstance(
   extra?: ClaimExtra,
 ): Promise<ClaimResult> {
   const plan = planClaim(request);
+  // A NUMA request that Nova would refuse to build is a 400 before anything is read (rule R9).
+  const numa = numaRequestOf(request);
+  const view = new CellView();
   return withRetry<ClaimResult, InstanceRecord>(store, async (context) => {
+    // The NUMA fit first: with PCI requests it chooses the devices too, on its cells' affinity (rule F6).
+    const fit = numa ? await fitOrFindOwn(store, context, nodeId, request, numa, plan.record, view) : undefined;
+    if (fit && 'found' in fit) return fit.found;
+    const given = fit?.kind === 'fitted' ? fit.topology.pciDevices : undefined;
     const pci = request.pciRequests.length
-      ? await takeOrFindOwn(store, context, nodeId, request, plan.record)
+      ? await takeOrFindOwn(store, context, nodeId, request, plan.record, given)
       : undefined;
     if (pci && 'found' in pci) return pci.found;
-    const record: InstanceRecord = { nodeId, ...plan.record, pciDevices: pci?.chosen ?? [] };
+    const record: InstanceRecord = { nodeId, ...plan.record, pciDevices: pci?.chosen ?? [], ...numaFields(fit) };
     const write = {
-      items: [...claimItems(store, record, plan, pci), ...((await extra?.items(record)) ?? [])],
+      items: [
+        ...claimItems(store, record, plan, pci),
+        ...(fit?.kind === 'fitted' ? claimCellWrites(store, nodeId, fit) : []),
+        ...((await extra?.items(record)) ?? []),
+      ],
       intent: record,
       devices: pci ? [takeUpkeep(store, nodeId, pci, 'learn')] : [],
     };
-    const outcome = await commit(
-      store,
-      context,
-      write,
-      (reasons) => extraRefusal(extra, reasons, record) ?? classifyClaim(reasons, request, record),
-    );
+    const outcome = await commit(store, context, write, (reasons) => {
+      view.learn(reasons);
+      return extraRefusal(extra, reasons, record) ?? classifyClaim(reasons, request, record);
+    });
     switch (outcome.kind) {
       case 'extra':
         throw outcome.error;
@@ -128,7 +147,11 @@ export async function claimInstance(
         throw conflict(record.instanceUuid, nodeId, outcome.holder);
       case 'raced':
         // The first time the cache chose anew from what the devices are now; after that it reads them all again.
+        view.forget();
         throw new Contended('a chosen device was taken');
+      case 'cell-raced':
+        // The view now has the cells as the cancellation returned them: the next attempt fits again on those.
+        throw new Contended('a NUMA cell changed since it was read');
       case 'node-gone':
       case 'refused':
       case 'contended':
@@ -147,9 +170,10 @@ async function takeOrFindOwn(
   nodeId: string,
   request: ClaimRequest,
   planned: { instanceUuid: string; fingerprint: string },
+  given?: string[],
 ): Promise<DeviceTake | { found: ClaimResult }> {
   try {
-    return await takeDevices(store, nodeId, request);
+    return await takeDevices(store, nodeId, request, given);
   } catch (error) {
     const mine =
       error instanceof InsufficientResources
@@ -157,6 +181,43 @@ async function takeOrFindOwn(
         : undefined;
     if (mine) return { found: { created: claimedByMe(context.intended, mine.record), record: mine.record } };
     throw error;
+  }
+}
+
+/** The record's NUMA fields: the fitted topology and what it takes, or null on a node without a topology (rule H5). */
+function numaFields(fit: NumaFit | undefined): Pick<InstanceRecord, 'numaTopology' | 'numaTaken'> {
+  if (!fit) return {};
+  if (fit.kind === 'fitted') return { numaTopology: fit.topology, numaTaken: fit.taken };
+  return { numaTopology: null };
+}
+
+/**
+ * The fit on the node's cells. A refusal is decided on a fresh read, never on a view corrected by
+ * cancellations; and, as for devices, a claim that no longer fits may be this very request's, made before.
+ */
+async function fitOrFindOwn(
+  store: Store,
+  context: RetryContext<InstanceRecord>,
+  nodeId: string,
+  request: ClaimRequest,
+  numa: NumaRequest,
+  planned: { instanceUuid: string; fingerprint: string },
+  view: CellView,
+): Promise<Exclude<NumaFit, { kind: 'refused' }> | { found: ClaimResult }> {
+  for (;;) {
+    const withDevices = request.pciRequests.length > 0;
+    const { node, cells } = await view.read(store, nodeId, withDevices);
+    if (!node) throw new NodeNotFound(nodeId);
+    const pci = withDevices ? { requests: pciRequestsOf(request), devices: view.devices } : undefined;
+    const fit = fitOnCells(cells, numa, numaLimitsOf(request, node), pci);
+    if (fit.kind !== 'refused') return fit;
+    if (!view.fresh) {
+      view.forget();
+      continue;
+    }
+    const mine = await ownClaim(store, nodeId, planned.instanceUuid, planned.fingerprint);
+    if (mine) return { found: { created: claimedByMe(context.intended, mine.record), record: mine.record } };
+    throw numaRefusalError(node, request, withDevices ? view.devices : undefined);
   }
 }
 

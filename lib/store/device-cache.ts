@@ -9,10 +9,37 @@ const FRESH_MS = 2_000;
 export class DeviceCache {
   private readonly seen = new Map<string, { at: number; devices: Map<string, PciDevice> }>();
   private readonly taking = new Map<string, Set<string>>();
+  /** When the read behind a set of devices was made, for the sets computed from a copy or a read. */
+  private readonly readAt = new WeakMap<Map<string, PciDevice>, number>();
 
-  /** The devices as a read found them just now. */
-  remember(nodeId: string, devices: Map<string, PciDevice>): void {
-    this.seen.set(nodeId, { at: Date.now(), devices });
+  /**
+   * The devices as a read found them just now, or as computed from the read behind them (see derivedFrom).
+   * A read sent before one of this container's writes committed may answer after it: a device the copy already
+   * knows at a later version (every change bumps it) keeps that version, so the copy never goes back in time.
+   * Answers the copy as kept.
+   */
+  remember(nodeId: string, devices: Map<string, PciDevice>): Map<string, PciDevice> {
+    const at = this.readAt.get(devices) ?? Date.now();
+    const known = this.seen.get(nodeId)?.devices;
+    let kept = devices;
+    for (const [address, d] of devices) {
+      const mine = known?.get(address);
+      if (!mine || mine.version <= d.version) continue;
+      if (kept === devices) kept = new Map(devices);
+      kept.set(address, mine);
+    }
+    this.readAt.set(kept, at);
+    this.seen.set(nodeId, { at, devices: kept });
+    return kept;
+  }
+
+  /**
+   * `derived` (a write's outcome) was computed from `from`: it is only as fresh as the read behind `from`, so
+   * a write made from an old copy does not pass its view off as fresh (it misses what others wrote since).
+   */
+  derivedFrom(derived: Map<string, PciDevice>, from: Map<string, PciDevice>): void {
+    const at = this.readAt.get(from);
+    if (at !== undefined) this.readAt.set(derived, at);
   }
 
   fresh(nodeId: string): Map<string, PciDevice> | undefined {
@@ -31,7 +58,10 @@ export class DeviceCache {
    */
   written(nodeId: string, after: Map<string, PciDevice>, changes?: DeviceChange[]): void {
     const copy = this.seen.get(nodeId);
-    if (!changes || !copy || Date.now() - copy.at >= FRESH_MS) return this.remember(nodeId, after);
+    if (!changes || !copy || Date.now() - copy.at >= FRESH_MS) {
+      this.remember(nodeId, after);
+      return;
+    }
     for (const c of changes) {
       const mine = copy.devices.get(c.address);
       // A PF's busy count moved by this write's delta, from whatever the copy counts now.

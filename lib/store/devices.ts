@@ -1,5 +1,6 @@
 // PCI device items: reading a node's devices, a short-lived copy per node, and the writes of device changes.
 import {
+  claimable,
   allocate,
   applyChanges,
   busyCondition,
@@ -21,6 +22,7 @@ import type { DeviceUpkeep, NamedItem, Reasons, TransactItem } from './commit';
 import { DEVICE_PREFIX, deviceItem, deviceKey, deviceOf, inventoryOf, nodeKey, usedOf } from './items';
 import { plain } from './plain';
 import { readNodePartition } from './query';
+import { Contended } from './retry';
 
 /**
  * The node item and its devices in one strongly consistent Query: they sort next to each other
@@ -32,9 +34,8 @@ export async function readNodeAndDevices(
 ): Promise<{ node?: Record<string, unknown>; devices: Map<string, PciDevice> }> {
   const items = await readNodePartition(store, nodeId, nodeKey(nodeId).sk);
   const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
-  const devices = byAddress(items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf));
-  store.devices.remember(nodeId, devices);
-  return { node, devices };
+  const read = byAddress(items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf));
+  return { node, devices: store.devices.remember(nodeId, read) };
 }
 
 /**
@@ -120,17 +121,28 @@ export async function takeDevices(
   store: Store,
   nodeId: string,
   request: Sized & { instanceUuid: string },
+  given?: string[],
 ): Promise<DeviceTake> {
   const cache = store.devices;
+  // `given`: a NUMA fit chose the devices within its cells' affinity (rule NS3); they must still be free.
+  const pick = (ds: Map<string, PciDevice>) =>
+    given
+      ? given.every((a) => {
+          const d = ds.get(a);
+          return d !== undefined && claimable(d, ds);
+        })
+        ? given
+        : undefined
+      : (choose(cache.withoutTaking(nodeId, ds), request.pciRequests) ?? choose(ds, request.pciRequests));
   let devices = cache.fresh(nodeId);
-  let chosen =
-    devices &&
-    (choose(cache.withoutTaking(nodeId, devices), request.pciRequests) ?? choose(devices, request.pciRequests));
+  let chosen = devices && pick(devices);
   let node: Record<string, unknown> | undefined;
   if (!chosen) {
     ({ node, devices } = await readNodeAndDevices(store, nodeId));
     if (!node) throw new NodeNotFound(nodeId);
-    chosen = choose(cache.withoutTaking(nodeId, devices), request.pciRequests) ?? choose(devices, request.pciRequests);
+    chosen = pick(devices);
+    // Taken since the fit read them: the claim fits again.
+    if (!chosen && given) throw new Contended('a device the NUMA fit chose was taken');
   }
   if (!chosen || !devices) {
     const item = node ?? {};
@@ -139,6 +151,7 @@ export async function takeDevices(
   }
   const changes = allocate(devices, chosen, request.instanceUuid);
   const after = applyChanges(devices, changes);
+  cache.derivedFrom(after, devices);
   return {
     from: new Map(devices),
     chosen,
@@ -170,11 +183,18 @@ export function takeUpkeep(store: Store, nodeId: string, take: DeviceTake, onRac
   return { nodeId, after: take.after, changes: take.changes, take: { done: take.done, onRace, learn } };
 }
 
-/** Frees exactly the devices `owner` holds among `addresses`, after one read of the node's devices. */
+/**
+ * Frees exactly the devices `owner` holds among `addresses`. A fresh copy that shows every one of them held by
+ * `owner` saves the read: the writes are conditioned on the devices being as the copy shows them, so a stale
+ * copy costs one failed write, after which the copy is forgotten and the retry reads.
+ */
 export async function giveBackDevices(store: Store, nodeId: string, addresses: string[], owner: string) {
-  const { devices } = await readNodeAndDevices(store, nodeId);
+  const copy = store.devices.fresh(nodeId);
+  const known = copy !== undefined && addresses.every((a) => copy.get(a)?.owner === owner);
+  const devices = known ? copy : (await readNodeAndDevices(store, nodeId)).devices;
   const changes = release(devices, addresses, owner);
   const after = applyChanges(devices, changes);
+  store.devices.derivedFrom(after, devices);
   const upkeep: DeviceUpkeep = { nodeId, after, changes };
   return { changes, after, pools: poolDeltas(devices, after), upkeep };
 }

@@ -15,11 +15,12 @@ import {
   type StatsDelta,
   type Strategy,
 } from '../domain';
-import { InstanceConflict, NoValidHost } from '../errors';
+import { InstanceConflict, NoValidHost, ValidationError } from '../errors';
 import { claimItems } from './claim';
 import type { Store } from './client';
 import { commit, type NamedItem, type Reasons, type Unexplained } from './commit';
 import { fleet } from './fleet';
+import { numaRequestOf } from './numa-claim';
 import { failedNames } from './outcomes';
 import { groupHere, placedBefore } from './placements';
 import { withRetry } from './retry';
@@ -92,6 +93,12 @@ function gangItems(
 export async function placeGang(store: Store, request: GangRequest): Promise<GangResult> {
   const { serverGroup, filters, strategy } = request;
   const claims: ClaimRequest[] = request.members.map((m) => ({ ...m, ...(serverGroup ? { serverGroup } : {}) }));
+  // The gang's one transaction has no room for NUMA cells' items: its members are placed one by one instead.
+  const numa = claims.findIndex((c) => numaRequestOf(c) !== null);
+  if (numa >= 0) {
+    const message = 'gang members ask for no NUMA topology: place such instances one by one';
+    throw new ValidationError(`Invalid gang: ${message}.`, [{ path: `instances.${numa}`, message }]);
+  }
   const before = await placedBefore(store, claims);
   if (before) return { created: false, placements: before };
   const started = Date.now();

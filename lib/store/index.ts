@@ -4,7 +4,18 @@ export { DeviceCache } from './device-cache';
 export { ensureTable, KEY, NODE_INDEX, tableDefinition } from './table';
 export { layout } from './layout';
 export { DEFAULT_RETRY, type RetryKind, type RetryPolicy } from './retry';
-export { putNode, getNode, listNodes, listNodePage, deleteNode, type NodePage, type PutNodeResult } from './nodes';
+export {
+  putNode,
+  getNode,
+  listNodes,
+  listNodePage,
+  listNodeIdPage,
+  deleteNode,
+  type NodeIdPage,
+  type NodePage,
+  type NodeRange,
+  type PutNodeResult,
+} from './nodes';
 export { claimInstance, type ClaimExtra, type ClaimResult } from './claim';
 export { deleteGroup, getGroupView, getServerGroup, groupExtra, putGroup, type GroupView } from './server-groups';
 export {
@@ -23,3 +34,4 @@ export { findCandidates } from './candidates';
 export { place, MAX_ATTEMPTS, type PlacementRequest, type PlacementResult } from './placements';
 export { placeGang, type GangRequest, type GangResult } from './gang';
 export { fleet, FLEET_VIEW_TTL_MS } from './fleet';
+export { auditNodeAndHolds, type ReleasedHold } from './stale-holds';

@@ -13,8 +13,19 @@ import { InstanceNotFound, NodeNotFound, Unavailable } from '../errors';
 import type { Store } from './client';
 import { commitOrStartOver, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices } from './devices';
-import { INSTANCE_PREFIX, instanceItem, instanceKey, instanceRecordOf, nodeKey, nodeStateOf } from './items';
+import {
+  HOLD_PREFIX,
+  holdOf,
+  INSTANCE_PREFIX,
+  instanceItem,
+  instanceKey,
+  instanceRecordOf,
+  nodeKey,
+  nodeStateOf,
+  type HoldItem,
+} from './items';
 import { changeMigrationStatus } from './migration-status';
+import { cellReleases } from './numa-cells';
 import { readNodePartition } from './query';
 import { withRetry, type RetryContext } from './retry';
 import { leaveItems } from './server-groups';
@@ -40,12 +51,14 @@ async function findInstance(store: Store, nodeId: string, instanceUuid: string):
 export async function nodeLedger(
   store: Store,
   nodeId: string,
-): Promise<{ node: NodeState; instances: InstanceRecord[] }> {
+): Promise<{ node: NodeState; instances: InstanceRecord[]; holds: HoldItem[] }> {
   const items = await readNodePartition(store, nodeId);
   const nodeItem = items.find((i) => i.sk === nodeKey(nodeId).sk);
   if (!nodeItem) throw new NodeNotFound(nodeId);
   const instances = items.filter((i) => String(i.sk).startsWith(INSTANCE_PREFIX)).map(instanceRecordOf);
-  return { node: nodeStateOf(nodeItem), instances };
+  // The moves' holds too, so that a node's page can show what is coming in (rule L2).
+  const holds = items.filter((i) => String(i.sk).startsWith(HOLD_PREFIX)).map(holdOf);
+  return { node: nodeStateOf(nodeItem), instances, holds };
 }
 
 export type StateChange = Partial<InstanceState>;
@@ -172,6 +185,7 @@ export function releaseItems(
     },
     ...(pci?.devices ?? []),
     ...leaveItems(store, before),
+    ...cellReleases(store, before.nodeId, before.numaTaken),
   ];
 }
 

@@ -122,6 +122,9 @@ export function instanceRecordOf(item: Record<string, unknown>): InstanceRecord 
   record.pciDevices = (item.pciDevices as string[] | undefined) ?? [];
   if (record.migrationId === null) delete record.migrationId;
   if (record.serverGroup === null) delete record.serverGroup;
+  // Only a claim that asked for NUMA has these (null on a node without a topology, rule H5).
+  if (item.numaTopology !== undefined) record.numaTopology = item.numaTopology;
+  if (Array.isArray(item.numaTaken)) record.numaTaken = item.numaTaken as InstanceRecord['numaTaken'];
   return record as unknown as InstanceRecord;
 }
 
@@ -134,6 +137,10 @@ export interface HoldItem {
   diskGb: number;
   vcpus: number;
   pciDevices: string[];
+  /** What the hold takes from the node's NUMA cells (its side of the move, rule NS5). */
+  numaTaken?: InstanceRecord['numaTaken'];
+  /** When the hold was taken (ms since the epoch), for the audit's stale-hold rule L6; older holds lack it. */
+  heldAt?: number;
 }
 
 export function holdItem(hold: HoldItem): Record<string, unknown> {
@@ -150,17 +157,36 @@ export function holdOf(item: Record<string, unknown>): HoldItem {
     diskGb: Number(item.diskGb),
     vcpus: Number(item.vcpus),
     pciDevices: (item.pciDevices as string[] | undefined) ?? [],
+    ...(Array.isArray(item.numaTaken) ? { numaTaken: item.numaTaken as InstanceRecord['numaTaken'] } : {}),
+    ...(item.heldAt === undefined ? {} : { heldAt: Number(item.heldAt) }),
   };
 }
 
-export function migrationItem(m: Migration): Record<string, unknown> {
-  return { ...migrationKey(m.migrationId), type: 'migration', ...m };
+/**
+ * The migration item. `record` is a copy of the instance record as the move's last write left it (linked to
+ * the migration), so that a status change needs no read of the record: the write is conditioned on the
+ * record's version, so a stale copy can only fail it (then the record is read). A final status drops it.
+ */
+export function migrationItem(m: Migration, record?: InstanceRecord): Record<string, unknown> {
+  return { ...migrationKey(m.migrationId), type: 'migration', ...m, ...(record ? { record } : {}) };
 }
 
 export function migrationOf(item: Record<string, unknown>): Migration {
-  const { pk: _pk, sk: _sk, type: _type, ...rest } = item;
+  const { pk: _pk, sk: _sk, type: _type, record: _record, ...rest } = item;
   return rest as unknown as Migration;
 }
+
+/** The migration item's copy of the instance record, if it has one (items written before the copy have none). */
+export function recordCopyOf(item: Record<string, unknown>): InstanceRecord | undefined {
+  return item.record ? instanceRecordOf(item.record as Record<string, unknown>) : undefined;
+}
+
+/** The instance record as a move claim leaves it: linked to the migration, one version on. */
+export const linkedRecord = (record: InstanceRecord, migrationId: string): InstanceRecord => ({
+  ...record,
+  migrationId,
+  version: record.version + 1,
+});
 
 export function deviceItem(nodeId: string, d: PciDevice): Record<string, unknown> {
   // `pool` lets a write to a PF check that an inventory update has not described it anew.

@@ -7,23 +7,16 @@ import {
   type InstanceRecord,
   type Migration,
   type MigrationStatus,
+  type MovePlan,
 } from '../domain';
 import { InvalidTransition } from '../errors';
 import type { Store } from './client';
 import { commitOrStartOver, type DeviceUpkeep, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices } from './devices';
-import {
-  holdItem,
-  holdKey,
-  instanceItem,
-  instanceKey,
-  instanceRecordOf,
-  migrationItem,
-  migrationKey,
-  migrationOf,
-  ownerKey,
-} from './items';
-import { getMigration, snapshot } from './reads';
+import { holdItem, holdKey, instanceItem, instanceKey, migrationItem, ownerKey } from './items';
+import { cellReleases } from './numa-cells';
+import { numaRecordFields, numaSide } from './numa-claim';
+import { getMigrationAndCopy, holdingsFromCopy, holdingsNow, type Holdings } from './reads';
 import { Contended, withRetry, type RetryContext } from './retry';
 import { moveEndItems } from './server-group-moves';
 import { nodeUpdate } from './writes';
@@ -55,71 +48,68 @@ export function appliedByMe(intended: readonly Migration[], found: Migration): b
 }
 
 /**
- * A migration status update (HTTP or the queue). Reads the migration and what its nodes hold for it,
- * then moves the holds to where the new status wants them in ONE transaction over both nodes, the
- * instance record, the holds, the migration and the owner item: no moment exists where a hold is
- * counted twice or lost. Anything that changed since the read makes it start over.
+ * A migration status update (HTTP or the queue). Reads the migration, whose item carries a copy of the
+ * instance record (see migrationItem), then moves the holds to where the new status wants them in ONE
+ * transaction over both nodes, the instance record, the holds, the migration and the owner item: no moment
+ * exists where a hold is counted twice or lost. The write is conditioned on everything the plan assumed
+ * (the record's version, each hold there or not yet, the migration's version): anything that changed since
+ * makes it start over, and once a write built on the copy failed, this request reads the record and holds.
  */
 export async function changeMigrationStatus(
   store: Store,
   migrationId: string,
   status: MigrationStatus,
   sequence?: number,
+  /** Refuses the change from the migration as read, before anything is written (an agent's own-node rule W2). */
+  check?: (m: Migration) => Promise<void>,
 ): Promise<StatusResult> {
+  let trustCopy = true;
   return withRetry<StatusResult, Migration>(store, async (context) => {
-    const m = await getMigration(store, migrationId);
+    const { migration: m, copy } = await getMigrationAndCopy(store, migrationId);
+    await check?.(m);
     if (appliedByMe(context.intended, m)) return { migration: m, applied: true };
     const decision = decide(m, status, sequence);
     if (decision.kind === 'ignore') return { migration: m, applied: false };
     if (decision.kind === 'invalid') throw new InvalidTransition(decision.reason);
     const next: Migration = { ...m, status, sequence: Math.max(m.sequence, sequence ?? 0), version: m.version + 1 };
-    const writeMigration: NamedItem = {
-      name: 'migration',
-      item: {
-        Put: {
-          TableName: store.tableName,
-          Item: migrationItem(next),
-          ConditionExpression: 'version = :v',
-          ExpressionAttributeValues: { ':v': m.version },
-        },
-      },
-    };
     const target = placement(m, status, m.status);
     if (!isFinal(status) && samePlaces(placement(m, m.status, m.status), target)) {
       // Nothing changes hands (pre-migrating to migrating, say): only the status moves on.
-      await commitOrStartOver(store, context, { items: [writeMigration], intent: next });
+      await commitOrStartOver(store, context, { items: [writeMigration(store, m, next, copy)], intent: next });
       return { migration: next, applied: true };
     }
-    await moveHolds(store, context, m, next, writeMigration, target);
+    const holdings = (trustCopy && holdingsFromCopy(m, copy)) || (await holdingsNow(store, m));
+    try {
+      await moveHolds(store, context, m, next, target, holdings);
+    } catch (error) {
+      if (error instanceof Contended && holdings.fromCopy) trustCopy = false;
+      throw error;
+    }
     return { migration: next, applied: true };
   });
 }
 
-/** What holds for the migration now: the instance record (where the status says it is) and the holds that exist. */
-async function holdingsNow(store: Store, m: Migration): Promise<{ record?: InstanceRecord; current: Holding[] }> {
-  // One snapshot of the migration and of everything that can hold for it, so that the plan is built
-  // from a single moment even while another update of the same migration commits.
-  const src = m.sourceNodeId;
-  const dst = m.destNodeId;
-  const [now, recordAtSrc, recordAtDst, oldHold, newHold] = await snapshot(store, [
-    migrationKey(m.migrationId),
-    instanceKey(src, m.instanceUuid),
-    instanceKey(dst, m.instanceUuid),
-    holdKey(src, m.migrationId, 'old'),
-    holdKey(dst, m.migrationId, 'new'),
-  ]);
-  if (!now || migrationOf(now).version !== m.version) throw new Contended('the migration changed since it was read');
+/** The migration's new status over the version read, with the copy of the record as this write leaves it. */
+function writeMigration(store: Store, m: Migration, next: Migration, copy: InstanceRecord | undefined): NamedItem {
+  return {
+    name: 'migration',
+    item: {
+      Put: {
+        TableName: store.tableName,
+        Item: migrationItem(next, copy),
+        ConditionExpression: 'version = :v',
+        ExpressionAttributeValues: { ':v': m.version },
+      },
+    },
+  };
+}
 
-  // Where the instance record is follows from the status (nothing else moves it), and the holds are
-  // whatever exists: a hold dropped by hand is simply not there.
-  const expected = placement(m, m.status, m.status).find((h) => h.role === 'instance');
-  const recordItem = expected?.nodeId === dst ? recordAtDst : recordAtSrc;
-  const record = recordItem ? instanceRecordOf(recordItem) : undefined;
-  const current: Holding[] = [];
-  if (record && record.migrationId === m.migrationId && expected) current.push(expected);
-  if (oldHold) current.push({ nodeId: src, role: 'old', size: 'old' });
-  if (newHold) current.push({ nodeId: dst, role: 'new', size: 'new' });
-  return { record, current };
+/** The record as the status change leaves it, while it is still linked to the migration (a final status unlinks it). */
+function recordAfter(m: Migration, next: Migration, record: InstanceRecord | undefined, plan: MovePlan) {
+  if (!record || record.migrationId !== m.migrationId || isFinal(next.status)) return undefined;
+  const arriving = plan.create.find((h) => h.role === 'instance');
+  if (arriving) return movedRecord(m, record, arriving, false);
+  return plan.remove.some((h) => h.role === 'instance') ? undefined : record;
 }
 
 /** Plans the holds' move to `target` and commits it with the migration's new status, in one transaction. */
@@ -128,15 +118,14 @@ async function moveHolds(
   context: RetryContext<Migration>,
   m: Migration,
   next: Migration,
-  writeMigration: NamedItem,
   target: Holding[],
+  { record, current }: Holdings,
 ): Promise<void> {
-  const { record, current } = await holdingsNow(store, m);
   const state = record ?? { vmState: 'active' as const, taskState: null, osType: null, projectId: null };
   const plan = planMove(m, current, record ? target : target.filter((h) => h.role !== 'instance'), state);
   if ('refused' in plan) throw new InvalidTransition(plan.refused);
 
-  const items: NamedItem[] = [writeMigration];
+  const items: NamedItem[] = [writeMigration(store, m, next, recordAfter(m, next, record, plan))];
   if (record) items.push(...recordWrites(store, m, record, plan.remove, plan.create, isFinal(next.status)));
   items.push(...holdWrites(store, m, plan.remove, plan.create));
   // Devices of a side that goes for good are freed on its node (one read of that node's devices).
@@ -145,6 +134,9 @@ async function moveHolds(
   for (const h of plan.freed) {
     const addresses = m[h.size].pciDevices;
     if (addresses.length) freed.set(h.nodeId, await giveBackDevices(store, h.nodeId, addresses, m.instanceUuid));
+    // Its NUMA cells too (rule NS5): confirm gives back the old pins, revert the new.
+    const cells = cellReleases(store, h.nodeId, numaSide(m, h.size)?.taken);
+    items.push(...cells.map((c) => ({ ...c, name: `${c.name}@${h.nodeId}` })));
   }
   for (const [nodeId, change] of plan.nodes) {
     const pci = freed.get(nodeId);
@@ -211,6 +203,8 @@ function holdWrites(store: Store, m: Migration, remove: Holding[], create: Holdi
             role,
             ...m[h.size].amounts,
             pciDevices: m[h.size].pciDevices,
+            numaTaken: numaSide(m, h.size)?.taken,
+            heldAt: Date.now(),
           }),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
@@ -235,7 +229,12 @@ function recordWrites(
 ): NamedItem[] {
   const leaving = remove.find((h) => h.role === 'instance');
   const arriving = create.find((h) => h.role === 'instance');
-  const unchanged = { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': record.version } };
+  // A record linked to the move must still be: a record released and claimed again could reach the same version.
+  const linked = record.migrationId === m.migrationId;
+  const unchanged = {
+    ConditionExpression: linked ? 'version = :v AND migrationId = :m' : 'version = :v',
+    ExpressionAttributeValues: { ':v': record.version, ...(linked ? { ':m': m.migrationId } : {}) },
+  };
   const removeFrom = (nodeId: string): NamedItem => ({
     name: `instance@${nodeId}`,
     item: { Delete: { TableName: store.tableName, Key: instanceKey(nodeId, record.instanceUuid), ...unchanged } },
@@ -255,14 +254,16 @@ function recordWrites(
     return leaving && !replacing ? [put, removeFrom(leaving.nodeId)] : [put];
   }
   if (leaving) return [removeFrom(leaving.nodeId)];
-  return final ? [unlinkRecord(store, record)] : [];
+  return final ? [unlinkRecord(store, record, unchanged)] : [];
 }
 
 /** The record as it arrives where `arriving` puts it, in that side's size; unlinked when the move ends. */
 function movedRecord(m: Migration, record: InstanceRecord, arriving: Holding, final: boolean): InstanceRecord {
   const size = m[arriving.size];
+  const { numaTopology: _topology, numaTaken: _taken, ...kept } = record;
   const moved: InstanceRecord = {
-    ...record,
+    ...kept,
+    ...numaRecordFields(numaSide(m, arriving.size)),
     nodeId: arriving.nodeId,
     flavor: size.flavor,
     overhead: size.overhead,
@@ -276,7 +277,11 @@ function movedRecord(m: Migration, record: InstanceRecord, arriving: Holding, fi
 }
 
 /** A move that ended without moving the record: the record only drops its link to it. */
-function unlinkRecord(store: Store, record: InstanceRecord): NamedItem {
+function unlinkRecord(
+  store: Store,
+  record: InstanceRecord,
+  unchanged: { ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+): NamedItem {
   return {
     name: `instance@${record.nodeId}`,
     item: {
@@ -284,8 +289,8 @@ function unlinkRecord(store: Store, record: InstanceRecord): NamedItem {
         TableName: store.tableName,
         Key: instanceKey(record.nodeId, record.instanceUuid),
         UpdateExpression: 'REMOVE migrationId SET version = :next',
-        ConditionExpression: 'version = :v',
-        ExpressionAttributeValues: { ':v': record.version, ':next': record.version + 1 },
+        ConditionExpression: unchanged.ConditionExpression,
+        ExpressionAttributeValues: { ...unchanged.ExpressionAttributeValues, ':next': record.version + 1 },
       },
     },
   };

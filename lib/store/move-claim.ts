@@ -2,19 +2,24 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   claimGuards,
   fingerprint,
+  initialStatus,
   instanceUsage,
+  livePciRefusal,
   mayStayOnNode,
+  refusalMessage,
+  retargeted,
   scale,
   type Flavor,
   type InstanceRecord,
   type LimitOverrides,
   type Migration,
+  type NumaAsk,
   type MoveType,
   type Overhead,
   type PciRequest,
   type Sizing,
 } from '../domain';
-import { InstanceConflict, InstanceNotFound, InvalidMove } from '../errors';
+import { InstanceConflict, InstanceNotFound, InsufficientResources, InvalidMove } from '../errors';
 import type { Store } from './client';
 import { commit, commitOrStartOver, type NamedItem } from './commit';
 import { moveJoinItems } from './server-group-moves';
@@ -25,25 +30,29 @@ import {
   holdOf,
   instanceKey,
   instanceRecordOf,
+  linkedRecord,
   migrationItem,
   migrationKey,
   migrationOf,
 } from './items';
+import { cellReleases } from './numa-cells';
+import { claimCellWrites, fitFresh, numaRequestOf, numaSide, oldSide, sideOf, type NumaMigration } from './numa-claim';
+import { retargetable, retargetItems } from './live-migration';
 import { classifyMoveClaim, refusalError } from './outcomes';
 import { readItems } from './reads';
 import { Contended, withRetry } from './retry';
 import { guardConditions, nodeUpdate } from './writes';
 
-export interface MoveRequest {
+export interface MoveRequest extends Partial<Pick<NumaAsk, 'image' | 'numaTopology'>> {
   migrationId: string;
   instanceUuid: string;
   moveType: MoveType;
   sourceNodeId: string;
-  /** Required for a resize; a migration or evacuation keeps the instance's flavor. */
-  newFlavor?: Flavor;
+  /** Required for a resize; a migration, evacuation or live migration keeps the instance's flavor. */
+  newFlavor?: NumaAsk['flavor'];
   /** The destination's overhead for the instance; the instance's current overhead when left out. */
   overhead?: Overhead;
-  limits: LimitOverrides;
+  limits: NumaAsk['limits'];
   pciRequests: PciRequest[];
 }
 
@@ -89,8 +98,17 @@ export function moveClaimItems(
         pools: pci?.pools,
       }),
     },
-    created('hold:new', holdItem({ ...hold, ...next.amounts, pciDevices: next.pciDevices })),
-    created('migration', migrationItem(migration)),
+    created(
+      'hold:new',
+      holdItem({
+        ...hold,
+        ...next.amounts,
+        pciDevices: next.pciDevices,
+        numaTaken: numaSide(migration, 'new')?.taken,
+        heldAt: Date.now(),
+      }),
+    ),
+    created('migration', migrationItem(migration, linkedRecord(instance, migration.migrationId))),
     {
       name: 'instance',
       item: {
@@ -129,7 +147,7 @@ function newMigration(
     destNodeId,
     old: sizing(instance.flavor, instance.overhead, instance.volumeBacked, instance.pciDevices),
     new: sizing(flavor, overhead, instance.volumeBacked, pciDevices),
-    status: 'pre-migrating',
+    status: initialStatus(request.moveType),
     sequence: 0,
     fingerprint: print,
     version: 1,
@@ -142,26 +160,20 @@ function newMigration(
  * The test is the instance claim's: the new size against the destination's limits.
  */
 export async function claimMove(store: Store, destNodeId: string, request: MoveRequest): Promise<MoveResult> {
-  // Refused before anything is read or written: the request alone says it (rule M6).
-  if (destNodeId === request.sourceNodeId && !mayStayOnNode(request.moveType)) {
-    throw new InvalidMove(
-      `Instance ${request.instanceUuid} is already on node ${destNodeId}: a move of type ${request.moveType} needs another node as its destination; only a resize may stay on the same node.`,
-    );
-  }
+  refuseFromRequest(destNodeId, request);
   const print = fingerprint({ destNodeId, ...request });
   return withRetry<MoveResult, Migration>(store, async (context) => {
     const [existing, item] = await readItems(store, [
       migrationKey(request.migrationId),
       instanceKey(request.sourceNodeId, request.instanceUuid),
     ]);
-    if (existing) {
-      const m = migrationOf(existing);
-      if (m.fingerprint === print) return { created: movedByMe(context.intended, m), migration: m };
-      throw new InstanceConflict(`Migration ${request.migrationId} already exists with a different request.`);
-    }
+    // A migration made by another request is a conflict, unless this claim re-targets it (rule L4).
+    const found = existing ? migrationOf(existing) : undefined;
+    if (found?.fingerprint === print) return { created: movedByMe(context.intended, found), migration: found };
+    const previous = found && retargetable(found, request, destNodeId);
     if (!item) throw new InstanceNotFound(request.sourceNodeId, request.instanceUuid);
     const instance = instanceRecordOf(item);
-    if (instance.migrationId) {
+    if (instance.migrationId && instance.migrationId !== previous?.migrationId) {
       throw new InstanceConflict(
         `Instance ${instance.instanceUuid} is already moving (migration ${instance.migrationId}).`,
       );
@@ -179,15 +191,25 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     const pci = request.pciRequests.length
       ? await takeDevices(store, destNodeId, { ...sized, instanceUuid: instance.instanceUuid })
       : undefined;
-    const migration = newMigration(request, destNodeId, instance, print, pci?.chosen ?? []);
-    const write = {
+    // The destination fits the new size afresh; the source keeps the instance's topology (rule NS5).
+    const numa = numaRequestOf({ ...request, flavor });
+    const fit = numa ? await fitFresh(store, destNodeId, numa, { ...request, ...sized }) : undefined;
+    const claimed: NumaMigration = {
+      ...newMigration(request, destNodeId, instance, print, pci?.chosen ?? []),
+      ...(oldSide(instance) || fit ? { numa: { old: oldSide(instance), new: sideOf(fit) } } : {}),
+    };
+    const migration: NumaMigration = previous ? { ...retargeted(previous, claimed), numa: claimed.numa } : claimed;
+    const claimItems = [
+      ...moveClaimItems(store, migration, instance, request.limits, pci),
+      ...(fit?.kind === 'fitted' ? claimCellWrites(store, destNodeId, fit) : []),
       // A member of a server group joins the destination's count for the move's duration (rule G9).
-      items: [
-        ...moveClaimItems(store, migration, instance, request.limits, pci),
-        ...(await moveJoinItems(store, instance, destNodeId)),
-      ],
+      ...(await moveJoinItems(store, instance, destNodeId)),
+    ];
+    const released = previous ? await retargetItems(store, claimItems, previous, migration, instance) : undefined;
+    const write = {
+      items: released?.items ?? claimItems,
       intent: migration,
-      devices: pci ? [takeUpkeep(store, destNodeId, pci, 'forget')] : [],
+      devices: [...(pci ? [takeUpkeep(store, destNodeId, pci, 'forget')] : []), ...(released?.devices ?? [])],
       // Whatever raced (the migration, the instance, a device), the destination's devices are read anew.
       forgetOnRace: destNodeId,
     };
@@ -203,6 +225,17 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
         throw refusalError(destNodeId, outcome);
     }
   });
+}
+
+/** Refusals the request alone decides, before anything is read or written (rules M6, L3). */
+function refuseFromRequest(destNodeId: string, request: MoveRequest): void {
+  if (destNodeId === request.sourceNodeId && !mayStayOnNode(request.moveType)) {
+    throw new InvalidMove(
+      `Instance ${request.instanceUuid} is already on node ${destNodeId}: a move of type ${request.moveType} needs another node as its destination; only a resize may stay on the same node.`,
+    );
+  }
+  const pciReason = livePciRefusal(request.moveType, request.pciRequests);
+  if (pciReason) throw new InsufficientResources(refusalMessage([pciReason]), [pciReason]);
 }
 
 /**
@@ -238,6 +271,7 @@ export async function dropMoveClaim(
       },
       { name: 'node', item: nodeUpdate(store, nodeId, { amounts: scale(hold, -1), tracked: -1, pools: pci?.pools }) },
       ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),
+      ...cellReleases(store, nodeId, hold.numaTaken),
     ];
     await commitOrStartOver(store, context, { items, devices: pci ? [pci.upkeep] : [] });
     return true;

@@ -1,11 +1,4 @@
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DeleteCommand,
-  GetCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   applyChanges,
   nodeLimits,
@@ -29,6 +22,8 @@ import { deviceWrites, readNodeAndDevices } from './devices';
 import { classifyDeleteNode, conditionFailed } from './outcomes';
 import { withRetry } from './retry';
 import { NODE_INDEX } from './table';
+import type { HostCellInventory } from '../domain/numa-types';
+import { cellIdsOf, cellKey, cellOf, putTopology, readNodeAndCells } from './numa-cells';
 
 export interface PutNodeResult {
   created: boolean;
@@ -88,7 +83,7 @@ export async function putNode(
   nodeId: string,
   inventory: Inventory,
   reported: PciDeviceSpec[] = [],
-  { registered = false, labels }: { registered?: boolean; labels?: NodeLabels } = {},
+  { registered = false, labels, numa }: { registered?: boolean; labels?: NodeLabels; numa?: HostCellInventory[] } = {},
 ): Promise<PutNodeResult> {
   // Whether the node was absent when this request first looked: if a write of this request may have
   // landed unseen (a lost response), a retry that finds the node registered it itself.
@@ -120,6 +115,9 @@ export async function putNode(
         throw registered && conditionFailed(error) ? new NodeNotFound(nodeId) : error;
       });
       const node = nodeStateOf(out.Attributes ?? {});
+      // `numa` given: the cells follow, in a write of their own (rule NS2); the node's view then shows them.
+      if (numa && hasOrGetsCells(out.Attributes, numa))
+        return { created: created(node.generation === 1), node: await putTopology(store, context, nodeId, numa) };
       // The generation starts at 1 with the write that creates the node.
       return { created: created(node.generation === 1), node };
     }
@@ -138,11 +136,16 @@ export async function putNode(
       await commitOrStartOver(store, context, { items, intent, devices: [{ nodeId, after: state }] });
       seen++;
     }
+    if (numa && hasOrGetsCells(before, numa)) await putTopology(store, context, nodeId, numa);
     return { created: created(before === undefined), node: await getNode(store, nodeId) };
   });
 }
 
 type PutIntent = { absentAtFirstLook: boolean };
+
+/** A node that never had cells and gets none skips the cells' read and write. */
+const hasOrGetsCells = (node: Record<string, unknown> | undefined, numa: HostCellInventory[]) =>
+  numa.length > 0 || (node !== undefined && cellIdsOf(node).length > 0);
 
 /** Whether a write of this request that may have committed was the one that created the node. */
 export const registeredByMe = (intended: readonly PutIntent[]) => intended.some((i) => i.absentAtFirstLook);
@@ -179,12 +182,11 @@ function chunkNodeUpdate(
   };
 }
 
+/** The node with its NUMA cells: one Query, which costs what reading the node item alone does when it has none. */
 export async function getNode(store: Store, nodeId: string): Promise<NodeState> {
-  const out = await withRetry(store, () =>
-    store.doc.send(new GetCommand({ TableName: store.tableName, Key: nodeKey(nodeId), ConsistentRead: true })),
-  );
-  if (!out.Item) throw new NodeNotFound(nodeId);
-  return nodeStateOf(out.Item);
+  const { node, cells } = await readNodeAndCells(store, nodeId);
+  if (!node) throw new NodeNotFound(nodeId);
+  return { ...nodeStateOf(node), ...(cells.length ? { numaCells: cells } : {}) };
 }
 
 export interface NodePage {
@@ -193,19 +195,35 @@ export interface NodePage {
   after?: string;
 }
 
+/** Where a page of node ids lies in nodeId order: after `after` (exclusive), up to `last` (inclusive). */
+export interface NodeRange {
+  after?: string;
+  last?: string;
+}
+
+export interface NodeIdPage {
+  nodeIds: string[];
+  /** The last nodeId of this page when more may follow: the next page starts after it. */
+  after?: string;
+}
+
 /**
- * One page of nodes in nodeId order, at most `limit`, after the node `after`: the keys from the keys-only
- * index (in its sort order, which is the nodeId's), the items from batched reads.
+ * One page of node ids in nodeId order, at most `limit`, from the keys-only index (its sort order is the
+ * nodeId's): one Query, no node item read, which is all an audit round's planning and its slices need.
  */
-export async function listNodePage(store: Store, limit: number, after?: string): Promise<NodePage> {
+export async function listNodeIdPage(store: Store, limit: number, range: NodeRange = {}): Promise<NodeIdPage> {
+  const { after, last } = range;
   const page = await withRetry(store, () =>
     store.doc.send(
       new QueryCommand({
         TableName: store.tableName,
         IndexName: NODE_INDEX.name,
-        KeyConditionExpression: '#p = :p',
-        ExpressionAttributeNames: { '#p': NODE_INDEX.partition },
-        ExpressionAttributeValues: { ':p': 'NODE' },
+        KeyConditionExpression: last === undefined ? '#p = :p' : '#p = :p AND #s <= :last',
+        ExpressionAttributeNames: {
+          '#p': NODE_INDEX.partition,
+          ...(last === undefined ? {} : { '#s': NODE_INDEX.sort }),
+        },
+        ExpressionAttributeValues: { ':p': 'NODE', ...(last === undefined ? {} : { ':last': last }) },
         Limit: limit,
         // A page of an index starts after an item named by the index's key and the table's.
         ...(after === undefined
@@ -214,10 +232,19 @@ export async function listNodePage(store: Store, limit: number, after?: string):
       }),
     ),
   );
-  const keys = (page.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
-  const nodes = await readNodes(store, keys);
-  const last = page.LastEvaluatedKey?.[NODE_INDEX.sort];
-  return { nodes, ...(last === undefined ? {} : { after: String(last) }) };
+  const nodeIds = (page.Items ?? []).map((item) => String(item[NODE_INDEX.sort]));
+  const next = page.LastEvaluatedKey?.[NODE_INDEX.sort];
+  return { nodeIds, ...(next === undefined ? {} : { after: String(next) }) };
+}
+
+/** One page of nodes in nodeId order, at most `limit`, after the node `after`: the ids, then the items in batches. */
+export async function listNodePage(store: Store, limit: number, after?: string): Promise<NodePage> {
+  const page = await listNodeIdPage(store, limit, { after });
+  const nodes = await readNodes(
+    store,
+    page.nodeIds.map((nodeId) => nodeKey(nodeId)),
+  );
+  return { nodes, ...(page.after === undefined ? {} : { after: page.after }) };
 }
 
 /** Every node, in nodeId order, page after page. */
@@ -232,9 +259,9 @@ export async function listNodes(store: Store, pageSize = 1000): Promise<NodeStat
   return nodes;
 }
 
-/** The node items of `keys` in batches of 100, sorted by nodeId (a batch answers in any order). */
-async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise<NodeState[]> {
-  const nodes: NodeState[] = [];
+/** Items by key in batches of 100 (a batch answers in any order). */
+async function batchGet(store: Store, keys: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
   for (let i = 0; i < keys.length; i += 100) {
     let pending: Record<string, unknown>[] = keys.slice(i, i + 100);
     while (pending.length) {
@@ -242,11 +269,23 @@ async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise
       const out = await withRetry(store, () =>
         store.doc.send(new BatchGetCommand({ RequestItems: { [store.tableName]: { Keys: batch } } })),
       );
-      for (const item of out.Responses?.[store.tableName] ?? []) nodes.push(nodeStateOf(item));
+      items.push(...(out.Responses?.[store.tableName] ?? []));
       pending = out.UnprocessedKeys?.[store.tableName]?.Keys ?? [];
       if (pending.length) await new Promise((r) => setTimeout(r, 50));
     }
   }
+  return items;
+}
+
+/** The nodes of `keys`, sorted by nodeId, each with its NUMA cells (named on the node item, read in batches too). */
+async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise<NodeState[]> {
+  const items = await batchGet(store, keys);
+  const cellKeys = items.flatMap((n) => cellIdsOf(n).map((id) => cellKey(String(n.nodeId), id)));
+  const cells = (await batchGet(store, cellKeys)).sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1));
+  const nodes = items.map((n) => {
+    const mine = cells.filter((c) => c.pk === n.pk).map(cellOf);
+    return { ...nodeStateOf(n), ...(mine.length ? { numaCells: mine } : {}) };
+  });
   return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
 }
 

@@ -55,13 +55,16 @@ export function refusalError(nodeId: string, refusal: NodeRefusal): Error {
  *    made the claim: it has been released since, and taking it again would count it twice).
  * 4. instance-conflict: the instance is claimed elsewhere, or here by a different request -> InstanceConflict.
  * 5. raced: a chosen device was taken by another claim first: choose again (-> Contended).
- * 6. the node refused (see NodeRefusal).
+ * 6. cell-raced: a NUMA cell is no longer as the fit read it (a pin taken, usage past the fit's threshold,
+ *    a new inventory): fit again on the cells the cancellation returned (-> Contended).
+ * 7. the node refused (see NodeRefusal).
  */
 export type ClaimOutcome =
   | { kind: 'own-claim'; holder: Record<string, unknown> }
   | { kind: 'released'; holder: Record<string, unknown> }
   | { kind: 'instance-conflict'; holder?: Record<string, unknown> }
   | { kind: 'raced' }
+  | { kind: 'cell-raced' }
   | NodeRefusal
   | Unexplained;
 
@@ -80,6 +83,7 @@ export function classifyClaim(
     return { kind: 'instance-conflict', holder };
   }
   if (failedNames(reasons).some((n) => n.startsWith('device:'))) return { kind: 'raced' };
+  if (failedNames(reasons).some((n) => n.startsWith('cell:'))) return { kind: 'cell-raced' };
   const node = reasons.get('node');
   if (node && failed(reasons, 'node')) return nodeRefusal(node, request);
   return { kind: 'unexplained' };

@@ -65,19 +65,35 @@ export function moveEndItems(store: Store, m: Migration, record: InstanceRecord,
     },
   });
   return [
+    ...hostLeave(store, groupId, other),
+    { name: 'group-member', item: set(memberKey(groupId, record.instanceUuid), 'nodeId') },
+    // Meaningful for affinity only, where the member moving is the group's only one.
+    { name: 'group', item: set(groupKey(groupId), 'hostNode') },
+  ];
+}
+
+/** The member off `nodeId`'s host item of its group. */
+function hostLeave(store: Store, groupId: string, nodeId: string): NamedItem[] {
+  return [
     {
-      name: `group-host@${other}`,
+      name: `group-host@${nodeId}`,
       item: {
         Update: {
           TableName: store.tableName,
-          Key: groupHostKey(other, groupId),
+          Key: groupHostKey(nodeId, groupId),
           UpdateExpression: 'ADD members :minus',
           ExpressionAttributeValues: { ':minus': -1 },
         },
       },
     },
-    { name: 'group-member', item: set(memberKey(groupId, record.instanceUuid), 'nodeId') },
-    // Meaningful for affinity only, where the member moving is the group's only one.
-    { name: 'group', item: set(groupKey(groupId), 'hostNode') },
   ];
+}
+
+/**
+ * A live migration's re-target takes the member off the former destination it joined at the move claim (rule G9),
+ * in the re-target's own write: the member counts on its source and the new destination only, as a move does.
+ */
+export function retargetLeaveItems(store: Store, instance: InstanceRecord, former: string): NamedItem[] {
+  const groupId = instance.serverGroup;
+  return groupId === undefined || former === instance.nodeId ? [] : hostLeave(store, groupId, former);
 }

@@ -9,6 +9,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 process.env.AWS_REGION ??= 'us-east-1';
+// The handlers run in-process as the local runner runs them: open, no IAM caller (docs/security.md, rule W5).
+process.env.AUTH = 'open';
 
 async function main(): Promise<void> {
   await withDynamoDbLocal('bench', async (db) => {

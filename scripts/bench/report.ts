@@ -62,8 +62,8 @@ export function printPci(runs: PciRun[]): void {
     `steady: ${claims} claims at concurrency ${concurrency}, all released, then claimed again; bursts: ${bursts.claims} claims ` +
       `on a fresh node, ${bursts.size} at once and ${bursts.pauseMs} ms between bursts (ops/s over the bursts' own time).\n` +
       'A claim reads the device list (one Query, skipped while this container\'s copy is under 2 s old) and writes one ' +
-      'transaction: at most 2 requests. A release reads the record (GetItem) and the devices (Query), then writes one ' +
-      'transaction: 3. Beyond that, retries. A failed write names the items whose condition failed: a VF with its PF, ' +
+      'transaction: at most 2 requests. A release reads the record (GetItem), the devices (Query) only without a fresh ' +
+      'copy that shows them held by the instance, then writes one transaction: 2, or 3 without the copy. Beyond that, retries. A failed write names the items whose condition failed: a VF with its PF, ' +
       'the VF was taken since it was read; the PF alone, the VF was free but a sibling VF was taken or freed (each changes the PF\'s ' +
       'busy count and version, and the write is conditioned on the version read).',
   );
@@ -147,7 +147,7 @@ function printMoves(f: Figures): void {
   console.log(table(['variant', 'step', ...OP_HEADER], steps, `ll${OP_ALIGN}`));
   console.log(
     'A move claim reads the migration and the instance at once, then writes one transaction; a status change reads the ' +
-      'migration, then a snapshot of what holds for it, then writes one transaction. More than that per op means retries.',
+      'migration (its item carries what the plan needs), then writes one transaction. More than that per op means retries.',
   );
   for (const run of f.resize) {
     for (const m of run.steps.filter((x) => Object.keys(x.requests.failures).length)) {

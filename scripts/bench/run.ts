@@ -5,19 +5,24 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { auditRuns, type AuditFigures } from './audit';
 import { bundlesOk, measureBundles, printBundles, type BundleFigures } from './bundles';
+import { contentionRuns, contentionTargets, type ContentionRun } from './contention';
 import { expectStatuses, type Expectation, type LedgerCheck } from './checks';
 import { HOT, SCENARIOS, SPREAD, spreadLoad, type ClaimLoad, type ClaimPath, type ScenarioKey } from './loads';
+import { liveRun, printLive, type LiveRun } from './live';
 import { measureDynamoDbLocal, round, type Measured } from './measure';
 import { pciRun, type PciRun } from './pci';
 import { median, medianRun, printAudit, printReport, type Ratio } from './report';
+import { printContention, printUnits, unitTargets } from './report-cost';
 import { claimRun, lifecycleRun, resizeRun, warmUp, type ResizeRun } from './scenarios';
 import { AUDIT_SIZES, FLAVOR, HOT_NODE, NEW_FLAVOR, PATCH_BODY, PCI_DEVICES, ROOMY_NODE, SETTINGS, VF_REQUEST } from './settings';
 import { useEndpoint } from './store';
+import { unitRuns, type UnitFigures } from './units';
 
 export interface Figures {
   runs: Record<string, Measured[]>;
   lifecycle: Awaited<ReturnType<typeof lifecycleRun>>;
   resize: ResizeRun[];
+  live: LiveRun[];
   pci: PciRun[];
   checks: LedgerCheck[];
   expectations: Expectation[];
@@ -58,12 +63,13 @@ export async function measureAll(): Promise<Figures> {
     checks.push(...run.checks);
     expectations.push(...run.expectations);
   }
+  const live = [await liveRun('live')];
   const pci = [await pciRun('pci', 'steady', SETTINGS.pci.claims), await pciRun('pci', 'bursts', SETTINGS.pci.bursts.claims)];
-  for (const run of pci) {
+  for (const run of [...live, ...pci]) {
     checks.push(...run.checks);
     expectations.push(...run.expectations);
   }
-  return { runs, lifecycle, resize, pci, checks, expectations };
+  return { runs, lifecycle, resize, live, pci, checks, expectations };
 }
 
 /** The service / baseline throughput ratios, each the median of its per-round ratios. */
@@ -90,11 +96,14 @@ interface Outcome {
   memory: Record<string, number>;
   bundles: BundleFigures[];
   audit: AuditFigures[];
+  units: UnitFigures;
+  contention: ContentionRun[];
   ok: boolean;
 }
 
 /** Writes bench/results.json; answers its path. */
-function writeResults({ started, dynamoDbLocalVersion, pid, figures, chosen, ratios, memory, bundles, audit, ok }: Outcome): string {
+function writeResults(outcome: Outcome): string {
+  const { started, dynamoDbLocalVersion, pid, figures, chosen, ratios, memory, bundles, audit, units, contention, ok } = outcome;
   const out = resolve(__dirname, '..', '..', 'bench');
   mkdirSync(out, { recursive: true });
   const file = join(out, 'results.json');
@@ -112,6 +121,7 @@ function writeResults({ started, dynamoDbLocalVersion, pid, figures, chosen, rat
     ratios,
     lifecycle: { claim: figures.lifecycle.claim, patch: figures.lifecycle.patch, release: figures.lifecycle.release },
     resize: Object.fromEntries(figures.resize.map((run) => [run.variant, run.steps])),
+    liveMigration: Object.fromEntries(figures.live.map((run) => [run.variant, run.steps])),
     pci: {
       devices: PCI_DEVICES,
       vfRequest: VF_REQUEST,
@@ -119,6 +129,8 @@ function writeResults({ started, dynamoDbLocalVersion, pid, figures, chosen, rat
     },
     bundles,
     audit: audit.map((a) => ({ instances: a.instances, clean: a.clean, repair: a.repair, repairedOk: a.repairedOk })),
+    units: { ...units, targets: unitTargets(units) },
+    contention: { runs: contention, targets: contentionTargets(contention) },
     checks: figures.checks,
     expectations: figures.expectations,
     memory,
@@ -159,12 +171,20 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
     heapUsedMb: round(process.memoryUsage().heapUsed / 2 ** 20, 1),
   };
   printReport(figures, chosen, ratios, memory);
+  printLive(figures.live[0]);
   const audit = await auditRuns(AUDIT_SIZES);
   printAudit(audit);
+  const units = await unitRuns();
+  printUnits(units);
+  const contention = await contentionRuns();
+  printContention(contention);
 
+  // The unit and contention targets are goals, printed met or not; the ledger checks of those runs must pass.
   const ok = figures.checks.every((c) => c.ok) && figures.expectations.every((e) => e.ok) && audit.every((a) => a.repairedOk) &&
-    bundlesOk(bundles);
-  const file = writeResults({ started, dynamoDbLocalVersion, pid: db.pid, figures, chosen, ratios, memory, bundles, audit, ok });
+    bundlesOk(bundles) && units.check.ok && contention.every((r) => r.check.ok);
+  const file = writeResults({
+    started, dynamoDbLocalVersion, pid: db.pid, figures, chosen, ratios, memory, bundles, audit, units, contention, ok,
+  });
   console.log(`\n${ok ? 'All checks passed.' : 'SOME CHECKS FAILED.'} Figures written to ${file}`);
   return ok;
 }

@@ -30,6 +30,13 @@ export const SETTINGS = {
    * shared 2-core machine DynamoDB Local drifts by tens of percent within a minute.
    */
   repeats: size(3, 1),
+  /** Units per operation: each operation `repeats` times, one at a time, on a node hosting `instances` of as many projects. */
+  units: { instances: 100, repeats: size(5, 2) },
+  /**
+   * Claims on one node under simulated contention: `claims` at each concurrency, every request taking
+   * `latencyMs` of service time; the node has room for all of them.
+   */
+  contention: { concurrencies: [1, 4, 16, 64], claims: size(320, 64), latencyMs: 10 },
 } as const;
 
 /** The audit is measured on a node holding each of these numbers of instances. */

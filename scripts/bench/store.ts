@@ -16,6 +16,11 @@ export function useEndpoint(url: string): void {
   endpoint = url;
 }
 
+export const currentEndpoint = () => endpoint;
+
+/** The client the handlers send their requests with (the unit meter and the contention simulation hook on it). */
+export const handlersClient = () => runtime().store.client;
+
 /**
  * Creates a table, points the handlers' shared store at it, and answers a second store for the baseline
  * and the checks, with the handlers' client (counting.ts's openTable counts the requests of both).

@@ -154,6 +154,25 @@ describe('capacity-tracker', () => {
     expect((await cli('migration', 'cli-m8')).stdout).toContain('confirmed');
   });
 
+  it('live-migrates an instance: accepted, then completed moves it; --flavor is a usage error', async () => {
+    for (const n of ['cli-live-a', 'cli-live-b'])
+      await cliWithStdin(JSON.stringify(N0), 'node', 'put', n, '--file', '-');
+    const uuid = randomUUID();
+    await cli('claim', 'cli-live-a', '--flavor', '1:128:1', '--uuid', uuid, '--state', 'active');
+    const args = ['migrate', 'cli-live-b', '--instance', uuid, '--from', 'cli-live-a', '--type', 'live-migration'];
+    const flavored = await cli(...args, '--flavor', '2:256:5');
+    expect(flavored.code).toBe(2);
+    expect(flavored.stderr).toContain("a live migration keeps the instance's flavor");
+    const move = await cli(...args, '--id', 'cli-live');
+    expect([move.code, move.stderr]).toEqual([0, '']);
+    expect(move.stdout).toContain('Migration cli-live (live-migration)');
+    expect(move.stdout).toContain(': accepted, sequence 0.');
+    expect((await cli('status', 'cli-live', 'running')).stdout).toContain(': running,');
+    expect((await cli('status', 'cli-live', 'completed')).stdout).toContain(': completed,');
+    expect(await json('node', 'show', 'cli-live-a')).toMatchObject({ memoryMbUsed: 0, vcpusUsed: 0 });
+    expect(await json('node', 'show', 'cli-live-b')).toMatchObject({ memoryMbUsed: 128, vcpusUsed: 1, runningVms: 1 });
+  });
+
   it('audits a node', async () => {
     await cliWithStdin(JSON.stringify(N0), 'node', 'put', 'cli-audit', '--file', '-');
     const clean = await cli('audit', 'cli-audit');

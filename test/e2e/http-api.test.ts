@@ -228,6 +228,7 @@ describe('the local runner', () => {
     // The runner prints it just after it starts listening, so it may come a moment after the first answer.
     for (let i = 0; i < 100 && !runner!.output().includes(line); i++) await new Promise((r) => setTimeout(r, 50));
     expect(runner!.output()).toContain(line);
+    expect(runner!.output()).toContain('In AWS the caller needs a role (AUTH=open is set here, never there)');
   });
 
   it('stops on SIGTERM and exits with 0', async () => {

@@ -117,6 +117,26 @@ describe('the capacity page', () => {
     await page.close();
   });
 
+  it("shows a node's incoming and outgoing live migrations", async () => {
+    for (const n of ['page-live-a', 'page-live-b'])
+      expect((await client.request('PUT', `/nodes/${n}`, N0)).status).toBe(201);
+    const instanceUuid = randomUUID();
+    const claim = { instanceUuid, flavor: F1, vmState: 'active', taskState: null };
+    expect((await client.request('POST', '/nodes/page-live-a/instances', claim)).status).toBe(201);
+    const move = { migrationId: 'page-live', instanceUuid, moveType: 'live-migration', sourceNodeId: 'page-live-a' };
+    expect((await client.request('POST', '/nodes/page-live-b/move-claims', move)).status).toBe(201);
+    const page = await open('?q=page-live');
+    await page.click('[data-node="page-live-b"]');
+    const incoming = page.locator('#detail [data-live="page-live"][data-way="incoming"]');
+    await incoming.waitFor();
+    expect(await incoming.innerText()).toMatch(/from page-live-a\s+accepted/);
+    await page.click('[data-node="page-live-a"]');
+    const outgoing = page.locator('#detail [data-live="page-live"][data-way="outgoing"]');
+    await outgoing.waitFor();
+    expect(await outgoing.innerText()).toMatch(/to page-live-b\s+accepted/);
+    await page.close();
+  });
+
   it('refreshes by itself and shows a claim made meanwhile', async () => {
     const page = await open('?refresh=1');
     expect((await cell(page, 'page-n0', 'memory')).used).toBe(128);

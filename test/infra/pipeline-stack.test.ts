@@ -4,7 +4,8 @@
 import { App } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { buildCapacityApp } from '../../infra/capacity-app';
-import { smokeTestRoleName, smokeTestRunnerRoleName } from '../../infra/service-stack';
+import { NODE_TAG } from '../../infra/roles';
+import { SMOKE_TEST_NODE, smokeTestRoleName, smokeTestRunnerRoleName } from '../../infra/service-stack';
 import { synthesize, type Synthesized } from './synth';
 
 const SOURCE = {
@@ -81,11 +82,27 @@ test('dev is deployed, then smoke-tested with the API URL from its outputs', () 
   expect(deploy.length).toBeGreaterThan(0);
   expect(smoke?.RunOrder).toBeGreaterThan(Math.max(...deploy.map((a) => a.RunOrder ?? 1)));
   const env = JSON.parse(String(smoke?.Configuration?.EnvironmentVariables)) as { name: string; value: string }[];
-  expect(env.map((e) => e.name).sort()).toEqual(['API_URL', 'SMOKE_TEST_ROLE_ARN']);
-  expect(buildSpec('SmokeTest')).toContain('npx tsx scripts/smoke.ts');
+  expect(env.map((e) => e.name).sort()).toEqual([
+    'AGENT_ROLE_ARN',
+    'API_URL',
+    'OPERATOR_ROLE_ARN',
+    'SMOKE_TEST_ROLE_ARN',
+  ]);
+  const spec = buildSpec('SmokeTest');
+  expect(spec).toContain('npx tsx scripts/smoke.ts');
+  // The agent's session is named and tagged after the smoke node (docs/security.md, rule W5).
+  const commands = (JSON.parse(spec) as { phases: { build: { commands: string[] } } }).phases.build.commands;
+  expect(commands).toContain(
+    `AGENT=$(assume "$AGENT_ROLE_ARN" "$SMOKE_NODE_ID" "Key=${NODE_TAG},Value=$SMOKE_NODE_ID")`,
+  );
+  t.hasResourceProperties('AWS::CodeBuild::Project', {
+    Environment: Match.objectLike({
+      EnvironmentVariables: Match.arrayWith([Match.objectLike({ Name: 'SMOKE_NODE_ID', Value: SMOKE_TEST_NODE })]),
+    }),
+  });
 });
 
-test("the smoke test may only assume the dev stage's invoker role, which may only invoke that API's /nodes routes", () => {
+test("the smoke test may only assume the dev stage's invoker role, which may only take the smoke node's agent role and the operator role", () => {
   t.hasResourceProperties('AWS::IAM::Policy', {
     PolicyDocument: {
       Statement: Match.arrayWith([
@@ -100,14 +117,22 @@ test("the smoke test may only assume the dev stage's invoker role, which may onl
     },
   });
   const dev = s.template('CapacityTrackerPipeline/Dev/CapacityTracker');
-  dev.hasResourceProperties('AWS::IAM::Role', { RoleName: smokeTestRoleName('dev') });
+  dev.hasResourceProperties('AWS::IAM::Role', {
+    RoleName: smokeTestRoleName('dev'),
+    Tags: [{ Key: NODE_TAG, Value: SMOKE_TEST_NODE }],
+  });
   dev.hasResourceProperties('AWS::IAM::Policy', {
     PolicyDocument: {
       Statement: [
         {
-          Action: 'execute-api:Invoke',
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
           Effect: 'Allow',
-          Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/\\$default/\\*/nodes/\\*$')])] },
+          Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Callersagent'), 'Arn'] },
+        },
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Callersoperator'), 'Arn'] },
         },
       ],
     },
@@ -115,7 +140,7 @@ test("the smoke test may only assume the dev stage's invoker role, which may onl
   dev.hasOutput('ApiUrl', {});
   s.template('CapacityTrackerPipeline/Prod/CapacityTracker').resourcePropertiesCountIs(
     'AWS::IAM::Role',
-    { RoleName: Match.anyValue() },
+    { RoleName: smokeTestRoleName('prod') },
     0,
   );
 });

@@ -109,13 +109,13 @@ async function usage(nodeId: string) {
 }
 
 describe('a Lambda that dies between the steps of a request, and the client that retries it', () => {
-  // DELETE of a moving instance: GetItem (the record), then the cancellation (GetItem, TransactGetItems,
-  // TransactWriteItems), then the release (GetItem, TransactWriteItems).
+  // DELETE of a moving instance: GetItem (the record), then the cancellation (GetItem, TransactWriteItems),
+  // then the release (GetItem, TransactWriteItems).
   test.each([
-    [4, true, 'after the cancellation committed'],
-    [5, false, 'after the cancellation, before the release reads'],
-    [6, false, 'just before the release is sent'],
-    [6, true, 'after the release committed'],
+    [3, true, 'after the cancellation committed'],
+    [4, false, 'after the cancellation, before the release reads'],
+    [5, false, 'just before the release is sent'],
+    [5, true, 'after the release committed'],
   ])(
     'releasing a moving instance dies at command %i (%s, %s): the retry finishes the job',
     async (crashAt, afterCommit) => {
@@ -178,8 +178,8 @@ describe('a Lambda that dies between the steps of a request, and the client that
     );
     expect([claim.first.status, claim.last.status]).toEqual([500, 200]);
     expect([await usage(a), await usage(b)]).toEqual(['128/1/1 runningVms 1', '256/5/2 runningVms 0']);
-    // finished: GetItem, TransactGetItems, TransactWriteItems; die after the write.
-    const status = await crashOnce(3, true, () =>
+    // finished: GetItem, TransactWriteItems; die after the write.
+    const status = await crashOnce(2, true, () =>
       api('POST', `/migrations/${m}/status`, { status: 'finished', sequence: 1 }),
     );
     expect(status.first.status).toBe(500);
@@ -265,7 +265,8 @@ describe('the status queue: duplicates, reordering and redelivery', () => {
     const c = chaos;
     const died = await c.request(
       () => consume({ Records: [confirmed, finished, record(update(m, 'confirmed', 3), i)] }),
-      { crashAt: 3, afterCommit: true },
+      // confirmed: GetItem, TransactWriteItems; die after the write.
+      { crashAt: 2, afterCommit: true },
     );
     c.remove();
     chaos = undefined;

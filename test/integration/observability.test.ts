@@ -107,7 +107,8 @@ test('conflicts the store retried are counted', async () => {
 });
 
 test('throttles the store retried are counted', async () => {
-  const throttles = injectFaults(store, { command: 'GetItemCommand', fault: 'throttle', times: 1 });
+  // A node is read with its NUMA cells in one Query.
+  const throttles = injectFaults(store, { command: 'QueryCommand', fault: 'throttle', times: 1 });
   try {
     const lines = await linesOf(() => api('GET', '/nodes/obs-1'));
     expect(lines.find((l) => l.message === 'request')).toMatchObject({ status: 200, operation: 'GetNode' });

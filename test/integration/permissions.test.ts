@@ -4,7 +4,8 @@
 // middleware on the store's client records each request's IAM actions under the entry being called.
 import { randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { handler as auditAll } from '../../functions/audit-all';
+import { handler as planRound } from '../../functions/audit-all';
+import { handler as auditSlice } from '../../functions/audit-slice';
 import { handler as consumeStatuses } from '../../functions/migration-status-queue';
 import { lambdaEntries, ROUTES, type Access } from '../../lib/operations';
 import { runtime } from '../../lib/api/runtime';
@@ -295,9 +296,15 @@ beforeAll(async () => {
     200,
   );
   await expectStatus(call('POST', `/nodes/${pci2}/instances`, { instanceUuid: orphan, flavor: F1 }, minimal), 201);
-  const round = await as('audit-all', () => auditAll({}, lambdaContext('audit-all')));
-  expect(round.failed).toEqual([]);
-  expect(round.repaired).toEqual([pci2]);
+  const plan = await as('audit-all', () => planRound({}, lambdaContext('audit-all')));
+  const repaired: string[] = [];
+  for (const slice of plan.slices) {
+    const result = await as('audit-slice', () =>
+      auditSlice({ round: plan.round, slice }, lambdaContext('audit-slice')),
+    );
+    repaired.push(...result.repaired);
+  }
+  expect(repaired).toEqual([pci2]);
   await expectStatus(call('DELETE', `/nodes/${pci2}/instances/${orphan}`), 204);
 
   // Deletes: refused while in use, then a node with devices, then a plain one.
@@ -337,6 +344,13 @@ test('placement and server groups: every entry through its routes', async () => 
     as('create-placement', () => api('POST', '/placements', placed)),
     200,
   );
+  // A member's move claim reads its group and the destination's host item (rule G9).
+  const other = `perm-place-${uuid()}`;
+  await expectStatus(call('PUT', `/nodes/${other}`, N0), 201);
+  const move = { migrationId: `perm-gm-${uuid()}`, instanceUuid: placed.instanceUuid, sourceNodeId: node };
+  await expectStatus(call('POST', `/nodes/${other}/move-claims`, { ...move, moveType: 'migration' }), 201);
+  await expectStatus(call('POST', `/migrations/${move.migrationId}/status`, { status: 'reverted' }), 200);
+  await expectStatus(call('DELETE', `/nodes/${other}`), 204);
   const gang = { instances: [{ instanceUuid: uuid(), flavor: F1 }], memberOf: [node] };
   await expectStatus(
     as('create-placement', () => api('POST', '/placements', gang)),

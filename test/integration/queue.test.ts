@@ -1,8 +1,11 @@
 // The migration status queue: the SQS FIFO consumer called with SQS batches, and the local queue that
-// delivers to it with FIFO groups, visibility timeouts, receive counts and a dead-letter list.
+// delivers to it with FIFO groups, visibility timeouts, receive counts and a dead-letter list. A message
+// that can never apply is rejected at once; only transient failures are retried, within rule OP1's bound.
 import { randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handler } from '../../functions/migration-status-queue';
+import { runtime } from '../../lib/api/runtime';
+import { MAX_RECEIVE_COUNT } from '../../lib/status-retry';
 import { getMigration, type Store } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
 import type { QueueHandler } from '../../local/fifo-queue';
@@ -12,15 +15,27 @@ import {
   MIGRATION_STATUS_PATH,
   type LocalQueueOptions,
 } from '../../local/migration-status-queue';
+import { logger } from '../../lib/api/logger';
 import { api } from '../support/api';
 import { F1, F2, N0, uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
 import { freshTable } from '../support/table';
 
 let store: Store;
+/** Migrations whose every DynamoDB request fails, as in an outage of their items (a transient failure). */
+const outage = new Set<string>();
 beforeAll(async () => {
   store = await freshTable('queue');
+  runtime().store.client.middlewareStack.add(
+    (next) => async (args) => {
+      const sent = JSON.stringify(args.input);
+      for (const m of outage) if (sent.includes(`MIGRATION#${m}"`)) throw new Error(`injected outage of ${m}`);
+      return next(args);
+    },
+    { step: 'initialize', name: 'inject-outage' },
+  );
 });
+afterEach(() => outage.clear());
 
 let seq = 0;
 const fresh = (prefix: string) => `${prefix}-${++seq}`;
@@ -102,7 +117,7 @@ describe('the consumer, called with SQS batches', () => {
     expect((await getMigration(store, m)).version).toBe(3);
   });
 
-  test('a malformed message fails; with skipGroupOnError the rest of its group fails after it, other groups apply', async () => {
+  test('a malformed message is rejected at once: the rest of its group applies after it, other groups too', async () => {
     const [r1, r2, r3] = [await resize(), await resize(), await resize()];
     const event = batch(
       { body: update(r1.m, 'migrating', 1), groupId: r1.i },
@@ -112,17 +127,29 @@ describe('the consumer, called with SQS batches', () => {
       { body: update(r3.m, 'finished', 1), groupId: r3.i },
       { body: update(r1.m, 'confirmed', 2), groupId: r1.i },
     );
-    const [, , poison, heldBack] = ids(event);
-    expect(failed(await consume(event))).toEqual([poison, heldBack]);
-    // Before the poison its group applied; after it nothing of that group ran.
-    expect((await api('GET', `/migrations/${r2.m}`)).body).toMatchObject({ status: 'finished', sequence: 1 });
+    expect(failed(await consume(event))).toEqual([]);
+    expect((await api('GET', `/migrations/${r2.m}`)).body).toMatchObject({ status: 'confirmed', sequence: 2 });
     expect((await api('GET', `/migrations/${r1.m}`)).body).toMatchObject({ status: 'confirmed', sequence: 2 });
     expect((await api('GET', `/migrations/${r3.m}`)).body).toMatchObject({ status: 'finished', sequence: 1 });
-    expect([await usage(r1.a), await usage(r1.b)]).toEqual(CONFIRMED);
-    expect([await usage(r2.a), await usage(r2.b)]).toEqual(BEFORE);
+    for (const r of [r1, r2]) expect([await usage(r.a), await usage(r.b)]).toEqual(CONFIRMED);
   });
 
-  test('every kind of malformed body fails alone, each in its own group', async () => {
+  test('a transient failure is reported; with skipGroupOnError the rest of its group fails after it, other groups apply', async () => {
+    const [r1, r2] = [await resize(), await resize()];
+    outage.add(r2.m);
+    const event = batch(
+      { body: update(r2.m, 'finished', 1), groupId: r2.i },
+      { body: update(r1.m, 'finished', 1), groupId: r1.i },
+      { body: update(r2.m, 'confirmed', 2), groupId: r2.i },
+    );
+    const [down, , heldBack] = ids(event);
+    expect(failed(await consume(event))).toEqual([down, heldBack]);
+    expect((await api('GET', `/migrations/${r1.m}`)).body).toMatchObject({ status: 'finished', sequence: 1 });
+    outage.clear();
+    expect((await api('GET', `/migrations/${r2.m}`)).body).toMatchObject({ status: 'pre-migrating' });
+  });
+
+  test('every kind of malformed body is rejected alone, each in its own group, and changes nothing', async () => {
     const r = await resize();
     const bad = [
       'not json',
@@ -141,20 +168,31 @@ describe('the consumer, called with SQS batches', () => {
       body: update(r.m, 'migrating', 1),
       groupId: r.i,
     });
-    expect(failed(await consume(event))).toEqual(ids(event).slice(0, bad.length));
+    expect(failed(await consume(event))).toEqual([]);
     expect((await api('GET', `/migrations/${r.m}`)).body).toMatchObject({ status: 'migrating', sequence: 1 });
     expect([await usage(r.a), await usage(r.b)]).toEqual(BEFORE);
   });
 
-  test('an unknown migration fails, and so does a status the move cannot take; nothing changes', async () => {
+  test('an unknown migration and a status the move cannot take are rejected and logged whole; the group goes on', async () => {
     const r = await resize();
-    const event = batch(
-      { body: update('no-such-migration', 'finished', 1), groupId: uuid() },
-      { body: update(r.m, 'done', 1), groupId: r.i },
-    );
-    expect(failed(await consume(event))).toEqual(ids(event));
-    expect((await getMigration(store, r.m)).version).toBe(1);
-    expect([await usage(r.a), await usage(r.b)]).toEqual(BEFORE);
+    const logged = jest.spyOn(logger, 'error');
+    try {
+      const event = batch(
+        { body: update('no-such-migration', 'finished', 1), groupId: r.i },
+        { body: update(r.m, 'done', 1), groupId: r.i },
+        { body: update(r.m, 'finished', 2), groupId: r.i },
+      );
+      expect(failed(await consume(event))).toEqual([]);
+      const rejected = logged.mock.calls.filter(([message]) => String(message).includes('rejected'));
+      expect(rejected.map(([, details]) => (details as { body: string }).body)).toEqual(
+        event.Records.slice(0, 2).map((rec) => rec.body),
+      );
+    } finally {
+      logged.mockRestore();
+    }
+    // The rejected two changed nothing; the status behind them applied.
+    expect((await getMigration(store, r.m)).version).toBe(2);
+    expect((await api('GET', `/migrations/${r.m}`)).body).toMatchObject({ status: 'finished', sequence: 2 });
   });
 
   test('a duplicate delivery of an applied message, or a stale one, succeeds and changes nothing', async () => {
@@ -180,7 +218,6 @@ describe('through the local FIFO queue', () => {
     const invocations: string[][] = [];
     const queue = createLocalQueue({
       visibilityTimeoutMs: 20,
-      maxReceiveCount: 3,
       pollMs: 5,
       ...options,
       handler: (event, context) => {
@@ -192,57 +229,72 @@ describe('through the local FIFO queue', () => {
     return { queue, invocations, deliveries };
   }
 
-  test('a poison message goes to the dead letters after maxReceiveCount deliveries; other groups are delivered once', async () => {
+  test('a poison message and the good one behind it for the same migration: the poison is received once, the good one applies', async () => {
+    const r = await resize();
+    const { queue, deliveries, invocations } = queueOf({ batchSize: 1 });
+    try {
+      const poison = queue.send({ body: update(r.m, 'done', 1), groupId: r.i });
+      const good = queue.send({ body: update(r.m, 'finished', 2), groupId: r.i });
+      expect(await queue.drain(10_000)).toBe(true);
+      // One message a batch: the good one is the very next delivery of its group.
+      expect(invocations).toEqual([[poison.messageId], [good.messageId]]);
+      expect([deliveries(poison.messageId), deliveries(good.messageId)]).toEqual([1, 1]);
+      expect(queue.deadLetters()).toEqual([]);
+      expect(queue.stats()).toMatchObject({ messages: 0, sent: 2, deleted: 2, failed: 0, deadLetters: 0 });
+      expect((await api('GET', `/migrations/${r.m}`)).body).toMatchObject({ status: 'finished', sequence: 2 });
+    } finally {
+      await queue.close();
+    }
+  });
+
+  // Lambda fails the rest of a group in the same batch after a failing message, and SQS counts that
+  // receive too: a message that keeps arriving with one that keeps failing reaches the dead letters with it.
+  test(`a transient failure that lasts holds its group back for ${MAX_RECEIVE_COUNT} receives, then both go to the dead letters; other groups apply once`, async () => {
     const [r1, r2] = [await resize(), await resize()];
+    outage.add(r1.m);
     const { queue, deliveries } = queueOf();
     try {
-      const poison = queue.send({ body: 'not json', groupId: uuid() });
-      const valid = [
-        queue.send({ body: update(r1.m, 'finished', 1), groupId: r1.i }),
-        queue.send({ body: update(r2.m, 'finished', 1), groupId: r2.i }),
-        queue.send({ body: update(r1.m, 'confirmed', 2), groupId: r1.i }),
-      ];
+      const down = queue.send({ body: update(r1.m, 'finished', 1), groupId: r1.i });
+      const behind = queue.send({ body: update(r1.m, 'confirmed', 2), groupId: r1.i });
+      const other = queue.send({ body: update(r2.m, 'finished', 1), groupId: r2.i });
       expect(await queue.drain(10_000)).toBe(true);
-      expect(deliveries(poison.messageId)).toBe(3);
-      expect(valid.map((v) => deliveries(v.messageId))).toEqual([1, 1, 1]);
-      expect(queue.deadLetters()).toEqual([
-        expect.objectContaining({ messageId: poison.messageId, body: 'not json', receiveCount: 3 }),
+      expect([down, behind, other].map((m) => deliveries(m.messageId))).toEqual([
+        MAX_RECEIVE_COUNT,
+        MAX_RECEIVE_COUNT,
+        1,
       ]);
-      expect(queue.stats()).toMatchObject({ messages: 0, inFlight: 0, sent: 4, deleted: 3, failed: 3, deadLetters: 1 });
-      expect([await usage(r1.a), await usage(r1.b)]).toEqual(CONFIRMED);
+      expect(queue.deadLetters().map((d) => [d.messageId, d.receiveCount])).toEqual([
+        [down.messageId, MAX_RECEIVE_COUNT],
+        [behind.messageId, MAX_RECEIVE_COUNT],
+      ]);
+      outage.clear();
+      expect((await getMigration(store, r1.m)).version).toBe(1);
       expect((await api('GET', `/migrations/${r2.m}`)).body.status).toBe('finished');
     } finally {
       await queue.close();
     }
   });
 
-  // Lambda fails the rest of a poisoned group in the same batch, and SQS counts that receive too: a
-  // message that keeps arriving with the poison reaches the dead letters with it. One message per
-  // batch keeps it out of the poison's receives.
-  test.each([
-    [10, ['poison', 'behind'], 0],
-    [1, ['poison'], 1],
-  ])(
-    'batch size %i: the dead letters are %j; the message behind the poison in its group applied %i time(s)',
-    async (batchSize, deadIds, applied) => {
-      const r = await resize();
-      const { queue, deliveries } = queueOf({ batchSize });
-      try {
-        const poison = queue.send({ body: '{}', groupId: r.i });
-        const behind = queue.send({ body: update(r.m, 'finished', 1), groupId: r.i });
-        expect(await queue.drain(10_000)).toBe(true);
-        const named = { poison: poison.messageId, behind: behind.messageId };
-        expect(queue.deadLetters().map((d) => d.messageId)).toEqual(deadIds.map((k) => named[k as keyof typeof named]));
-        expect(deliveries(poison.messageId)).toBe(3);
-        expect(deliveries(behind.messageId)).toBe(batchSize === 1 ? 1 : 3);
-        expect((await getMigration(store, r.m)).version).toBe(1 + applied);
-        // Finished or not, a cross-node resize holds the same on both nodes until it is confirmed.
-        expect([await usage(r.a), await usage(r.b)]).toEqual(BEFORE);
-      } finally {
-        await queue.close();
-      }
-    },
-  );
+  test('a transient failure that clears before the last receive: the group applies in order, nothing dead-lettered', async () => {
+    const r = await resize();
+    outage.add(r.m);
+    // The outage ends as the messages come up for their last receive.
+    const { queue, deliveries } = queueOf({}, async (event, context) => {
+      if (event.Records.some((rec) => Number(rec.attributes.ApproximateReceiveCount) === MAX_RECEIVE_COUNT))
+        outage.clear();
+      return handler(event, context);
+    });
+    try {
+      const first = queue.send({ body: update(r.m, 'finished', 1), groupId: r.i });
+      const second = queue.send({ body: update(r.m, 'confirmed', 2), groupId: r.i });
+      expect(await queue.drain(10_000)).toBe(true);
+      expect([first, second].map((m) => deliveries(m.messageId))).toEqual([MAX_RECEIVE_COUNT, MAX_RECEIVE_COUNT]);
+      expect(queue.deadLetters()).toEqual([]);
+      expect([await usage(r.a), await usage(r.b)]).toEqual(CONFIRMED);
+    } finally {
+      await queue.close();
+    }
+  });
 
   test.each([
     ['the invocation crashed before applying anything', false],

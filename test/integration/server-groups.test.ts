@@ -1,10 +1,10 @@
 // Server groups (rules G7-G9): the routes, and hard policies held by the claim's own transaction even when
 // claims race for the same nodes.
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { ONE_VCPU, roomForVcpus, uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
+import { groupHostCount } from '../support/groups';
 import { freshTable } from '../support/table';
 
 let store: Store;
@@ -17,18 +17,7 @@ const claim = (nodeId: string, serverGroup: string, instanceUuid = uuid()) =>
   api('POST', `/nodes/${nodeId}/instances`, { instanceUuid, flavor: ONE_VCPU, serverGroup }, minimal);
 const count = (statuses: number[], s: number) => statuses.filter((x) => x === s).length;
 
-/** The host items of a group on a node, straight from the table. */
-async function hostCount(nodeId: string, groupId: string): Promise<number> {
-  const out = await store.doc.send(
-    new QueryCommand({
-      TableName: store.tableName,
-      KeyConditionExpression: 'pk = :pk AND sk = :sk',
-      ExpressionAttributeValues: { ':pk': `NODE#${nodeId}`, ':sk': `GROUP#${groupId}` },
-      ConsistentRead: true,
-    }),
-  );
-  return Number(out.Items?.[0]?.members ?? 0);
-}
+const hostCount = (nodeId: string, groupId: string) => groupHostCount(store, nodeId, groupId);
 
 async function nodes(prefix: string, n: number, room = 64): Promise<string[]> {
   const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
@@ -206,6 +195,34 @@ describe('moves keep membership exact (rule G9)', () => {
     expect((await status(`rv-${id}`, 'reverted')).status).toBe(200);
     expect([await hostCount(a!, 'g-rv'), await hostCount(b!, 'g-rv')]).toEqual([1, 0]);
     expect((await claim(b!, 'g-rv')).status).toBe(201);
+  });
+
+  test("a re-targeted live migration leaves the former destination in the re-target's write (rule L4)", async () => {
+    const [a, b, c] = await nodes('lr', 3);
+    await api('PUT', '/server-groups/g-lr', { policy: 'anti-affinity' });
+    const id = uuid();
+    const m = `lr-${id}`;
+    expect((await claim(a!, 'g-lr', id)).status).toBe(201);
+    const live = (dest: string) =>
+      api('POST', `/nodes/${dest}/move-claims`, {
+        migrationId: m,
+        instanceUuid: id,
+        moveType: 'live-migration',
+        sourceNodeId: a,
+      });
+    expect((await live(b!)).status).toBe(201);
+    expect([await hostCount(a!, 'g-lr'), await hostCount(b!, 'g-lr'), await hostCount(c!, 'g-lr')]).toEqual([1, 1, 0]);
+    const moved = await live(c!);
+    expect([moved.status, moved.body.migration.destNodeId]).toEqual([201, c]);
+    expect([await hostCount(a!, 'g-lr'), await hostCount(b!, 'g-lr'), await hostCount(c!, 'g-lr')]).toEqual([1, 0, 1]);
+    // The former destination is free for another member; the new one is not.
+    expect((await claim(c!, 'g-lr')).body.error).toBe('GroupPolicyViolation');
+    expect((await claim(b!, 'g-lr')).status).toBe(201);
+    expect((await status(m, 'completed')).status).toBe(200);
+    expect([await hostCount(a!, 'g-lr'), await hostCount(b!, 'g-lr'), await hostCount(c!, 'g-lr')]).toEqual([0, 1, 1]);
+    expect((await api('GET', '/server-groups/g-lr')).body.members).toEqual(
+      expect.arrayContaining([expect.objectContaining({ instanceUuid: id, nodeId: c })]),
+    );
   });
 
   test('an affinity member moves only when it is the only one, and the group follows it', async () => {

@@ -46,6 +46,8 @@ export interface State {
 export interface PciRequest {
   count: number;
   spec: Partial<Record<'vendorId' | 'productId' | 'deviceType' | 'physicalNetwork', string>>[];
+  /** Set when the request comes from a flavor's alias, not a port (only a live migration tells them apart). */
+  aliasName?: string;
 }
 
 /** One side of an instance: what it takes and the devices it holds. */
@@ -91,7 +93,7 @@ export interface Instance {
   claimedOn: string;
 }
 
-export type MoveType = 'resize' | 'migration' | 'evacuation';
+export type MoveType = 'resize' | 'migration' | 'evacuation' | 'live-migration';
 
 export interface Migration {
   id: string;
@@ -111,8 +113,13 @@ export interface Migration {
 export const releasing = (s: { vmState: string; taskState: string | null }) =>
   s.vmState === 'deleted' ||
   (s.vmState === 'shelved_offloaded' && s.taskState !== 'spawning' && s.taskState !== 'unshelving');
+// A live migration's own steps sit among the claimed phase's ranks (0 to 3): no lifecycle has both kinds.
 const RANK: Record<string, number> = {
   accepted: 0,
+  queued: 0.3,
+  preparing: 0.6,
+  running: 2,
+  completed: 6,
   'pre-migrating': 1,
   migrating: 2,
   'post-migrating': 3,
@@ -131,6 +138,17 @@ const LIFECYCLE: Record<MoveType, Set<string>> = {
   resize: new Set([...COMMON, 'finished', 'confirming', 'reverting', 'confirmed', 'reverted']),
   migration: new Set([...COMMON, 'finished', 'confirming', 'reverting', 'confirmed', 'reverted']),
   evacuation: new Set([...COMMON, 'done']),
+  'live-migration': new Set([
+    'accepted',
+    'queued',
+    'preparing',
+    'running',
+    'post-migrating',
+    'completed',
+    'error',
+    'failed',
+    'cancelled',
+  ]),
 };
 const IO_TASKS = new Set([
   'resize_migrating',
@@ -504,7 +522,8 @@ export class LedgerModel {
     this.migrations.set(m.id, {
       ...m,
       old: i.size,
-      status: 'pre-migrating',
+      // A live migration's claim leaves it accepted (rule L1).
+      status: m.moveType === 'live-migration' ? 'accepted' : 'pre-migrating',
       sequence: 0,
       holds: { old: false, new: true },
     });
@@ -543,7 +562,7 @@ export class LedgerModel {
     let target: Place[];
     if (RANK[status] !== undefined && RANK[status] <= 3) target = [onSrc, { node: m.dst, what: 'new', size: 'new' }];
     else if (finishedPhase(status)) target = [{ node: m.src, what: 'old', size: 'old' }, onDst];
-    else if (status === 'confirmed' || status === 'done') target = [onDst];
+    else if (status === 'confirmed' || status === 'done' || status === 'completed') target = [onDst];
     else if (status === 'reverted') target = [onSrc];
     else target = [finishedPhase(m.status) ? onDst : onSrc];
     // Within a phase nothing changes hands, so only the status moves on, whatever holds were dropped.

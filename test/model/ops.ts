@@ -167,6 +167,8 @@ export const PCI_REQUESTS: PciRequest[][] = [
     { count: 1, spec: [{ vendorId: '10de' }] },
     { count: 1, spec: [{ deviceType: 'type-VF' }, { vendorId: '8086', productId: '1520' }] },
   ],
+  // A flavor's alias: a live migration refuses it (rule L3), every other claim takes it like any request.
+  [{ count: 1, spec: [{ vendorId: '8086', productId: '1520' }], aliasName: 'nic' }],
 ];
 
 export const STATUSES = [
@@ -182,6 +184,10 @@ export const STATUSES = [
   'failed',
   'cancelled',
   'done',
+  'queued',
+  'preparing',
+  'running',
+  'completed',
 ] as const;
 
 export type Op =
@@ -257,7 +263,7 @@ export function opArbitrary(shape: Shape): fc.Arbitrary<Op> {
         kind: fc.constant('move' as const),
         slot,
         node,
-        moveType: fc.constantFrom<MoveType>('resize', 'resize', 'migration', 'evacuation'),
+        moveType: fc.constantFrom<MoveType>('resize', 'resize', 'migration', 'evacuation', 'live-migration'),
         flavor: index(FLAVORS.length),
         pci,
         overhead: fc.boolean(),

@@ -1,4 +1,5 @@
 // Calls the Lambda handlers in-process, through the local server's router, with API Gateway HTTP API events.
+import type { Identity } from '../../local/events';
 import { HttpFailure, invoke } from '../../local/server';
 
 export interface Reply {
@@ -12,6 +13,8 @@ export async function api(
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  /** The IAM caller; none by default, which the tests' open mode (AUTH=open) lets in. */
+  identity?: Identity,
 ): Promise<Reply> {
   const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   try {
@@ -20,6 +23,7 @@ export async function api(
       url: path,
       headers: { 'content-type': 'application/json', ...headers },
       body: text === undefined ? undefined : Buffer.from(text),
+      identity,
     });
     const replyHeaders = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]));
     return {

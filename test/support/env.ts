@@ -6,6 +6,8 @@ export function setTestEnvironment(): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  // The handlers enforce roles unless told they run open (docs/security.md, rule W5); tests of roles say who calls.
+  process.env.AUTH ??= 'open';
 }
 
 // The global setup of the projects that need no DynamoDB Local (unit, infra): no Java needed.

@@ -164,3 +164,55 @@ export function deviceDiscrepancies(devices: DeviceState[], instances: Item[]): 
   }
   return problems;
 }
+
+interface Take {
+  cellId: number;
+  cpuUsage: number;
+  memoryUsageMb: number;
+  pin: number[];
+  pages: { sizeKb: number; count: number } | null;
+}
+
+const setOf = (v: unknown): number[] =>
+  (v instanceof Set ? [...(v as Set<number>)] : ((v as number[] | undefined) ?? [])).map(Number).sort((a, b) => a - b);
+
+/**
+ * The NUMA cells add up: each cell's shared CPU usage, memory and pages used equal the sum of what the
+ * records and holds of the partition took from it, its pinned set is exactly the union of their pins, no
+ * CPU is pinned by two of them, and its holder count is the number of them that touch it.
+ */
+export function cellDiscrepancies(items: Item[]): string[] {
+  const problems: string[] = [];
+  const cells = items.filter((i) => String(i.sk).startsWith('NUMA#'));
+  const holders = items.filter((i) => String(i.sk).startsWith('INSTANCE#') || String(i.sk).startsWith('MOVE#'));
+  const takes = holders.flatMap((h) =>
+    ((h.numaTaken as Take[] | undefined) ?? []).map((t) => ({ t, by: String(h.sk) })),
+  );
+  for (const cell of cells) {
+    const id = Number(cell.cellId);
+    const mine = takes.filter(({ t }) => t.cellId === id);
+    const sum = (f: (t: Take) => number) => mine.reduce((n, { t }) => n + f(t), 0);
+    if (Number(cell.cpuUsage) !== sum((t) => t.cpuUsage))
+      problems.push(`cell ${id}: cpuUsage ${String(cell.cpuUsage)} != records and holds ${sum((t) => t.cpuUsage)}`);
+    if (Number(cell.memoryUsageMb) !== sum((t) => t.memoryUsageMb))
+      problems.push(`cell ${id}: memoryUsageMb ${String(cell.memoryUsageMb)} != ${sum((t) => t.memoryUsageMb)}`);
+    for (const key of Object.keys(cell).filter((k) => k.startsWith('pagesUsed'))) {
+      const size = Number(key.slice('pagesUsed'.length));
+      const want = sum((t) => (t.pages?.sizeKb === size ? t.pages.count : 0));
+      if (Number(cell[key]) !== want) problems.push(`cell ${id}: ${key} ${String(cell[key])} != ${want}`);
+    }
+    const owner = new Map<number, string>();
+    for (const { t, by } of mine) {
+      for (const cpu of t.pin) {
+        if (owner.has(cpu)) problems.push(`cell ${id}: CPU ${cpu} pinned by ${owner.get(cpu)} and ${by}`);
+        owner.set(cpu, by);
+      }
+    }
+    const pinned = setOf(cell.pinned).join(',');
+    const union = [...owner.keys()].sort((a, b) => a - b).join(',');
+    if (pinned !== union) problems.push(`cell ${id}: pinned [${pinned}] != pins of records and holds [${union}]`);
+    if (Number(cell.holders) !== mine.length)
+      problems.push(`cell ${id}: holders ${String(cell.holders)} != ${mine.length}`);
+  }
+  return problems;
+}

@@ -2,11 +2,11 @@
 // which the bench shares).
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Store } from '../../lib/store';
-import { ledgerDiscrepancies, nodeLedgerOf, type NodeLedger } from './ledger-check';
+import { cellDiscrepancies, ledgerDiscrepancies, nodeLedgerOf, type NodeLedger } from './ledger-check';
 
 export type LedgerCheck = NodeLedger;
 
-export async function readLedger(store: Store, nodeId: string): Promise<LedgerCheck> {
+async function partition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
   const out = await store.doc.send(
     new QueryCommand({
       TableName: store.tableName,
@@ -15,14 +15,24 @@ export async function readLedger(store: Store, nodeId: string): Promise<LedgerCh
       ConsistentRead: true,
     }),
   );
-  const read = nodeLedgerOf(out.Items ?? []);
+  return out.Items ?? [];
+}
+
+export async function readLedger(store: Store, nodeId: string): Promise<LedgerCheck> {
+  const read = nodeLedgerOf(await partition(store, nodeId));
   if (!read) throw new Error(`node ${nodeId} has no item`);
   return read.ledger;
 }
 
-/** Usage = reserved + the sum of the instance records and move holds, headroom = limit - used, claimed = the sum. */
+/**
+ * Usage = reserved + the sum of the instance records and move holds, headroom = limit - used, claimed = the
+ * sum; and every NUMA cell's usage and pins are those of the records and holds (cellDiscrepancies).
+ */
 export async function expectLedgerExact(store: Store, nodeId: string): Promise<LedgerCheck> {
-  const ledger = await readLedger(store, nodeId);
-  expect({ nodeId, discrepancies: ledgerDiscrepancies(ledger) }).toEqual({ nodeId, discrepancies: [] });
-  return ledger;
+  const items = await partition(store, nodeId);
+  const read = nodeLedgerOf(items);
+  if (!read) throw new Error(`node ${nodeId} has no item`);
+  const discrepancies = [...ledgerDiscrepancies(read.ledger), ...cellDiscrepancies(items)];
+  expect({ nodeId, discrepancies }).toEqual({ nodeId, discrepancies: [] });
+  return read.ledger;
 }

@@ -4,6 +4,7 @@ import { errorResult } from '../../../lib/api/http';
 import { HTTP_STATUS, INTERNAL_ERROR } from '../../../lib/api/error-status';
 import {
   AppError,
+  Forbidden,
   ERROR_CODES,
   GroupInUse,
   GroupNotFound,
@@ -31,6 +32,11 @@ const CASES: Array<[AppError, number, string]> = [
     new ValidationError('Invalid body: flavor: Required.', [{ path: 'flavor', message: 'Required' }], { cause }),
     400,
     '{"error":"ValidationError","message":"Invalid body: flavor: Required.","issues":[{"path":"flavor","message":"Required"}]}',
+  ],
+  [
+    new Forbidden('The agent of node n1 may not act on node n2.', { cause }),
+    403,
+    '{"error":"Forbidden","message":"The agent of node n1 may not act on node n2."}',
   ],
   [new NodeNotFound('n1', { cause }), 404, '{"error":"NodeNotFound","message":"Node n1 is not registered."}'],
   [

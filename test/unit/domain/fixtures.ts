@@ -144,3 +144,14 @@ export const usedAndFree = (v: NodeView) => ({
   used: [v.memoryMbUsed, v.localGbUsed, v.vcpusUsed],
   free: [v.freeRamMb, v.freeDiskGb],
 });
+
+/** A deterministic `random` (mulberry32), for searches that choose among equals and for seeded properties. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

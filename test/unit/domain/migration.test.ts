@@ -82,6 +82,17 @@ const LIFECYCLES: Record<MoveType, MigrationStatus[]> = {
   resize: SHARED_LIFECYCLE,
   migration: SHARED_LIFECYCLE,
   evacuation: ['accepted', 'pre-migrating', 'migrating', 'post-migrating', 'done', 'error', 'failed', 'cancelled'],
+  'live-migration': [
+    'accepted',
+    'queued',
+    'preparing',
+    'running',
+    'post-migrating',
+    'completed',
+    'error',
+    'failed',
+    'cancelled',
+  ],
 };
 const FAILURES = ['error', 'failed', 'cancelled'] as const;
 /** The in-progress order; confirming and reverting are one step (alternatives after finished). */
@@ -105,7 +116,7 @@ const kinds = (m: Migration, sequence?: number) =>
   Object.fromEntries(STATUSES.map((s) => [s, decide(m, s, sequence).kind]));
 
 describe('statuses', () => {
-  test('in progress: pre-migrating, migrating, post-migrating, finished, confirming, reverting', () => {
+  test("in progress: the cold moves' six, then the live migration's queued, preparing and running", () => {
     expect([...IN_PROGRESS]).toEqual([
       'pre-migrating',
       'migrating',
@@ -113,11 +124,14 @@ describe('statuses', () => {
       'finished',
       'confirming',
       'reverting',
+      'queued',
+      'preparing',
+      'running',
     ]);
   });
 
-  test('final: confirmed, reverted, error, failed, cancelled, done', () => {
-    expect([...FINAL]).toEqual(['confirmed', 'reverted', 'error', 'failed', 'cancelled', 'done']);
+  test('final: confirmed, reverted, error, failed, cancelled, done, completed', () => {
+    expect([...FINAL]).toEqual(['confirmed', 'reverted', 'error', 'failed', 'cancelled', 'done', 'completed']);
   });
 
   test('accepted comes first, before every in-progress status, and the final ones come last', () => {
@@ -128,8 +142,8 @@ describe('statuses', () => {
     expect(STATUSES.filter(isFinal)).toEqual([...FINAL]);
   });
 
-  test('the three kinds of move are resize, cold migration and evacuation', () => {
-    expect([...MOVE_TYPES]).toEqual(['resize', 'migration', 'evacuation']);
+  test('the four kinds of move are resize, cold migration, evacuation and live migration', () => {
+    expect([...MOVE_TYPES]).toEqual(['resize', 'migration', 'evacuation', 'live-migration']);
   });
 });
 
@@ -148,10 +162,26 @@ describe('deciding a status change', () => {
       },
     );
 
-    test('a resize and a cold migration share one lifecycle: everything but done', () => {
+    test("a resize and a cold migration share one lifecycle: everything but done and the live migration's own", () => {
+      const live = ['done', 'queued', 'preparing', 'running', 'completed'];
       expect(STATUSES.filter((s) => decide(migration({ status: 'accepted' }), s).kind !== 'invalid')).toEqual(
-        STATUSES.filter((s) => s !== 'done'),
+        STATUSES.filter((s) => !live.includes(s)),
       );
+    });
+
+    test('a live migration has no pre-migrating, migrating, finished, confirming, reverting, confirmed, reverted or done', () => {
+      const live = migration({ moveType: 'live-migration', status: 'accepted' });
+      const cold = [
+        'pre-migrating',
+        'migrating',
+        'finished',
+        'confirming',
+        'reverting',
+        'confirmed',
+        'reverted',
+        'done',
+      ];
+      for (const s of cold as MigrationStatus[]) expect([s, decide(live, s).kind]).toEqual([s, 'invalid']);
     });
 
     test('an evacuation has no finished, confirming, reverting, confirmed or reverted', () => {
@@ -749,6 +779,7 @@ function ending(m: Migration, path: readonly MigrationStatus[]): [string, Amount
   const onDest =
     last === 'confirmed' ||
     last === 'done' ||
+    last === 'completed' ||
     (last !== 'reverted' && ['finished', 'confirming', 'reverting'].includes(before));
   return onDest ? [m.destNodeId, m.new.amounts] : [m.sourceNodeId, m.old.amounts];
 }
@@ -758,11 +789,13 @@ describe('every path of every lifecycle', () => {
     ['resize', 208],
     ['migration', 208],
     ['evacuation', 32],
+    ['live-migration', 64],
   ] as const)('the search finds every path of a %s (%i)', (moveType, count) => {
     const paths = lifecyclePaths(moveType);
     expect(paths).toHaveLength(count);
     expect(new Set(paths.map((p) => p.join(' '))).size).toBe(count);
-    expect(paths).toContainEqual(moveType === 'evacuation' ? ['done'] : ['reverting', 'reverted']);
+    const shortest = { evacuation: ['done'], 'live-migration': ['completed'] } as Partial<Record<MoveType, string[]>>;
+    expect(paths).toContainEqual(shortest[moveType] ?? ['reverting', 'reverted']);
   });
 
   const sizes: [string, Sizing, Sizing][] = [
@@ -779,6 +812,7 @@ describe('every path of every lifecycle', () => {
     resize: 'a resize',
     migration: 'a cold migration',
     evacuation: 'an evacuation',
+    'live-migration': 'a live migration',
   };
   const cases = MOVE_TYPES.flatMap((moveType) =>
     layouts.flatMap(([where, nodes]) =>

@@ -20,19 +20,9 @@ import {
   type PciPool,
   type PciRequestSpec,
 } from '../../../lib/domain';
+import { seeded } from './fixtures';
 
 type Spec = PciRequestSpec['spec'][number];
-
-/** A deterministic `random` (mulberry32) for choose(). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = Array.from({ length: 50 }, (_, i) => i);
 

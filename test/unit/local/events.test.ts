@@ -1,3 +1,4 @@
+import { callerOfArn } from '../../../lib/api/roles';
 import { httpEvent, lambdaContext, sqsRecord } from '../../../local/events';
 
 test('an HTTP API event carries the route, the decoded path, the query, cookies apart and the body', () => {
@@ -77,4 +78,20 @@ test('an SQS record carries the FIFO attributes', () => {
   });
   expect(record.eventSourceARN).toMatch(/:000000000000:q\.fifo$/);
   expect(record.md5OfBody).toBe('49f68a5c8493ec2c0bf489821c21fc3b');
+});
+
+test("an identity becomes the IAM authorizer's caller, which the handlers read as that role (rule W5)", () => {
+  const event = httpEvent({
+    method: 'GET',
+    route: '/nodes/{nodeId}',
+    path: '/nodes/n1',
+    pathParameters: { nodeId: 'n1' },
+    identity: { role: 'agent', session: 'n1' },
+  });
+  const { authorizer } = event.requestContext as typeof event.requestContext & {
+    authorizer?: { iam?: { userArn?: string } };
+  };
+  expect(callerOfArn(authorizer?.iam?.userArn)).toEqual({ role: 'agent', nodeId: 'n1' });
+  const bare = httpEvent({ method: 'GET', route: '/nodes', path: '/nodes' });
+  expect('authorizer' in bare.requestContext).toBe(false);
 });

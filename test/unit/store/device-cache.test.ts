@@ -29,6 +29,43 @@ describe('DeviceCache', () => {
     expect(cache.fresh('n1')).toBeUndefined();
   });
 
+  it('a read that answers after a write of this container keeps the later versions the copy knows', () => {
+    const cache = new DeviceCache();
+    const taken = device('a', { version: 3, owner: 'i1' });
+    cache.remember(
+      'n1',
+      new Map([
+        ['a', taken],
+        ['b', device('b', { version: 2 })],
+      ]),
+    );
+    const read = new Map([
+      ['a', device('a', { version: 2 })],
+      ['b', device('b', { version: 4 })],
+    ]);
+    const kept = cache.remember('n1', read);
+    expect(cache.fresh('n1')).toBe(kept);
+    expect([...kept.values()]).toEqual([taken, device('b', { version: 4 })]);
+  });
+
+  it('a write computed from an old copy leaves a copy as old as that one, not a fresh one', () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const cache = new DeviceCache();
+    const old = new Map([['a', device('a')]]);
+    cache.remember('n1', old);
+    jest.setSystemTime(1_003_000);
+    const after = new Map([['a', device('a', { version: 2, owner: 'i1' })]]);
+    cache.derivedFrom(after, old);
+    cache.written('n1', after, [
+      { address: 'a', before: device('a'), after: device('a', { version: 2, owner: 'i1' }) },
+    ]);
+    expect(cache.fresh('n1')).toBeUndefined();
+    const fresh = new Map([['a', device('a', { version: 2, owner: 'i1' })]]);
+    cache.remember('n1', fresh);
+    cache.written('n1', fresh);
+    expect(cache.fresh('n1')).toBe(fresh);
+  });
+
   it('is one per store unless shared: two caches know nothing of each other', () => {
     const one = new DeviceCache();
     one.remember('n1', new Map());

@@ -6,7 +6,7 @@ import { releasedByMe } from '../../../lib/store/instances';
 import { appliedByMe } from '../../../lib/store/migration-status';
 import { movedByMe } from '../../../lib/store/move-claim';
 import { registeredByMe } from '../../../lib/store/nodes';
-import { Contended, RetryContext, withRetry, type RetryKind } from '../../../lib/store/retry';
+import { backoffCapMs, Contended, backoffFor, RetryContext, withRetry, type RetryKind } from '../../../lib/store/retry';
 import { Unavailable } from '../../../lib/errors';
 import { cancelled, OK } from './fixtures';
 
@@ -64,6 +64,40 @@ describe('withRetry', () => {
       // After the third attempt the next wait would have been up to 1.5 s × 2² = 6 s.
       expect(((await failing) as Unavailable).retryAfterSeconds).toBe(6);
     } finally {
+      jest.useRealTimers();
+    }
+  });
+});
+
+describe('backoff (rule CU4)', () => {
+  const policy = { attempts: 4, baseMs: 10, capMs: 1000, conflicts: { attempts: 6, baseMs: 10, capMs: 30 } };
+
+  it('grows from the base to its cap; conflicts follow their own schedule, throttling and faults the main one', () => {
+    expect([1, 2, 3, 4, 8].map((n) => backoffCapMs(backoffFor(policy, 'conflict'), n))).toEqual([10, 20, 30, 30, 30]);
+    expect([1, 4, 7, 8].map((n) => backoffCapMs(backoffFor(policy, 'throttle'), n))).toEqual([10, 80, 640, 1000]);
+    expect(backoffFor({ attempts: 3, baseMs: 1, capMs: 5 }, 'conflict')).toEqual({ attempts: 3, baseMs: 1, capMs: 5 });
+  });
+
+  it.each([
+    ['conflicts', () => cancelled(OK, { Code: 'TransactionConflict' }), 6, [5, 10, 15, 15, 15]],
+    ['throttling', throttled, 4, [5, 10, 20]],
+  ] as const)('%s: waits drawn below the cap (full jitter), attempts by their schedule', async (_, fault, n, waits) => {
+    jest.useFakeTimers();
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.5);
+    const timeout = jest.spyOn(global, 'setTimeout');
+    try {
+      let calls = 0;
+      const done = withRetry({ retry: { policy } }, async () => {
+        calls++;
+        throw fault();
+      }).catch((e: unknown) => e);
+      await jest.runAllTimersAsync();
+      expect(await done).toBeInstanceOf(Unavailable);
+      expect(calls).toBe(n);
+      expect(timeout.mock.calls.map((c) => c[1])).toEqual(waits);
+    } finally {
+      random.mockRestore();
+      timeout.mockRestore();
       jest.useRealTimers();
     }
   });
