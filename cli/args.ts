@@ -19,6 +19,14 @@ const VALUE_OPTIONS = new Set([
   'sequence',
   'port',
   'numa',
+  'group',
+  'required',
+  'forbidden',
+  'member-of',
+  'strategy',
+  'limit',
+  'policy',
+  'max-per-host',
 ]);
 // Options that may be given more than once, each value kept in order.
 const LIST_OPTIONS = new Set(['hw']);

@@ -42,7 +42,7 @@ export class ServiceError extends Error {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = any;
 
-async function call(
+export async function call(
   ctx: Context,
   method: string,
   path: string,
@@ -54,13 +54,13 @@ async function call(
   return { status: res.status, body: res.body };
 }
 
-const seg = encodeURIComponent;
+export const seg = encodeURIComponent;
 
 /** The lines that are there, one per line. */
 const lines = (...parts: Array<string | undefined>) => parts.filter((line) => line !== undefined).join('\n');
 
 /** With --json, the answer as the API gave it; otherwise the text. */
-function show(ctx: Context, body: unknown, text: () => string): void {
+export function show(ctx: Context, body: unknown, text: () => string): void {
   if (ctx.args.flags.has('json')) ctx.io.out(JSON.stringify(body ?? null, null, 2));
   else ctx.io.out(text());
 }

@@ -2,6 +2,7 @@
 // stack's requests are signed with SigV4 from the usual AWS credential chain (lib/client/api-client.ts).
 import { parseArgs, UsageError } from './args';
 import { COMMANDS, ServiceError, type Io } from './commands';
+import { PLACEMENT_COMMANDS } from './placement-commands';
 
 /** `npm start` serves here unless PORT says otherwise. */
 export const DEFAULT_ENDPOINT = 'http://localhost:3000';
@@ -29,6 +30,14 @@ export const USAGE = `Usage: capacity-tracker [--endpoint URL] [--json] COMMAND 
   migration MIGRATION                  show a migration
   audit NODE [--file BODY.json]        recount the node and repair drift (a body with "migrations"
                                        releases holds of migrations no longer in progress)
+  candidates --flavor VCPUS:MB:GB [--required T1,T2] [--forbidden T] [--member-of A1,A2]
+        [--strategy spread|pack] [--group G] [--limit N]
+                                       the nodes where it fits now, best first
+  place --flavor VCPUS:MB:GB [--uuid UUID] [--group G] [--required ...] [--forbidden ...]
+        [--member-of ...] [--strategy spread|pack]
+                                       choose the best node and claim there
+  group put G --policy affinity|anti-affinity|soft-affinity|soft-anti-affinity [--max-per-host N]
+  group show G | group delete G        a server group and its members
   page [--port PORT]                   serve the capacity page here, calling the API at --endpoint
                                        (signed, so the browser needs no AWS credentials)
 
@@ -89,7 +98,7 @@ export async function main(argv: string[], given?: Io): Promise<number> {
       const { servePage } = require('./page') as typeof import('./page');
       return await servePage({ api, io, port: Number(args.options.get('port') ?? 8080) });
     }
-    const run = COMMANDS[command];
+    const run = COMMANDS[command] ?? PLACEMENT_COMMANDS[command];
     if (!run) throw new UsageError(`unknown command ${command}; see capacity-tracker --help`);
     try {
       await run({ args, api, io }, words);

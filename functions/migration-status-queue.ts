@@ -53,6 +53,7 @@ export function dispositionOf(error: unknown): Disposition {
     case 'InvalidTransition':
     case 'Forbidden':
       return 'reject';
+    // Placement's (NoValidHost, Group*) too: a status change raises none of them; were one to, the fleet may change.
     case 'Unavailable':
     case 'NodeNotFound':
     case 'InstanceNotFound':
@@ -60,6 +61,10 @@ export function dispositionOf(error: unknown): Disposition {
     case 'InstanceConflict':
     case 'InvalidMove':
     case 'NodeInUse':
+    case 'NoValidHost':
+    case 'GroupPolicyViolation':
+    case 'GroupInUse':
+    case 'GroupNotFound':
       return 'retry';
   }
 }

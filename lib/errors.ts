@@ -14,6 +14,12 @@ export const ERROR_CODES = {
   InvalidMove: { summary: 'The move is not one Nova makes: a migration or evacuation onto its own node.' },
   NodeInUse: { summary: 'The node still tracks instances or move claims.' },
   Unavailable: { summary: 'The store stayed busy past the retries; nothing changed.' },
+  NoValidHost: { summary: 'No candidate node could take the placement; nothing was claimed.' },
+  GroupPolicyViolation: {
+    summary: "The claim would break its server group's affinity or anti-affinity; nothing changed.",
+  },
+  GroupInUse: { summary: 'The server group has members: its policy cannot change and it cannot be deleted.' },
+  GroupNotFound: { summary: 'The server group is not known.' },
 } as const satisfies Record<string, { summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -112,5 +118,40 @@ export class InvalidTransition extends AppError {
 export class InvalidMove extends AppError {
   constructor(message: string, options?: ErrorOptions) {
     super('InvalidMove', message, {}, options);
+  }
+}
+
+/** Nova's text when the scheduler finds no host (rule G6); `refusals` counts why, per resource class. */
+export class NoValidHost extends AppError {
+  constructor(refusals: Record<string, number>, attempts: number, options?: ErrorOptions) {
+    super(
+      'NoValidHost',
+      'No valid host was found. There are not enough hosts available.',
+      { refusals, attempts },
+      options,
+    );
+  }
+}
+
+export class GroupPolicyViolation extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('GroupPolicyViolation', message, {}, options);
+  }
+}
+
+export class GroupInUse extends AppError {
+  constructor(groupId: string, members: number, options?: ErrorOptions) {
+    super(
+      'GroupInUse',
+      `Server group ${groupId} has ${members} member(s): its policy and rules cannot change and it cannot be deleted until they are released.`,
+      {},
+      options,
+    );
+  }
+}
+
+export class GroupNotFound extends AppError {
+  constructor(groupId: string, options?: ErrorOptions) {
+    super('GroupNotFound', `Server group ${groupId} is not known.`, {}, options);
   }
 }

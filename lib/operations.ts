@@ -1,10 +1,11 @@
 // Every operation of the service, as data: how it is reached (an HTTP route, the status queue, the schedule),
 // the Lambda entry that serves it and that Lambda's settings, its name in logs and metrics, its OpenAPI id and
 // summary, the error codes it may answer, and the DynamoDB access it is granted. functions/, infra/, the OpenAPI
-// generator, the local runner and scripts/build.ts all read it; it imports only types and the audit round's
-// and status queue's figures (lib/audit-round.ts, lib/status-retry.ts: they import nothing), so anything may.
+// generator, the local runner and scripts/build.ts all read it; it imports only types, the audit round's and status
+// queue's figures (lib/audit-round.ts, lib/status-retry.ts: they import nothing) and operations-placement.ts.
 import { AUDIT_ROUND } from './audit-round';
 import type { ErrorCode } from './errors';
+import { CLAIM_REFUSALS, PLACEMENT_OPERATIONS } from './operations-placement';
 import { CONSUMER_TIMEOUT_SECONDS } from './status-retry';
 
 /**
@@ -133,7 +134,7 @@ export const OPERATIONS = {
     summary: 'Claim resources for an instance',
     description:
       "Refused with Nova's message when it does not fit. The same request again answers 200 and changes nothing.",
-    errors: ['ValidationError', 'NodeNotFound', 'InsufficientResources', 'InstanceConflict'],
+    errors: ['ValidationError', 'NodeNotFound', ...CLAIM_REFUSALS],
     access: CLAIM,
     lambda: BEHIND_API,
   },
@@ -189,7 +190,7 @@ export const OPERATIONS = {
       'InstanceConflict',
       'InvalidMove',
     ],
-    access: { table: ['BatchGetItem', 'Query', 'PutItem', 'UpdateItem'] },
+    access: { table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'] },
     lambda: BEHIND_API,
   },
   dropMoveClaim: {
@@ -259,6 +260,7 @@ export const OPERATIONS = {
     access: { table: ['Query', 'UpdateItem'], nodeIndex: true },
     lambda: { memoryMb: MEMORY_MB, timeoutSeconds: AUDIT_ROUND.sliceTimeoutSeconds },
   },
+  ...PLACEMENT_OPERATIONS,
 } as const satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

@@ -1,7 +1,8 @@
 // The capacity page: every node of GET /nodes as a row of usage bars, refreshed every few seconds.
 // Only the rows in view are in the DOM (fixed row height, rows placed by scroll position), so a fleet
 // of thousands of nodes costs what a screenful does. Plain script, no build step: web/ is uploaded as is.
-// Query parameters: api=URL (the API; default this page's origin), refresh=seconds, q=filter, sort=, node=ID.
+// Query parameters: api=URL (the API; default this page's origin), refresh=seconds, q=filter, sort=, node=ID,
+// trait=T1,T2 (only nodes with all of them), group=ID (its members' nodes highlighted).
 'use strict';
 
 (() => {
@@ -16,6 +17,8 @@
   const el = {
     fleet: $('fleet'),
     filter: $('filter'),
+    trait: $('trait'),
+    group: $('group'),
     sort: $('sort'),
     status: $('status'),
     viewport: $('viewport'),
@@ -29,6 +32,11 @@
     nodes: [],
     shown: [],
     filter: params.get('q') || '',
+    traits: params.get('trait') || '',
+    group: params.get('group') || '',
+    /** nodeId -> members of the group there, from GET /server-groups/{group}. */
+    members: new Map(),
+    groupError: null,
     sort: params.get('sort') || 'name',
     selected: params.get('node') || null,
     instances: null,
@@ -174,10 +182,14 @@
   function rowHtml(n) {
     const r = resources(n);
     const selected = n.nodeId === state.selected ? ' selected' : '';
+    const members = state.members.get(n.nodeId) || 0;
     const id = escapeHtml(n.nodeId);
+    const badge = members
+      ? ` <span class="members" title="${members} member(s) of server group ${escapeHtml(state.group)}">${members}</span>`
+      : '';
     return (
-      `<div class="row${selected}" role="row" tabindex="-1" data-node="${id}">` +
-      `<span class="cell name" role="cell" title="${id}">${id}</span>` +
+      `<div class="row${selected}${members ? ' member' : ''}" role="row" tabindex="-1" data-node="${id}" data-members="${members}">` +
+      `<span class="cell name" role="cell" title="${id}">${id}${badge}</span>` +
       resourceCell('vcpu', r.vcpu) +
       resourceCell('memory', r.memory) +
       resourceCell('disk', r.disk) +
@@ -206,8 +218,17 @@
       sorted = { nodes: state.nodes, sort: state.sort, list };
     }
     const q = state.filter.trim().toLowerCase();
-    state.shown = q ? sorted.list.filter((n) => n.nodeId.toLowerCase().includes(q)) : sorted.list;
+    const traits = wantedTraits();
+    state.shown = sorted.list.filter(
+      (n) => (!q || n.nodeId.toLowerCase().includes(q)) && traits.every((t) => (n.traits || []).includes(t)),
+    );
   }
+
+  const wantedTraits = () =>
+    state.traits
+      .split(',')
+      .map((t) => t.trim().toUpperCase())
+      .filter(Boolean);
 
   function renderRows() {
     const total = state.shown.length;
@@ -250,7 +271,7 @@
     el.status.classList.toggle('error', Boolean(state.error));
     el.status.textContent = state.error
       ? `${state.error} (last update ${at})`
-      : `updated ${at}, every ${REFRESH_MS / 1000} s`;
+      : `updated ${at}, every ${REFRESH_MS / 1000} s${state.groupError ? `; ${state.groupError}` : ''}`;
   }
 
   function update() {
@@ -258,7 +279,11 @@
     el.spacer.style.height = `${state.shown.length * ROW_H}px`;
     el.empty.hidden = !(state.loaded && state.shown.length === 0);
     el.empty.textContent =
-      state.nodes.length === 0 ? 'No nodes are registered yet.' : `No node name contains “${state.filter}”.`;
+      state.nodes.length === 0
+        ? 'No nodes are registered yet.'
+        : wantedTraits().length
+          ? `No node matches “${state.filter}” with traits ${wantedTraits().join(', ')}.`
+          : `No node name contains “${state.filter}”.`;
     renderRows();
     renderFleet();
     renderStatus();
@@ -361,6 +386,7 @@
     el.detail.innerHTML =
       `<h2><span>${escapeHtml(n.nodeId)}</span><button type="button" data-close aria-label="Close">✕</button></h2>` +
       `<p class="muted">generation ${n.generation} · ${fmt(n.runningVms)} running VMs · workload ${fmt(n.currentWorkload)}</p>` +
+      `<p class="labels">traits ${labels(n.traits)} · aggregates ${labels(n.aggregates)}</p>` +
       '<table class="inventory"><tr><th></th><th class="num">vCPU</th><th class="num">memory MB</th><th class="num">disk GB</th></tr>' +
       inventory +
       '</table>' +
@@ -372,6 +398,29 @@
       `<h3>Running VMs</h3>${instancesHtml(n.nodeId)}` +
       `<h3>Live migrations</h3>${liveMigrationsHtml(n.nodeId)}` +
       `<h3>Stats</h3><p class="muted">${stats || 'none'}</p>`;
+  }
+
+  const labels = (xs) =>
+    xs && xs.length ? xs.map((x) => `<code>${escapeHtml(x)}</code>`).join(' ') : '<span class="muted">none</span>';
+
+  /** The members of the group named, per node; an unknown group highlights nothing and says so. */
+  async function loadGroup() {
+    const group = state.group.trim();
+    if (!group) {
+      state.members = new Map();
+      state.groupError = null;
+      return;
+    }
+    try {
+      const body = await getJson(`server-groups/${encodeURIComponent(group)}`);
+      const members = new Map();
+      for (const m of body.members) members.set(m.nodeId, (members.get(m.nodeId) || 0) + 1);
+      state.members = members;
+      state.groupError = null;
+    } catch (error) {
+      state.members = new Map();
+      state.groupError = `server group ${group}: ${error.message}`;
+    }
   }
 
   async function loadInstances() {
@@ -418,7 +467,7 @@
     inFlight = true;
     clearTimeout(timer);
     try {
-      state.nodes = await everyNode();
+      [state.nodes] = await Promise.all([everyNode(), loadGroup()]);
       state.error = null;
       state.updatedAt = new Date();
     } catch (error) {
@@ -436,7 +485,13 @@
 
   function remember() {
     const url = new URL(location.href);
-    const values = { q: state.filter, sort: state.sort === 'name' ? '' : state.sort, node: state.selected || '' };
+    const values = {
+      q: state.filter,
+      trait: state.traits,
+      group: state.group,
+      sort: state.sort === 'name' ? '' : state.sort,
+      node: state.selected || '',
+    };
     for (const [key, value] of Object.entries(values)) {
       if (value) url.searchParams.set(key, value);
       else url.searchParams.delete(key);
@@ -447,6 +502,20 @@
   // ---- events ----------------------------------------------------------------------------------------
 
   el.filter.value = state.filter;
+  el.trait.value = state.traits;
+  el.group.value = state.group;
+  el.trait.addEventListener('input', () => {
+    state.traits = el.trait.value;
+    el.viewport.scrollTop = 0;
+    remember();
+    update();
+  });
+  el.group.addEventListener('change', async () => {
+    state.group = el.group.value;
+    remember();
+    await loadGroup();
+    update();
+  });
   el.sort.value = SORTS[state.sort] ? state.sort : 'name';
   el.filter.addEventListener('input', () => {
     state.filter = el.filter.value;

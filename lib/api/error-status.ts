@@ -15,6 +15,10 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   InvalidMove: 409,
   NodeInUse: 409,
   Unavailable: 503,
+  NoValidHost: 409,
+  GroupPolicyViolation: 409,
+  GroupInUse: 409,
+  GroupNotFound: 404,
 };
 
 /** What a failure that is none of the codes answers. */

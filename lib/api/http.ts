@@ -10,13 +10,22 @@ import type {
 } from 'aws-lambda';
 import * as z from 'zod';
 import { AppError, Forbidden, InsufficientResources, Unavailable, ValidationError, type Issue } from '../errors';
-import { ROUTES, type HttpOperationId, type Operation } from '../operations';
+import type { HttpOperationId, Operation } from '../operations';
 import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
 import { duplicateKey } from './json-keys';
 import { logger } from './logger';
 import { count, operationMetrics } from './metrics';
 import { observed } from './observed';
-import { bodyDecision, callerOfArn, decide, isOpen, migrationDecision, type Caller, type Decision } from './roles';
+import {
+  bodyDecision,
+  callerOfArn,
+  decide,
+  isOpen,
+  migrationDecision,
+  ROUTE_ACCESS,
+  type Caller,
+  type Decision,
+} from './roles';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -220,8 +229,11 @@ export function httpHandler<S extends z.ZodObject>(
   options: { query?: S } = {},
 ) {
   const perOperation = operationMetrics(name);
-  const route = ROUTES.find((r) => r.name === name);
-  if (!route) throw new Error(`no HTTP route named ${name} in lib/operations.ts`);
+  // A route's id is its name, lower-cased first (a test checks): looking it up in lib/operations.ts would put the
+  // whole table in every bundle, the placement handlers' too (see lib/operations-placement.ts).
+  const id = `${name.charAt(0).toLowerCase()}${name.slice(1)}`;
+  if (!(id in ROUTE_ACCESS)) throw new Error(`no HTTP route named ${name} in lib/operations.ts`);
+  const route = { id: id as HttpOperationId };
   const { query: schema } = options;
   const takes = Object.keys(schema?.shape ?? {});
   const checked: Handler = async (event, context) => {

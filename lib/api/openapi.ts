@@ -16,6 +16,7 @@ import {
   migrationIdSchema,
   moveClaimSchema,
   nodeIdSchema,
+  putNodeSchema,
   stateChangeSchema,
   statusUpdateSchema,
 } from './schemas';
@@ -33,16 +34,20 @@ import {
   stateChangeResponseSchema,
   statusResponseSchema,
 } from './responses';
+import { PLACEMENT_EXCHANGES, PLACEMENT_REQUESTS, PLACEMENT_RESPONSES } from './openapi-placement';
+import { groupIdSchema } from './schemas-groups';
 
 type JsonObject = Record<string, unknown>;
 
 const REQUEST_SCHEMAS = {
   Inventory: inventorySchema,
+  NodeRegistration: putNodeSchema,
   ClaimRequest: claimSchema,
   StateChange: stateChangeSchema,
   MoveClaimRequest: moveClaimSchema,
   StatusUpdate: statusUpdateSchema,
   AuditRequest: auditSchema,
+  ...PLACEMENT_REQUESTS,
 } satisfies Record<string, z.ZodType>;
 
 const RESPONSE_SCHEMAS = {
@@ -57,6 +62,7 @@ const RESPONSE_SCHEMAS = {
   MigrationAfterStatus: statusResponseSchema,
   MoveClaim: moveClaimResponseSchema,
   AuditResult: auditResponseSchema,
+  ...PLACEMENT_RESPONSES,
   Error: errorSchema,
 } satisfies Record<string, z.ZodType>;
 
@@ -67,10 +73,11 @@ const PATH_PARAMETERS: Record<string, { schema: z.ZodType; description: string }
   nodeId: { schema: nodeIdSchema, description: 'The compute node.' },
   instanceUuid: { schema: instanceUuidSchema, description: 'The instance (compared case-insensitively).' },
   migrationId: { schema: migrationIdSchema, description: 'The migration (move).' },
+  groupId: { schema: groupIdSchema, description: 'The server group.' },
 };
 
 /** What the document says of an operation beyond the table: its request and its successful answers. */
-interface Exchange {
+export interface Exchange {
   body?: RequestName;
   /** The body may be left out: its fields are all optional. */
   bodyOptional?: boolean;
@@ -86,7 +93,7 @@ const EXCHANGES: Record<HttpOperationId, Exchange> = {
     ok: [{ status: 200, description: 'A page of node views, in nodeId order.', schema: 'NodeList' }],
   },
   putNode: {
-    body: 'Inventory',
+    body: 'NodeRegistration',
     ok: [
       { status: 201, description: 'Registered.', schema: 'NodeView' },
       { status: 200, description: 'Inventory replaced.', schema: 'NodeView' },
@@ -132,6 +139,7 @@ const EXCHANGES: Record<HttpOperationId, Exchange> = {
     bodyOptional: true,
     ok: [{ status: 200, description: 'The node after the audit and what changed.', schema: 'AuditResult' }],
   },
+  ...PLACEMENT_EXCHANGES,
 };
 
 const ref = (name: RequestName | ResponseName) => ({ $ref: `#/components/schemas/${name}` });

@@ -89,6 +89,8 @@ export const nodeViewSchema = z.object({
   }),
   pciDevicePools: z.array(pciPoolSchema),
   generation: z.number().int(),
+  traits: z.array(z.string()).meta({ description: 'as the last PUT gave them (rule G1)' }),
+  aggregates: z.array(z.string()),
   numaTopology: z.object({ cells: z.array(numaCellViewSchema) }).optional(),
 });
 
@@ -123,6 +125,7 @@ export const instanceRecordSchema = z.object({
   projectId: z.string().nullable(),
   version: z.number().int(),
   migrationId: z.string().optional().meta({ description: 'the move in progress, if any' }),
+  serverGroup: z.string().optional().meta({ description: 'the server group it is a member of' }),
   numaTopology: fittedTopologySchema.optional().meta({
     description: 'the fitted NUMA topology; null on a node without a topology; absent when the claim asked for none',
   }),
@@ -211,4 +214,9 @@ export const errorSchema = z.object({
     .array(z.string())
     .optional()
     .meta({ description: 'InsufficientResources only: each resource that did not fit' }),
+  refusals: z
+    .record(z.string(), z.number().int())
+    .optional()
+    .meta({ description: 'NoValidHost only: nodes left out per resource class or filter (rule G6)' }),
+  attempts: z.number().int().optional().meta({ description: 'NoValidHost only: claims tried' }),
 });

@@ -26,6 +26,8 @@ const AGENT_ONLY: RouteAccess = { agent: 'own-node', scheduler: false, operator:
 /** Claims: the node's agent or the scheduler (rules W2, W4); the operator only reads and deletes (rule W4). */
 const CLAIM: RouteAccess = { agent: 'own-node', scheduler: true, operator: false };
 const DELETE_HOLD: RouteAccess = { agent: 'own-node', scheduler: false, operator: true };
+const SCHEDULER_READS: RouteAccess = { agent: 'none', scheduler: true, operator: true };
+const SCHEDULER_ONLY: RouteAccess = { agent: 'none', scheduler: true, operator: false };
 
 /** Every HTTP route of lib/operations.ts, by its id: a route missing here does not compile (and a test checks). */
 export const ROUTE_ACCESS: Readonly<Record<HttpOperationId, RouteAccess>> = {
@@ -43,6 +45,14 @@ export const ROUTE_ACCESS: Readonly<Record<HttpOperationId, RouteAccess>> = {
   getMigration: { agent: 'own-migration', scheduler: true, operator: true },
   updateMigrationStatus: { agent: 'own-migration', scheduler: true, operator: false },
   auditNode: AGENT_ONLY,
+  // Placement (rule W4): the scheduler's. The operator reads the candidates (POST is a query) and the groups, and
+  // may delete a group; no agent chooses nodes or groups.
+  getCandidates: SCHEDULER_READS,
+  postCandidates: SCHEDULER_READS,
+  createPlacement: SCHEDULER_ONLY,
+  putServerGroup: SCHEDULER_ONLY,
+  getServerGroup: SCHEDULER_READS,
+  deleteServerGroup: SCHEDULER_READS,
 };
 
 export type Decision =

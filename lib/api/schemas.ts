@@ -1,5 +1,13 @@
 import * as z from 'zod';
-import { consumesNothing, INVENTORY_DEFAULTS, MOVE_TYPES, STATUSES, VM_STATES, type VmState } from '../domain';
+import {
+  consumesNothing,
+  INVENTORY_DEFAULTS,
+  MOVE_TYPES,
+  STATUSES,
+  VM_STATES,
+  type InstanceState,
+  type VmState,
+} from '../domain';
 import {
   extraSpecsSchema,
   guestTopologySchema,
@@ -77,6 +85,25 @@ export const inventorySchema = z.strictObject({
   numaTopology: numaTopologySchema.optional(),
 });
 
+// Placement's naming rules for traits (standard ones such as HW_CPU_X86_AVX2, and CUSTOM_ ones); rule G1.
+const trait = z.string().regex(/^[A-Z0-9_]{1,255}$/, 'must be 1 to 255 upper-case letters, digits or _');
+export const aggregateIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1 to 128 letters, digits or . _ : -, starting with one');
+export const groupIdSchema = aggregateIdSchema;
+export const traitSchema = trait;
+const unique = <T extends z.ZodType<string>>(item: T, max: number) =>
+  z
+    .array(item)
+    .max(max)
+    .refine((xs) => new Set(xs).size === xs.length, { message: 'must not repeat an entry' });
+
+/** PUT /nodes/{nodeId}: the inventory, and what a scheduler filters on (rule G1). A PUT replaces both lists. */
+export const putNodeSchema = inventorySchema.extend({
+  traits: unique(trait, 256).default([]),
+  aggregates: unique(aggregateIdSchema, 64).default([]),
+});
+
 const pciRequest = z.strictObject({
   count: z.number().int().min(1).max(64),
   spec: z
@@ -125,28 +152,35 @@ const pciRequests = z
 // deleted never consumes; shelved_offloaded may, while it is being unshelved (rule M9).
 const claimableStates = VM_STATES.filter((s) => s !== 'deleted') as [VmState, ...VmState[]];
 
+/** A claim's fields; the placement schemas (schemas-placement.ts) build on them. */
+export const claimFields = {
+  instanceUuid: instanceUuidSchema,
+  flavor,
+  volumeBacked: z.boolean().default(false),
+  overhead: overhead.default({ memoryMb: 0, diskGb: 0, vcpus: 0 }),
+  limits,
+  pciRequests,
+  projectId: label.nullable().default(null),
+  osType: label.nullable().default(null),
+  // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (rule M9).
+  vmState: z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }).default('building'),
+  taskState: taskState.nullable().default('scheduling'),
+  image: imageSchema,
+  numaTopology: guestTopologySchema,
+  serverGroup: groupIdSchema.optional(),
+};
+
+/** Refused in every claim body: a state that consumes nothing cannot start tracking. */
+export const claimRefinement = {
+  check: (b: Pick<InstanceState, 'vmState' | 'taskState'>) => !consumesNothing(b),
+  message: 'shelved_offloaded consumes nothing unless it is being unshelved: taskState must be spawning or unshelving',
+  path: ['vmState'],
+};
+
 export const claimSchema = z
-  .strictObject({
-    instanceUuid: instanceUuidSchema,
-    flavor,
-    volumeBacked: z.boolean().default(false),
-    overhead: overhead.default({ memoryMb: 0, diskGb: 0, vcpus: 0 }),
-    limits,
-    pciRequests,
-    projectId: label.nullable().default(null),
-    osType: label.nullable().default(null),
-    // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (rule M9).
-    vmState: z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }).default('building'),
-    taskState: taskState.nullable().default('scheduling'),
-    image: imageSchema,
-    numaTopology: guestTopologySchema,
-  })
+  .strictObject(claimFields)
   .refine(oneNumaForm.check, { message: oneNumaForm.message, path: ['numaTopology'] })
-  .refine((b) => !consumesNothing(b), {
-    message:
-      'shelved_offloaded consumes nothing unless it is being unshelved: taskState must be spawning or unshelving',
-    path: ['vmState'],
-  });
+  .refine(claimRefinement.check, { message: claimRefinement.message, path: claimRefinement.path });
 
 export const stateChangeSchema = z
   .strictObject({
@@ -237,6 +271,7 @@ export const dropQuerySchema = z.strictObject({
 });
 
 export type InventoryBody = z.infer<typeof inventorySchema>;
+export type PutNodeBody = z.infer<typeof putNodeSchema>;
 export type ListNodesQuery = z.output<typeof listNodesQuerySchema>;
 export type DropQuery = z.output<typeof dropQuerySchema>;
 export type ClaimBody = z.infer<typeof claimSchema>;

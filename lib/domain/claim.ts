@@ -48,6 +48,8 @@ export interface ClaimRequest extends InstanceState, NumaAsk {
   pciRequests: PciRequest[];
   volumeBacked: boolean;
   overhead: Overhead;
+  /** The server group the instance joins (rule G8). */
+  serverGroup?: string;
 }
 
 /** One host cell's share of a claim, kept with the record so that the release gives back exactly it (rule NS4). */
@@ -70,6 +72,8 @@ export interface InstanceRecord extends InstanceState {
   version: number;
   /** The move in progress, if any: it must end before the instance can be released. */
   migrationId?: string;
+  /** The server group it is a member of: its release leaves the group (rule G9). */
+  serverGroup?: string;
   /**
    * The fitted NUMA topology; null when the claim asked for one on a node without a topology (rule H5),
    * absent when it asked for none.
@@ -130,7 +134,7 @@ export function claimGuards(amounts: Amounts, limits: LimitOverrides): Record<Re
 /** Everything the store needs to make the claim in one conditional write, decided without reading the node. */
 export function planClaim(request: ClaimRequest): ClaimPlan {
   const amounts = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
-  const { instanceUuid, flavor, volumeBacked, overhead, vmState, taskState, osType, projectId } = request;
+  const { instanceUuid, flavor, volumeBacked, overhead, vmState, taskState, osType, projectId, serverGroup } = request;
   return {
     record: {
       instanceUuid,
@@ -145,6 +149,7 @@ export function planClaim(request: ClaimRequest): ClaimPlan {
       overhead,
       fingerprint: fingerprint(request),
       version: 1,
+      ...(serverGroup === undefined ? {} : { serverGroup }),
     },
     amounts,
     guards: claimGuards(amounts, request.limits),

@@ -46,6 +46,7 @@ export {
 } from './claim';
 export {
   nodeView,
+  type NodeLabels,
   numaCellView,
   type NodeState,
   type NodeView,
@@ -105,6 +106,32 @@ export {
 } from './pci-changes';
 export { choose } from './pci-choice';
 export { compareWithHypervisor, drift, orphanSet, recount, type Orphan } from './audit';
+export {
+  POLICIES,
+  groupAdmits,
+  groupGuard,
+  groupWeight,
+  violationMessage,
+  type GroupGuard,
+  type GroupHere,
+  type GroupRules,
+  type Policy,
+  type ServerGroup,
+} from './server-groups';
+export {
+  assignGang,
+  freeFigures,
+  inScope,
+  misfits,
+  passesFilters,
+  poolsFit,
+  rankCandidates,
+  type Candidate,
+  type Filters,
+  type Ranked,
+  type Reason,
+  type Strategy,
+} from './placement';
 // NUMA (docs/numa.md): the guest's request, the fit, the per-cell usage and the refusal texts.
 export type {
   CpuPolicy,

@@ -25,8 +25,14 @@ export interface NumaCellView {
   reported?: false;
 }
 
+/** What a scheduler filters nodes on (rule G1): Placement-style traits and the aggregates the node is in. */
+export interface NodeLabels {
+  traits: string[];
+  aggregates: string[];
+}
+
 /** A node as the ledger holds it: inventory, usage (reserved included) and the stats counters. */
-export interface NodeState extends Inventory {
+export interface NodeState extends Inventory, Partial<NodeLabels> {
   nodeId: string;
   used: Amounts;
   stats: Stats;
@@ -37,7 +43,7 @@ export interface NodeState extends Inventory {
   numaCells?: NumaCellState[];
 }
 
-export interface NodeView extends Inventory {
+export interface NodeView extends Inventory, NodeLabels {
   nodeId: string;
   vcpusUsed: number;
   memoryMbUsed: number;
@@ -74,7 +80,7 @@ export function numaCellView(cell: NumaCellState): NumaCellView {
 
 /** The node as clients see it. Free values ignore ratios and may be negative (rules N5, N6). */
 export function nodeView(node: NodeState): NodeView {
-  const { nodeId, used, stats, generation, pciPools, numaCells, ...inventory } = node;
+  const { nodeId, used, stats, generation, pciPools, numaCells, traits = [], aggregates = [], ...inventory } = node;
   const limits = nodeLimits(inventory);
   return {
     nodeId,
@@ -93,6 +99,8 @@ export function nodeView(node: NodeState): NodeView {
       .map((k) => pciPools[k] as PciPool)
       .filter((p) => p.count > 0),
     generation,
+    traits,
+    aggregates,
     ...(numaCells?.length ? { numaTopology: { cells: numaCells.map(numaCellView) } } : {}),
   };
 }

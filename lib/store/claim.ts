@@ -2,7 +2,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { planClaim, type ClaimPlan, type ClaimRequest, type InstanceRecord, type NumaRequest } from '../domain';
 import { InstanceConflict, InsufficientResources, NodeNotFound } from '../errors';
 import type { Store } from './client';
-import { commit, type NamedItem } from './commit';
+import { commit, type NamedItem, type Reasons } from './commit';
 import { takeDevices, takeUpkeep, deviceWrites, type DeviceTake } from './devices';
 import { getInstance } from './instances';
 import { instanceItem, ownerKey } from './items';
@@ -16,7 +16,7 @@ import {
   pciRequestsOf,
   type NumaFit,
 } from './numa-claim';
-import { classifyClaim, refusalError } from './outcomes';
+import { classifyClaim, failed, refusalError } from './outcomes';
 import { Contended, withRetry, type RetryContext } from './retry';
 import { isTombstone, ownerFreeCondition, releasedConflict, repeatsRelease } from './tombstone';
 import { guardConditions, nodeUpdate } from './writes';
@@ -25,6 +25,22 @@ export interface ClaimResult {
   /** False when this was a retry of a claim already made: nothing changed. */
   created: boolean;
   record: InstanceRecord;
+}
+
+/**
+ * More items for a claim's own transaction (a server group's, a placement's record), made for the record
+ * about to be written, and the error when one of them fails its condition. The owner's and the instance's
+ * outcomes come first: a claim sent again fails the extra items' conditions too, and is still answered as itself.
+ */
+export interface ClaimExtra {
+  items(record: InstanceRecord): Promise<NamedItem[]>;
+  refusal(reasons: Reasons, record: InstanceRecord): Error | undefined;
+}
+
+function extraRefusal(extra: ClaimExtra | undefined, reasons: Reasons, record: InstanceRecord) {
+  if (!extra || failed(reasons, 'owner') || failed(reasons, 'instance')) return undefined;
+  const error = extra.refusal(reasons, record);
+  return error ? { kind: 'extra' as const, error } : undefined;
 }
 
 /** Whether a claim found in place is the one this request's own earlier, ambiguously answered write made. */
@@ -81,7 +97,12 @@ export function claimItems(store: Store, record: InstanceRecord, plan: ClaimPlan
  * Claims an instance's resources on a node: ONE TransactWriteItems, with no read before it. The node
  * update is conditioned on the claim test; the instance record and its owner item on not existing yet.
  */
-export async function claimInstance(store: Store, nodeId: string, request: ClaimRequest): Promise<ClaimResult> {
+export async function claimInstance(
+  store: Store,
+  nodeId: string,
+  request: ClaimRequest,
+  extra?: ClaimExtra,
+): Promise<ClaimResult> {
   const plan = planClaim(request);
   // A NUMA request that Nova would refuse to build is a 400 before anything is read (rule R9).
   const numa = numaRequestOf(request);
@@ -100,15 +121,18 @@ export async function claimInstance(store: Store, nodeId: string, request: Claim
       items: [
         ...claimItems(store, record, plan, pci),
         ...(fit?.kind === 'fitted' ? claimCellWrites(store, nodeId, fit) : []),
+        ...((await extra?.items(record)) ?? []),
       ],
       intent: record,
       devices: pci ? [takeUpkeep(store, nodeId, pci, 'learn')] : [],
     };
     const outcome = await commit(store, context, write, (reasons) => {
       view.learn(reasons);
-      return classifyClaim(reasons, request, record);
+      return extraRefusal(extra, reasons, record) ?? classifyClaim(reasons, request, record);
     });
     switch (outcome.kind) {
+      case 'extra':
+        throw outcome.error;
       case 'committed':
         return { created: true, record };
       case 'own-claim':

@@ -16,7 +16,8 @@ export {
   type NodeRange,
   type PutNodeResult,
 } from './nodes';
-export { claimInstance, type ClaimResult } from './claim';
+export { claimInstance, type ClaimExtra, type ClaimResult } from './claim';
+export { deleteGroup, getGroupView, getServerGroup, groupExtra, putGroup, type GroupView } from './server-groups';
 export {
   getInstance,
   nodeLedger,
@@ -29,4 +30,8 @@ export { claimMove, dropMoveClaim, type MoveRequest, type MoveResult } from './m
 export { changeMigrationStatus, type StatusResult } from './migration-status';
 export { getMigration } from './reads';
 export { auditNode, type AuditInput, type AuditResult } from './audit';
+export { findCandidates } from './candidates';
+export { place, MAX_ATTEMPTS, type PlacementRequest, type PlacementResult } from './placements';
+export { placeGang, type GangRequest, type GangResult } from './gang';
+export { fleet, FLEET_VIEW_TTL_MS } from './fleet';
 export { auditNodeAndHolds, type ReleasedHold } from './stale-holds';

@@ -28,6 +28,7 @@ import { changeMigrationStatus } from './migration-status';
 import { cellReleases } from './numa-cells';
 import { readNodePartition } from './query';
 import { withRetry, type RetryContext } from './retry';
+import { leaveItems } from './server-groups';
 import { RELEASE_WINDOW_S, tombstoneUpdate } from './tombstone';
 import { nodeUpdate } from './writes';
 
@@ -183,6 +184,7 @@ export function releaseItems(
       }),
     },
     ...(pci?.devices ?? []),
+    ...leaveItems(store, before),
     ...cellReleases(store, before.nodeId, before.numaTaken),
   ];
 }

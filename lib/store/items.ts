@@ -87,6 +87,8 @@ export function nodeStateOf(item: Record<string, unknown>): NodeState {
     stats: { ...((item.stats as Stats | undefined) ?? {}) },
     generation: Number(item.generation ?? 0),
     pciPools: { ...((item.pciPools as Record<string, PciPool> | undefined) ?? {}) },
+    traits: (item.traits as string[] | undefined) ?? [],
+    aggregates: (item.aggregates as string[] | undefined) ?? [],
   };
 }
 
@@ -107,6 +109,7 @@ const RECORD_FIELDS = [
   'fingerprint',
   'version',
   'migrationId',
+  'serverGroup',
 ] as const satisfies readonly (keyof InstanceRecord)[];
 
 export function instanceItem(record: InstanceRecord): Record<string, unknown> {
@@ -118,6 +121,7 @@ export function instanceRecordOf(item: Record<string, unknown>): InstanceRecord 
   for (const f of RECORD_FIELDS) record[f] = item[f] ?? null;
   record.pciDevices = (item.pciDevices as string[] | undefined) ?? [];
   if (record.migrationId === null) delete record.migrationId;
+  if (record.serverGroup === null) delete record.serverGroup;
   // Only a claim that asked for NUMA has these (null on a node without a topology, rule H5).
   if (item.numaTopology !== undefined) record.numaTopology = item.numaTopology;
   if (Array.isArray(item.numaTaken)) record.numaTaken = item.numaTaken as InstanceRecord['numaTaken'];

@@ -7,6 +7,7 @@ import type { DeviceUpkeep, NamedItem } from './commit';
 import { deviceWrites, giveBackDevices } from './devices';
 import { holdKey, holdOf, migrationItem } from './items';
 import { cellReleases } from './numa-cells';
+import { retargetLeaveItems } from './server-group-moves';
 import { nodeUpdate } from './writes';
 
 /** The migration a claim re-targets, or a conflict (InstanceConflict) when the claim cannot re-target it. */
@@ -51,6 +52,8 @@ export async function retargetItems(
       },
     },
   });
+  // Whether or not its hold was dropped by hand, the former destination counted the member (rule G9).
+  items.push(...retargetLeaveItems(store, instance, former));
   const out = await store.doc.send(
     new GetCommand({
       TableName: store.tableName,

@@ -18,6 +18,7 @@ import { cellReleases } from './numa-cells';
 import { numaRecordFields, numaSide } from './numa-claim';
 import { getMigrationAndCopy, holdingsFromCopy, holdingsNow, type Holdings } from './reads';
 import { Contended, withRetry, type RetryContext } from './retry';
+import { moveEndItems } from './server-group-moves';
 import { nodeUpdate } from './writes';
 
 export interface StatusResult {
@@ -167,6 +168,8 @@ async function moveHolds(
       },
     });
   }
+  // The member leaves the node it did not end up on (rule G9).
+  if (record && isFinal(next.status)) items.push(...moveEndItems(store, m, record, plan.host));
   await commitOrStartOver(store, context, { items, intent: next, devices });
 }
 

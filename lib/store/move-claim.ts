@@ -23,6 +23,7 @@ import {
 import { InstanceConflict, InstanceNotFound, InsufficientResources, InvalidMove } from '../errors';
 import type { Store } from './client';
 import { commit, commitOrStartOver, type NamedItem } from './commit';
+import { moveJoinItems } from './server-group-moves';
 import { deviceWrites, giveBackDevices, takeDevices, takeUpkeep, type DeviceTake } from './devices';
 import {
   holdItem,
@@ -204,6 +205,8 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
     const claimItems = [
       ...moveClaimItems(store, migration, instance, request.limits, pci),
       ...(fit?.kind === 'fitted' ? claimCellWrites(store, destNodeId, fit) : []),
+      // A member of a server group joins the destination's count for the move's duration (rule G9).
+      ...(await moveJoinItems(store, instance, destNodeId)),
     ];
     const released = previous ? await retargetItems(store, claimItems, previous, migration, instance) : undefined;
     const write = {

@@ -8,6 +8,7 @@ import {
   reserved,
   RESOURCES,
   type Inventory,
+  type NodeLabels,
   type NodeState,
   type PciDevice,
   type PciDeviceSpec,
@@ -30,10 +31,17 @@ export interface PutNodeResult {
 }
 
 /** The SET clauses that write inventory and recompute used and headroom from what claims hold. */
-function inventoryClauses(e: Expression, nodeId: string, inventory: Inventory, pciPools?: object): string[] {
+function inventoryClauses(
+  e: Expression,
+  nodeId: string,
+  inventory: Inventory,
+  pciPools?: object,
+  labels?: NodeLabels,
+): string[] {
   const zero = e.value(0);
   const set: string[] = [];
-  for (const [attribute, value] of Object.entries({ ...inventory, nodeId, type: 'node' })) {
+  // An audit's inventory leaves the labels as they are; a PUT replaces them (rule G1).
+  for (const [attribute, value] of Object.entries({ ...inventory, ...labels, nodeId, type: 'node' })) {
     set.push(`${e.name(attribute)} = ${e.value(value)}`);
   }
   set.push(`${e.name(NODE_INDEX.partition)} = ${e.value('NODE')}`, `${e.name(NODE_INDEX.sort)} = ${e.value(nodeId)}`);
@@ -75,7 +83,7 @@ export async function putNode(
   nodeId: string,
   inventory: Inventory,
   reported: PciDeviceSpec[] = [],
-  { registered = false, numa }: { registered?: boolean; numa?: HostCellInventory[] } = {},
+  { registered = false, labels, numa }: { registered?: boolean; labels?: NodeLabels; numa?: HostCellInventory[] } = {},
 ): Promise<PutNodeResult> {
   // Whether the node was absent when this request first looked: if a write of this request may have
   // landed unseen (a lost response), a retry that finds the node registered it itself.
@@ -96,7 +104,7 @@ export async function putNode(
           new UpdateCommand({
             TableName: store.tableName,
             Key: nodeKey(nodeId),
-            UpdateExpression: `SET ${inventoryClauses(e, nodeId, inventory).join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
+            UpdateExpression: `SET ${inventoryClauses(e, nodeId, inventory, undefined, labels).join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
             // A node deleted since the read is not registered again.
             ...(registered ? { ConditionExpression: 'attribute_exists(pk)' } : {}),
             ReturnValues: 'ALL_NEW',
@@ -119,7 +127,10 @@ export async function putNode(
       const chunk = changes.slice(i, i + DEVICE_CHUNK);
       state = applyChanges(state, chunk);
       const items = [
-        { name: 'node', item: chunkNodeUpdate(store, nodeId, inventory, state, { first: i === 0, seen, registered }) },
+        {
+          name: 'node',
+          item: chunkNodeUpdate(store, nodeId, inventory, state, { first: i === 0, seen, registered, labels }),
+        },
         ...deviceWrites(store, nodeId, chunk),
       ];
       await commitOrStartOver(store, context, { items, intent, devices: [{ nodeId, after: state }] });
@@ -148,12 +159,12 @@ function chunkNodeUpdate(
   nodeId: string,
   inventory: Inventory,
   state: Map<string, PciDevice>,
-  { first, seen, registered }: { first: boolean; seen: number; registered: boolean },
+  { first, seen, registered, labels }: { first: boolean; seen: number; registered: boolean; labels?: NodeLabels },
 ) {
   const e = new Expression();
   const poolsNow = Object.fromEntries(pools(state));
   const set = first
-    ? inventoryClauses(e, nodeId, inventory, poolsNow)
+    ? inventoryClauses(e, nodeId, inventory, poolsNow, labels)
     : [`${e.name('pciPools')} = ${e.value(poolsNow)}`];
   const version = e.name('pciVersion');
   const unchanged =

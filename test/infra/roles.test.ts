@@ -53,12 +53,15 @@ describe('the three roles', () => {
     expect(invoke[0]!.Resource.map(invokePath).sort()).toEqual(invokePaths(r).sort());
   });
 
-  test('the operator invokes GETs and DELETEs only; the scheduler no PUT, PATCH or DELETE', () => {
-    expect(invokePaths('operator').every((p) => /^(GET|DELETE)\//.test(p))).toBe(true);
+  test('the operator invokes GETs, DELETEs and the candidates query only; the scheduler PUTs and DELETEs server groups only', () => {
+    expect(invokePaths('operator').every((p) => /^(GET|DELETE)\//.test(p) || p === 'POST/candidates')).toBe(true);
     expect(invokePaths('operator').filter((p) => p.startsWith('DELETE/'))).toHaveLength(
       ROUTES.filter((r) => r.method === 'DELETE').length,
     );
-    expect(invokePaths('scheduler').filter((p) => /^(PUT|PATCH|DELETE)\//.test(p))).toEqual([]);
+    expect(invokePaths('scheduler').filter((p) => /^(PUT|PATCH|DELETE)\//.test(p))).toEqual([
+      'PUT/server-groups/*',
+      'DELETE/server-groups/*',
+    ]);
   });
 
   test("the agent: every node path is its session tag's node, and a session without the tag reaches nothing", () => {

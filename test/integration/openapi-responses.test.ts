@@ -125,5 +125,27 @@ it('answers every route as the document says', async () => {
   await check('DELETE /nodes/{nodeId}', '/nodes/oa-1', 204);
   await check('DELETE /nodes/{nodeId}', '/nodes/oa-1', 404);
 
+  // Placement and server groups (docs/placement.md).
+  await check('PUT /server-groups/{groupId}', '/server-groups/oa-g', 201, { policy: 'anti-affinity' });
+  await check('PUT /server-groups/{groupId}', '/server-groups/oa-g', 200, { policy: 'anti-affinity' });
+  await check('PUT /server-groups/{groupId}', '/server-groups/oa-g', 400, { policy: 'none' });
+  await check('PUT /nodes/{nodeId}', '/nodes/oa-2', 201, { ...N0, traits: ['CUSTOM_OA'], aggregates: ['oa'] });
+  await check('GET /candidates', '/candidates?vcpus=1&memberOf=oa', 200);
+  await check('GET /candidates', '/candidates?vcpus=x', 400);
+  await check('POST /candidates', '/candidates', 200, { flavor: F1, required: ['CUSTOM_OA'] });
+  const placed = { instanceUuid: randomUUID(), flavor: F1, memberOf: ['oa'], serverGroup: 'oa-g' };
+  await check('POST /placements', '/placements', 201, placed);
+  await check('POST /placements', '/placements', 200, placed);
+  await check('POST /placements', '/placements', 409, { ...placed, instanceUuid: randomUUID() });
+  await check('POST /placements', '/placements', 201, {
+    instances: [{ instanceUuid: randomUUID(), flavor: F1 }],
+    memberOf: ['oa'],
+  });
+  await check('GET /server-groups/{groupId}', '/server-groups/oa-g', 200);
+  await check('GET /server-groups/{groupId}', '/server-groups/oa-none', 404);
+  await check('DELETE /server-groups/{groupId}', '/server-groups/oa-g', 409);
+  await check('DELETE /nodes/{nodeId}/instances/{instanceUuid}', `/nodes/oa-2/instances/${placed.instanceUuid}`, 204);
+  await check('DELETE /server-groups/{groupId}', '/server-groups/oa-g', 204);
+
   expect([...seen].sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
 });

@@ -316,6 +316,58 @@ beforeAll(async () => {
   await expectStatus(call('DELETE', `/nodes/${a}`), 204);
 });
 
+test('placement and server groups: every entry through its routes', async () => {
+  // Every call reads the fleet as a fresh container would.
+  process.env.FLEET_VIEW_TTL_MS = '0';
+  const node = `perm-place-${uuid()}`;
+  await expectStatus(call('PUT', `/nodes/${node}`, { ...N0, traits: ['CUSTOM_P'], aggregates: [node] }), 201);
+  const group = `perm-g-${uuid().slice(0, 8)}`;
+  const groupPath = `/server-groups/${group}`;
+  await expectStatus(
+    as('put-server-group', () => api('PUT', groupPath, { policy: 'anti-affinity' })),
+    201,
+  );
+  await expectStatus(
+    as('get-candidates', () => api('GET', `/candidates?vcpus=1&memberOf=${node}`)),
+    200,
+  );
+  await expectStatus(
+    as('post-candidates', () => api('POST', '/candidates', { flavor: F1, serverGroup: group })),
+    200,
+  );
+  const placed = { instanceUuid: uuid(), flavor: F1, memberOf: [node], serverGroup: group };
+  await expectStatus(
+    as('create-placement', () => api('POST', '/placements', placed)),
+    201,
+  );
+  await expectStatus(
+    as('create-placement', () => api('POST', '/placements', placed)),
+    200,
+  );
+  // A member's move claim reads its group and the destination's host item (rule G9).
+  const other = `perm-place-${uuid()}`;
+  await expectStatus(call('PUT', `/nodes/${other}`, N0), 201);
+  const move = { migrationId: `perm-gm-${uuid()}`, instanceUuid: placed.instanceUuid, sourceNodeId: node };
+  await expectStatus(call('POST', `/nodes/${other}/move-claims`, { ...move, moveType: 'migration' }), 201);
+  await expectStatus(call('POST', `/migrations/${move.migrationId}/status`, { status: 'reverted' }), 200);
+  await expectStatus(call('DELETE', `/nodes/${other}`), 204);
+  const gang = { instances: [{ instanceUuid: uuid(), flavor: F1 }], memberOf: [node] };
+  await expectStatus(
+    as('create-placement', () => api('POST', '/placements', gang)),
+    201,
+  );
+  await expectStatus(
+    as('get-server-group', () => api('GET', groupPath)),
+    200,
+  );
+  await expectStatus(call('DELETE', `/nodes/${node}/instances/${placed.instanceUuid}`), 204);
+  await expectStatus(call('DELETE', `/nodes/${node}/instances/${gang.instances[0]!.instanceUuid}`), 204);
+  await expectStatus(
+    as('delete-server-group', () => api('DELETE', groupPath)),
+    204,
+  );
+});
+
 test('no DynamoDB request is sent outside a handler of the scenario', () => {
   expect(used.get('(no handler)')).toBeUndefined();
 });

@@ -23,6 +23,7 @@ const m = fresh('m');
 const p = fresh('p');
 const i1 = uuid();
 const mig1 = fresh('mig');
+const g1 = fresh('g');
 const claimBody = (instanceUuid: string) => ({ instanceUuid, flavor: F1, vmState: 'active', taskState: null });
 const moveBody = (migrationId: string, instanceUuid: string, sourceNodeId: string) => ({
   migrationId,
@@ -39,6 +40,7 @@ beforeAll(async () => {
   for (const id of [n, m, p]) expect((await as(agent(id), ['PUT', `/nodes/${id}`, N0])).status).toBe(201);
   expect((await as(SCHEDULER, ['POST', `/nodes/${m}/instances`, claimBody(i1)])).status).toBe(201);
   expect((await as(SCHEDULER, ['POST', `/nodes/${p}/move-claims`, moveBody(mig1, i1, m)])).status).toBe(201);
+  expect((await as(SCHEDULER, ['PUT', `/server-groups/${g1}`, { policy: 'anti-affinity' }])).status).toBe(201);
 });
 afterAll(() => {
   process.env.AUTH = savedAuth;
@@ -54,6 +56,7 @@ async function ledger(): Promise<unknown[]> {
     ['GET', `/nodes/${m}/instances`],
     ['GET', `/nodes/${p}/instances`],
     ['GET', `/migrations/${mig1}`],
+    ['GET', `/server-groups/${g1}`],
   ];
   const replies = await Promise.all(reads.map((call) => as(OPERATOR, call)));
   for (const reply of replies) expect(reply.status).toBe(200);
@@ -80,6 +83,13 @@ const ON_OTHER_NODE: Record<HttpOperationId, Call> = {
   getMigration: ['GET', `/migrations/${mig1}`],
   updateMigrationStatus: ['POST', `/migrations/${mig1}/status`, { status: 'cancelled' }],
   auditNode: ['POST', `/nodes/${m}/audit`, { instances: [] }],
+  // Placement's routes name no node: no agent may use them at all (rule W4).
+  getCandidates: ['GET', '/candidates?vcpus=1'],
+  postCandidates: ['POST', '/candidates', { flavor: F1 }],
+  createPlacement: ['POST', '/placements', claimBody(uuid())],
+  putServerGroup: ['PUT', `/server-groups/${g1}`, { policy: 'anti-affinity' }],
+  getServerGroup: ['GET', `/server-groups/${g1}`],
+  deleteServerGroup: ['DELETE', `/server-groups/${g1}`],
 };
 
 function expectForbidden(reply: Reply): void {
@@ -167,7 +177,7 @@ describe('an agent on its own node', () => {
 
 describe('the operator', () => {
   test('reads everything', async () => {
-    expect(await ledger()).toHaveLength(7);
+    expect(await ledger()).toHaveLength(8);
     expect((await as(OPERATOR, ['GET', `/nodes/${m}/instances/${i1}`])).status).toBe(200);
   });
 
@@ -176,6 +186,27 @@ describe('the operator', () => {
     for (const id of ['putNode', 'claimInstance', 'updateInstance', 'claimMove', 'updateMigrationStatus'] as const)
       expectForbidden(await as(OPERATOR, ON_OTHER_NODE[id]));
     expect(await ledger()).toEqual(before);
+  });
+
+  test('asks for candidates, GET or POST (a query): 200, nothing changed', async () => {
+    const before = await ledger();
+    expect((await as(OPERATOR, ON_OTHER_NODE.getCandidates)).status).toBe(200);
+    expect((await as(OPERATOR, ON_OTHER_NODE.postCandidates)).status).toBe(200);
+    expect(await ledger()).toEqual(before);
+  });
+
+  test('may not place or set a server group: 403, nothing changed', async () => {
+    const before = await ledger();
+    for (const id of ['createPlacement', 'putServerGroup'] as const)
+      expectForbidden(await as(OPERATOR, ON_OTHER_NODE[id]));
+    expect(await ledger()).toEqual(before);
+  });
+
+  test('deletes a server group', async () => {
+    const g = fresh('g');
+    expect((await as(SCHEDULER, ['PUT', `/server-groups/${g}`, { policy: 'affinity' }])).status).toBe(201);
+    expect((await as(OPERATOR, ['DELETE', `/server-groups/${g}`])).status).toBe(204);
+    expect((await as(OPERATOR, ['GET', `/server-groups/${g}`])).status).toBe(404);
   });
 
   test('deletes: an instance, then its node', async () => {
@@ -204,6 +235,18 @@ describe('the scheduler', () => {
     expect((await as(SCHEDULER, ['POST', `/nodes/${n}/move-claims`, moveBody(mig, i, m)])).status).toBe(201);
     const reply = await as(SCHEDULER, ['POST', `/migrations/${mig}/status`, { status: 'migrating' }]);
     expect([reply.status, reply.body.status]).toEqual([200, 'migrating']);
+  });
+
+  test('places, and sets and reads server groups', async () => {
+    const g = fresh('g');
+    expect((await as(SCHEDULER, ['PUT', `/server-groups/${g}`, { policy: 'soft-affinity' }])).status).toBe(201);
+    const placed = await as(SCHEDULER, ['POST', '/placements', { ...claimBody(uuid()), serverGroup: g }]);
+    expect(placed.status).toBe(201);
+    const group = await as(SCHEDULER, ['GET', `/server-groups/${g}`]);
+    expect([group.status, group.body.members]).toEqual([
+      200,
+      [expect.objectContaining({ nodeId: placed.body.nodeId })],
+    ]);
   });
 
   test('may not register, change, audit, release or delete: 403', async () => {

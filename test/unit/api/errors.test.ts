@@ -6,6 +6,9 @@ import {
   AppError,
   Forbidden,
   ERROR_CODES,
+  GroupInUse,
+  GroupNotFound,
+  GroupPolicyViolation,
   InstanceConflict,
   InstanceNotFound,
   InsufficientResources,
@@ -14,6 +17,7 @@ import {
   isErrorCode,
   MigrationNotFound,
   NodeInUse,
+  NoValidHost,
   NodeNotFound,
   Unavailable,
   ValidationError,
@@ -66,6 +70,24 @@ const CASES: Array<[AppError, number, string]> = [
     409,
     '{"error":"NodeInUse","message":"Node n1 still tracks 2 instance(s) or move claim(s); release them before deleting the node."}',
   ],
+  [
+    new NoValidHost({ VCPU: 3, TRAITS: 1 }, 2, { cause }),
+    409,
+    '{"error":"NoValidHost","message":"No valid host was found. There are not enough hosts available.","refusals":{"VCPU":3,"TRAITS":1},"attempts":2}',
+  ],
+  [
+    new GroupPolicyViolation('Server group g has policy affinity: its members are on node a, not on node b.', {
+      cause,
+    }),
+    409,
+    '{"error":"GroupPolicyViolation","message":"Server group g has policy affinity: its members are on node a, not on node b."}',
+  ],
+  [
+    new GroupInUse('g', 1, { cause }),
+    409,
+    '{"error":"GroupInUse","message":"Server group g has 1 member(s): its policy and rules cannot change and it cannot be deleted until they are released."}',
+  ],
+  [new GroupNotFound('g', { cause }), 404, '{"error":"GroupNotFound","message":"Server group g is not known."}'],
   [
     new Unavailable(3, { cause }),
     503,

@@ -32,6 +32,12 @@ const EXPECTED: Record<HttpOperationId, { agent: 'own' | 'migration' | 'no'; sch
     getMigration: { agent: 'migration', scheduler: true, operator: true },
     updateMigrationStatus: { agent: 'migration', scheduler: true, operator: false },
     auditNode: { agent: 'own', scheduler: false, operator: false },
+    getCandidates: { agent: 'no', scheduler: true, operator: true },
+    postCandidates: { agent: 'no', scheduler: true, operator: true },
+    createPlacement: { agent: 'no', scheduler: true, operator: false },
+    putServerGroup: { agent: 'no', scheduler: true, operator: false },
+    getServerGroup: { agent: 'no', scheduler: true, operator: true },
+    deleteServerGroup: { agent: 'no', scheduler: true, operator: true },
   };
 
 describe('the table of route access', () => {
@@ -39,11 +45,15 @@ describe('the table of route access', () => {
     expect(Object.keys(ROUTE_ACCESS).sort()).toEqual(ROUTES.map((r) => r.id).sort());
   });
 
-  it('lets the operator use GETs and DELETEs only, every DELETE included', () => {
+  it("names each route's id after its name, lower-cased first (httpHandler finds the entry so)", () => {
+    for (const r of ROUTES) expect(`${r.name.charAt(0).toLowerCase()}${r.name.slice(1)}`).toBe(r.id);
+  });
+
+  it('lets the operator use GETs, DELETEs and the candidates query (a POST that reads) only, every DELETE included', () => {
     for (const route of ROUTES)
       expect([route.id, ROUTE_ACCESS[route.id].operator]).toEqual([
         route.id,
-        route.method === 'GET' || route.method === 'DELETE',
+        route.method === 'GET' || route.method === 'DELETE' || route.id === 'postCandidates',
       ]);
   });
 });

@@ -238,6 +238,8 @@ describe('node show with NUMA cells', () => {
     stats: {},
     pciDevicePools: [],
     generation: 3,
+    traits: [],
+    aggregates: [],
     numaTopology: {
       cells: [
         cell(0, {
