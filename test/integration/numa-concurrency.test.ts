@@ -7,6 +7,7 @@ import { runtime } from '../../lib/api/runtime';
 import type { Store } from '../../lib/store';
 import { api, type Reply } from '../support/api';
 import { injectChaos, seeded } from '../support/chaos';
+import { injectFaults } from '../support/faults';
 import { uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
 import { freshTable } from '../support/table';
@@ -157,6 +158,27 @@ describe('a same-host resize of a pinned guest while claims race it', () => {
     while ((await claim(n, ded(2))).status === 201);
     expect(pinnedCount(await cells(n))).toBe(12);
   });
+});
+
+describe('registering a node with cells', () => {
+  // The node item is written first, its cells in a transaction of their own (rule NS2).
+  test.each(['conflict', 'lost-response'] as const)(
+    'a first PUT whose cells write meets %s still answers 201 Created, once',
+    async (fault) => {
+      const id = fresh('put');
+      const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault, times: 1 });
+      let res: Reply;
+      try {
+        res = await api('PUT', `/nodes/${id}`, host(2, 4));
+      } finally {
+        faults.remove();
+      }
+      expect(faults.state.injected).toBe(1);
+      expect(res.status).toBe(201);
+      expect((await cells(id)).map((c) => c.id)).toEqual([0, 1]);
+      expect((await api('PUT', `/nodes/${id}`, host(2, 4))).status).toBe(200);
+    },
+  );
 });
 
 /** Records the DynamoDB commands the handlers send while `run` runs. */
