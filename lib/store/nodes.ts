@@ -88,13 +88,16 @@ export async function putNode(
   // Whether the node was absent when this request first looked: if a write of this request may have
   // landed unseen (a lost response), a retry that finds the node registered it itself.
   let absent: boolean | undefined;
+  // Whether a write of this request that surely committed created the node: an attempt started over
+  // after it (the cells' write failed) reads the node as there and must not forget it.
+  let createdByMe = false;
   return withRetry<PutNodeResult, PutIntent>(store, async (context) => {
     const { node: before, devices } = await readNodeAndDevices(store, nodeId);
     // `registered`: only a node that is already there gets the inventory (an audit's), never a new one.
     if (registered && before === undefined) throw new NodeNotFound(nodeId);
     absent ??= before === undefined;
     const intent = { absentAtFirstLook: absent };
-    const created = (now: boolean) => now || registeredByMe(context.intended);
+    const created = (now: boolean) => (createdByMe ||= now) || registeredByMe(context.intended);
     const changes = reconcile(devices, reported);
     // A node registered anew over device items left by a delete that stopped halfway writes its pools whole.
     if (changes.length === 0 && (before !== undefined || devices.size === 0)) {
@@ -116,8 +119,10 @@ export async function putNode(
       });
       const node = nodeStateOf(out.Attributes ?? {});
       // `numa` given: the cells follow, in a write of their own (rule NS2); the node's view then shows them.
-      if (numa && hasOrGetsCells(out.Attributes, numa))
-        return { created: created(node.generation === 1), node: await putTopology(store, context, nodeId, numa) };
+      if (numa && hasOrGetsCells(out.Attributes, numa)) {
+        created(node.generation === 1);
+        return { created: created(false), node: await putTopology(store, context, nodeId, numa) };
+      }
       // The generation starts at 1 with the write that creates the node.
       return { created: created(node.generation === 1), node };
     }
@@ -136,8 +141,9 @@ export async function putNode(
       await commitOrStartOver(store, context, { items, intent, devices: [{ nodeId, after: state }] });
       seen++;
     }
+    created(before === undefined);
     if (numa && hasOrGetsCells(before, numa)) await putTopology(store, context, nodeId, numa);
-    return { created: created(before === undefined), node: await getNode(store, nodeId) };
+    return { created: created(false), node: await getNode(store, nodeId) };
   });
 }
 

@@ -10,6 +10,7 @@ import { expectStatuses, type Expectation, type LedgerCheck } from './checks';
 import { HOT, SCENARIOS, SPREAD, spreadLoad, type ClaimLoad, type ClaimPath, type ScenarioKey } from './loads';
 import { liveRun, printLive, type LiveRun } from './live';
 import { measureDynamoDbLocal, round, type Measured } from './measure';
+import { numaRuns, numaTargets, printNuma, type NumaRun } from './numa';
 import { pciRun, type PciRun } from './pci';
 import { median, medianRun, printAudit, printReport, type Ratio } from './report';
 import { printContention, printUnits, unitTargets } from './report-cost';
@@ -24,6 +25,7 @@ export interface Figures {
   resize: ResizeRun[];
   live: LiveRun[];
   pci: PciRun[];
+  numa: NumaRun[];
   checks: LedgerCheck[];
   expectations: Expectation[];
 }
@@ -65,11 +67,12 @@ export async function measureAll(): Promise<Figures> {
   }
   const live = [await liveRun('live')];
   const pci = [await pciRun('pci', 'steady', SETTINGS.pci.claims), await pciRun('pci', 'bursts', SETTINGS.pci.bursts.claims)];
-  for (const run of [...live, ...pci]) {
+  const numa = await numaRuns('numa');
+  for (const run of [...live, ...pci, ...numa]) {
     checks.push(...run.checks);
     expectations.push(...run.expectations);
   }
-  return { runs, lifecycle, resize, live, pci, checks, expectations };
+  return { runs, lifecycle, resize, live, pci, numa, checks, expectations };
 }
 
 /** The service / baseline throughput ratios, each the median of its per-round ratios. */
@@ -127,6 +130,7 @@ function writeResults(outcome: Outcome): string {
       vfRequest: VF_REQUEST,
       runs: Object.fromEntries(figures.pci.map((run) => [run.variant, run.steps])),
     },
+    numa: { runs: Object.fromEntries(figures.numa.map((run) => [run.variant, run.steps])), targets: numaTargets(figures.numa) },
     bundles,
     audit: audit.map((a) => ({ instances: a.instances, clean: a.clean, repair: a.repair, repairedOk: a.repairedOk })),
     units: { ...units, targets: unitTargets(units) },
@@ -172,6 +176,7 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
   };
   printReport(figures, chosen, ratios, memory);
   printLive(figures.live[0]);
+  printNuma(figures.numa);
   const audit = await auditRuns(AUDIT_SIZES);
   printAudit(audit);
   const units = await unitRuns();

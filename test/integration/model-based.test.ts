@@ -37,4 +37,5 @@ test('concurrent claims, state changes, releases, moves, statuses (HTTP and queu
   expect(totals.checks).toBeGreaterThan(1_000);
   expect(totals.outcomes.audit).toBeGreaterThan(0);
   expect(totals.outcomes['move-live-migration']).toBeGreaterThan(0);
+  expect(totals.outcomes['claim-numa']).toBeGreaterThan(0);
 }, 180_000);

@@ -18,6 +18,7 @@ import { runtime } from '../../lib/api/runtime';
 import { createStore, type Store } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
 import { api, type Reply } from '../support/api';
+import { cellDiscrepancies } from '../support/ledger-check';
 import { injectChaos, NO_CHAOS, seeded, type Chaos, type ChaosCounts, type ChaosOptions } from '../support/chaos';
 import {
   LedgerModel,
@@ -36,6 +37,8 @@ import {
   FLAVORS,
   NO_OVERHEAD,
   NODES,
+  NUMA_FLAVORS,
+  NUMA_NODE,
   ORPHANS,
   OVERHEAD,
   PCI_REQUESTS,
@@ -49,6 +52,9 @@ import {
 /** Nova's refusal of a live migration that carries a flavor's PCI alias (its reason's dot, then the refusal's). */
 const LIVE_ALIAS_REFUSAL =
   'Insufficient compute resources: Non-VIF related PCI requests are not supported for live migration..';
+/** The refusal of a NUMA fit alone (no scalar reason before it): the model does not fit cells, so it accepts it. */
+const NUMA_REFUSAL =
+  'Insufficient compute resources: Requested instance NUMA topology cannot fit the given host NUMA topology.';
 
 /** What the model proved wrong. Everything else thrown is a defect of the campaign itself. */
 export class Violation extends Error {}
@@ -152,6 +158,8 @@ interface ClaimLog {
   pci: PciRequest[];
   ok: boolean;
   chosen: string[];
+  /** Refused by the NUMA fit alone: the scalars are not judged (cellTotals and the cells' invariants are). */
+  numaRefused?: boolean;
 }
 
 interface StepLog {
@@ -362,9 +370,11 @@ class Run {
   private async claim(slot: Slot, op: Extract<Op, { kind: 'claim' }>, log: StepLog): Promise<void> {
     const node = this.nodes[op.node] as string;
     const uuid = this.uuid();
-    const flavor = FLAVORS[op.flavor] ?? (FLAVORS[0] as Size['flavor']);
+    // NUMA requests go to the NUMA node only, without devices (whose cell affinity the model does not follow).
+    const numa = op.node === NUMA_NODE ? NUMA_FLAVORS[op.numa] : undefined;
+    const flavor = numa ?? FLAVORS[op.flavor] ?? (FLAVORS[0] as Size['flavor']);
     const state = STATES[op.state] ?? (STATES[0] as (typeof STATES)[number]);
-    const pci = op.pci >= 0 ? (PCI_REQUESTS[op.pci] ?? []) : [];
+    const pci = op.pci >= 0 && !numa ? (PCI_REQUESTS[op.pci] ?? []) : [];
     const overhead = op.overhead ? OVERHEAD : NO_OVERHEAD;
     const inventory = this.model.node(node).inventory;
     const limits = op.limit ? { [op.limit.res]: Math.floor(limitsOf(inventory)[op.limit.res] * op.limit.factor) } : {};
@@ -394,8 +404,11 @@ class Run {
       chosen: [],
     };
     log.claims.push(entry);
-    if (sent.reply.status === 409 && sent.reply.body?.error === 'InsufficientResources')
-      return this.count('claim-refused');
+    if (sent.reply.status === 409 && sent.reply.body?.error === 'InsufficientResources') {
+      entry.numaRefused = sent.reply.body.message === NUMA_REFUSAL;
+      if (entry.numaRefused && !numa) throw new Violation(`${entry.what} without a NUMA request refused by NUMA`);
+      return this.count(entry.numaRefused ? 'claim-refused-numa' : 'claim-refused');
+    }
     // A retry of a claim that committed before its Lambda died answers 200 with that claim.
     this.expect(sent, sent.attempts > 1 ? [200, 201] : 201, entry.what);
     const got = sent.reply.body;
@@ -407,7 +420,7 @@ class Run {
     entry.ok = true;
     entry.chosen = chosen;
     slot.claim = { node, body };
-    this.count(pci.length ? 'claim-pci' : 'claim');
+    this.count(pci.length ? 'claim-pci' : numa ? 'claim-numa' : 'claim');
     this.apply(sent, log, () => this.model.claim(node, uuid, { ...size, devices: chosen }, state));
   }
 
@@ -436,6 +449,9 @@ class Run {
   private async move(slot: Slot, uuid: string, op: Extract<Op, { kind: 'move' }>, log: StepLog): Promise<void> {
     const instance = this.model.instances.get(uuid);
     if (!instance) return;
+    // A NUMA guest moves only from the NUMA node (off it, a record keeps no cells to fit again from).
+    const numa = instance.size.flavor.extraSpecs !== undefined;
+    if (numa && instance.nodeId !== this.nodes[NUMA_NODE]) return;
     const dst = this.nodes[op.node] as string;
     const migrationId = `${this.id}-m${++this.counter}`;
     this.ctx.totals.ops++;
@@ -465,7 +481,7 @@ class Run {
     const moveType = dst === instance.nodeId ? 'resize' : op.moveType;
     const newFlavor = moveType === 'resize' ? FLAVORS[op.flavor] : undefined;
     const overhead = op.overhead ? OVERHEAD : undefined;
-    const pci = op.pci >= 0 ? (PCI_REQUESTS[op.pci] ?? []) : [];
+    const pci = op.pci >= 0 && !numa ? (PCI_REQUESTS[op.pci] ?? []) : [];
     if (moveType === 'live-migration' && pci.some((r) => r.aliasName !== undefined))
       return this.liveAliasRefused(migrationId, uuid, instance.nodeId, dst, pci);
     const body = {
@@ -684,7 +700,7 @@ class Run {
     this.ctx.totals.checks++;
     for (const c of log.claims) {
       const admitted = log.claims.filter((o) => o.ok && o.node === c.node);
-      if (!c.ok) {
+      if (!c.ok && !c.numaRefused) {
         const highest = { ...(log.usedBefore.get(c.node) as Amounts) };
         for (const o of admitted) for (const r of RES) highest[r] += o.requested[r];
         const held = new Set([...(log.heldBefore.get(c.node) ?? []), ...admitted.flatMap((o) => o.chosen)]);
@@ -819,6 +835,7 @@ class Run {
           )
           .sort(),
       );
+      this.checkCells(node, items, same);
       const devices = [...model.devices.values()];
       same(
         `${node} devices`,
@@ -890,6 +907,35 @@ class Run {
       same(`owner of ${uuid}`, holder ?? null, this.model.instances.get(uuid)?.nodeId ?? null);
     }
     if (problems.length) throw new Violation(`the ledger differs from the model:\n  ${problems.join('\n  ')}`);
+  }
+
+  /** The cells add up to the records and holds, pin no CPU twice nor outside pcpuset, and hold the model's totals. */
+  private checkCells(
+    node: string,
+    items: Record<string, unknown>[],
+    same: (w: string, g: unknown, x: unknown) => void,
+  ) {
+    const want = this.model.cellTotals(node);
+    const cells = items.filter((i) => String(i.sk).startsWith('NUMA#'));
+    if (!want) return same(`${node} NUMA cells`, cells.length, 0);
+    same(`${node} cells add up`, cellDiscrepancies(items), []);
+    const inventory = this.model.node(node).inventory.numaTopology?.cells ?? [];
+    const pins = cells.map((c) => [...((c.pinned as Set<number> | undefined) ?? [])].map(Number));
+    const outside = cells.flatMap((c, k) =>
+      (pins[k] ?? []).filter((p) => !inventory.find((h) => h.id === Number(c.cellId))?.pcpuset.includes(p)),
+    );
+    same(`${node} pins outside pcpuset`, outside, []);
+    const sum = (f: (c: Record<string, unknown>) => unknown) => cells.reduce((n, c) => n + Number(f(c) ?? 0), 0);
+    same(
+      `${node} cells: pinned, shared CPU usage, memory, 2 MiB pages`,
+      {
+        pinned: pins.flat().length,
+        cpuUsage: sum((c) => c.cpuUsage),
+        memoryMb: sum((c) => c.memoryUsageMb),
+        pages2048: sum((c) => c.pagesUsed2048),
+      },
+      want,
+    );
   }
 
   private async partition(node: string): Promise<Record<string, unknown>[]> {

@@ -16,6 +16,17 @@ export interface Inventory {
   reservedHostMemoryMb: number;
   reservedHostDiskMb: number;
   reservedHostCpus: number;
+  /** Host NUMA cells (docs/numa.md H1), on the one node that has them. */
+  numaTopology?: { cells: HostCell[] };
+}
+
+export interface HostCell {
+  id: number;
+  cpuset: number[];
+  pcpuset: number[];
+  memoryMb: number;
+  siblings: number[][];
+  mempages: { sizeKb: number; total: number }[];
 }
 
 export interface DeviceSpec {
@@ -34,6 +45,8 @@ export interface Flavor {
   rootGb: number;
   ephemeralGb: number;
   swapMb: number;
+  /** Nova's hw: properties (docs/numa.md R1-R8): a NUMA request. */
+  extraSpecs?: Record<string, string>;
 }
 
 export interface State {
@@ -218,6 +231,26 @@ export class LedgerModel {
       if (m.holds.new && m.dst === nodeId) holds.push({ migration: m, role: 'new' as const, size: m.new });
     }
     return { instances, holds };
+  }
+
+  /**
+   * What the node's cells must hold in all, whichever cells the service's fit chose (the model does not fit):
+   * pinned CPUs = the dedicated vCPUs, shared CPU usage = the other vCPUs of NUMA guests, memory = their
+   * memory, and 2 MiB pages = their memory in such pages. Undefined for a node without a topology (rule H5).
+   */
+  cellTotals(nodeId: string): { pinned: number; cpuUsage: number; memoryMb: number; pages2048: number } | undefined {
+    if (!this.node(nodeId).inventory.numaTopology) return undefined;
+    const total = { pinned: 0, cpuUsage: 0, memoryMb: 0, pages2048: 0 };
+    const { instances, holds } = this.holdings(nodeId);
+    for (const { flavor } of [...instances.map((i) => i.size), ...holds.map((h) => h.size)]) {
+      const specs = flavor.extraSpecs;
+      if (!specs) continue;
+      if (specs['hw:cpu_policy'] === 'dedicated') total.pinned += flavor.vcpus;
+      else total.cpuUsage += flavor.vcpus;
+      total.memoryMb += flavor.memoryMb;
+      if (specs['hw:mem_page_size'] === '2048') total.pages2048 += flavor.memoryMb / 2;
+    }
+    return total;
   }
 
   used(nodeId: string): Amounts {

@@ -48,6 +48,22 @@ const sriov = (bus: string, vfs: number, net: string): DeviceSpec[] => [
   })),
 ];
 
+/** The NUMA node's cells: 4 shared and 4 dedicated CPUs each, 1.5 GiB of 4K pages and 256 pages of 2 MiB. */
+const numaCell = (id: number) => ({
+  id,
+  cpuset: [0, 1, 2, 3].map((c) => 8 * id + c),
+  pcpuset: [4, 5, 6, 7].map((c) => 8 * id + c),
+  memoryMb: 2048,
+  siblings: [],
+  mempages: [
+    { sizeKb: 4, total: 393216 },
+    { sizeKb: 2048, total: 256 },
+  ],
+});
+const NUMA_TOPOLOGY = { cells: [numaCell(0), numaCell(1)] };
+/** The node (index in NODES) with a NUMA topology; NUMA claims go there only. */
+export const NUMA_NODE = 2;
+
 export interface NodeVariant {
   inventory: Inventory;
   devices: DeviceSpec[];
@@ -108,7 +124,15 @@ export const NODES: NodeVariant[][] = [
   ],
   [
     {
-      inventory: { ...base, vcpus: 16, memoryMb: 4096, localGb: 40, ramAllocationRatio: 1, diskAllocationRatio: 1.1 },
+      inventory: {
+        ...base,
+        vcpus: 16,
+        memoryMb: 4096,
+        localGb: 40,
+        ramAllocationRatio: 1,
+        diskAllocationRatio: 1.1,
+        numaTopology: NUMA_TOPOLOGY,
+      },
       devices: [...sriov('07', 2, 'physnet2'), nic('82', 0)],
     },
     {
@@ -119,6 +143,7 @@ export const NODES: NodeVariant[][] = [
         localGb: 30,
         ramAllocationRatio: 1.25,
         diskAllocationRatio: 1.1,
+        numaTopology: NUMA_TOPOLOGY,
       },
       devices: [...sriov('07', 3, 'physnet2')],
     },
@@ -132,6 +157,15 @@ export const FLAVORS: Flavor[] = [
   { vcpus: 1, memoryMb: 64, rootGb: 0, ephemeralGb: 0, swapMb: 512 },
   { vcpus: 4, memoryMb: 512, rootGb: 2, ephemeralGb: 1, swapMb: 0 },
   { vcpus: 1, memoryMb: 96, rootGb: 1, ephemeralGb: 0, swapMb: 1536 },
+];
+
+/** Claims with a NUMA request (hw: extra specs): dedicated, shared over 2 cells, 2 MiB pages, and both. */
+const plain = { rootGb: 1, ephemeralGb: 0, swapMb: 0 };
+export const NUMA_FLAVORS: Flavor[] = [
+  { vcpus: 2, memoryMb: 256, ...plain, extraSpecs: { 'hw:cpu_policy': 'dedicated' } },
+  { vcpus: 2, memoryMb: 256, ...plain, extraSpecs: { 'hw:numa_nodes': '2' } },
+  { vcpus: 1, memoryMb: 128, ...plain, extraSpecs: { 'hw:mem_page_size': '2048' } },
+  { vcpus: 4, memoryMb: 512, ...plain, extraSpecs: { 'hw:cpu_policy': 'dedicated', 'hw:mem_page_size': '2048' } },
 ];
 
 export const OVERHEAD = { memoryMb: 8, diskGb: 1, vcpus: 0 };
@@ -196,6 +230,8 @@ export type Op =
       slot: number;
       node: number;
       flavor: number;
+      /** An index in NUMA_FLAVORS, or -1: taken instead of `flavor` on the NUMA node. */
+      numa: number;
       pci: number;
       state: number;
       volumeBacked: boolean;
@@ -242,6 +278,7 @@ export function opArbitrary(shape: Shape): fc.Arbitrary<Op> {
         slot,
         node,
         flavor: index(FLAVORS.length),
+        numa: fc.oneof({ weight: 1, arbitrary: fc.constant(-1) }, { weight: 2, arbitrary: index(NUMA_FLAVORS.length) }),
         pci,
         state: index(STATES.length),
         volumeBacked: fc.boolean(),
