@@ -9,6 +9,7 @@ import { expectStatuses, type Expectation, type LedgerCheck } from './checks';
 import { HOT, SCENARIOS, SPREAD, spreadLoad, type ClaimLoad, type ClaimPath, type ScenarioKey } from './loads';
 import { measureDynamoDbLocal, round, type Measured } from './measure';
 import { pciRun, type PciRun } from './pci';
+import { placementBench } from './placement';
 import { median, medianRun, printAudit, printReport, type Ratio } from './report';
 import { claimRun, lifecycleRun, resizeRun, warmUp, type ResizeRun } from './scenarios';
 import { AUDIT_SIZES, FLAVOR, HOT_NODE, NEW_FLAVOR, PATCH_BODY, PCI_DEVICES, ROOMY_NODE, SETTINGS, VF_REQUEST } from './settings';
@@ -161,6 +162,7 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
   printReport(figures, chosen, ratios, memory);
   const audit = await auditRuns(AUDIT_SIZES);
   printAudit(audit);
+  await placementBench(db.endpoint);
 
   const ok = figures.checks.every((c) => c.ok) && figures.expectations.every((e) => e.ok) && audit.every((a) => a.repairedOk) &&
     bundlesOk(bundles);
