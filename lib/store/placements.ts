@@ -132,6 +132,9 @@ export async function place(store: Store, { claim, filters, strategy }: Placemen
       }
     }
   }
+  // A copy of this request running at once may have placed it on a node this one found full: its answer is ours.
+  const [late] = (await placedBefore(store, [claim])) ?? [];
+  if (late) return late;
   throw new NoValidHost(reasons, attempts);
 }
 

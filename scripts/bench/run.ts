@@ -12,6 +12,7 @@ import { liveRun, printLive, type LiveRun } from './live';
 import { measureDynamoDbLocal, round, type Measured } from './measure';
 import { numaRuns, numaTargets, printNuma, type NumaRun } from './numa';
 import { pciRun, type PciRun } from './pci';
+import { placementBench } from './placement';
 import { median, medianRun, printAudit, printReport, type Ratio } from './report';
 import { printContention, printUnits, unitTargets } from './report-cost';
 import { claimRun, lifecycleRun, resizeRun, warmUp, type ResizeRun } from './scenarios';
@@ -101,12 +102,14 @@ interface Outcome {
   audit: AuditFigures[];
   units: UnitFigures;
   contention: ContentionRun[];
+  placement: Record<string, unknown>[];
   ok: boolean;
 }
 
 /** Writes bench/results.json; answers its path. */
 function writeResults(outcome: Outcome): string {
-  const { started, dynamoDbLocalVersion, pid, figures, chosen, ratios, memory, bundles, audit, units, contention, ok } = outcome;
+  const { started, dynamoDbLocalVersion, pid, figures, chosen, ratios, memory, bundles, audit, units, contention, placement, ok } =
+    outcome;
   const out = resolve(__dirname, '..', '..', 'bench');
   mkdirSync(out, { recursive: true });
   const file = join(out, 'results.json');
@@ -135,6 +138,7 @@ function writeResults(outcome: Outcome): string {
     audit: audit.map((a) => ({ instances: a.instances, clean: a.clean, repair: a.repair, repairedOk: a.repairedOk })),
     units: { ...units, targets: unitTargets(units) },
     contention: { runs: contention, targets: contentionTargets(contention) },
+    placement,
     checks: figures.checks,
     expectations: figures.expectations,
     memory,
@@ -183,12 +187,13 @@ export async function runBench(db: { endpoint: string; pid: number }): Promise<b
   printUnits(units);
   const contention = await contentionRuns();
   printContention(contention);
+  const placement = await placementBench(db.endpoint);
 
   // The unit and contention targets are goals, printed met or not; the ledger checks of those runs must pass.
   const ok = figures.checks.every((c) => c.ok) && figures.expectations.every((e) => e.ok) && audit.every((a) => a.repairedOk) &&
     bundlesOk(bundles) && units.check.ok && contention.every((r) => r.check.ok);
   const file = writeResults({
-    started, dynamoDbLocalVersion, pid: db.pid, figures, chosen, ratios, memory, bundles, audit, units, contention, ok,
+    started, dynamoDbLocalVersion, pid: db.pid, figures, chosen, ratios, memory, bundles, audit, units, contention, placement, ok,
   });
   console.log(`\n${ok ? 'All checks passed.' : 'SOME CHECKS FAILED.'} Figures written to ${file}`);
   return ok;
