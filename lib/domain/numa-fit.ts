@@ -29,6 +29,11 @@ export interface FitOptions {
   pci?: { requests: NumaPciRequest[]; devices: PciDevice[] };
   /** For the device choice among equals (pci-choice); Math.random by default. */
   random?: () => number;
+  /**
+   * Rule NU10: after a lost race, the claim starts its choice of cores this many cores on (0, Nova's order,
+   * otherwise), so that claims racing for one cell spread over its free cores instead of all choosing alike.
+   */
+  spread?: number;
 }
 
 /**
@@ -70,6 +75,7 @@ export function fitPair(
   request: NumaRequest,
   limits: NumaLimits | null,
   reserved: number,
+  spread = 0,
 ): FittedCell | null {
   const pinned = pinnedPolicy(request);
   const pagesizeKb = memoryFit(h, g.memoryMb, g.pagesize, pinned);
@@ -82,7 +88,9 @@ export function fitPair(
     if (g.memoryMb > h.memoryMb - h.memoryUsageMb) return null;
     // A mixed guest's cell may have no dedicated vCPUs (and no emulator CPU): nothing to pin there.
     const packed =
-      g.pcpuset.length + reserved > 0 ? packOntoCores(h, g.pcpuset, request.cpuThreadPolicy, reserved) : pinning;
+      g.pcpuset.length + reserved > 0
+        ? packOntoCores(h, g.pcpuset, request.cpuThreadPolicy, reserved, spread)
+        : pinning;
     if (!packed) return null;
     pinning = packed;
   }
@@ -121,7 +129,7 @@ export function fitNumaTopology(host: HostTopology, request: NumaRequest, option
     if (!memo.has(key)) {
       const g = request.cells[guestIndex] as GuestCellRequest;
       const reserved = isolateEmulator && guestIndex === 0 ? 1 : 0;
-      memo.set(key, fitPair(order[hostIndex] as HostCell, g, request, options.limits, reserved));
+      memo.set(key, fitPair(order[hostIndex] as HostCell, g, request, options.limits, reserved, options.spread));
     }
     return memo.get(key) ?? null;
   };

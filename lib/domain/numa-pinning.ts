@@ -22,6 +22,12 @@ export function cores(cell: Pick<HostCell, 'cpuset' | 'pcpuset' | 'siblings'>): 
   return [...sets, ...ascending(cell.pcpuset.filter((c) => !covered.has(c))).map((c) => [c])];
 }
 
+/** The cores from the `by`-th on, then the ones before it (rule NU10). */
+function rotate(coreSets: number[][], by: number): number[][] {
+  const k = coreSets.length ? by % coreSets.length : 0;
+  return k === 0 ? coreSets : [...coreSets.slice(k), ...coreSets.slice(0, k)];
+}
+
 /** Threads per core (rule H3): the largest core, or 1. */
 export const threadsPerCore = (coreSets: number[][]): number => Math.max(1, ...coreSets.map((s) => s.length));
 
@@ -50,18 +56,20 @@ const result = (pins: [number, number][], reserved: number[]): Pinning => ({
 
 /**
  * Rule F5. `vcpus` are the guest cell's dedicated vCPUs; `reserved` is 1 for the cell that takes the
- * emulator threads, else 0. Null when the policy cannot be met on this cell.
+ * emulator threads, else 0; `spread` starts the cores elsewhere than Nova's first (rule NU10). Null when
+ * the policy cannot be met on this cell.
  */
 export function packOntoCores(
   cell: HostCell,
   vcpus: number[],
   policy: CpuThreadPolicy | undefined,
   reservedCount: number,
+  spread = 0,
 ): Pinning | null {
   const sorted = ascending(vcpus);
   const pinned = new Set(cell.pinnedCpus);
   const free = new Set(cell.pcpuset.filter((c) => !pinned.has(c)));
-  const all = cores(cell);
+  const all = rotate(cores(cell), spread);
   const tpc = threadsPerCore(all);
   const freeSets = all.map((s) => s.filter((c) => free.has(c)));
   const withAtLeast = (t: number) => freeSets.filter((s) => s.length >= t);

@@ -209,7 +209,9 @@ async function fitOrFindOwn(
     const { node, cells } = await view.read(store, nodeId, withDevices);
     if (!node) throw new NodeNotFound(nodeId);
     const pci = withDevices ? { requests: pciRequestsOf(request), devices: view.devices } : undefined;
-    const fit = fitOnCells(cells, numa, numaLimitsOf(request, node), pci);
+    // A claim that lost a race for a cell's cores chooses from a random core on (rule NU10).
+    const spread = view.races > 0 ? Math.floor(Math.random() * 1024) : 0;
+    const fit = fitOnCells(cells, numa, numaLimitsOf(request, node), pci, spread);
     if (fit.kind !== 'refused') return fit;
     if (!view.fresh) {
       view.forget();

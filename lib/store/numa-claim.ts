@@ -87,6 +87,8 @@ export class CellView {
   fresh = false;
   /** The store's copy is taken once: a view forgotten after it reads. */
   private copied = false;
+  /** Races this request lost on a cell: from the first on, its fit spreads (rule NU10). */
+  races = 0;
 
   async read(
     store: Store,
@@ -128,6 +130,7 @@ export class CellView {
   learn(reasons: Reasons): void {
     for (const [name, r] of reasons) {
       if (!name.startsWith('cell:') || r.Code !== 'ConditionalCheckFailed') continue;
+      this.races++;
       const cell = r.Item && cellOf(r.Item);
       if (cell && this.cells?.get(cell.id)?.inventoryVersion === cell.inventoryVersion) {
         this.cells.set(cell.id, cell);
@@ -158,10 +161,11 @@ export function fitOnCells(
   request: NumaRequest,
   limits: NumaLimits | null,
   pci?: FitOptions['pci'],
+  spread = 0,
 ): NumaFit {
   const host = { cells: hostCells(cells) };
   if (host.cells.length === 0) return { kind: 'no-topology' };
-  const topology = fitNumaTopology(host, request, { limits, ...(pci?.requests.length ? { pci } : {}) });
+  const topology = fitNumaTopology(host, request, { limits, spread, ...(pci?.requests.length ? { pci } : {}) });
   if (!topology) return { kind: 'refused' };
   const version = new Map(host.cells.map((c) => [c.id, c.inventoryVersion]));
   const guards = new Map(
