@@ -2,7 +2,7 @@
 // spread into lib/api/openapi.ts.
 import * as z from 'zod';
 import type { PlacementOperationId } from '../operations-placement';
-import type { Exchange } from './openapi';
+import type { Exchange } from './openapi-exchanges';
 import {
   candidateListSchema,
   placementResponseSchema,

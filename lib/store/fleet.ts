@@ -3,7 +3,7 @@
 // stale; the claim's conditional write decides. docs/placement.md has the design for 100,000 nodes.
 import type { Amounts, NodeState } from '../domain';
 import type { Store } from './client';
-import { listNodes } from './nodes';
+import { listNodes } from './node-pages';
 
 /** How long a container trusts its view, unless FLEET_VIEW_TTL_MS says otherwise. */
 export const FLEET_VIEW_TTL_MS = 2000;

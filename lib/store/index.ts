@@ -4,18 +4,8 @@ export { DeviceCache } from './device-cache';
 export { ensureTable, KEY, NODE_INDEX, tableDefinition } from './table';
 export { layout } from './layout';
 export { DEFAULT_RETRY, type RetryKind, type RetryPolicy } from './retry';
-export {
-  putNode,
-  getNode,
-  listNodes,
-  listNodePage,
-  listNodeIdPage,
-  deleteNode,
-  type NodeIdPage,
-  type NodePage,
-  type NodeRange,
-  type PutNodeResult,
-} from './nodes';
+export { putNode, getNode, deleteNode, type PutNodeResult } from './nodes';
+export { listNodes, listNodePage, listNodeIdPage, type NodeIdPage, type NodePage, type NodeRange } from './node-pages';
 export { claimInstance, type ClaimExtra, type ClaimResult } from './claim';
 export { deleteGroup, getGroupView, getServerGroup, groupExtra, putGroup, type GroupView } from './server-groups';
 export {
