@@ -1,4 +1,4 @@
-// The NUMA fields of requests (api.md v1.1): a node's topology, a claim's guest request and its limits.
+// The NUMA fields of requests (docs/numa.md, rules H1, R3): a node's topology, a claim's guest request and its limits.
 import * as z from 'zod';
 
 // Bounds far above real hosts (Linux builds for at most 1,024 NUMA nodes and 8,192 CPUs), low enough that a

@@ -5,14 +5,8 @@ import { RESOURCES, type Amounts, type Resource } from './resources';
 import { statsDelta, type InstanceState, type StatsDelta } from './stats';
 import { instanceUsage, type Flavor, type Overhead } from './usage';
 import type { NumaCellChange } from './numa-usage';
-import type {
-  CpuPolicy,
-  CpuThreadPolicy,
-  EmulatorThreadsPolicy,
-  FittedTopology,
-  NumaLimits,
-  PageSizeRequest,
-} from './numa-types';
+import type { NumaTopologyInput } from './numa-request';
+import type { FittedTopology, NumaLimits } from './numa-types';
 
 export interface PciRequest {
   count: number;
@@ -20,25 +14,11 @@ export interface PciRequest {
   aliasName?: string;
 }
 
-/** The guest's NUMA request as a client may send it, instead of the flavor's and image's hw: keys (api.md v1.1). */
-export interface GuestTopology {
-  cells: {
-    id: number;
-    cpuset: number[];
-    pcpuset: number[];
-    memoryMb: number;
-    pagesizeKb?: PageSizeRequest;
-    cpuPolicy?: CpuPolicy;
-    cpuThreadPolicy?: CpuThreadPolicy;
-  }[];
-  emulatorThreadsPolicy?: EmulatorThreadsPolicy;
-}
-
 /** The NUMA parts of a claim or move claim; all optional, so a request without them claims as before. */
 export interface NumaAsk {
   flavor: Flavor & { extraSpecs?: Record<string, string> };
   image?: { properties: Record<string, string> };
-  numaTopology?: GuestTopology;
+  numaTopology?: NumaTopologyInput;
   /** `numaTopology`: other ratios for shared cells, or null to switch their test off (rule F4e). */
   limits: LimitOverrides & { numaTopology?: NumaLimits | null };
 }

@@ -36,7 +36,6 @@ export {
   refusalReasons,
   type ClaimPlan,
   type ClaimRequest,
-  type GuestTopology,
   type InstanceRecord,
   type NumaAsk,
   type NumaTaken,

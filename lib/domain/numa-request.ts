@@ -13,7 +13,7 @@ import type {
   PageSizeRequest,
 } from './numa-types';
 
-/** The instance topology as a client sends it (api.md, v1.1): guest cells with their vCPU ids. */
+/** The instance topology as a client may send it, instead of the hw: keys (rule R3): guest cells with their vCPU ids. */
 export interface NumaTopologyInput {
   cells: {
     id: number;

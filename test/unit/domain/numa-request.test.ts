@@ -247,7 +247,7 @@ describe('rule R8: the NUMA policy of PCI requests', () => {
   });
 });
 
-describe('the instance topology as sent (api.md v1.1)', () => {
+describe('the instance topology as sent (rule R3)', () => {
   const topology = (cells: NonNullable<NumaRequestInput['topology']>['cells'], over = {}) =>
     numaRequestFrom({ vcpus: 4, memoryMb: 4096, topology: { cells, ...over } });
 
