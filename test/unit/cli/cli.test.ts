@@ -1,21 +1,8 @@
 // The CLI without a server: arguments, bars, and the requests it sends (signed for a deployed stack).
 import { parseArgs, parseFlavor, UsageError } from '../../../cli/args';
-import type { Io } from '../../../cli/commands';
 import { main } from '../../../cli/main';
 import { bar } from '../../../cli/render';
-
-function memoryIo(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    out: (t) => void stdout.push(t),
-    err: (t) => void stderr.push(t),
-    readStdin: async () => '',
-    style: { color: false },
-  };
-}
+import { memoryIo } from '../../support/cli-io';
 
 describe('arguments', () => {
   it('takes options anywhere, in both spellings', () => {

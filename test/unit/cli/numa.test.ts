@@ -4,23 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from '../../../cli/args';
-import type { Io } from '../../../cli/commands';
 import { main } from '../../../cli/main';
 import { nodeText, type NodeView } from '../../../cli/node-text';
 import { cpuList, extraSpecsOf, fittedText, pageSize, type FittedTopology } from '../../../cli/numa-text';
-
-function memoryIo(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    out: (t) => void stdout.push(t),
-    err: (t) => void stderr.push(t),
-    readStdin: async () => '',
-    style: { color: false },
-  };
-}
+import { memoryIo } from '../../support/cli-io';
 
 const DIR = mkdtempSync(join(tmpdir(), 'cli-numa-'));
 function file(name: string, text: string): string {
