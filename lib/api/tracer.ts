@@ -44,6 +44,14 @@ function describeCall(sub: Subsegment, metadata: SdkMetadata | undefined, error?
   if (error !== undefined) sub.cause = causeOf(error, true);
 }
 
+type Runtime = { awslambda?: { InvokeStore?: { getXRayTraceId(): string | undefined } } };
+
+/** The invocation's trace: from the runtime's per-invocation store where it has one (many invocations at once in a
+ * container share one environment), else from the environment, as Powertools reads it. */
+function invocationTraceHeader(): string | undefined {
+  return (globalThis as Runtime).awslambda?.InvokeStore?.getXRayTraceId() ?? process.env._X_AMZN_TRACE_ID;
+}
+
 export class Tracer {
   private readonly current = new AsyncLocalStorage<Subsegment>();
   private emitter: { address: string; emitter: Emitter } | undefined;
@@ -69,7 +77,7 @@ export class Tracer {
     const coldStart = this.coldStart;
     this.coldStart = false;
     const emitter = this.target();
-    const trace = parseTraceHeader(process.env._X_AMZN_TRACE_ID);
+    const trace = parseTraceHeader(invocationTraceHeader());
     if (!emitter || !trace?.sampled) return run();
     const sub: Subsegment = {
       type: 'subsegment',
