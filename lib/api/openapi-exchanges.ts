@@ -5,8 +5,6 @@ import type { HttpOperationId } from '../operations';
 import {
   auditSchema,
   claimSchema,
-  dropQuerySchema,
-  listNodesQuerySchema,
   instanceUuidSchema,
   inventorySchema,
   migrationIdSchema,
@@ -32,6 +30,7 @@ import {
 } from './responses';
 import { PLACEMENT_EXCHANGES, PLACEMENT_REQUESTS, PLACEMENT_RESPONSES } from './openapi-placement';
 import { groupIdSchema } from './schemas-groups';
+import { dropQuerySchema, listNodesQuerySchema } from './schemas-queries';
 
 export const REQUEST_SCHEMAS = {
   Inventory: inventorySchema,
