@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { httpHandler, json, parse, parseBody } from '../lib/api/http';
 import { logger } from '../lib/api/logger';
 import { count } from '../lib/api/metrics';
@@ -10,6 +9,8 @@ import {
   type SinglePlacementBody,
 } from '../lib/api/schemas-placement';
 import { instanceView } from '../lib/api/views';
+import * as z from 'zod/mini';
+import '../lib/api/zod';
 import { PLACEMENT_OPERATIONS as OPERATIONS } from '../lib/operations-placement';
 import { place, placeGang, type Store } from '../lib/store';
 
@@ -37,7 +38,7 @@ async function single(store: Store, body: SinglePlacementBody) {
 
 export const handler = httpHandler(OPERATIONS.createPlacement, async (event) => {
   // A gang is the body with `instances`: each shape is checked on its own, so its errors speak of that shape.
-  const raw = parseBody(z.object({}).loose(), event);
+  const raw = parseBody(z.looseObject({}), event);
   const store = runtime().store;
   return 'instances' in raw
     ? gang(store, parse(gangPlacementSchema, raw, 'body'))

@@ -1,5 +1,6 @@
 import { httpHandler, json, parse, pathParam, type HttpEvent } from '../lib/api/http';
-import { dropQuerySchema, migrationIdSchema, nodeIdSchema, type DropQuery } from '../lib/api/schemas';
+import { migrationIdSchema, nodeIdSchema } from '../lib/api/schemas';
+import { dropQuerySchema, type DropQuery } from '../lib/api/schemas-queries';
 import { OPERATIONS } from '../lib/operations';
 import { runtime } from '../lib/api/runtime';
 import { dropMoveClaim } from '../lib/store';

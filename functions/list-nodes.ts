@@ -1,6 +1,6 @@
 import { httpHandler, json } from '../lib/api/http';
 import { runtime } from '../lib/api/runtime';
-import { listNodesQuerySchema, pageToken, type ListNodesQuery } from '../lib/api/schemas';
+import { listNodesQuerySchema, pageToken, type ListNodesQuery } from '../lib/api/schemas-queries';
 import { nodeView } from '../lib/domain';
 import { OPERATIONS } from '../lib/operations';
 import { listNodePage } from '../lib/store';

@@ -6,20 +6,21 @@
 // queue. A repeated, stale or out-of-order status is a success: changeMigrationStatus ignores it.
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { z } from 'zod';
 import { parse, parseJson } from '../lib/api/http';
 import { logger } from '../lib/api/logger';
 import { count } from '../lib/api/metrics';
 import { observed } from '../lib/api/observed';
-import { migrationIdSchema, statusUpdateSchema } from '../lib/api/schemas';
+import { migrationIdSchema, sequenceSchema, statusUpdateSchema } from '../lib/api/schemas';
 import { runtime } from '../lib/api/runtime';
+import * as z from 'zod/mini';
+import '../lib/api/zod';
 import { AppError, type ErrorCode } from '../lib/errors';
 import { changeMigrationStatus, type StatusResult } from '../lib/store';
 
 /** The queue's message: the HTTP body plus the migration, and the sequence is required (it orders redeliveries). */
-export const queueMessageSchema = statusUpdateSchema.extend({
+export const queueMessageSchema = z.extend(statusUpdateSchema, {
   migrationId: migrationIdSchema,
-  sequence: statusUpdateSchema.shape.sequence.unwrap(),
+  sequence: sequenceSchema,
 });
 
 export type QueueMessage = z.output<typeof queueMessageSchema>;

@@ -8,7 +8,8 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import './zod';
 import { AppError, Forbidden, InsufficientResources, Unavailable, ValidationError, type Issue } from '../errors';
 import type { HttpOperationId, Operation } from '../operations';
 import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
@@ -38,7 +39,7 @@ export function json(statusCode: number, body?: unknown, headers: Record<string,
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
-function issuesOf(error: z.ZodError, prefix: string): Issue[] {
+function issuesOf(error: z.core.$ZodError, prefix: string): Issue[] {
   return error.issues.map((i) => ({
     path: [prefix, ...i.path.map(String)].filter(Boolean).join('.'),
     message: i.message,
@@ -57,8 +58,8 @@ function reject(where: string, issues: Issue[]): never {
 }
 
 /** Validates one value (a path parameter, the query) and answers 400 with the issues if it does not fit. */
-export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const result = schema.safeParse(value);
+export function parse<S extends z.core.$ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = z.safeParse(schema, value);
   if (!result.success) reject(where, issuesOf(result.error, where === 'body' ? '' : where));
   return result.data;
 }
@@ -80,7 +81,7 @@ export function parseJson(text: string): unknown {
  * The JSON body, validated, and allowed for its caller (rule W3). An absent body is an empty object, so bodies of
  * all-optional fields may be left out.
  */
-export function parseBody<S extends z.ZodType>(schema: S, event: HttpEvent): z.output<S> {
+export function parseBody<S extends z.core.$ZodType>(schema: S, event: HttpEvent): z.output<S> {
   let text = event.body ?? '';
   if (event.isBase64Encoded) text = Buffer.from(text, 'base64').toString('utf8');
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
@@ -223,7 +224,7 @@ type QueryHandler<Q> = (event: HttpEvent, context: Context, query: Q) => Promise
  * middy runs `after` hooks in reverse order, so errorResponses (last) shapes a failure before
  * requestContext counts it and logMetrics publishes it.
  */
-export function httpHandler<S extends z.ZodObject>(
+export function httpHandler<S extends z.ZodMiniObject>(
   { name }: Pick<Operation, 'name'>,
   handler: QueryHandler<z.output<S>>,
   options: { query?: S } = {},

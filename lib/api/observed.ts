@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { logger } from './logger';
@@ -34,13 +33,13 @@ export function remainingMs(): number | undefined {
 
 /**
  * Every Lambda entry, HTTP or not: logs carry the request id, metrics are flushed at the end of each
- * invocation (the cold start counted once), and the invocation is an X-Ray segment without its response
+ * invocation (the cold start counted once), and the invocation is an X-Ray subsegment without its response
  * (node lists can be large). The handler runs inside its invocation (see remainingMs).
  */
 export function observed<E, R>(handler: (event: E, context: Context) => Promise<R>) {
-  const within = (event: E, context: Context) => invocations.run(context, () => handler(event, context));
+  const within = (event: E, context: Context) =>
+    invocations.run(context, () => tracer.traced(() => handler(event, context)));
   return middy<E, R>(within)
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(flushMetrics());
 }

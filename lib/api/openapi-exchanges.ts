@@ -5,8 +5,6 @@ import type { HttpOperationId } from '../operations';
 import {
   auditSchema,
   claimSchema,
-  dropQuerySchema,
-  listNodesQuerySchema,
   instanceUuidSchema,
   inventorySchema,
   migrationIdSchema,
@@ -32,6 +30,7 @@ import {
 } from './responses';
 import { PLACEMENT_EXCHANGES, PLACEMENT_REQUESTS, PLACEMENT_RESPONSES } from './openapi-placement';
 import { groupIdSchema } from './schemas-groups';
+import { dropQuerySchema, listNodesQuerySchema } from './schemas-queries';
 
 export const REQUEST_SCHEMAS = {
   Inventory: inventorySchema,
@@ -42,7 +41,7 @@ export const REQUEST_SCHEMAS = {
   StatusUpdate: statusUpdateSchema,
   AuditRequest: auditSchema,
   ...PLACEMENT_REQUESTS,
-} satisfies Record<string, z.ZodType>;
+} satisfies Record<string, z.core.$ZodType>;
 
 export const RESPONSE_SCHEMAS = {
   NodeView: nodeViewSchema,
@@ -58,12 +57,12 @@ export const RESPONSE_SCHEMAS = {
   AuditResult: auditResponseSchema,
   ...PLACEMENT_RESPONSES,
   Error: errorSchema,
-} satisfies Record<string, z.ZodType>;
+} satisfies Record<string, z.core.$ZodType>;
 
 export type RequestName = keyof typeof REQUEST_SCHEMAS;
 export type ResponseName = keyof typeof RESPONSE_SCHEMAS;
 
-export const PATH_PARAMETERS: Record<string, { schema: z.ZodType; description: string }> = {
+export const PATH_PARAMETERS: Record<string, { schema: z.core.$ZodType; description: string }> = {
   nodeId: { schema: nodeIdSchema, description: 'The compute node.' },
   instanceUuid: { schema: instanceUuidSchema, description: 'The instance (compared case-insensitively).' },
   migrationId: { schema: migrationIdSchema, description: 'The migration (move).' },
@@ -75,7 +74,7 @@ export interface Exchange {
   body?: RequestName;
   /** The body may be left out: its fields are all optional. */
   bodyOptional?: boolean;
-  query?: z.ZodObject;
+  query?: z.core.$ZodType;
   /** Answers `Prefer: return=minimal` by leaving the node view out. */
   prefer?: boolean;
   ok: Array<{ status: number; description: string; schema?: ResponseName }>;

@@ -39,7 +39,7 @@ function componentSchemas(): Record<string, JsonObject> {
   );
 }
 
-function standalone(schema: z.ZodType): JsonObject {
+function standalone(schema: z.core.$ZodType): JsonObject {
   const { $schema: _s, ...rest } = z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS);
   return rest;
 }
@@ -52,7 +52,7 @@ function pathParameters(path: string): JsonObject[] {
   });
 }
 
-function queryParameters(query: z.ZodObject): JsonObject[] {
+function queryParameters(query: z.core.$ZodType): JsonObject[] {
   const schema = standalone(query) as { properties?: Record<string, JsonObject>; required?: string[] };
   return Object.entries(schema.properties ?? {}).map(([name, s]) => ({
     name,

@@ -1,5 +1,6 @@
 // Request schemas of GET and POST /candidates (rule G2).
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { wholeNumber, wholeQuery } from './zod';
 import { aggregateIdSchema, claimFields, traitSchema } from './schemas';
 import { CANDIDATES_DEFAULT, CANDIDATES_MAX, filters, refine } from './schemas-placement';
 
@@ -10,33 +11,30 @@ export const candidatesBodySchema = refine(
   z.strictObject({
     ...sized,
     ...filters,
-    limit: z.number().int().min(1).max(CANDIDATES_MAX).default(CANDIDATES_DEFAULT),
+    limit: z._default(wholeNumber(1, CANDIDATES_MAX), CANDIDATES_DEFAULT),
   }),
 );
 
-const list = (item: z.ZodType<string, string>) =>
-  z
-    .string()
-    .max(4096)
-    .transform((s) => (s === '' ? [] : s.split(',')))
-    .pipe(z.array(item).max(64));
-const whole = (min: number, max: number) =>
-  z.coerce
-    .number({ message: 'must be a whole number' })
-    .int({ message: 'must be a whole number' })
-    .min(min, { message: `must be ${min} to ${max}` })
-    .max(max, { message: `must be ${min} to ${max}` });
+const list = (item: z.ZodMiniType<string, string>) =>
+  z.pipe(
+    z.pipe(
+      z.string().check(z.maxLength(4096)),
+      z.transform((s: string) => (s === '' ? [] : s.split(','))),
+    ),
+    z.array(item).check(z.maxLength(64)),
+  );
+const whole = wholeQuery;
 
 /** GET /candidates: the sizes and the filters as query parameters (lists comma-separated). */
 export const candidatesQuerySchema = z.strictObject({
-  vcpus: whole(0, 1_000_000_000).default(0),
-  memoryMb: whole(0, 1_000_000_000).default(0),
-  diskGb: whole(0, 1_000_000_000).default(0),
-  required: list(traitSchema).default([]),
-  forbidden: list(traitSchema).default([]),
-  memberOf: list(aggregateIdSchema).default([]),
+  vcpus: z._default(whole(0, 1_000_000_000), 0),
+  memoryMb: z._default(whole(0, 1_000_000_000), 0),
+  diskGb: z._default(whole(0, 1_000_000_000), 0),
+  required: z._default(list(traitSchema), []),
+  forbidden: z._default(list(traitSchema), []),
+  memberOf: z._default(list(aggregateIdSchema), []),
   strategy: filters.strategy,
-  limit: whole(1, CANDIDATES_MAX).default(CANDIDATES_DEFAULT),
+  limit: z._default(whole(1, CANDIDATES_MAX), CANDIDATES_DEFAULT),
 });
 
 export type CandidatesBody = z.output<typeof candidatesBodySchema>;

@@ -1,6 +1,7 @@
 // Request schemas of placements (rules G2, G5, G11); the claim's own fields come from schemas.ts. The candidates'
 // and the server groups' are apart (schemas-candidates.ts, schemas-groups.ts), so each handler builds only its own.
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import './zod';
 import { oneNumaForm } from './numa-schemas';
 import { aggregateIdSchema, claimFields, claimRefinement, groupIdSchema, nodeIdSchema, traitSchema } from './schemas';
 
@@ -11,17 +12,18 @@ export const CANDIDATES_DEFAULT = 50;
 
 /** The filters of a candidates query or a placement (rule G2). */
 export const filters = {
-  required: z.array(traitSchema).max(64).default([]),
-  forbidden: z.array(traitSchema).max(64).default([]),
-  memberOf: z.array(aggregateIdSchema).max(64).default([]),
-  strategy: z.enum(STRATEGIES, { message: 'must be spread or pack' }).default('spread'),
+  required: z._default(z.array(traitSchema).check(z.maxLength(64)), []),
+  forbidden: z._default(z.array(traitSchema).check(z.maxLength(64)), []),
+  memberOf: z._default(z.array(aggregateIdSchema).check(z.maxLength(64)), []),
+  strategy: z._default(z.enum(STRATEGIES, { message: 'must be spread or pack' }), 'spread'),
 };
 
 type Refined = Parameters<typeof claimRefinement.check>[0] & Parameters<typeof oneNumaForm.check>[0];
-export const refine = <T extends z.ZodType<Refined>>(schema: T) =>
-  schema
-    .refine(oneNumaForm.check, { message: oneNumaForm.message, path: ['numaTopology'] })
-    .refine(claimRefinement.check, { message: claimRefinement.message, path: claimRefinement.path });
+export const refine = <T extends z.ZodMiniType<Refined>>(schema: T) =>
+  schema.check(
+    z.refine(oneNumaForm.check, { message: oneNumaForm.message, path: ['numaTopology'] }),
+    z.refine(claimRefinement.check, { message: claimRefinement.message, path: claimRefinement.path }),
+  );
 
 /** One member of a placement: a claim body (no node). */
 const { serverGroup: _group, ...memberFields } = claimFields;
@@ -30,22 +32,22 @@ const member = refine(z.strictObject(memberFields));
 // A gang's transaction holds 3 items per member and 2 per node (and the group's): 19 members fit 100 (rule G11).
 export const GANG_MAX = 19;
 
-const candidates = z.array(nodeIdSchema).min(1).max(1000).optional();
+const candidates = z.optional(z.array(nodeIdSchema).check(z.minLength(1), z.maxLength(1000)));
 
 /** POST /placements of one instance: a claim body (no node) with the filters. */
 export const singlePlacementSchema = refine(z.strictObject({ ...claimFields, ...filters, candidates }));
 
 /** POST /placements of a gang: its members (`instances`), sharing the filters and the server group. */
 export const gangPlacementSchema = z.strictObject({
-  instances: z
-    .array(member)
-    .min(1)
-    .max(GANG_MAX)
-    .refine((xs) => new Set(xs.map((x) => x.instanceUuid)).size === xs.length, {
+  instances: z.array(member).check(
+    z.minLength(1),
+    z.maxLength(GANG_MAX),
+    z.refine((xs) => new Set(xs.map((x) => x.instanceUuid)).size === xs.length, {
       message: 'instance UUIDs must not repeat',
-    })
-    .refine((xs) => xs.every((x) => x.pciRequests.length === 0), { message: 'gang members take no PCI devices' }),
-  serverGroup: groupIdSchema.optional(),
+    }),
+    z.refine((xs) => xs.every((x) => x.pciRequests.length === 0), { message: 'gang members take no PCI devices' }),
+  ),
+  serverGroup: z.optional(groupIdSchema),
   ...filters,
   candidates,
 });

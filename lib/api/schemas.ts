@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { wholeNumber } from './zod';
 import {
   consumesNothing,
   INVENTORY_DEFAULTS,
@@ -21,36 +22,41 @@ import {
 // of many claims stay exact in a double.
 export const MAX_COUNT = 1_000_000_000;
 
-const count = z.number().int().min(0).max(MAX_COUNT);
+const count = wholeNumber(0, MAX_COUNT);
 // DynamoDB stores no magnitude below 1e-130, and a ratio far below Nova's (0.5 to 16) is a mistake: 0.001 x the
 // largest inventory still leaves a limit of a million.
 export const MIN_RATIO = 0.001;
-const ratio = z.number().min(MIN_RATIO, `must be at least ${MIN_RATIO}`).max(1000);
-const limit = z
-  .number()
-  .min(0)
-  .max(MAX_COUNT * 1000);
+const ratio = z.number().check(z.gte(MIN_RATIO, `must be at least ${MIN_RATIO}`), z.lte(1000));
+const limit = z.number().check(z.gte(0), z.lte(MAX_COUNT * 1000));
 
 export const nodeIdSchema = z
   .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/,
-    'must be 1 to 128 letters, digits or . _ @ : -, starting with a letter or digit',
+  .check(
+    z.regex(
+      /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/,
+      'must be 1 to 128 letters, digits or . _ @ : -, starting with a letter or digit',
+    ),
   );
 
-export const instanceUuidSchema = z
-  .string()
-  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a UUID')
-  .transform((s) => s.toLowerCase());
+export const instanceUuidSchema = z.pipe(
+  z
+    .string()
+    .check(z.regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a UUID')),
+  z.transform((s: string) => s.toLowerCase()),
+);
 
 // Names that end up in stats keys (num_proj_<id>, num_os_type_<type>, num_task_<state>).
-const label = z.string().regex(/^[A-Za-z0-9._:@/-]{1,255}$/, 'must be 1 to 255 letters, digits or . _ : @ / -');
-const taskState = z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1 to 64 lower-case letters, digits, _ or -');
+const label = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9._:@/-]{1,255}$/, 'must be 1 to 255 letters, digits or . _ : @ / -'));
+const taskState = z.string().check(z.regex(/^[a-z0-9_-]{1,64}$/, 'must be 1 to 64 lower-case letters, digits, _ or -'));
 
 // Device fields are keys (a device's sort key, its pool's key): printable ASCII only, because DynamoDB stores
 // text as UTF-8, where lone surrogates become U+FFFD and two addresses that differ in them become one.
 const pciText = (max: number) =>
-  z.string().regex(new RegExp(`^[!-~]{1,${max}}$`), `must be 1 to ${max} printable ASCII characters, no spaces`);
+  z
+    .string()
+    .check(z.regex(new RegExp(`^[!-~]{1,${max}}$`), `must be 1 to ${max} printable ASCII characters, no spaces`));
 const address = pciText(64);
 const pciId = pciText(16);
 const pciName = pciText(255);
@@ -59,95 +65,97 @@ const pciDevice = z.strictObject({
   address,
   vendorId: pciId,
   productId: pciId,
-  numaNode: z.number().int().min(0).max(1024).nullable().default(null),
-  deviceType: z.enum(['type-PCI', 'type-PF', 'type-VF']).default('type-PCI'),
-  parentAddress: address.optional(),
-  physicalNetwork: pciName.optional(),
+  numaNode: z._default(z.nullable(wholeNumber(0, 1024)), null),
+  deviceType: z._default(z.enum(['type-PCI', 'type-PF', 'type-VF']), 'type-PCI'),
+  parentAddress: z.optional(address),
+  physicalNetwork: z.optional(pciName),
 });
 
 export const inventorySchema = z.strictObject({
   vcpus: count,
   memoryMb: count,
   localGb: count,
-  cpuAllocationRatio: ratio.default(INVENTORY_DEFAULTS.cpuAllocationRatio),
-  ramAllocationRatio: ratio.default(INVENTORY_DEFAULTS.ramAllocationRatio),
-  diskAllocationRatio: ratio.default(INVENTORY_DEFAULTS.diskAllocationRatio),
-  reservedHostMemoryMb: count.default(INVENTORY_DEFAULTS.reservedHostMemoryMb),
-  reservedHostDiskMb: count.default(INVENTORY_DEFAULTS.reservedHostDiskMb),
-  reservedHostCpus: count.default(INVENTORY_DEFAULTS.reservedHostCpus),
-  pciDevices: z
-    .array(pciDevice)
-    .max(1024)
-    .default([])
-    .refine((ds) => new Set(ds.map((d) => d.address)).size === ds.length, {
+  cpuAllocationRatio: z._default(ratio, INVENTORY_DEFAULTS.cpuAllocationRatio),
+  ramAllocationRatio: z._default(ratio, INVENTORY_DEFAULTS.ramAllocationRatio),
+  diskAllocationRatio: z._default(ratio, INVENTORY_DEFAULTS.diskAllocationRatio),
+  reservedHostMemoryMb: z._default(count, INVENTORY_DEFAULTS.reservedHostMemoryMb),
+  reservedHostDiskMb: z._default(count, INVENTORY_DEFAULTS.reservedHostDiskMb),
+  reservedHostCpus: z._default(count, INVENTORY_DEFAULTS.reservedHostCpus),
+  pciDevices: z._default(z.array(pciDevice).check(z.maxLength(1024)), []).check(
+    z.refine((ds) => new Set(ds.map((d) => d.address)).size === ds.length, {
       message: 'device addresses must be unique',
     }),
-  numaTopology: numaTopologySchema.optional(),
+  ),
+  numaTopology: z.optional(numaTopologySchema),
 });
 
 // Placement's naming rules for traits (standard ones such as HW_CPU_X86_AVX2, and CUSTOM_ ones); rule G1.
-const trait = z.string().regex(/^[A-Z0-9_]{1,255}$/, 'must be 1 to 255 upper-case letters, digits or _');
+const trait = z.string().check(z.regex(/^[A-Z0-9_]{1,255}$/, 'must be 1 to 255 upper-case letters, digits or _'));
 export const aggregateIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1 to 128 letters, digits or . _ : -, starting with one');
+  .check(
+    z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1 to 128 letters, digits or . _ : -, starting with one'),
+  );
 export const groupIdSchema = aggregateIdSchema;
 export const traitSchema = trait;
-const unique = <T extends z.ZodType<string>>(item: T, max: number) =>
-  z
-    .array(item)
-    .max(max)
-    .refine((xs) => new Set(xs).size === xs.length, { message: 'must not repeat an entry' });
+const unique = <T extends z.ZodMiniType<string>>(item: T, max: number) =>
+  z.array(item).check(
+    z.maxLength(max),
+    z.refine((xs) => new Set(xs).size === xs.length, { message: 'must not repeat an entry' }),
+  );
 
 /** PUT /nodes/{nodeId}: the inventory, and what a scheduler filters on (rule G1). A PUT replaces both lists. */
-export const putNodeSchema = inventorySchema.extend({
-  traits: unique(trait, 256).default([]),
-  aggregates: unique(aggregateIdSchema, 64).default([]),
+export const putNodeSchema = z.extend(inventorySchema, {
+  traits: z._default(unique(trait, 256), []),
+  aggregates: z._default(unique(aggregateIdSchema, 64), []),
 });
 
 const pciRequest = z.strictObject({
-  count: z.number().int().min(1).max(64),
+  count: wholeNumber(1, 64),
   spec: z
     .array(
       z.strictObject({
-        vendorId: pciId.optional(),
-        productId: pciId.optional(),
-        deviceType: z.enum(['type-PCI', 'type-PF', 'type-VF']).optional(),
-        physicalNetwork: pciName.optional(),
+        vendorId: z.optional(pciId),
+        productId: z.optional(pciId),
+        deviceType: z.optional(z.enum(['type-PCI', 'type-PF', 'type-VF'])),
+        physicalNetwork: z.optional(pciName),
       }),
     )
-    .min(1)
-    .max(16),
-  aliasName: pciName.optional(),
+    .check(z.minLength(1), z.maxLength(16)),
+  aliasName: z.optional(pciName),
 });
 
 const flavor = z.strictObject({
   vcpus: count,
   memoryMb: count,
   rootGb: count,
-  ephemeralGb: count.default(0),
-  swapMb: count.default(0),
+  ephemeralGb: z._default(count, 0),
+  swapMb: z._default(count, 0),
   extraSpecs: extraSpecsSchema,
 });
-const overhead = z.strictObject({ memoryMb: count.default(0), diskGb: count.default(0), vcpus: count.default(0) });
-const limits = z
-  .strictObject({
-    memoryMb: limit.nullable().optional(),
-    diskGb: limit.nullable().optional(),
-    vcpus: limit.nullable().optional(),
+const overhead = z.strictObject({
+  memoryMb: z._default(count, 0),
+  diskGb: z._default(count, 0),
+  vcpus: z._default(count, 0),
+});
+const limits = z._default(
+  z.strictObject({
+    memoryMb: z.optional(z.nullable(limit)),
+    diskGb: z.optional(z.nullable(limit)),
+    vcpus: z.optional(z.nullable(limit)),
     numaTopology: numaLimitsSchema,
-  })
-  .default({});
+  }),
+  {},
+);
 
 // A claim's devices (and the PFs of its VFs) are written in one transaction of at most 100 actions.
 export const MAX_DEVICES_PER_CLAIM = 32;
 const MAX_LIVE_DEVICES = MAX_DEVICES_PER_CLAIM / 2;
-const pciRequests = z
-  .array(pciRequest)
-  .max(16)
-  .default([])
-  .refine((rs) => rs.reduce((n, r) => n + r.count, 0) <= MAX_DEVICES_PER_CLAIM, {
+const pciRequests = z._default(z.array(pciRequest).check(z.maxLength(16)), []).check(
+  z.refine((rs) => rs.reduce((n, r) => n + r.count, 0) <= MAX_DEVICES_PER_CLAIM, {
     message: `at most ${MAX_DEVICES_PER_CLAIM} devices in one claim`,
-  });
+  }),
+);
 
 // deleted never consumes; shelved_offloaded may, while it is being unshelved (rule M9).
 const claimableStates = VM_STATES.filter((s) => s !== 'deleted') as [VmState, ...VmState[]];
@@ -156,18 +164,18 @@ const claimableStates = VM_STATES.filter((s) => s !== 'deleted') as [VmState, ..
 export const claimFields = {
   instanceUuid: instanceUuidSchema,
   flavor,
-  volumeBacked: z.boolean().default(false),
-  overhead: overhead.default({ memoryMb: 0, diskGb: 0, vcpus: 0 }),
+  volumeBacked: z._default(z.boolean(), false),
+  overhead: z._default(overhead, { memoryMb: 0, diskGb: 0, vcpus: 0 }),
   limits,
   pciRequests,
-  projectId: label.nullable().default(null),
-  osType: label.nullable().default(null),
+  projectId: z._default(z.nullable(label), null),
+  osType: z._default(z.nullable(label), null),
   // A claim starts tracking an instance; one that is deleted or offloaded consumes nothing (rule M9).
-  vmState: z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }).default('building'),
-  taskState: taskState.nullable().default('scheduling'),
+  vmState: z._default(z.enum(claimableStates, { message: `must be one of ${claimableStates.join(', ')}` }), 'building'),
+  taskState: z._default(z.nullable(taskState), 'scheduling'),
   image: imageSchema,
   numaTopology: guestTopologySchema,
-  serverGroup: groupIdSchema.optional(),
+  serverGroup: z.optional(groupIdSchema),
 };
 
 /** Refused in every claim body: a state that consumes nothing cannot start tracking. */
@@ -179,23 +187,31 @@ export const claimRefinement = {
 
 export const claimSchema = z
   .strictObject(claimFields)
-  .refine(oneNumaForm.check, { message: oneNumaForm.message, path: ['numaTopology'] })
-  .refine(claimRefinement.check, { message: claimRefinement.message, path: claimRefinement.path });
+  .check(
+    z.refine(oneNumaForm.check, { message: oneNumaForm.message, path: ['numaTopology'] }),
+    z.refine(claimRefinement.check, { message: claimRefinement.message, path: claimRefinement.path }),
+  );
 
 export const stateChangeSchema = z
   .strictObject({
-    vmState: z.enum(VM_STATES, { message: `must be one of ${VM_STATES.join(', ')}` }).optional(),
-    taskState: taskState.nullable().optional(),
-    projectId: label.nullable().optional(),
-    osType: label.nullable().optional(),
+    vmState: z.optional(z.enum(VM_STATES, { message: `must be one of ${VM_STATES.join(', ')}` })),
+    taskState: z.optional(z.nullable(taskState)),
+    projectId: z.optional(z.nullable(label)),
+    osType: z.optional(z.nullable(label)),
   })
-  .refine((b) => Object.keys(b).length > 0, { message: 'give at least one of vmState, taskState, projectId, osType' });
+  .check(
+    z.refine((b) => Object.keys(b).length > 0, {
+      message: 'give at least one of vmState, taskState, projectId, osType',
+    }),
+  );
 
 export const migrationIdSchema = z
   .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
-    'must be 1 to 128 letters, digits or . _ : -, starting with a letter or digit',
+  .check(
+    z.regex(
+      /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
+      'must be 1 to 128 letters, digits or . _ : -, starting with a letter or digit',
+    ),
   );
 
 export const moveClaimSchema = z
@@ -204,76 +220,47 @@ export const moveClaimSchema = z
     instanceUuid: instanceUuidSchema,
     moveType: z.enum(MOVE_TYPES, { message: `must be one of ${MOVE_TYPES.join(', ')}` }),
     sourceNodeId: nodeIdSchema,
-    newFlavor: flavor.optional(),
-    overhead: overhead.optional(),
+    newFlavor: z.optional(flavor),
+    overhead: z.optional(overhead),
     limits,
     pciRequests,
     image: imageSchema,
     numaTopology: guestTopologySchema,
   })
-  .refine((b) => oneNumaForm.check({ ...b, flavor: b.newFlavor }), {
-    message: oneNumaForm.message,
-    path: ['numaTopology'],
-  })
-  .refine((b) => b.moveType !== 'resize' || b.newFlavor !== undefined, {
-    message: 'a resize needs newFlavor',
-    path: ['newFlavor'],
-  })
-  // Rule L1: a live guest keeps its flavor.
-  .refine((b) => b.moveType !== 'live-migration' || b.newFlavor === undefined, {
-    message: "a live migration keeps the instance's flavor: leave newFlavor out",
-    path: ['newFlavor'],
-  })
-  // Rule L4: a re-target frees one destination's devices and takes the other's in one transaction.
-  .refine(
-    (b) => b.moveType !== 'live-migration' || b.pciRequests.reduce((n, r) => n + r.count, 0) <= MAX_LIVE_DEVICES,
-    {
-      message: `a live migration takes at most ${MAX_LIVE_DEVICES} devices`,
-      path: ['pciRequests'],
-    },
+  .check(
+    z.refine((b) => oneNumaForm.check({ ...b, flavor: b.newFlavor }), {
+      message: oneNumaForm.message,
+      path: ['numaTopology'],
+    }),
+    z.refine((b) => b.moveType !== 'resize' || b.newFlavor !== undefined, {
+      message: 'a resize needs newFlavor',
+      path: ['newFlavor'],
+    }),
+    // Rule L1: a live guest keeps its flavor.
+    z.refine((b) => b.moveType !== 'live-migration' || b.newFlavor === undefined, {
+      message: "a live migration keeps the instance's flavor: leave newFlavor out",
+      path: ['newFlavor'],
+    }),
+    // Rule L4: a re-target frees one destination's devices and takes the other's in one transaction.
+    z.refine(
+      (b) => b.moveType !== 'live-migration' || b.pciRequests.reduce((n, r) => n + r.count, 0) <= MAX_LIVE_DEVICES,
+      {
+        message: `a live migration takes at most ${MAX_LIVE_DEVICES} devices`,
+        path: ['pciRequests'],
+      },
+    ),
   );
+
+// Sequences start at 1: a migration has applied sequence 0 when it is created.
+export const sequenceSchema = wholeNumber(1, Number.MAX_SAFE_INTEGER);
 
 export const statusUpdateSchema = z.strictObject({
   status: z.enum(STATUSES, { message: `must be one of ${STATUSES.join(', ')}` }),
-  // Sequences start at 1: a migration has applied sequence 0 when it is created.
-  sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
-});
-
-/** The largest page of GET /nodes: 1,000 node views are about 0.6 MB, far below Lambda's 6 MB answer. */
-export const NODE_PAGE_MAX = 1000;
-export const NODE_PAGE_DEFAULT = 100;
-
-/** Where a page of nodes starts: opaque to clients (base64url of the last nodeId of the page before). */
-export const pageToken = {
-  of: (nodeId: string) => Buffer.from(nodeId, 'utf8').toString('base64url'),
-  read: (token: string) => Buffer.from(token, 'base64url').toString('utf8'),
-};
-
-export const listNodesQuerySchema = z.strictObject({
-  limit: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int({ message: 'must be a whole number' })
-    .min(1, { message: `must be 1 to ${NODE_PAGE_MAX}` })
-    .max(NODE_PAGE_MAX, { message: `must be 1 to ${NODE_PAGE_MAX}` })
-    .default(NODE_PAGE_DEFAULT),
-  next: z
-    .string()
-    .max(256)
-    .refine((t) => /^[A-Za-z0-9_-]+$/.test(t) && nodeIdSchema.safeParse(pageToken.read(t)).success, {
-      message: 'is not a page token this API gave',
-    })
-    .transform(pageToken.read)
-    .optional(),
-});
-
-export const dropQuerySchema = z.strictObject({
-  flavor: z.enum(['new', 'old'], { message: 'must be new or old' }).default('new'),
+  sequence: z.optional(sequenceSchema),
 });
 
 export type InventoryBody = z.infer<typeof inventorySchema>;
 export type PutNodeBody = z.infer<typeof putNodeSchema>;
-export type ListNodesQuery = z.output<typeof listNodesQuerySchema>;
-export type DropQuery = z.output<typeof dropQuerySchema>;
 export type ClaimBody = z.infer<typeof claimSchema>;
 export type StateChangeBody = z.infer<typeof stateChangeSchema>;
 
@@ -281,12 +268,11 @@ export type StateChangeBody = z.infer<typeof stateChangeSchema>;
 export const MAX_ORPHANS = 1000;
 
 export const auditSchema = z.strictObject({
-  inventory: inventorySchema.optional(),
-  instances: z.array(instanceUuidSchema).max(10_000).optional(),
+  inventory: z.optional(inventorySchema),
+  instances: z.optional(z.array(instanceUuidSchema).check(z.maxLength(10_000))),
   // The migrations the agent still has in progress on the node (rule L6); without it no hold is found stale.
-  migrations: z.array(migrationIdSchema).max(10_000).optional(),
-  orphans: z
-    .array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count }))
-    .max(MAX_ORPHANS)
-    .optional(),
+  migrations: z.optional(z.array(migrationIdSchema).check(z.maxLength(10_000))),
+  orphans: z.optional(
+    z.array(z.strictObject({ instanceUuid: instanceUuidSchema, memoryMb: count })).check(z.maxLength(MAX_ORPHANS)),
+  ),
 });

@@ -2,15 +2,16 @@
 // Each sample is a fresh `node` process that requires the bundle and checks its handler, as a new Lambda
 // container does at init; the AWS SDK it requires comes from node_modules through NODE_PATH, as the runtime's does.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildAll, bundle, type Bundle } from '../build';
 import { showProgress } from '../progress';
 
 const ROUNDS = 9;
-const LIMIT_BYTES = 300 * 1024;
-const LIMIT_RATIO = 3;
+const LIMIT_BYTES = 200 * 1024;
+const LIMIT_RATIO = 2;
+const SDK_ALONE = '(AWS SDK alone)';
 
 export interface BundleFigures {
   entry: string;
@@ -57,7 +58,10 @@ export async function measureBundles(): Promise<BundleFigures[]> {
     const empty = join(dir, 'empty.ts');
     writeFileSync(empty, 'export const handler = async () => ({ statusCode: 200 });\n');
     const baseline = await bundle(empty, dir, 'empty-handler');
-    const bundles = await buildAll(join(dir, 'functions'));
+    // What every function loads before any code of ours: the share of the cold start no bundle setting changes.
+    const sdk = join(dir, 'sdk.ts');
+    writeFileSync(sdk, `import '@aws-sdk/client-dynamodb';\nimport '@aws-sdk/lib-dynamodb';\n${readFileSync(empty, 'utf8')}`);
+    const bundles = [...(await buildAll(join(dir, 'functions'))), await bundle(sdk, dir, SDK_ALONE)];
     const all = [baseline, ...bundles];
     const samples = all.map(() => [] as { requireMs: number; processMs: number }[]);
     let done = 0;
@@ -79,7 +83,7 @@ export async function measureBundles(): Promise<BundleFigures[]> {
       return {
         entry: b.entry,
         bytes: b.bytes,
-        largestParts: b.parts.slice(0, 3),
+        largestParts: b.entry === SDK_ALONE ? [] : b.parts.slice(0, 3),
         requireMs: round(median(own.map((s) => s.requireMs))),
         processMs: round(median(own.map((s) => s.processMs))),
         requireRatio: round(ratio('requireMs')),
@@ -100,7 +104,7 @@ export async function measureBundles(): Promise<BundleFigures[]> {
 }
 
 export function bundlesOk(figures: BundleFigures[]): boolean {
-  return figures.every((f) => f.bytes <= LIMIT_BYTES && f.processRatio <= LIMIT_RATIO);
+  return figures.every((f) => f.entry.startsWith('(') || (f.bytes <= LIMIT_BYTES && f.processRatio <= LIMIT_RATIO));
 }
 
 export function printBundles(figures: BundleFigures[]): void {
@@ -113,11 +117,14 @@ export function printBundles(figures: BundleFigures[]): void {
         ` ${`${f.processMs} ms`.padStart(13)} ${`${f.processRatio}x`.padStart(14)} ${`${f.requireRatio}x`.padStart(14)}  ${parts}`,
     );
   }
-  const worst = figures.reduce((a, b) => (b.processRatio > a.processRatio ? b : a));
-  const biggest = figures.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const functions = figures.filter((f) => !f.entry.startsWith('('));
+  const worst = functions.reduce((a, b) => (b.processRatio > a.processRatio ? b : a));
+  const biggest = functions.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const sdk = figures.find((f) => f.entry === SDK_ALONE);
   console.log(
-    `  Targets: every bundle <= 300 KB (largest ${biggest.entry} ${(biggest.bytes / 1024).toFixed(1)} KB), cold start <= 3x the ` +
+    `  Targets: every bundle <= ${LIMIT_BYTES / 1024} KB (largest ${biggest.entry} ${(biggest.bytes / 1024).toFixed(1)} KB), cold start <= ${LIMIT_RATIO}x the ` +
       `empty handler's (worst ${worst.entry} ${worst.processRatio}x): ${bundlesOk(figures) ? 'met' : 'MISSED'}. ` +
-      '"require" alone includes loading the AWS SDK from node_modules, which the empty handler does not.',
+      '"require" alone includes loading the AWS SDK from node_modules, which the empty handler does not: ' +
+      `the SDK by itself is ${sdk?.processRatio}x.`,
   );
 }
