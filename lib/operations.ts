@@ -95,7 +95,8 @@ export const OPERATIONS = {
     entry: 'list-nodes',
     summary: 'A page of nodes, in nodeId order',
     errors: ['ValidationError'],
-    access: { table: ['BatchGetItem'], nodeIndex: true },
+    // One Query per listed node: its item, cells and records, for the stats (rule S6).
+    access: { table: ['Query'], nodeIndex: true },
     lambda: BEHIND_API,
   },
   putNode: {

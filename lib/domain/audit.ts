@@ -2,7 +2,7 @@
 // recomputed from scratch from what it tracks, to find and repair what changed from outside.
 import { reserved, type Inventory } from './inventory';
 import { add, RESOURCES, ZERO, type Amounts } from './resources';
-import { applyStatsDelta, statsDelta, type InstanceState, type Stats } from './stats';
+import { statsOf, type InstanceState, type Stats } from './stats';
 
 export interface Orphan {
   instanceUuid: string;
@@ -39,11 +39,7 @@ export function recount(
   orphans: readonly Orphan[],
 ): Recount {
   let claimed = ZERO;
-  let stats: Stats = {};
-  for (const i of instances) {
-    claimed = add(claimed, { memoryMb: i.memoryMb, diskGb: i.diskGb, vcpus: i.vcpus });
-    stats = applyStatsDelta(stats, statsDelta(undefined, i, false));
-  }
+  for (const i of instances) claimed = add(claimed, { memoryMb: i.memoryMb, diskGb: i.diskGb, vcpus: i.vcpus });
   for (const h of holds) claimed = add(claimed, { memoryMb: h.memoryMb, diskGb: h.diskGb, vcpus: h.vcpus });
   // An orphan the node tracks after all (an instance, or a move's hold) is already counted, as Nova's
   // _find_orphaned_instances leaves out tracked instances and migrations.
@@ -56,7 +52,7 @@ export function recount(
   return {
     claimed,
     used: add(reserved(inventory), claimed),
-    stats,
+    stats: statsOf(instances),
     tracked: instances.length + holds.length,
     orphanMemoryMb,
   };

@@ -22,6 +22,7 @@ export {
   ioWorkload,
   runningVms,
   statsDelta,
+  statsOf,
   type InstanceState,
   type Stats,
   type StatsDelta,

@@ -1,5 +1,6 @@
-// Nova's per-node instance statistics (rules S1-S5, D5), kept as counters so that every change is a delta
-// the store can apply with one conditional write, without reading the node first.
+// Nova's per-node instance statistics (rules S1-S5, D5), computed when the node is read from the instance
+// records it tracks: keys named after projects, OS types and task states are client input, and stored on the
+// node item they would grow it, and every claim's write units, with everything the node ever hosted (rule S6).
 
 export const VM_STATES = [
   'active',
@@ -88,6 +89,14 @@ export function applyStatsDelta(stats: Stats, delta: StatsDelta): Stats {
   const next = { ...stats };
   for (const [key, by] of Object.entries(delta)) next[key] = (next[key] ?? 0) + by;
   return next;
+}
+
+/** The stats of the instances a node tracks (rule S6): what the deltas of S2 add up to, keys at 0 left out. */
+export function statsOf(instances: readonly InstanceState[]): Stats {
+  let stats: Stats = {};
+  for (const i of instances) stats = applyStatsDelta(stats, statsDelta(undefined, i, false));
+  for (const key of Object.keys(stats)) if (stats[key] === 0) delete stats[key];
+  return stats;
 }
 
 /** io_workload: instances building plus those in an I/O-heavy task state (rule S3). */

@@ -14,6 +14,7 @@ import {
   type NodeState,
   type Orphan,
   type PciDeviceSpec,
+  type Stats,
 } from '../domain';
 import type { HostCellInventory } from '../domain/numa-types';
 import { NodeNotFound, Unavailable } from '../errors';
@@ -64,10 +65,6 @@ export interface AuditResult {
 const ATTEMPTS = 5;
 
 const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
-// Nova keeps stats keys that fell to 0 until the audit clears them; they are not drift.
-const nonZero = (stats: Record<string, number>) => Object.fromEntries(Object.entries(stats).filter(([, v]) => v !== 0));
-// Keys at 0 are what the node once held: left alone they would grow its item with every project it ever saw.
-const hasZeroKeys = (stats: Record<string, number>) => Object.values(stats).some((v) => v === 0);
 
 /** One look at the node: what its items say its figures should be, and whether they already are. */
 async function recountNode(store: Store, nodeId: string, input: AuditInput) {
@@ -90,7 +87,8 @@ async function recountNode(store: Store, nodeId: string, input: AuditInput) {
   );
   const poolsNow = Object.fromEntries(pools(devices));
   const cellItems = items.filter(isCellItem);
-  const state = { ...nodeStateOf(node), ...(cellItems.length ? { numaCells: cellItems.map(cellOf) } : {}) };
+  // The stats are the records' (rule S6), so there are none to repair.
+  const state = { ...nodeStateOf(node, r.stats), ...(cellItems.length ? { numaCells: cellItems.map(cellOf) } : {}) };
   const cells = recountCells(items, [
     ...instances.map((i) => ({ who: i.instanceUuid, taken: i.numaTaken })),
     ...holds.map((h) => ({ who: `${h.instanceUuid} (move ${h.migrationId})`, taken: h.numaTaken })),
@@ -98,13 +96,12 @@ async function recountNode(store: Store, nodeId: string, input: AuditInput) {
   const exact =
     cells.drift.length === 0 &&
     RESOURCES.every((res) => before[res] === r.used[res]) &&
-    same(nonZero(state.stats), r.stats) &&
     Number(node.trackedCount ?? 0) === r.tracked &&
     Number(node.orphanMemoryMb ?? 0) === r.orphanMemoryMb &&
     same(stored, orphans) &&
     same(state.pciPools, poolsNow);
-  // Exact but carrying zero keys: the audit still rewrites the stats (rule A2), as Nova clears them.
-  const compact = exact && hasZeroKeys(state.stats);
+  // Exact but still carrying the stats map an item written before rule S6 has: the audit drops it (rule A2).
+  const compact = exact && node.stats !== undefined;
   const numa = cellItems.length ? { drift: cells.drift, problems: cells.problems } : undefined;
   return { inventory, r, before, hypervisor, poolsNow, state, orphans, exact, compact, cells, numa };
 }
@@ -120,7 +117,6 @@ function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typ
     `${e.name(COLUMNS[res].headroom)} = ${e.value(onGrid(limits[res]) - r.used[res])}`,
   ]);
   set.push(
-    `${e.name('stats')} = ${e.value(r.stats)}`,
     `${e.name('trackedCount')} = ${e.value(r.tracked)}`,
     `${e.name('orphanMemoryMb')} = ${e.value(r.orphanMemoryMb)}`,
     `${e.name('orphans')} = ${e.value(orphans)}`,
@@ -129,7 +125,7 @@ function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typ
   return {
     TableName: store.tableName,
     Key: nodeKey(nodeId),
-    UpdateExpression: `SET ${set.join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
+    UpdateExpression: `SET ${set.join(', ')} REMOVE ${e.name('stats')} ADD ${e.name('generation')} ${e.value(1)}`,
     ConditionExpression: `${e.name('generation')} = ${e.value(state.generation)}`,
     ReturnValues: 'ALL_NEW',
     ...e.params(),
@@ -137,7 +133,7 @@ function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typ
 }
 
 /**
- * Recomputes a node's usage, stats, counts and PCI pools from the items it tracks, and writes them only
+ * Recomputes a node's usage, counts and PCI pools from the items it tracks, and writes them only
  * if they differ, conditioned on the node's generation: if any claim or release landed between the read
  * and the write, the audit reads again (a few times, then 503). It never holds a claim up: claims do not
  * look at the generation.
@@ -167,10 +163,11 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
       nodeId,
       repairUpdate(store, nodeId, look),
       cellRepairs(store, nodeId, look.cells),
+      r.stats,
     );
     switch (outcome.kind) {
       case 'committed':
-        // Dropping zero keys is upkeep, not a repair: the figures were right.
+        // Dropping a stored stats map is upkeep, not a repair: the figures were right.
         return {
           node: outcome.node,
           drift: drift(before, r.used),
@@ -193,6 +190,7 @@ async function repair(
   nodeId: string,
   input: UpdateCommandInput,
   cells: NamedItem[],
+  stats: Stats,
 ): Promise<AuditOutcome> {
   if (cells.length) {
     const {
@@ -223,7 +221,7 @@ async function repair(
   }
   try {
     const out = await withRetry(store, () => store.doc.send(new UpdateCommand(input)));
-    return { kind: 'committed', node: nodeStateOf(out.Attributes ?? {}) };
+    return { kind: 'committed', node: nodeStateOf(out.Attributes ?? {}, stats) };
   } catch (error) {
     if (!conditionFailed(error)) throw error;
     return { kind: 'recount' };

@@ -55,7 +55,6 @@ export function claimItems(store: Store, record: InstanceRecord, plan: ClaimPlan
       name: 'node',
       item: nodeUpdate(store, nodeId, {
         amounts: plan.amounts,
-        stats: plan.statsDelta,
         tracked: 1,
         conditions: guardConditions(plan.guards),
         pools: pci?.pools,

@@ -12,7 +12,6 @@ import {
   type Filters,
   type InstanceRecord,
   type Reason,
-  type StatsDelta,
   type Strategy,
 } from '../domain';
 import { InstanceConflict, NoValidHost, ValidationError } from '../errors';
@@ -61,7 +60,7 @@ function gangItems(
 ) {
   const records: InstanceRecord[] = [];
   const items: NamedItem[] = [];
-  const perNode = new Map<string, { amounts: typeof ZERO; stats: StatsDelta; claims: ClaimRequest[] }>();
+  const perNode = new Map<string, { amounts: typeof ZERO; claims: ClaimRequest[] }>();
   claims.forEach((claim, i) => {
     const nodeId = nodeIds[i] as string;
     const plan = planClaim(claim);
@@ -69,9 +68,8 @@ function gangItems(
     records.push(record);
     for (const { name, item } of claimItems(store, record, plan))
       if (name !== 'node') items.push({ name: `${name}:${claim.instanceUuid}`, item });
-    const n = perNode.get(nodeId) ?? { amounts: ZERO, stats: {}, claims: [] };
+    const n = perNode.get(nodeId) ?? { amounts: ZERO, claims: [] };
     n.amounts = add(n.amounts, plan.amounts);
-    for (const [k, v] of Object.entries(plan.statsDelta)) n.stats[k] = (n.stats[k] ?? 0) + v;
     n.claims.push(claim);
     perNode.set(nodeId, n);
   });
@@ -81,7 +79,7 @@ function gangItems(
       n.claims.flatMap((c) => guardConditions(claimGuards(n.amounts, c.limits))(e));
     items.push({
       name: `node:${nodeId}`,
-      item: nodeUpdate(store, nodeId, { amounts: n.amounts, stats: n.stats, tracked: n.claims.length, conditions }),
+      item: nodeUpdate(store, nodeId, { amounts: n.amounts, tracked: n.claims.length, conditions }),
     });
   }
   if (group)

@@ -3,7 +3,6 @@ import {
   consumesNothing,
   recordAmounts,
   scale,
-  statsDelta,
   type InstanceRecord,
   type InstanceState,
   type NodeState,
@@ -100,7 +99,7 @@ export async function changeInstance(
         await commitRelease(store, context, before, after);
         return { record: after, released };
       }
-      const delta = statsDelta(before, after, false);
+      // Only the record changes: the node's stats are read from the records (rule S6).
       const items: NamedItem[] = [
         {
           name: 'instance',
@@ -114,7 +113,6 @@ export async function changeInstance(
           },
         },
       ];
-      if (Object.keys(delta).length) items.push({ name: 'node', item: nodeUpdate(store, nodeId, { stats: delta }) });
       // Not an intent: a retry after a lost answer finds the change made and makes it again, changing nothing.
       await commitOrStartOver(store, context, { items });
       return { record: after, released };
@@ -157,7 +155,6 @@ async function endingMovesFirst<T>(store: Store, release: () => Promise<T | { mo
 export function releaseItems(
   store: Store,
   before: InstanceRecord,
-  after: InstanceRecord,
   pci?: { pools: Map<string, PoolDelta>; devices: NamedItem[] },
 ): NamedItem[] {
   return [
@@ -178,7 +175,6 @@ export function releaseItems(
       name: 'node',
       item: nodeUpdate(store, before.nodeId, {
         amounts: scale(recordAmounts(before), -1),
-        stats: statsDelta(before, after, true),
         tracked: -1,
         pools: pci?.pools,
       }),
@@ -206,7 +202,7 @@ async function commitRelease(
     : undefined;
   const devices = pci ? { pools: pci.pools, devices: deviceWrites(store, before.nodeId, pci.changes) } : undefined;
   await commitOrStartOver(store, context, {
-    items: releaseItems(store, before, after, devices),
+    items: releaseItems(store, before, devices),
     intent: remember ? after : undefined,
     devices: pci ? [pci.upkeep] : [],
   });

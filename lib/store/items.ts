@@ -59,7 +59,6 @@ export const INVENTORY_FIELDS = [
 
 export interface NodeItem extends Inventory {
   nodeId: string;
-  stats: Stats;
   generation: number;
   trackedCount: number;
   [column: string]: unknown;
@@ -79,12 +78,13 @@ export function inventoryOf(item: Record<string, unknown>): Inventory {
   return inv;
 }
 
-export function nodeStateOf(item: Record<string, unknown>): NodeState {
+/** The node item as a NodeState; its stats are the records' (rule S6), which the caller read, else none. */
+export function nodeStateOf(item: Record<string, unknown>, stats: Stats = {}): NodeState {
   return {
     nodeId: String(item.nodeId),
     ...inventoryOf(item),
     used: usedOf(item),
-    stats: { ...((item.stats as Stats | undefined) ?? {}) },
+    stats,
     generation: Number(item.generation ?? 0),
     pciPools: { ...((item.pciPools as Record<string, PciPool> | undefined) ?? {}) },
     traits: (item.traits as string[] | undefined) ?? [],

@@ -144,7 +144,6 @@ async function moveHolds(
       name: `node:${nodeId}`,
       item: nodeUpdate(store, nodeId, {
         amounts: change.amounts,
-        stats: change.stats,
         tracked: change.tracked,
         pools: pci?.pools,
       }),

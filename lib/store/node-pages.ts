@@ -1,10 +1,11 @@
 // Listing nodes in nodeId order (GET /nodes, the audit round, the fleet view): pages of ids from the keys-only
-// node index, then the node items and their NUMA cells in batches.
+// node index, then each node with its NUMA cells and its stats.
 import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NodeState } from '../domain';
 import type { Store } from './client';
 import { nodeKey, nodeStateOf } from './items';
 import { cellIdsOf, cellKey, cellOf } from './numa-cells';
+import { readNodeStates } from './node-read';
 import { withRetry } from './retry';
 import { NODE_INDEX } from './table';
 
@@ -56,22 +57,28 @@ export async function listNodeIdPage(store: Store, limit: number, range: NodeRan
   return { nodeIds, ...(next === undefined ? {} : { after: String(next) }) };
 }
 
-/** One page of nodes in nodeId order, at most `limit`, after the node `after`: the ids, then the items in batches. */
-export async function listNodePage(store: Store, limit: number, after?: string): Promise<NodePage> {
+/**
+ * One page of nodes in nodeId order, at most `limit`, after the node `after`: the ids, then one Query per node
+ * (its item, cells and instance records, for the stats, rule S6), a few at a time; without `stats`, the node
+ * items and their cells in batches, with no stats.
+ */
+export async function listNodePage(store: Store, limit: number, after?: string, stats = true): Promise<NodePage> {
   const page = await listNodeIdPage(store, limit, { after });
-  const nodes = await readNodes(
-    store,
-    page.nodeIds.map((nodeId) => nodeKey(nodeId)),
-  );
+  const nodes = stats
+    ? await readNodeStates(store, page.nodeIds)
+    : await readNodes(
+        store,
+        page.nodeIds.map((nodeId) => nodeKey(nodeId)),
+      );
   return { nodes, ...(page.after === undefined ? {} : { after: page.after }) };
 }
 
-/** Every node, in nodeId order, page after page. */
-export async function listNodes(store: Store, pageSize = 1000): Promise<NodeState[]> {
+/** Every node, in nodeId order, page after page; without stats unless asked (the fleet view places on usage). */
+export async function listNodes(store: Store, pageSize = 1000, stats = false): Promise<NodeState[]> {
   const nodes: NodeState[] = [];
   let after: string | undefined;
   do {
-    const page = await listNodePage(store, pageSize, after);
+    const page = await listNodePage(store, pageSize, after, stats);
     nodes.push(...page.nodes);
     after = page.after;
   } while (after !== undefined);
@@ -96,7 +103,7 @@ async function batchGet(store: Store, keys: Record<string, unknown>[]): Promise<
   return items;
 }
 
-/** The nodes of `keys`, sorted by nodeId, each with its NUMA cells (named on the node item, read in batches too). */
+/** The nodes of `keys` without their stats, sorted by nodeId, each with its NUMA cells (named on the node item, read in batches too). */
 async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise<NodeState[]> {
   const items = await batchGet(store, keys);
   const cellKeys = items.flatMap((n) => cellIdsOf(n).map((id) => cellKey(String(n.nodeId), id)));

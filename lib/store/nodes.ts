@@ -23,7 +23,8 @@ import { classifyDeleteNode, conditionFailed } from './outcomes';
 import { withRetry } from './retry';
 import { NODE_INDEX } from './table';
 import type { HostCellInventory } from '../domain/numa-types';
-import { cellIdsOf, putTopology, readNodeAndCells } from './numa-cells';
+import { cellIdsOf, putTopology } from './numa-cells';
+import { readNodeState, recordStats } from './node-read';
 
 export interface PutNodeResult {
   created: boolean;
@@ -57,7 +58,6 @@ function inventoryClauses(
     );
   }
   set.push(
-    `${e.name('stats')} = if_not_exists(${e.name('stats')}, ${e.value({})})`,
     `${e.name('trackedCount')} = if_not_exists(${e.name('trackedCount')}, ${zero})`,
     pciPools
       ? `${e.name('pciPools')} = ${e.value(pciPools)}`
@@ -117,11 +117,13 @@ export async function putNode(
       ).catch((error: unknown) => {
         throw registered && conditionFailed(error) ? new NodeNotFound(nodeId) : error;
       });
-      const node = nodeStateOf(out.Attributes ?? {});
+      // The view shows the records' stats (rule S6): one Query more, none on a node that tracks nothing.
+      const stats = Number(out.Attributes?.trackedCount ?? 0) ? await recordStats(store, nodeId) : {};
+      const node = nodeStateOf(out.Attributes ?? {}, stats);
       // `numa` given: the cells follow, in a write of their own (rule NS2); the node's view then shows them.
       if (numa && hasOrGetsCells(out.Attributes, numa)) {
         created(node.generation === 1);
-        return { created: created(false), node: await putTopology(store, context, nodeId, numa) };
+        return { created: created(false), node: { ...(await putTopology(store, context, nodeId, numa)), stats } };
       }
       // The generation starts at 1 with the write that creates the node.
       return { created: created(node.generation === 1), node };
@@ -188,11 +190,11 @@ function chunkNodeUpdate(
   };
 }
 
-/** The node with its NUMA cells: one Query, which costs what reading the node item alone does when it has none. */
+/** The node with its NUMA cells and its stats: one Query, which reads the node's instance records too (rule S6). */
 export async function getNode(store: Store, nodeId: string): Promise<NodeState> {
-  const { node, cells } = await readNodeAndCells(store, nodeId);
+  const node = await readNodeState(store, nodeId);
   if (!node) throw new NodeNotFound(nodeId);
-  return { ...nodeStateOf(node), ...(cells.length ? { numaCells: cells } : {}) };
+  return node;
 }
 
 /**

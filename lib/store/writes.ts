@@ -1,12 +1,4 @@
-import {
-  RESOURCES,
-  ZERO,
-  type Amounts,
-  type PoolDelta,
-  type Resource,
-  type ResourceGuard,
-  type StatsDelta,
-} from '../domain';
+import { RESOURCES, ZERO, type Amounts, type PoolDelta, type Resource, type ResourceGuard } from '../domain';
 import type { Store } from './client';
 import type { TransactItem } from './commit';
 import { Expression } from './expression';
@@ -17,7 +9,6 @@ import { COLUMNS, nodeKey } from './items';
 export interface NodeChangeOptions {
   /** Signed: positive takes, negative gives back. */
   amounts?: Amounts;
-  stats?: StatsDelta;
   /** Change in the count of items the node tracks (instance records and move holds). */
   tracked?: number;
   conditions?: (e: Expression) => string[];
@@ -27,11 +18,11 @@ export interface NodeChangeOptions {
 
 /**
  * The node half of every claim or release: move `amounts` into the claimed, used and headroom figures,
- * apply the stats delta and the PCI pool deltas, bump the generation and count the items the node
+ * apply the PCI pool deltas (the stats are not stored, rule S6), bump the generation and count the items the node
  * tracks, all in one Update.
  */
 export function nodeUpdate(store: Store, nodeId: string, change: NodeChangeOptions): TransactItem {
-  const { amounts = ZERO, stats = {}, tracked = 0, conditions = () => [], pools } = change;
+  const { amounts = ZERO, tracked = 0, conditions = () => [], pools } = change;
   const e = new Expression();
   const set: string[] = [];
   if (amounts.memoryMb || amounts.diskGb || amounts.vcpus) {
@@ -44,10 +35,6 @@ export function nodeUpdate(store: Store, nodeId: string, change: NodeChangeOptio
         `${e.name(c.headroom)} = ${e.name(c.headroom)} - ${by}`,
       );
     }
-  }
-  for (const [key, by] of Object.entries(stats)) {
-    const path = `${e.name('stats')}.${e.name(key)}`;
-    set.push(`${path} = if_not_exists(${path}, ${e.value(0)}) + ${e.value(by)}`);
   }
   const add = [`${e.name('generation')} ${e.value(1)}`];
   if (tracked) add.push(`${e.name('trackedCount')} ${e.value(tracked)}`);

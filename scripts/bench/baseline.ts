@@ -3,11 +3,10 @@ import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/l
 import { AMOUNTS, FLAVOR } from './settings';
 import { COLUMNS, instanceKey, nodeKey, ownerKey, type Store } from './store';
 
-const STATS_KEYS = ['num_instances', 'num_vm_active', 'num_task_scheduling', 'num_os_type_None', 'num_proj_None'];
-
 function bareNodeUpdate(tableName: string, nodeId: string) {
-  const names: Record<string, string> = { '#stats': 'stats', '#generation': 'generation', '#count': 'trackedCount' };
-  const values: Record<string, unknown> = { ':zero': 0, ':one': 1 };
+  // No stats: the node item does not store them (rule S6).
+  const names: Record<string, string> = { '#generation': 'generation', '#count': 'trackedCount' };
+  const values: Record<string, unknown> = { ':one': 1 };
   const set: string[] = [];
   const condition = ['attribute_exists(pk)'];
   Object.entries(COLUMNS).forEach(([resource, c], i) => {
@@ -15,10 +14,6 @@ function bareNodeUpdate(tableName: string, nodeId: string) {
     values[`:a${i}`] = AMOUNTS[resource as keyof typeof AMOUNTS];
     set.push(`#c${i} = #c${i} + :a${i}`, `#u${i} = #u${i} + :a${i}`, `#h${i} = #h${i} - :a${i}`);
     condition.push(`#h${i} >= :a${i}`);
-  });
-  STATS_KEYS.forEach((key, i) => {
-    names[`#s${i}`] = key;
-    set.push(`#stats.#s${i} = if_not_exists(#stats.#s${i}, :zero) + :one`);
   });
   return {
     TableName: tableName,

@@ -4,6 +4,7 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { RESOURCES, ZERO, type Amounts } from '../../lib/domain';
 import { boundsDiscrepancies, ledgerDiscrepancies, nodeLedgerOf } from '../../test/support/ledger-check';
 import { counts, type Counts } from './counting';
+import { call, getNodeHandler, httpEvent } from './handlers';
 import type { Measured } from './measure';
 import { partition, type Store } from './store';
 
@@ -33,7 +34,7 @@ export interface LedgerExpectation {
 
 /**
  * Per node the ledger arithmetic the tests check (test/support/ledger-check.ts), usage within the limits
- * and num_instances = records; over the table, the records number the claims that succeeded (less those
+ * and the view's stats counting the records; over the table, the records number the claims that succeeded (less those
  * released), the holds the moves under way, and the claims (if given) add up to what the moves should have left.
  */
 export async function checkLedger(store: Store, nodeIds: string[], expected: LedgerExpectation): Promise<LedgerCheck> {
@@ -53,7 +54,10 @@ export async function checkLedger(store: Store, nodeIds: string[], expected: Led
     total.vcpus += ledger.node.vcpusClaimed;
     total.memoryMb += ledger.node.memoryMbClaimed;
     total.diskGb += ledger.node.localGbClaimed;
-    problems.push(...[...ledgerDiscrepancies(ledger), ...boundsDiscrepancies(ledger, nodeItem)].map((p) => `${nodeId}: ${p}`));
+    // The stats are checked through the node's view, which computes them from the records (rule S6).
+    const view = await call<{ stats: Record<string, number> }>(getNodeHandler, 'get-node', httpEvent('GET', '/nodes/{nodeId}', { nodeId }));
+    const found = [...ledgerDiscrepancies(ledger), ...boundsDiscrepancies(ledger, nodeItem, view.body.stats ?? {})];
+    problems.push(...found.map((p) => `${nodeId}: ${p}`));
     const tracked = ledger.instances.length + ledger.holds.length;
     if (expected.empty?.includes(nodeId) && tracked) problems.push(`${nodeId}: should be empty, holds ${tracked} items`);
   }

@@ -32,8 +32,8 @@ async function corrupt(nodeId: string, memoryMbUsed: number, vcpusUsed: number) 
     new UpdateCommand({
       TableName: store.tableName,
       Key: { pk: `NODE#${nodeId}`, sk: 'NODE' },
-      UpdateExpression: 'SET memoryMbUsed = :m, vcpusUsed = :v, stats.num_instances = :n',
-      ExpressionAttributeValues: { ':m': memoryMbUsed, ':v': vcpusUsed, ':n': 7 },
+      UpdateExpression: 'SET memoryMbUsed = :m, vcpusUsed = :v',
+      ExpressionAttributeValues: { ':m': memoryMbUsed, ':v': vcpusUsed },
     }),
   );
 }
@@ -227,7 +227,7 @@ async function nodeItem(nodeId: string) {
   return out.Item ?? {};
 }
 
-test('the audit drops stats keys that fell to 0, so a node item holds only what the node tracks now', async () => {
+test('released instances leave no stats key, even before an audit: the view counts the records (rule S6)', async () => {
   const id = await node(roomForVcpus(40));
   const long = (n: number) => `project-${n}-${'x'.repeat(200)}`;
   const gone: string[] = [];
@@ -244,29 +244,56 @@ test('the audit drops stats keys that fell to 0, so a node item holds only what 
     expect((await api('POST', `/nodes/${id}/instances`, body)).status).toBe(201);
     if (n > 0) gone.push(instanceUuid);
   }
+  expect((await api('GET', `/nodes/${id}`)).body.stats.num_instances).toBe(20);
   for (const instanceUuid of gone)
     expect((await api('DELETE', `/nodes/${id}/instances/${instanceUuid}`)).status).toBe(204);
-  const zeroKeys = (stats: Record<string, number>) => Object.keys(stats).filter((k) => stats[k] === 0);
-  // Until the audit, the released instances' keys show at 0, as in Nova.
-  expect(zeroKeys((await nodeItem(id)).stats)).toHaveLength(19 * 2);
-  const before = Number((await nodeItem(id)).generation);
-
-  const res = await audit(id);
-  expect(res.status).toBe(200);
-  expect(res.body.drift).toEqual({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 });
-  const after = await nodeItem(id);
-  expect(zeroKeys(after.stats)).toEqual([]);
-  expect(after.stats).toEqual({
+  const remaining = {
     num_instances: 1,
     num_vm_active: 1,
     num_task_None: 1,
     [`num_proj_${long(0)}`]: 1,
     'num_os_type_os-0': 1,
-  });
-  expect(Number(after.generation)).toBe(before + 1);
-  expect(res.body.node.stats).toEqual({ ...after.stats, io_workload: 0 });
+    io_workload: 0,
+  };
+  // Nova shows the released instances' keys at 0 until its audit; here they are gone at once (rule S6).
+  expect((await api('GET', `/nodes/${id}`)).body.stats).toEqual(remaining);
+  const item = await nodeItem(id);
+  expect(item.stats).toBeUndefined();
+  const before = Number(item.generation);
+
+  const res = await audit(id);
+  expect(res.status).toBe(200);
+  expect(res.body.drift).toEqual({ memoryMbUsed: 0, localGbUsed: 0, vcpusUsed: 0 });
+  expect(res.body.node.stats).toEqual(remaining);
+  // Nothing to drop: the audit writes nothing.
+  expect(Number((await nodeItem(id)).generation)).toBe(before);
   await expectLedgerExact(store, id);
-  // Nothing left to drop: the next audit writes nothing.
+});
+
+test('a node item that still stores a stats map (written before rule S6) loses it at its audit, not a repair', async () => {
+  const id = await node(roomForVcpus(4));
+  const instanceUuid = uuid();
+  expect(
+    (await api('POST', `/nodes/${id}/instances`, { instanceUuid, flavor: ONE_VCPU, vmState: 'active' })).status,
+  ).toBe(201);
+  await store.doc.send(
+    new UpdateCommand({
+      TableName: store.tableName,
+      Key: { pk: `NODE#${id}`, sk: 'NODE' },
+      UpdateExpression: 'SET stats = :s',
+      ExpressionAttributeValues: { ':s': { num_instances: 7, num_proj_gone: 0 } },
+    }),
+  );
+  // The view never reads a stored map: the records decide.
+  expect((await api('GET', `/nodes/${id}`)).body.stats).toMatchObject({ num_instances: 1, num_vm_active: 1 });
+  const before = Number((await nodeItem(id)).generation);
+  const res = await audit(id);
+  expect(res.body).toMatchObject({ drift: { memoryMbUsed: 0, vcpusUsed: 0 }, node: { stats: { num_instances: 1 } } });
+  expect(res.body.node.stats.num_proj_gone).toBeUndefined();
+  const after = await nodeItem(id);
+  expect(after.stats).toBeUndefined();
+  expect(Number(after.generation)).toBe(before + 1);
   await audit(id);
   expect(Number((await nodeItem(id)).generation)).toBe(before + 1);
+  await expectLedgerExact(store, id);
 });

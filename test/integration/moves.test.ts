@@ -198,7 +198,10 @@ describe('cross-node resize', () => {
     expect([await usage(a), await usage(b)]).toEqual(['128/1/1 free 384/5', '0/0/0 free 512/6']);
     expect((await api('GET', `/nodes/${a}/instances/${i}`)).body).toMatchObject({ flavor: F1, memoryMb: 128 });
     expect((await api('GET', `/nodes/${a}`)).body.runningVms).toBe(1);
-    expect((await api('GET', `/nodes/${b}`)).body.stats.num_instances).toBe(0);
+    // The destination's stats come from its records (rule S6): none left, no key at 0.
+    const dest = (await api('GET', `/nodes/${b}`)).body;
+    expect(dest).toMatchObject({ runningVms: 0, stats: { io_workload: 0 } });
+    expect(dest.stats.num_instances).toBeUndefined();
   });
 });
 

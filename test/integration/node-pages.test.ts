@@ -1,7 +1,7 @@
 // GET /nodes a page at a time: every node exactly once, in nodeId order, however the pages fall.
 import { listNodes, type Store } from '../../lib/store';
 import { api } from '../support/api';
-import { N0 } from '../support/fixtures';
+import { F1, N0, uuid } from '../support/fixtures';
 import { freshTable } from '../support/table';
 
 let store: Store;
@@ -43,6 +43,36 @@ test('without a limit a page holds at most 100 nodes, and says where the next st
 
 test('the service itself (the scheduled audit) reads every node across pages', async () => {
   expect((await listNodes(store, 7)).map((n) => n.nodeId)).toEqual(ids);
+});
+
+test('each listed node shows the stats of its own records, as its view does (rule S6)', async () => {
+  const [a, b] = [ids[1] as string, ids[2] as string];
+  const claims = [
+    [a, 'p-a'],
+    [a, 'p-b'],
+    [b, 'p-b'],
+  ] as const;
+  for (const [nodeId, projectId] of claims) {
+    const body = { instanceUuid: uuid(), flavor: F1, projectId, osType: 'linux', vmState: 'active', taskState: null };
+    expect((await api('POST', `/nodes/${nodeId}/instances`, body)).status).toBe(201);
+  }
+  const listed = (await api('GET', '/nodes?limit=3')).body.nodes as { nodeId: string; stats: object }[];
+  const shown = Object.fromEntries(listed.map((n) => [n.nodeId, n.stats]));
+  expect(shown[ids[0] as string]).toEqual({ io_workload: 0 });
+  const of = (n: number, projects: Record<string, number>) => ({
+    io_workload: 0,
+    num_instances: n,
+    num_vm_active: n,
+    num_task_None: n,
+    num_os_type_linux: n,
+    ...projects,
+  });
+  expect(shown[a]).toEqual(of(2, { 'num_proj_p-a': 1, 'num_proj_p-b': 1 }));
+  expect(shown[b]).toEqual(of(1, { 'num_proj_p-b': 1 }));
+  for (const nodeId of [a, b]) expect((await api('GET', `/nodes/${nodeId}`)).body.stats).toEqual(shown[nodeId]);
+  // The fleet view places on usage: its listing reads no records and shows no stats.
+  const fleet = await listNodes(store, 3);
+  expect(fleet.find((n) => n.nodeId === a)?.stats).toEqual({});
 });
 
 test.each([

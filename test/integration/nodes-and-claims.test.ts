@@ -276,11 +276,13 @@ describe('state changes and releases', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ vmState: 'active', taskState: 'image_snapshot', tracked: true, version: 2 });
     const view = (await api('GET', `/nodes/${id}`)).body;
-    expect(view.stats).toMatchObject({
-      num_vm_building: 0,
-      num_task_scheduling: 0,
+    // The keys of the state it left are gone, not at 0 (rule S6).
+    expect(view.stats).toEqual({
+      num_instances: 1,
       num_vm_active: 1,
       num_task_image_snapshot: 1,
+      num_os_type_None: 1,
+      num_proj_p: 1,
       io_workload: 1,
     });
     expect(view).toMatchObject({ memoryMbUsed: 128, runningVms: 1, currentWorkload: 1 });

@@ -765,10 +765,8 @@ class Run {
       }
       same(`${node} tracked items`, nodeItem.trackedCount, instances.length + holds.length);
       same(`${node} orphan memory`, nodeItem.orphanMemoryMb ?? 0, this.model.orphanMemory(node));
-      const stats = Object.fromEntries(
-        Object.entries((nodeItem.stats ?? {}) as Record<string, number>).filter(([, n]) => n !== 0),
-      );
-      same(`${node} stats`, stats, this.model.stats(node));
+      // The stats are the view's, computed from the records (rule S6): the node item stores none.
+      same(`${node} stored stats`, nodeItem.stats, undefined);
       const storedPools = Object.values((nodeItem.pciPools ?? {}) as Record<string, { count: number }>).filter(
         (p) => p.count !== 0,
       );
@@ -884,9 +882,8 @@ class Run {
         runningVms: v.runningVms,
         currentWorkload: v.currentWorkload,
         limits: v.limits,
-        stats: Object.fromEntries(
-          Object.entries((v.stats ?? {}) as Record<string, number>).filter(([k, n]) => n !== 0 || k === 'io_workload'),
-        ),
+        // Exactly the records' keys, none at 0 (rule S6).
+        stats: v.stats,
         pciDevicePools: v.pciDevicePools,
       };
       same(`${node} view`, shown, this.model.view(node));

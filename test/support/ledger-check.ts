@@ -118,14 +118,44 @@ export function ledgerDiscrepancies(ledger: NodeLedger): string[] {
   return problems;
 }
 
-/** Beyond exactness: usage within the limits, and the stats counting the records. */
-export function boundsDiscrepancies(ledger: NodeLedger, nodeItem: Item): string[] {
+/** Nova's stats as the records alone give them (rule S6), counted here apart from lib/domain/stats.ts. */
+export function recordStats(instances: Item[]): Record<string, number> {
+  const stats: Record<string, number> = {};
+  const bump = (key: string) => (stats[key] = (stats[key] ?? 0) + 1);
+  const show = (v: unknown) => (v === null || v === undefined ? 'None' : String(v));
+  for (const i of instances) {
+    bump('num_instances');
+    bump(`num_vm_${show(i.vmState)}`);
+    bump(`num_task_${show(i.taskState)}`);
+    bump(`num_os_type_${show(i.osType)}`);
+    bump(`num_proj_${show(i.projectId)}`);
+  }
+  return stats;
+}
+
+const sorted = (o: Record<string, number>) => JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+
+/** Beyond exactness: usage within the limits, and the stats as statsDiscrepancies checks them. */
+export function boundsDiscrepancies(ledger: NodeLedger, nodeItem: Item, viewStats?: Record<string, number>): string[] {
   const problems = resources(ledger).flatMap((r) =>
     r.used > onGrid(r.limit) ? [`${r.name} used ${r.used} exceeds limit ${onGrid(r.limit)}`] : [],
   );
-  const instances = ((nodeItem.stats ?? {}) as Record<string, number>).num_instances ?? 0;
-  if (instances !== ledger.instances.length)
-    problems.push(`num_instances ${instances} != ${ledger.instances.length} records`);
+  return [...problems, ...statsDiscrepancies(ledger, nodeItem, viewStats)];
+}
+
+/**
+ * No stats stored on the node item (rule S6) and, given the stats of the node's view, those counting the
+ * records exactly (io_workload aside), with no key at 0.
+ */
+export function statsDiscrepancies(ledger: NodeLedger, nodeItem: Item, viewStats?: Record<string, number>): string[] {
+  const problems: string[] = [];
+  if (nodeItem.stats !== undefined) problems.push(`the node item stores stats ${JSON.stringify(nodeItem.stats)}`);
+  if (viewStats) {
+    const { io_workload: _io, ...shown } = viewStats;
+    const expected = recordStats(ledger.instances);
+    if (sorted(shown) !== sorted(expected))
+      problems.push(`view stats ${sorted(shown)} != records' ${sorted(expected)}`);
+  }
   return problems;
 }
 

@@ -1,8 +1,14 @@
 // Reads a node's ledger straight from the table and checks it adds up (the arithmetic is ledger-check.ts's,
 // which the bench shares).
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Store } from '../../lib/store';
-import { cellDiscrepancies, ledgerDiscrepancies, nodeLedgerOf, type NodeLedger } from './ledger-check';
+import { getNode, type Store } from '../../lib/store';
+import {
+  cellDiscrepancies,
+  ledgerDiscrepancies,
+  nodeLedgerOf,
+  statsDiscrepancies,
+  type NodeLedger,
+} from './ledger-check';
 
 export type LedgerCheck = NodeLedger;
 
@@ -26,13 +32,19 @@ export async function readLedger(store: Store, nodeId: string): Promise<LedgerCh
 
 /**
  * Usage = reserved + the sum of the instance records and move holds, headroom = limit - used, claimed = the
- * sum; and every NUMA cell's usage and pins are those of the records and holds (cellDiscrepancies).
+ * sum; every NUMA cell's usage and pins are those of the records and holds (cellDiscrepancies); and the node's
+ * view shows the stats of the records, none stored on the node item (statsDiscrepancies).
  */
 export async function expectLedgerExact(store: Store, nodeId: string): Promise<LedgerCheck> {
   const items = await partition(store, nodeId);
   const read = nodeLedgerOf(items);
   if (!read) throw new Error(`node ${nodeId} has no item`);
-  const discrepancies = [...ledgerDiscrepancies(read.ledger), ...cellDiscrepancies(items)];
+  const { stats } = await getNode(store, nodeId);
+  const discrepancies = [
+    ...ledgerDiscrepancies(read.ledger),
+    ...cellDiscrepancies(items),
+    ...statsDiscrepancies(read.ledger, read.nodeItem, stats),
+  ];
   expect({ nodeId, discrepancies }).toEqual({ nodeId, discrepancies: [] });
   return read.ledger;
 }

@@ -80,7 +80,8 @@ interface Tracked {
 
 /**
  * The ledger of one node as the store keeps it: used = reserved + the usage of the tracked instances,
- * stats = the sum of the claim, state-change and release deltas.
+ * stats = the sum of the claim, state-change and release deltas; the view shows them as the store computes
+ * them from the records (rule S6), without the keys the deltas left at 0.
  */
 export class Ledger {
   used: Amounts;
@@ -121,7 +122,7 @@ export class Ledger {
       nodeId: 'N0',
       ...this.inventory,
       used: this.used,
-      stats: this.stats,
+      stats: Object.fromEntries(Object.entries(this.stats).filter(([, n]) => n !== 0)),
       generation: 1,
       pciPools: {},
     });

@@ -1,5 +1,6 @@
 import {
   applyStatsDelta,
+  statsOf,
   consumesNothing,
   currentWorkload,
   ioWorkload,
@@ -250,5 +251,31 @@ describe('running VMs are num_instances', () => {
     [{ num_vm_active: 2 }, 0],
   ])('%j gives %d', (stats, expected) => {
     expect(runningVms(stats)).toBe(expected);
+  });
+});
+
+describe('statsOf (rule S6)', () => {
+  const active = { vmState: 'active', taskState: null, osType: 'linux', projectId: 'p1' } as const;
+  it('counts each instance in its four keys and num_instances', () => {
+    expect(statsOf([active, { ...active, taskState: 'rebuilding', projectId: 'p2' }])).toEqual({
+      num_instances: 2,
+      num_vm_active: 2,
+      num_task_None: 1,
+      num_task_rebuilding: 1,
+      num_os_type_linux: 2,
+      num_proj_p1: 1,
+      num_proj_p2: 1,
+    });
+  });
+  it('is what the deltas add up to, without the keys they leave at 0', () => {
+    const moved = { ...active, vmState: 'stopped' } as const;
+    const summed = applyStatsDelta(statsDelta(undefined, active, false), statsDelta(active, moved, false));
+    expect(summed.num_vm_active).toBe(0);
+    const { num_vm_active: _gone, ...rest } = summed;
+    expect(statsOf([moved])).toEqual(rest);
+  });
+  it('leaves out an instance in a state that consumes nothing, and shows nothing for none', () => {
+    expect(statsOf([{ ...active, vmState: 'deleted' }])).toEqual({});
+    expect(statsOf([])).toEqual({});
   });
 });

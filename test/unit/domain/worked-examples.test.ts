@@ -51,13 +51,13 @@ describe('worked examples on node N0', () => {
     expect(view.stats).toEqual({ ...I1_STATS, io_workload: 0 });
   });
 
-  test('4: I1 shelved offloaded gives everything back and leaves its stats keys at 0', () => {
+  test('4: I1 shelved offloaded gives everything back and leaves no stats key (rule S6)', () => {
     const ledger = withI1();
     ledger.update('I1', state({ vmState: 'shelved_offloaded' }));
     const view = ledger.view();
     expect(usedAndFree(view)).toEqual(EMPTY);
     expect(view.runningVms).toBe(0);
-    expect(view.stats).toEqual({ ...Object.fromEntries(Object.keys(I1_STATS).map((k) => [k, 0])), io_workload: 0 });
+    expect(view.stats).toEqual({ io_workload: 0 });
   });
 
   test('5: releasing I1 gives everything back', () => {
@@ -73,7 +73,9 @@ describe('worked examples on node N0', () => {
     const view = ledger.view();
     expect(usedAndFree(view)).toEqual({ used: [128, 1, 1], free: [384, 5] });
     expect(view).toMatchObject({ runningVms: 1, currentWorkload: 1 });
-    expect(view.stats).toMatchObject({ num_task_None: 0, num_task_rebuilding: 1, io_workload: 1 });
+    expect(view.stats).toMatchObject({ num_task_rebuilding: 1, io_workload: 1 });
+    // The task state it left shows no key, not one at 0 (rule S6).
+    expect(view.stats.num_task_None).toBeUndefined();
   });
 
   test('claims add up until a resource runs out, and the refused claim takes nothing', () => {

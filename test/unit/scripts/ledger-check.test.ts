@@ -31,7 +31,6 @@ const node = {
   trackedCount: 2,
   generation: 7,
   orphanMemoryMb: 0,
-  stats: { num_instances: 1 },
 };
 const instance = {
   pk: 'NODE#n0',
@@ -41,6 +40,10 @@ const instance = {
   memoryMb: 256,
   diskGb: 5,
   pciDevices: [],
+  vmState: 'active',
+  taskState: null,
+  osType: 'linux',
+  projectId: 'p1',
 };
 const hold = { pk: 'NODE#n0', sk: 'MOVE#m1#new', vcpus: 2, memoryMb: 512, diskGb: 5 };
 
@@ -55,6 +58,8 @@ test('a ledger that adds up has no discrepancies', () => {
   expect(ledger.sum).toEqual({ vcpus: 3, memoryMb: 768, diskGb: 10 });
   expect(ledgerDiscrepancies(ledger)).toEqual([]);
   expect(boundsDiscrepancies(ledger, nodeItem)).toEqual([]);
+  const view = { num_instances: 1, num_vm_active: 1, num_task_None: 1, num_os_type_linux: 1, num_proj_p1: 1 };
+  expect(boundsDiscrepancies(ledger, nodeItem, { ...view, io_workload: 0 })).toEqual([]);
 });
 
 test('each broken figure is named', () => {
@@ -79,14 +84,17 @@ test('orphans count as memory held; the limit is on the 1/1024 grid', () => {
   ]);
 });
 
-test('no node item, no ledger; usage over the limit and stats that miss a record are bounds discrepancies', () => {
+test('no node item, no ledger; usage over the limit, stored stats and view stats that miss a record are bounds discrepancies', () => {
   expect(nodeLedgerOf([instance])).toBeUndefined();
-  const over = { ...node, vcpus: 1, cpuAllocationRatio: 1, vcpusHeadroom: -2, stats: { num_instances: 0 } };
+  const over = { ...node, vcpus: 1, cpuAllocationRatio: 1, vcpusHeadroom: -2, stats: { num_instances: 1 } };
   const { ledger, nodeItem } = read([over, instance, hold]);
   expect(ledgerDiscrepancies(ledger)).toEqual([]);
-  expect(boundsDiscrepancies(ledger, nodeItem)).toEqual([
+  const view = { num_instances: 1, num_vm_active: 0, num_task_None: 1, num_os_type_linux: 1, num_proj_p1: 1 };
+  expect(boundsDiscrepancies(ledger, nodeItem, view)).toEqual([
     'vcpus used 3 exceeds limit 1',
-    'num_instances 0 != 1 records',
+    'the node item stores stats {"num_instances":1}',
+    'view stats [["num_instances",1],["num_os_type_linux",1],["num_proj_p1",1],["num_task_None",1],["num_vm_active",0]]' +
+      ' != records\' [["num_instances",1],["num_os_type_linux",1],["num_proj_p1",1],["num_task_None",1],["num_vm_active",1]]',
   ]);
 });
 

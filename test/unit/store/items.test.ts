@@ -88,7 +88,7 @@ describe('release items', () => {
     version: 3,
   } as unknown as InstanceRecord;
   it('delete the record on the version read, leave the owner a tombstone, give the amounts back to the node', () => {
-    const items = releaseItems(store, { ...record, fingerprint: 'fp' }, record);
+    const items = releaseItems(store, { ...record, fingerprint: 'fp' });
     expect(items.map((i) => i.name)).toEqual(['instance', 'owner', 'node']);
     const owner = byName(items).owner?.Update as { ExpressionAttributeValues: Record<string, unknown> };
     expect(owner).toMatchObject({ Key: { pk: 'INSTANCE#i-1', sk: 'OWNER' } });
