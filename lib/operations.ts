@@ -189,6 +189,7 @@ export const OPERATIONS = {
       'InsufficientResources',
       'InstanceConflict',
       'InvalidMove',
+      'GroupPolicyViolation',
     ],
     access: { table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'] },
     lambda: BEHIND_API,

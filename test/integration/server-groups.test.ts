@@ -1,10 +1,12 @@
 // Server groups (rules G7-G9): the routes, and hard policies held by the claim's own transaction even when
 // claims race for the same nodes.
 import type { Store } from '../../lib/store';
+import { openApiDocument } from '../../lib/api/openapi';
 import { api } from '../support/api';
 import { ONE_VCPU, roomForVcpus, uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
 import { groupHostCount } from '../support/groups';
+import { errorsOf, openApiValidator } from '../support/openapi-validator';
 import { freshTable } from '../support/table';
 
 let store: Store;
@@ -169,6 +171,9 @@ describe('moves keep membership exact (rule G9)', () => {
     const refused = await move(b!, a!, i1, `mv-1-${i1}`);
     expect(refused).toMatchObject({ status: 409, body: { error: 'GroupPolicyViolation' } });
     expect(refused.body.message).toContain(`node ${b} already holds 1 of its members`);
+    // The route declares what it answers (rule G9): the document lists GroupPolicyViolation among its 409s.
+    const documented = openApiValidator(openApiDocument()).response('POST /nodes/{nodeId}/move-claims', 409);
+    expect(documented?.(refused.body) ? '' : errorsOf(documented!)).toBe('');
     expect((await move(c!, a!, i1, `mv-2-${i1}`)).status).toBe(201);
     // While it moves, the destination counts it: another member cannot take it.
     expect((await claim(c!, 'g-mv')).body.error).toBe('GroupPolicyViolation');
