@@ -190,6 +190,7 @@ export const OPERATIONS = {
       'InsufficientResources',
       'InstanceConflict',
       'InvalidMove',
+      'GroupPolicyViolation',
     ],
     access: { table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'] },
     lambda: BEHIND_API,

@@ -128,6 +128,9 @@ export async function placeGang(store: Store, request: GangRequest): Promise<Gan
       reasons.RACED = (reasons.RACED ?? 0) + 1;
       for (const nodeId of outcome.nodes) fleet(store).refused(nodeId);
     }
+    // A copy of this request running at once may have taken the room this one found missing: its answer is ours.
+    const late = await placedBefore(store, claims);
+    if (late) return { created: false, placements: late };
     throw new NoValidHost(reasons, ROUNDS);
   });
 }

@@ -168,7 +168,7 @@ async function moveHolds(
     });
   }
   // The member leaves the node it did not end up on (rule G9).
-  if (record && isFinal(next.status)) items.push(...moveEndItems(store, m, record, plan.host));
+  if (record && isFinal(next.status)) items.push(...moveEndItems(store, m, record, plan.host, plan.remove));
   await commitOrStartOver(store, context, { items, intent: next, devices });
 }
 

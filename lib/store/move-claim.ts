@@ -23,7 +23,7 @@ import {
 import { InstanceConflict, InstanceNotFound, InsufficientResources, InvalidMove } from '../errors';
 import type { Store } from './client';
 import { commit, commitOrStartOver, type NamedItem } from './commit';
-import { moveJoinItems } from './server-group-moves';
+import { dropLeaveItems, moveJoinItems } from './server-group-moves';
 import { deviceWrites, giveBackDevices, takeDevices, takeUpkeep, type DeviceTake } from './devices';
 import {
   holdItem,
@@ -275,6 +275,8 @@ export async function dropMoveClaim(
       { name: 'node', item: nodeUpdate(store, nodeId, { amounts: scale(hold, -1), tracked: -1, pools: pci?.pools }) },
       ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),
       ...cellReleases(store, nodeId, hold.numaTaken),
+      // A member of a server group no longer counts where the move no longer holds it (rule G9).
+      ...(await dropLeaveItems(store, hold)),
     ];
     await commitOrStartOver(store, context, { items, devices: pci ? [pci.upkeep] : [] });
     return true;

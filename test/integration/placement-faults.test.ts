@@ -84,6 +84,27 @@ test.each(FAULTS)('a gang whose transaction meets %s is placed whole, once', asy
   expect(await groupItems(agg)).toEqual({ memberCount: 2, members: 2 });
 });
 
+// Two copies of one gang on a fleet with room for one: the copy whose transaction met a conflict plans again
+// after the other placed the gang, finds no room, and must answer the other's placement, not NoValidHost.
+test.each([true, false])(
+  'copies of one gang, one meeting a conflict (group: %s): one placement, both answer it',
+  async (grouped) => {
+    const agg = `pf-${++seq}`;
+    for (const i of [0, 1]) await api('PUT', `/nodes/${agg}-${i}`, { ...roomForVcpus(1), aggregates: [agg] });
+    if (grouped) await api('PUT', `/server-groups/${agg}`, { policy: 'anti-affinity' });
+    const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
+    remove = faults.remove;
+    const instances = [0, 1].map(() => ({ instanceUuid: uuid(), flavor: ONE }));
+    const body = { instances, memberOf: [agg], ...(grouped ? { serverGroup: agg } : {}) };
+    const replies = await Promise.all([1, 2].map(() => api('POST', '/placements', body)));
+    expect(faults.state.injected).toBe(1);
+    expect(replies.map((r) => (r.status >= 300 ? r.body : r.status)).sort()).toEqual([200, 201]);
+    expect(replies[0]!.body.placements).toEqual(replies[1]!.body.placements);
+    for (const i of [0, 1]) expect((await expectLedgerExact(store, `${agg}-${i}`)).instances).toHaveLength(1);
+    if (grouped) expect(await groupItems(agg)).toEqual({ memberCount: 2, members: 2 });
+  },
+);
+
 test.each(['PUT', 'DELETE'] as const)(
   'a %s of a group whose answer is lost answers as if it had not been',
   async (method) => {

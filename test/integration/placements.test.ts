@@ -4,6 +4,7 @@ import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { roomForVcpus, uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
+import { groupHostCount } from '../support/groups';
 import { freshTable } from '../support/table';
 
 let store: Store;
@@ -200,5 +201,58 @@ describe('gangs', () => {
     expect(reply.status).toBe(201);
     expect(new Set(reply.body.placements.map((p: { nodeId: string }) => p.nodeId))).toEqual(new Set(['g2-1']));
     expect((await expectLedgerExact(store, 'g2-1')).node.vcpusUsed).toBe(4);
+  });
+});
+
+describe('gang copies racing (rule G11)', () => {
+  const gangOf = (n: number) => Array.from({ length: n }, () => ({ instanceUuid: uuid(), flavor: ONE }));
+  const nodesOf = (reply: { body: { placements: { instanceUuid: string; nodeId: string }[] } }) =>
+    reply.body.placements.map((p) => `${p.instanceUuid}@${p.nodeId}`).sort();
+
+  test.each([
+    ['an anti-affine gang', 2, true],
+    ['a gang without a group', 1, false],
+  ])(
+    '%s sent 3 times at once onto a fleet with room for one copy: one placement, every copy answers it',
+    async (name, vcpus, grouped) => {
+      for (let trial = 0; trial < 4; trial++) {
+        const agg = `gt${vcpus}${trial}`;
+        const ids = await fleetOf(
+          agg,
+          Array.from({ length: 6 }, () => ({ vcpus })),
+        );
+        if (grouped) await api('PUT', `/server-groups/g-${agg}`, { policy: 'anti-affinity' });
+        const body = { instances: gangOf(6), memberOf: [agg], ...(grouped ? { serverGroup: `g-${agg}` } : {}) };
+        const replies = await Promise.all([1, 2, 3].map(() => api('POST', '/placements', body)));
+        const statuses = replies.map((r) => r.status).sort();
+        expect([trial, statuses]).toEqual([trial, [200, 200, 201]]);
+        for (const r of replies) expect(nodesOf(r)).toEqual(nodesOf(replies[0]!));
+        for (const id of ids) {
+          expect((await expectLedgerExact(store, id)).instances).toHaveLength(1);
+          if (grouped) expect(await groupHostCount(store, id, `g-${agg}`)).toBe(1);
+        }
+        if (grouped) expect((await api('GET', `/server-groups/g-${agg}`)).body.members).toHaveLength(6);
+      }
+    },
+  );
+
+  test('a different gang reusing one of its instance UUIDs at once is 409 InstanceConflict, the first placed once', async () => {
+    const ids = await fleetOf(
+      'gu',
+      Array.from({ length: 4 }, () => ({ vcpus: 4 })),
+    );
+    const first = gangOf(3);
+    const other = [{ ...first[1]!, flavor: { ...ONE, memoryMb: 2 } }, ...gangOf(1)];
+    const [a, b] = await Promise.all([
+      api('POST', '/placements', { instances: first, memberOf: ['gu'] }),
+      api('POST', '/placements', { instances: other, memberOf: ['gu'] }),
+    ]);
+    const won = a.status === 201 ? a : b;
+    const lost = won === a ? b : a;
+    expect(won.status).toBe(201);
+    expect(lost).toMatchObject({ status: 409, body: { error: 'InstanceConflict' } });
+    let tracked = 0;
+    for (const id of ids) tracked += (await expectLedgerExact(store, id)).instances.length;
+    expect(tracked).toBe(won.body.placements.length);
   });
 });

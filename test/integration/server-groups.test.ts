@@ -1,10 +1,12 @@
 // Server groups (rules G7-G9): the routes, and hard policies held by the claim's own transaction even when
 // claims race for the same nodes.
 import type { Store } from '../../lib/store';
+import { openApiDocument } from '../../lib/api/openapi';
 import { api } from '../support/api';
 import { ONE_VCPU, roomForVcpus, uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
 import { groupHostCount } from '../support/groups';
+import { errorsOf, openApiValidator } from '../support/openapi-validator';
 import { freshTable } from '../support/table';
 
 let store: Store;
@@ -169,6 +171,9 @@ describe('moves keep membership exact (rule G9)', () => {
     const refused = await move(b!, a!, i1, `mv-1-${i1}`);
     expect(refused).toMatchObject({ status: 409, body: { error: 'GroupPolicyViolation' } });
     expect(refused.body.message).toContain(`node ${b} already holds 1 of its members`);
+    // The route declares what it answers (rule G9): the document lists GroupPolicyViolation among its 409s.
+    const documented = openApiValidator(openApiDocument()).response('POST /nodes/{nodeId}/move-claims', 409);
+    expect(documented?.(refused.body) ? '' : errorsOf(documented!)).toBe('');
     expect((await move(c!, a!, i1, `mv-2-${i1}`)).status).toBe(201);
     // While it moves, the destination counts it: another member cannot take it.
     expect((await claim(c!, 'g-mv')).body.error).toBe('GroupPolicyViolation');
@@ -240,4 +245,93 @@ describe('moves keep membership exact (rule G9)', () => {
     expect((await claim(a!, 'g-am')).body.error).toBe('GroupPolicyViolation');
     expect((await claim(b!, 'g-am')).status).toBe(201);
   });
+});
+
+describe('a stale hold released by the audit takes the member off its node (rules L6, G9)', () => {
+  const move = (dest: string, source: string, instanceUuid: string, migrationId: string) =>
+    api('POST', `/nodes/${dest}/move-claims`, {
+      migrationId,
+      instanceUuid,
+      moveType: 'migration',
+      sourceNodeId: source,
+    });
+  const status = (migrationId: string, s: string) => api('POST', `/migrations/${migrationId}/status`, { status: s });
+  const audit = (nodeId: string) => api('POST', `/nodes/${nodeId}/audit`, { migrations: [] });
+  const stale = async () => {
+    process.env.STALE_HOLD_MINUTES = '0.00001'; // every hold of the test is older
+    await new Promise((r) => setTimeout(r, 5));
+  };
+  afterEach(() => delete process.env.STALE_HOLD_MINUTES);
+  const counts = (ids: string[], groupId: string) => Promise.all(ids.map((n) => hostCount(n, groupId)));
+
+  test("the destination's new hold: the destination counts the member no more, and the failure that comes later takes nothing twice", async () => {
+    const [a, b] = await nodes('sh', 2);
+    await api('PUT', '/server-groups/g-sh', { policy: 'anti-affinity' });
+    const id = uuid();
+    const m = `sh-${id}`;
+    expect((await claim(a!, 'g-sh', id)).status).toBe(201);
+    expect((await move(b!, a!, id, m)).status).toBe(201);
+    expect(await counts([a!, b!], 'g-sh')).toEqual([1, 1]);
+    await stale();
+    expect((await audit(b!)).body.releasedHolds).toHaveLength(1);
+    expect(await counts([a!, b!], 'g-sh')).toEqual([1, 0]);
+    expect((await status(m, 'failed')).body.applied).toBe(true);
+    expect(await counts([a!, b!], 'g-sh')).toEqual([1, 0]);
+    expect((await api('GET', '/server-groups/g-sh')).body.members).toEqual([{ instanceUuid: id, nodeId: a }]);
+    expect((await claim(b!, 'g-sh')).status).toBe(201);
+    expect((await claim(a!, 'g-sh')).body.error).toBe('GroupPolicyViolation');
+  });
+
+  test("the source's old hold after finished: the member is on the destination only, and the confirm that comes later takes nothing twice", async () => {
+    const [a, b] = await nodes('so', 2);
+    await api('PUT', '/server-groups/g-so', { policy: 'affinity' });
+    const id = uuid();
+    const m = `so-${id}`;
+    expect((await claim(a!, 'g-so', id)).status).toBe(201);
+    expect((await move(b!, a!, id, m)).status).toBe(201);
+    expect((await status(m, 'finished')).status).toBe(200);
+    await stale();
+    expect((await audit(a!)).body.releasedHolds).toEqual([expect.objectContaining({ role: 'old' })]);
+    expect(await counts([a!, b!], 'g-so')).toEqual([0, 1]);
+    expect((await api('GET', '/server-groups/g-so')).body.members).toEqual([{ instanceUuid: id, nodeId: b }]);
+    // The affinity group follows its only member.
+    expect((await claim(a!, 'g-so')).body.error).toBe('GroupPolicyViolation');
+    expect((await status(m, 'confirmed')).status).toBe(200);
+    expect(await counts([a!, b!], 'g-so')).toEqual([0, 1]);
+    expect((await claim(b!, 'g-so')).status).toBe(201);
+    expect(await counts([a!, b!], 'g-so')).toEqual([0, 2]);
+  });
+
+  test("drop_move_claim of the destination's hold (rule O9) takes the member off it the same way", async () => {
+    const [a, b] = await nodes('sd', 2);
+    await api('PUT', '/server-groups/g-sd', { policy: 'anti-affinity' });
+    const id = uuid();
+    expect((await claim(a!, 'g-sd', id)).status).toBe(201);
+    expect((await move(b!, a!, id, `sd-${id}`)).status).toBe(201);
+    expect((await api('DELETE', `/nodes/${b}/move-claims/sd-${id}`)).status).toBe(204);
+    expect(await counts([a!, b!], 'g-sd')).toEqual([1, 0]);
+    expect((await claim(b!, 'g-sd')).status).toBe(201);
+  });
+
+  test.each([1, 2, 3])(
+    'round %i: the audit releasing the hold races the final status; either way the member counts once, where it is',
+    async (round) => {
+      const [a, b] = await nodes(`sr${round}`, 2);
+      const groupId = `g-sr${round}`;
+      await api('PUT', `/server-groups/${groupId}`, { policy: 'anti-affinity' });
+      const id = uuid();
+      const m = `sr-${id}`;
+      expect((await claim(a!, groupId, id)).status).toBe(201);
+      const body = { migrationId: m, instanceUuid: id, moveType: 'live-migration', sourceNodeId: a };
+      expect((await api('POST', `/nodes/${b}/move-claims`, body)).status).toBe(201);
+      await stale();
+      const [report, completed] = await Promise.all([audit(b!), status(m, 'completed')]);
+      const where = completed.status === 200 ? b : a;
+      expect(report.body.releasedHolds).toHaveLength(completed.status === 200 ? 0 : 1);
+      expect(await counts([a!, b!], groupId)).toEqual(where === a ? [1, 0] : [0, 1]);
+      expect((await api('GET', `/server-groups/${groupId}`)).body.members).toEqual([
+        { instanceUuid: id, nodeId: where },
+      ]);
+    },
+  );
 });
