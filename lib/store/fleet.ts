@@ -1,6 +1,6 @@
 // The fleet view (rule G4): every node's figures, read whole from the node index and batched reads, kept per
 // container for a short time and shared by the requests that arrive meanwhile (one read at a time). It may be
-// stale; the claim's conditional write decides. docs/placement.md has the design for 100,000 nodes.
+// stale; the claim's conditional write decides. At 100,000 nodes it comes from the summary (rule G12).
 import type { Amounts, NodeState } from '../domain';
 import type { Store } from './client';
 import { readSummary } from './fleet-summary';
