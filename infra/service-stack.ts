@@ -58,8 +58,8 @@ export class ServiceStack extends Stack {
       functions.set(entry, new LedgerFunction(lambdas, entry, { entry, access, lambda, table, stage }));
     }
     const summary = new FleetSummaryFeed(this, 'FleetSummary', { table, stage });
-    // Every container's fleet view reads the summary the feed keeps (lib/store/fleet.ts).
-    for (const f of functions.values()) f.fn.addEnvironment('FLEET_VIEW', 'summary');
+    // The feed runs; the functions do not read the summary yet (no FLEET_VIEW=summary): a stream shows only changes,
+    // so until a rebuild seeds it the summary misses every node unchanged since the deployment.
     this.functions = functions;
     const fn = (entry: string): IFunction => {
       const f = functions.get(entry);
