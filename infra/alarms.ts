@@ -29,6 +29,8 @@ export interface LedgerAlarmsProps {
   keep: boolean;
   api: HttpApi;
   deadLetters: IQueue;
+  /** The fleet summary consumer's on-failure destination (infra/fleet-summary.ts). */
+  summaryFailures?: IQueue;
   table: ITableV2;
   functions: ReadonlyMap<string, IFunction>;
   /** The audit round's state machine (infra/audit-schedule.ts). */
@@ -95,6 +97,16 @@ export class LedgerAlarms extends Construct {
       props.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
       1,
     );
+    if (props.summaryFailures)
+      alarm(
+        'FleetSummaryFailures',
+        'A stream batch never folded into the fleet summary: run the rebuild (rebuildSummary) and find the cause in the consumer log.',
+        props.summaryFailures.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        1,
+      );
     alarm(
       'StatusRejected',
       'A migration status message could never apply (malformed, unknown migration, refused status) and was dropped: its body is in the consumer log.',

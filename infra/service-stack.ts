@@ -6,6 +6,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { CONSUMER_TIMEOUT_SECONDS, HTTP_TIMEOUT_SECONDS, lambdaEntries, OPERATIONS } from '../lib/operations';
 import { LedgerAlarms } from './alarms';
+import { FleetSummaryFeed } from './fleet-summary';
 import { AuditSchedule } from './audit-schedule';
 import { isDev, type StageConfig } from './config';
 import { LedgerApi } from './http-api';
@@ -56,6 +57,9 @@ export class ServiceStack extends Stack {
     for (const { entry, access, lambda } of lambdaEntries()) {
       functions.set(entry, new LedgerFunction(lambdas, entry, { entry, access, lambda, table, stage }));
     }
+    const summary = new FleetSummaryFeed(this, 'FleetSummary', { table, stage });
+    // The feed runs; the functions do not read the summary yet (no FLEET_VIEW=summary): a stream shows only changes,
+    // so until a rebuild seeds it the summary misses every node unchanged since the deployment.
     this.functions = functions;
     const fn = (entry: string): IFunction => {
       const f = functions.get(entry);
@@ -88,6 +92,7 @@ export class ServiceStack extends Stack {
       keep: !isDev(stage),
       api: api.api,
       deadLetters: queue.deadLetters,
+      summaryFailures: summary.failures,
       table,
       functions: fns,
       auditRound: audit.machine,

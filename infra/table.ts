@@ -1,6 +1,6 @@
 // The ledger's one table, with the key and index names the store uses (lib/store/table.ts).
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, ProjectionType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, ProjectionType, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { KEY, NODE_INDEX, TTL_ATTRIBUTE } from '../lib/store/table';
 import { isDev, type StageConfig } from './config';
@@ -19,6 +19,8 @@ export function ledgerTable(scope: Construct, stage: StageConfig): TableV2 {
         projectionType: ProjectionType.KEYS_ONLY,
       },
     ],
+    // The fleet summary's feed (infra/fleet-summary.ts); old images let a deletion be conditioned on the generation.
+    dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
     // Expired release tombstones (rule O5) go by themselves; the claim's condition does not rely on it.
     timeToLiveAttribute: TTL_ATTRIBUTE,
     // TableV2 is on-demand unless told otherwise: claims come in bursts that provisioned capacity would throttle.

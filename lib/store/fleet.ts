@@ -1,8 +1,9 @@
 // The fleet view (rule G4): every node's figures, read whole from the node index and batched reads, kept per
 // container for a short time and shared by the requests that arrive meanwhile (one read at a time). It may be
-// stale; the claim's conditional write decides. docs/placement.md has the design for 100,000 nodes.
+// stale; the claim's conditional write decides. At 100,000 nodes it comes from the summary (rule G12).
 import type { Amounts, NodeState } from '../domain';
 import type { Store } from './client';
+import { readSummary } from './fleet-summary';
 import { listNodes } from './node-pages';
 
 /** How long a container trusts its view, unless FLEET_VIEW_TTL_MS says otherwise. */
@@ -34,7 +35,9 @@ class FleetCache {
 
   private async load(): Promise<FleetView> {
     const readAt = Date.now();
-    const nodes = await listNodes(this.store);
+    // FLEET_VIEW=summary: the S summary items (fleet-summary.ts); the full read when they are absent or it is off.
+    const summary = process.env.FLEET_VIEW === 'summary' ? await readSummary(this.store) : undefined;
+    const nodes = summary ?? (await listNodes(this.store));
     this.view = { nodes: new Map(nodes.map((n) => [n.nodeId, n])), readAt };
     return this.view;
   }

@@ -86,7 +86,7 @@ export async function listNodes(store: Store, pageSize = 1000, stats = false): P
 }
 
 /** Items by key in batches of 100 (a batch answers in any order). */
-async function batchGet(store: Store, keys: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+export async function batchGet(store: Store, keys: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   for (let i = 0; i < keys.length; i += 100) {
     let pending: Record<string, unknown>[] = keys.slice(i, i + 100);

@@ -90,16 +90,38 @@ describe('the ledger table', () => {
 });
 
 describe('the functions', () => {
-  test("one per entry of lib/operations.ts, and no other but CDK's file copier", () => {
+  test("one per entry of lib/operations.ts, the fleet summary's consumer, and no other but CDK's file copier", () => {
     const [copiers, ours] = partition(resources(t, 'AWS::Lambda::Function'), ([, r]) =>
       pathOf(r).includes('/Custom::CDKBucketDeployment'),
     );
     expect(ours.map(([, r]) => pathOf(r).split('/')[2]).sort()).toEqual(
-      lambdaEntries()
-        .map((e) => e.entry)
-        .sort(),
+      [...lambdaEntries().map((e) => e.entry), 'Consumer'].sort(),
     );
     expect(copiers).toHaveLength(1);
+  });
+
+  test('the fleet summary consumer: the stream with retries, bisection and a failure queue; summary items only', () => {
+    const mappings = resources(t, 'AWS::Lambda::EventSourceMapping').filter(([, m]) => m.Properties.StartingPosition);
+    expect(mappings).toHaveLength(1);
+    const mapping = mappings[0]![1];
+    expect(mapping.Properties).toMatchObject({
+      MaximumBatchingWindowInSeconds: 1,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: expect.anything() } },
+    });
+    const policies = resources(t, 'AWS::IAM::Policy').filter(([, p]) => pathOf(p).includes('/FleetSummary/'));
+    const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Loose[]);
+    const ITEM_ACTIONS = ['GetItem', 'BatchGetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem'];
+    const table = statements.filter((s) =>
+      [s.Action].flat().some((a: string) => ITEM_ACTIONS.some((i) => a === `dynamodb:${i}`)),
+    );
+    expect(table).toEqual([
+      expect.objectContaining({
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
+      }),
+    ]);
   });
 
   test.each(lambdaEntries().map((e) => e.entry))(
@@ -235,7 +257,7 @@ describe('the migration status queue', () => {
   test('FIFO, SQS-managed encryption, a FIFO dead-letter queue after a few receives', () => {
     const [main, dlq] = [
       queues().find(([, q]) => q.Properties.RedrivePolicy),
-      queues().find(([, q]) => !q.Properties.RedrivePolicy),
+      queues().find(([, q]) => !q.Properties.RedrivePolicy && q.Properties.FifoQueue),
     ];
     expect(main?.[1].Properties).toMatchObject({
       FifoQueue: true,
@@ -269,9 +291,9 @@ describe('the migration status queue', () => {
     );
   });
 
-  test('both queues refuse requests without TLS', () => {
+  test('both queues, and the fleet summary failure queue, refuse requests without TLS', () => {
     const policies = resources(t, 'AWS::SQS::QueuePolicy').map(([, p]) => p.Properties.PolicyDocument.Statement);
-    expect(policies).toHaveLength(2);
+    expect(policies).toHaveLength(3);
     for (const statements of policies) {
       expect(statements).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),

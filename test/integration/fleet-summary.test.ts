@@ -1,0 +1,108 @@
+// The fleet summary on DynamoDB Local: the stream consumer folds node creates, claims and deletes; a redelivered or
+// older batch changes nothing; a rebuild equals the node scan; candidates through the summary equal the full read.
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { consume } from '../../functions/fleet-summary';
+import { listNodes, readSummary, rebuildSummary, type Store } from '../../lib/store';
+import { nodeKey } from '../../lib/store/items';
+import { api } from '../support/api';
+import { roomForVcpus, uuid } from '../support/fixtures';
+import { freshTable } from '../support/table';
+
+let store: Store;
+beforeAll(async () => {
+  store = await freshTable('fleet-summary');
+  process.env.FLEET_VIEW_TTL_MS = '0';
+  process.env.FLEET_SHARDS = '7';
+});
+afterAll(() => {
+  delete process.env.FLEET_VIEW_TTL_MS;
+  delete process.env.FLEET_SHARDS;
+  delete process.env.FLEET_VIEW;
+});
+
+const nodeItem = async (nodeId: string) =>
+  (await store.doc.send(new GetCommand({ TableName: store.tableName, Key: nodeKey(nodeId), ConsistentRead: true })))
+    .Item;
+
+/** A stream record of the node item as it is now (or of its deletion, with the image it had). */
+function record(nodeId: string, now?: Record<string, unknown>, before?: Record<string, unknown>): DynamoDBRecord {
+  const image = (i?: Record<string, unknown>) => (i ? (marshall(i) as never) : undefined);
+  return {
+    eventName: now ? 'MODIFY' : 'REMOVE',
+    dynamodb: { Keys: marshall(nodeKey(nodeId)) as never, NewImage: image(now), OldImage: image(before) },
+  };
+}
+const fold = (records: DynamoDBRecord[]) => consume({ Records: records } as DynamoDBStreamEvent);
+
+/** What the candidates see of a node: everything but stats and NUMA cells, which the summary leaves out. */
+const seen = (nodes: Awaited<ReturnType<typeof listNodes>> | undefined) =>
+  nodes?.map(({ stats: _s, numaCells: _c, ...rest }) => rest);
+
+async function randomFleet(prefix: string, n: number): Promise<string[]> {
+  const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+  for (const [i, id] of ids.entries()) {
+    const body = { ...roomForVcpus(2 + (i % 5)), traits: i % 2 ? ['HW_X'] : [], aggregates: [`${prefix}-${i % 3}`] };
+    expect((await api('PUT', `/nodes/${id}`, body)).status).toBe(201);
+  }
+  return ids;
+}
+
+test('the consumer folds creates, claims and deletes; older and redelivered batches change nothing', async () => {
+  const ids = await randomFleet('fold', 12);
+  const created = await Promise.all(ids.map(nodeItem));
+  expect((await fold(ids.map((id, i) => record(id, created[i])))).batchItemFailures).toEqual([]);
+  expect(seen(await readSummary(store))).toEqual(seen(await listNodes(store)));
+
+  const flavor = { vcpus: 1, memoryMb: 8, rootGb: 1 };
+  expect((await api('POST', `/nodes/${ids[0]}/instances`, { instanceUuid: uuid(), flavor })).status).toBe(201);
+  const claimed = await nodeItem(ids[0]!);
+  await fold([record(ids[0]!, claimed)]);
+  // The create again (a redelivered old batch) does not put the node's figures back before the claim.
+  await fold([record(ids[0]!, created[0])]);
+  await fold([record(ids[0]!, claimed)]);
+  const viaSummary = (await readSummary(store))!.find((n) => n.nodeId === ids[0]);
+  expect(viaSummary?.used.vcpus).toBe(1);
+  expect(viaSummary?.generation).toBe(Number(claimed!.generation));
+
+  expect((await api('DELETE', `/nodes/${ids[1]}`)).status).toBe(204);
+  await fold([record(ids[1]!, undefined, created[1])]);
+  await fold([record(ids[1]!, undefined, created[1])]);
+  expect(seen(await readSummary(store))).toEqual(seen(await listNodes(store)));
+});
+
+test('a rebuild equals the node scan, and candidates through the summary equal those of the full read', async () => {
+  await randomFleet('rebuild', 30);
+  expect(await rebuildSummary(store)).toBeGreaterThan(0);
+  expect(seen(await readSummary(store))).toEqual(seen(await listNodes(store)));
+  const ask = () =>
+    api('POST', '/candidates', {
+      flavor: { vcpus: 3, memoryMb: 8, rootGb: 1 },
+      required: ['HW_X'],
+      memberOf: ['rebuild-1'],
+    });
+  delete process.env.FLEET_VIEW;
+  const full = await ask();
+  process.env.FLEET_VIEW = 'summary';
+  const summary = await ask();
+  expect(summary.status).toBe(200);
+  expect(summary.body).toEqual(full.body);
+  expect((full.body as { candidates: unknown[] }).candidates.length).toBeGreaterThan(0);
+});
+
+test('a node filled behind the summary costs a retry, never an overfill', async () => {
+  process.env.FLEET_VIEW = 'summary';
+  const [a, b] = await randomFleet('behind', 2);
+  await rebuildSummary(store);
+  // Fill the roomier node (3 vCPUs against 2) without telling the summary.
+  const flavor = { vcpus: 3, memoryMb: 8, rootGb: 1 };
+  expect((await api('POST', `/nodes/${b}/instances`, { instanceUuid: uuid(), flavor })).status).toBe(201);
+  const placed = await api('POST', '/placements', {
+    instanceUuid: uuid(),
+    flavor: { vcpus: 2, memoryMb: 8, rootGb: 1 },
+    memberOf: ['behind-0', 'behind-1'],
+  });
+  expect(placed.status).toBe(201);
+  expect(placed.body).toMatchObject({ nodeId: a, attempts: 2 });
+});
