@@ -3,6 +3,7 @@
 import { join, relative } from 'node:path';
 import { JavaMissingError, runPidFile, startDynamoDbLocal, stopLeftover, type DynamoDbLocal } from './dynamodb-local';
 import type { LocalQueue } from './fifo-queue';
+import type { FleetFeed } from './fleet-feed';
 import type { LocalServer } from './server';
 
 // Before the SDK loads (it is imported below, on demand): its notice about Node 20 is noise here.
@@ -52,6 +53,7 @@ interface Running {
   opening: Promise<OpenedStore>;
   server?: LocalServer;
   queue?: LocalQueue;
+  feed?: FleetFeed;
 }
 
 let stopping = false;
@@ -61,8 +63,9 @@ function shutdown(running: Running, signal: NodeJS.Signals): void {
   if (stopping) return;
   stopping = true;
   console.log(`${signal}: stopping.`);
-  const { server, queue } = running;
+  const { server, queue, feed } = running;
   Promise.resolve(server?.close())
+    .then(() => feed?.stop())
     // Give the queue's messages a moment to land; what is still queued after that is dropped.
     .then(async () => {
       if (queue && !(await queue.drain(3_000)))
@@ -87,6 +90,14 @@ async function prepareTable(store: OpenedStore, tableName: string): Promise<void
   client.client.destroy();
   process.env.DYNAMODB_ENDPOINT = store.endpoint;
   console.log(`Store ready: ${store.label}, table ${tableName}.`);
+}
+
+/** The fleet summary fed from the table's stream, as the CDK stack's consumer feeds it in AWS (rule G12). */
+async function startFeed(running: Running, tableName: string, endpoint: string): Promise<void> {
+  const { createStore } = await import('../lib/store');
+  const { startFleetFeed } = await import('./fleet-feed');
+  running.feed = await startFleetFeed(createStore({ tableName, endpoint }), endpoint);
+  console.log('Fleet summary: seeded from the node items, following the table stream (FLEET_VIEW=summary reads it).');
 }
 
 async function serve(running: Running, port: number, host: string): Promise<string> {
@@ -170,6 +181,8 @@ async function main(): Promise<void> {
   const store = await running.opening;
   try {
     await prepareTable(store, tableName);
+    // Only on the embedded store: a DynamoDB named by DYNAMODB_ENDPOINT keeps its own stream settings.
+    if (store.db) await startFeed(running, tableName, store.endpoint);
     const url = await serve(running, port, host);
     await printWelcome(url, port, host);
     await startAudits();

@@ -106,3 +106,25 @@ test('a node filled behind the summary costs a retry, never an overfill', async 
   expect(placed.status).toBe(201);
   expect(placed.body).toMatchObject({ nodeId: a, attempts: 2 });
 });
+
+test('the local feed seeds the summary, then follows the stream: claims, new nodes and deletes', async () => {
+  const { startFleetFeed } = await import('../../local/fleet-feed');
+  const ids = await randomFleet('feed', 6);
+  const feed = await startFleetFeed(store, process.env.DYNAMODB_ENDPOINT!, 20);
+  try {
+    expect(seen(await readSummary(store))).toEqual(seen(await listNodes(store)));
+    const flavor = { vcpus: 1, memoryMb: 8, rootGb: 1 };
+    const claims = ids.map((id) => api('POST', `/nodes/${id}/instances`, { instanceUuid: uuid(), flavor }));
+    expect((await Promise.all(claims)).map((r) => r.status)).toEqual(ids.map(() => 201));
+    expect((await api('PUT', '/nodes/feed-new', roomForVcpus(3))).status).toBe(201);
+    expect((await api('DELETE', '/nodes/feed-new')).status).toBe(204);
+    expect((await api('PUT', '/nodes/feed-later', roomForVcpus(4))).status).toBe(201);
+    await feed.caughtUp();
+    const summary = seen(await readSummary(store));
+    expect(summary).toEqual(seen(await listNodes(store)));
+    expect(summary?.map((n) => n.nodeId)).toContain('feed-later');
+    expect(summary?.map((n) => n.nodeId)).not.toContain('feed-new');
+  } finally {
+    await feed.stop();
+  }
+});
