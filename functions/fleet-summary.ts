@@ -2,25 +2,15 @@
 // UpdateItem per touched shard per batch. Every write is conditioned on the node's generation, so a redelivered or
 // bisected batch writes nothing older than what is there. A failed batch is reported whole from its first record
 // (the stream's order per item must hold), so the event source retries it and bisects it.
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { AttributeValue as StreamValue, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { logger } from '../lib/api/logger';
 import { count } from '../lib/api/metrics';
 import { observed } from '../lib/api/observed';
 import { runtime } from '../lib/api/runtime';
-import { applyChanges, changeOf, type SummaryChange } from '../lib/store';
-
-const plain = (image: Record<string, StreamValue> | undefined) =>
-  image && unmarshall(image as Record<string, AttributeValue>);
+import { applyChanges, changesOfRecords } from '../lib/store';
 
 export async function consume(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
-  const changes: SummaryChange[] = [];
-  for (const r of event.Records) {
-    const d = r.dynamodb;
-    const change = d?.Keys && changeOf(plain(d.NewImage), plain(d.OldImage), plain(d.Keys)!);
-    if (change) changes.push(change);
-  }
+  const changes = changesOfRecords(event.Records);
   try {
     const writes = await applyChanges(runtime().store, changes);
     count('FleetSummaryChanges', changes.length);

@@ -7,37 +7,13 @@ import {
   DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { applyChanges, changeOf, rebuildSummary, type Store, type SummaryChange } from '../lib/store';
+import { applyChanges, changesOfRecords, rebuildSummary, type Store } from '../lib/store';
 
 export interface FleetFeed {
   /** Resolves once every change written before the call has been folded. */
   caughtUp(): Promise<void>;
   stop(): Promise<void>;
-}
-
-type Image = Parameters<typeof unmarshall>[0];
-type Value = Record<string, unknown>;
-// The streams client reads an empty map ({ M: {} } on the wire) back as {}, which unmarshall refuses.
-const repaired = (v: Value): Value => {
-  if (Object.keys(v).length === 0) return { M: {} };
-  if (v.M)
-    return { M: Object.fromEntries(Object.entries(v.M as Record<string, Value>).map(([k, x]) => [k, repaired(x)])) };
-  if (v.L) return { L: (v.L as Value[]).map(repaired) };
-  return v;
-};
-const plain = (image: unknown) => (image ? unmarshall(repaired({ M: image as Value }).M as Image) : undefined);
-
-function changesOf(records: readonly _Record[]): SummaryChange[] {
-  const changes: SummaryChange[] = [];
-  for (const r of records) {
-    const d = r.dynamodb;
-    const change = d?.Keys && changeOf(plain(d.NewImage), plain(d.OldImage), plain(d.Keys)!);
-    if (change) changes.push(change);
-  }
-  return changes;
 }
 
 /** The table's stream, turned on if the table (an older one kept in .data/) has none. */
@@ -75,7 +51,7 @@ export async function startFleetFeed(store: Store, endpoint: string, intervalMs 
     for (const [id, iterator] of iterators) {
       if (!iterator) continue;
       const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
-      await applyChanges(store, changesOf(out.Records ?? []));
+      await applyChanges(store, changesOfRecords(out.Records ?? []));
       iterators.set(id, out.NextShardIterator);
     }
   }

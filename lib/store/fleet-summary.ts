@@ -4,8 +4,10 @@
 // node items (rebuildSummary), both through the same write conditioned on the node's generation, which every node
 // write bumps: an older record, a redelivered batch or a rebuild racing the stream never puts an older figure back.
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { NodeState, PciPool } from '../domain';
 import type { Store } from './client';
+import { Expression } from './expression';
 import { INVENTORY_FIELDS, nodeStateOf } from './items';
 import { batchGet, listNodes } from './node-pages';
 import { withRetry } from './retry';
@@ -82,34 +84,27 @@ export async function applyChanges(store: Store, changes: SummaryChange[]): Prom
 }
 
 function expressionOf(changes: SummaryChange[]) {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const set: string[] = [];
-  const remove: string[] = [];
-  const conditions: string[] = [];
-  changes.forEach((c, i) => {
-    names[`#n${i}`] = c.nodeId;
+  const e = new Expression();
+  const [set, remove, conditions]: [string[], string[], string[]] = [[], [], []];
+  for (const c of changes) {
+    const n = e.name(c.nodeId);
     if ('entry' in c) {
-      values[`:e${i}`] = c.entry;
-      values[`:g${i}`] = c.entry.g;
-      set.push(`#n${i} = :e${i}`);
+      set.push(`${n} = ${e.value(c.entry)}`);
       // The same generation again is a redelivery: allowed, it writes what is there.
-      conditions.push(`(attribute_not_exists(#n${i}) OR #n${i}.g <= :g${i})`);
-    } else {
-      remove.push(`#n${i}`);
-      const g = c.onlyIf ?? c.generation;
-      if (g !== undefined) {
-        values[`:g${i}`] = g;
-        conditions.push(`(attribute_not_exists(#n${i}) OR #n${i}.g ${c.onlyIf === undefined ? '<=' : '='} :g${i})`);
-      }
+      conditions.push(`(attribute_not_exists(${n}) OR ${n}.g <= ${e.value(c.entry.g)})`);
+      continue;
     }
-  });
+    remove.push(n);
+    const g = c.onlyIf ?? c.generation;
+    if (g !== undefined)
+      conditions.push(`(attribute_not_exists(${n}) OR ${n}.g ${c.onlyIf === undefined ? '<=' : '='} ${e.value(g)})`);
+  }
   const update = [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : ''];
-  return { names, values, update: update.join(' ').trim(), condition: conditions.join(' AND ') };
+  return { e, update: update.join(' ').trim(), condition: conditions.join(' AND ') };
 }
 
 async function writeShard(store: Store, shard: number, changes: SummaryChange[]): Promise<number> {
-  const { names, values, update, condition } = expressionOf(changes);
+  const { e, update, condition } = expressionOf(changes);
   try {
     await withRetry(store, () =>
       store.doc.send(
@@ -118,8 +113,7 @@ async function writeShard(store: Store, shard: number, changes: SummaryChange[])
           Key: summaryKey(shard),
           UpdateExpression: update,
           ...(condition ? { ConditionExpression: condition } : {}),
-          ExpressionAttributeNames: names,
-          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+          ...e.params(),
         }),
       ),
     );
@@ -186,4 +180,31 @@ export function changeOf(
   const nodeId = pk.slice('NODE#'.length);
   if (newImage) return { nodeId, entry: entryOf(nodeStateOf(newImage)) };
   return { nodeId, removed: true, ...(oldImage ? { generation: Number(oldImage.generation ?? 0) } : {}) };
+}
+
+/** A stream record as Lambda's event and the streams API (the local feed) both carry it: images in DynamoDB JSON. */
+export interface StreamRecord {
+  dynamodb?: { Keys?: unknown; NewImage?: unknown; OldImage?: unknown };
+}
+
+type Value = Record<string, unknown>;
+// The streams client reads an empty map ({ M: {} } on the wire) back as {}, which unmarshall refuses.
+const repaired = (v: Value): Value => {
+  if (Object.keys(v).length === 0) return { M: {} };
+  if (v.M)
+    return { M: Object.fromEntries(Object.entries(v.M as Record<string, Value>).map(([k, x]) => [k, repaired(x)])) };
+  if (v.L) return { L: (v.L as Value[]).map(repaired) };
+  return v;
+};
+const plain = (image: unknown) =>
+  image ? unmarshall(repaired({ M: image as Value }).M as Parameters<typeof unmarshall>[0]) : undefined;
+
+/** The node-item changes of a batch of stream records, in order; other items' records are none. */
+export function changesOfRecords(records: readonly StreamRecord[]): SummaryChange[] {
+  const changes: SummaryChange[] = [];
+  for (const { dynamodb: d } of records) {
+    const change = d?.Keys ? changeOf(plain(d.NewImage), plain(d.OldImage), plain(d.Keys)!) : undefined;
+    if (change) changes.push(change);
+  }
+  return changes;
 }
