@@ -24,5 +24,13 @@ export { findCandidates } from './candidates';
 export { place, MAX_ATTEMPTS, type PlacementRequest, type PlacementResult } from './placements';
 export { placeGang, type GangRequest, type GangResult } from './gang';
 export { fleet, FLEET_VIEW_TTL_MS } from './fleet';
-export { applyChanges, changeOf, changesOfRecords, readSummary, rebuildSummary, shardOf, type SummaryChange } from './fleet-summary';
+export {
+  applyChanges,
+  changeOf,
+  changesOfRecords,
+  readSummary,
+  rebuildSummary,
+  shardOf,
+  type SummaryChange,
+} from './fleet-summary';
 export { auditNodeAndHolds, type ReleasedHold } from './stale-holds';
