@@ -79,9 +79,9 @@ export { CONSUMER_TIMEOUT_SECONDS } from './status-retry';
 const MEMORY_MB = 1024;
 const BEHIND_API: LambdaSettings = { memoryMb: MEMORY_MB, timeoutSeconds: HTTP_TIMEOUT_SECONDS };
 
-// Device items are written (Put, or Delete for one gone from the inventory) inside the same transactions as
-// the node item (Update), after one Query of the node's partition. A status change whose copy of the record is
-// stale reads the move's items at once (TransactGetItems, i.e. GetItem); a release of a moving one ends its move.
+// Device items are written (Put, or Delete when gone from the inventory) in the node's transactions after one Query
+// of its partition. A stale status change reads the move's items (TransactGetItems, i.e. GetItem); a release of a
+// moving instance ends its move; dropping a move hold reads its server-group items in one BatchGetItem (rule G9).
 const CLAIM: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'] };
 const CHANGE: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'] };
 
@@ -201,7 +201,6 @@ export const OPERATIONS = {
     entry: 'drop-move-claim',
     summary: "Drop one hold of a move (Nova's drop_move_claim)",
     errors: ['ValidationError'],
-    // The dropped hold's server-group items are read in one batch (rule G9).
     access: { table: [...CHANGE.table, 'BatchGetItem'] },
     lambda: BEHIND_API,
   },
