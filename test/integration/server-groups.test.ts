@@ -152,16 +152,12 @@ describe('hard policies hold under racing claims', () => {
   });
 });
 
-describe('moves keep membership exact (rule G9)', () => {
-  const move = (dest: string, source: string, instanceUuid: string, migrationId: string) =>
-    api('POST', `/nodes/${dest}/move-claims`, {
-      migrationId,
-      instanceUuid,
-      moveType: 'migration',
-      sourceNodeId: source,
-    });
-  const status = (migrationId: string, s: string) => api('POST', `/migrations/${migrationId}/status`, { status: s });
+/** A cold migration's claim on `dest` of the instance on `source`, and its status updates. */
+const move = (dest: string, source: string, instanceUuid: string, migrationId: string) =>
+  api('POST', `/nodes/${dest}/move-claims`, { migrationId, instanceUuid, moveType: 'migration', sourceNodeId: source });
+const status = (migrationId: string, s: string) => api('POST', `/migrations/${migrationId}/status`, { status: s });
 
+describe('moves keep membership exact (rule G9)', () => {
   test('an anti-affine member may not move onto a node with another member; onto an empty one it counts on both until the end', async () => {
     const [a, b, c] = await nodes('mv', 3);
     await api('PUT', '/server-groups/g-mv', { policy: 'anti-affinity' });
@@ -248,14 +244,6 @@ describe('moves keep membership exact (rule G9)', () => {
 });
 
 describe('a stale hold released by the audit takes the member off its node (rules L6, G9)', () => {
-  const move = (dest: string, source: string, instanceUuid: string, migrationId: string) =>
-    api('POST', `/nodes/${dest}/move-claims`, {
-      migrationId,
-      instanceUuid,
-      moveType: 'migration',
-      sourceNodeId: source,
-    });
-  const status = (migrationId: string, s: string) => api('POST', `/migrations/${migrationId}/status`, { status: s });
   const audit = (nodeId: string) => api('POST', `/nodes/${nodeId}/audit`, { migrations: [] });
   const stale = async () => {
     process.env.STALE_HOLD_MINUTES = '0.00001'; // every hold of the test is older
