@@ -100,7 +100,7 @@ export class LedgerAlarms extends Construct {
     if (props.summaryFailures)
       alarm(
         'FleetSummaryFailures',
-        'A stream batch never folded into the fleet summary: run the rebuild (rebuildSummary) and find the cause in the consumer log.',
+        'A stream batch never folded into the fleet summary: the scheduled repair mends the summary within 5 minutes; find the cause in the consumer log.',
         props.summaryFailures.metricApproximateNumberOfMessagesVisible({
           period: Duration.minutes(1),
           statistic: 'Maximum',

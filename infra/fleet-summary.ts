@@ -1,18 +1,21 @@
-// The fleet summary's feed (lib/store/fleet-summary.ts): the ledger table's stream into the consumer Lambda, which
-// may only read and update the summary items (dynamodb:LeadingKeys on FLEET#*). A batch that keeps failing after
-// its retries and bisections is recorded in a queue (its stream position, to rebuild from) and alarms.
+// The fleet summary's feed (lib/store/fleet-summary.ts, rule G12): the ledger table's stream into the consumer
+// Lambda, which may only read and write the summary items (dynamodb:LeadingKeys on FLEET#*), and a scheduled repair
+// that seeds the summary and puts right what the consumer missed. A batch that keeps failing after its retries and
+// bisections is recorded in a queue (its stream position) and alarms; the next repair mends the summary.
 import { Duration, Validations } from 'aws-cdk-lib';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { Table, type TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { SUMMARY_PREFIX } from '../lib/store/fleet-summary';
+import { FLEET_SUMMARY_ENTRIES } from '../lib/operations-placement';
 import type { StageConfig } from './config';
 import { LedgerFunction } from './ledger-function';
 
-export const FLEET_SUMMARY_ENTRY = 'fleet-summary';
+/** How often the repair runs: the longest a node's entry stays wrong if the stream's consumer fails. */
+export const FLEET_REPAIR_MINUTES = 5;
 
 export interface FleetSummaryProps {
   table: TableV2;
@@ -21,30 +24,35 @@ export interface FleetSummaryProps {
 
 export class FleetSummaryFeed extends Construct {
   readonly consumer: LedgerFunction;
+  readonly repair: LedgerFunction;
   readonly failures: Queue;
 
   constructor(scope: Construct, id: string, props: FleetSummaryProps) {
     super(scope, id);
     const { table, stage } = props;
     this.consumer = new LedgerFunction(this, 'Consumer', {
-      entry: FLEET_SUMMARY_ENTRY,
-      access: { table: [] },
+      entry: FLEET_SUMMARY_ENTRIES.consumer,
+      access: { table: [], summary: 'write' },
       lambda: { memoryMb: 512, timeoutSeconds: 30 },
       table,
       stage,
+    });
+    // Seeding 100,000 entries is ~100,000 PutItems, 16 at a time: about a minute.
+    this.repair = new LedgerFunction(this, 'Repair', {
+      entry: FLEET_SUMMARY_ENTRIES.repair,
+      access: { table: ['BatchGetItem'], nodeIndex: true, summary: 'write' },
+      lambda: { memoryMb: 1024, timeoutSeconds: 600, reservedConcurrency: 1, retryAttempts: 0 },
+      table,
+      stage,
+    });
+    new Rule(this, 'RepairSchedule', {
+      schedule: Schedule.rate(Duration.minutes(FLEET_REPAIR_MINUTES)),
+      targets: [new LambdaFunction(this.repair.fn, { retryAttempts: 0 })],
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
       reason: 'nodejs22.x is the chosen runtime: the bundles target node22 and it is supported until 2027.',
     });
-    this.consumer.fn.role?.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: 'FleetSummaryItems',
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        resources: [table.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${SUMMARY_PREFIX}*`] } },
-      }),
-    );
     this.failures = new Queue(this, 'Failures', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/api/service';
 import type { Access, LambdaSettings } from '../lib/operations';
+import { SUMMARY_PREFIX } from '../lib/store/fleet-summary';
 import { NODE_INDEX } from '../lib/store/table';
 import { BUNDLE } from './bundling';
 import { isDev, type StageConfig } from './config';
@@ -93,6 +94,17 @@ export class LedgerFunction extends Construct {
           sid: 'NodeIndex',
           actions: ['dynamodb:Query'],
           resources: [`${table.tableArn}/index/${NODE_INDEX.name}`],
+        }),
+      );
+    }
+    if (access.summary) {
+      const read = ['dynamodb:GetItem', 'dynamodb:Query'];
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'FleetSummaryItems',
+          actions: access.summary === 'read' ? read : [...read, 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+          resources: [table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${SUMMARY_PREFIX}*`] } },
         }),
       );
     }

@@ -58,8 +58,7 @@ export class ServiceStack extends Stack {
       functions.set(entry, new LedgerFunction(lambdas, entry, { entry, access, lambda, table, stage }));
     }
     const summary = new FleetSummaryFeed(this, 'FleetSummary', { table, stage });
-    // The feed runs; the functions do not read the summary yet (no FLEET_VIEW=summary): a stream shows only changes,
-    // so until a rebuild seeds it the summary misses every node unchanged since the deployment.
+    // The candidates and placements read the summary once its first scheduled repair has seeded it (rule G12).
     this.functions = functions;
     const fn = (entry: string): IFunction => {
       const f = functions.get(entry);

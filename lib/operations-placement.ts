@@ -3,6 +3,9 @@
 // placement handlers import this file rather than operations.ts: the whole table would add 5 KB to their bundles.
 import type { LambdaSettings, Operation } from './operations';
 
+/** The fleet summary's Lambdas (rule G12), which the CDK stack builds apart from the table: a stream and a schedule. */
+export const FLEET_SUMMARY_ENTRIES = { consumer: 'fleet-summary', repair: 'fleet-summary-repair' } as const;
+
 // BEHIND_API of operations.ts, which cannot be read here: that file imports this one before it defines it.
 const api: LambdaSettings = { memoryMb: 1024, timeoutSeconds: 10 };
 /** What a claim may be refused with, whether its node was named or chosen. */
@@ -13,8 +16,12 @@ export const CLAIM_REFUSALS = [
   'GroupPolicyViolation',
 ] as const;
 // A placement claims like POST /nodes/{nodeId}/instances (and reads the fleet view and its own earlier answer).
-const PLACE = { table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'], nodeIndex: true } as const;
-const FLEET = { table: ['BatchGetItem'], nodeIndex: true } as const;
+const PLACE = {
+  table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'],
+  nodeIndex: true,
+  summary: 'read',
+} as const;
+const FLEET = { table: ['BatchGetItem'], nodeIndex: true, summary: 'read' } as const;
 
 export const PLACEMENT_OPERATIONS = {
   getCandidates: {

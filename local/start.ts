@@ -97,7 +97,7 @@ async function startFeed(running: Running, tableName: string, endpoint: string):
   const { createStore } = await import('../lib/store');
   const { startFleetFeed } = await import('./fleet-feed');
   running.feed = await startFleetFeed(createStore({ tableName, endpoint }), endpoint);
-  console.log('Fleet summary: seeded from the node items, following the table stream (FLEET_VIEW=summary reads it).');
+  console.log('Fleet summary: seeded from the node items, following the table stream; candidates read it.');
 }
 
 async function serve(running: Running, port: number, host: string): Promise<string> {

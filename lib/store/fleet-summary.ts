@@ -1,25 +1,32 @@
-// The fleet summary (issue 16 item 5): what the candidates filter and weigh, per node, in S shard items
-// `FLEET#<shard>`, one top-level attribute per node, so a change of one node is a SET or REMOVE of one attribute
-// and a whole view is one BatchGetItem of S items. Fed from the table's stream (foldChanges) and rebuilt from the
-// node items (rebuildSummary), both through the same write conditioned on the node's generation, which every node
-// write bumps: an older record, a redelivered batch or a rebuild racing the stream never puts an older figure back.
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+// The fleet summary (rule G12): what the candidates filter and weigh, one small item per node in S shard
+// partitions (`FLEET#<shard>` / `NODE#<nodeId>`), so a node's change is one conditional PutItem or DeleteItem of
+// ~150 bytes (1 write unit) and a whole view is S parallel Queries. Fed from the table's stream (applyChanges)
+// and repaired from the node items (rebuildSummary), both through writes conditioned on the node's generation,
+// which every node write bumps: an older record, a redelivered batch or a repair racing the stream never puts an
+// older figure back. A marker item says the summary is whole (a repair has run with this S); until it exists,
+// readers read every node instead.
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { NodeState, PciPool } from '../domain';
 import type { Store } from './client';
-import { Expression } from './expression';
 import { INVENTORY_FIELDS, nodeStateOf } from './items';
-import { batchGet, listNodes } from './node-pages';
+import { listNodes } from './node-pages';
+import { queryAll } from './query';
 import { withRetry } from './retry';
 
-/** ~1,000 nodes an item at 100,000 nodes; FLEET_SHARDS overrides it (a change needs a rebuild). */
+/** ~1,000 nodes a partition at 100,000 nodes; FLEET_SHARDS overrides it (a change needs a repair before reads). */
 export const DEFAULT_FLEET_SHARDS = 100;
 export const fleetShards = () => Number(process.env.FLEET_SHARDS || DEFAULT_FLEET_SHARDS);
-export const summaryKey = (shard: number) => ({ pk: `FLEET#${shard}`, sk: 'FLEET' });
 export const SUMMARY_PREFIX = 'FLEET#';
-/** UpdateExpression and ConditionExpression are 4 KB at most each: a shard's changes go in chunks of this many. */
-const NODES_PER_UPDATE = 40;
-const RESERVED = new Set(['pk', 'sk']);
+const ENTRY_PREFIX = 'NODE#';
+export const entryKey = (nodeId: string) => ({
+  pk: `${SUMMARY_PREFIX}${shardOf(nodeId)}`,
+  sk: `${ENTRY_PREFIX}${nodeId}`,
+});
+/** Written by a repair that has made the summary whole: with how many shards, and when. */
+export const markerKey = { pk: `${SUMMARY_PREFIX}WHOLE`, sk: 'FLEET' } as const;
+/** Summary writes in flight at once: a batch of 100 changes is ~7 rounds of 10 ms. */
+const WRITES_AT_ONCE = 16;
 
 /** FNV-1a: stable across runtimes and releases, unlike anything seeded. */
 export function shardOf(nodeId: string, shards = fleetShards()): number {
@@ -66,107 +73,93 @@ export function nodeOfEntry(nodeId: string, entry: SummaryEntry): NodeState {
 export type SummaryChange =
   { nodeId: string; entry: SummaryEntry } | { nodeId: string; removed: true; generation?: number; onlyIf?: number };
 
-/** Writes the changes, one UpdateItem per touched shard (per chunk); returns how many UpdateItems it sent. */
-export async function applyChanges(store: Store, changes: SummaryChange[]): Promise<number> {
-  // The last change of a node wins: records come in stream order per item.
-  const last = new Map(changes.map((c) => [c.nodeId, c]));
-  const byShard = new Map<number, SummaryChange[]>();
-  for (const c of last.values()) {
-    if (RESERVED.has(c.nodeId)) continue;
-    const s = shardOf(c.nodeId);
-    byShard.set(s, [...(byShard.get(s) ?? []), c]);
-  }
-  let writes = 0;
-  for (const [shard, list] of byShard)
-    for (let i = 0; i < list.length; i += NODES_PER_UPDATE)
-      writes += await writeShard(store, shard, list.slice(i, i + NODES_PER_UPDATE));
-  return writes;
-}
+const failedCondition = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 
-function expressionOf(changes: SummaryChange[]) {
-  const e = new Expression();
-  const [set, remove, conditions]: [string[], string[], string[]] = [[], [], []];
-  for (const c of changes) {
-    const n = e.name(c.nodeId);
-    if ('entry' in c) {
-      set.push(`${n} = ${e.value(c.entry)}`);
-      // The same generation again is a redelivery: allowed, it writes what is there.
-      conditions.push(`(attribute_not_exists(${n}) OR ${n}.g <= ${e.value(c.entry.g)})`);
-      continue;
-    }
-    remove.push(n);
-    const g = c.onlyIf ?? c.generation;
-    if (g !== undefined)
-      conditions.push(`(attribute_not_exists(${n}) OR ${n}.g ${c.onlyIf === undefined ? '<=' : '='} ${e.value(g)})`);
-  }
-  const update = [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : ''];
-  return { e, update: update.join(' ').trim(), condition: conditions.join(' AND ') };
-}
-
-async function writeShard(store: Store, shard: number, changes: SummaryChange[]): Promise<number> {
-  const { e, update, condition } = expressionOf(changes);
+/** One change as one conditional write; false if the stored entry is newer (the change is then stale). */
+async function writeChange(store: Store, c: SummaryChange): Promise<boolean> {
+  const [Key, TableName] = [entryKey(c.nodeId), store.tableName];
+  const g = 'entry' in c ? c.entry.g : (c.onlyIf ?? c.generation);
+  // The same generation again is a redelivery: allowed, it writes what is there. A repair's removal is exact.
+  const exact = !('entry' in c) && c.onlyIf !== undefined;
+  const guard =
+    g === undefined
+      ? {}
+      : {
+          ConditionExpression: `attribute_not_exists(g) OR g ${exact ? '=' : '<='} :g`,
+          ExpressionAttributeValues: { ':g': g },
+        };
   try {
     await withRetry(store, () =>
-      store.doc.send(
-        new UpdateCommand({
-          TableName: store.tableName,
-          Key: summaryKey(shard),
-          UpdateExpression: update,
-          ...(condition ? { ConditionExpression: condition } : {}),
-          ...e.params(),
-        }),
-      ),
+      'entry' in c
+        ? store.doc.send(new PutCommand({ TableName, Item: { ...Key, ...c.entry }, ...guard }))
+        : store.doc.send(new DeleteCommand({ TableName, Key, ...guard })),
     );
-    return 1;
+    return true;
   } catch (error) {
-    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    if (failedCondition(error)) return false;
+    throw error;
   }
-  // Some entry is newer than its change: drop those changes, then write the rest (again conditioned).
-  const stored = await readShard(store, shard, true);
-  const fresh = changes.filter((c) => {
-    const now = stored.get(c.nodeId);
-    if (!now) return true;
-    if ('entry' in c) return now.g <= c.entry.g;
-    return c.onlyIf !== undefined ? now.g === c.onlyIf : c.generation === undefined || now.g <= c.generation;
-  });
-  return 1 + (fresh.length ? await writeShard(store, shard, fresh) : 0);
 }
 
-function entriesOf(item: Record<string, unknown> | undefined): Map<string, SummaryEntry> {
-  const out = new Map<string, SummaryEntry>();
-  for (const [k, v] of Object.entries(item ?? {})) if (!RESERVED.has(k)) out.set(k, v as SummaryEntry);
-  return out;
+/** Writes the changes (the last per node: records come in stream order per item); answers the writes sent. */
+export async function applyChanges(store: Store, changes: SummaryChange[]): Promise<number> {
+  const last = [...new Map(changes.map((c) => [c.nodeId, c])).values()];
+  let next = 0;
+  const worker = async () => {
+    while (next < last.length) await writeChange(store, last[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(WRITES_AT_ONCE, last.length) }, worker));
+  return last.length;
 }
 
+/** Every entry of one shard partition, by node. */
 async function readShard(store: Store, shard: number, consistent: boolean): Promise<Map<string, SummaryEntry>> {
-  const out = await withRetry(store, () =>
-    store.doc.send(new GetCommand({ TableName: store.tableName, Key: summaryKey(shard), ConsistentRead: consistent })),
-  );
-  return entriesOf(out.Item);
+  const items = await queryAll(store, {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': `${SUMMARY_PREFIX}${shard}` },
+    ConsistentRead: consistent,
+  });
+  return new Map(items.map((i) => [String(i.sk).slice(ENTRY_PREFIX.length), { g: Number(i.g), d: String(i.d) }]));
 }
 
-/** The whole summary (one BatchGetItem per 100 shards, eventually consistent); undefined if it holds no item. */
+async function readAllShards(store: Store, consistent: boolean): Promise<Map<string, SummaryEntry>> {
+  const shards = await Promise.all(Array.from({ length: fleetShards() }, (_, s) => readShard(store, s, consistent)));
+  return new Map(shards.flatMap((m) => [...m]));
+}
+
+/**
+ * The whole summary (its marker, then S Queries at once, eventually consistent); undefined while no repair has
+ * made it whole with the current S, so that a reader then reads every node instead.
+ */
 export async function readSummary(store: Store): Promise<NodeState[] | undefined> {
-  const keys = Array.from({ length: fleetShards() }, (_, s) => summaryKey(s));
-  const items = await batchGet(store, keys);
-  if (!items.length) return undefined;
-  const nodes = items.flatMap((item) => [...entriesOf(item)].map(([id, e]) => nodeOfEntry(id, e)));
+  const marker = await withRetry(store, () =>
+    store.doc.send(new GetCommand({ TableName: store.tableName, Key: markerKey })),
+  );
+  if (Number(marker.Item?.shards) !== fleetShards()) return undefined;
+  const nodes = [...(await readAllShards(store, false))].map(([id, e]) => nodeOfEntry(id, e));
   return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
 }
 
 /**
- * Seeding and repair: the summary made to hold every node item as it is. Entries read before the node scan
- * whose node the scan did not find are removed only if still the same generation (a node made anew since keeps
- * its new entry). Returns the UpdateItems sent.
+ * Seeding and repair: the summary made to hold every node item as it is, writing only what differs, then the
+ * marker. The entries are read before the node scan, so an entry whose node the scan did not find is removed only
+ * if still the same generation (a node made since keeps its entry). Answers the writes it sent.
  */
 export async function rebuildSummary(store: Store): Promise<number> {
-  const before = new Map<string, number>();
-  for (let s = 0; s < fleetShards(); s++) for (const [id, e] of await readShard(store, s, true)) before.set(id, e.g);
+  const before = await readAllShards(store, true);
   const nodes = await listNodes(store);
   const seen = new Set(nodes.map((n) => n.nodeId));
-  const changes: SummaryChange[] = nodes.map((n) => ({ nodeId: n.nodeId, entry: entryOf(n) }));
-  for (const [nodeId, g] of before) if (!seen.has(nodeId)) changes.push({ nodeId, removed: true, onlyIf: g });
-  return applyChanges(store, changes);
+  const changes: SummaryChange[] = [];
+  for (const n of nodes) {
+    const entry = entryOf(n);
+    const stored = before.get(n.nodeId);
+    if (stored?.g !== entry.g || stored.d !== entry.d) changes.push({ nodeId: n.nodeId, entry });
+  }
+  for (const [nodeId, e] of before) if (!seen.has(nodeId)) changes.push({ nodeId, removed: true, onlyIf: e.g });
+  const writes = await applyChanges(store, changes);
+  const marker = { ...markerKey, shards: fleetShards(), at: new Date().toISOString() };
+  await withRetry(store, () => store.doc.send(new PutCommand({ TableName: store.tableName, Item: marker })));
+  return writes + 1;
 }
 
 /** A node item's change as the stream shows it (unmarshalled images); anything but a node item is none. */

@@ -1,6 +1,6 @@
-// The fleet view (rule G4): every node's figures, read whole from the node index and batched reads, kept per
-// container for a short time and shared by the requests that arrive meanwhile (one read at a time). It may be
-// stale; the claim's conditional write decides. At 100,000 nodes it comes from the summary (rule G12).
+// The fleet view (rule G4): every node's figures, read from the fleet summary (rule G12) or, until that is whole,
+// from the node index and batched reads; kept per container for a short time and shared by the requests that
+// arrive meanwhile (one read at a time). It may be stale; the claim's conditional write decides.
 import type { Amounts, NodeState } from '../domain';
 import type { Store } from './client';
 import { readSummary } from './fleet-summary';
@@ -35,9 +35,8 @@ class FleetCache {
 
   private async load(): Promise<FleetView> {
     const readAt = Date.now();
-    // FLEET_VIEW=summary: the S summary items (fleet-summary.ts); the full read when they are absent or it is off.
-    const summary = process.env.FLEET_VIEW === 'summary' ? await readSummary(this.store) : undefined;
-    const nodes = summary ?? (await listNodes(this.store));
+    // The summary (fleet-summary.ts) once a repair has made it whole; every node item read until then.
+    const nodes = (await readSummary(this.store)) ?? (await listNodes(this.store));
     this.view = { nodes: new Map(nodes.map((n) => [n.nodeId, n])), readAt };
     return this.view;
   }

@@ -28,6 +28,8 @@ export {
   applyChanges,
   changeOf,
   changesOfRecords,
+  entryKey,
+  markerKey,
   readSummary,
   rebuildSummary,
   shardOf,

@@ -90,17 +90,17 @@ describe('the ledger table', () => {
 });
 
 describe('the functions', () => {
-  test("one per entry of lib/operations.ts, the fleet summary's consumer, and no other but CDK's file copier", () => {
+  test("one per entry of lib/operations.ts, the fleet summary's consumer and repair, and no other but CDK's file copier", () => {
     const [copiers, ours] = partition(resources(t, 'AWS::Lambda::Function'), ([, r]) =>
       pathOf(r).includes('/Custom::CDKBucketDeployment'),
     );
     expect(ours.map(([, r]) => pathOf(r).split('/')[2]).sort()).toEqual(
-      [...lambdaEntries().map((e) => e.entry), 'Consumer'].sort(),
+      [...lambdaEntries().map((e) => e.entry), 'Consumer', 'Repair'].sort(),
     );
     expect(copiers).toHaveLength(1);
   });
 
-  test('the fleet summary consumer: the stream with retries, bisection and a failure queue; summary items only', () => {
+  test('the fleet summary: the stream with retries, bisection and a failure queue, a repair every 5 minutes; summary items only', () => {
     const mappings = resources(t, 'AWS::Lambda::EventSourceMapping').filter(([, m]) => m.Properties.StartingPosition);
     expect(mappings).toHaveLength(1);
     const mapping = mappings[0]![1];
@@ -116,12 +116,21 @@ describe('the functions', () => {
     const table = statements.filter((s) =>
       [s.Action].flat().some((a: string) => ITEM_ACTIONS.some((i) => a === `dynamodb:${i}`)),
     );
-    expect(table).toEqual([
-      expect.objectContaining({
-        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
-      }),
+    const summaryItems = {
+      Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
+    };
+    // The consumer touches summary items only; the repair also reads the node items it mends from.
+    expect(table.filter((s) => s.Sid === 'FleetSummaryItems')).toEqual([
+      expect.objectContaining(summaryItems),
+      expect.objectContaining(summaryItems),
     ]);
+    expect(table.filter((s) => s.Sid !== 'FleetSummaryItems').map((s) => [s.Sid, s.Action])).toEqual([
+      ['LedgerTable', 'dynamodb:BatchGetItem'],
+      ['NodeIndex', 'dynamodb:Query'],
+    ]);
+    const rules = resources(t, 'AWS::Events::Rule').filter(([, r]) => pathOf(r).includes('/FleetSummary/'));
+    expect(rules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(['rate(5 minutes)']);
   });
 
   test.each(lambdaEntries().map((e) => e.entry))(
@@ -187,9 +196,17 @@ describe('least privilege', () => {
       } else {
         expect(index).toBeUndefined();
       }
+      const summary = statements.find((s) => s.Sid === 'FleetSummaryItems');
+      if (access.summary === 'read') {
+        expect(summary?.Action).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+        expect(summary?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } });
+      } else {
+        expect(summary).toBeUndefined();
+      }
       // Nothing else reaches DynamoDB.
       const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
-      expect(dynamo.length).toBe((access.table.length > 0 ? 1 : 0) + (access.nodeIndex ? 1 : 0));
+      const granted = [access.table.length > 0, access.nodeIndex, access.summary].filter(Boolean);
+      expect(dynamo.length).toBe(granted.length);
     },
   );
 

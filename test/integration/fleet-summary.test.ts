@@ -1,10 +1,11 @@
 // The fleet summary on DynamoDB Local: the stream consumer folds node creates, claims and deletes; a redelivered or
-// older batch changes nothing; a rebuild equals the node scan; candidates through the summary equal the full read.
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+// older batch changes nothing; a repair equals the node scan and writes only what differs; until one has made the
+// summary whole nothing reads it; candidates through the summary equal the full read.
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { consume } from '../../functions/fleet-summary';
-import { listNodes, readSummary, rebuildSummary, type Store } from '../../lib/store';
+import { entryKey, listNodes, markerKey, readSummary, rebuildSummary, type Store } from '../../lib/store';
 import { nodeKey } from '../../lib/store/items';
 import { api } from '../support/api';
 import { roomForVcpus, uuid } from '../support/fixtures';
@@ -19,7 +20,6 @@ beforeAll(async () => {
 afterAll(() => {
   delete process.env.FLEET_VIEW_TTL_MS;
   delete process.env.FLEET_SHARDS;
-  delete process.env.FLEET_VIEW;
 });
 
 const nodeItem = async (nodeId: string) =>
@@ -49,6 +49,19 @@ async function randomFleet(prefix: string, n: number): Promise<string[]> {
   return ids;
 }
 
+test('nothing reads the summary until a repair has made it whole with this many shards', async () => {
+  await randomFleet('whole', 3);
+  expect(await readSummary(store)).toBeUndefined();
+  expect(await rebuildSummary(store)).toBe(3 + 1);
+  expect(seen(await readSummary(store))).toEqual(seen(await listNodes(store)));
+  // A summary cut into another number of shards is not this one.
+  process.env.FLEET_SHARDS = '5';
+  expect(await readSummary(store)).toBeUndefined();
+  process.env.FLEET_SHARDS = '7';
+  // A repair with nothing to mend writes only its marker.
+  expect(await rebuildSummary(store)).toBe(1);
+});
+
 test('the consumer folds creates, claims and deletes; older and redelivered batches change nothing', async () => {
   const ids = await randomFleet('fold', 12);
   const created = await Promise.all(ids.map(nodeItem));
@@ -73,8 +86,16 @@ test('the consumer folds creates, claims and deletes; older and redelivered batc
 });
 
 test('a rebuild equals the node scan, and candidates through the summary equal those of the full read', async () => {
-  await randomFleet('rebuild', 30);
-  expect(await rebuildSummary(store)).toBeGreaterThan(0);
+  const ids = await randomFleet('rebuild', 30);
+  // An entry behind its node (no stream here), a missing one and one whose node is gone: each mended, nothing else.
+  await rebuildSummary(store);
+  const entry = (id: string) => ({ TableName: store.tableName, Key: entryKey(id) });
+  const behind = (await store.doc.send(new GetCommand({ ...entry(ids[2]!), ConsistentRead: true }))).Item!;
+  const flavor = { vcpus: 1, memoryMb: 8, rootGb: 1 };
+  expect((await api('POST', `/nodes/${ids[2]}/instances`, { instanceUuid: uuid(), flavor })).status).toBe(201);
+  await store.doc.send(new DeleteCommand(entry(ids[3]!)));
+  await store.doc.send(new PutCommand({ TableName: store.tableName, Item: { ...behind, ...entryKey('gone') } }));
+  expect(await rebuildSummary(store)).toBe(3 + 1);
   expect(seen(await readSummary(store))).toEqual(seen(await listNodes(store)));
   const ask = () =>
     api('POST', '/candidates', {
@@ -82,17 +103,16 @@ test('a rebuild equals the node scan, and candidates through the summary equal t
       required: ['HW_X'],
       memberOf: ['rebuild-1'],
     });
-  delete process.env.FLEET_VIEW;
-  const full = await ask();
-  process.env.FLEET_VIEW = 'summary';
   const summary = await ask();
+  await store.doc.send(new DeleteCommand({ TableName: store.tableName, Key: markerKey }));
+  const full = await ask();
+  await rebuildSummary(store);
   expect(summary.status).toBe(200);
   expect(summary.body).toEqual(full.body);
   expect((full.body as { candidates: unknown[] }).candidates.length).toBeGreaterThan(0);
 });
 
 test('a node filled behind the summary costs a retry, never an overfill', async () => {
-  process.env.FLEET_VIEW = 'summary';
   const [a, b] = await randomFleet('behind', 2);
   await rebuildSummary(store);
   // Fill the roomier node (3 vCPUs against 2) without telling the summary.

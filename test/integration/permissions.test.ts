@@ -9,13 +9,14 @@ import { handler as auditSlice } from '../../functions/audit-slice';
 import { handler as consumeStatuses } from '../../functions/migration-status-queue';
 import { lambdaEntries, ROUTES, type Access } from '../../lib/operations';
 import { runtime } from '../../lib/api/runtime';
+import { rebuildSummary } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
 import { api } from '../support/api';
 import { F1, F2, N0, uuid } from '../support/fixtures';
 import { freshTable } from '../support/table';
 
-/** An IAM action as granted: on the table's items, or on the node index. */
-type Grant = `table:${string}` | `index:${string}`;
+/** An IAM action as granted: on the table's items, on the node index, or on the fleet summary's items (FLEET#*). */
+type Grant = `table:${string}` | `index:${string}` | `summary:${'read' | 'write'}`;
 
 // Transactions are authorized item by item (DynamoDB developer guide, "Using IAM with DynamoDB transactions").
 const TRANSACT_WRITE_ITEM: Record<string, string> = {
@@ -25,9 +26,17 @@ const TRANSACT_WRITE_ITEM: Record<string, string> = {
   ConditionCheck: 'ConditionCheckItem',
 };
 
+/** The partition a single-item request or a Query names (the document client's plain values). */
+const partitionOf = (input: Record<string, unknown>) => {
+  const key = (input.Key ?? input.Item) as Record<string, unknown> | undefined;
+  return String(key?.pk ?? (input.ExpressionAttributeValues as Record<string, unknown> | undefined)?.[':pk'] ?? '');
+};
+
 /** The IAM actions one request needs. The document client's commands carry the low-level names. */
 function grantsOf(commandName: string, input: Record<string, unknown>): Grant[] {
   const operation = commandName.replace(/Command$/, '');
+  if (partitionOf(input).startsWith('FLEET#') && input.IndexName === undefined)
+    return [['GetItem', 'Query'].includes(operation) ? 'summary:read' : 'summary:write'];
   switch (operation) {
     case 'TransactWriteItems':
       return (input.TransactItems as Record<string, unknown>[]).flatMap((item) =>
@@ -46,6 +55,7 @@ function grantsOf(commandName: string, input: Record<string, unknown>): Grant[] 
 const declared = (access: Access): Grant[] => [
   ...access.table.map((a): Grant => `table:${a}`),
   ...(access.nodeIndex ? (['index:Query'] as const) : []),
+  ...(access.summary ? ([`summary:${access.summary}`] as const) : []),
 ];
 
 const used = new Map<string, Set<Grant>>();
@@ -342,6 +352,16 @@ test('placement and server groups: every entry through its routes', async () => 
   );
   await expectStatus(
     as('create-placement', () => api('POST', '/placements', placed)),
+    200,
+  );
+  // Once the summary is whole (its scheduled repair, outside this table), the fleet view comes from it (rule G12).
+  await as('(the summary repair)', () => rebuildSummary(runtime().store));
+  await expectStatus(
+    as('get-candidates', () => api('GET', `/candidates?vcpus=1&memberOf=${node}`)),
+    200,
+  );
+  await expectStatus(
+    as('post-candidates', () => api('POST', '/candidates', { flavor: F1, serverGroup: group })),
     200,
   );
   // A member's move claim reads its group and the destination's host item (rule G9).
