@@ -10,7 +10,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { FLEET_SUMMARY_ENTRIES } from '../lib/operations-placement';
+import { FLEET_SUMMARY_FUNCTIONS } from '../lib/operations-placement';
 import type { StageConfig } from './config';
 import { LedgerFunction } from './ledger-function';
 
@@ -31,17 +31,12 @@ export class FleetSummaryFeed extends Construct {
     super(scope, id);
     const { table, stage } = props;
     this.consumer = new LedgerFunction(this, 'Consumer', {
-      entry: FLEET_SUMMARY_ENTRIES.consumer,
-      access: { table: [], summary: 'write' },
-      lambda: { memoryMb: 512, timeoutSeconds: 30 },
+      ...FLEET_SUMMARY_FUNCTIONS.consumer,
       table,
       stage,
     });
-    // Seeding 100,000 entries is ~100,000 PutItems, 16 at a time: about a minute.
     this.repair = new LedgerFunction(this, 'Repair', {
-      entry: FLEET_SUMMARY_ENTRIES.repair,
-      access: { table: ['BatchGetItem'], nodeIndex: true, summary: 'write' },
-      lambda: { memoryMb: 1024, timeoutSeconds: 600, reservedConcurrency: 1, retryAttempts: 0 },
+      ...FLEET_SUMMARY_FUNCTIONS.repair,
       table,
       stage,
     });

@@ -98,11 +98,10 @@ export class LedgerFunction extends Construct {
       );
     }
     if (access.summary) {
-      const read = ['dynamodb:GetItem', 'dynamodb:Query'];
       role.addToPrincipalPolicy(
         new PolicyStatement({
           sid: 'FleetSummaryItems',
-          actions: access.summary === 'read' ? read : [...read, 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+          actions: access.summary.map((a) => `dynamodb:${a}`),
           resources: [table.tableArn],
           conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${SUMMARY_PREFIX}*`] } },
         }),

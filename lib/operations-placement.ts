@@ -3,8 +3,24 @@
 // placement handlers import this file rather than operations.ts: the whole table would add 5 KB to their bundles.
 import type { LambdaSettings, Operation } from './operations';
 
-/** The fleet summary's Lambdas (rule G12), which the CDK stack builds apart from the table: a stream and a schedule. */
-export const FLEET_SUMMARY_ENTRIES = { consumer: 'fleet-summary', repair: 'fleet-summary-repair' } as const;
+/**
+ * The fleet summary's Lambdas (rule G12), started by the table's stream and by a schedule rather than a route or
+ * the audit round: infra/fleet-summary.ts builds them, test/integration/permissions.test.ts proves their access.
+ */
+export const FLEET_SUMMARY_FUNCTIONS = {
+  consumer: {
+    entry: 'fleet-summary',
+    access: { table: [], summary: ['PutItem', 'DeleteItem'] },
+    lambda: { memoryMb: 512, timeoutSeconds: 30 },
+  },
+  // Seeding 100,000 entries is ~100,000 PutItems, 16 at a time: about a minute. One at a time, no retry: the next
+  // period's run is the retry.
+  repair: {
+    entry: 'fleet-summary-repair',
+    access: { table: ['BatchGetItem'], nodeIndex: true, summary: ['Query', 'PutItem', 'DeleteItem'] },
+    lambda: { memoryMb: 1024, timeoutSeconds: 600, reservedConcurrency: 1, retryAttempts: 0 },
+  },
+} as const satisfies Record<string, Pick<Operation, 'entry' | 'access' | 'lambda'>>;
 
 // BEHIND_API of operations.ts, which cannot be read here: that file imports this one before it defines it.
 const api: LambdaSettings = { memoryMb: 1024, timeoutSeconds: 10 };
@@ -19,9 +35,9 @@ export const CLAIM_REFUSALS = [
 const PLACE = {
   table: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'],
   nodeIndex: true,
-  summary: 'read',
+  summary: ['GetItem', 'Query'],
 } as const;
-const FLEET = { table: ['BatchGetItem'], nodeIndex: true, summary: 'read' } as const;
+const FLEET = { table: ['BatchGetItem'], nodeIndex: true, summary: ['GetItem', 'Query'] } as const;
 
 export const PLACEMENT_OPERATIONS = {
   getCandidates: {

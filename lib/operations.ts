@@ -32,8 +32,8 @@ export interface Access {
   table: readonly TableAction[];
   /** Queries the keys-only node index (NODE_INDEX in lib/store/table.ts). */
   nodeIndex?: true;
-  /** The fleet summary's items only (keys FLEET#*, rule G12): read (GetItem, Query), or write too (PutItem, DeleteItem). */
-  summary?: 'read' | 'write';
+  /** Actions on the fleet summary's items only (keys FLEET#*, rule G12). */
+  summary?: readonly ('GetItem' | 'Query' | 'PutItem' | 'DeleteItem')[];
   /** Receives and deletes messages of the migration status queue (granted with its event source). */
   queue?: 'consume';
 }

@@ -6,9 +6,12 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE } from '../infra/bundling';
 import { lambdaEntries } from '../lib/operations';
-import { FLEET_SUMMARY_ENTRIES } from '../lib/operations-placement';
+import { FLEET_SUMMARY_FUNCTIONS } from '../lib/operations-placement';
 
-export const ENTRIES = [...lambdaEntries().map((e) => e.entry), ...Object.values(FLEET_SUMMARY_ENTRIES)];
+export const ENTRIES = [
+  ...lambdaEntries().map((e) => e.entry),
+  ...Object.values(FLEET_SUMMARY_FUNCTIONS).map((f) => f.entry),
+];
 
 export interface Bundle {
   entry: string;

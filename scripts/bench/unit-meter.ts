@@ -62,7 +62,9 @@ export class UnitMeter {
         const after = await Promise.all(targets.map((t) => this.image(t)));
         const transactional = command === 'TransactWriteItems';
         targets.forEach((t, i) => this.wrote(t.kind, Math.max(before[i] ?? 0, after[i] ?? 0), transactional));
-        this.units.rcu += await this.readCost(command, input);
+        // Awaited first: `x += await y` would read x before the wait and lose concurrent requests' units.
+        const rcu = await this.readCost(command, input);
+        this.units.rcu += rcu;
         return out;
       },
       { step: 'finalizeRequest', priority: 'low', name },

@@ -5,6 +5,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { lambdaEntries, ROUTES } from '../../lib/operations';
+import { FLEET_SUMMARY_FUNCTIONS } from '../../lib/operations-placement';
 import { KEY, NODE_INDEX, TTL_ATTRIBUTE } from '../../lib/store/table';
 import { AUDIT_LATE_SHARE, AUDIT_MS_PER_NODE, AUDIT_ROUND, roundSeconds } from '../../lib/audit-round';
 import { AUDIT_PERIOD, AUDIT_ROUND_TIMEOUT, ROUND_INCOMPLETE } from '../../infra/audit-schedule';
@@ -116,15 +117,16 @@ describe('the functions', () => {
     const table = statements.filter((s) =>
       [s.Action].flat().some((a: string) => ITEM_ACTIONS.some((i) => a === `dynamodb:${i}`)),
     );
-    const summaryItems = {
-      Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
-      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
-    };
-    // The consumer touches summary items only; the repair also reads the node items it mends from.
-    expect(table.filter((s) => s.Sid === 'FleetSummaryItems')).toEqual([
-      expect.objectContaining(summaryItems),
-      expect.objectContaining(summaryItems),
-    ]);
+    const onSummary = (actions: readonly string[]) =>
+      expect.objectContaining({
+        Action: actions.length === 1 ? `dynamodb:${actions[0]}` : actions.map((a) => `dynamodb:${a}`),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
+      });
+    // The consumer writes summary items only; the repair also reads the node items it mends from.
+    const { consumer, repair } = FLEET_SUMMARY_FUNCTIONS;
+    expect(table.filter((s) => s.Sid === 'FleetSummaryItems')).toEqual(
+      expect.arrayContaining([onSummary(consumer.access.summary), onSummary(repair.access.summary)]),
+    );
     expect(table.filter((s) => s.Sid !== 'FleetSummaryItems').map((s) => [s.Sid, s.Action])).toEqual([
       ['LedgerTable', 'dynamodb:BatchGetItem'],
       ['NodeIndex', 'dynamodb:Query'],
@@ -197,9 +199,11 @@ describe('least privilege', () => {
         expect(index).toBeUndefined();
       }
       const summary = statements.find((s) => s.Sid === 'FleetSummaryItems');
-      if (access.summary === 'read') {
-        expect(summary?.Action).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-        expect(summary?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } });
+      if (access.summary) {
+        expect([summary?.Action].flat()).toEqual(access.summary.map((a) => `dynamodb:${a}`));
+        expect((summary as Loose | undefined)?.Condition).toEqual({
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] },
+        });
       } else {
         expect(summary).toBeUndefined();
       }

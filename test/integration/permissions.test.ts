@@ -6,8 +6,14 @@ import { randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handler as planRound } from '../../functions/audit-all';
 import { handler as auditSlice } from '../../functions/audit-slice';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { consume as foldRecords } from '../../functions/fleet-summary';
+import { repair } from '../../functions/fleet-summary-repair';
 import { handler as consumeStatuses } from '../../functions/migration-status-queue';
 import { lambdaEntries, ROUTES, type Access } from '../../lib/operations';
+import { FLEET_SUMMARY_FUNCTIONS } from '../../lib/operations-placement';
+import { nodeKey } from '../../lib/store/items';
 import { runtime } from '../../lib/api/runtime';
 import { rebuildSummary } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
@@ -16,7 +22,7 @@ import { F1, F2, N0, uuid } from '../support/fixtures';
 import { freshTable } from '../support/table';
 
 /** An IAM action as granted: on the table's items, on the node index, or on the fleet summary's items (FLEET#*). */
-type Grant = `table:${string}` | `index:${string}` | `summary:${'read' | 'write'}`;
+type Grant = `table:${string}` | `index:${string}` | `summary:${string}`;
 
 // Transactions are authorized item by item (DynamoDB developer guide, "Using IAM with DynamoDB transactions").
 const TRANSACT_WRITE_ITEM: Record<string, string> = {
@@ -35,8 +41,7 @@ const partitionOf = (input: Record<string, unknown>) => {
 /** The IAM actions one request needs. The document client's commands carry the low-level names. */
 function grantsOf(commandName: string, input: Record<string, unknown>): Grant[] {
   const operation = commandName.replace(/Command$/, '');
-  if (partitionOf(input).startsWith('FLEET#') && input.IndexName === undefined)
-    return [['GetItem', 'Query'].includes(operation) ? 'summary:read' : 'summary:write'];
+  if (partitionOf(input).startsWith('FLEET#') && input.IndexName === undefined) return [`summary:${operation}`];
   switch (operation) {
     case 'TransactWriteItems':
       return (input.TransactItems as Record<string, unknown>[]).flatMap((item) =>
@@ -55,7 +60,7 @@ function grantsOf(commandName: string, input: Record<string, unknown>): Grant[] 
 const declared = (access: Access): Grant[] => [
   ...access.table.map((a): Grant => `table:${a}`),
   ...(access.nodeIndex ? (['index:Query'] as const) : []),
-  ...(access.summary ? ([`summary:${access.summary}`] as const) : []),
+  ...(access.summary ?? []).map((a): Grant => `summary:${a}`),
 ];
 
 const used = new Map<string, Set<Grant>>();
@@ -388,11 +393,31 @@ test('placement and server groups: every entry through its routes', async () => 
   );
 });
 
+test("the fleet summary's consumer folds a node's stream records, its repair mends the summary", async () => {
+  const node = `perm-fleet-${uuid()}`;
+  await expectStatus(call('PUT', `/nodes/${node}`, N0), 201);
+  const image = await as('(reading the node item)', async () => {
+    const { tableName, doc } = runtime().store;
+    return (await doc.send(new GetCommand({ TableName: tableName, Key: nodeKey(node), ConsistentRead: true }))).Item!;
+  });
+  // A node that is not there (its entry is one the repair removes), and the real node's deletion (the repair puts
+  // its entry back).
+  const ghost = `perm-ghost-${uuid()}`;
+  const record = (nodeId: string, now?: Record<string, unknown>) => ({
+    dynamodb: { Keys: marshall(nodeKey(nodeId)), NewImage: now && marshall(now), OldImage: marshall(image) },
+  });
+  const records = [record(ghost, { ...image, ...nodeKey(ghost), nodeId: ghost }), record(node)];
+  const folded = await as('fleet-summary', () => foldRecords({ Records: records } as never));
+  expect(folded.batchItemFailures).toEqual([]);
+  expect((await as('fleet-summary-repair', () => repair())).writes).toBeGreaterThan(2);
+});
+
 test('no DynamoDB request is sent outside a handler of the scenario', () => {
   expect(used.get('(no handler)')).toBeUndefined();
 });
 
-describe.each(lambdaEntries().map(({ entry, access }) => [entry, access] as const))('%s', (entry, access) => {
+const entries = [...lambdaEntries(), ...Object.values(FLEET_SUMMARY_FUNCTIONS)];
+describe.each(entries.map(({ entry, access }) => [entry, access] as const))('%s', (entry, access) => {
   test('sends only requests its declared access allows', () => {
     const sent = [...(used.get(entry) ?? [])].sort();
     expect(sent.filter((g) => !declared(access).includes(g))).toEqual([]);
