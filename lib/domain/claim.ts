@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { claimReasons, effectiveLimits, onGrid, type LimitOverrides } from './claim-test';
 import { nodeLimits, type Inventory } from './inventory';
 import { RESOURCES, type Amounts, type Resource } from './resources';
-import { statsDelta, type InstanceState, type StatsDelta } from './stats';
+import type { InstanceState } from './stats';
 import { instanceUsage, type Flavor, type Overhead } from './usage';
 import type { NumaCellChange } from './numa-usage';
 import type { NumaTopologyInput } from './numa-request';
@@ -76,7 +76,6 @@ export interface ClaimPlan {
   record: Omit<InstanceRecord, 'nodeId'>;
   amounts: Amounts;
   guards: Record<Resource, ResourceGuard>;
-  statsDelta: StatsDelta;
 }
 
 /** JSON with object keys in order, so equal values give equal text. */
@@ -133,7 +132,6 @@ export function planClaim(request: ClaimRequest): ClaimPlan {
     },
     amounts,
     guards: claimGuards(amounts, request.limits),
-    statsDelta: statsDelta(undefined, request, false),
   };
 }
 

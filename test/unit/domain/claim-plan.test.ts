@@ -5,6 +5,7 @@ import {
   nodeLimits,
   planClaim,
   recordAmounts,
+  statsDelta,
   refusalReasons,
   type Amounts,
   type ClaimRequest,
@@ -50,8 +51,8 @@ describe('planning a claim', () => {
     expect(record).not.toHaveProperty('pciRequests');
   });
 
-  test('the stats delta is that of a new instance', () => {
-    expect(planClaim(request({ projectId: null })).statsDelta).toEqual({
+  test('a new instance adds its stats keys (rule S6 counts them on read)', () => {
+    expect(statsDelta(undefined, request({ projectId: null }), false)).toEqual({
       num_instances: 1,
       num_vm_active: 1,
       num_task_None: 1,

@@ -98,7 +98,7 @@ export class Ledger {
     if (why.length) return why;
     const plan = planClaim(req);
     this.used = add(this.used, plan.amounts);
-    this.stats = applyStatsDelta(this.stats, plan.statsDelta);
+    this.stats = applyStatsDelta(this.stats, statsDelta(undefined, req, false));
     this.instances.set(req.instanceUuid, { state: req, amounts: plan.amounts });
     return [];
   }
