@@ -128,18 +128,35 @@ export async function takeDevices(
   given?: string[],
 ): Promise<DeviceTake> {
   const cache = store.devices;
+  const pick = picker(store, nodeId, request, given);
   for (let waits = 0; ; waits++) {
-    const { devices, chosen } = await chooseDevices(store, nodeId, request, given);
+    let devices = cache.fresh(nodeId);
+    let chosen = devices && pick(devices);
+    let node: Record<string, unknown> | undefined;
+    if (!chosen) {
+      ({ node, devices } = await readNodeAndDevices(store, nodeId));
+      if (!node) throw new NodeNotFound(nodeId);
+      chosen = pick(devices);
+      // Taken since the fit read them: the claim fits again.
+      if (!chosen && given) throw new Contended('a device the NUMA fit chose was taken');
+    }
+    if (!chosen || !devices) {
+      const item = node ?? {};
+      const why = refusalReasons(inventoryOf(item), usedOf(item), request, false);
+      throw new InsufficientResources(refusalMessage(why), why);
+    }
     const changes = allocate(devices, chosen, request.instanceUuid);
     const clash = waits < WAITS ? cache.clash(nodeId, changes) : undefined;
     if (clash) {
       await clash;
       continue;
     }
+    // No await from the choice to the hold: a concurrent claim of this container must see the devices taken.
     const after = applyChanges(devices, changes);
     cache.derivedFrom(after, devices);
+    const from = new Map(devices);
     return {
-      from: new Map(devices),
+      from,
       chosen,
       changes,
       after,
@@ -149,15 +166,9 @@ export async function takeDevices(
   }
 }
 
-async function chooseDevices(
-  store: Store,
-  nodeId: string,
-  request: Sized & { instanceUuid: string },
-  given?: string[],
-): Promise<{ devices: Map<string, PciDevice>; chosen: string[] }> {
-  const cache = store.devices;
-  // `given`: a NUMA fit chose the devices within its cells' affinity (rule NS3); they must still be free.
-  const pick = (ds: Map<string, PciDevice>) =>
+/** The claim's choice from a set of devices; `given`: a NUMA fit chose them within its cells' affinity (rule NS3). */
+function picker(store: Store, nodeId: string, request: Sized, given?: string[]) {
+  return (ds: Map<string, PciDevice>) =>
     given
       ? given.every((a) => {
           const d = ds.get(a);
@@ -165,23 +176,7 @@ async function chooseDevices(
         })
         ? given
         : undefined
-      : (choose(cache.withoutTaking(nodeId, ds), request.pciRequests) ?? choose(ds, request.pciRequests));
-  let devices = cache.fresh(nodeId);
-  let chosen = devices && pick(devices);
-  let node: Record<string, unknown> | undefined;
-  if (!chosen) {
-    ({ node, devices } = await readNodeAndDevices(store, nodeId));
-    if (!node) throw new NodeNotFound(nodeId);
-    chosen = pick(devices);
-    // Taken since the fit read them: the claim fits again.
-    if (!chosen && given) throw new Contended('a device the NUMA fit chose was taken');
-  }
-  if (!chosen || !devices) {
-    const item = node ?? {};
-    const why = refusalReasons(inventoryOf(item), usedOf(item), request, false);
-    throw new InsufficientResources(refusalMessage(why), why);
-  }
-  return { devices, chosen };
+      : (choose(store.devices.withoutTaking(nodeId, ds), request.pciRequests) ?? choose(ds, request.pciRequests));
 }
 
 /**
