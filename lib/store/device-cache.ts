@@ -17,6 +17,9 @@ export class DeviceCache {
   private readonly seen = new Map<string, { at: number; devices: Map<string, PciDevice> }>();
   private readonly taking = new Map<string, Set<string>>();
   private readonly flights = new Map<string, Set<Flight>>();
+  /** Per node: how many times the copy was found wrong, and a read in flight with the count it began at. */
+  private readonly forgotten = new Map<string, number>();
+  private readonly reading = new Map<string, { epoch: number; read: Promise<unknown> }>();
   /** When the read behind a set of devices was made, for the sets computed from a copy or a read. */
   private readonly readAt = new WeakMap<Map<string, PciDevice>, number>();
 
@@ -57,6 +60,23 @@ export class DeviceCache {
 
   forget(nodeId: string): void {
     this.seen.delete(nodeId);
+    this.forgotten.set(nodeId, (this.forgotten.get(nodeId) ?? 0) + 1);
+  }
+
+  /**
+   * `read()`, or the read of the node's devices this container already has in flight: claims that find the copy
+   * expired at once read it once. Not a read that began before the copy was last forgotten (a lost race): it may
+   * miss what the race lost to.
+   */
+  shared<T>(nodeId: string, read: () => Promise<T>): Promise<T> {
+    const epoch = this.forgotten.get(nodeId) ?? 0;
+    const inFlight = this.reading.get(nodeId);
+    if (inFlight?.epoch === epoch) return inFlight.read as Promise<T>;
+    const started = read().finally(() => {
+      if (this.reading.get(nodeId)?.read === started) this.reading.delete(nodeId);
+    });
+    this.reading.set(nodeId, { epoch, read: started });
+    return started;
   }
 
   /**

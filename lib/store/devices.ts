@@ -116,9 +116,10 @@ const WAITS = 4;
 
 /**
  * Chooses devices for a claim's PCI requests from the node's devices: a copy this container read
- * moments ago if it has one (no read at all), else one Query. Refuses with Nova's reasons when the
- * requests cannot be met (scalar reasons first, then `Claim pci failed`). Should this container's writes
- * in flight make the choice's conditions on a PF fail, it waits for them and chooses again (rule P6).
+ * moments ago if it has one (no read at all), else one Query, shared with this container's claims that
+ * read at the same time. Refuses with Nova's reasons when the requests cannot be met (scalar reasons
+ * first, then `Claim pci failed`). Should this container's writes in flight make the choice's conditions
+ * on a PF fail, it waits for them and chooses again (rule P6).
  * Call `done` once the claim's write has committed or failed.
  */
 export async function takeDevices(
@@ -134,7 +135,7 @@ export async function takeDevices(
     let chosen = devices && pick(devices);
     let node: Record<string, unknown> | undefined;
     if (!chosen) {
-      ({ node, devices } = await readNodeAndDevices(store, nodeId));
+      ({ node, devices } = await cache.shared(nodeId, () => readNodeAndDevices(store, nodeId)));
       if (!node) throw new NodeNotFound(nodeId);
       chosen = pick(devices);
       // Taken since the fit read them: the claim fits again.
@@ -210,7 +211,8 @@ export async function giveBackDevices(store: Store, nodeId: string, addresses: s
   for (let waits = 0; ; waits++) {
     const copy = store.devices.fresh(nodeId);
     const known = copy !== undefined && addresses.every((a) => copy.get(a)?.owner === owner);
-    const devices = known ? copy : (await readNodeAndDevices(store, nodeId)).devices;
+    const read = () => store.devices.shared(nodeId, () => readNodeAndDevices(store, nodeId));
+    const devices = known ? copy : (await read()).devices;
     const changes = release(devices, addresses, owner);
     const clash = waits < WAITS ? store.devices.clash(nodeId, changes) : undefined;
     if (clash) {

@@ -121,6 +121,24 @@ describe('DeviceCache', () => {
     expect(cache.withoutTaking('n1', devices)).toBe(devices);
   });
 
+  it('shares a read in flight among the claims that need one, but not one begun before the copy was forgotten', async () => {
+    const cache = new DeviceCache();
+    const answers: ((n: number) => void)[] = [];
+    const read = () => new Promise<number>((resolve) => answers.push(resolve));
+    const [first, second] = [cache.shared('n1', read), cache.shared('n1', read)];
+    expect(answers).toHaveLength(1);
+    cache.forget('n1');
+    const third = cache.shared('n1', read);
+    expect(answers).toHaveLength(2);
+    void cache.shared('n2', async () => 0);
+    expect(answers).toHaveLength(2);
+    answers[0]?.(1);
+    answers[1]?.(2);
+    expect(await Promise.all([first, second, third])).toEqual([1, 1, 2]);
+    // Once answered, the next need reads again.
+    expect(await cache.shared('n1', async () => 3)).toBe(3);
+  });
+
   describe("clash: what a write waits for among this container's writes in flight (rule P6)", () => {
     const flip = (address: string, delta: number, seen: number): DeviceChange => ({
       address,
