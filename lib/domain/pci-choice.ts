@@ -11,9 +11,10 @@ const busyParent = (d: PciDevice, devices: Devices) =>
  * Chooses devices for every request, all distinct: a request takes devices that match any one of its
  * spec entries; PFs only when the entry asks for type-PF (rule P4). Taking a PF makes its VFs
  * unavailable to the later requests of the same claim, and taking a VF its parent PF. VFs of PFs
- * already in use are tried first; among equal candidates the order is random, so that concurrent claims on
- * one node seldom reach for the same device; when a later request finds nothing, the search backs up and tries another device, so a claim
- * that can be met is met. Undefined if the requests cannot all be met.
+ * already in use are tried first; among equal candidates the order is random, so that concurrent
+ * claims on one node seldom reach for the same device; when a later request finds nothing, the search
+ * backs up and tries another device, so a claim that can be met is met. Undefined if the requests
+ * cannot all be met.
  */
 export function choose(
   devices: Devices,

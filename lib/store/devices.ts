@@ -119,8 +119,8 @@ const WAITS = 4;
  * moments ago if it has one (no read at all), else one Query, shared with this container's claims that
  * read at the same time. Refuses with Nova's reasons when the requests cannot be met (scalar reasons
  * first, then `Claim pci failed`). Should this container's writes in flight make the choice's conditions
- * on a PF fail, it waits for them and chooses again (rule P6).
- * Call `done` once the claim's write has committed or failed.
+ * on a PF fail, it waits for them and chooses again (rule P6). Call `done` once the claim's write has
+ * committed or failed.
  */
 export async function takeDevices(
   store: Store,
@@ -155,9 +155,8 @@ export async function takeDevices(
     // No await from the choice to the hold: a concurrent claim of this container must see the devices taken.
     const after = applyChanges(devices, changes);
     cache.derivedFrom(after, devices);
-    const from = new Map(devices);
     return {
-      from,
+      from: new Map(devices),
       chosen,
       changes,
       after,
