@@ -97,6 +97,7 @@ export {
 export {
   allocate,
   applyChanges,
+  busyAtRisk,
   busyCondition,
   poolDeltas,
   reconcile,

@@ -27,6 +27,18 @@ export function busyCondition(busy: { delta: number; seen: number }): { exactly?
   return { atLeast: busy.delta > 0 ? 1 : 1 - busy.delta };
 }
 
+/**
+ * Whether other writes of a PF's busy count still in flight (their deltas), committing first in any order,
+ * can make busyCondition(busy) fail (rule P6): an exact count always can; an "at least" when the writes that
+ * lower the count can bring it under.
+ */
+export function busyAtRisk(busy: { delta: number; seen: number }, inFlight: number[]): boolean {
+  if (!inFlight.length) return false;
+  const { exactly, atLeast = 0 } = busyCondition(busy);
+  if (exactly !== undefined) return true;
+  return busy.seen + inFlight.reduce((low, d) => low + Math.min(0, d), 0) < atLeast;
+}
+
 function merge(
   changes: Map<string, DeviceChange>,
   devices: Devices,

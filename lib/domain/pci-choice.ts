@@ -3,13 +3,18 @@
 import { claimable, matches, poolKey, type Devices, type PciDevice, type PciRequestSpec } from './pci';
 import { allocate, applyChanges } from './pci-changes';
 
+/** A VF whose parent PF already has a busy VF: taking it flips no PF from free to in use. */
+const busyParent = (d: PciDevice, devices: Devices) =>
+  d.parentAddress !== undefined && (devices.get(d.parentAddress)?.busyChildren ?? 0) > 0;
+
 /**
  * Chooses devices for every request, all distinct: a request takes devices that match any one of its
  * spec entries; PFs only when the entry asks for type-PF (rule P4). Taking a PF makes its VFs
- * unavailable to the later requests of the same claim, and taking a VF its parent PF. Among equal
- * candidates the order is random, so that concurrent claims on one node seldom reach for the same
- * device; when a later request finds nothing, the search backs up and tries another device, so a claim
- * that can be met is met. Undefined if the requests cannot all be met.
+ * unavailable to the later requests of the same claim, and taking a VF its parent PF. VFs of PFs
+ * already in use are tried first; among equal candidates the order is random, so that concurrent
+ * claims on one node seldom reach for the same device; when a later request finds nothing, the search
+ * backs up and tries another device, so a claim that can be met is met. Undefined if the requests
+ * cannot all be met.
  */
 export function choose(
   devices: Devices,
@@ -43,6 +48,9 @@ export function choose(
       const j = Math.floor(random() * (i + 1));
       [candidates[i], candidates[j]] = [candidates[j] as PciDevice, candidates[i] as PciDevice];
     }
+    // VFs of a PF already in use first (rule P6): they leave the PF's claimability as it is, so concurrent
+    // claims' conditions on that PF do not exclude each other. The sort is stable: random among equals.
+    candidates.sort((a, b) => Number(busyParent(b, taken)) - Number(busyParent(a, taken)));
     // Devices alike (same pool and same parent) are interchangeable: trying one of each kind is enough.
     const kinds = new Set<string>();
     for (const pick of candidates) {

@@ -49,11 +49,13 @@ export interface DeviceUpkeep {
   after: Map<string, PciDevice>;
   /** With them, the cache applies the changes to its own copy (see DeviceCache.written). */
   changes?: DeviceChange[];
+  /** Ends the cache's mark that the write is in flight (DeviceCache.hold), whatever its outcome. */
+  done?: () => void;
   /**
-   * A claim's take: its hold ends with the write, and only a lost race changes the copy ('learn' corrects it
-   * from the cancellation the first time, then 'forget'). Without it (devices given back), any failure forgets.
+   * A claim's take: only a lost race changes the copy ('learn' corrects it from the cancellation the first
+   * time, then 'forget'). Without it (devices given back), any failure forgets.
    */
-  take?: { done: () => void; onRace: 'learn' | 'forget'; learn: (reasons: Reasons) => void };
+  take?: { onRace: 'learn' | 'forget'; learn: (reasons: Reasons) => void };
 }
 
 export interface Write<I> {
@@ -79,7 +81,7 @@ function afterFailure(
 ): void {
   if (raced) context.races++;
   for (const d of devices) {
-    d.take?.done();
+    d.done?.();
     if (!d.take) store.devices.forget(d.nodeId);
     else if (raced && reasons && d.take.onRace === 'learn' && context.races === 1) d.take.learn(reasons);
     else if (raced) store.devices.forget(d.nodeId);
@@ -113,7 +115,7 @@ export async function commit<O extends { kind: string }, I>(
   }
   for (const d of devices) {
     store.devices.written(d.nodeId, d.after, d.changes);
-    d.take?.done();
+    d.done?.();
   }
   store.numaCells.committed(write.items);
   return { kind: 'committed' };

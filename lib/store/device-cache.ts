@@ -1,14 +1,25 @@
 // The per-container device cache: a short-lived copy of each node's devices, and the devices this
-// container's own claims are taking right now. Both are only hints: a claim's conditions decide.
-import type { DeviceChange, PciDevice } from '../domain';
+// container's own writes are taking or giving back right now. All are only hints: a write's conditions decide.
+import { busyAtRisk, type DeviceChange, type PciDevice } from '../domain';
 
 // A claim chosen from a stale copy fails its conditions and reads again, so the copy only saves a read
 // when it is still right.
 const FRESH_MS = 2_000;
 
+/** A write of this container in flight: the PF busy counts it changes, and when it settles. */
+interface Flight {
+  since: number;
+  busy: Map<string, number>;
+  settled: Promise<void>;
+}
+
 export class DeviceCache {
   private readonly seen = new Map<string, { at: number; devices: Map<string, PciDevice> }>();
   private readonly taking = new Map<string, Set<string>>();
+  private readonly flights = new Map<string, Set<Flight>>();
+  /** Per node: how many times the copy was found wrong, and a read in flight with the count it began at. */
+  private readonly forgotten = new Map<string, number>();
+  private readonly reading = new Map<string, { epoch: number; read: Promise<unknown> }>();
   /** When the read behind a set of devices was made, for the sets computed from a copy or a read. */
   private readonly readAt = new WeakMap<Map<string, PciDevice>, number>();
 
@@ -49,6 +60,23 @@ export class DeviceCache {
 
   forget(nodeId: string): void {
     this.seen.delete(nodeId);
+    this.forgotten.set(nodeId, (this.forgotten.get(nodeId) ?? 0) + 1);
+  }
+
+  /**
+   * `read()`, or the read of the node's devices this container already has in flight: claims that find the copy
+   * expired at once read it once. Not a read that began before the copy was last forgotten (a lost race): it may
+   * miss what the race lost to.
+   */
+  shared<T>(nodeId: string, read: () => Promise<T>): Promise<T> {
+    const epoch = this.forgotten.get(nodeId) ?? 0;
+    const inFlight = this.reading.get(nodeId);
+    if (inFlight?.epoch === epoch) return inFlight.read as Promise<T>;
+    const started = read().finally(() => {
+      if (this.reading.get(nodeId)?.read === started) this.reading.delete(nodeId);
+    });
+    this.reading.set(nodeId, { epoch, read: started });
+    return started;
   }
 
   /**
@@ -72,15 +100,58 @@ export class DeviceCache {
     }
   }
 
-  /** Marks the devices as being taken by a claim of this container until the returned `done` is called. */
-  hold(nodeId: string, addresses: string[]): () => void {
+  /**
+   * Marks a write of this container as in flight until the returned `done` is called: the devices a claim is
+   * taking, and the PF busy counts its `changes` move, which a later write of the same PFs may wait for (clash).
+   */
+  hold(nodeId: string, addresses: string[], changes: DeviceChange[] = []): () => void {
     const set = this.taking.get(nodeId) ?? new Set<string>();
     this.taking.set(nodeId, set);
     for (const a of addresses) set.add(a);
+    const flights = this.flights.get(nodeId) ?? new Set<Flight>();
+    this.flights.set(nodeId, flights);
+    let settle = () => {};
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const busy = new Map(changes.flatMap((c) => (c.busy ? [[c.address, c.busy.delta] as const] : [])));
+    const flight: Flight = { since: Date.now(), busy, settled };
+    flights.add(flight);
     return () => {
       for (const a of addresses) set.delete(a);
       if (set.size === 0) this.taking.delete(nodeId);
+      flights.delete(flight);
+      if (flights.size === 0) this.flights.delete(nodeId);
+      settle();
     };
+  }
+
+  /**
+   * What a write of `changes` had better wait for (rule P6): this container's writes in flight whose changes
+   * of a PF's busy count could make this write's condition on that PF fail, whichever commits first. Undefined
+   * when there are none. A write never sent (its `done` never called) stops counting after FRESH_MS.
+   */
+  clash(nodeId: string, changes: DeviceChange[]): Promise<void> | undefined {
+    const now = Date.now();
+    const live = [...(this.flights.get(nodeId) ?? [])].filter((f) => now - f.since < FRESH_MS);
+    const waits = new Set<Flight>();
+    for (const c of changes) {
+      const on = live.filter((f) => f.busy.has(c.address));
+      if (
+        c.busy &&
+        busyAtRisk(
+          c.busy,
+          on.map((f) => f.busy.get(c.address) ?? 0),
+        )
+      )
+        on.forEach((f) => waits.add(f));
+    }
+    if (!waits.size) return undefined;
+    const oldest = Math.min(...[...waits].map((f) => f.since));
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<void>((resolve) => (timer = setTimeout(resolve, oldest + FRESH_MS - now)));
+    timer?.unref();
+    return Promise.race([Promise.all([...waits].map((f) => f.settled)).then(() => undefined), expiry]).finally(() =>
+      clearTimeout(timer),
+    );
   }
 
   /** The devices with those this container is taking shown as taken, so that choose() passes them over. */

@@ -111,11 +111,16 @@ export interface DeviceTake {
   pools: Map<string, PoolDelta>;
 }
 
+/** How many times a write waits for this container's writes in flight on its PFs before it is sent anyway. */
+const WAITS = 4;
+
 /**
  * Chooses devices for a claim's PCI requests from the node's devices: a copy this container read
- * moments ago if it has one (no read at all), else one Query. Refuses with Nova's reasons when the
- * requests cannot be met (scalar reasons first, then `Claim pci failed`). Call `done` once the claim's
- * write has committed or failed.
+ * moments ago if it has one (no read at all), else one Query, shared with this container's claims that
+ * read at the same time. Refuses with Nova's reasons when the requests cannot be met (scalar reasons
+ * first, then `Claim pci failed`). Should this container's writes in flight make the choice's conditions
+ * on a PF fail, it waits for them and chooses again (rule P6). Call `done` once the claim's write has
+ * committed or failed.
  */
 export async function takeDevices(
   store: Store,
@@ -124,8 +129,46 @@ export async function takeDevices(
   given?: string[],
 ): Promise<DeviceTake> {
   const cache = store.devices;
-  // `given`: a NUMA fit chose the devices within its cells' affinity (rule NS3); they must still be free.
-  const pick = (ds: Map<string, PciDevice>) =>
+  const pick = picker(store, nodeId, request, given);
+  for (let waits = 0; ; waits++) {
+    let devices = cache.fresh(nodeId);
+    let chosen = devices && pick(devices);
+    let node: Record<string, unknown> | undefined;
+    if (!chosen) {
+      ({ node, devices } = await cache.shared(nodeId, () => readNodeAndDevices(store, nodeId)));
+      if (!node) throw new NodeNotFound(nodeId);
+      chosen = pick(devices);
+      // Taken since the fit read them: the claim fits again.
+      if (!chosen && given) throw new Contended('a device the NUMA fit chose was taken');
+    }
+    if (!chosen || !devices) {
+      const item = node ?? {};
+      const why = refusalReasons(inventoryOf(item), usedOf(item), request, false);
+      throw new InsufficientResources(refusalMessage(why), why);
+    }
+    const changes = allocate(devices, chosen, request.instanceUuid);
+    const clash = waits < WAITS ? cache.clash(nodeId, changes) : undefined;
+    if (clash) {
+      await clash;
+      continue;
+    }
+    // No await from the choice to the hold: a concurrent claim of this container must see the devices taken.
+    const after = applyChanges(devices, changes);
+    cache.derivedFrom(after, devices);
+    return {
+      from: new Map(devices),
+      chosen,
+      changes,
+      after,
+      pools: poolDeltas(devices, after),
+      done: cache.hold(nodeId, chosen, changes),
+    };
+  }
+}
+
+/** The claim's choice from a set of devices; `given`: a NUMA fit chose them within its cells' affinity (rule NS3). */
+function picker(store: Store, nodeId: string, request: Sized, given?: string[]) {
+  return (ds: Map<string, PciDevice>) =>
     given
       ? given.every((a) => {
           const d = ds.get(a);
@@ -133,33 +176,7 @@ export async function takeDevices(
         })
         ? given
         : undefined
-      : (choose(cache.withoutTaking(nodeId, ds), request.pciRequests) ?? choose(ds, request.pciRequests));
-  let devices = cache.fresh(nodeId);
-  let chosen = devices && pick(devices);
-  let node: Record<string, unknown> | undefined;
-  if (!chosen) {
-    ({ node, devices } = await readNodeAndDevices(store, nodeId));
-    if (!node) throw new NodeNotFound(nodeId);
-    chosen = pick(devices);
-    // Taken since the fit read them: the claim fits again.
-    if (!chosen && given) throw new Contended('a device the NUMA fit chose was taken');
-  }
-  if (!chosen || !devices) {
-    const item = node ?? {};
-    const why = refusalReasons(inventoryOf(item), usedOf(item), request, false);
-    throw new InsufficientResources(refusalMessage(why), why);
-  }
-  const changes = allocate(devices, chosen, request.instanceUuid);
-  const after = applyChanges(devices, changes);
-  cache.derivedFrom(after, devices);
-  return {
-    from: new Map(devices),
-    chosen,
-    changes,
-    after,
-    pools: poolDeltas(devices, after),
-    done: cache.hold(nodeId, chosen),
-  };
+      : (choose(store.devices.withoutTaking(nodeId, ds), request.pciRequests) ?? choose(ds, request.pciRequests));
 }
 
 /**
@@ -180,21 +197,30 @@ export function takeUpkeep(store: Store, nodeId: string, take: DeviceTake, onRac
     }
     store.devices.remember(nodeId, copy);
   };
-  return { nodeId, after: take.after, changes: take.changes, take: { done: take.done, onRace, learn } };
+  return { nodeId, after: take.after, changes: take.changes, done: take.done, take: { onRace, learn } };
 }
 
 /**
  * Frees exactly the devices `owner` holds among `addresses`. A fresh copy that shows every one of them held by
  * `owner` saves the read: the writes are conditioned on the devices being as the copy shows them, so a stale
- * copy costs one failed write, after which the copy is forgotten and the retry reads.
+ * copy costs one failed write, after which the copy is forgotten and the retry reads. Should this container's
+ * writes in flight make the release's conditions on a PF fail, it waits for them first (rule P6).
  */
 export async function giveBackDevices(store: Store, nodeId: string, addresses: string[], owner: string) {
-  const copy = store.devices.fresh(nodeId);
-  const known = copy !== undefined && addresses.every((a) => copy.get(a)?.owner === owner);
-  const devices = known ? copy : (await readNodeAndDevices(store, nodeId)).devices;
-  const changes = release(devices, addresses, owner);
-  const after = applyChanges(devices, changes);
-  store.devices.derivedFrom(after, devices);
-  const upkeep: DeviceUpkeep = { nodeId, after, changes };
-  return { changes, after, pools: poolDeltas(devices, after), upkeep };
+  for (let waits = 0; ; waits++) {
+    const copy = store.devices.fresh(nodeId);
+    const known = copy !== undefined && addresses.every((a) => copy.get(a)?.owner === owner);
+    const read = () => store.devices.shared(nodeId, () => readNodeAndDevices(store, nodeId));
+    const devices = known ? copy : (await read()).devices;
+    const changes = release(devices, addresses, owner);
+    const clash = waits < WAITS ? store.devices.clash(nodeId, changes) : undefined;
+    if (clash) {
+      await clash;
+      continue;
+    }
+    const after = applyChanges(devices, changes);
+    store.devices.derivedFrom(after, devices);
+    const upkeep: DeviceUpkeep = { nodeId, after, changes, done: store.devices.hold(nodeId, [], changes) };
+    return { changes, after, pools: poolDeltas(devices, after), upkeep };
+  }
 }

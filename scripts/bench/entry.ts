@@ -1,5 +1,5 @@
-// What every bench entry (main.ts, units-main.ts, contention-main.ts) shares: the environment, and an in-memory
-// DynamoDB Local of its own, stopped however the run ends. Import it before anything that loads the SDK.
+// What every bench entry (main.ts, units-main.ts, contention-main.ts, pci-main.ts) shares: the environment, and
+// an in-memory DynamoDB Local of its own, stopped however the run ends. Import it before anything that loads the SDK.
 import { withDynamoDbLocal } from '../../local/with-dynamodb-local';
 import type { DynamoDbLocal } from '../../local/dynamodb-local';
 

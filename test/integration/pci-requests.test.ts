@@ -86,3 +86,72 @@ test('a release whose copy another container made stale fails its conditions onc
   expect(instances.map((r) => r.instanceUuid)).toEqual([theirs]);
   expect(devices.filter((d) => d.owner !== undefined).map((d) => d.owner)).toEqual([theirs]);
 });
+
+/** `pfs` PFs of `perPf` VFs each, on buses 0x40 + p. */
+const card = (pfs: number, perPf: number) =>
+  Array.from({ length: pfs }, (_, p) => {
+    const parent = { ...pf, address: `0000:${(0x40 + p).toString(16)}:00.0` };
+    const children = Array.from({ length: perPf }, (_, v) => ({
+      ...vfs[0],
+      address: `0000:${(0x50 + p).toString(16)}:02.${v}`,
+      parentAddress: parent.address,
+    }));
+    return [parent, ...children];
+  }).flat();
+const count = (sent: string[], command: string) => sent.filter((c) => c === command).length;
+
+// Rule P6: racing claims of one container on PFs none of which is in use yet each flip a PF's busy count from
+// 0, so each but one per PF would fail its condition; they wait for the one in flight instead.
+test('16 racing claims of one VF each on 4 PFs x 16 VFs: all land on distinct VFs, one write each', async () => {
+  await api('PUT', '/nodes/pci-r3', { ...roomForVcpus(64), pciDevices: card(4, 16) });
+  const uuids = Array.from({ length: 16 }, () => uuid());
+  let replies: Awaited<ReturnType<typeof claim>>[] = [];
+  const sent = await requests(async () => (replies = await Promise.all(uuids.map((i) => claim('pci-r3', i)))));
+  expect(replies.map((r) => r.status)).toEqual(Array(16).fill(201));
+  const given = replies.flatMap((r) => r.body.pciDevices as string[]);
+  expect(new Set(given).size).toBe(16);
+  expect(count(sent, 'TransactWriteItems')).toBe(16);
+  const { devices } = await expectPciExact(store, 'pci-r3');
+  expect(
+    devices
+      .filter((d) => d.owner !== undefined)
+      .map((d) => d.address)
+      .sort(),
+  ).toEqual([...given].sort());
+
+  // All released at once: the last VF freed on each PF waits for the other releases of it in flight.
+  const freed = await requests(async () => {
+    const statuses = await Promise.all(
+      uuids.map(async (i) => (await api('DELETE', `/nodes/pci-r3/instances/${i}`)).status),
+    );
+    expect(statuses).toEqual(Array(16).fill(204));
+  });
+  expect([count(freed, 'GetItem'), count(freed, 'TransactWriteItems')]).toEqual([16, 16]);
+  const after = await expectPciExact(store, 'pci-r3');
+  expect(after.devices.filter((d) => d.owner !== undefined)).toEqual([]);
+  expect(after.instances).toEqual([]);
+});
+
+test('claims racing from two containers (two caches) all land on distinct VFs: the conditions decide', async () => {
+  await api('PUT', '/nodes/pci-r4', { ...roomForVcpus(64), pciDevices: card(2, 8) });
+  const other = createStore(
+    { tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT },
+    { devices: new DeviceCache() },
+  );
+  const theirs = Array.from({ length: 8 }, () => uuid());
+  const request = (instanceUuid: string) =>
+    claimSchema.parse({ instanceUuid, flavor: { vcpus: 1, memoryMb: 1, rootGb: 1 }, pciRequests: [oneVf] });
+  const [mine, elsewhere] = await Promise.all([
+    Promise.all(Array.from({ length: 8 }, () => claim('pci-r4', uuid()))),
+    Promise.all(theirs.map((i) => claimInstance(other, 'pci-r4', request(i)))),
+  ]);
+  expect(mine.map((r) => r.status)).toEqual(Array(8).fill(201));
+  expect(elsewhere.map((r) => r.created)).toEqual(Array(8).fill(true));
+  const given = [
+    ...mine.flatMap((r) => r.body.pciDevices as string[]),
+    ...elsewhere.flatMap((r) => r.record.pciDevices),
+  ];
+  expect(new Set(given).size).toBe(16);
+  const { devices } = await expectPciExact(store, 'pci-r4');
+  expect(devices.filter((d) => d.deviceType === 'type-VF' && d.owner === undefined)).toEqual([]);
+});

@@ -3,6 +3,7 @@
 import {
   allocate,
   applyChanges,
+  busyAtRisk,
   busyCondition,
   byAddress,
   choose,
@@ -267,6 +268,21 @@ describe('choose: devices for every request of a claim', () => {
     expect(chosen).toEqual(new Set(['p0.0', 'p0.1', 'p0.2', 'p0.3']));
   });
 
+  test('a VF of a PF already in use comes first (rule P6), random among those: claims spread over its free VFs', () => {
+    // p1 has a busy VF: taking another of its VFs flips no PF; p0's and p2's VFs would make their PFs busy.
+    const devices = taken(sriov(3, 4), ['p1.0']);
+    const chosen = SEEDS.map((seed) => choose(devices, [VF], seeded(seed))?.[0]);
+    expect(new Set(chosen)).toEqual(new Set(['p1.1', 'p1.2', 'p1.3']));
+    // With no PF in use, any VF may come first.
+    const fresh = new Set(SEEDS.map((seed) => parentOf(choose(sriov(3, 4), [VF], seeded(seed))?.[0])));
+    expect(fresh).toEqual(new Set(['p0', 'p1', 'p2']));
+  });
+
+  test('the preference never refuses a claim: with the used PF full, a VF of another PF is taken', () => {
+    const devices = taken(sriov(2, 2), ['p1.0', 'p1.1']);
+    for (const seed of SEEDS) expect(parentOf(choose(devices, [VF], seeded(seed))?.[0])).toBe('p0');
+  });
+
   // The first request can take either device; the second only 'net'. Whichever the first tries first,
   // the search must leave 'net' to the second.
   test.each([0, 0.5, 0.999])(
@@ -396,6 +412,20 @@ describe("busyCondition: what a change of a PF's busy count must find", () => {
     ['two of several freed: at least three busy', { delta: -2, seen: 5 }, { atLeast: 3 }],
   ])('%s', (_, busy, expected) => {
     expect(busyCondition(busy)).toEqual(expected);
+  });
+});
+
+describe("busyAtRisk: whether writes in flight on a PF can make a write's busy condition fail (rule P6)", () => {
+  test.each([
+    ['nothing in flight', { delta: 1, seen: 0 }, [], false],
+    ['a first busy VF while another claim is in flight', { delta: 1, seen: 0 }, [1], true],
+    ['the last VF freed while another release is in flight', { delta: -1, seen: 1 }, [-1], true],
+    ['one more busy VF while other claims are in flight', { delta: 1, seen: 2 }, [1, 1], false],
+    ['one more busy VF while releases in flight could free them all', { delta: 1, seen: 2 }, [-1, -1], true],
+    ['one of 4 freed while two other releases are in flight', { delta: -1, seen: 4 }, [-1, -1], false],
+    ['one of 4 freed while three other releases are in flight', { delta: -1, seen: 4 }, [-1, -1, -1], true],
+  ])('%s', (_, busy, inFlight, expected) => {
+    expect(busyAtRisk(busy, inFlight)).toBe(expected);
   });
 });
 

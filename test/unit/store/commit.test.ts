@@ -118,7 +118,7 @@ describe('commit', () => {
     const learn = jest.fn();
     const write = {
       items,
-      devices: [{ nodeId: 'n1', after: devices, take: { done, onRace: 'learn' as const, learn } }],
+      devices: [{ nodeId: 'n1', after: devices, done, take: { onRace: 'learn' as const, learn } }],
     };
     const raced = () => ({ kind: 'raced' as const });
     store.devices.remember('n1', devices);
@@ -139,7 +139,7 @@ describe('commit', () => {
     store.devices.remember('n1', devices);
     const write = {
       items,
-      devices: [{ nodeId: 'n1', after: devices, take: { done, onRace: 'forget' as const, learn: jest.fn() } }],
+      devices: [{ nodeId: 'n1', after: devices, done, take: { onRace: 'forget' as const, learn: jest.fn() } }],
     };
     await expect(commit(store, new RetryContext<string>(), write, classifyStartOver)).rejects.toThrow();
     expect(done).toHaveBeenCalledTimes(1);

@@ -120,4 +120,67 @@ describe('DeviceCache', () => {
     done();
     expect(cache.withoutTaking('n1', devices)).toBe(devices);
   });
+
+  it('shares a read in flight among the claims that need one, but not one begun before the copy was forgotten', async () => {
+    const cache = new DeviceCache();
+    const answers: ((n: number) => void)[] = [];
+    const read = () => new Promise<number>((resolve) => answers.push(resolve));
+    const [first, second] = [cache.shared('n1', read), cache.shared('n1', read)];
+    expect(answers).toHaveLength(1);
+    cache.forget('n1');
+    const third = cache.shared('n1', read);
+    expect(answers).toHaveLength(2);
+    void cache.shared('n2', async () => 0);
+    expect(answers).toHaveLength(2);
+    answers[0]?.(1);
+    answers[1]?.(2);
+    expect(await Promise.all([first, second, third])).toEqual([1, 1, 2]);
+    // Once answered, the next need reads again.
+    expect(await cache.shared('n1', async () => 3)).toBe(3);
+  });
+
+  describe("clash: what a write waits for among this container's writes in flight (rule P6)", () => {
+    const flip = (address: string, delta: number, seen: number): DeviceChange => ({
+      address,
+      before: device(address, { deviceType: 'type-PF', busyChildren: seen }),
+      after: device(address, { deviceType: 'type-PF', busyChildren: seen + delta, version: 2 }),
+      busy: { delta, seen },
+    });
+    const settled = async (p: Promise<void> | undefined) =>
+      Promise.race([p?.then(() => 'settled'), new Promise((r) => setTimeout(() => r('waiting'), 20))]);
+
+    it('a first VF of a PF waits for another claim flipping that PF, until that write is done', async () => {
+      const cache = new DeviceCache();
+      const done = cache.hold('n1', ['v1'], [flip('pf', 1, 0)]);
+      expect(cache.clash('n1', [flip('other-pf', 1, 0)])).toBeUndefined();
+      expect(cache.clash('n2', [flip('pf', 1, 0)])).toBeUndefined();
+      const wait = cache.clash('n1', [flip('pf', 1, 0)]);
+      expect(await settled(wait)).toBe('waiting');
+      done();
+      expect(await settled(wait)).toBe('settled');
+      expect(cache.clash('n1', [flip('pf', 1, 0)])).toBeUndefined();
+    });
+
+    it('claims of a PF in use do not wait for each other; a release that could be the last does', () => {
+      const cache = new DeviceCache();
+      cache.hold('n1', ['v1'], [flip('pf', 1, 3)]);
+      expect(cache.clash('n1', [flip('pf', 1, 3)])).toBeUndefined();
+      cache.hold('n1', [], [flip('pf', -1, 3)]);
+      cache.hold('n1', [], [flip('pf', -1, 3)]);
+      expect(cache.clash('n1', [flip('pf', -1, 3)])).toBeDefined();
+    });
+
+    it('a write never done stops counting after 2 s', async () => {
+      jest.useFakeTimers({ now: 1_000_000 });
+      const cache = new DeviceCache();
+      cache.hold('n1', ['v1'], [flip('pf', 1, 0)]);
+      jest.setSystemTime(1_001_500);
+      const wait = cache.clash('n1', [flip('pf', 1, 0)]);
+      expect(wait).toBeDefined();
+      jest.advanceTimersByTime(500);
+      await expect(wait).resolves.toBeUndefined();
+      jest.setSystemTime(1_002_000);
+      expect(cache.clash('n1', [flip('pf', 1, 0)])).toBeUndefined();
+    });
+  });
 });
