@@ -103,6 +103,7 @@ export function rankCandidates(
   filters: Filters,
   strategy: Strategy,
   group?: (nodeId: string) => GroupHere | undefined,
+  limit = Infinity,
 ): Ranked {
   const reasons: Partial<Record<Reason, number>> = {};
   const requested = instanceUsage(request.flavor, request.overhead, request.volumeBacked);
@@ -132,16 +133,40 @@ export function rankCandidates(
   let [lo, hi] = [Infinity, -Infinity];
   for (const { free } of fits) [lo, hi] = [Math.min(lo, free.freeRamMb), Math.max(hi, free.freeRamMb)];
   const scaled = (ram: number) => (hi === lo ? 1 : sign > 0 ? (ram - lo) / (hi - lo) : (hi - ram) / (hi - lo));
-  const candidates = fits
-    .map(({ node, free, soft }) => ({ nodeId: node.nodeId, ...free, weight: soft + scaled(free.freeRamMb) }))
-    .sort(
-      (a, b) =>
-        b.weight - a.weight ||
-        sign * (b.vcpusFree - a.vcpusFree) ||
-        sign * (b.freeDiskGb - a.freeDiskGb) ||
-        (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0),
-    );
-  return { candidates, reasons };
+  const all = fits.map(({ node, free, soft }) => ({
+    nodeId: node.nodeId,
+    ...free,
+    weight: soft + scaled(free.freeRamMb),
+  }));
+  const order = (a: Candidate, b: Candidate) =>
+    b.weight - a.weight ||
+    sign * (b.vcpusFree - a.vcpusFree) ||
+    sign * (b.freeDiskGb - a.freeDiskGb) ||
+    (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0);
+  return { candidates: best(all, limit, order), reasons };
+}
+
+/**
+ * The first `limit` of `items` in `order`, as a full sort would give them. A query asks for a few of many
+ * thousands: each item is compared with the worst kept so far and mostly goes no further, where sorting them all
+ * compares every item with many others.
+ */
+export function best<T>(items: readonly T[], limit: number, order: (a: T, b: T) => number): T[] {
+  if (limit <= 0) return [];
+  if (items.length <= limit) return [...items].sort(order);
+  const kept: T[] = [];
+  for (const item of items) {
+    if (kept.length === limit && order(item, kept[limit - 1]!) >= 0) continue;
+    let [lo, hi] = [0, kept.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (order(item, kept[mid]!) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    kept.splice(lo, 0, item);
+    if (kept.length > limit) kept.pop();
+  }
+  return kept;
 }
 
 /**
@@ -167,7 +192,7 @@ export function assignGang(
           return { group: { ...g, memberCount, hostNode }, here: n + (joined.get(nodeId) ?? 0) };
         }
       : undefined;
-    const { candidates, reasons } = rankCandidates(nodes.values(), member, filters, strategy, here);
+    const { candidates, reasons } = rankCandidates(nodes.values(), member, filters, strategy, here, 1);
     const best = candidates[0];
     if (!best) return { reasons };
     const node = nodes.get(best.nodeId) as NodeState;

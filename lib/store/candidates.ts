@@ -13,5 +13,5 @@ export async function findCandidates(
 ): Promise<Candidate[]> {
   const here = request.serverGroup === undefined ? undefined : await groupHere(store, request.serverGroup);
   const { nodes } = await fleet(store).get();
-  return rankCandidates(nodes.values(), request, filters, strategy, here).candidates.slice(0, limit);
+  return rankCandidates(nodes.values(), request, filters, strategy, here, limit).candidates;
 }

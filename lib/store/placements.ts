@@ -113,9 +113,9 @@ export async function place(store: Store, { claim, filters, strategy }: Placemen
   for (let fresh = 0; fresh <= 1 && attempts < MAX_ATTEMPTS; fresh++) {
     const { nodes } = await view.get(fresh ? started : 0);
     const untried = [...nodes.values()].filter((n) => !tried.has(n.nodeId));
-    const ranked = rankCandidates(untried, claim, filters, strategy, here);
+    const ranked = rankCandidates(untried, claim, filters, strategy, here, MAX_ATTEMPTS - attempts);
     if (fresh || !ranked.candidates.length) Object.assign(reasons, ranked.reasons);
-    for (const { nodeId } of ranked.candidates.slice(0, MAX_ATTEMPTS - attempts)) {
+    for (const { nodeId } of ranked.candidates) {
       attempts++;
       tried.add(nodeId);
       try {

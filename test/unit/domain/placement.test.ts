@@ -217,3 +217,29 @@ describe('against a brute-force filter', () => {
     );
   });
 });
+
+describe('the first few of many (rule G3)', () => {
+  test('a limit gives the head of the full ranking, ties and reasons alike', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ mem: fc.integer({ min: 0, max: 3 }), cpu: fc.integer({ min: 0, max: 3 }) }), {
+          maxLength: 40,
+        }),
+        fc.integer({ min: 0, max: 45 }),
+        fc.constantFrom('spread' as const, 'pack' as const),
+        (shapes, limit, strategy) => {
+          // Few distinct figures, so most comparisons are ties broken by the next figure or the nodeId.
+          const fleet = shapes.map((s, i) =>
+            node(`n${String((i * 7) % 41).padStart(2, '0')}`, {
+              used: { memoryMb: s.mem * 100, vcpus: s.cpu, diskGb: 0 },
+            }),
+          );
+          const full = rankCandidates(fleet, sized(), ANY, strategy);
+          const head = rankCandidates(fleet, sized(), ANY, strategy, undefined, limit);
+          expect(head.candidates).toEqual(full.candidates.slice(0, limit));
+          expect(head.reasons).toEqual(full.reasons);
+        },
+      ),
+    );
+  });
+});
