@@ -42,7 +42,7 @@ async function pool<T>(n: number, concurrency: number, op: (i: number) => Promis
 }
 
 /** The handlers in-process, as the local runner serves them, with their store's requests and units metered. */
-async function service(endpoint: string) {
+async function service() {
   const { resetRuntime, runtime } = await import('../../lib/api/runtime');
   const { invoke } = await import('../../local/server');
   resetRuntime(); // a fresh store, so a fresh fleet view
@@ -62,8 +62,8 @@ async function service(endpoint: string) {
 type Service = Awaited<ReturnType<typeof service>>;
 
 /** One cold read of the fleet view by a fresh container: time, requests, read units. */
-async function viewRead(endpoint: string) {
-  const s = await service(endpoint);
+async function viewRead() {
+  const s = await service();
   const t = performance.now();
   if ((await s.call('GET', QUERY)) !== 200) throw new Error('candidates failed');
   const out = { ms: ms(performance.now() - t), requests: s.counter.take().byCommand, readUnits: s.meter.take() };
@@ -111,7 +111,7 @@ async function feedFigures(seed: Store, endpoint: string, changes: number) {
   const { itemSize, writeUnits } = await import('../../test/support/item-size');
   const { startFleetFeed } = await import('../../local/fleet-feed');
   const feed = await startFleetFeed(seed, endpoint, FEED_POLL_MS);
-  const s = await service(endpoint);
+  const s = await service();
   const get = async (Key: Record<string, string>) => (await seed.doc.send(new GetCommand({ TableName: seed.tableName, Key }))).Item;
   // Nodes the placements before left empty: every claim here fits.
   const empty = (await listNodes(seed)).filter((n) => n.used.vcpus === 0);
@@ -148,7 +148,7 @@ async function fleetRun(endpoint: string, nodes: number): Promise<Record<string,
   const full = { ...inventory, ...ratios, reservedHostMemoryMb: 0, reservedHostDiskMb: 0, reservedHostCpus: 0 };
   const labels = { labels: { traits, aggregates } };
   await pool(nodes, 32, (i) => putNode(seed, `n${String(i).padStart(6, '0')}`, full, [], labels));
-  const wholeRead = (await viewRead(endpoint)).figures;
+  const wholeRead = (await viewRead()).figures;
   const meter = new ReadUnitMeter();
   meter.attach(seed.client);
   let t = performance.now();
@@ -158,7 +158,7 @@ async function fleetRun(endpoint: string, nodes: number): Promise<Record<string,
   t = performance.now();
   const again = await rebuildSummary(seed);
   const repair = { ms: Math.round(performance.now() - t), writes: again, readUnits: meter.take() };
-  const summary = await viewRead(endpoint);
+  const summary = await viewRead();
   const candidates = await candidatesLatency(summary.service);
   const placed = await placements(summary.service);
   const feed = await feedFigures(seed, endpoint, SMOKE ? 10 : 50);
