@@ -7,6 +7,13 @@ import * as z from 'zod/mini';
 
 z.config(en());
 
+/**
+ * Makes a schema when its module loads. Written `/* @__PURE__ *\/ schema(() => ...)` at the top level, it is a call
+ * esbuild may drop from a bundle that never uses the schema: zod's own no-side-effect marks do not carry across
+ * modules, so without it every Lambda built every schema of the modules it imports (~20 ms of a cold start).
+ */
+export const schema = <T>(make: () => T): T => make();
+
 /** A whole number from min to max; the chained API's z.number().int().min(min).max(max). */
 export const wholeNumber = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
 

@@ -13,7 +13,7 @@ import { CONSUMER_TIMEOUT, HTTP_TIMEOUT } from '../../infra/service-stack';
 import { MAX_RECEIVE_COUNT, transientBoundSeconds, VISIBILITY_TIMEOUT_SECONDS } from '../../lib/status-retry';
 import { synthesize, type Synthesized } from './synth';
 
-// The size target itself (issue 17): the largest bundle, create-placement, is about 150 KB with zod/mini and our own
+// The size target itself (issue 17): the largest bundle, create-placement, is about 145 KB with zod/mini and our own
 // X-Ray emitter; `npm run bench` times their cold start against the empty handler's.
 const MAX_BUNDLE_KB = 200;
 // A template's properties are whatever CloudFormation takes: the tests read them as loosely as the template is.
