@@ -6,7 +6,15 @@ import { releasedByMe } from '../../../lib/store/instances';
 import { appliedByMe } from '../../../lib/store/migration-status';
 import { movedByMe } from '../../../lib/store/move-claim';
 import { registeredByMe } from '../../../lib/store/nodes';
-import { backoffCapMs, Contended, backoffFor, RetryContext, withRetry, type RetryKind } from '../../../lib/store/retry';
+import {
+  backoffCapMs,
+  Contended,
+  backoffFor,
+  DEFAULT_RETRY,
+  RetryContext,
+  withRetry,
+  type RetryKind,
+} from '../../../lib/store/retry';
 import { Unavailable } from '../../../lib/errors';
 import { cancelled, OK } from './fixtures';
 
@@ -76,6 +84,16 @@ describe('backoff (rule CU4)', () => {
     expect([1, 2, 3, 4, 8].map((n) => backoffCapMs(backoffFor(policy, 'conflict'), n))).toEqual([10, 20, 30, 30, 30]);
     expect([1, 4, 7, 8].map((n) => backoffCapMs(backoffFor(policy, 'throttle'), n))).toEqual([10, 80, 640, 1000]);
     expect(backoffFor({ attempts: 3, baseMs: 1, capMs: 5 }, 'conflict')).toEqual({ attempts: 3, baseMs: 1, capMs: 5 });
+  });
+
+  it('by default: conflicts within 80 ms, all their waits inside the API timeout; throttling up to 1 s, 8 attempts', () => {
+    const conflicts = backoffFor(DEFAULT_RETRY, 'conflict');
+    const caps = Array.from({ length: conflicts.attempts - 1 }, (_, i) => backoffCapMs(conflicts, i + 1));
+    expect(caps.slice(0, 5)).toEqual([10, 20, 40, 80, 80]);
+    // 200 attempts, so that a claim among 64 on one node still gets its turn (CU4); the longest wait in all ~16 s.
+    expect(conflicts.attempts).toBe(200);
+    expect(caps.reduce((a, b) => a + b, 0)).toBeLessThan(20_000);
+    expect(backoffFor(DEFAULT_RETRY, 'throttle')).toMatchObject({ attempts: 8, capMs: 1000 });
   });
 
   it.each([
