@@ -75,8 +75,8 @@ export type SummaryChange =
 
 const failedCondition = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 
-/** One change as one conditional write; false if the stored entry is newer (the change is then stale). */
-async function writeChange(store: Store, c: SummaryChange): Promise<boolean> {
+/** One change as one conditional write, dropped if the stored entry is newer (the change is then stale). */
+async function writeChange(store: Store, c: SummaryChange): Promise<void> {
   const [Key, TableName] = [entryKey(c.nodeId), store.tableName];
   const g = 'entry' in c ? c.entry.g : (c.onlyIf ?? c.generation);
   // The same generation again is a redelivery: allowed, it writes what is there. A repair's removal is exact.
@@ -94,10 +94,8 @@ async function writeChange(store: Store, c: SummaryChange): Promise<boolean> {
         ? store.doc.send(new PutCommand({ TableName, Item: { ...Key, ...c.entry }, ...guard }))
         : store.doc.send(new DeleteCommand({ TableName, Key, ...guard })),
     );
-    return true;
   } catch (error) {
-    if (failedCondition(error)) return false;
-    throw error;
+    if (!failedCondition(error)) throw error;
   }
 }
 
