@@ -1,7 +1,8 @@
 import { httpHandler, json, parse, parseBody, pathParam, prefersMinimal } from '../lib/api/http';
 import { logger } from '../lib/api/logger';
 import { count } from '../lib/api/metrics';
-import { moveClaimSchema, nodeIdSchema } from '../lib/api/schemas';
+import { nodeIdSchema } from '../lib/api/schemas';
+import { moveClaimSchema } from '../lib/api/schemas-moves';
 import { migrationView, moveClaimView } from '../lib/api/views';
 import { OPERATIONS } from '../lib/operations';
 import { runtime } from '../lib/api/runtime';

@@ -1,5 +1,6 @@
 import { authorizeMigration, httpHandler, json, parse, parseBody, pathParam } from '../lib/api/http';
-import { migrationIdSchema, statusUpdateSchema } from '../lib/api/schemas';
+import { migrationIdSchema } from '../lib/api/schemas';
+import { statusUpdateSchema } from '../lib/api/schemas-moves';
 import { migrationView } from '../lib/api/views';
 import { OPERATIONS } from '../lib/operations';
 import { runtime } from '../lib/api/runtime';

@@ -8,12 +8,11 @@ import {
   instanceUuidSchema,
   inventorySchema,
   migrationIdSchema,
-  moveClaimSchema,
   nodeIdSchema,
   putNodeSchema,
   stateChangeSchema,
-  statusUpdateSchema,
 } from './schemas';
+import { moveClaimSchema, statusUpdateSchema } from './schemas-moves';
 import {
   auditResponseSchema,
   claimResponseSchema,

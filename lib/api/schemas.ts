@@ -1,14 +1,6 @@
 import * as z from 'zod/mini';
 import { schema, wholeNumber } from './zod';
-import {
-  consumesNothing,
-  INVENTORY_DEFAULTS,
-  MOVE_TYPES,
-  STATUSES,
-  VM_STATES,
-  type InstanceState,
-  type VmState,
-} from '../domain';
+import { consumesNothing, INVENTORY_DEFAULTS, VM_STATES, type InstanceState, type VmState } from '../domain';
 import {
   extraSpecsSchema,
   guestTopologySchema,
@@ -147,7 +139,7 @@ const pciRequest = /* @__PURE__ */ schema(() =>
   }),
 );
 
-const flavor = /* @__PURE__ */ schema(() =>
+export const flavor = /* @__PURE__ */ schema(() =>
   z.strictObject({
     vcpus: count,
     memoryMb: count,
@@ -157,14 +149,14 @@ const flavor = /* @__PURE__ */ schema(() =>
     extraSpecs: extraSpecsSchema,
   }),
 );
-const overhead = /* @__PURE__ */ schema(() =>
+export const overhead = /* @__PURE__ */ schema(() =>
   z.strictObject({
     memoryMb: z._default(count, 0),
     diskGb: z._default(count, 0),
     vcpus: z._default(count, 0),
   }),
 );
-const limits = /* @__PURE__ */ schema(() =>
+export const limits = /* @__PURE__ */ schema(() =>
   z._default(
     z.strictObject({
       memoryMb: z.optional(z.nullable(limit)),
@@ -178,8 +170,8 @@ const limits = /* @__PURE__ */ schema(() =>
 
 // A claim's devices (and the PFs of its VFs) are written in one transaction of at most 100 actions.
 export const MAX_DEVICES_PER_CLAIM = 32;
-const MAX_LIVE_DEVICES = MAX_DEVICES_PER_CLAIM / 2;
-const pciRequests = /* @__PURE__ */ schema(() =>
+export const MAX_LIVE_DEVICES = MAX_DEVICES_PER_CLAIM / 2;
+export const pciRequests = /* @__PURE__ */ schema(() =>
   z._default(z.array(pciRequest).check(z.maxLength(16)), []).check(
     z.refine((rs) => rs.reduce((n, r) => n + r.count, 0) <= MAX_DEVICES_PER_CLAIM, {
       message: `at most ${MAX_DEVICES_PER_CLAIM} devices in one claim`,
@@ -250,55 +242,6 @@ export const migrationIdSchema = /* @__PURE__ */ schema(() =>
         'must be 1 to 128 letters, digits or . _ : -, starting with a letter or digit',
       ),
     ),
-);
-
-export const moveClaimSchema = /* @__PURE__ */ schema(() =>
-  z
-    .strictObject({
-      migrationId: migrationIdSchema,
-      instanceUuid: instanceUuidSchema,
-      moveType: z.enum(MOVE_TYPES, { message: `must be one of ${MOVE_TYPES.join(', ')}` }),
-      sourceNodeId: nodeIdSchema,
-      newFlavor: z.optional(flavor),
-      overhead: z.optional(overhead),
-      limits,
-      pciRequests,
-      image: imageSchema,
-      numaTopology: guestTopologySchema,
-    })
-    .check(
-      z.refine((b) => oneNumaForm.check({ ...b, flavor: b.newFlavor }), {
-        message: oneNumaForm.message,
-        path: ['numaTopology'],
-      }),
-      z.refine((b) => b.moveType !== 'resize' || b.newFlavor !== undefined, {
-        message: 'a resize needs newFlavor',
-        path: ['newFlavor'],
-      }),
-      // Rule L1: a live guest keeps its flavor.
-      z.refine((b) => b.moveType !== 'live-migration' || b.newFlavor === undefined, {
-        message: "a live migration keeps the instance's flavor: leave newFlavor out",
-        path: ['newFlavor'],
-      }),
-      // Rule L4: a re-target frees one destination's devices and takes the other's in one transaction.
-      z.refine(
-        (b) => b.moveType !== 'live-migration' || b.pciRequests.reduce((n, r) => n + r.count, 0) <= MAX_LIVE_DEVICES,
-        {
-          message: `a live migration takes at most ${MAX_LIVE_DEVICES} devices`,
-          path: ['pciRequests'],
-        },
-      ),
-    ),
-);
-
-// Sequences start at 1: a migration has applied sequence 0 when it is created.
-export const sequenceSchema = /* @__PURE__ */ schema(() => wholeNumber(1, Number.MAX_SAFE_INTEGER));
-
-export const statusUpdateSchema = /* @__PURE__ */ schema(() =>
-  z.strictObject({
-    status: z.enum(STATUSES, { message: `must be one of ${STATUSES.join(', ')}` }),
-    sequence: z.optional(sequenceSchema),
-  }),
 );
 
 export type InventoryBody = z.infer<typeof inventorySchema>;
