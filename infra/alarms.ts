@@ -120,7 +120,7 @@ export class LedgerAlarms extends Construct {
       SERVER_ERRORS_THRESHOLD,
     );
     for (const [entry, fn] of props.functions) {
-      // One alarm per function: a metric-math alarm takes at most 10 metrics, and there are 17 functions.
+      // One alarm per function: a metric-math alarm takes at most 10 metrics, fewer than there are functions.
       alarm(
         `Throttles-${entry}`,
         `Lambda ${entry} was throttled (account concurrency, or its reserved concurrency).`,

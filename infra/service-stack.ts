@@ -5,6 +5,7 @@ import { AccountPrincipal, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { CONSUMER_TIMEOUT_SECONDS, HTTP_TIMEOUT_SECONDS, lambdaEntries, OPERATIONS } from '../lib/operations';
+import { FLEET_SUMMARY_FUNCTIONS } from '../lib/operations-placement';
 import { LedgerAlarms } from './alarms';
 import { FleetSummaryFeed } from './fleet-summary';
 import { AuditSchedule } from './audit-schedule';
@@ -93,7 +94,12 @@ export class ServiceStack extends Stack {
       deadLetters: queue.deadLetters,
       summaryFailures: summary.failures,
       table,
-      functions: fns,
+      // The summary's consumer and repair crash or time out like any other function: alarmed the same way.
+      functions: new Map([
+        ...fns,
+        [FLEET_SUMMARY_FUNCTIONS.consumer.entry, summary.consumer.fn],
+        [FLEET_SUMMARY_FUNCTIONS.repair.entry, summary.repair.fn],
+      ]),
       auditRound: audit.machine,
     });
 

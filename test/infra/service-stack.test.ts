@@ -405,7 +405,7 @@ describe('the alarms', () => {
     );
     expect(alarms()).toContainEqual(expect.objectContaining({ Namespace: 'AWS/ApiGateway', MetricName: '5xx' }));
     const throttled = alarms().filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Throttles');
-    expect(throttled).toHaveLength(lambdaEntries().length);
+    expect(throttled).toHaveLength(lambdaEntries().length + 2); // and the fleet summary's two
     expect(alarms()).toContainEqual(
       expect.objectContaining({
         Metrics: expect.arrayContaining([
@@ -421,7 +421,8 @@ describe('the alarms', () => {
 
   test('on invocation errors of every function, and on audits that find drift, fail nodes, fail a round or run late', () => {
     const errors = alarms().filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Errors');
-    expect(errors).toHaveLength(lambdaEntries().length);
+    // The fleet summary's consumer and repair too.
+    expect(errors).toHaveLength(lambdaEntries().length + 2);
     for (const name of ['AuditRepairs', 'AuditFailures']) {
       expect(alarms()).toContainEqual(
         expect.objectContaining({
