@@ -9,9 +9,8 @@ import { CLAIM_REFUSALS, PLACEMENT_OPERATIONS } from './operations-placement';
 import { CONSUMER_TIMEOUT_SECONDS } from './status-retry';
 
 /**
- * A DynamoDB IAM action an entry may use. Transactions have no action of their own: each item of a
- * TransactWriteItems is authorized as PutItem, UpdateItem, DeleteItem or ConditionCheckItem, and each
- * item of a TransactGetItems as GetItem.
+ * A DynamoDB IAM action an entry may use. Transactions have no action of their own: each item of a TransactWriteItems
+ * is authorized as PutItem, UpdateItem, DeleteItem or ConditionCheckItem, and each item of a TransactGetItems as GetItem.
  */
 export type TableAction =
   | 'GetItem'
@@ -23,10 +22,7 @@ export type TableAction =
   | 'BatchWriteItem'
   | 'ConditionCheckItem';
 
-/**
- * What an entry's Lambda may touch; the CDK stack grants exactly this and nothing else.
- * test/integration/permissions.test.ts checks it against the commands each handler really sends.
- */
+/** What an entry's Lambda may touch: the CDK stack grants exactly this, permissions.test.ts checks what it sends. */
 export interface Access {
   /** Actions on the table's own items. */
   table: readonly TableAction[];
