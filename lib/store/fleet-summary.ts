@@ -10,7 +10,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { NodeState, PciPool } from '../domain';
 import type { Store } from './client';
 import { INVENTORY_FIELDS, nodeStateOf } from './items';
-import { listNodes } from './node-pages';
+import { byNodeId, listNodes } from './node-pages';
 import { queryAll } from './query';
 import { withRetry } from './retry';
 
@@ -135,7 +135,7 @@ export async function readSummary(store: Store): Promise<NodeState[] | undefined
   );
   if (Number(marker.Item?.shards) !== fleetShards()) return undefined;
   const nodes = [...(await readAllShards(store, false))].map(([id, e]) => nodeOfEntry(id, e));
-  return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  return nodes.sort(byNodeId);
 }
 
 /**

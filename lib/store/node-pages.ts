@@ -112,5 +112,9 @@ async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise
     const mine = cells.filter((c) => c.pk === n.pk).map(cellOf);
     return { ...nodeStateOf(n), ...(mine.length ? { numaCells: mine } : {}) };
   });
-  return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  return nodes.sort(byNodeId);
 }
+
+/** Nodes in nodeId order, as the node index lists them. */
+export const byNodeId = (a: { nodeId: string }, b: { nodeId: string }) =>
+  a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0;
