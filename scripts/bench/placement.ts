@@ -106,6 +106,7 @@ async function placements(s: Service) {
  */
 async function feedFigures(seed: Store, endpoint: string, changes: number) {
   const { entryKey, listNodes } = await import('../../lib/store');
+  const { nodeKey } = await import('../../lib/store/items');
   const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
   const { marshall } = await import('@aws-sdk/util-dynamodb');
   const { itemSize, writeUnits } = await import('../../test/support/item-size');
@@ -123,7 +124,7 @@ async function feedFigures(seed: Store, endpoint: string, changes: number) {
       const status = await s.call('POST', `/nodes/${nodeId}/instances`, claim);
       if (status !== 201) throw new Error(`claim failed: ${status}`);
       const at = performance.now();
-      const want = Number((await get({ pk: `NODE#${nodeId}`, sk: 'NODE' }))?.generation);
+      const want = Number((await get(nodeKey(nodeId)))?.generation);
       while (Number((await get(entryKey(nodeId)))?.g) < want) await new Promise((r) => setTimeout(r, 5));
       lags.push(performance.now() - at);
     }
