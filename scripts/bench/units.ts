@@ -78,6 +78,7 @@ export async function unitRuns(): Promise<UnitFigures> {
     await run('move claim (same-host resize)', (i) =>
       invoke(moveClaimHandler, 'claim-move', moveClaimEvent(nodeId, nodeId, viewed[i] ?? '', migrations[i] ?? '')),
     );
+    await run('status migrating (the status alone)', (i) => changeStatus(migrations[i] ?? '', 'migrating'));
     await run('status confirmed', (i) => changeStatus(migrations[i] ?? '', 'confirmed'));
     await run('audit (nothing to repair)', () =>
       invoke(auditHandler, 'audit-node', httpEvent('POST', '/nodes/{nodeId}/audit', { nodeId }, {})),

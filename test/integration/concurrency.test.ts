@@ -84,6 +84,28 @@ test('state changes racing each other and a release lose nothing', async () => {
   expect(node.vcpusUsed).toBe(4);
 });
 
+test('state changes to different fields of one instance, all at once, each land (no change overwrites another)', async () => {
+  await api('PUT', '/nodes/fields', roomForVcpus(8));
+  const ids = Array.from({ length: 8 }, () => uuid());
+  await Promise.all(ids.map((id) => claim('fields', id)));
+  // Each is a read, then the record's own PutItem conditioned on the version read: one that lost the race
+  // reads again and adds its field to the other's, instead of writing back the field as it read it.
+  const replies = await Promise.all(
+    ids.flatMap((id) => [
+      api('PATCH', `/nodes/fields/instances/${id}`, { taskState: 'image_snapshot' }),
+      api('PATCH', `/nodes/fields/instances/${id}`, { osType: 'linux' }),
+      api('PATCH', `/nodes/fields/instances/${id}`, { projectId: 'p1' }),
+      api('PATCH', `/nodes/fields/instances/${id}`, { vmState: 'stopped' }),
+    ]),
+  );
+  expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
+  for (const id of ids) {
+    const record = (await api('GET', `/nodes/fields/instances/${id}`)).body;
+    expect(record).toMatchObject({ taskState: 'image_snapshot', osType: 'linux', projectId: 'p1', vmState: 'stopped' });
+  }
+  await expectLedgerExact(store, 'fields');
+});
+
 test('one claim sent 5 times in parallel is claimed once', async () => {
   await api('PUT', '/nodes/dupes', roomForVcpus(20));
   const id = uuid();

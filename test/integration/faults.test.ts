@@ -3,7 +3,7 @@ import { runtime } from '../../lib/api/runtime';
 import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { F1, N0, uuid } from '../support/fixtures';
-import { injectFaults } from '../support/faults';
+import { injectFaults, WRITES } from '../support/faults';
 import { expectLedgerExact } from '../support/ledger';
 import { freshTable } from '../support/table';
 
@@ -115,7 +115,7 @@ test.each([
         })
       ).status,
     ).toBe(201);
-    const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'lost-response', times: 1 });
+    const faults = injectFaults(store, { command: WRITES, fault: 'lost-response', times: 1 });
     remove = faults.remove;
     const res = await api('POST', `/migrations/${migrationId}/status`, { status, sequence: 1 });
     expect(faults.state.injected).toBe(1);

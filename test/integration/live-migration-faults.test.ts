@@ -8,7 +8,7 @@ import type { Store } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
 import { api } from '../support/api';
 import { F1, F2, N0, ONE_VCPU, roomForVcpus, uuid } from '../support/fixtures';
-import { injectFaults } from '../support/faults';
+import { injectFaults, WRITES } from '../support/faults';
 import { expectLedgerExact } from '../support/ledger';
 import { expectPciExact } from '../support/pci';
 import { liveClaim, status, used as usedOn } from '../support/live-migration';
@@ -147,7 +147,7 @@ describe('duplicate, reordered and late statuses (rule M11)', () => {
 
 describe('a lost answer on each step', () => {
   const lose = () => {
-    const faults = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'lost-response', times: 1 });
+    const faults = injectFaults(store, { command: WRITES, fault: 'lost-response', times: 1 });
     remove = faults.remove;
     return faults;
   };

@@ -5,8 +5,8 @@ import type { Store } from '../../lib/store';
 export type Fault = 'conflict' | 'throttle' | 'server-error' | 'lost-response';
 
 export interface FaultPlan {
-  /** Which commands to hit, e.g. 'TransactWriteItemsCommand'. */
-  command: string;
+  /** Which commands to hit, e.g. 'TransactWriteItemsCommand', or several (WRITES: whichever write the step sends). */
+  command: string | readonly string[];
   fault: Fault;
   /** How many of the matching requests to hit (Infinity for all). */
   times: number;
@@ -40,13 +40,29 @@ export function failure(fault: Fault, items: number): Error {
   }
 }
 
+/** What a single-item write that meets a transaction in flight on its item gets. */
+const singleWriteConflict = () =>
+  Object.assign(new Error('Transaction is ongoing for the item (injected)'), {
+    name: 'TransactionConflictException',
+    $metadata: { httpStatusCode: 400 },
+  });
+
+/** Every command that writes: a write of one item goes as its own PutItem, UpdateItem or DeleteItem (rule CU2). */
+export const WRITES = [
+  'TransactWriteItemsCommand',
+  'PutItemCommand',
+  'UpdateItemCommand',
+  'DeleteItemCommand',
+] as const;
+
 /** Installs the plan; returns a counter of the faults injected and a function that removes it. */
 export function injectFaults(store: Store, plan: FaultPlan) {
   const name = `inject-${plan.fault}-${Math.random()}`;
   const state = { injected: 0, sent: 0 };
   store.client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (context.commandName !== plan.command) return next(args);
+      const hit = typeof plan.command === 'string' ? [plan.command] : plan.command;
+      if (!hit.includes(String(context.commandName))) return next(args);
       state.sent++;
       if (state.injected >= plan.times) return next(args);
       state.injected++;
@@ -55,6 +71,7 @@ export function injectFaults(store: Store, plan: FaultPlan) {
         await next(args); // the write commits, then the answer is lost
         throw failure(plan.fault, 0);
       }
+      if (plan.fault === 'conflict' && !input.TransactItems) throw singleWriteConflict();
       throw failure(plan.fault, input.TransactItems?.length ?? 1);
     },
     { step: 'initialize', name },
