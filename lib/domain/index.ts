@@ -20,6 +20,7 @@ export {
   consumesNothing,
   currentWorkload,
   ioWorkload,
+  keepsConsuming,
   runningVms,
   statsDelta,
   statsOf,

@@ -41,6 +41,19 @@ export function consumesNothing(s: Pick<InstanceState, 'vmState' | 'taskState'>)
   return s.vmState === 'shelved_offloaded' && !(s.taskState !== null && UNSHELVING_TASK_STATES.has(s.taskState));
 }
 
+/**
+ * Whether a state change leaves a tracked instance consuming its claim whatever record it is applied to, and if so
+ * the vm states the record must not be in for that (rule M9): a record is never `deleted`, and is
+ * `shelved_offloaded` only while unshelving, when a new task state may release it. Undefined when the change
+ * may release the claim itself: then only the record read can tell.
+ */
+export function keepsConsuming(change: Partial<InstanceState>): { unless: VmState[] } | undefined {
+  const { vmState, taskState } = change;
+  if (vmState === undefined) return { unless: taskState === undefined ? [] : ['deleted', 'shelved_offloaded'] };
+  if (vmState === 'shelved_offloaded' && taskState === undefined) return undefined;
+  return consumesNothing({ vmState, taskState: taskState ?? null }) ? undefined : { unless: [] };
+}
+
 /** Task states that count toward io_workload, together with vm state 'building' (rule S3). */
 const IO_TASK_STATES = [
   'resize_migrating',

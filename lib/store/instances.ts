@@ -1,6 +1,7 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   consumesNothing,
+  keepsConsuming,
   recordAmounts,
   scale,
   type InstanceRecord,
@@ -12,6 +13,7 @@ import { InstanceNotFound, NodeNotFound, Unavailable } from '../errors';
 import type { Store } from './client';
 import { commitOrStartOver, type NamedItem } from './commit';
 import { deviceWrites, giveBackDevices } from './devices';
+import { Expression } from './expression';
 import {
   HOLD_PREFIX,
   holdOf,
@@ -25,6 +27,7 @@ import {
 } from './items';
 import { changeMigrationStatus } from './migration-status';
 import { cellReleases } from './numa-cells';
+import { conditionFailed } from './outcomes';
 import { readNodePartition } from './query';
 import { withRetry, type RetryContext } from './retry';
 import { leaveItems } from './server-groups';
@@ -77,8 +80,9 @@ export const releasedByMe = (intended: readonly InstanceRecord[], found: Instanc
 
 /**
  * Nova's update_usage: the instance changed state. Stats follow; entering a releasing state frees
- * exactly what the claim took and stops tracking the instance. Read, then one conditional write on
- * the version read; a concurrent change makes it start over.
+ * exactly what the claim took and stops tracking the instance. A change that cannot release the claim is one
+ * UpdateItem of the fields it sets, with no read (rule O11); any other reads the record, then writes once on
+ * the version read, and a concurrent change makes it start over.
  */
 export async function changeInstance(
   store: Store,
@@ -86,6 +90,9 @@ export async function changeInstance(
   instanceUuid: string,
   change: StateChange,
 ): Promise<ChangeResult> {
+  const keeps = keepsConsuming(change);
+  const record = keeps && (await changeInPlace(store, nodeId, instanceUuid, change, keeps.unless));
+  if (record) return { record, released: false };
   return endingMovesFirst<ChangeResult>(store, () =>
     withRetry<ChangeResult | { moving: string }, InstanceRecord>(store, async (context) => {
       const before = await findInstance(store, nodeId, instanceUuid);
@@ -118,6 +125,42 @@ export async function changeInstance(
       return { record: after, released };
     }),
   );
+}
+
+const STATE_FIELDS = ['vmState', 'taskState', 'osType', 'projectId'] as const;
+
+/**
+ * Sets the change's fields and bumps the version (so a move's copy of the record is known stale), on the record
+ * as it is: changes to different fields, at once, all land. Undefined when the record is in a vm state in which
+ * the change might release the claim (`unless`): it is then read first.
+ */
+async function changeInPlace(
+  store: Store,
+  nodeId: string,
+  instanceUuid: string,
+  change: StateChange,
+  unless: readonly string[],
+): Promise<InstanceRecord | undefined> {
+  const e = new Expression();
+  const set = STATE_FIELDS.filter((f) => change[f] !== undefined).map((f) => `${e.name(f)} = ${e.value(change[f])}`);
+  const safe = unless.length ? [`NOT ${e.name('vmState')} IN (${unless.map((v) => e.value(v)).join(', ')})`] : [];
+  const input = {
+    TableName: store.tableName,
+    Key: instanceKey(nodeId, instanceUuid),
+    UpdateExpression: `${set.length ? `SET ${set.join(', ')} ` : ''}ADD ${e.name('version')} ${e.value(1)}`,
+    ConditionExpression: ['attribute_exists(pk)', ...safe].join(' AND '),
+    ReturnValues: 'ALL_NEW',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    ...e.params(),
+  } as const;
+  try {
+    const out = await withRetry(store, () => store.doc.send(new UpdateCommand(input)));
+    return instanceRecordOf(out.Attributes ?? {});
+  } catch (error) {
+    if (!conditionFailed(error)) throw error;
+    if (!(error as { Item?: unknown }).Item) throw new InstanceNotFound(nodeId, instanceUuid);
+    return undefined;
+  }
 }
 
 /**

@@ -84,26 +84,48 @@ test('state changes racing each other and a release lose nothing', async () => {
   expect(node.vcpusUsed).toBe(4);
 });
 
+/** Sends every change to every instance at once; each answers 200 and every record then shows them all. */
+async function changeAllAtOnce(nodeId: string, ids: string[], changes: object[]): Promise<void> {
+  const replies = await Promise.all(
+    ids.flatMap((id) => changes.map((c) => api('PATCH', `/nodes/${nodeId}/instances/${id}`, c))),
+  );
+  expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
+  const all = Object.assign({}, ...changes) as object;
+  for (const id of ids) expect((await api('GET', `/nodes/${nodeId}/instances/${id}`)).body).toMatchObject(all);
+}
+
 test('state changes to different fields of one instance, all at once, each land (no change overwrites another)', async () => {
   await api('PUT', '/nodes/fields', roomForVcpus(8));
   const ids = Array.from({ length: 8 }, () => uuid());
   await Promise.all(ids.map((id) => claim('fields', id)));
-  // Each is a read, then the record's own PutItem conditioned on the version read: one that lost the race
-  // reads again and adds its field to the other's, instead of writing back the field as it read it.
-  const replies = await Promise.all(
-    ids.flatMap((id) => [
-      api('PATCH', `/nodes/fields/instances/${id}`, { taskState: 'image_snapshot' }),
-      api('PATCH', `/nodes/fields/instances/${id}`, { osType: 'linux' }),
-      api('PATCH', `/nodes/fields/instances/${id}`, { projectId: 'p1' }),
-      api('PATCH', `/nodes/fields/instances/${id}`, { vmState: 'stopped' }),
-    ]),
-  );
-  expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
-  for (const id of ids) {
-    const record = (await api('GET', `/nodes/fields/instances/${id}`)).body;
-    expect(record).toMatchObject({ taskState: 'image_snapshot', osType: 'linux', projectId: 'p1', vmState: 'stopped' });
-  }
+  // None of these can release the claim, so each is one UpdateItem of its own field: none writes back
+  // another's field as it read it.
+  await changeAllAtOnce('fields', ids, [
+    { taskState: 'image_snapshot' },
+    { osType: 'linux' },
+    { projectId: 'p1' },
+    { vmState: 'stopped' },
+  ]);
   await expectLedgerExact(store, 'fields');
+});
+
+test('on a record being unshelved, a task change (read, then written on the version) races changes written in place: all land', async () => {
+  await api('PUT', '/nodes/unshelve', roomForVcpus(8));
+  const ids = Array.from({ length: 6 }, () => uuid());
+  const unshelving = { flavor: ONE_VCPU, vmState: 'shelved_offloaded', taskState: 'spawning' };
+  for (const id of ids)
+    expect((await api('POST', '/nodes/unshelve/instances', { ...unshelving, instanceUuid: id })).status).toBe(201);
+  // A new task state could release a shelved_offloaded record (rule M9), so that change reads first; the others
+  // cannot and are written in place. The read one must start over when an in-place change bumps the version.
+  await changeAllAtOnce('unshelve', ids, [{ taskState: 'unshelving' }, { osType: 'linux' }, { projectId: 'p2' }]);
+  const shelved = await api('GET', `/nodes/unshelve/instances/${ids[1]}`);
+  expect(shelved.body.vmState).toBe('shelved_offloaded');
+  expect((await expectLedgerExact(store, 'unshelve')).node.vcpusUsed).toBe(6);
+  // The unshelve ends without a task: shelved_offloaded then consumes nothing, and the claim is released.
+  const released = await api('PATCH', `/nodes/unshelve/instances/${ids[0]}`, { taskState: null });
+  expect(released.status).toBe(200);
+  expect((await api('GET', `/nodes/unshelve/instances/${ids[0]}`)).status).toBe(404);
+  expect((await expectLedgerExact(store, 'unshelve')).node.vcpusUsed).toBe(5);
 });
 
 test('one claim sent 5 times in parallel is claimed once', async () => {

@@ -4,6 +4,7 @@ import {
   consumesNothing,
   currentWorkload,
   ioWorkload,
+  keepsConsuming,
   runningVms,
   statsDelta,
   VM_STATES,
@@ -278,4 +279,38 @@ describe('statsOf (rule S6)', () => {
     expect(statsOf([{ ...active, vmState: 'deleted' }])).toEqual({});
     expect(statsOf([])).toEqual({});
   });
+});
+
+describe('a state change written without reading the record (keepsConsuming, rule M9)', () => {
+  const TASKS = [null, 'spawning', 'unshelving', 'image_snapshot'];
+  // Every state a tracked record can be in: the ones that consume.
+  const records = VM_STATES.flatMap((vmState) => TASKS.map((taskState) => ({ vmState, taskState }))).filter(
+    (r) => !consumesNothing(r),
+  );
+  const changes: Partial<InstanceState>[] = [
+    {},
+    { osType: 'linux' },
+    { projectId: 'p' },
+    ...TASKS.map((taskState) => ({ taskState })),
+    ...VM_STATES.flatMap((vmState) => [{ vmState }, ...TASKS.map((taskState) => ({ vmState, taskState }))]),
+  ];
+  const apply = (r: (typeof records)[number], c: Partial<InstanceState>) => ({
+    vmState: c.vmState ?? r.vmState,
+    taskState: c.taskState !== undefined ? c.taskState : r.taskState,
+  });
+
+  test.each(changes)(
+    '%o: never releases a record outside `unless`, and is refused only when it may release one',
+    (c) => {
+      const keeps = keepsConsuming(c);
+      const releasesSome = records.some((r) => consumesNothing(apply(r, c)));
+      if (!keeps) {
+        expect(releasesSome).toBe(true);
+        return;
+      }
+      for (const r of records.filter((x) => !keeps.unless.includes(x.vmState))) {
+        expect({ r, releases: consumesNothing(apply(r, c)) }).toEqual({ r, releases: false });
+      }
+    },
+  );
 });
