@@ -106,7 +106,7 @@ export async function claimInstance(
   // A NUMA request that Nova would refuse to build is a 400 before anything is read (rule R9).
   const numa = numaRequestOf(request);
   const view = new CellView();
-  return withRetry<ClaimResult, InstanceRecord>(store, async (context) => {
+  const attempt = async (context: RetryContext<InstanceRecord>): Promise<ClaimResult> => {
     // The NUMA fit first: with PCI requests it chooses the devices too, on its cells' affinity (rule F6).
     const fit = numa ? await fitOrFindOwn(store, context, nodeId, request, numa, plan.record, view) : undefined;
     if (fit && 'found' in fit) return fit.found;
@@ -156,7 +156,9 @@ export async function claimInstance(
       case 'contended':
         throw refusalError(nodeId, outcome);
     }
-  });
+  };
+  // Whatever an attempt's end, the fit's cell takes stop being noted once it is over (rule NU10).
+  return withRetry<ClaimResult, InstanceRecord>(store, (context) => attempt(context).finally(() => view.unhold()));
 }
 
 /**
@@ -208,9 +210,14 @@ async function fitOrFindOwn(
     const { node, cells } = await view.read(store, nodeId, withDevices);
     if (!node) throw new NodeNotFound(nodeId);
     const pci = withDevices ? { requests: pciRequestsOf(request), devices: view.devices } : undefined;
-    // A claim that lost a race for a cell's cores chooses from a random core on (rule NU10).
+    // A claim that lost a race for a cell's cores chooses from a random core on (rule NU10), and every claim
+    // first chooses around this container's own claims the cells may not show yet.
     const spread = view.races > 0 ? Math.floor(Math.random() * 1024) : 0;
-    const fit = fitOnCells(cells, numa, numaLimitsOf(request, node), pci, spread);
+    const [limits, around] = [numaLimitsOf(request, node), store.numaCells.aside(nodeId, cells)];
+    const aside = around && fitOnCells(around, numa, limits, pci, spread);
+    const fit = aside && aside.kind !== 'refused' ? aside : fitOnCells(cells, numa, limits, pci, spread);
+    // Noted at once: other claims of this container may fit before this one's write is sent.
+    if (fit.kind === 'fitted') view.hold(store, nodeId, fit.taken);
     if (fit.kind !== 'refused') return fit;
     if (!view.fresh) {
       view.forget();

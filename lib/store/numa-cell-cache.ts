@@ -32,6 +32,8 @@ export class NumaCellCache {
   private readonly copies = new Map<string, Kept>();
   /** The usage change each cell update built by cellWrite makes; any other write of a cell drops the copy. */
   private readonly changes = new WeakMap<TransactItem, CellChange>();
+  /** The cell takes of this container's claims between their fit and their write's answer, by node partition. */
+  private readonly takes = new Map<string, Set<CellChange>>();
 
   constructor(private readonly freshMs = CELLS_FRESH_MS) {}
 
@@ -58,6 +60,38 @@ export class NumaCellCache {
   track(change: CellChange, item: TransactItem): TransactItem {
     this.changes.set(item, change);
     return item;
+  }
+
+  /**
+   * Notes a claim's cell takes from the moment its fit chose them until its write is answered (the returned call
+   * ends the note). Claims of one container fitting at once (their steps interleave at every await) then choose
+   * around each other. Gives back are not noted: their cores are not free until they land.
+   */
+  hold(nodeId: string, takes: readonly CellChange[]): () => void {
+    const pk = nodeKey(nodeId).pk;
+    const mine = this.takes.get(pk) ?? new Set<CellChange>();
+    this.takes.set(pk, mine);
+    const noted = takes.filter((c) => c.sign > 0);
+    for (const c of noted) mine.add(c);
+    return () => {
+      for (const c of noted) mine.delete(c);
+      if (!mine.size) this.takes.delete(pk);
+    };
+  }
+
+  /**
+   * The cells with the takes this container holds (see hold) taken too, but for those whose pins the cells
+   * already show (landed, answer not back yet); undefined when there is none (rule NU10). A claim fits around
+   * them first, as Nova's next claim would once they landed. Only a hint: a take without pins may already be in
+   * the cells, its usage then counted twice, so a fit these cells refuse is tried again on `cells` alone.
+   */
+  aside(nodeId: string, cells: readonly CellState[]): CellState[] | undefined {
+    const mine = this.takes.get(nodeKey(nodeId).pk);
+    if (!mine) return undefined;
+    const pinned = new Map(cells.map((c) => [c.id, new Set(c.pinnedCpus)]));
+    const shown = (c: CellChange) => c.pin.length > 0 && c.pin.every((cpu) => pinned.get(c.cellId)?.has(cpu));
+    const unseen = [...mine].filter((c) => !shown(c));
+    return unseen.length ? (applyNumaUsage({ cells: [...cells] }, unseen).cells as CellState[]) : undefined;
   }
 
   /**

@@ -35,6 +35,7 @@ import {
   isCellItem,
   nodeAndCellItems,
   readNodeAndCells,
+  type CellChange,
   type CellGuard,
   type CellState,
 } from './numa-cells';
@@ -89,6 +90,19 @@ export class CellView {
   private copied = false;
   /** Races this request lost on a cell: from the first on, its fit spreads (rule NU10). */
   races = 0;
+  /** Ends the note of this request's fitted takes in the store's cache (NumaCellCache.hold). */
+  private release?: () => void;
+
+  /** Notes the takes of the fit just chosen until `unhold` (after its write is answered). */
+  hold(store: Store, nodeId: string, takes: readonly CellChange[]): void {
+    this.unhold();
+    this.release = store.numaCells.hold(nodeId, takes);
+  }
+
+  unhold(): void {
+    this.release?.();
+    this.release = undefined;
+  }
 
   async read(
     store: Store,

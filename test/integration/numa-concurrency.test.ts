@@ -94,6 +94,31 @@ describe('the race for pCPUs', () => {
     expect(c.flatMap((x) => x.pinnedCpus).sort((a, b) => a - b)).toEqual([...pins].sort((a, b) => a - b));
   });
 
+  test('16 concurrent dedicated claims of one container: one write each, pinned as the same claims one by one are (rule NU10)', async () => {
+    const [together, inTurn] = [await node(host(2, 32)), await node(host(2, 32))];
+    for (let k = 0; k < 16; k++) expect((await claim(inTurn, ded(2))).status).toBe(201);
+    const writes = { n: 0 };
+    const name = `count-writes-${seq}`;
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'TransactWriteItemsCommand') writes.n++;
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    let answers: Reply[];
+    try {
+      answers = await Promise.all(Array.from({ length: 16 }, () => claim(together, ded(2))));
+    } finally {
+      store.client.middlewareStack.remove(name);
+    }
+    expect(answers.map((a) => a.status)).toEqual(Array(16).fill(201));
+    // Each fit chose around the takes of the claims in flight, so no write lost a race for a pCPU.
+    expect(writes.n).toBe(16);
+    const pinned = async (n: string) => (await cells(n)).map((c) => c.pinnedCpus);
+    expect(await pinned(together)).toEqual(await pinned(inTurn));
+  });
+
   test('releases racing claims on one cell: never more pins than pCPUs, and nothing leaks', async () => {
     const n = await node(host(1, 8));
     const held = range(0, 4).map(() => uuid());
