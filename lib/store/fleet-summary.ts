@@ -11,6 +11,7 @@ import type { NodeState, PciPool } from '../domain';
 import type { Store } from './client';
 import { INVENTORY_FIELDS, nodeStateOf } from './items';
 import { byNodeId, listNodes } from './node-pages';
+import { conditionFailed } from './outcomes';
 import { queryAll } from './query';
 import { withRetry } from './retry';
 
@@ -73,8 +74,6 @@ export function nodeOfEntry(nodeId: string, entry: SummaryEntry): NodeState {
 export type SummaryChange =
   { nodeId: string; entry: SummaryEntry } | { nodeId: string; removed: true; generation?: number; onlyIf?: number };
 
-const failedCondition = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
-
 /** One change as one conditional write, dropped if the stored entry is newer (the change is then stale). */
 async function writeChange(store: Store, c: SummaryChange): Promise<void> {
   const [Key, TableName] = [entryKey(c.nodeId), store.tableName];
@@ -95,7 +94,7 @@ async function writeChange(store: Store, c: SummaryChange): Promise<void> {
         : store.doc.send(new DeleteCommand({ TableName, Key, ...guard })),
     );
   } catch (error) {
-    if (!failedCondition(error)) throw error;
+    if (!conditionFailed(error)) throw error;
   }
 }
 

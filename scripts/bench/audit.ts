@@ -7,6 +7,7 @@ import { auditHandler, claimEvent, claimHandler, httpEvent, invoke } from './han
 import { registerNodes } from './loads';
 import { drive, measure, type Measured } from './measure';
 import { ROOMY_NODE } from './settings';
+import { nodeKey } from './store';
 
 export interface AuditFigures {
   instances: number;
@@ -28,7 +29,7 @@ export async function auditRuns(sizes: number[]): Promise<AuditFigures[]> {
     const audit = () => invoke(auditHandler, 'audit-node', httpEvent('POST', '/nodes/{nodeId}/audit', { nodeId }, {}));
     const clean = await measure(`audit, ${n} instances, nothing to repair`, 1, store.tableName, 5, 1, audit);
     await store.doc.send(new UpdateCommand({
-      TableName: store.tableName, Key: { pk: `NODE#${nodeId}`, sk: 'NODE' },
+      TableName: store.tableName, Key: nodeKey(nodeId),
       UpdateExpression: 'SET vcpusUsed = :v', ExpressionAttributeValues: { ':v': -1 },
     }));
     const repair = await measure(`audit, ${n} instances, repairing`, 1, store.tableName, 1, 1, audit);
