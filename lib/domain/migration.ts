@@ -1,7 +1,6 @@
 // Moves (resize, cold migration, evacuation, live migration): which node holds what in every migration status
 // (rules M7, M8, L2, D4), and which status changes apply. Pure: the store turns a plan into one transaction.
 import { add, RESOURCES, scale, ZERO, type Amounts } from './resources';
-import { statsDelta, type InstanceState, type StatsDelta } from './stats';
 import type { Flavor, Overhead } from './usage';
 
 export const MOVE_TYPES = ['resize', 'migration', 'evacuation', 'live-migration'] as const;
@@ -213,7 +212,6 @@ export function placement(
 
 export interface NodeChange {
   amounts: Amounts;
-  stats: StatsDelta;
   tracked: number;
 }
 
@@ -222,7 +220,7 @@ export interface MovePlan {
   create: Holding[];
   /** Holdings that go for good (not just trading places with the instance record): their devices are freed. */
   freed: Holding[];
-  /** Per node: the usage, stats and tracked-item count to add (negative to release). */
+  /** Per node: the usage and tracked-item count to add (negative to release); the stats follow the records (S6). */
   nodes: Map<string, NodeChange>;
   /** Where the instance is after the change. */
   host: string;
@@ -233,12 +231,7 @@ export interface MovePlan {
  * appears replaces one of the same size on the same node (the instance record and a hold trading
  * places). If a node would gain, a hold the move needs was dropped, and the change is refused.
  */
-export function planMove(
-  m: Migration,
-  current: Holding[],
-  target: Holding[],
-  state: InstanceState,
-): MovePlan | { refused: string } {
+export function planMove(m: Migration, current: Holding[], target: Holding[]): MovePlan | { refused: string } {
   const wanted = new Set(target.map(key));
   const present = new Set(current.map(key));
   const remove = current.filter((h) => !wanted.has(key(h)));
@@ -246,14 +239,8 @@ export function planMove(
   const nodes = new Map<string, NodeChange>();
   const change = (nodeId: string) => {
     let c = nodes.get(nodeId);
-    if (!c) nodes.set(nodeId, (c = { amounts: ZERO, stats: {}, tracked: 0 }));
+    if (!c) nodes.set(nodeId, (c = { amounts: ZERO, tracked: 0 }));
     return c;
-  };
-  const merge = (a: StatsDelta, b: StatsDelta) => {
-    const out = { ...a };
-    for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
-    for (const k of Object.keys(out)) if (out[k] === 0) delete out[k];
-    return out;
   };
   for (const [holdings, sign] of [
     [remove, -1],
@@ -263,8 +250,6 @@ export function planMove(
       const c = change(h.nodeId);
       c.amounts = add(c.amounts, scale(m[h.size].amounts, sign));
       c.tracked += sign;
-      if (h.role === 'instance')
-        c.stats = merge(c.stats, sign < 0 ? statsDelta(state, state, true) : statsDelta(undefined, state, false));
     }
   }
   for (const [nodeId, c] of nodes) {

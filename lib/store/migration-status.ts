@@ -121,8 +121,7 @@ async function moveHolds(
   target: Holding[],
   { record, current }: Holdings,
 ): Promise<void> {
-  const state = record ?? { vmState: 'active' as const, taskState: null, osType: null, projectId: null };
-  const plan = planMove(m, current, record ? target : target.filter((h) => h.role !== 'instance'), state);
+  const plan = planMove(m, current, record ? target : target.filter((h) => h.role !== 'instance'));
   if ('refused' in plan) throw new InvalidTransition(plan.refused);
 
   const items: NamedItem[] = [writeMigration(store, m, next, recordAfter(m, next, record, plan))];

@@ -3,7 +3,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   add,
-  applyStatsDelta,
   decide,
   FINAL,
   IN_PROGRESS,
@@ -14,20 +13,17 @@ import {
   planMove,
   RESOURCES,
   STATUSES,
-  statsDelta,
   ZERO,
   type Amounts,
   type Flavor,
   type Holding,
-  type InstanceState,
   type Migration,
   type MigrationStatus,
   type MovePlan,
   type MoveType,
   type Sizing,
-  type Stats,
 } from '../../../lib/domain';
-import { amounts, F1, flavor, state } from './fixtures';
+import { amounts, F1, flavor } from './fixtures';
 
 const F2 = flavor({ vcpus: 2, memoryMb: 256, rootGb: 5 });
 
@@ -392,21 +388,9 @@ describe('placement: who holds what', () => {
 
 interface NodeTotal {
   used: Amounts;
-  stats: Stats;
   tracked: number;
 }
 type Totals = Record<string, NodeTotal>;
-
-const ACTIVE = state();
-const ARRIVES: Stats = {
-  num_instances: 1,
-  num_vm_active: 1,
-  num_task_None: 1,
-  'num_os_type_fake-os': 1,
-  'num_proj_fake-project': 1,
-};
-const negate = (s: Stats): Stats => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, -v]));
-const LEAVES = negate(ARRIVES);
 
 /** -0 and 0 are the same figure. */
 const plain = (a: Amounts) => amounts(a.memoryMb + 0, a.diskGb + 0, a.vcpus + 0);
@@ -414,31 +398,18 @@ const plain = (a: Amounts) => amounts(a.memoryMb + 0, a.diskGb + 0, a.vcpus + 0)
 const changes = (p: MovePlan) =>
   Object.fromEntries([...p.nodes].map(([id, c]) => [id, { ...c, amounts: plain(c.amounts) }]));
 
-/** A stats key at 0 is no key. */
+/** -0 and 0 are the same figure in the totals too. */
 const tidy = (totals: Totals): Totals =>
-  Object.fromEntries(
-    Object.entries(totals).map(([id, t]) => [
-      id,
-      {
-        used: plain(t.used),
-        stats: Object.fromEntries(Object.entries(t.stats).filter(([, v]) => v !== 0)),
-        tracked: t.tracked,
-      },
-    ]),
-  );
+  Object.fromEntries(Object.entries(totals).map(([id, t]) => [id, { used: plain(t.used), tracked: t.tracked }]));
 
 const nodesOf = (m: Migration) => [...new Set([m.sourceNodeId, m.destNodeId])];
 
-/** What the holdings placement() names add up to: their sizes, one item each, the stats of the instance record. */
-function held(m: Migration, holdings: readonly Holding[], s: InstanceState): Totals {
-  const out: Totals = Object.fromEntries(nodesOf(m).map((id) => [id, { used: ZERO, stats: {}, tracked: 0 }]));
+/** What the holdings placement() names add up to: their sizes, one item each (the stats follow the records, S6). */
+function held(m: Migration, holdings: readonly Holding[]): Totals {
+  const out: Totals = Object.fromEntries(nodesOf(m).map((id) => [id, { used: ZERO, tracked: 0 }]));
   for (const h of holdings) {
     const t = out[h.nodeId]!;
-    out[h.nodeId] = {
-      used: add(t.used, m[h.size].amounts),
-      stats: h.role === 'instance' ? applyStatsDelta(t.stats, statsDelta(undefined, s, false)) : t.stats,
-      tracked: t.tracked + 1,
-    };
+    out[h.nodeId] = { used: add(t.used, m[h.size].amounts), tracked: t.tracked + 1 };
   }
   return tidy(out);
 }
@@ -448,24 +419,15 @@ function applyPlan(totals: Totals, plan: MovePlan): Totals {
   const out = { ...totals };
   for (const [id, c] of plan.nodes) {
     const t = out[id]!;
-    out[id] = {
-      used: add(t.used, c.amounts),
-      stats: applyStatsDelta(t.stats, c.stats),
-      tracked: t.tracked + c.tracked,
-    };
+    out[id] = { used: add(t.used, c.amounts), tracked: t.tracked + c.tracked };
   }
   return tidy(out);
 }
 
 const used = (t: NodeTotal | undefined) => (t ? `${t.used.memoryMb}/${t.used.diskGb}/${t.used.vcpus}` : 'no node');
 
-function plan(
-  m: Migration,
-  current: readonly Holding[],
-  target: readonly Holding[],
-  s: InstanceState = ACTIVE,
-): MovePlan {
-  const p = planMove(m, [...current], [...target], s);
+function plan(m: Migration, current: readonly Holding[], target: readonly Holding[]): MovePlan {
+  const p = planMove(m, [...current], [...target]);
   if ('refused' in p) throw new Error(`${m.status}: refused: ${p.refused}`);
   return p;
 }
@@ -484,14 +446,10 @@ interface Step {
  * the devices freed are not exactly those of the sizes a node no longer holds; the host is not where the
  * instance is.
  */
-function walk(
-  start: Migration,
-  path: readonly MigrationStatus[],
-  s: InstanceState = ACTIVE,
-): { steps: Step[]; problems: string[] } {
+function walk(start: Migration, path: readonly MigrationStatus[]): { steps: Step[]; problems: string[] } {
   let m = start;
   let holdings = placement(m, m.status, m.status);
-  let totals = held(m, holdings, s);
+  let totals = held(m, holdings);
   const steps: Step[] = [];
   const problems: string[] = [];
   const check = (ok: boolean, what: string, seen?: unknown) => {
@@ -510,7 +468,7 @@ function walk(
       holdings,
     );
     const target = placement(m, next, m.status);
-    const p = planMove(m, holdings, target, s);
+    const p = planMove(m, holdings, target);
     if ('refused' in p) {
       check(false, 'refused', p.refused);
       break;
@@ -545,7 +503,7 @@ function walk(
       p.freed,
     );
     totals = applyPlan(totals, p);
-    check(isDeepStrictEqual(totals, held(m, target, s)), 'the totals differ from what placement() holds', totals);
+    check(isDeepStrictEqual(totals, held(m, target)), 'the totals differ from what placement() holds', totals);
     check(
       p.host === target.find((h) => h.role === 'instance')?.nodeId,
       'the host is not where the instance is',
@@ -575,40 +533,24 @@ describe('planning a status change', () => {
     expect(sorted(p.create)).toEqual(sorted([hold('A', 'old', 'old'), hold('B', 'instance', 'new')]));
   });
 
-  test('finishing a cross-node move trades places: no usage changes hands, the instance record moves with its stats', () => {
+  test('finishing a cross-node move trades places: no usage changes hands, the instance record moves', () => {
     const p = plan(m, claimed, moved);
-    expect(changes(p)).toEqual({
-      A: { amounts: ZERO, tracked: 0, stats: LEAVES },
-      B: { amounts: ZERO, tracked: 0, stats: ARRIVES },
-    });
+    expect(changes(p)).toEqual({ A: { amounts: ZERO, tracked: 0 }, B: { amounts: ZERO, tracked: 0 } });
     expect(p.host).toBe('B');
-  });
-
-  test('the stats moved are those of the instance state passed', () => {
-    const s = state({ vmState: 'resized', taskState: 'resize_finish', osType: 'linux', projectId: null });
-    const keys = {
-      num_instances: 1,
-      num_vm_resized: 1,
-      num_task_resize_finish: 1,
-      num_os_type_linux: 1,
-      num_proj_None: 1,
-    };
-    const p = plan(m, claimed, moved, s);
-    expect([p.nodes.get('A')?.stats, p.nodes.get('B')?.stats]).toEqual([negate(keys), keys]);
   });
 
   test('confirming releases the old size on the source only', () => {
     const p = plan(m, moved, placement(m, 'confirmed', 'finished'));
     expect([p.remove, p.create]).toEqual([[hold('A', 'old', 'old')], []]);
-    expect(changes(p)).toEqual({ A: { amounts: amounts(-128, -1, -1), tracked: -1, stats: {} } });
+    expect(changes(p)).toEqual({ A: { amounts: amounts(-128, -1, -1), tracked: -1 } });
     expect(p.host).toBe('B');
   });
 
   test('reverting after finishing moves the instance back to the source and releases the new size on the destination', () => {
     const p = plan(m, moved, placement(m, 'reverted', 'reverting'));
     expect(changes(p)).toEqual({
-      A: { amounts: ZERO, tracked: 0, stats: ARRIVES },
-      B: { amounts: amounts(-256, -5, -2), tracked: -1, stats: LEAVES },
+      A: { amounts: ZERO, tracked: 0 },
+      B: { amounts: amounts(-256, -5, -2), tracked: -1 },
     });
     expect(p.host).toBe('A');
   });
@@ -628,11 +570,11 @@ describe('planning a status change', () => {
     expect(plan(m, noRecord(moved), noRecord(placement(m, 'confirmed', 'finished'))).host).toBe('A');
   });
 
-  test('a same-host size swap nets to nothing on the node: no usage, no items, no stats', () => {
+  test('a same-host size swap nets to nothing on the node: no usage, no items', () => {
     const n = sameHost();
     const p = plan(n, placement(n, 'post-migrating', 'post-migrating'), placement(n, 'finished', 'post-migrating'));
     expect([p.remove.length, p.create.length]).toEqual([2, 2]);
-    expect(changes(p)).toEqual({ N: { amounts: ZERO, tracked: 0, stats: {} } });
+    expect(changes(p)).toEqual({ N: { amounts: ZERO, tracked: 0 } });
     expect(p.host).toBe('N');
   });
 
@@ -677,14 +619,13 @@ describe('planning a status change', () => {
         m,
         claimed.filter((h) => h.role !== 'new'),
         moved,
-        ACTIVE,
       );
       expect(p).toEqual({ refused: expect.stringContaining('node B') });
     });
 
     test('a same-host move finishing without its new hold is refused', () => {
       const n = sameHost();
-      const p = planMove(n, [hold('N', 'instance', 'old')], placement(n, 'finished', 'migrating'), ACTIVE);
+      const p = planMove(n, [hold('N', 'instance', 'old')], placement(n, 'finished', 'migrating'));
       expect(p).toEqual({ refused: expect.stringContaining('node N') });
     });
 
@@ -692,13 +633,13 @@ describe('planning a status change', () => {
       const bigger = { ...amounts(-10, -10, -10), [r]: 1 };
       const n = sameHost({ old: sizing(F1, amounts(20, 20, 20)), new: sizing(F1, add(amounts(20, 20, 20), bigger)) });
       // Straight to confirmed with the new hold gone: the instance record swaps old for new in place.
-      const p = planMove(n, [hold('N', 'instance', 'old')], placement(n, 'confirmed', 'migrating'), ACTIVE);
+      const p = planMove(n, [hold('N', 'instance', 'old')], placement(n, 'confirmed', 'migrating'));
       expect('refused' in p).toBe(true);
     });
 
     test('giving back in every resource is not refused', () => {
       const n = sameHost({ old: sizing(F2), new: sizing(F1) });
-      const p = planMove(n, [hold('N', 'instance', 'old')], placement(n, 'confirmed', 'migrating'), ACTIVE);
+      const p = planMove(n, [hold('N', 'instance', 'old')], placement(n, 'confirmed', 'migrating'));
       expect('refused' in p).toBe(false);
     });
   });
@@ -731,9 +672,7 @@ describe('whole moves on nodes of N0 (I1 resized from F1 = 128/1/1 to F2 = 256/5
     const moved = (s: MigrationStatus) => ['finished', 'confirming', 'reverting'].includes(s);
     expect(steps.map((s) => s.plan.host)).toEqual(path.map((s, i) => (i < last ? (moved(s) ? 'B' : 'A') : endsOn)));
     const ends = steps[last]!.totals;
-    expect([ends.A?.stats, ends.B?.stats, ends.A?.tracked, ends.B?.tracked]).toEqual(
-      endsOn === 'A' ? [ARRIVES, {}, 1, 0] : [{}, ARRIVES, 0, 1],
-    );
+    expect([ends.A?.tracked, ends.B?.tracked]).toEqual(endsOn === 'A' ? [1, 0] : [0, 1]);
   });
 
   test.each([
@@ -754,7 +693,6 @@ describe('whole moves on nodes of N0 (I1 resized from F1 = 128/1/1 to F2 = 256/5
       ['finished', '384/6/3'],
       [final, after],
     ]);
-    expect(steps.map((s) => s.totals.N?.stats)).toEqual(steps.map(() => ARRIVES));
     expect(steps.at(-1)!.totals.N?.tracked).toBe(1);
   });
 });
@@ -829,10 +767,8 @@ describe('every path of every lifecycle', () => {
         const run = walk(start, path);
         problems.push(...run.problems);
         const [node, size] = ending(start, path);
-        const expected: Totals = Object.fromEntries(
-          nodesOf(start).map((id) => [id, { used: ZERO, stats: {}, tracked: 0 }]),
-        );
-        expected[node] = { used: size, stats: ARRIVES, tracked: 1 };
+        const expected: Totals = Object.fromEntries(nodesOf(start).map((id) => [id, { used: ZERO, tracked: 0 }]));
+        expected[node] = { used: size, tracked: 1 };
         const totals = run.steps.at(-1)?.totals;
         if (!isDeepStrictEqual(totals, tidy(expected)))
           problems.push(`${path.join(' → ')} ends with ${JSON.stringify(totals)}`);
