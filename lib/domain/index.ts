@@ -122,6 +122,7 @@ export {
 } from './server-groups';
 export {
   assignGang,
+  byNodeId,
   freeFigures,
   inScope,
   misfits,

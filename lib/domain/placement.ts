@@ -139,12 +139,13 @@ export function rankCandidates(
     weight: soft + scaled(free.freeRamMb),
   }));
   const order = (a: Candidate, b: Candidate) =>
-    b.weight - a.weight ||
-    sign * (b.vcpusFree - a.vcpusFree) ||
-    sign * (b.freeDiskGb - a.freeDiskGb) ||
-    (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0);
+    b.weight - a.weight || sign * (b.vcpusFree - a.vcpusFree) || sign * (b.freeDiskGb - a.freeDiskGb) || byNodeId(a, b);
   return { candidates: best(all, limit, order), reasons };
 }
+
+/** Nodes in nodeId order, as the node index lists them: the last tie-breaker of a ranking. */
+export const byNodeId = (a: { nodeId: string }, b: { nodeId: string }) =>
+  a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0;
 
 /**
  * The first `limit` of `items` in `order`, as a full sort would give them. A query asks for a few of many

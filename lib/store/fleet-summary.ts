@@ -7,10 +7,10 @@
 // readers read every node instead.
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { NodeState, PciPool } from '../domain';
+import { byNodeId, type NodeState, type PciPool } from '../domain';
 import type { Store } from './client';
 import { INVENTORY_FIELDS, nodeStateOf } from './items';
-import { byNodeId, listNodes } from './node-pages';
+import { listNodes } from './node-pages';
 import { conditionFailed } from './outcomes';
 import { queryAll } from './query';
 import { withRetry } from './retry';

@@ -1,7 +1,7 @@
 // Listing nodes in nodeId order (GET /nodes, the audit round, the fleet view): pages of ids from the keys-only
 // node index, then each node with its NUMA cells and its stats.
 import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { NodeState } from '../domain';
+import { byNodeId, type NodeState } from '../domain';
 import type { Store } from './client';
 import { nodeKey, nodeStateOf } from './items';
 import { cellIdsOf, cellKey, cellOf } from './numa-cells';
@@ -114,7 +114,3 @@ async function readNodes(store: Store, keys: Record<string, unknown>[]): Promise
   });
   return nodes.sort(byNodeId);
 }
-
-/** Nodes in nodeId order, as the node index lists them. */
-export const byNodeId = (a: { nodeId: string }, b: { nodeId: string }) =>
-  a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0;
