@@ -1,4 +1,4 @@
-// The one place a transaction is sent: named items in, an outcome by name out, with the retry's
+// The one place a write of named items is sent: named items in, an outcome by name out, with the retry's
 // "may have committed" note and the device and cell caches' upkeep done here for every write.
 import {
   DeleteCommand,
@@ -113,8 +113,9 @@ function afterFailure(
 }
 
 /**
- * Sends the write's items in ONE TransactWriteItems (one item alone: its own write). A cancellation whose reasons all are conditions
- * (no transaction conflict) goes to `classify` by name; every other failure is thrown for the retry.
+ * Sends the write's items in ONE TransactWriteItems (one item alone: its own write). A cancellation whose
+ * reasons all are conditions (no transaction conflict) goes to `classify` by name; every other failure is
+ * thrown for the retry.
  */
 export async function commit<O extends { kind: string }, I>(
   store: Store,

@@ -8,6 +8,7 @@ import type { Store } from '../../lib/store';
 import { api, type Reply } from '../support/api';
 import { injectChaos, seeded } from '../support/chaos';
 import { injectFaults } from '../support/faults';
+import { requestsSent } from '../support/requests';
 import { uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
 import { freshTable } from '../support/table';
@@ -97,24 +98,13 @@ describe('the race for pCPUs', () => {
   test('16 concurrent dedicated claims of one container: one write each, pinned as the same claims one by one are (rule NU10)', async () => {
     const [together, inTurn] = [await node(host(2, 32)), await node(host(2, 32))];
     for (let k = 0; k < 16; k++) expect((await claim(inTurn, ded(2))).status).toBe(201);
-    const writes = { n: 0 };
-    const name = `count-writes-${seq}`;
-    store.client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'TransactWriteItemsCommand') writes.n++;
-        return next(args);
-      },
-      { step: 'initialize', name },
-    );
-    let answers: Reply[];
-    try {
+    let answers: Reply[] = [];
+    const sent = await requestsSent(store, async () => {
       answers = await Promise.all(Array.from({ length: 16 }, () => claim(together, ded(2))));
-    } finally {
-      store.client.middlewareStack.remove(name);
-    }
+    });
     expect(answers.map((a) => a.status)).toEqual(Array(16).fill(201));
     // Each fit chose around the takes of the claims in flight, so no write lost a race for a pCPU.
-    expect(writes.n).toBe(16);
+    expect(sent.filter((c) => c === 'TransactWriteItems')).toHaveLength(16);
     const pinned = async (n: string) => (await cells(n)).map((c) => c.pinnedCpus);
     expect(await pinned(together)).toEqual(await pinned(inTurn));
   });
@@ -206,25 +196,6 @@ describe('registering a node with cells', () => {
   );
 });
 
-/** Records the DynamoDB commands the handlers send while `run` runs. */
-async function commandsOf(run: () => Promise<unknown>): Promise<string[]> {
-  const names: string[] = [];
-  const name = `record-${Math.random()}`;
-  store.client.middlewareStack.add(
-    (next, context) => (args) => {
-      names.push(context.commandName ?? '?');
-      return next(args);
-    },
-    { step: 'initialize', name },
-  );
-  try {
-    await run();
-  } finally {
-    store.client.middlewareStack.remove(name);
-  }
-  return names;
-}
-
 /** Runs `send` dying at command `crashAt` (before sending it, or after it committed), then retries it as a client does. */
 async function crashOnce(crashAt: number, afterCommit: boolean, send: () => Promise<Reply>) {
   const chaos = injectChaos(store, { rate: 0, kinds: [], crashRate: 0, random: seeded(1) });
@@ -305,7 +276,7 @@ describe('a Lambda that dies at each DynamoDB command of a multi-step NUMA opera
     const scenario = SCENARIOS[label] as Scenario;
     // The model: the same operation on its own nodes, without a crash.
     const model = await scenario.setup();
-    const commands = await commandsOf(async () => expect(scenario.ok).toContain((await model.send()).status));
+    const commands = await requestsSent(store, async () => expect(scenario.ok).toContain((await model.send()).status));
     expect(commands.length).toBeGreaterThan(0);
     const want = await state(model.nodes);
     for (let crashAt = 1; crashAt <= commands.length; crashAt++) {

@@ -8,6 +8,7 @@ import { NumaCellCache } from '../../lib/store/numa-cell-cache';
 import { api } from '../support/api';
 import { uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
+import { requestsSent } from '../support/requests';
 import { freshTable } from '../support/table';
 
 let table: Store;
@@ -45,25 +46,6 @@ const container = () =>
     { numaCells: new NumaCellCache(60_000) },
   );
 
-/** The DynamoDB requests `store` sends while `run` runs, by command, in the order sent. */
-async function requests(store: Store, run: () => Promise<unknown>): Promise<string[]> {
-  const sent: string[] = [];
-  const name = `count-${Math.random()}`;
-  store.client.middlewareStack.add(
-    (next, context) => (args) => {
-      sent.push(String(context.commandName).replace(/Command$/, ''));
-      return next(args);
-    },
-    { step: 'initialize', name },
-  );
-  try {
-    await run();
-  } finally {
-    store.client.middlewareStack.remove(name);
-  }
-  return sent;
-}
-
 async function node(id: string) {
   expect((await api('PUT', `/nodes/${id}`, host)).status).toBe(201);
   return id;
@@ -81,12 +63,12 @@ test('a claim from a cold store reads the cells once; the next from the warm sto
   const nodeId = await node('numa-r1');
   const store = container();
   const records: InstanceRecord[] = [];
-  const cold = await requests(store, async () =>
+  const cold = await requestsSent(store, async () =>
     records.push((await claimInstance(store, nodeId, dedicated())).record),
   );
   expect(cold).toEqual(['Query', 'TransactWriteItems']);
   for (let i = 0; i < 3; i++) {
-    const warm = await requests(store, async () =>
+    const warm = await requestsSent(store, async () =>
       records.push((await claimInstance(store, nodeId, dedicated())).record),
     );
     expect(warm).toEqual(['TransactWriteItems']);
@@ -94,11 +76,11 @@ test('a claim from a cold store reads the cells once; the next from the warm sto
   expect(await pinsOf(nodeId, records)).toHaveLength(8);
   // A release reads the record and writes once; it moves the copy, so the next claim still reads nothing.
   const freed = records.shift() as InstanceRecord;
-  expect(await requests(store, () => releaseInstance(store, nodeId, freed.instanceUuid))).toEqual([
+  expect(await requestsSent(store, () => releaseInstance(store, nodeId, freed.instanceUuid))).toEqual([
     'GetItem',
     'TransactWriteItems',
   ]);
-  const again = await requests(store, async () =>
+  const again = await requestsSent(store, async () =>
     records.push((await claimInstance(store, nodeId, dedicated())).record),
   );
   expect(again).toEqual(['TransactWriteItems']);
@@ -112,13 +94,15 @@ test('a claim whose copy another store made stale fails its conditions once, lea
   // The other container reads the cells as they are now and takes the pins this one's copy shows free next.
   const other = (await claimInstance(theirs, nodeId, dedicated())).record;
   let second: InstanceRecord | undefined;
-  const sent = await requests(mine, async () => (second = (await claimInstance(mine, nodeId, dedicated())).record));
+  const sent = await requestsSent(mine, async () => (second = (await claimInstance(mine, nodeId, dedicated())).record));
   // No read: the cancellation's image of the cell corrects the copy and the fit moves to CPUs still free.
   expect(sent).toEqual(['TransactWriteItems', 'TransactWriteItems']);
   const records = [first, other, second as InstanceRecord];
   expect(await pinsOf(nodeId, records)).toHaveLength(6);
   // The corrected copy is right again: one more claim from it is one write.
-  const next = await requests(mine, async () => records.push((await claimInstance(mine, nodeId, dedicated())).record));
+  const next = await requestsSent(mine, async () =>
+    records.push((await claimInstance(mine, nodeId, dedicated())).record),
+  );
   expect(next).toEqual(['TransactWriteItems']);
   expect(await pinsOf(nodeId, records)).toHaveLength(8);
 });
@@ -133,7 +117,10 @@ test('a new inventory drops the copy: the claim after it fits on the cells as no
     200,
   );
   let record: InstanceRecord | undefined;
-  const sent = await requests(store, async () => (record = (await claimInstance(store, nodeId, dedicated())).record));
+  const sent = await requestsSent(
+    store,
+    async () => (record = (await claimInstance(store, nodeId, dedicated())).record),
+  );
   expect(sent).toEqual(['TransactWriteItems', 'Query', 'TransactWriteItems']);
   expect(record?.numaTaken?.map((t) => t.cellId)).toEqual([1]);
   await expectLedgerExact(table, nodeId);

@@ -6,6 +6,7 @@ import { claimInstance, createStore, DeviceCache, type Store } from '../../lib/s
 import { api } from '../support/api';
 import { roomForVcpus, uuid } from '../support/fixtures';
 import { expectPciExact } from '../support/pci';
+import { requestsSent } from '../support/requests';
 import { freshTable } from '../support/table';
 
 let store: Store;
@@ -30,24 +31,8 @@ const claim = (nodeId: string, instanceUuid: string) =>
     pciRequests: [oneVf],
   });
 
-/** Counts the handlers' DynamoDB requests by command while `run` runs. */
-async function requests(run: () => Promise<unknown>): Promise<string[]> {
-  const sent: string[] = [];
-  const name = `count-${Math.random()}`;
-  runtime().store.client.middlewareStack.add(
-    (next, context) => (args) => {
-      sent.push(String(context.commandName).replace(/Command$/, ''));
-      return next(args);
-    },
-    { step: 'initialize', name },
-  );
-  try {
-    await run();
-  } finally {
-    runtime().store.client.middlewareStack.remove(name);
-  }
-  return sent.sort();
-}
+/** The handlers' DynamoDB requests by command while `run` runs, sorted. */
+const requests = async (run: () => Promise<unknown>) => (await requestsSent(runtime().store, run)).sort();
 
 test('a release with a fresh copy of the devices is a read of the record and one write', async () => {
   await api('PUT', '/nodes/pci-r1', { ...roomForVcpus(8), pciDevices: [pf, ...vfs] });

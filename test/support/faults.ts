@@ -1,5 +1,5 @@
 // Fault injection for the store's DynamoDB client: errors before a request is sent, or a lost response after it committed.
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import type { Store } from '../../lib/store';
 
 export type Fault = 'conflict' | 'throttle' | 'server-error' | 'lost-response';
@@ -42,8 +42,8 @@ export function failure(fault: Fault, items: number): Error {
 
 /** What a single-item write that meets a transaction in flight on its item gets. */
 const singleWriteConflict = () =>
-  Object.assign(new Error('Transaction is ongoing for the item (injected)'), {
-    name: 'TransactionConflictException',
+  new TransactionConflictException({
+    message: 'Transaction is ongoing for the item (injected)',
     $metadata: { httpStatusCode: 400 },
   });
 
