@@ -182,3 +182,11 @@ export {
 export { choosePageSize, freePages, memoryFit, pagesFor } from './numa-pages';
 export { PCI_NUMA_POLICIES, pciOnCells, type NumaPciRequest, type PciNumaPolicy } from './numa-pci';
 export { cores, packOntoCores, threadsPerCore, type Pinning } from './numa-pinning';
+export {
+  batchBounds,
+  fitsOn,
+  takeInOrder,
+  type BatchBound,
+  type NodeFigures,
+  type WaitingClaim,
+} from './waiting-claims';
