@@ -5,7 +5,7 @@ import type { Store } from './client';
 import { commit, type NamedItem, type Reasons } from './commit';
 import { takeDevices, takeUpkeep, deviceWrites, type DeviceTake } from './devices';
 import { getInstance } from './instances';
-import { instanceItem, ownerKey } from './items';
+import { ownerKey } from './items';
 import {
   CellView,
   claimCellWrites,
@@ -18,8 +18,9 @@ import {
 } from './numa-claim';
 import { classifyClaim, failed, refusalError } from './outcomes';
 import { Contended, withRetry, type RetryContext } from './retry';
-import { isTombstone, ownerFreeCondition, releasedConflict, repeatsRelease } from './tombstone';
-import { guardConditions, nodeUpdate } from './writes';
+import { isTombstone, releasedConflict, repeatsRelease } from './tombstone';
+import { commitOrWait } from './waiting-claims';
+import { guardConditions, nodeUpdate, recordPuts } from './writes';
 
 export interface ClaimResult {
   /** False when this was a retry of a claim already made: nothing changed. */
@@ -50,6 +51,7 @@ export const claimedByMe = (intended: readonly InstanceRecord[], found: { nodeId
 /** The items of a claim: the node's update (conditioned on the claim test), the record, the owner, the devices. */
 export function claimItems(store: Store, record: InstanceRecord, plan: ClaimPlan, pci?: DeviceTake): NamedItem[] {
   const { nodeId } = record;
+  const puts = recordPuts(store, record);
   return [
     {
       name: 'node',
@@ -60,34 +62,8 @@ export function claimItems(store: Store, record: InstanceRecord, plan: ClaimPlan
         pools: pci?.pools,
       }),
     },
-    {
-      name: 'instance',
-      item: {
-        Put: {
-          TableName: store.tableName,
-          Item: instanceItem(record),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-    },
-    {
-      name: 'owner',
-      item: {
-        Put: {
-          TableName: store.tableName,
-          Item: {
-            ...ownerKey(record.instanceUuid),
-            type: 'owner',
-            nodeId,
-            claimedOn: nodeId,
-            fingerprint: record.fingerprint,
-          },
-          // Absent, or a tombstone this claim does not repeat (rule O5).
-          ...ownerFreeCondition(nodeId, record.fingerprint),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-    },
+    { name: 'instance', item: puts.instance },
+    { name: 'owner', item: puts.owner },
     ...(pci ? deviceWrites(store, nodeId, pci.changes) : []),
   ];
 }
@@ -106,6 +82,7 @@ export async function claimInstance(
   // A NUMA request that Nova would refuse to build is a 400 before anything is read (rule R9).
   const numa = numaRequestOf(request);
   const view = new CellView();
+  const combinable = !numa && request.pciRequests.length === 0 && !extra;
   const attempt = async (context: RetryContext<InstanceRecord>): Promise<ClaimResult> => {
     // The NUMA fit first: with PCI requests it chooses the devices too, on its cells' affinity (rule F6).
     const fit = numa ? await fitOrFindOwn(store, context, nodeId, request, numa, plan.record, view) : undefined;
@@ -125,10 +102,14 @@ export async function claimInstance(
       intent: record,
       devices: pci ? [takeUpkeep(store, nodeId, pci, 'learn')] : [],
     };
-    const outcome = await commit(store, context, write, (reasons) => {
+    const classify = (reasons: Reasons) => {
       view.learn(reasons);
       return extraRefusal(extra, reasons, record) ?? classifyClaim(reasons, request, record);
-    });
+    };
+    // A claim of the node's figures alone waits and combines when it meets another on the node item (rule CU5).
+    const outcome = combinable
+      ? await commitOrWait(store, context, write, classify, { record, plan, request })
+      : await commit(store, context, write, classify);
     switch (outcome.kind) {
       case 'extra':
         throw outcome.error;

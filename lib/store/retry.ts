@@ -19,7 +19,8 @@ export interface RetryPolicy extends Backoff {
  * 80 ms. A retry wins the item with about the same chance whatever the claim's age, so the attempts a claim needs
  * are spread geometrically: at 64 claimers (~25 conflicts per claim on average) 100 attempts left some claims
  * without a turn (503). Hence 200: at most ~200 × 80 ms ≈ 16 s of waits, inside the API's 29 s, and the time
- * budget still bounds every request. Waits that shrink with a claim's age did not shorten the tail (CU4).
+ * budget still bounds every request. Waits that shrink with a claim's age did not shorten the tail (CU4); a plain
+ * claim that meets a conflict on its node combines instead (CU5), and these retries serve every other write.
  */
 export const DEFAULT_RETRY: RetryPolicy = {
   attempts: 8,

@@ -1,8 +1,18 @@
-import { RESOURCES, ZERO, type Amounts, type PoolDelta, type Resource, type ResourceGuard } from '../domain';
+import {
+  RESOURCES,
+  ZERO,
+  type Amounts,
+  type BatchBound,
+  type PoolDelta,
+  type Resource,
+  type InstanceRecord,
+  type ResourceGuard,
+} from '../domain';
 import type { Store } from './client';
 import type { TransactItem } from './commit';
 import { Expression } from './expression';
-import { COLUMNS, nodeKey } from './items';
+import { COLUMNS, instanceItem, nodeKey, ownerKey } from './items';
+import { ownerFreeCondition } from './tombstone';
 
 // The building blocks every transaction of the ledger is made of.
 
@@ -71,5 +81,37 @@ export function guardConditions(guards: Record<Resource, ResourceGuard>) {
       else if (g.kind === 'usedAtMost') out.push(`${e.name(COLUMNS[r].used)} <= ${e.value(g.value)}`);
     }
     return out;
+  };
+}
+
+/** A batch of waiting claims' bounds as conditions on the node item (rule CU5). */
+export function boundConditions(bounds: Record<Resource, BatchBound>) {
+  return (e: Expression) => {
+    const out: string[] = [];
+    for (const r of RESOURCES) {
+      const { headroomAtLeast, usedAtMost } = bounds[r];
+      if (headroomAtLeast !== undefined) out.push(`${e.name(COLUMNS[r].headroom)} >= ${e.value(headroomAtLeast)}`);
+      if (usedAtMost !== undefined) out.push(`${e.name(COLUMNS[r].used)} <= ${e.value(usedAtMost)}`);
+    }
+    return out;
+  };
+}
+
+/** A claim's record and owner items: the record new, the owner absent or a tombstone the claim does not repeat. */
+export function recordPuts(store: Store, record: InstanceRecord): { instance: TransactItem; owner: TransactItem } {
+  const { nodeId, fingerprint } = record;
+  return {
+    instance: {
+      Put: { TableName: store.tableName, Item: instanceItem(record), ConditionExpression: 'attribute_not_exists(pk)' },
+    },
+    owner: {
+      Put: {
+        TableName: store.tableName,
+        Item: { ...ownerKey(record.instanceUuid), type: 'owner', nodeId, claimedOn: nodeId, fingerprint },
+        // Absent, or a tombstone this claim does not repeat (rule O5).
+        ...ownerFreeCondition(nodeId, fingerprint),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
   };
 }

@@ -12,7 +12,8 @@ import {
 
 export type LedgerCheck = NodeLedger;
 
-async function partition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
+/** Every item of a node's partition, read strongly consistent. */
+export async function partition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
   const out = await store.doc.send(
     new QueryCommand({
       TableName: store.tableName,

@@ -1,0 +1,265 @@
+// Combining on a hot node (rule CU5). A claim whose transaction met another one on the node item does not retry
+// alone at random: it waits as an item of its own (waiting-items.ts), and whichever waiting claim next wins the
+// node item commits, in ONE transaction, every waiting claim the node takes in the order they began to wait,
+// deleting their waiting items with them. The oldest waiting claim sends the batch; the others look again
+// whether theirs went with it, and send one themselves if the oldest stays the oldest too long (its request gone).
+import { performance } from 'node:perf_hooks';
+import { ZERO, add, batchBounds, fitsOn, takeInOrder, type InstanceRecord } from '../domain';
+import type { Store } from './client';
+import {
+  cancellation,
+  commit,
+  type Committed,
+  type NamedItem,
+  type Reasons,
+  type Unexplained,
+  type Write,
+} from './commit';
+import { headroomOf, usedOf } from './items';
+import { classifyClaim, failed, failedNames, nodeRefusal, type ClaimOutcome } from './outcomes';
+import { backoffCapMs, backoffFor, isTransient, outOfTime, retryKind, tooLate, type RetryContext } from './retry';
+import {
+  goneCommitted,
+  hotNodes,
+  readWaiting,
+  startWaiting,
+  waitingKey,
+  withdrawWaiting,
+  type Mine,
+  type Waiting,
+} from './waiting-items';
+import { boundConditions, nodeUpdate, recordPuts } from './writes';
+
+/** A transaction holds 100 items: the node's update, 3 per claim (record, owner, waiting item), a few tidied. */
+const TIDIED = 3;
+const MOST_PER_BATCH = Math.floor((100 - 1 - TIDIED) / 3);
+/** Other requests leave a waiting claim alone this long before its own request stops waiting (clocks differ). */
+const MARGIN_MS = 5_000;
+/** A waiting claim that is not the oldest looks again after this many times a read's duration. */
+const LOOK_AFTER = 0.5;
+/**
+ * How many looks in a row (each about 1.5 reads' time) a waiting claim that is not the oldest sees the same
+ * oldest before it takes that request for gone and sends a batch itself.
+ */
+const PATIENCE = 6;
+/** How many times a batch is sent again after conflicts before the waiting claims are read again. */
+const RESENDS = 8;
+
+export type WaitOutcome = Exclude<ClaimOutcome, Unexplained> | Committed;
+
+const COMMITTED: Committed = { kind: 'committed' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The claim's own transaction; when it met another transaction on the node item (and only then), the claim
+ * waits and combines instead. Every other outcome is the transaction's own. On a node this process saw
+ * contended within the last second, the claim waits at once.
+ */
+export async function commitOrWait<O extends { kind: string }>(
+  store: Store,
+  context: RetryContext<InstanceRecord>,
+  write: Write<InstanceRecord>,
+  classify: (reasons: Reasons) => O | Unexplained,
+  mine: Mine,
+): Promise<Exclude<O, Unexplained> | WaitOutcome> {
+  const { nodeId } = mine.record;
+  if (!hotNodes.has(store, nodeId)) {
+    try {
+      return await commit(store, context, write, classify);
+    } catch (error) {
+      if (cancellation(error)?.[0]?.Code !== 'TransactionConflict') throw error;
+    }
+    // Counted as the conflict retry it replaces.
+    store.retry.onRetry?.('conflict');
+    hotNodes.mark(store, nodeId);
+  }
+  return waitAndCombine(store, context, mine);
+}
+
+async function waitAndCombine(store: Store, context: RetryContext<InstanceRecord>, mine: Mine): Promise<WaitOutcome> {
+  const me = await startWaiting(store, context, mine);
+  const passedOver = new Set<string>();
+  const { policy, budget } = store.retry;
+  let stuck = 0;
+  let lastOldest: string | undefined;
+  for (let round = 1; round <= (policy.conflicts ?? policy).attempts; round++) {
+    // Room is kept for the withdrawal itself; past `until` others may take the item for abandoned.
+    if (outOfTime(budget, budget?.requestMs) || Date.now() >= me.until) break;
+    const started = performance.now();
+    const read = await readWaiting(store, mine.record.nodeId);
+    if (read.waiting.length > 1) hotNodes.mark(store, mine.record.nodeId);
+    const plan = planBatch(read, me, mine, passedOver);
+    const requestMs = performance.now() - started;
+    if (plan.kind === 'committed') return gone(store, me);
+    if (plan.kind === 'refused') return withdraw(store, me, plan.outcome);
+    // One sender at a time: two batches of the same claims only cancel each other.
+    if (plan.oldest !== me.sk) {
+      stuck = plan.oldest === lastOldest ? stuck + 1 : 0;
+      lastOldest = plan.oldest;
+      if (stuck < PATIENCE) {
+        await sleep(LOOK_AFTER * requestMs);
+        continue;
+      }
+    }
+    stuck = 0;
+    const sent = await sendUntilSettled(store, context, { ...plan, mine, sk: me.sk }, requestMs);
+    switch (sent.kind) {
+      case 'committed':
+        if (plan.mineIn) return COMMITTED;
+        break;
+      case 'mine':
+        return withdraw(store, me, classifyClaim(sent.reasons, mine.request, mine.record) as WaitOutcome);
+      case 'node-gone':
+        return withdraw(store, me, sent);
+      case 'others':
+        for (const sk of sent.failed) passedOver.add(sk);
+        break;
+      case 'changed':
+        break;
+    }
+  }
+  return withdraw(store, me, 'late');
+}
+
+type Plan =
+  | Committed
+  | { kind: 'refused'; outcome: WaitOutcome }
+  | { kind: 'batch'; batch: Waiting[]; tidied: Waiting[]; mineIn: boolean; oldest: string | undefined };
+
+/** What to send after a read: the batch the node takes, first come first served, unless this claim is done. */
+function planBatch(
+  read: Awaited<ReturnType<typeof readWaiting>>,
+  me: Waiting,
+  mine: Mine,
+  passedOver: Set<string>,
+): Plan {
+  const { node, waiting } = read;
+  if (!waiting.some((w) => w.sk === me.sk)) return COMMITTED;
+  if (!node) return { kind: 'refused', outcome: { kind: 'node-gone' } };
+  const now = Date.now();
+  const live = oncePerInstance(
+    waiting.filter((w) => w.sk === me.sk || (w.until > now + MARGIN_MS && !passedOver.has(w.sk))),
+  );
+  const figures = { used: usedOf(node), headroom: headroomOf(node) };
+  const batch = takeInOrder(figures, live, MOST_PER_BATCH);
+  const mineIn = batch.some((w) => w.sk === me.sk);
+  if (!mineIn && !fitsOn(figures, me)) return { kind: 'refused', outcome: nodeRefusal({ Item: node }, mine.request) };
+  const tidied = waiting.filter((w) => w.until < now - MARGIN_MS).slice(0, TIDIED);
+  return { kind: 'batch', batch, tidied, mineIn, oldest: live[0]?.sk };
+}
+
+/** Two requests for one instance may wait at once; a transaction may write an item only once. */
+function oncePerInstance(waiting: Waiting[]): Waiting[] {
+  const seen = new Set<string>();
+  return waiting.filter((w) => !seen.has(w.record.instanceUuid) && seen.add(w.record.instanceUuid));
+}
+
+/** A gone waiting item: committed, or (tidied past its `until`) the request is out of time. */
+async function gone(store: Store, me: Waiting): Promise<WaitOutcome> {
+  if (await goneCommitted(store, me)) return COMMITTED;
+  throw tooLate();
+}
+
+/** Stops waiting, unless a batch committed the claim meanwhile: then the claim stands, whatever was to be answered. */
+async function withdraw(store: Store, me: Waiting, outcome: WaitOutcome | 'late'): Promise<WaitOutcome> {
+  if (await withdrawWaiting(store, me)) return COMMITTED;
+  if (outcome === 'late') throw tooLate();
+  return outcome;
+}
+
+type Sent =
+  | Committed
+  | { kind: 'mine'; reasons: Reasons }
+  | { kind: 'node-gone' }
+  | { kind: 'others'; failed: string[] }
+  | { kind: 'changed' };
+
+interface Batch {
+  batch: Waiting[];
+  tidied: Waiting[];
+  mine: Mine;
+  mineIn: boolean;
+  /** The waiting item of this request's claim. */
+  sk: string;
+}
+
+/**
+ * Sends the batch, and again after a conflict or throttling without reading again: the batch's conditions are
+ * its own check, and a batch that committed this claim first fails on its waiting item.
+ */
+async function sendUntilSettled(
+  store: Store,
+  context: RetryContext<InstanceRecord>,
+  b: Batch,
+  requestMs: number,
+): Promise<Sent> {
+  const { policy, onRetry, budget } = store.retry;
+  const items = batchItems(store, b);
+  for (let n = 1; ; n++) {
+    try {
+      const intent = b.mineIn ? b.mine.record : undefined;
+      const outcome = await commit(store, context, { items, intent }, (reasons) => classifyBatch(reasons, b));
+      return outcome;
+    } catch (error) {
+      if (!isTransient(error) || n >= RESENDS || outOfTime(budget, budget?.requestMs)) {
+        if (isTransient(error)) return { kind: 'changed' };
+        throw error;
+      }
+      const kind = retryKind(error);
+      onRetry?.(kind);
+      // A conflict is another batch or claim holding the node item for about one request's time.
+      await sleep(Math.random() * (kind === 'conflict' ? requestMs : backoffCapMs(backoffFor(policy, kind), n)));
+    }
+  }
+}
+
+/** The node's update for the whole batch, conditioned so that each claim passes its guards in turn. */
+function batchItems(store: Store, b: Batch): NamedItem[] {
+  const { nodeId } = b.mine.record;
+  const remove = (sk: string) => ({
+    Delete: { TableName: store.tableName, Key: waitingKey(nodeId, sk), ConditionExpression: 'attribute_exists(pk)' },
+  });
+  const node = nodeUpdate(store, nodeId, {
+    amounts: b.batch.reduce((sum, w) => add(sum, w.amounts), ZERO),
+    tracked: b.batch.length,
+    conditions: boundConditions(batchBounds(b.batch)),
+  });
+  return [
+    { name: 'node', item: node },
+    ...b.batch.flatMap((w) => {
+      const puts = recordPuts(store, w.record);
+      return [
+        { name: `instance:${w.sk}`, item: puts.instance },
+        { name: `owner:${w.sk}`, item: puts.owner },
+        { name: `waiting:${w.sk}`, item: remove(w.sk) },
+      ];
+    }),
+    ...b.tidied.map((w) => ({ name: `tidied:${w.sk}`, item: remove(w.sk) })),
+  ];
+}
+
+/**
+ * A batch's cancellation (items: node, instance:*, owner:*, waiting:*, tidied:*), first that applies:
+ * 1. changed: this claim's waiting item is gone, most likely committed by another batch: read again.
+ * 2. mine: this request's record or owner failed: answered as its own claim's would be (classifyClaim).
+ * 3. node-gone: the node item is gone.
+ * 4. others: another claim's record or owner failed: that claim is passed over, its own request answers it.
+ * 5. changed: the node's figures or a waiting item changed since the read: read again.
+ */
+function classifyBatch(reasons: Reasons, b: Batch): Sent | Unexplained {
+  const own = (name: string) => reasons.get(`${name}:${b.sk}`) ?? {};
+  if (failed(reasons, `waiting:${b.sk}`)) return { kind: 'changed' };
+  if (failed(reasons, `instance:${b.sk}`) || failed(reasons, `owner:${b.sk}`)) {
+    const reasonsOfMine = new Map([
+      ['instance', own('instance')],
+      ['owner', own('owner')],
+    ]);
+    return { kind: 'mine', reasons: reasonsOfMine };
+  }
+  if (failed(reasons, 'node') && !reasons.get('node')?.Item) return { kind: 'node-gone' };
+  const others = b.batch
+    .filter((w) => failed(reasons, `instance:${w.sk}`) || failed(reasons, `owner:${w.sk}`))
+    .map((w) => w.sk);
+  if (others.length) return { kind: 'others', failed: others };
+  return failedNames(reasons).length ? { kind: 'changed' } : { kind: 'unexplained' };
+}
