@@ -1,6 +1,7 @@
 // Claims on one hot node under DynamoDB's contention, simulated (rule CU4): 1, 4, 16 and 64 claimers at once,
-// each request taking the modelled service latency, overlapping transactions on the node item cancelled. Then the
-// machine's own floor: 16 claimers each on a node of its own, under the same simulation, with nothing to conflict.
+// each request taking the modelled service latency, overlapping transactions on the node item cancelled, claims
+// that meet a conflict combined (CU5). Then the machine's own floor: 16 claimers each on a node of its own, under
+// the same simulation, with nothing to conflict. Then both again at a slower latency, which the CPU matters less to.
 import { randomUUID } from 'node:crypto';
 import { Contention } from '../../test/support/contention';
 import { checkAndDrop, type LedgerCheck } from './checks';
@@ -29,12 +30,17 @@ export interface ContentionRun {
 }
 
 export async function contentionRuns(): Promise<ContentionRun[]> {
-  const { concurrencies, claims, latencyMs } = SETTINGS.contention;
-  const cases = [...concurrencies.map((c) => ({ concurrency: c, nodes: 1 })), { concurrency: 16, nodes: 16 }];
+  const { concurrencies, claims, latencyMs: fast, slowLatencyMs: slow } = SETTINGS.contention;
+  const cases = [
+    ...concurrencies.map((c) => ({ concurrency: c, nodes: 1, latencyMs: fast })),
+    { concurrency: 16, nodes: 16, latencyMs: fast },
+    { concurrency: 16, nodes: 1, latencyMs: slow },
+    { concurrency: 16, nodes: 16, latencyMs: slow },
+  ];
   const out: ContentionRun[] = [];
-  for (const { concurrency, nodes } of cases) {
-    const store = await openTable(`contention-${concurrency}-${nodes}`);
-    const nodeIds = Array.from({ length: nodes }, (_, n) => `hot-${concurrency}-${n}`);
+  for (const { concurrency, nodes, latencyMs } of cases) {
+    const store = await openTable(`contention-${concurrency}-${nodes}-${latencyMs}`);
+    const nodeIds = Array.from({ length: nodes }, (_, n) => `hot-${concurrency}-${n}-${latencyMs}`);
     await registerNodes(nodeIds, ROOMY_NODE);
     const contention = new Contention({ latencyMs });
     const remove = contention.attach(handlersClient());
@@ -64,15 +70,23 @@ export async function contentionRuns(): Promise<ContentionRun[]> {
  * is printed beside it: what this machine gives 16 claimers when none can conflict, which no retry policy beats.
  */
 export function contentionTargets(runs: ContentionRun[]): { what: string; met: boolean }[] {
-  const at16 = runs.find((r) => r.concurrency === 16 && r.nodes === 1);
+  const fast = runs[0]?.latencyMs;
+  const at = (latencyMs: number | undefined, many: boolean) =>
+    runs.find((r) => r.concurrency === 16 && r.latencyMs === latencyMs && r.nodes > 1 === many);
+  const at16 = at(fast, false);
   if (!at16) return [];
-  const floor = runs.find((r) => r.concurrency === 16 && r.nodes > 1);
-  const beside = floor ? `; with nothing to conflict, 16 claimers on ${floor.nodes} nodes: ${floor.measured.p99Ms.toFixed(1)} ms` : '';
+  const p99Within = (run: ContentionRun, note: string) => {
+    const floor = at(run.latencyMs, true);
+    const beside = floor ? `; with nothing to conflict, 16 claimers on ${floor.nodes} nodes: ${floor.measured.p99Ms.toFixed(1)} ms` : '';
+    return {
+      what: `p99 at 16 ≤ 10 × ${run.latencyMs} ms${note} (${run.measured.p99Ms.toFixed(1)} ms${beside})`,
+      met: run.measured.p99Ms <= 10 * run.latencyMs,
+    };
+  };
+  const slow = runs.find((r) => r !== at16 && r.concurrency === 16 && r.nodes === 1);
   return [
     { what: `no 503 at 16 concurrent claimers (${at16.unavailable})`, met: at16.unavailable === 0 },
-    {
-      what: `p99 at 16 ≤ 10 × ${at16.latencyMs} ms (${at16.measured.p99Ms.toFixed(1)} ms${beside})`,
-      met: at16.measured.p99Ms <= 10 * at16.latencyMs,
-    },
+    p99Within(at16, ''),
+    ...(slow ? [p99Within(slow, ", the same target where this machine's CPU is a smaller share")] : []),
   ];
 }

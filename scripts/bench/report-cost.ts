@@ -46,24 +46,24 @@ export function printUnits(f: UnitFigures): void {
 export function printContention(runs: ContentionRun[]): void {
   const latency = runs[0]?.latencyMs ?? 0;
   console.log(
-    `\nClaims on one node under simulated contention (every request ${latency} ms of latency, half of it in the service; a transaction that ` +
-      'overlaps another on the node item is cancelled with TransactionConflict, as in AWS)',
+    `\nClaims on one node under simulated contention (every request the latency shown, half of it in the service; a transaction that ` +
+      'overlaps another on the node item is cancelled with TransactionConflict, as in AWS; claims that meet one are combined, CU5)',
   );
   console.log(
     table(
-      ['claimers', 'nodes', 'claims', 'goodput/s', 'conflicts/claim', 'retries/claim', 'p50 ms', 'p99 ms', '503', 'statuses', 'ledger'],
+      ['claimers', 'nodes', 'latency ms', 'claims', 'goodput/s', 'conflicts/claim', 'retries/claim', 'p50 ms', 'p99 ms', '503', 'statuses', 'ledger'],
       runs.map((r) => [
-        String(r.concurrency), String(r.nodes), String(r.measured.ops), fmt(r.goodput), fmt(r.conflictsPerClaim, 2), fmt(r.retriesPerClaim, 2),
+        String(r.concurrency), String(r.nodes), String(r.latencyMs), String(r.measured.ops), fmt(r.goodput), fmt(r.conflictsPerClaim, 2), fmt(r.retriesPerClaim, 2),
         fmt(r.measured.p50Ms), fmt(r.measured.p99Ms), String(r.unavailable), counts(r.measured.statuses),
         r.check.ok ? 'ok' : `FAIL: ${r.check.problems.slice(0, 2).join('; ')}`,
       ]),
-      'rrrrrrrrrll',
+      'rrrrrrrrrrll',
     ),
   );
   console.log(
-    `A transaction holds the node item for half its latency: at most ${fmt(2000 / latency, 0)} claims/s, so n claimers ` +
-      `in a closed loop wait about n × ${fmt(latency / 2, 0)} ms on average, however the retries are tuned. The last row ` +
-      'spreads 16 claimers over as many nodes: nothing conflicts, so its latencies are what this machine alone gives.',
+    `A transaction holds the node item for half its latency: at ${latency} ms claims alone take at most ${fmt(2000 / latency, 0)}/s; ` +
+      'combined, one transaction commits up to 32. Rows with 16 nodes spread 16 claimers over as many nodes: nothing ' +
+      'conflicts, so their latencies are what this machine alone gives at that latency.',
   );
   for (const t of contentionTargets(runs)) console.log(targetLine(t));
 }

@@ -34,9 +34,10 @@ export const SETTINGS = {
   units: { instances: 100, repeats: size(5, 2) },
   /**
    * Claims on one node under simulated contention: `claims` at each concurrency, every request taking
-   * `latencyMs` of service time; the node has room for all of them.
+   * `latencyMs` of service time; the node has room for all of them. 16 claimers again at `slowLatencyMs`, where
+   * this machine's CPU is a smaller share of each request.
    */
-  contention: { concurrencies: [1, 4, 16, 64], claims: size(320, 64), latencyMs: 10 },
+  contention: { concurrencies: [1, 4, 16, 64], claims: size(320, 64), latencyMs: 10, slowLatencyMs: 40 },
 } as const;
 
 /** The audit is measured on a node holding each of these numbers of instances. */
