@@ -80,7 +80,8 @@ const BEHIND_API: LambdaSettings = { memoryMb: MEMORY_MB, timeoutSeconds: HTTP_T
 // Device items are written (Put, or Delete when gone from the inventory) in the node's transactions after one Query
 // of its partition. A stale status change reads the move's items (TransactGetItems, i.e. GetItem); a release of a
 // moving instance ends its move; dropping a move hold reads its server-group items in one BatchGetItem (rule G9).
-const CLAIM: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'] };
+// A claim that meets another on its node puts a waiting item, reads the partition and deletes it (rule CU5).
+const CLAIM: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'] };
 const CHANGE: Access = { table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'] };
 
 const http = (method: HttpMethod, path: string) => ({ kind: 'http', method, path }) as const;

@@ -18,6 +18,7 @@ import { runtime } from '../../lib/api/runtime';
 import { rebuildSummary } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
 import { api } from '../support/api';
+import { injectFaults } from '../support/faults';
 import { F1, F2, N0, uuid } from '../support/fixtures';
 import { freshTable } from '../support/table';
 
@@ -184,6 +185,17 @@ beforeAll(async () => {
   );
   await expectStatus(call('GET', `/nodes/${a}/instances`), 200);
   await expectStatus(call('GET', `/nodes/${a}/instances/${onA}`), 200);
+  // A claim that meets another on its node waits as an item and is committed with the others (rule CU5).
+  const waited = uuid();
+  const contended = injectFaults(runtime().store, {
+    command: 'TransactWriteItemsCommand',
+    fault: 'conflict',
+    times: 1,
+  });
+  await expectStatus(call('POST', `/nodes/${a}/instances`, { instanceUuid: waited, flavor: F1 }, minimal), 201);
+  expect(contended.state.injected).toBe(1);
+  contended.remove();
+  await expectStatus(call('DELETE', `/nodes/${a}/instances/${waited}`), 204);
 
   // State changes: one that keeps the claim, one that releases it (and its device); a release by DELETE.
   await expectStatus(call('PATCH', `/nodes/${a}/instances/${onA}`, { taskState: 'spawning' }), 200);
