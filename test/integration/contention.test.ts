@@ -7,6 +7,7 @@ import { api } from '../support/api';
 import { Contention } from '../support/contention';
 import { ONE_VCPU, roomForVcpus, uuid } from '../support/fixtures';
 import { expectLedgerExact } from '../support/ledger';
+import { requestsSent } from '../support/requests';
 import { freshTable } from '../support/table';
 
 let store: Store;
@@ -47,15 +48,21 @@ test('a transaction that overlaps another on one of its items is cancelled with 
   expect(await failureOf(store.client.send(new PutItemCommand(put('a').Put)))).toBe('ok');
 });
 
-test('48 concurrent claims on a node with room for 20 meet conflicts, retry, and book exactly what landed', async () => {
+test('48 concurrent claims of one server group on a node with room for 20 meet conflicts, retry, and book exactly what landed', async () => {
+  // A group member's claim writes the group's item too, so it is retried (rule CU4), never combined (CU5).
   const contention = new Contention({ latencyMs: 10 });
   remove = contention.attach(runtime().store.client);
   await api('PUT', '/nodes/hot', roomForVcpus(20));
-  const replies = await Promise.all(
-    Array.from({ length: 48 }, () =>
-      api('POST', '/nodes/hot/instances', { instanceUuid: uuid(), flavor: ONE_VCPU }, { prefer: 'return=minimal' }),
-    ),
-  );
+  expect((await api('PUT', '/server-groups/hot-group', { policy: 'affinity' })).status).toBe(201);
+  const claim = { flavor: ONE_VCPU, serverGroup: 'hot-group' };
+  let replies: { status: number }[] = [];
+  const sent = await requestsSent(runtime().store, async () => {
+    replies = await Promise.all(
+      Array.from({ length: 48 }, () =>
+        api('POST', '/nodes/hot/instances', { ...claim, instanceUuid: uuid() }, { prefer: 'return=minimal' }),
+      ),
+    );
+  });
   const statuses = replies.map((r) => r.status);
   expect(contention.counts.cancelled).toBeGreaterThan(0);
   const landed = statuses.filter((s) => s === 201).length;
@@ -66,4 +73,7 @@ test('48 concurrent claims on a node with room for 20 meet conflicts, retry, and
   expect(instances).toHaveLength(landed);
   expect(node.vcpusUsed).toBe(landed);
   if (landed < 20) expect(statuses).toContain(503);
+  // Retried, and none waited as an item (a waiting item is a claim's only PutItem of its own).
+  expect(sent.filter((c) => c === 'TransactWriteItems').length).toBeGreaterThan(48);
+  expect(sent).not.toContain('PutItem');
 });
