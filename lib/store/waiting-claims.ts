@@ -198,12 +198,10 @@ async function sendUntilSettled(
   requestMs: number,
 ): Promise<Sent> {
   const { policy, onRetry, budget } = store.retry;
-  const items = batchItems(store, b);
+  const write = { items: batchItems(store, b), intent: b.mineIn ? b.mine.record : undefined };
   for (let n = 1; ; n++) {
     try {
-      const intent = b.mineIn ? b.mine.record : undefined;
-      const outcome = await commit(store, context, { items, intent }, (reasons) => classifyBatch(reasons, b));
-      return outcome;
+      return await commit(store, context, write, (reasons) => classifyBatch(reasons, b));
     } catch (error) {
       if (!isTransient(error) || n >= RESENDS || outOfTime(budget, budget?.requestMs)) {
         if (isTransient(error)) return { kind: 'changed' };

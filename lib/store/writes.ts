@@ -1,6 +1,7 @@
 import {
   RESOURCES,
   ZERO,
+  batchBounds,
   type Amounts,
   type BatchBound,
   type PoolDelta,
@@ -71,18 +72,9 @@ export function nodeUpdate(store: Store, nodeId: string, change: NodeChangeOptio
   };
 }
 
-/** The claim's guards as conditions on the node item (see ResourceGuard). */
-export function guardConditions(guards: Record<Resource, ResourceGuard>) {
-  return (e: Expression) => {
-    const out: string[] = [];
-    for (const r of RESOURCES) {
-      const g = guards[r];
-      if (g.kind === 'headroom') out.push(`${e.name(COLUMNS[r].headroom)} >= ${e.value(g.atLeast)}`);
-      else if (g.kind === 'usedAtMost') out.push(`${e.name(COLUMNS[r].used)} <= ${e.value(g.value)}`);
-    }
-    return out;
-  };
-}
+/** The claim's guards as conditions on the node item (see ResourceGuard): the bounds of a batch of one. */
+export const guardConditions = (guards: Record<Resource, ResourceGuard>) =>
+  boundConditions(batchBounds([{ guards, amounts: ZERO }]));
 
 /** A batch of waiting claims' bounds as conditions on the node item (rule CU5). */
 export function boundConditions(bounds: Record<Resource, BatchBound>) {
