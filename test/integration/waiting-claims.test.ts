@@ -34,6 +34,16 @@ async function node(vcpus = 64) {
 const claim = (id: string, instanceUuid: string = uuid(), flavor: object = ONE_VCPU) =>
   api('POST', `/nodes/${id}/instances`, { instanceUuid, flavor }, { prefer: 'return=minimal' });
 
+/** The handlers' next `times` transactions meet a conflict, as if another claim held the node item; undone after the test. */
+function conflicts(times = 1) {
+  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times });
+  undo.push(conflict.remove);
+  return conflict;
+}
+
+/** The requests one claim sends, that claim landing. */
+const requestsOfClaim = (id: string) => requestsSent(store, async () => expect((await claim(id)).status).toBe(201));
+
 /** The waiting items in a node's partition. */
 async function waitingItems(id: string) {
   return (await partition(store, id)).filter((i) => String(i.sk).startsWith('NODE#WAIT#'));
@@ -72,6 +82,14 @@ async function leaveWaiting(id: string, instanceUuid: string, flavor: object = O
   return left as Record<string, unknown>;
 }
 
+/** A claim that meets a conflict and waits behind `dead` claims whose requests died: it lands, with them. */
+async function claimBehind(id: string, dead: number) {
+  for (let n = 0; n < dead; n++) await leaveWaiting(id, uuid());
+  const conflict = conflicts();
+  expect((await claim(id)).status).toBe(201);
+  expect(conflict.state.injected).toBe(1);
+}
+
 test('48 claims at once on a node with room for 20, under simulated contention: 20 land, 28 are refused, none gives up', async () => {
   const id = await node(20);
   const contention = new Contention({ latencyMs: 10 });
@@ -104,22 +122,12 @@ test('16 claims at once on a roomy node: all land, some in one transaction toget
 
 test('after a read showed 4 claims waiting on a node, this process sends its claims there to wait at once, for a second', async () => {
   const id = await node();
-  for (let n = 0; n < 3; n++) await leaveWaiting(id, uuid());
-  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
-  undo.push(conflict.remove);
   // The claim's own transaction meets the conflict: it waits with the 3 left behind, and sends their batch.
-  expect((await claim(id)).status).toBe(201);
-  expect(conflict.state.injected).toBe(1);
+  await claimBehind(id, 3);
   // No transaction of its own first: on a hot node it would only hold the node item against the next batch.
-  expect(await requestsSent(store, async () => expect((await claim(id)).status).toBe(201))).toEqual([
-    'PutItem',
-    'Query',
-    'TransactWriteItems',
-  ]);
+  expect(await requestsOfClaim(id)).toEqual(['PutItem', 'Query', 'TransactWriteItems']);
   await new Promise((r) => setTimeout(r, 1_100));
-  expect(await requestsSent(store, async () => expect((await claim(id)).status).toBe(201))).toEqual([
-    'TransactWriteItems',
-  ]);
+  expect(await requestsOfClaim(id)).toEqual(['TransactWriteItems']);
   const { instances } = await expectLedgerExact(store, id);
   expect(instances).toHaveLength(6);
   expect(await waitingItems(id)).toEqual([]);
@@ -127,13 +135,8 @@ test('after a read showed 4 claims waiting on a node, this process sends its cla
 
 test('a claim that waited behind two others only tries alone again', async () => {
   const id = await node();
-  for (let n = 0; n < 2; n++) await leaveWaiting(id, uuid());
-  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
-  undo.push(conflict.remove);
-  expect((await claim(id)).status).toBe(201);
-  expect(await requestsSent(store, async () => expect((await claim(id)).status).toBe(201))).toEqual([
-    'TransactWriteItems',
-  ]);
+  await claimBehind(id, 2);
+  expect(await requestsOfClaim(id)).toEqual(['TransactWriteItems']);
   expect((await expectLedgerExact(store, id)).instances).toHaveLength(4);
 });
 
@@ -148,8 +151,7 @@ test('a claim whose request died while it waited is committed by the next batch,
     localGbUsed: 0,
     vcpusUsed: 0,
   });
-  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
-  undo.push(conflict.remove);
+  conflicts();
   expect((await claim(id)).status).toBe(201);
   const { instances } = await expectLedgerExact(store, id);
   expect(instances.map((i) => i.instanceUuid)).toContain(dead);
@@ -173,8 +175,7 @@ test('a waiting item past its time is never committed: the next batch deletes it
       ExpressionAttributeValues: { ':past': Date.now() - 60_000 },
     }),
   );
-  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
-  undo.push(conflict.remove);
+  const conflict = conflicts();
   expect((await claim(id)).status).toBe(201);
   const { instances } = await expectLedgerExact(store, id);
   expect(instances.map((i) => i.instanceUuid)).not.toContain(dead);
@@ -186,8 +187,7 @@ test('a waiting item past its time is never committed: the next batch deletes it
 test('two different claims of one instance wait at once: one lands, the other is a conflict', async () => {
   const id = await node();
   const same = uuid();
-  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 2 });
-  undo.push(conflict.remove);
+  conflicts(2);
   const replies = await Promise.all([claim(id, same, F1), claim(id, same, F2)]);
   expect(replies.map((r) => r.status).sort()).toEqual([201, 409]);
   const { instances } = await expectLedgerExact(store, id);
@@ -197,8 +197,7 @@ test('two different claims of one instance wait at once: one lands, the other is
 
 test('a batch whose answer is lost after it committed counts its claims once', async () => {
   const id = await node();
-  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
-  undo.push(conflict.remove);
+  conflicts();
   // The claim's own transaction meets the conflict; the batch it then commits loses its answer.
   const lost = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'lost-response', times: 2 });
   undo.push(lost.remove);
@@ -214,8 +213,7 @@ test('a waiting claim the node can no longer take is refused and leaves nothing 
   const dead = uuid();
   await leaveWaiting(id, dead);
   // The node fills behind the waiting claims' backs: the batch takes the older one, the newer is refused.
-  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
-  undo.push(conflict.remove);
+  conflicts();
   expect((await claim(id)).status).toBe(409);
   const { instances } = await expectLedgerExact(store, id);
   expect(instances.map((i) => i.instanceUuid)).toEqual([dead]);
@@ -226,8 +224,7 @@ test('a claim of an instance another waiting claim holds waits its turn, then is
   const id = await node();
   const same = uuid();
   await leaveWaiting(id, same, F1);
-  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
-  undo.push(conflict.remove);
+  conflicts();
   // One transaction may write an instance's items once: the older waiting claim goes first, alone.
   expect((await claim(id, same, F2)).status).toBe(409);
   const { instances } = await expectLedgerExact(store, id);
@@ -237,8 +234,7 @@ test('a claim of an instance another waiting claim holds waits its turn, then is
 
 test('a batch sent after the node filled since it was read is refused by the node item, and nothing is overbooked', async () => {
   const id = await node(1);
-  const conflict = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 1 });
-  undo.push(conflict.remove);
+  conflicts();
   // Between the batch's read and its send, another claim takes the node's last vCPU.
   let filled = false;
   const name = `fill-${Math.random()}`;
