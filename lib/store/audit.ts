@@ -39,7 +39,7 @@ import { cellRepairs, recountCells, type CellDrift } from './numa-audit';
 import { cellOf, isCellItem } from './numa-cells';
 import { readNodePartition } from './query';
 import { conditionFailed, type AuditOutcome } from './outcomes';
-import { withRetry } from './retry';
+import { withRetry, type RetryContext } from './retry';
 
 export interface AuditInput {
   inventory?: Inventory & { pciDevices?: PciDeviceSpec[]; numaTopology?: { cells: HostCellInventory[] } };
@@ -107,7 +107,7 @@ async function recountNode(store: Store, nodeId: string, input: AuditInput) {
 }
 
 /** The repair: the recounted figures, conditioned on the generation read (no claim or release since). */
-function repairUpdate(store: Store, nodeId: string, look: Awaited<ReturnType<typeof recountNode>>): UpdateCommandInput {
+function repairUpdate(store: Store, nodeId: string, look: Look): UpdateCommandInput {
   const { inventory, r, poolsNow, state, orphans } = look;
   const e = new Expression();
   const limits = nodeLimits(inventory);
@@ -145,44 +145,51 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
     const numa = numaTopology?.cells ?? [];
     await putNode(store, nodeId, inventory, pciDevices ?? [], { registered: true, numa });
   }
+  // A repair whose answer was lost may have committed: the recount after it would find nothing to repair
+  // and answer drift 0, though this very request repaired it.
+  let unsure: Look | undefined;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const look = await recountNode(store, nodeId, input);
-    const { before, r, hypervisor } = look;
-    const numa = look.numa ? { numa: look.numa } : {};
-    if (look.exact && !look.compact)
-      return {
-        node: look.state,
-        drift: drift(before, r.used),
-        ...hypervisor,
-        repaired: false,
-        retries: attempt,
-        ...numa,
-      };
+    if (unsure && leftBy(unsure, look)) return answer(unsure, look.state, !unsure.exact, attempt);
+    if (look.exact && !look.compact) return answer(look, look.state, false, attempt);
     const outcome = await repair(
       store,
       nodeId,
       repairUpdate(store, nodeId, look),
       cellRepairs(store, nodeId, look.cells),
-      r.stats,
+      look.r.stats,
     );
     switch (outcome.kind) {
       case 'committed':
         // Dropping a stored stats map is upkeep, not a repair: the figures were right.
-        return {
-          node: outcome.node,
-          drift: drift(before, r.used),
-          ...hypervisor,
-          repaired: !look.exact,
-          retries: attempt,
-          ...numa,
-        };
+        return answer(look, outcome.node, !look.exact, attempt);
       case 'recount':
-        // A claim, release or inventory change landed since the read: recount with it.
+        // A claim, release or inventory change landed since the read (or this repair did, unanswered): recount.
+        unsure = outcome.ambiguous ? look : undefined;
         continue;
     }
   }
   throw new Unavailable(1);
 }
+
+type Look = Awaited<ReturnType<typeof recountNode>>;
+
+/** Whether the node as read now is what the repair planned on `planned` wrote, nothing since. */
+const leftBy = (planned: Look, now: Look) =>
+  now.exact &&
+  now.state.generation === planned.state.generation + 1 &&
+  same(now.r.used, planned.r.used) &&
+  now.r.tracked === planned.r.tracked &&
+  same(now.orphans, planned.orphans);
+
+const answer = (look: Look, node: NodeState, repaired: boolean, retries: number): AuditResult => ({
+  node,
+  drift: drift(look.before, look.r.used),
+  ...look.hypervisor,
+  repaired,
+  retries,
+  ...(look.numa ? { numa: look.numa } : {}),
+});
 
 /** The repair: the node's figures alone in one UpdateItem, or with drifted cells in one transaction. */
 async function repair(
@@ -192,38 +199,27 @@ async function repair(
   cells: NamedItem[],
   stats: Stats,
 ): Promise<AuditOutcome> {
-  if (cells.length) {
-    const {
-      TableName,
-      Key,
-      UpdateExpression = '',
-      ConditionExpression,
-      ExpressionAttributeNames,
-      ExpressionAttributeValues,
-    } = input;
-    const update = {
-      TableName,
-      Key,
-      UpdateExpression,
-      ConditionExpression,
-      ExpressionAttributeNames,
-      ExpressionAttributeValues,
-    };
+  // A transaction's Update takes no ReturnValues, so the node is read after it.
+  const { ReturnValues: _all, UpdateExpression = '', ...rest } = input;
+  const transaction = { TransactItems: [{ Update: { ...rest, UpdateExpression } }, ...cells.map((c) => c.item)] };
+  const send = async () => {
+    if (cells.length) await store.doc.send(new TransactWriteCommand(transaction));
+    else return nodeStateOf((await store.doc.send(new UpdateCommand(input))).Attributes ?? {}, stats);
+  };
+  const refused = (error: unknown) =>
+    cells.length ? cancellation(error)?.some((r) => r.Code === 'ConditionalCheckFailed') : conditionFailed(error);
+  const sent = await withRetry(store, async (context: RetryContext<true>) => {
     try {
-      await withRetry(store, () =>
-        store.doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...cells.map((c) => c.item)] })),
-      );
+      return { kind: 'committed' as const, node: await send() };
     } catch (error) {
-      if (!cancellation(error)?.some((r) => r.Code === 'ConditionalCheckFailed')) throw error;
-      return { kind: 'recount' };
+      if (!refused(error)) {
+        context.failed(error, true);
+        throw error;
+      }
+      // Refused after an attempt whose answer was lost: that attempt may be what moved the generation on.
+      return { kind: 'recount' as const, ambiguous: context.intended.length > 0 };
     }
-    return { kind: 'committed', node: await getNode(store, nodeId) };
-  }
-  try {
-    const out = await withRetry(store, () => store.doc.send(new UpdateCommand(input)));
-    return { kind: 'committed', node: nodeStateOf(out.Attributes ?? {}, stats) };
-  } catch (error) {
-    if (!conditionFailed(error)) throw error;
-    return { kind: 'recount' };
-  }
+  });
+  if (sent.kind === 'recount') return sent;
+  return { kind: 'committed', node: sent.node ?? (await getNode(store, nodeId)) };
 }

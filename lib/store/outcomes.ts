@@ -142,7 +142,7 @@ export function classifyDeleteNode(
  * 2. recount: a claim, release or inventory change landed since the read: read and recount (a few
  *    times, then Unavailable).
  */
-export type AuditOutcome = { kind: 'committed'; node: NodeState } | { kind: 'recount' };
+export type AuditOutcome = { kind: 'committed'; node: NodeState } | { kind: 'recount'; ambiguous: boolean };
 
 /** The name of the error a failed conditional single-item write (UpdateItem, DeleteItem) throws. */
 export const conditionFailed = (error: unknown) =>

@@ -325,6 +325,24 @@ describe('found by the campaign: answers after a lost response', () => {
       installed.remove();
     }
   });
+
+  test("an agent's audit whose repair committed but whose response was lost still answers the orphans' drift", async () => {
+    const n = await node();
+    const installed = injectFaults(store, { command: 'UpdateItemCommand', fault: 'lost-response', times: 1 });
+    try {
+      const res = await api('POST', `/nodes/${n}/audit`, { orphans: [{ instanceUuid: uuid(), memoryMb: 96 }] });
+      expect(installed.state.injected).toBe(1);
+      expect({ status: res.status, drift: res.body.drift }).toEqual({
+        status: 200,
+        drift: { vcpusUsed: 0, memoryMbUsed: 96, localGbUsed: 0 },
+      });
+    } finally {
+      installed.remove();
+    }
+    // Repaired once: the next audit finds nothing to change.
+    const again = await api('POST', `/nodes/${n}/audit`, {});
+    expect(again.body.drift).toEqual({ vcpusUsed: 0, memoryMbUsed: 0, localGbUsed: 0 });
+  });
 });
 
 test('a state change that releases, whose commit response was lost, answers 200 with tracked=false', async () => {
