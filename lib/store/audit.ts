@@ -146,7 +146,7 @@ export async function auditNode(store: Store, nodeId: string, input: AuditInput 
     await putNode(store, nodeId, inventory, pciDevices ?? [], { registered: true, numa });
   }
   // A repair whose answer was lost may have committed: the recount after it would find nothing to repair
-  // and answer drift 0, though this very request repaired it.
+  // and answer drift 0, though this very request repaired it (rule A4).
   let unsure: Look | undefined;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const look = await recountNode(store, nodeId, input);
