@@ -33,7 +33,7 @@ import {
   nodeStateOf,
   usedOf,
 } from './items';
-import { cancellation, type NamedItem } from './commit';
+import { cancellation, sendOne, type NamedItem } from './commit';
 import { getNode, putNode } from './nodes';
 import { cellRepairs, recountCells, type CellDrift } from './numa-audit';
 import { cellOf, isCellItem } from './numa-cells';
@@ -210,12 +210,9 @@ async function repair(
     cells.length ? cancellation(error)?.some((r) => r.Code === 'ConditionalCheckFailed') : conditionFailed(error);
   const sent = await withRetry(store, async (context: RetryContext<true>) => {
     try {
-      return { kind: 'committed' as const, node: await send() };
+      return { kind: 'committed' as const, node: await sendOne(context, true, send) };
     } catch (error) {
-      if (!refused(error)) {
-        context.failed(error, true);
-        throw error;
-      }
+      if (!refused(error)) throw error;
       // Refused after an attempt whose answer was lost: that attempt may be what moved the generation on.
       return { kind: 'recount' as const, ambiguous: context.intended.length > 0 };
     }

@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { DeviceChange, PciDevice } from '../domain';
 import type { Store } from './client';
-import { classifyStartOver, conditionFailed } from './outcomes';
-import { Contended, type RetryContext } from './retry';
+import { classifyDelete, classifyStartOver, conditionFailed, type DeleteOutcome } from './outcomes';
+import { Contended, withRetry, type RetryContext } from './retry';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -164,4 +164,28 @@ export async function sendOne<T, I>(
     context.failed(error, intent);
     throw error;
   }
+}
+
+/** Deletes the item if it exists with `count` at 0: one conditional DeleteItem, its outcome by classifyDelete. */
+export async function deleteIfUnused(store: Store, Key: Record<string, string>, count: string): Promise<DeleteOutcome> {
+  return withRetry<DeleteOutcome, true>(store, async (context) => {
+    try {
+      await sendOne(context, true, () =>
+        store.doc.send(
+          new DeleteCommand({
+            TableName: store.tableName,
+            Key,
+            ConditionExpression: 'attribute_exists(pk) AND #count = :zero',
+            ExpressionAttributeNames: { '#count': count },
+            ExpressionAttributeValues: { ':zero': 0 },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return { kind: 'committed' };
+    } catch (error) {
+      if (!conditionFailed(error)) throw error;
+      return classifyDelete((error as { Item?: Record<string, unknown> }).Item, context.intended.length > 0);
+    }
+  });
 }

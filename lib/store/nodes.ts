@@ -1,4 +1,4 @@
-import { BatchWriteCommand, DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   applyChanges,
   nodeLimits,
@@ -17,9 +17,9 @@ import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
 import { COLUMNS, deviceKey, nodeKey, nodeStateOf } from './items';
-import { commitOrStartOver, sendOne } from './commit';
+import { commitOrStartOver, deleteIfUnused, sendOne } from './commit';
 import { deviceWrites, readNodeAndDevices } from './devices';
-import { classifyDeleteNode, conditionFailed } from './outcomes';
+import { conditionFailed } from './outcomes';
 import { withRetry } from './retry';
 import { NODE_INDEX } from './table';
 import type { HostCellInventory } from '../domain/numa-types';
@@ -202,24 +202,9 @@ export async function getNode(store: Store, nodeId: string): Promise<NodeState> 
  * (409) or fail (404). Its device items go after it: none can be held, since nothing is tracked.
  */
 export async function deleteNode(store: Store, nodeId: string): Promise<void> {
-  try {
-    await withRetry(store, () =>
-      store.doc.send(
-        new DeleteCommand({
-          TableName: store.tableName,
-          Key: nodeKey(nodeId),
-          ConditionExpression: 'attribute_exists(pk) AND trackedCount = :zero',
-          ExpressionAttributeValues: { ':zero': 0 },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
-    );
-  } catch (error) {
-    if (!conditionFailed(error)) throw error;
-    const outcome = classifyDeleteNode((error as { Item?: Record<string, unknown> }).Item);
-    if (outcome.kind === 'gone') throw new NodeNotFound(nodeId);
-    throw new NodeInUse(nodeId, outcome.tracked);
-  }
+  const outcome = await deleteIfUnused(store, nodeKey(nodeId), 'trackedCount');
+  if (outcome.kind === 'in-use') throw new NodeInUse(nodeId, Number(outcome.image.trackedCount));
+  if (outcome.kind === 'gone') throw new NodeNotFound(nodeId);
   const { devices } = await readNodeAndDevices(store, nodeId);
   const keys = [...devices.keys()].map((address) => deviceKey(nodeId, address));
   for (let i = 0; i < keys.length; i += 25) {

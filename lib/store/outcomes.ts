@@ -123,17 +123,19 @@ export function classifyStartOver(reasons: Reasons): StartOverOutcome {
 // changes, each chunk is a write built from a read (above).
 
 /**
- * Delete node (one conditional DeleteItem, on existing and tracking nothing).
+ * Deleting an item that must hold nothing (a node, a server group): one DeleteItem conditioned on the item
+ * existing with its count at 0, the item returned when the condition fails.
  * 1. committed: 204.
- * 2. in-use: the node tracks instances or holds -> NodeInUse with the count from the image.
- * 3. gone: no node (no image) -> NodeNotFound.
+ * 2. in-use: the image shows the count -> NodeInUse, GroupInUse.
+ * 3. gone: no image -> NodeNotFound, GroupNotFound; unless this request's own delete, its answer lost, removed it:
+ *    committed.
  */
-export type DeleteNodeOutcome = { kind: 'committed' } | { kind: 'in-use'; tracked: number } | { kind: 'gone' };
+export type DeleteOutcome =
+  { kind: 'committed' } | { kind: 'in-use'; image: Record<string, unknown> } | { kind: 'gone' };
 
-export function classifyDeleteNode(
-  image: Record<string, unknown> | undefined,
-): Exclude<DeleteNodeOutcome, { kind: 'committed' }> {
-  return image ? { kind: 'in-use', tracked: Number(plain(image).trackedCount) } : { kind: 'gone' };
+export function classifyDelete(image: Record<string, unknown> | undefined, deletedByMe: boolean): DeleteOutcome {
+  if (image) return { kind: 'in-use', image: plain(image) };
+  return deletedByMe ? { kind: 'committed' } : { kind: 'gone' };
 }
 
 /**

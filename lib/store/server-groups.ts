@@ -3,7 +3,7 @@
 // node lives in the node's partition (NODE#id / GROUP#id) and counts the members there. A claim into a
 // group writes all three in the claim's own transaction, so the policy is checked by the same conditional
 // write that takes the capacity: two racing claims cannot both pass it.
-import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   canonical,
   groupGuard,
@@ -16,7 +16,7 @@ import {
 import { GroupInUse, GroupNotFound, GroupPolicyViolation } from '../errors';
 import type { ClaimExtra } from './claim';
 import type { Store } from './client';
-import { sendOne, type NamedItem, type Reasons } from './commit';
+import { deleteIfUnused, sendOne, type NamedItem, type Reasons } from './commit';
 import { Expression } from './expression';
 import { plain } from './plain';
 import { queryAll } from './query';
@@ -120,28 +120,9 @@ export async function getGroupView(store: Store, groupId: string): Promise<Group
 
 /** Deletes a group without members (rule G7); GroupInUse with members, GroupNotFound if there is none. */
 export async function deleteGroup(store: Store, groupId: string): Promise<void> {
-  await withRetry<void, true>(store, async (context) => {
-    try {
-      await sendOne(context, true, () =>
-        store.doc.send(
-          new DeleteCommand({
-            TableName: store.tableName,
-            Key: groupKey(groupId),
-            ConditionExpression: 'attribute_exists(pk) AND memberCount = :zero',
-            ExpressionAttributeValues: { ':zero': 0 },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        ),
-      );
-    } catch (error) {
-      if (!conditionFailed(error)) throw error;
-      const image = (error as { Item?: Record<string, unknown> }).Item;
-      if (image) throw new GroupInUse(groupId, groupOf(plain(image)).memberCount);
-      // This request's own delete, whose answer was lost, is the one that removed it.
-      if (context.intended.length) return;
-      throw new GroupNotFound(groupId);
-    }
-  });
+  const outcome = await deleteIfUnused(store, groupKey(groupId), 'memberCount');
+  if (outcome.kind === 'in-use') throw new GroupInUse(groupId, groupOf(outcome.image).memberCount);
+  if (outcome.kind === 'gone') throw new GroupNotFound(groupId);
 }
 
 /**

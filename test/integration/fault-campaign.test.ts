@@ -326,6 +326,37 @@ describe('found by the campaign: answers after a lost response', () => {
     }
   });
 
+  test('deleting a node whose delete committed but whose response was lost answers 204, and its devices go too', async () => {
+    const n = await node(fresh('lost-delete'), {
+      ...N0,
+      pciDevices: [0, 1].map((k) => ({ address: `0000:81:00.${k}`, vendorId: '8086', productId: '1520', numaNode: 0 })),
+    });
+    const installed = injectFaults(store, { command: 'DeleteItemCommand', fault: 'lost-response', times: 1 });
+    try {
+      const res = await api('DELETE', `/nodes/${n}`);
+      expect(installed.state.injected).toBe(1);
+      expect({ status: res.status, error: res.body?.error }).toEqual({ status: 204, error: undefined });
+    } finally {
+      installed.remove();
+    }
+    expect(await readDevices(store, n)).toEqual([]);
+    expect((await api('GET', `/nodes/${n}`)).status).toBe(404);
+  });
+
+  test('deleting a server group whose delete committed but whose response was lost answers 204', async () => {
+    const g = fresh('lost-group');
+    expect((await api('PUT', `/server-groups/${g}`, { policy: 'anti-affinity' })).status).toBe(201);
+    const installed = injectFaults(store, { command: 'DeleteItemCommand', fault: 'lost-response', times: 1 });
+    try {
+      const res = await api('DELETE', `/server-groups/${g}`);
+      expect(installed.state.injected).toBe(1);
+      expect({ status: res.status, error: res.body?.error }).toEqual({ status: 204, error: undefined });
+    } finally {
+      installed.remove();
+    }
+    expect((await api('GET', `/server-groups/${g}`)).status).toBe(404);
+  });
+
   test("an agent's audit whose repair committed but whose response was lost still answers the orphans' drift", async () => {
     const n = await node();
     const installed = injectFaults(store, { command: 'UpdateItemCommand', fault: 'lost-response', times: 1 });

@@ -3,7 +3,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Reasons } from '../../../lib/store/commit';
 import {
   classifyClaim,
-  classifyDeleteNode,
+  classifyDelete,
   classifyMoveClaim,
   classifyStartOver,
   conditionFailed,
@@ -124,12 +124,12 @@ describe('writes built from a read', () => {
 });
 
 describe('single-item writes', () => {
-  it('delete node: in use with the count from the image, else gone', () => {
-    expect(classifyDeleteNode(marshall({ pk: 'NODE#n1', trackedCount: 3 }) as Record<string, unknown>)).toEqual({
-      kind: 'in-use',
-      tracked: 3,
-    });
-    expect(classifyDeleteNode(undefined)).toEqual({ kind: 'gone' });
+  it('delete if unused: in use with the image, else gone, unless this request deleted it', () => {
+    const image = marshall({ pk: 'NODE#n1', trackedCount: 3 }) as Record<string, unknown>;
+    expect(classifyDelete(image, false)).toEqual({ kind: 'in-use', image: { pk: 'NODE#n1', trackedCount: 3 } });
+    expect(classifyDelete(image, true)).toEqual({ kind: 'in-use', image: { pk: 'NODE#n1', trackedCount: 3 } });
+    expect(classifyDelete(undefined, false)).toEqual({ kind: 'gone' });
+    expect(classifyDelete(undefined, true)).toEqual({ kind: 'committed' });
   });
   it('a failed condition is told from other errors by its name', () => {
     expect(conditionFailed(Object.assign(new Error('x'), { name: 'ConditionalCheckFailedException' }))).toBe(true);
