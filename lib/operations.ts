@@ -124,7 +124,7 @@ export const OPERATIONS = {
     entry: 'delete-node',
     summary: 'Delete a node that tracks nothing',
     errors: ['ValidationError', 'NodeNotFound', 'NodeInUse'],
-    access: { table: ['DeleteItem', 'Query', 'BatchWriteItem'] },
+    access: { table: ['DeleteItem', 'Query', 'ConditionCheckItem'] },
     lambda: BEHIND_API,
   },
   claimInstance: {

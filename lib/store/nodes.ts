@@ -1,4 +1,4 @@
-import { BatchWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   applyChanges,
   nodeLimits,
@@ -16,11 +16,12 @@ import {
 import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
-import { COLUMNS, deviceKey, nodeKey, nodeStateOf } from './items';
-import { commitOrStartOver, deleteIfUnused, sendOne } from './commit';
+import { COLUMNS, nodeKey, nodeStateOf } from './items';
+import { cancellation, commitOrStartOver, deleteIfUnused, sendOne } from './commit';
 import { deviceWrites, readNodeAndDevices } from './devices';
 import { conditionFailed } from './outcomes';
 import { withRetry } from './retry';
+import { readNodePartition } from './query';
 import { NODE_INDEX } from './table';
 import type { HostCellInventory } from '../domain/numa-types';
 import { cellIdsOf, putTopology } from './numa-cells';
@@ -199,24 +200,39 @@ export async function getNode(store: Store, nodeId: string): Promise<NodeState> 
 
 /**
  * Deletes a node that tracks nothing; the condition makes a claim racing the delete either land first
- * (409) or fail (404). Its device items go after it: none can be held, since nothing is tracked.
+ * (409) or fail (404). What its partition still holds goes after it: devices, NUMA cells, its server groups'
+ * host counts, waiting items left behind. None is held, since nothing is tracked; left, a node registered
+ * again under the same id would show them as its own.
  */
 export async function deleteNode(store: Store, nodeId: string): Promise<void> {
   const outcome = await deleteIfUnused(store, nodeKey(nodeId), 'trackedCount');
   if (outcome.kind === 'in-use') throw new NodeInUse(nodeId, Number(outcome.image.trackedCount));
   if (outcome.kind === 'gone') throw new NodeNotFound(nodeId);
-  const { devices } = await readNodeAndDevices(store, nodeId);
-  const keys = [...devices.keys()].map((address) => deviceKey(nodeId, address));
-  for (let i = 0; i < keys.length; i += 25) {
-    let pending = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
-    while (pending.length) {
-      const batch = pending;
-      const out = await withRetry(store, () =>
-        store.doc.send(new BatchWriteCommand({ RequestItems: { [store.tableName]: batch } })),
-      );
-      pending = (out.UnprocessedItems?.[store.tableName] ?? []) as typeof pending;
-      if (pending.length) await new Promise((r) => setTimeout(r, 50));
+  await removeLeftovers(store, nodeId);
+  store.devices.forget(nodeId);
+  store.numaCells.forget(nodeId);
+}
+
+/** A transaction holds 100 items: the check that the node is still deleted, and 99 deletes. */
+const LEFTOVERS_PER_WRITE = 99;
+
+/** The deleted node's other items, removed in transactions conditioned on the node still being deleted. */
+async function removeLeftovers(store: Store, nodeId: string): Promise<void> {
+  const items = await readNodePartition(store, nodeId);
+  // Registered again meanwhile: what is there now is the new registration's.
+  if (items.some((i) => i.sk === nodeKey(nodeId).sk)) return;
+  const keys = items.map((i) => ({ pk: String(i.pk), sk: String(i.sk) }));
+  const { tableName: TableName } = store;
+  const check = {
+    ConditionCheck: { TableName, Key: nodeKey(nodeId), ConditionExpression: 'attribute_not_exists(pk)' },
+  };
+  for (let i = 0; i < keys.length; i += LEFTOVERS_PER_WRITE) {
+    const deletes = keys.slice(i, i + LEFTOVERS_PER_WRITE).map((Key) => ({ Delete: { TableName, Key } }));
+    try {
+      await withRetry(store, () => store.doc.send(new TransactWriteCommand({ TransactItems: [check, ...deletes] })));
+    } catch (error) {
+      if (cancellation(error)?.[0]?.Code === 'ConditionalCheckFailed') return;
+      throw error;
     }
   }
-  store.devices.forget(nodeId);
 }

@@ -3,6 +3,7 @@
 // ledger exact, the cells included (usage and pins equal to the sum of the records and holds).
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { runtime } from '../../lib/api/runtime';
+import { readNodePartition } from '../../lib/store/query';
 import type { Store } from '../../lib/store';
 import { api } from '../support/api';
 import { uuid } from '../support/fixtures';
@@ -84,6 +85,23 @@ const hostCellsOf = (body: { numaTopology: { cells: { id: number }[] } | null })
   body.numaTopology?.cells.map((c) => c.id);
 
 describe('inventory', () => {
+  // Left behind, a deleted node's cells would be the cells of a node registered again under its id.
+  test('a deleted node leaves nothing behind: registered again without a topology, it has no cells', async () => {
+    const nic = { address: '0000:81:00.0', vendorId: '8086', productId: '1520', numaNode: 0 };
+    const n = await node({ ...HT2, pciDevices: [nic] });
+    const group = `g-${n}`;
+    expect((await api('PUT', `/server-groups/${group}`, { policy: 'anti-affinity' })).status).toBe(201);
+    const i = uuid();
+    expect((await claim(n, ded(2, 1024), { serverGroup: group }, i)).status).toBe(201);
+    expect((await api('DELETE', `/nodes/${n}/instances/${i}`)).status).toBe(204);
+    expect((await readNodePartition(store, n)).length).toBeGreaterThan(3);
+    expect((await api('DELETE', `/nodes/${n}`)).status).toBe(204);
+    expect(await readNodePartition(store, n)).toEqual([]);
+    expect((await api('PUT', `/nodes/${n}`, { vcpus: 16, memoryMb: 16384, localGb: 1000 })).status).toBe(201);
+    const view = (await api('GET', `/nodes/${n}`)).body;
+    expect({ numa: view.numaTopology ?? null, pools: view.pciDevicePools }).toEqual({ numa: null, pools: [] });
+  });
+
   test('PUT takes a topology and the view shows it with zero usage; GET and the list agree', async () => {
     const n = await node(HT2);
     const view = (await api('GET', `/nodes/${n}`)).body;

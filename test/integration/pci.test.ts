@@ -610,6 +610,23 @@ describe('races and edge cases', () => {
     await expectPciExact(store, id);
   });
 
+  // The delete removes what the node leaves only while the node stays deleted: its transactions check that.
+  test('a node registered again while its delete removes its devices keeps the devices it reports', async () => {
+    const { id } = await node(nics(2), roomForVcpus(16));
+    const gate = holdTransaction(runtime().store, (items) => items.some((i) => i.ConditionCheck));
+    try {
+      const deleting = api('DELETE', `/nodes/${id}`);
+      await gate.reached;
+      expect((await api('PUT', `/nodes/${id}`, { ...roomForVcpus(16), pciDevices: nics(3) })).status).toBe(201);
+      gate.release();
+      expect((await deleting).status).toBe(204);
+    } finally {
+      gate.remove();
+    }
+    expect(await pools(id)).toEqual({ [NICS]: '3/3' });
+    await expectPciExact(store, id);
+  });
+
   // A claim writes every chosen device (and a VF's PF) in one TransactWriteItems of at most 100 actions,
   // so a claim asks for at most 32 devices.
   test('a claim for more devices than one transaction can write is refused cleanly, not a 500', async () => {
