@@ -1,11 +1,9 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { planClaim, type ClaimPlan, type ClaimRequest, type InstanceRecord, type NumaRequest } from '../domain';
-import { InstanceConflict, InsufficientResources, NodeNotFound } from '../errors';
+import { InsufficientResources, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { commit, type NamedItem, type Reasons } from './commit';
 import { takeDevices, takeUpkeep, deviceWrites, type DeviceTake } from './devices';
 import { getInstance } from './instances';
-import { ownerKey } from './items';
 import {
   CellView,
   claimCellWrites,
@@ -18,7 +16,8 @@ import {
 } from './numa-claim';
 import { classifyClaim, failed, refusalError } from './outcomes';
 import { Contended, withRetry, type RetryContext } from './retry';
-import { isTombstone, releasedConflict, repeatsRelease } from './tombstone';
+import { releasedConflict } from './tombstone';
+import { conflict, ownClaim } from './own-claim';
 import { commitOrWait } from './waiting-claims';
 import { guardConditions, nodeUpdate, recordPuts } from './writes';
 
@@ -208,33 +207,4 @@ async function fitOrFindOwn(
     if (mine) return { found: { created: claimedByMe(context.intended, mine.record), record: mine.record } };
     throw numaRefusalError(node, request, withDevices ? view.devices : undefined);
   }
-}
-
-function conflict(instanceUuid: string, nodeId: string, holder: Record<string, unknown> | undefined): InstanceConflict {
-  return new InstanceConflict(
-    holder && holder.nodeId !== nodeId
-      ? `Instance ${instanceUuid} is already claimed on node ${String(holder.nodeId)}.`
-      : `Instance ${instanceUuid} is already claimed on node ${nodeId} with a different request.`,
-  );
-}
-
-/**
- * The claim already made by the same request on this node, if there is one; a conflict if the instance
- * is claimed otherwise (elsewhere, or here by a different request) or this request's claim was released
- * within the window. Any other tombstone is an instance not claimed.
- */
-async function ownClaim(
-  store: Store,
-  nodeId: string,
-  instanceUuid: string,
-  print: string,
-): Promise<{ record: InstanceRecord } | undefined> {
-  const out = await store.doc.send(
-    new GetCommand({ TableName: store.tableName, Key: ownerKey(instanceUuid), ConsistentRead: true }),
-  );
-  if (!out.Item) return undefined;
-  if (repeatsRelease(out.Item, { nodeId, fingerprint: print })) throw releasedConflict(instanceUuid, out.Item);
-  if (isTombstone(out.Item)) return undefined;
-  if (out.Item.nodeId !== nodeId || out.Item.fingerprint !== print) throw conflict(instanceUuid, nodeId, out.Item);
-  return { record: await getInstance(store, nodeId, instanceUuid) };
 }

@@ -17,6 +17,7 @@ import {
 } from './commit';
 import { headroomOf, usedOf } from './items';
 import { classifyClaim, failed, failedNames, nodeRefusal, type ClaimOutcome } from './outcomes';
+import { ownClaim } from './own-claim';
 import { backoffCapMs, backoffFor, isTransient, outOfTime, retryKind, tooLate, type RetryContext } from './retry';
 import {
   goneCommitted,
@@ -95,7 +96,7 @@ async function waitAndCombine(store: Store, context: RetryContext<InstanceRecord
     const plan = planBatch(read, me, mine, passedOver);
     const requestMs = performance.now() - started;
     if (plan.kind === 'committed') return gone(store, me);
-    if (plan.kind === 'refused') return withdraw(store, me, plan.outcome);
+    if (plan.kind === 'refused') return refuse(store, me, mine, plan.outcome);
     // One sender at a time: two batches of the same claims only cancel each other.
     if (plan.oldest !== me.sk) {
       stuck = plan.oldest === lastOldest ? stuck + 1 : 0;
@@ -162,6 +163,19 @@ function oncePerInstance(waiting: Waiting[]): Waiting[] {
 async function gone(store: Store, me: Waiting): Promise<WaitOutcome> {
   if (await goneCommitted(store, me)) return COMMITTED;
   throw tooLate();
+}
+
+/**
+ * A claim the node no longer takes, answered as its own transaction would have been: by its owner item first
+ * (classifyClaim), so that this request's own claim made before stands, and a claim of an instance held
+ * elsewhere or released by this very request is a conflict, however full the node.
+ */
+async function refuse(store: Store, me: Waiting, mine: Mine, outcome: WaitOutcome): Promise<WaitOutcome> {
+  const out = await withdraw(store, me, outcome);
+  if (out.kind === 'committed') return out;
+  const { nodeId, instanceUuid, fingerprint } = mine.record;
+  const own = await ownClaim(store, nodeId, instanceUuid, fingerprint);
+  return own ? { kind: 'own-claim', holder: { ...own.record } } : out;
 }
 
 /** Stops waiting, unless a batch committed the claim meanwhile: then the claim stands, whatever was to be answered. */

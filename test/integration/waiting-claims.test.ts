@@ -259,3 +259,38 @@ test('a batch sent after the node filled since it was read is refused by the nod
   expect(item.vcpusUsed).toBe(1);
   expect(await waitingItems(id)).toEqual([]);
 });
+
+// A claim that waits decides a refusal off the node; its owner item comes first, as in its own transaction.
+describe('a waiting claim on a full node is answered as its own transaction would be', () => {
+  test('this request sent again, its claim made: 200 with that claim, not a refusal', async () => {
+    const id = await node(1);
+    const i = uuid();
+    expect((await claim(id, i)).status).toBe(201);
+    hotNodes.mark(store, id);
+    const again = await claim(id, i);
+    expect({ status: again.status, error: again.body?.error }).toEqual({ status: 200, error: undefined });
+    expect(await waitingItems(id)).toEqual([]);
+  });
+
+  test('the claim of an instance held on another node: 409 InstanceConflict', async () => {
+    const [elsewhere, id] = [await node(), await node(1)];
+    const i = uuid();
+    expect((await claim(elsewhere, i)).status).toBe(201);
+    expect((await claim(id)).status).toBe(201);
+    hotNodes.mark(store, id);
+    const res = await claim(id, i);
+    expect({ status: res.status, error: res.body.error }).toEqual({ status: 409, error: 'InstanceConflict' });
+  });
+
+  test('the released claim sent again: 409 InstanceConflict', async () => {
+    const id = await node(1);
+    const i = uuid();
+    expect((await claim(id, i)).status).toBe(201);
+    expect((await api('DELETE', `/nodes/${id}/instances/${i}`)).status).toBe(204);
+    expect((await claim(id)).status).toBe(201);
+    hotNodes.mark(store, id);
+    const res = await claim(id, i);
+    expect({ status: res.status, error: res.body.error }).toEqual({ status: 409, error: 'InstanceConflict' });
+    await expectLedgerExact(store, id);
+  });
+});

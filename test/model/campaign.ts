@@ -20,6 +20,7 @@ import { lambdaContext, sqsRecord } from '../../local/events';
 import { api, type Reply } from '../support/api';
 import { cellDiscrepancies } from '../support/ledger-check';
 import { injectChaos, NO_CHAOS, seeded, type Chaos, type ChaosCounts, type ChaosOptions } from '../support/chaos';
+import { Contention, type ContentionOptions } from '../support/contention';
 import {
   LedgerModel,
   limitsOf,
@@ -69,6 +70,8 @@ export interface CampaignConfig extends Shape {
   path?: string;
   /** Faults injected into the handlers' DynamoDB client and Lambda crashes (random draws follow the seed). */
   chaos?: Omit<ChaosOptions, 'random'>;
+  /** DynamoDB's contention, simulated on the handlers' client: overlapping transactions cancelled (CU4, CU5). */
+  contention?: ContentionOptions;
   /** Bounds the whole check, shrinking included. */
   timeLimitMs?: number;
   /** Called after every step (progress of a long run). */
@@ -91,6 +94,8 @@ export interface Totals {
   redelivered: number;
   /** Status updates re-sent after their Lambda died post-commit, answered `applied: false` (a repeat to the service). */
   appliedButReportedIgnored: number;
+  /** Transactions and single writes the simulated contention refused. */
+  conflicts: number;
 }
 
 export function newTotals(): Totals {
@@ -112,6 +117,7 @@ export function newTotals(): Totals {
     retried5xx: 0,
     redelivered: 0,
     appliedButReportedIgnored: 0,
+    conflicts: 0,
   };
 }
 
@@ -977,6 +983,8 @@ export async function runCampaign(config: CampaignConfig, totals: Totals = newTo
   );
   const random = seeded(seed);
   const chaos = config.chaos ? injectChaos(store, { ...config.chaos, random }) : NO_CHAOS;
+  const contention = config.contention ? new Contention(config.contention) : undefined;
+  const uncontend = contention?.attach(store.client);
   const ctx: Context = { store, checker, chaos, totals, random };
   let runNo = 0;
   let firstFailure: string | undefined;
@@ -1018,6 +1026,8 @@ export async function runCampaign(config: CampaignConfig, totals: Totals = newTo
   } finally {
     for (const [k, n] of Object.entries(chaos.counts)) totals.faults[k as keyof ChaosCounts] += n;
     chaos.remove();
+    uncontend?.();
+    if (contention) totals.conflicts += contention.counts.cancelled + contention.counts.singleWrites;
   }
 }
 
