@@ -1,8 +1,8 @@
-// npm run soak: the model-based campaign of `npm test`, long. Runs of fresh seeds, half of them with
-// faults (DynamoDB conflicts, throttling, 500s, responses lost after commit, Lambdas dying between
-// steps), until SOAK_OPS operations (100,000 by default) have run against an in-memory DynamoDB Local
-// this script starts and always stops. Prints operations/s, the checks done and the faults injected;
-// a failure prints its seed and path (CAMPAIGN_SEED=… CAMPAIGN_PATH=… npm run soak replays it).
+// npm run soak: the model-based campaign of `npm test`, long. Runs of fresh seeds, in turn: clean, with faults
+// (DynamoDB conflicts, throttling, 500s, responses lost after commit, Lambdas dying between steps), and with
+// faults under DynamoDB's contention, simulated; until SOAK_OPS operations (100,000 by default) have run against
+// an in-memory DynamoDB Local this script starts and always stops. Prints operations/s, the checks done and the
+// faults injected; a failure prints its seed and path (CAMPAIGN_SEED=… CAMPAIGN_PATH=… npm run soak replays it).
 import { showProgress } from './progress';
 import { withDynamoDbLocal } from '../local/with-dynamodb-local';
 
@@ -30,12 +30,16 @@ async function openTable(endpoint: string): Promise<void> {
   resetRuntime();
 }
 
-/** Run `n`'s campaign settings: every other run with faults (the clean runs keep the pace, the others prove recovery). */
+/**
+ * Run `n`'s campaign settings, in turn: clean (they keep the pace), with faults (they prove recovery), and with
+ * faults under DynamoDB's contention, simulated (overlapping transactions cancelled: claims combine, CU5).
+ */
 function campaignOptions(n: number, started: number, onTenThousand: (line: string) => void): Config {
   const chaos: Config['chaos'] =
-    n % 2 === 1
+    n % 3 !== 0
       ? { rate: 0.03, kinds: ['conflict', 'throttle', 'server-error', 'lost-response'], crashRate: 0.05 }
       : undefined;
+  const contention: Config['contention'] = n % 3 === 2 ? { latencyMs: 25 } : undefined;
   let reported = 0;
   return {
     label: 's',
@@ -47,6 +51,7 @@ function campaignOptions(n: number, started: number, onTenThousand: (line: strin
     seed: firstSeed + n,
     ...(replayPath ? { path: replayPath } : {}),
     ...(chaos ? { chaos } : {}),
+    ...(contention ? { contention } : {}),
     timeLimitMs: 5 * 60_000,
     onStep: (t: { ops: number; checks: number }) => {
       // The progress line is for terminals only; a log still shows the pace.

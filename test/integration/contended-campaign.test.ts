@@ -39,25 +39,30 @@ function countCombining() {
 test('under contention, with faults and dying Lambdas, claims combine and the ledger agrees with the model', async () => {
   const totals = newTotals();
   const combining = countCombining();
+  const replay = replayFromEnv();
   try {
-    const result = await runCampaign(
-      {
-        label: 'cc',
-        // Many workers on few nodes, so that transactions overlap on the node items.
-        workers: 8,
-        slots: 2,
-        opsPerWorker: 3,
-        steps: 80,
-        runs: 1,
-        seed: 20261203,
-        timeLimitMs: 90_000,
-        contention: { latencyMs: 25 },
-        chaos: { rate: 0.03, kinds: ['throttle', 'server-error', 'lost-response'], crashRate: 0.05 },
-        ...replayFromEnv(),
-      },
-      totals,
-    );
-    if (result.failed) throw new Error(result.report);
+    // Whether a waiting claim finds room for a batch depends on timing (8 workers at once on small nodes): when
+    // none did, the next seed runs, until one did (or the proof is short, and the test fails).
+    for (let run = 0; run < 3 && (run === 0 || (replay.seed === undefined && !combining.counts.batches)); run++) {
+      const result = await runCampaign(
+        {
+          label: 'cc',
+          // Many workers on the campaign's 3 nodes, so that transactions overlap on the node items.
+          workers: 8,
+          slots: 2,
+          opsPerWorker: 3,
+          steps: 80,
+          runs: 1,
+          seed: 20261203 + run,
+          timeLimitMs: 90_000,
+          contention: { latencyMs: 25 },
+          chaos: { rate: 0.03, kinds: ['throttle', 'server-error', 'lost-response'], crashRate: 0.05 },
+          ...replay,
+        },
+        totals,
+      );
+      if (result.failed) throw new Error(result.report);
+    }
   } finally {
     combining.remove();
   }
@@ -65,9 +70,9 @@ test('under contention, with faults and dying Lambdas, claims combine and the le
     `contended campaign: ${totals.ops} operations, ${totals.checks} checks, ${totals.conflicts} conflicts, ` +
       `${combining.counts.waiting} waiting claims, ${combining.counts.batches} batches, faults ${JSON.stringify(totals.faults)}`,
   );
-  expect(totals.ops).toBeGreaterThan(150);
+  expect(totals.ops).toBeGreaterThan(300);
   // The contention was met, and claims waited and were committed in batches: what this campaign is for.
   expect(totals.conflicts).toBeGreaterThan(0);
   expect(combining.counts.waiting).toBeGreaterThan(0);
   expect(combining.counts.batches).toBeGreaterThan(0);
-}, 180_000);
+}, 300_000);
