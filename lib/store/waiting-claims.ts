@@ -4,32 +4,24 @@
 // deleting their waiting items with them. The oldest waiting claim sends the batch; the others look again
 // whether theirs went with it, and send one themselves if the oldest stays the oldest too long (its request gone).
 import { performance } from 'node:perf_hooks';
-import { ZERO, add, batchBounds, fitsOn, takeInOrder, type InstanceRecord } from '../domain';
+import { fitsOn, takeInOrder, type InstanceRecord } from '../domain';
 import type { Store } from './client';
-import {
-  cancellation,
-  commit,
-  type Committed,
-  type NamedItem,
-  type Reasons,
-  type Unexplained,
-  type Write,
-} from './commit';
+import { cancellation, commit, type Committed, type Reasons, type Unexplained, type Write } from './commit';
 import { headroomOf, usedOf } from './items';
-import { classifyClaim, failed, failedNames, nodeRefusal, type ClaimOutcome } from './outcomes';
+import { classifyClaim, nodeRefusal, type ClaimOutcome } from './outcomes';
 import { ownClaim } from './own-claim';
-import { backoffCapMs, backoffFor, isTransient, outOfTime, retryKind, tooLate, type RetryContext } from './retry';
+import { Contended, outOfTime, tooLate, type RetryContext } from './retry';
+import { sendUntilSettled } from './waiting-batch';
 import {
   goneCommitted,
   hotNodes,
   readWaiting,
   startWaiting,
-  waitingKey,
+  withdrawTwins,
   withdrawWaiting,
   type Mine,
   type Waiting,
 } from './waiting-items';
-import { boundConditions, nodeUpdate, recordPuts } from './writes';
 
 /** A transaction holds 100 items: the node's update, 3 per claim (record, owner, waiting item), a few tidied. */
 const TIDIED = 3;
@@ -48,8 +40,6 @@ const LOOK_AFTER = 0.5;
  * oldest before it takes that request for gone and sends a batch itself.
  */
 const PATIENCE = 6;
-/** How many times a batch is sent again after conflicts before the waiting claims are read again. */
-const RESENDS = 8;
 
 export type WaitOutcome = Exclude<ClaimOutcome, Unexplained> | Committed;
 
@@ -71,7 +61,10 @@ export async function commitOrWait<O extends { kind: string }>(
   const { nodeId } = mine.record;
   if (!hotNodes.has(store, nodeId)) {
     try {
-      return await commit(store, context, write, classify);
+      const outcome = await commit(store, context, write, classify);
+      if (!FINAL_NO.has(outcome.kind)) return outcome;
+      // An earlier request of this claim may have died while it waited: its item must not outlive this answer.
+      return (await withdrawTwins(store, mine.record)) ? ((await ownOutcome(store, mine)) ?? outcome) : outcome;
     } catch (error) {
       if (cancellation(error)?.[0]?.Code !== 'TransactionConflict') throw error;
     }
@@ -80,6 +73,9 @@ export async function commitOrWait<O extends { kind: string }>(
   }
   return waitAndCombine(store, context, mine);
 }
+
+/** The answers that tell the client its claim was not made. */
+const FINAL_NO = new Set(['refused', 'instance-conflict', 'released']);
 
 async function waitAndCombine(store: Store, context: RetryContext<InstanceRecord>, mine: Mine): Promise<WaitOutcome> {
   const me = await startWaiting(store, context, mine);
@@ -97,6 +93,11 @@ async function waitAndCombine(store: Store, context: RetryContext<InstanceRecord
     const requestMs = performance.now() - started;
     if (plan.kind === 'committed') return gone(store, me);
     if (plan.kind === 'refused') return refuse(store, me, mine, plan.outcome);
+    if (plan.kind === 'withdrawn') {
+      // Another request of this claim answered it: this one starts over, as a claim of its own.
+      if (await withdrawWaiting(store, me)) return COMMITTED;
+      throw new Contended('a request of the same claim withdrew its waiting item');
+    }
     // One sender at a time: two batches of the same claims only cancel each other.
     if (plan.oldest !== me.sk) {
       stuck = plan.oldest === lastOldest ? stuck + 1 : 0;
@@ -128,6 +129,7 @@ async function waitAndCombine(store: Store, context: RetryContext<InstanceRecord
 
 type Plan =
   | Committed
+  | { kind: 'withdrawn' }
   | { kind: 'refused'; outcome: WaitOutcome }
   | { kind: 'batch'; batch: Waiting[]; tidied: Waiting[]; mineIn: boolean; oldest: string | undefined };
 
@@ -139,11 +141,13 @@ function planBatch(
   passedOver: Set<string>,
 ): Plan {
   const { node, waiting } = read;
-  if (!waiting.some((w) => w.sk === me.sk)) return COMMITTED;
+  const mineNow = waiting.find((w) => w.sk === me.sk);
+  if (!mineNow) return COMMITTED;
+  if (mineNow.withdrawn) return { kind: 'withdrawn' };
   if (!node) return { kind: 'refused', outcome: { kind: 'node-gone' } };
   const now = Date.now();
   const live = oncePerInstance(
-    waiting.filter((w) => w.sk === me.sk || (w.until > now + MARGIN_MS && !passedOver.has(w.sk))),
+    waiting.filter((w) => w.sk === me.sk || (w.until > now + MARGIN_MS && !w.withdrawn && !passedOver.has(w.sk))),
   );
   const figures = { used: usedOf(node), headroom: headroomOf(node) };
   const batch = takeInOrder(figures, live, MOST_PER_BATCH);
@@ -173,9 +177,15 @@ async function gone(store: Store, me: Waiting): Promise<WaitOutcome> {
 async function refuse(store: Store, me: Waiting, mine: Mine, outcome: WaitOutcome): Promise<WaitOutcome> {
   const out = await withdraw(store, me, outcome);
   if (out.kind === 'committed') return out;
+  await withdrawTwins(store, mine.record, me.sk);
+  return (await ownOutcome(store, mine)) ?? out;
+}
+
+/** This request's claim, made before (by an attempt or a request whose answer was lost); conflicts thrown. */
+async function ownOutcome(store: Store, mine: Mine): Promise<WaitOutcome | undefined> {
   const { nodeId, instanceUuid, fingerprint } = mine.record;
   const own = await ownClaim(store, nodeId, instanceUuid, fingerprint);
-  return own ? { kind: 'own-claim', holder: { ...own.record } } : out;
+  return own ? { kind: 'own-claim', holder: { ...own.record } } : undefined;
 }
 
 /** Stops waiting, unless a batch committed the claim meanwhile: then the claim stands, whatever was to be answered. */
@@ -183,99 +193,4 @@ async function withdraw(store: Store, me: Waiting, outcome: WaitOutcome | 'late'
   if (await withdrawWaiting(store, me)) return COMMITTED;
   if (outcome === 'late') throw tooLate();
   return outcome;
-}
-
-type Sent =
-  | Committed
-  | { kind: 'mine'; reasons: Reasons }
-  | { kind: 'node-gone' }
-  | { kind: 'others'; failed: string[] }
-  | { kind: 'changed' };
-
-interface Batch {
-  batch: Waiting[];
-  tidied: Waiting[];
-  mine: Mine;
-  mineIn: boolean;
-  /** The waiting item of this request's claim. */
-  sk: string;
-}
-
-/**
- * Sends the batch, and again after a conflict or throttling without reading again: the batch's conditions are
- * its own check, and a batch that committed this claim first fails on its waiting item.
- */
-async function sendUntilSettled(
-  store: Store,
-  context: RetryContext<InstanceRecord>,
-  b: Batch,
-  requestMs: number,
-): Promise<Sent> {
-  const { policy, onRetry, budget } = store.retry;
-  const write = { items: batchItems(store, b), intent: b.mineIn ? b.mine.record : undefined };
-  for (let n = 1; ; n++) {
-    try {
-      return await commit(store, context, write, (reasons) => classifyBatch(reasons, b));
-    } catch (error) {
-      if (!isTransient(error) || n >= RESENDS || outOfTime(budget, budget?.requestMs)) {
-        if (isTransient(error)) return { kind: 'changed' };
-        throw error;
-      }
-      const kind = retryKind(error);
-      onRetry?.(kind);
-      // A conflict is another batch or claim holding the node item for about one request's time.
-      await sleep(Math.random() * (kind === 'conflict' ? requestMs : backoffCapMs(backoffFor(policy, kind), n)));
-    }
-  }
-}
-
-/** The node's update for the whole batch, conditioned so that each claim passes its guards in turn. */
-function batchItems(store: Store, b: Batch): NamedItem[] {
-  const { nodeId } = b.mine.record;
-  const remove = (sk: string) => ({
-    Delete: { TableName: store.tableName, Key: waitingKey(nodeId, sk), ConditionExpression: 'attribute_exists(pk)' },
-  });
-  const node = nodeUpdate(store, nodeId, {
-    amounts: b.batch.reduce((sum, w) => add(sum, w.amounts), ZERO),
-    tracked: b.batch.length,
-    conditions: boundConditions(batchBounds(b.batch)),
-  });
-  return [
-    { name: 'node', item: node },
-    ...b.batch.flatMap((w) => {
-      const puts = recordPuts(store, w.record);
-      return [
-        { name: `instance:${w.sk}`, item: puts.instance },
-        { name: `owner:${w.sk}`, item: puts.owner },
-        { name: `waiting:${w.sk}`, item: remove(w.sk) },
-      ];
-    }),
-    ...b.tidied.map((w) => ({ name: `tidied:${w.sk}`, item: remove(w.sk) })),
-  ];
-}
-
-/**
- * A batch's cancellation (items: node, instance:*, owner:*, waiting:*, tidied:*), first that applies:
- * 1. changed: this claim's waiting item is gone, most likely committed by another batch: read again.
- * 2. mine: this request's record or owner failed: answered as its own claim's would be (classifyClaim).
- * 3. node-gone: the node item is gone.
- * 4. others: another claim's record or owner failed: that claim is passed over, its own request answers it.
- * 5. changed: the node's figures or a waiting item changed since the read: read again.
- */
-function classifyBatch(reasons: Reasons, b: Batch): Sent | Unexplained {
-  const own = (name: string) => reasons.get(`${name}:${b.sk}`) ?? {};
-  if (failed(reasons, `waiting:${b.sk}`)) return { kind: 'changed' };
-  if (failed(reasons, `instance:${b.sk}`) || failed(reasons, `owner:${b.sk}`)) {
-    const reasonsOfMine = new Map([
-      ['instance', own('instance')],
-      ['owner', own('owner')],
-    ]);
-    return { kind: 'mine', reasons: reasonsOfMine };
-  }
-  if (failed(reasons, 'node') && !reasons.get('node')?.Item) return { kind: 'node-gone' };
-  const others = b.batch
-    .filter((w) => failed(reasons, `instance:${w.sk}`) || failed(reasons, `owner:${w.sk}`))
-    .map((w) => w.sk);
-  if (others.length) return { kind: 'others', failed: others };
-  return failedNames(reasons).length ? { kind: 'changed' } : { kind: 'unexplained' };
 }

@@ -1,9 +1,10 @@
 // The items of claims waiting on a hot node (rule CU5): one per waiting claim, in the node's partition, its sort key
 // `NODE#WAIT#<epoch ms, 15 digits>#<instance uuid>#<nonce>` placing it right after the node item (one Query reads
 // both) in the order the claims began to wait. An item is gone when a batch committed its claim, when its own
-// request withdrew it, or, well past its `until`, when another request tidied it.
+// request withdrew it, or, well past its `until`, when another request tidied it. Another request of the same claim
+// that answered it only marks it withdrawn.
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ClaimPlan, InstanceRecord, Sized, WaitingClaim } from '../domain';
 import type { Store } from './client';
 import { instanceKey, nodeKey } from './items';
@@ -20,6 +21,8 @@ export interface Waiting extends WaitingClaim {
   record: InstanceRecord;
   /** Epoch ms at which its own request stops waiting and withdraws it. */
   until: number;
+  /** Withdrawn by a request of the same claim that answered it: no batch may commit it (see withdrawTwins). */
+  withdrawn: boolean;
 }
 
 /** The claim this request makes, and what its own refusal is decided on. */
@@ -72,6 +75,7 @@ export async function startWaiting(store: Store, context: RetryContext<InstanceR
     amounts: mine.plan.amounts,
     guards: mine.plan.guards,
     until,
+    withdrawn: false,
   };
   const item = {
     ...waitingKey(nodeId, me.sk),
@@ -113,7 +117,44 @@ export async function readWaiting(store: Store, nodeId: string) {
 
 function waitingOf(item: Record<string, unknown>): Waiting {
   const claim = JSON.parse(String(item.claim)) as Pick<Waiting, 'record' | 'amounts' | 'guards'>;
-  return { sk: String(item.sk), ...claim, until: Number(item.until) };
+  return { sk: String(item.sk), ...claim, until: Number(item.until), withdrawn: item.withdrawn === true };
+}
+
+/**
+ * Before a plain claim is answered with a refusal or a conflict, the other waiting items of the same claim (same
+ * instance and request on this node) are marked withdrawn: one left by an earlier request of it that died while
+ * waiting would otherwise be committed by a later batch, after the client was told no. They are marked, not deleted:
+ * a live request takes its own item gone for committed. True if one was gone already (a batch may have committed it).
+ */
+export async function withdrawTwins(store: Store, record: InstanceRecord, mine?: string): Promise<boolean> {
+  const { nodeId, instanceUuid, fingerprint } = record;
+  const { waiting } = await readWaiting(store, nodeId);
+  const twins = waiting.filter(
+    (w) =>
+      w.sk !== mine && !w.withdrawn && w.record.instanceUuid === instanceUuid && w.record.fingerprint === fingerprint,
+  );
+  const gone = await Promise.all(twins.map((w) => markWithdrawn(store, nodeId, w.sk)));
+  return gone.includes(true);
+}
+
+async function markWithdrawn(store: Store, nodeId: string, sk: string): Promise<boolean> {
+  return withRetry(store, async () => {
+    try {
+      await store.doc.send(
+        new UpdateCommand({
+          TableName: store.tableName,
+          Key: waitingKey(nodeId, sk),
+          UpdateExpression: 'SET withdrawn = :t',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':t': true },
+        }),
+      );
+      return false;
+    } catch (error) {
+      if (conditionFailed(error)) return true;
+      throw error;
+    }
+  });
 }
 
 /**

@@ -294,3 +294,21 @@ describe('a waiting claim on a full node is answered as its own transaction woul
     await expectLedgerExact(store, id);
   });
 });
+
+test('a claim whose request died while it waited, refused on the client retry, is never committed after that answer', async () => {
+  const id = await node(1);
+  const held = uuid();
+  expect((await claim(id, held)).status).toBe(201);
+  const x = uuid();
+  await leaveWaiting(id, x);
+  const retry = await claim(id, x);
+  expect({ status: retry.status, error: retry.body.error }).toEqual({ status: 409, error: 'InsufficientResources' });
+  // The room comes back, and the next claim waits beside the dead request's waiting item: that claim is gone.
+  expect((await api('DELETE', `/nodes/${id}/instances/${held}`)).status).toBe(204);
+  const conflict = conflicts();
+  const next = uuid();
+  expect((await claim(id, next)).status).toBe(201);
+  expect(conflict.state.injected).toBe(1);
+  const { instances } = await expectLedgerExact(store, id);
+  expect(instances.map((i) => i.instanceUuid)).toEqual([next]);
+});
