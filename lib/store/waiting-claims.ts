@@ -10,7 +10,8 @@ import { cancellation, commit, type Committed, type Reasons, type Unexplained, t
 import { headroomOf, usedOf } from './items';
 import { classifyClaim, nodeRefusal, type ClaimOutcome } from './outcomes';
 import { ownClaim } from './own-claim';
-import { Contended, outOfTime, tooLate, type RetryContext } from './retry';
+import { Unavailable } from '../errors';
+import { outOfTime, tooLate, type RetryContext } from './retry';
 import { sendUntilSettled } from './waiting-batch';
 import {
   goneCommitted,
@@ -94,9 +95,10 @@ async function waitAndCombine(store: Store, context: RetryContext<InstanceRecord
     if (plan.kind === 'committed') return gone(store, me);
     if (plan.kind === 'refused') return refuse(store, me, mine, plan.outcome);
     if (plan.kind === 'withdrawn') {
-      // Another request of this claim answered it: this one starts over, as a claim of its own.
+      // Another request of this claim answered it no while this one waited: committing it now would go back on
+      // that answer (its client may have given this request up), so this one is answered 503, to be sent again.
       if (await withdrawWaiting(store, me)) return COMMITTED;
-      throw new Contended('a request of the same claim withdrew its waiting item');
+      throw new Unavailable(1, { cause: new Error('another request of the same claim answered it') });
     }
     // One sender at a time: two batches of the same claims only cancel each other.
     if (plan.oldest !== me.sk) {

@@ -49,6 +49,13 @@ async function waitingItems(id: string) {
   return (await partition(store, id)).filter((i) => String(i.sk).startsWith('NODE#WAIT#'));
 }
 
+/** Whether a request of the handlers' client writes a waiting item (its input marshalled or not). */
+function writesWaiting(command: string | undefined, input: unknown): boolean {
+  const sk = (input as { Item?: { sk?: unknown } }).Item?.sk;
+  const text = typeof sk === 'string' ? sk : (sk as { S?: string } | undefined)?.S;
+  return command === 'PutItemCommand' && !!text?.startsWith('NODE#WAIT#');
+}
+
 /** Every request the handlers' client sends after a claim's waiting item is written fails, as if its process died. */
 function dieAfterWaiting() {
   let dead = false;
@@ -57,9 +64,7 @@ function dieAfterWaiting() {
     (next, context) => async (args) => {
       if (dead) throw new Error('the process died (injected)');
       const out = await next(args);
-      const sk = (args.input as { Item?: { sk?: unknown } }).Item?.sk;
-      const text = typeof sk === 'string' ? sk : (sk as { S?: string } | undefined)?.S;
-      if (context.commandName === 'PutItemCommand' && text?.startsWith('NODE#WAIT#')) dead = true;
+      if (writesWaiting(context.commandName, args.input)) dead = true;
       return out;
     },
     { step: 'initialize', name },
@@ -311,4 +316,50 @@ test('a claim whose request died while it waited, refused on the client retry, i
   expect(conflict.state.injected).toBe(1);
   const { instances } = await expectLedgerExact(store, id);
   expect(instances.map((i) => i.instanceUuid)).toEqual([next]);
+});
+
+/** Holds the first Query sent after a waiting item is written (that claim's first look) until `release()`. */
+function holdFirstLook() {
+  let [armed, held] = [false, false];
+  let arrive = () => {};
+  let release = () => {};
+  const reached = new Promise<void>((r) => (arrive = r));
+  const gate = new Promise<void>((r) => (release = r));
+  const name = `hold-look-${Math.random()}`;
+  store.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'QueryCommand' && armed && !held) {
+        held = true;
+        arrive();
+        await gate;
+      }
+      const out = await next(args);
+      if (writesWaiting(context.commandName, args.input)) armed = true;
+      return out;
+    },
+    { step: 'initialize', name },
+  );
+  undo.push(() => store.client.middlewareStack.remove(name));
+  return { reached, release };
+}
+
+test('a waiting claim that another request of the same claim answered no meanwhile is not committed after that: 503', async () => {
+  const id = await node(1);
+  const held = uuid();
+  expect((await claim(id, held)).status).toBe(201);
+  const x = uuid();
+  conflicts();
+  const look = holdFirstLook();
+  const waiting = claim(id, x);
+  await look.reached;
+  const twin = await claim(id, x);
+  expect({ status: twin.status, error: twin.body.error }).toEqual({ status: 409, error: 'InsufficientResources' });
+  // Room comes back before the waiting request looks again: taking it now would go back on the twin's answer.
+  expect((await api('DELETE', `/nodes/${id}/instances/${held}`)).status).toBe(204);
+  look.release();
+  const first = await waiting;
+  expect({ status: first.status, error: first.body.error }).toEqual({ status: 503, error: 'Unavailable' });
+  const { instances } = await expectLedgerExact(store, id);
+  expect(instances).toEqual([]);
+  expect(await waitingItems(id)).toEqual([]);
 });
