@@ -207,8 +207,9 @@ export async function getNode(store: Store, nodeId: string): Promise<NodeState> 
 export async function deleteNode(store: Store, nodeId: string): Promise<void> {
   const outcome = await deleteIfUnused(store, nodeKey(nodeId), 'trackedCount');
   if (outcome.kind === 'in-use') throw new NodeInUse(nodeId, Number(outcome.image.trackedCount));
-  if (outcome.kind === 'gone') throw new NodeNotFound(nodeId);
+  // No node, but perhaps what a delete that died after the node item left: the client's retry removes it.
   await removeLeftovers(store, nodeId);
+  if (outcome.kind === 'gone') throw new NodeNotFound(nodeId);
   store.devices.forget(nodeId);
   store.numaCells.forget(nodeId);
 }

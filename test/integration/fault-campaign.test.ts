@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { SQSEvent } from 'aws-lambda';
 import { handler as queueHandler } from '../../functions/migration-status-queue';
 import { runtime } from '../../lib/api/runtime';
+import { readNodePartition } from '../../lib/store/query';
 import type { Store } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
 import { newTotals, replayFromEnv, runCampaign } from '../model/campaign';
@@ -341,6 +342,15 @@ describe('found by the campaign: answers after a lost response', () => {
     }
     expect(await readDevices(store, n)).toEqual([]);
     expect((await api('GET', `/nodes/${n}`)).status).toBe(404);
+  });
+
+  test('a node DELETE that dies once the node item is gone: the retry answers 404 and removes what the node left', async () => {
+    const nic = { address: '0000:81:00.0', vendorId: '8086', productId: '1520', numaNode: 0 };
+    const n = await node(fresh('die-delete'), { ...N0, pciDevices: [nic] });
+    // Commands: the DeleteItem of the node item (the first attempt dies after it), the Query, the deletes.
+    const { first, last } = await crashOnce(1, true, () => api('DELETE', `/nodes/${n}`));
+    expect([first.status, last.status]).toEqual([500, 404]);
+    expect(await readNodePartition(store, n)).toEqual([]);
   });
 
   test('deleting a server group whose delete committed but whose response was lost answers 204', async () => {
