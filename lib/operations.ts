@@ -106,7 +106,7 @@ export const OPERATIONS = {
     description:
       'Tracked usage is kept: if the inventory shrinks below it, free values go negative and claims are refused until usage falls.',
     errors: ['ValidationError'],
-    access: { table: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+    access: { table: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'] },
     lambda: BEHIND_API,
   },
   getNode: {

@@ -31,11 +31,12 @@ import { Contended } from './retry';
 export async function readNodeAndDevices(
   store: Store,
   nodeId: string,
-): Promise<{ node?: Record<string, unknown>; devices: Map<string, PciDevice> }> {
+): Promise<{ node?: Record<string, unknown>; devices: Map<string, PciDevice>; leftovers: boolean }> {
   const items = await readNodePartition(store, nodeId, nodeKey(nodeId).sk);
   const node = items.find((i) => i.sk === nodeKey(nodeId).sk);
   const read = byAddress(items.filter((i) => String(i.sk).startsWith(DEVICE_PREFIX)).map(deviceOf));
-  return { node, devices: store.devices.remember(nodeId, read) };
+  // Items of a node that is not there: what a delete that stopped halfway left.
+  return { node, devices: store.devices.remember(nodeId, read), leftovers: !node && items.length > 0 };
 }
 
 /**

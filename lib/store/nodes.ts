@@ -20,7 +20,7 @@ import { COLUMNS, nodeKey, nodeStateOf } from './items';
 import { cancellation, commitOrStartOver, deleteIfUnused, sendOne } from './commit';
 import { deviceWrites, readNodeAndDevices } from './devices';
 import { conditionFailed } from './outcomes';
-import { withRetry } from './retry';
+import { Contended, withRetry } from './retry';
 import { readNodePartition } from './query';
 import { NODE_INDEX } from './table';
 import type { HostCellInventory } from '../domain/numa-types';
@@ -93,15 +93,20 @@ export async function putNode(
   // after it (the cells' write failed) reads the node as there and must not forget it.
   let createdByMe = false;
   return withRetry<PutNodeResult, PutIntent>(store, async (context) => {
-    const { node: before, devices } = await readNodeAndDevices(store, nodeId);
+    const { node: before, devices, leftovers } = await readNodeAndDevices(store, nodeId);
     // `registered`: only a node that is already there gets the inventory (an audit's), never a new one.
     if (registered && before === undefined) throw new NodeNotFound(nodeId);
+    // A node registered anew over what a delete that stopped halfway left (its cells would show as this node's).
+    if (leftovers) {
+      await removeLeftovers(store, nodeId);
+      store.devices.forget(nodeId);
+      throw new Contended('a deleted node left items behind');
+    }
     absent ??= before === undefined;
     const intent = { absentAtFirstLook: absent };
     const created = (now: boolean) => (createdByMe ||= now) || registeredByMe(context.intended);
     const changes = reconcile(devices, reported);
-    // A node registered anew over device items left by a delete that stopped halfway writes its pools whole.
-    if (changes.length === 0 && (before !== undefined || devices.size === 0)) {
+    if (changes.length === 0) {
       const e = new Expression();
       const out = await sendOne(context, intent, () =>
         store.doc.send(

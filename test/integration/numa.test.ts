@@ -1,8 +1,9 @@
 // NUMA over HTTP on DynamoDB Local: the inventory, the worked examples of the spec as claims, releases and
 // moves (docs/store.md rules NS1-NS6), the race for the last pCPUs and faults. Every scenario ends with the
 // ledger exact, the cells included (usage and pins equal to the sum of the records and holds).
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { runtime } from '../../lib/api/runtime';
+import { nodeKey } from '../../lib/store/items';
 import { readNodePartition } from '../../lib/store/query';
 import type { Store } from '../../lib/store';
 import { api } from '../support/api';
@@ -86,6 +87,15 @@ const hostCellsOf = (body: { numaTopology: { cells: { id: number }[] } | null })
 
 describe('inventory', () => {
   // Left behind, a deleted node's cells would be the cells of a node registered again under its id.
+  test('a node registered again over the cells a delete that stopped halfway left has none of them', async () => {
+    const n = await node(HT2);
+    // The delete died once the node item was gone, and its client never sent it again.
+    await store.doc.send(new DeleteCommand({ TableName: store.tableName, Key: nodeKey(n) }));
+    expect((await api('PUT', `/nodes/${n}`, { vcpus: 16, memoryMb: 16384, localGb: 1000 })).status).toBe(201);
+    expect((await api('GET', `/nodes/${n}`)).body.numaTopology ?? null).toBeNull();
+    expect((await readNodePartition(store, n)).map((i) => i.sk)).toEqual(['NODE']);
+  });
+
   test('a deleted node leaves nothing behind: registered again without a topology, it has no cells', async () => {
     const nic = { address: '0000:81:00.0', vendorId: '8086', productId: '1520', numaNode: 0 };
     const n = await node({ ...HT2, pciDevices: [nic] });

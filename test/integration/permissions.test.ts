@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handler as planRound } from '../../functions/audit-all';
 import { handler as auditSlice } from '../../functions/audit-slice';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { consume as foldRecords } from '../../functions/fleet-summary';
 import { repair } from '../../functions/fleet-summary-repair';
@@ -15,6 +15,7 @@ import { lambdaEntries, ROUTES, type Access } from '../../lib/operations';
 import { FLEET_SUMMARY_FUNCTIONS } from '../../lib/operations-placement';
 import { nodeKey } from '../../lib/store/items';
 import { runtime } from '../../lib/api/runtime';
+import type { Store } from '../../lib/store';
 import { rebuildSummary } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
 import { api } from '../support/api';
@@ -140,8 +141,10 @@ const minimal = { prefer: 'return=minimal' };
 const consume = (event: SQSEvent): Promise<SQSBatchResponse> =>
   as('migration-status-queue', () => consumeStatuses(event, lambdaContext('migration-status-queue')));
 
+/** The test's own client: what it writes is not any handler's. */
+let direct: Store;
 beforeAll(async () => {
-  await freshTable('permissions');
+  direct = await freshTable('permissions');
   runtime().store.client.middlewareStack.add(
     (next, context) => async (args) => {
       const entry = current ?? '(no handler)';
@@ -341,6 +344,11 @@ beforeAll(async () => {
   await expectStatus(call('DELETE', `/nodes/${pci}/instances/${last}`), 204);
   await expectStatus(call('DELETE', `/nodes/${pci}`), 204);
   await expectStatus(call('DELETE', `/nodes/${a}`), 204);
+  // A node registered again over what a delete that stopped halfway left removes it first.
+  const d = 'perm-d';
+  await expectStatus(call('PUT', `/nodes/${d}`, { ...N0, pciDevices: DEVICES }), 201);
+  await direct.doc.send(new DeleteCommand({ TableName: direct.tableName, Key: nodeKey(d) }));
+  await expectStatus(call('PUT', `/nodes/${d}`, N0), 201);
 });
 
 test('placement and server groups: every entry through its routes', async () => {
