@@ -137,18 +137,24 @@ export async function withdrawTwins(store: Store, record: InstanceRecord, mine?:
   return gone.includes(true);
 }
 
-async function markWithdrawn(store: Store, nodeId: string, sk: string): Promise<boolean> {
+const markWithdrawn = (store: Store, nodeId: string, sk: string) =>
+  unlessGone(store, () =>
+    store.doc.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: waitingKey(nodeId, sk),
+        UpdateExpression: 'SET withdrawn = :t',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':t': true },
+      }),
+    ),
+  );
+
+/** Sends a write conditioned on its waiting item being there: true if the item was gone. */
+async function unlessGone(store: Store, send: () => Promise<unknown>): Promise<boolean> {
   return withRetry(store, async () => {
     try {
-      await store.doc.send(
-        new UpdateCommand({
-          TableName: store.tableName,
-          Key: waitingKey(nodeId, sk),
-          UpdateExpression: 'SET withdrawn = :t',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':t': true },
-        }),
-      );
+      await send();
       return false;
     } catch (error) {
       if (conditionFailed(error)) return true;
@@ -163,21 +169,15 @@ async function markWithdrawn(store: Store, nodeId: string, sk: string): Promise<
  */
 export async function withdrawWaiting(store: Store, me: Waiting): Promise<boolean> {
   const { nodeId } = me.record;
-  const gone = await withRetry(store, async () => {
-    try {
-      await store.doc.send(
-        new DeleteCommand({
-          TableName: store.tableName,
-          Key: waitingKey(nodeId, me.sk),
-          ConditionExpression: 'attribute_exists(pk)',
-        }),
-      );
-      return false;
-    } catch (error) {
-      if (conditionFailed(error)) return true;
-      throw error;
-    }
-  });
+  const gone = await unlessGone(store, () =>
+    store.doc.send(
+      new DeleteCommand({
+        TableName: store.tableName,
+        Key: waitingKey(nodeId, me.sk),
+        ConditionExpression: 'attribute_exists(pk)',
+      }),
+    ),
+  );
   return gone && recordIsMine(store, me);
 }
 
