@@ -19,7 +19,7 @@ test('concurrent claims, state changes, releases, moves, statuses (HTTP and queu
       opsPerWorker: 3,
       steps: 60,
       runs: 1,
-      seed: 20260509,
+      seed: 20260512,
       timeLimitMs: 90_000,
       ...replayFromEnv(),
     },
@@ -38,4 +38,5 @@ test('concurrent claims, state changes, releases, moves, statuses (HTTP and queu
   expect(totals.outcomes.audit).toBeGreaterThan(0);
   expect(totals.outcomes['move-live-migration']).toBeGreaterThan(0);
   expect(totals.outcomes['claim-numa']).toBeGreaterThan(0);
+  expect(totals.outcomes.retire).toBeGreaterThan(0);
 }, 180_000);

@@ -262,9 +262,11 @@ class Run {
     });
   }
 
-  async setup(): Promise<void> {
-    for (const [i, node] of this.nodes.entries()) {
-      const variant = NODES[i]?.[0];
+  /** Registers the nodes (all of them at first, a retired one again) and checks the whole ledger. */
+  async setup(indexes = this.nodes.map((_, i) => i), variantNo = 0): Promise<void> {
+    for (const i of indexes) {
+      const node = this.nodes[i] as string;
+      const variant = NODES[i]?.[variantNo];
       if (!variant) continue;
       const sent = await this.call('PUT', `/nodes/${node}`, { ...variant.inventory, pciDevices: variant.devices });
       // A retry after the Lambda died once the node was written finds it registered.
@@ -288,6 +290,7 @@ class Run {
       await this.check(undefined);
       return;
     }
+    if (step.kind === 'retire') return this.retire(step);
     if (step.kind === 'orphans') return this.agentAudit(this.nodes[step.node] as string, ORPHANS[step.variant] ?? []);
     const log: StepLog = {
       usedBefore: new Map(this.nodes.map((n) => [n, this.model.used(n)])),
@@ -665,6 +668,96 @@ class Run {
         `queue batch ${delivered.map((d) => d.body).join(' ')} for ${m.id} at ${at}: still failing ${canon(failed)}, the model expects none`,
       );
     }
+  }
+
+  /**
+   * An operator retires a node and registers one under the same id, as when a host is reinstalled: refused while
+   * it tracks anything (409 NodeInUse, nothing changes). With `drain`, its instances are released and its holds
+   * dropped first; with `race`, a claim is sent with the delete: it lands first (the delete is refused) or finds
+   * no node (404). Deleted, the node leaves nothing in its partition, and registered again it starts from nothing.
+   */
+  private async retire(step: Extract<Step, { kind: 'retire' }>): Promise<void> {
+    const node = this.nodes[step.node] as string;
+    const variant = NODES[step.node]?.[step.variant];
+    if (!variant) return;
+    if (step.drain) await this.drain(node);
+    const { instances, holds } = this.model.holdings(node);
+    if (instances.length + holds.length) {
+      this.ctx.totals.ops++;
+      const sent = await this.call('DELETE', `/nodes/${node}`);
+      this.expect(sent, 409, `the delete of ${node}, which tracks ${instances.length + holds.length}`, 'NodeInUse');
+      this.count('retire-in-use');
+      return this.check(undefined);
+    }
+    if (!(step.race && (await this.claimRacingDelete(node)))) {
+      this.ctx.totals.ops++;
+      const deleted = await this.call('DELETE', `/nodes/${node}`);
+      // A retry after the Lambda died once the node item was gone finds no node (and removes what it left).
+      this.expect(deleted, deleted.attempts > 1 ? [204, 404] : 204, `the delete of ${node}`);
+      await this.gone(node);
+    }
+    this.count('retire');
+    await this.setup([step.node], step.variant);
+  }
+
+  /**
+   * A claim sent with the delete of a node that tracks nothing: one of the two is refused. True if the delete
+   * won; else the claim is released again, to leave the node as it was.
+   */
+  private async claimRacingDelete(node: string): Promise<boolean> {
+    const uuid = this.uuid();
+    const [flavor, state] = [FLAVORS[0] as Size['flavor'], STATES[0] as (typeof STATES)[number]];
+    const body = { instanceUuid: uuid, flavor, ...state };
+    this.ctx.totals.ops += 2;
+    const [deleted, claimed] = await Promise.all([
+      this.call('DELETE', `/nodes/${node}`),
+      this.call('POST', `/nodes/${node}/instances`, body, { prefer: 'return=minimal' }),
+    ]);
+    const what = `a claim racing the delete of ${node} (claim ${claimed.reply.status}, delete ${deleted.reply.status})`;
+    if (claimed.reply.status === 404) {
+      this.expect(claimed, 404, what, 'NodeNotFound');
+      this.expect(deleted, deleted.attempts > 1 ? [204, 404] : 204, what);
+      await this.gone(node);
+      this.count('retire-race-delete-won');
+      return true;
+    }
+    this.expect(claimed, claimed.attempts > 1 ? [200, 201] : 201, what);
+    this.expect(deleted, 409, what, 'NodeInUse');
+    const size = { flavor, overhead: NO_OVERHEAD, volumeBacked: false, devices: [] };
+    this.apply(claimed, undefined, () => this.model.claim(node, uuid, size, state));
+    this.count('retire-race-claim-won');
+    this.ctx.totals.ops++;
+    const released = await this.call('DELETE', `/nodes/${node}/instances/${uuid}`);
+    this.expect(released, 204, `the release of ${uuid}, which kept ${node} in use`);
+    this.apply(released, undefined, () => this.model.release(uuid));
+    return false;
+  }
+
+  /** Releases every instance on the node and drops every hold there, as a client would before retiring it. */
+  private async drain(node: string): Promise<void> {
+    for (const { uuid } of this.model.holdings(node).instances) {
+      this.ctx.totals.ops++;
+      const sent = await this.call('DELETE', `/nodes/${node}/instances/${uuid}`);
+      this.expect(sent, 204, `the release of ${uuid} to retire ${node}`);
+      this.apply(sent, undefined, () => this.model.release(uuid));
+    }
+    for (const { migration, role } of this.model.holdings(node).holds) {
+      this.ctx.totals.ops++;
+      const sent = await this.call('DELETE', `/nodes/${node}/move-claims/${migration.id}?flavor=${role}`);
+      this.expect(sent, 204, `the drop of the ${role} hold of ${migration.id} to retire ${node}`);
+      this.apply(sent, undefined, () => this.model.dropHold(migration.id, node, role));
+    }
+    this.count('retire-drain');
+  }
+
+  /** A deleted node: nothing left in its partition (devices, cells, waiting claims), and no view. */
+  private async gone(node: string): Promise<void> {
+    const left = (await this.partition(node)).map((i) => String(i.sk));
+    this.ctx.totals.checks++;
+    if (left.length) throw new Violation(`${node} was deleted, yet its partition still holds ${left.join(', ')}`);
+    const view = await this.call('GET', `/nodes/${node}`);
+    this.expect(view, 404, `the view of ${node}, deleted`, 'NodeNotFound');
+    this.model.retire(node);
   }
 
   /** An agent's audit with its orphans: they replace the node's set, the drift is their change (rule M10). */

@@ -508,6 +508,13 @@ export class LedgerModel {
     this.nodes.set(id, { id, inventory, devices, orphans: existing?.orphans ?? new Map() });
   }
 
+  /** A node deleted: the service refuses while it tracks anything; its devices and orphans go with it. */
+  retire(id: string): void {
+    const { instances, holds } = this.holdings(id);
+    if (instances.length + holds.length) throw new ModelError(`model: ${id} retired while it tracks something`);
+    this.nodes.delete(id);
+  }
+
   private busyIn(devices: Map<string, Device>, pf: string): boolean {
     return [...devices.values()].some((v) => v.spec.parentAddress === pf && v.holders.length > 0);
   }

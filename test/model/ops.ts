@@ -249,7 +249,9 @@ export type Op =
 export type Step =
   | { kind: 'batch'; workers: Op[][] }
   | { kind: 'inventory'; node: number; variant: number }
-  | { kind: 'orphans'; node: number; variant: number };
+  | { kind: 'orphans'; node: number; variant: number }
+  /** The node deleted and registered again; `drain` releases what it tracks first, `race` sends a claim with the delete. */
+  | { kind: 'retire'; node: number; variant: number; drain: boolean; race: boolean };
 
 // What an agent's audit reports as orphans (rule M10): none, one, one listed twice with another. Their
 // UUIDs are never claimed.
@@ -353,13 +355,27 @@ export function stepsArbitrary(shape: Shape): fc.Arbitrary<Step[]> {
       variant: index(NODES[n]?.length ?? 1),
     }),
   );
+  const retire = fc.integer({ min: 0, max: NODES.length - 1 }).chain((n) =>
+    fc.record({
+      kind: fc.constant('retire' as const),
+      node: fc.constant(n),
+      variant: index(NODES[n]?.length ?? 1),
+      drain: fc.boolean(),
+      race: fc.boolean(),
+    }),
+  );
   const orphans = fc.record({
     kind: fc.constant('orphans' as const),
     node: index(NODES.length),
     variant: index(ORPHANS.length),
   });
   return fc.array(
-    fc.oneof({ weight: 12, arbitrary: batch }, { weight: 1, arbitrary: inventory }, { weight: 1, arbitrary: orphans }),
+    fc.oneof(
+      { weight: 12, arbitrary: batch },
+      { weight: 1, arbitrary: inventory },
+      { weight: 1, arbitrary: orphans },
+      { weight: 1, arbitrary: retire },
+    ),
     {
       // At least half the steps, so that every seed runs a campaign worth its setup; shrinking then removes
       // the operations inside the steps.
