@@ -96,9 +96,10 @@ export function release(devices: Devices, addresses: string[], owner: string): D
 /**
  * The hypervisor's new report (rule P2): new devices become available, devices that disappeared are
  * deleted if free and kept (marked removed) while in use, and a removed device that comes back is
- * present again. A free device whose description changed takes the new one.
+ * present again. A free device whose description changed takes the new one. A device new at its address
+ * starts at `firstVersion` (the store's, rule P7).
  */
-export function reconcile(devices: Devices, reported: PciDeviceSpec[]): DeviceChange[] {
+export function reconcile(devices: Devices, reported: PciDeviceSpec[], firstVersion = 1): DeviceChange[] {
   const changes: DeviceChange[] = [];
   const seen = new Set<string>();
   for (const spec of reported) {
@@ -108,7 +109,7 @@ export function reconcile(devices: Devices, reported: PciDeviceSpec[]): DeviceCh
       const busyChildren = [...devices.values()].filter(
         (v) => v.parentAddress === spec.address && v.owner !== undefined,
       ).length;
-      changes.push({ address: spec.address, after: { ...spec, busyChildren, version: 1 } });
+      changes.push({ address: spec.address, after: { ...spec, busyChildren, version: firstVersion } });
       continue;
     }
     const same = poolKey(d) === poolKey(spec) && d.parentAddress === spec.parentAddress && !d.removed;

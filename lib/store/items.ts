@@ -28,6 +28,14 @@ export const holdKey = (nodeId: string, migrationId: string, role: 'new' | 'old'
   sk: `MOVE#${migrationId}#${role}`,
 });
 export const HOLD_PREFIX = 'MOVE#';
+
+/**
+ * The version a device or cell item made anew at its key starts from (rules P7, NS8): the clock in
+ * microseconds, not 1, so that a copy of the item it replaces (gone from the inventory and reported again, or
+ * its node deleted and registered again) never meets a condition on the new one. Each later change adds 1,
+ * and changes are conditional writes far slower than a microsecond: a new item's versions stay above the old.
+ */
+export const firstVersion = (now = Date.now()): number => now * 1000;
 export const DEVICE_PREFIX = 'PCI#';
 export const deviceKey = (nodeId: string, address: string) => ({
   pk: `NODE#${nodeId}`,

@@ -16,7 +16,7 @@ import {
 import { NodeInUse, NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { Expression } from './expression';
-import { COLUMNS, nodeKey, nodeStateOf } from './items';
+import { COLUMNS, firstVersion, nodeKey, nodeStateOf } from './items';
 import { cancellation, commitOrStartOver, deleteIfUnused, sendOne } from './commit';
 import { deviceWrites, readNodeAndDevices } from './devices';
 import { conditionFailed } from './outcomes';
@@ -105,7 +105,7 @@ export async function putNode(
     absent ??= before === undefined;
     const intent = { absentAtFirstLook: absent };
     const created = (now: boolean) => (createdByMe ||= now) || registeredByMe(context.intended);
-    const changes = reconcile(devices, reported);
+    const changes = reconcile(devices, reported, firstVersion());
     if (changes.length === 0) {
       const e = new Expression();
       const out = await sendOne(context, intent, () =>

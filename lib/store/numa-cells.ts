@@ -6,7 +6,7 @@ import { NodeNotFound } from '../errors';
 import type { Store } from './client';
 import { commitOrStartOver, type NamedItem, type TransactItem } from './commit';
 import { Expression } from './expression';
-import { nodeKey, nodeStateOf } from './items';
+import { firstVersion, nodeKey, nodeStateOf } from './items';
 import { plain } from './plain';
 import { queryAll } from './query';
 import type { RetryContext } from './retry';
@@ -216,7 +216,10 @@ function inventoryWrite(
     Update: {
       TableName: store.tableName,
       Key: cellKey(nodeId, cell.id),
-      UpdateExpression: `SET ${set.join(', ')} ADD ${version} ${e.value(1)}`,
+      // A new cell starts from the clock (rule NS8): a copy of the cell it replaces fails every condition.
+      UpdateExpression: before
+        ? `SET ${set.join(', ')} ADD ${version} ${e.value(1)}`
+        : `SET ${set.join(', ')}, ${version} = ${e.value(firstVersion())}`,
       ConditionExpression: before
         ? `${version} = ${e.value(before.inventoryVersion)}`
         : `attribute_not_exists(${e.name('pk')})`,

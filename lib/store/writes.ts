@@ -49,9 +49,13 @@ export function nodeUpdate(store: Store, nodeId: string, change: NodeChangeOptio
   }
   const add = [`${e.name('generation')} ${e.value(1)}`];
   if (tracked) add.push(`${e.name('trackedCount')} ${e.value(tracked)}`);
+  const poolsThere: string[] = [];
   if (pools?.size) {
     for (const [key, delta] of pools) {
       const pool = `${e.name('pciPools')}.${e.name(key)}`;
+      // A pool gone since the devices were read (a copy of a node since replaced): without this condition the
+      // update's path would be invalid, a ValidationException, not a cancellation the claim reads again on.
+      poolsThere.push(`attribute_exists(${pool})`);
       for (const field of ['count', 'free'] as const) {
         if (delta[field]) set.push(`${pool}.${e.name(field)} = ${pool}.${e.name(field)} + ${e.value(delta[field])}`);
       }
@@ -59,7 +63,7 @@ export function nodeUpdate(store: Store, nodeId: string, change: NodeChangeOptio
     // Lets an inventory update notice that devices changed since it read them.
     add.push(`${e.name('pciVersion')} ${e.value(1)}`);
   }
-  const condition = ['attribute_exists(pk)', ...conditions(e)].join(' AND ');
+  const condition = ['attribute_exists(pk)', ...poolsThere, ...conditions(e)].join(' AND ');
   return {
     Update: {
       TableName: store.tableName,

@@ -3,6 +3,7 @@
 // one failed write whose images correct the copy, then the claim, never pinning a CPU twice.
 import { claimSchema } from '../../lib/api/schemas';
 import type { InstanceRecord } from '../../lib/domain';
+import { InsufficientResources } from '../../lib/errors';
 import { claimInstance, createStore, releaseInstance, type Store } from '../../lib/store';
 import { NumaCellCache } from '../../lib/store/numa-cell-cache';
 import { api } from '../support/api';
@@ -143,4 +144,50 @@ test('two warm stores claiming at once on one node never pin a CPU twice, and st
   expect(landed).toHaveLength(4);
   expect(refused.map((e) => e.code)).toEqual(['InsufficientResources', 'InsufficientResources']);
   expect(await pinsOf(nodeId, [...records, ...landed])).toHaveLength(12);
+});
+
+// Rule NS8: a cell item made anew (its node deleted and registered again, or the cell gone and reported again)
+// must not meet the conditions of a claim fitted on a copy of the cell it replaces.
+describe('a copy of a cell that was replaced by a new cell at the same key', () => {
+  /** One cell of `n` dedicated CPUs and no SMT. */
+  const plainCell = (id: number, n: number) => ({
+    id,
+    cpuset: [100 + id],
+    pcpuset: Array.from({ length: n }, (_, k) => 10 * id + k),
+    memoryMb: 8192,
+    mempages: [{ sizeKb: 4, total: 2097152 }],
+  });
+  const inventory = (...cells: ReturnType<typeof plainCell>[]) => ({ ...host, numaTopology: { cells } });
+  const fourPinned = (instanceUuid = uuid()) =>
+    claimSchema.parse({ ...dedicated(instanceUuid), flavor: { ...dedicated().flavor, vcpus: 4 } });
+
+  test('the node deleted and registered again with a smaller cell: the claim fits on the new cell, or is refused', async () => {
+    const nodeId = 'numa-r6';
+    expect((await api('PUT', `/nodes/${nodeId}`, inventory(plainCell(0, 6)))).status).toBe(201);
+    const store = container();
+    const first = (await claimInstance(store, nodeId, fourPinned())).record;
+    expect(await releaseInstance(store, nodeId, first.instanceUuid)).toBe(true);
+    expect((await api('DELETE', `/nodes/${nodeId}`)).status).toBe(204);
+    expect((await api('PUT', `/nodes/${nodeId}`, inventory(plainCell(0, 2)))).status).toBe(201);
+    // The copy shows 6 free dedicated CPUs on cell 0; the cell has 2.
+    await expect(claimInstance(store, nodeId, fourPinned())).rejects.toBeInstanceOf(InsufficientResources);
+    await expectLedgerExact(table, nodeId);
+    const fits = (await claimInstance(store, nodeId, dedicated())).record;
+    expect(fits.numaTaken?.flatMap((t) => t.pin)).toEqual([0, 1]);
+    await expectLedgerExact(table, nodeId);
+  });
+
+  test('a cell gone from the inventory and reported again, smaller, while another store holds a copy', async () => {
+    const nodeId = 'numa-r7';
+    expect((await api('PUT', `/nodes/${nodeId}`, inventory(plainCell(0, 2), plainCell(1, 6)))).status).toBe(201);
+    const store = container();
+    // A claim and its release leave the copy warm and every cell free, so cell 1 goes with the next inventory.
+    const warm = (await claimInstance(store, nodeId, dedicated())).record;
+    expect(await releaseInstance(store, nodeId, warm.instanceUuid)).toBe(true);
+    expect((await api('PUT', `/nodes/${nodeId}`, inventory(plainCell(0, 2)))).status).toBe(200);
+    expect((await api('PUT', `/nodes/${nodeId}`, inventory(plainCell(0, 2), plainCell(1, 2)))).status).toBe(200);
+    // The copy shows 6 dedicated CPUs free on cell 1, which has 2 now: 4 fit on neither cell.
+    await expect(claimInstance(store, nodeId, fourPinned())).rejects.toBeInstanceOf(InsufficientResources);
+    await expectLedgerExact(table, nodeId);
+  });
 });

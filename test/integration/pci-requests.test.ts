@@ -2,7 +2,8 @@
 // the devices it skips their read; with a copy another container made stale it still frees exactly its devices.
 import { runtime } from '../../lib/api/runtime';
 import { claimSchema } from '../../lib/api/schemas';
-import { claimInstance, createStore, DeviceCache, type Store } from '../../lib/store';
+import { InsufficientResources } from '../../lib/errors';
+import { claimInstance, createStore, DeviceCache, releaseInstance, type Store } from '../../lib/store';
 import { api } from '../support/api';
 import { roomForVcpus, uuid } from '../support/fixtures';
 import { expectPciExact } from '../support/pci';
@@ -139,4 +140,97 @@ test('claims racing from two containers (two caches) all land on distinct VFs: t
   expect(new Set(given).size).toBe(16);
   const { devices } = await expectPciExact(store, 'pci-r4');
   expect(devices.filter((d) => d.deviceType === 'type-VF' && d.owner === undefined)).toEqual([]);
+});
+
+// A node deleted and registered again starts its devices at version 1: a copy another container made of the
+// old node's devices (at higher versions, all free) is wrong, and its conditions say so.
+test("another container's copy from before the node was deleted and registered again neither double-books nor refuses wrongly", async () => {
+  const devices = [pf, ...vfs.slice(0, 2)];
+  await api('PUT', '/nodes/pci-r5', { ...roomForVcpus(8), pciDevices: devices });
+  const other = createStore(
+    { tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT },
+    { devices: new DeviceCache() },
+  );
+  const request = (instanceUuid: string) =>
+    claimSchema.parse({ instanceUuid, flavor: { vcpus: 1, memoryMb: 1, rootGb: 1 }, pciRequests: [oneVf] });
+  for (let k = 0; k < 3; k++) {
+    const i = uuid();
+    expect((await claimInstance(other, 'pci-r5', request(i))).created).toBe(true);
+    expect(await releaseInstance(other, 'pci-r5', i)).toBe(true);
+  }
+  expect((await api('DELETE', '/nodes/pci-r5')).status).toBe(204);
+  expect((await api('PUT', '/nodes/pci-r5', { ...roomForVcpus(8), pciDevices: devices })).status).toBe(201);
+  const [first, second] = [uuid(), uuid()];
+  expect([(await claim('pci-r5', first)).status, (await claim('pci-r5', second)).status]).toEqual([201, 201]);
+  // Both VFs are taken; the other container's copy has them free.
+  await expect(claimInstance(other, 'pci-r5', request(uuid()))).rejects.toBeInstanceOf(InsufficientResources);
+  expect((await api('DELETE', `/nodes/pci-r5/instances/${first}`)).status).toBe(204);
+  const late = uuid();
+  const landed = await claimInstance(other, 'pci-r5', request(late));
+  expect(landed.created).toBe(true);
+  const after = await expectPciExact(store, 'pci-r5');
+  const owners = after.devices.filter((d) => d.owner !== undefined).map((d) => d.owner);
+  expect(owners.sort()).toEqual([second, late].sort());
+});
+
+// Rule P7: a device item made anew at an address (the device gone and reported again, or its node deleted and
+// registered again) must not meet the conditions of a claim chosen from a copy of the device it replaces.
+describe('a copy of a device that was replaced by a new device at the same address', () => {
+  const at = (address: string, productId: string) => ({
+    address,
+    vendorId: '8086',
+    productId,
+    numaNode: 0,
+    deviceType: 'type-PCI',
+  });
+  const [a0, a1] = ['0000:5e:00.0', '0000:5e:00.1'];
+  const wanted = (instanceUuid: string) =>
+    claimSchema.parse({
+      instanceUuid,
+      flavor: { vcpus: 1, memoryMb: 1, rootGb: 1 },
+      pciRequests: [{ count: 1, spec: [{ vendorId: '8086', productId: 'aaaa' }] }],
+    });
+  const container = () =>
+    createStore(
+      { tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT },
+      { devices: new DeviceCache() },
+    );
+
+  /** The other container's claim, refused; the device now at `address` free and as reported. */
+  async function refusedFromCopy(other: Store, nodeId: string, address: string) {
+    await expect(claimInstance(other, nodeId, wanted(uuid()))).rejects.toBeInstanceOf(InsufficientResources);
+    const { devices } = await expectPciExact(store, nodeId);
+    const now = devices.find((d) => d.address === address);
+    expect([now?.productId, now?.owner]).toEqual(['bbbb', undefined]);
+  }
+
+  test('gone from the inventory and reported again as another product', async () => {
+    const nodeId = 'pci-r6';
+    await api('PUT', `/nodes/${nodeId}`, { ...roomForVcpus(8), pciDevices: [at(a0, 'aaaa'), at(a1, 'aaaa')] });
+    const other = container();
+    expect((await claimInstance(other, nodeId, wanted(uuid()))).created).toBe(true);
+    const held = (await expectPciExact(store, nodeId)).devices.find((d) => d.owner !== undefined)?.address;
+    const free = held === a0 ? a1 : a0;
+    const kept = at(held as string, 'aaaa');
+    expect((await api('PUT', `/nodes/${nodeId}`, { ...roomForVcpus(8), pciDevices: [kept] })).status).toBe(200);
+    const replaced = at(free, 'bbbb');
+    expect((await api('PUT', `/nodes/${nodeId}`, { ...roomForVcpus(8), pciDevices: [kept, replaced] })).status).toBe(
+      200,
+    );
+    // The copy shows the free address as an aaaa device at the version the new bbbb device starts at.
+    await refusedFromCopy(other, nodeId, free);
+  });
+
+  test('the node deleted and registered again with another product there', async () => {
+    const nodeId = 'pci-r7';
+    await api('PUT', `/nodes/${nodeId}`, { ...roomForVcpus(8), pciDevices: [at(a0, 'aaaa'), at(a1, 'aaaa')] });
+    const other = container();
+    const first = uuid();
+    expect((await claimInstance(other, nodeId, wanted(first))).created).toBe(true);
+    expect(await releaseInstance(other, nodeId, first)).toBe(true);
+    expect((await api('DELETE', `/nodes/${nodeId}`)).status).toBe(204);
+    const again = { ...roomForVcpus(8), pciDevices: [at(a1, 'bbbb')] };
+    expect((await api('PUT', `/nodes/${nodeId}`, again)).status).toBe(201);
+    await refusedFromCopy(other, nodeId, a1);
+  });
 });

@@ -441,6 +441,15 @@ describe("reconcile: the hypervisor's new report", () => {
     expect(reconcile(new Map(), [specOf(dev('a'))])).toEqual([{ address: 'a', after: dev('a') }]);
   });
 
+  test("a new device starts at the store's first version (rule P7); a device already there adds 1", () => {
+    const devices = node(dev('a', { productId: 'old' }));
+    const changes = reconcile(devices, [specOf(dev('a')), specOf(dev('b'))], 1_700_000_000_000_000);
+    expect(changes).toEqual([
+      { address: 'a', before: devices.get('a'), after: dev('a', { version: 2 }) },
+      { address: 'b', after: dev('b', { version: 1_700_000_000_000_000 }) },
+    ]);
+  });
+
   test('a free device gone from the report is deleted', () => {
     const devices = node(dev('a'), dev('b'));
     expect(reconcile(devices, [specOf(dev('b'))])).toEqual([{ address: 'a', before: dev('a'), after: undefined }]);

@@ -114,6 +114,21 @@ describe('replacing the topology', () => {
       'inventoryVersion = 3 AND holders = 0',
     );
   });
+
+  it('starts a new cell at the clock in microseconds and adds 1 to a cell already there (rule NS8)', () => {
+    const inventory = { id: 0, cpuset: [0], pcpuset: [1], memoryMb: 1024, siblings: [], mempages: [] };
+    const before = Date.now() * 1000;
+    const [made] = topologyWrites(store, 'n1', [], [inventory]).map((w) => w.item.Update as Record<string, unknown>);
+    const started = /inventoryVersion = (\d+)$/.exec(plainExpression(made ?? {}, 'UpdateExpression'))?.[1];
+    expect(Number(started)).toBeGreaterThanOrEqual(before);
+    expect(Number(started)).toBeLessThanOrEqual(Date.now() * 1000);
+    expect(plainExpression(made ?? {}, 'ConditionExpression')).toBe('attribute_not_exists(pk)');
+    const [again] = topologyWrites(store, 'n1', [cell()], [inventory]).map(
+      (w) => w.item.Update as Record<string, unknown>,
+    );
+    expect(plainExpression(again ?? {}, 'UpdateExpression')).toMatch(/ADD inventoryVersion 1$/);
+    expect(plainExpression(again ?? {}, 'ConditionExpression')).toBe('inventoryVersion = 3');
+  });
 });
 
 describe('the audit of cells', () => {
