@@ -37,6 +37,11 @@ export interface NodeState extends Inventory, Partial<NodeLabels> {
   used: Amounts;
   stats: Stats;
   generation: number;
+  /**
+   * When the node was registered (ms), kept across its inventories: a node deleted and registered again
+   * starts its generation over, and this orders the two (rule G13). Not in the node's view.
+   */
+  registeredAt?: number;
   /** Keyed by poolKey(); a pool whose devices are all gone stays with count 0 until the next inventory. */
   pciPools: Record<string, PciPool>;
   /** The NUMA cells, when they were read with the node (none: the node reports no topology). */
@@ -80,7 +85,8 @@ export function numaCellView(cell: NumaCellState): NumaCellView {
 
 /** The node as clients see it. Free values ignore ratios and may be negative (rules N5, N6). */
 export function nodeView(node: NodeState): NodeView {
-  const { nodeId, used, stats, generation, pciPools, numaCells, traits = [], aggregates = [], ...inventory } = node;
+  const { nodeId, used, stats, generation, pciPools, numaCells, traits = [], aggregates = [], ...rest } = node;
+  const { registeredAt: _registeredAt, ...inventory } = rest;
   const limits = nodeLimits(inventory);
   return {
     nodeId,

@@ -2,7 +2,8 @@
 // partitions (`FLEET#<shard>` / `NODE#<nodeId>`), so a node's change is one conditional PutItem or DeleteItem of
 // ~150 bytes (1 write unit) and a whole view is S parallel Queries. Fed from the table's stream (applyChanges)
 // and repaired from the node items (rebuildSummary), both through writes conditioned on the node's generation,
-// which every node write bumps: an older record, a redelivered batch or a repair racing the stream never puts an
+// which every node write bumps, after when the node was registered (a node deleted and registered again starts its
+// generation over, rule G13): an older record, a redelivered batch or a repair racing the stream never puts an
 // older figure back. A marker item says the summary is whole (a repair has run with this S); until it exists,
 // readers read every node instead.
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -36,8 +37,12 @@ export function shardOf(nodeId: string, shards = fleetShards()): number {
   return h % shards;
 }
 
-/** A node's entry: its generation beside one JSON string (the most compact DynamoDB value for many numbers). */
+/**
+ * A node's entry: when the node was registered and its generation, which order its entries (rule G13), beside one
+ * JSON string (the most compact DynamoDB value for many numbers).
+ */
 export interface SummaryEntry {
+  r: number;
   g: number;
   d: string;
 }
@@ -49,12 +54,19 @@ export function entryOf(node: NodeState): SummaryEntry {
   const used = [node.used.memoryMb, node.used.diskGb, node.used.vcpus];
   const pools = Object.entries(node.pciPools).map(([k, p]): [string, number, number] => [k, p.count, p.free]);
   const packed: Packed = [inv, used, node.traits ?? [], node.aggregates ?? [], pools];
-  return { g: node.generation, d: JSON.stringify(packed) };
+  return { r: node.registeredAt ?? 0, g: node.generation, d: JSON.stringify(packed) };
 }
 
 export function nodeOfEntry(nodeId: string, entry: SummaryEntry): NodeState {
   const [inv, used, traits, aggregates, pools] = JSON.parse(entry.d) as Packed;
-  const node = { nodeId, generation: Number(entry.g), stats: {}, traits, aggregates } as unknown as NodeState;
+  const node = {
+    nodeId,
+    generation: Number(entry.g),
+    ...(entry.r ? { registeredAt: entry.r } : {}),
+    stats: {},
+    traits,
+    aggregates,
+  } as unknown as NodeState;
   INVENTORY_FIELDS.forEach((f, i) => (node[f] = inv[i]!));
   node.used = { memoryMb: used[0]!, diskGb: used[1]!, vcpus: used[2]! };
   node.pciPools = {};
@@ -70,23 +82,30 @@ export function nodeOfEntry(nodeId: string, entry: SummaryEntry): NodeState {
   return node;
 }
 
-/** One node's change: its entry now, or gone (with the generation it had, when the record says). */
+/** Where an entry stands among a node's entries: when the node was registered, then its generation. */
+type Stamp = Pick<SummaryEntry, 'r' | 'g'>;
+
+/** One node's change: its entry now, or gone (with the stamp it had, when the record says; exact for a repair). */
 export type SummaryChange =
-  { nodeId: string; entry: SummaryEntry } | { nodeId: string; removed: true; generation?: number; onlyIf?: number };
+  { nodeId: string; entry: SummaryEntry } | { nodeId: string; removed: true; stamp?: Stamp; onlyIf?: Stamp };
+
+/**
+ * The condition that the stored entry is no newer than `s`: the same stamp again is a redelivery, allowed (it
+ * writes what is there); a repair's removal is exact. An entry without `r` predates it and is always older.
+ */
+function noNewerThan(s: Stamp, exact: boolean) {
+  const values = { ':r': s.r, ':g': s.g };
+  if (exact)
+    return { ConditionExpression: 'g = :g AND (r = :r OR attribute_not_exists(r))', ExpressionAttributeValues: values };
+  const ConditionExpression = 'attribute_not_exists(g) OR attribute_not_exists(r) OR r < :r OR (r = :r AND g <= :g)';
+  return { ConditionExpression, ExpressionAttributeValues: values };
+}
 
 /** One change as one conditional write, dropped if the stored entry is newer (the change is then stale). */
 async function writeChange(store: Store, c: SummaryChange): Promise<void> {
   const [Key, TableName] = [entryKey(c.nodeId), store.tableName];
-  const g = 'entry' in c ? c.entry.g : (c.onlyIf ?? c.generation);
-  // The same generation again is a redelivery: allowed, it writes what is there. A repair's removal is exact.
-  const exact = !('entry' in c) && c.onlyIf !== undefined;
-  const guard =
-    g === undefined
-      ? {}
-      : {
-          ConditionExpression: `attribute_not_exists(g) OR g ${exact ? '=' : '<='} :g`,
-          ExpressionAttributeValues: { ':g': g },
-        };
+  const stamp = 'entry' in c ? c.entry : (c.onlyIf ?? c.stamp);
+  const guard = stamp ? noNewerThan(stamp, !('entry' in c) && c.onlyIf !== undefined) : {};
   try {
     await withRetry(store, () =>
       'entry' in c
@@ -116,7 +135,8 @@ async function readShard(store: Store, shard: number, consistent: boolean): Prom
     ExpressionAttributeValues: { ':pk': `${SUMMARY_PREFIX}${shard}` },
     ConsistentRead: consistent,
   });
-  return new Map(items.map((i) => [String(i.sk).slice(ENTRY_PREFIX.length), { g: Number(i.g), d: String(i.d) }]));
+  const entry = (i: Record<string, unknown>) => ({ r: Number(i.r ?? 0), g: Number(i.g), d: String(i.d) });
+  return new Map(items.map((i) => [String(i.sk).slice(ENTRY_PREFIX.length), entry(i)]));
 }
 
 async function readAllShards(store: Store, consistent: boolean): Promise<Map<string, SummaryEntry>> {
@@ -150,9 +170,10 @@ export async function rebuildSummary(store: Store): Promise<number> {
   for (const n of nodes) {
     const entry = entryOf(n);
     const stored = before.get(n.nodeId);
-    if (stored?.g !== entry.g || stored.d !== entry.d) changes.push({ nodeId: n.nodeId, entry });
+    if (stored?.r !== entry.r || stored.g !== entry.g || stored.d !== entry.d)
+      changes.push({ nodeId: n.nodeId, entry });
   }
-  for (const [nodeId, e] of before) if (!seen.has(nodeId)) changes.push({ nodeId, removed: true, onlyIf: e.g });
+  for (const [nodeId, e] of before) if (!seen.has(nodeId)) changes.push({ nodeId, removed: true, onlyIf: e });
   const writes = await applyChanges(store, changes);
   const marker = { ...markerKey, shards: fleetShards(), at: new Date().toISOString() };
   await withRetry(store, () => store.doc.send(new PutCommand({ TableName: store.tableName, Item: marker })));
@@ -169,7 +190,12 @@ export function changeOf(
   if (keys.sk !== 'NODE' || !pk.startsWith('NODE#')) return undefined;
   const nodeId = pk.slice('NODE#'.length);
   if (newImage) return { nodeId, entry: entryOf(nodeStateOf(newImage)) };
-  return { nodeId, removed: true, ...(oldImage ? { generation: Number(oldImage.generation ?? 0) } : {}) };
+  if (!oldImage) return { nodeId, removed: true };
+  return {
+    nodeId,
+    removed: true,
+    stamp: { r: Number(oldImage.registeredAt ?? 0), g: Number(oldImage.generation ?? 0) },
+  };
 }
 
 /** A stream record as Lambda's event and the streams API (the local feed) both carry it: images in DynamoDB JSON. */

@@ -94,6 +94,7 @@ export function nodeStateOf(item: Record<string, unknown>, stats: Stats = {}): N
     used: usedOf(item),
     stats,
     generation: Number(item.generation ?? 0),
+    ...(item.registeredAt === undefined ? {} : { registeredAt: Number(item.registeredAt) }),
     pciPools: { ...((item.pciPools as Record<string, PciPool> | undefined) ?? {}) },
     traits: (item.traits as string[] | undefined) ?? [],
     aggregates: (item.aggregates as string[] | undefined) ?? [],

@@ -47,6 +47,8 @@ function inventoryClauses(
     set.push(`${e.name(attribute)} = ${e.value(value)}`);
   }
   set.push(`${e.name(NODE_INDEX.partition)} = ${e.value('NODE')}`, `${e.name(NODE_INDEX.sort)} = ${e.value(nodeId)}`);
+  // When the node was made: its generation starts over if it is deleted and registered again (rule G13).
+  set.push(`${e.name('registeredAt')} = if_not_exists(${e.name('registeredAt')}, ${e.value(Date.now())})`);
   const res = reserved(inventory);
   const limits = nodeLimits(inventory);
   for (const r of RESOURCES) {

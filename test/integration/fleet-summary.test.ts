@@ -1,6 +1,7 @@
 // The fleet summary on DynamoDB Local: the stream consumer folds node creates, claims and deletes; a redelivered or
 // older batch changes nothing; a repair equals the node scan and writes only what differs; until one has made the
-// summary whole nothing reads it; candidates through the summary equal the full read.
+// summary whole nothing reads it; candidates through the summary equal the full read; a node deleted and registered
+// again replaces the old node's entry (rule G13).
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -147,4 +148,46 @@ test('the local feed seeds the summary, then follows the stream: claims, new nod
   } finally {
     await feed.stop();
   }
+});
+
+// Rule G13: a node deleted and registered again starts its generation over; its entries are ordered by when it
+// was registered first, then by generation, so the new node's entries replace the old node's.
+describe('a node deleted and registered again', () => {
+  const flavor = { vcpus: 1, memoryMb: 8, rootGb: 1 };
+  /** `nodeId` with a few claims and releases behind it (its generation past the new node's), then gone. */
+  async function retired(nodeId: string) {
+    expect((await api('PUT', `/nodes/${nodeId}`, roomForVcpus(8))).status).toBe(201);
+    for (let k = 0; k < 3; k++) {
+      const instanceUuid = uuid();
+      expect((await api('POST', `/nodes/${nodeId}/instances`, { instanceUuid, flavor })).status).toBe(201);
+      expect((await api('DELETE', `/nodes/${nodeId}/instances/${instanceUuid}`)).status).toBe(204);
+    }
+    const old = await nodeItem(nodeId);
+    expect(Number(old?.generation)).toBeGreaterThan(3);
+    await fold([record(nodeId, old)]);
+    expect((await api('DELETE', `/nodes/${nodeId}`)).status).toBe(204);
+    expect((await api('PUT', `/nodes/${nodeId}`, roomForVcpus(2))).status).toBe(201);
+    return { old, now: await nodeItem(nodeId) };
+  }
+  const entryIn = async (nodeId: string) => (await readSummary(store))?.find((n) => n.nodeId === nodeId);
+
+  test('its delete and its registration in one batch leave the new node in the summary', async () => {
+    await rebuildSummary(store);
+    const { old, now } = await retired('again-1');
+    expect((await fold([record('again-1', undefined, old), record('again-1', now)])).batchItemFailures).toEqual([]);
+    expect((await entryIn('again-1'))?.vcpus).toBe(2);
+    // The old node's records redelivered change nothing.
+    await fold([record('again-1', old)]);
+    await fold([record('again-1', undefined, old)]);
+    expect((await entryIn('again-1'))?.vcpus).toBe(2);
+  });
+
+  test('a repair replaces the old node entry the consumer left', async () => {
+    await rebuildSummary(store);
+    await retired('again-2');
+    expect((await entryIn('again-2'))?.vcpus).toBe(8);
+    await rebuildSummary(store);
+    expect((await entryIn('again-2'))?.vcpus).toBe(2);
+    expect(seen(await readSummary(store))).toEqual(seen(await listNodes(store)));
+  });
 });
