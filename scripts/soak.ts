@@ -48,6 +48,7 @@ function campaignOptions(n: number, started: number, onTenThousand: (line: strin
   return {
     label: 's',
     workers: 8,
+    containers: 3,
     slots: 2,
     opsPerWorker: 4,
     steps: 60,

@@ -1,6 +1,8 @@
 // The one runtime of a Lambda container (or of the local runner): the store configured from the
 // environment, wired to the tracer and the metrics, built on first use and kept for the container's life.
-import { createStore, type Store } from '../store';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createStore, DeviceCache, type Store } from '../store';
+import { NumaCellCache } from '../store/numa-cell-cache';
 import { countRetry } from './metrics';
 import { remainingMs } from './observed';
 import { tracer } from './tracer';
@@ -34,10 +36,30 @@ function build(): Runtime {
   return { store };
 }
 
-/** The container's runtime; the first call builds it. */
+const otherContainer = new AsyncLocalStorage<Runtime>();
+
+/** The container's runtime; the first call builds it. Inside `inContainer`, that container's. */
 export function runtime(): Runtime {
+  const other = otherContainer.getStore();
+  if (other) return other;
   current ??= build();
   return current;
+}
+
+/**
+ * Another Lambda container's runtime in this process: the same DynamoDB client (and whatever is attached to it),
+ * its own copies of devices and NUMA cells, which are what a container keeps of the ledger. In AWS
+ * each container's copies lag the others' writes; running requests in several of these (`inContainer`) lets the
+ * tests meet that here, where every handler otherwise shares one process and one copy.
+ */
+export function newContainer(): Runtime {
+  const { store } = runtime();
+  return { store: { ...store, devices: new DeviceCache(), numaCells: new NumaCellCache() } };
+}
+
+/** Runs `work` (a handler's invocation, awaited within) as in the container `container`. */
+export function inContainer<T>(container: Runtime, work: () => T): T {
+  return otherContainer.run(container, work);
 }
 
 /** Forgets the runtime, device cache included (tests and the local runner switch tables). */

@@ -49,6 +49,7 @@ test('under contention, with faults and dying Lambdas, claims combine and the le
           label: 'cc',
           // Many workers on the campaign's 3 nodes, so that transactions overlap on the node items.
           workers: 8,
+          containers: 3,
           slots: 2,
           opsPerWorker: 3,
           steps: 80,

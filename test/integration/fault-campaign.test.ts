@@ -44,6 +44,7 @@ test('the campaign with conflicts, throttling, 500s, lost responses and dying La
       {
         label: 'fc',
         workers: 4,
+        containers: 3,
         slots: 2,
         opsPerWorker: 3,
         steps: 48,

@@ -15,6 +15,7 @@ test('concurrent claims, state changes, releases, moves, statuses (HTTP and queu
     {
       label: 'mb',
       workers: 4,
+      containers: 3,
       slots: 2,
       opsPerWorker: 3,
       steps: 60,

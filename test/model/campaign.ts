@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { handler as queueHandler } from '../../functions/migration-status-queue';
-import { runtime } from '../../lib/api/runtime';
+import { inContainer, newContainer, runtime, type Runtime } from '../../lib/api/runtime';
 import { createStore, type Store } from '../../lib/store';
 import { lambdaContext, sqsRecord } from '../../local/events';
 import { api, type Reply } from '../support/api';
@@ -72,6 +72,11 @@ export interface CampaignConfig extends Shape {
   chaos?: Omit<ChaosOptions, 'random'>;
   /** DynamoDB's contention, simulated on the handlers' client: overlapping transactions cancelled (CU4, CU5). */
   contention?: ContentionOptions;
+  /**
+   * Lambda containers the HTTP requests go to, each picked at random (1 by default): each keeps its own copies
+   * of devices and cells, which lag the others' writes as in AWS.
+   */
+  containers?: number;
   /** Bounds the whole check, shrinking included. */
   timeLimitMs?: number;
   /** Called after every step (progress of a long run). */
@@ -187,6 +192,8 @@ interface Sent {
 
 interface Context {
   store: Store;
+  /** The containers HTTP requests go to (see CampaignConfig.containers). */
+  containers: Runtime[];
   checker: Store;
   chaos: Chaos;
   totals: Totals;
@@ -230,7 +237,9 @@ class Run {
     const start = performance.now();
     for (let attempts = 1; ; attempts++) {
       this.ctx.totals.requests++;
-      const reply = await this.ctx.chaos.request(() => api(method, path, body, headers));
+      const { containers, random } = this.ctx;
+      const container = containers[Math.floor(random() * containers.length)] as Runtime;
+      const reply = await this.ctx.chaos.request(() => inContainer(container, () => api(method, path, body, headers)));
       if (reply.status < 500 || attempts >= 12) return { reply, attempts, start, end: performance.now() };
       this.ctx.totals.retried5xx++;
       await sleep(5 + this.ctx.random() * 20);
@@ -1078,7 +1087,8 @@ export async function runCampaign(config: CampaignConfig, totals: Totals = newTo
   const chaos = config.chaos ? injectChaos(store, { ...config.chaos, random }) : NO_CHAOS;
   const contention = config.contention ? new Contention(config.contention) : undefined;
   const uncontend = contention?.attach(store.client);
-  const ctx: Context = { store, checker, chaos, totals, random };
+  const containers = [runtime(), ...Array.from({ length: (config.containers ?? 1) - 1 }, newContainer)];
+  const ctx: Context = { store, containers, checker, chaos, totals, random };
   let runNo = 0;
   let firstFailure: string | undefined;
   const property = fc.asyncProperty(stepsArbitrary(config), async (steps) => {
