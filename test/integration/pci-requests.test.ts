@@ -32,6 +32,13 @@ const claim = (nodeId: string, instanceUuid: string) =>
     pciRequests: [oneVf],
   });
 
+/** A store as another Lambda container has one: its own client and device cache. */
+const otherContainer = () =>
+  createStore({ tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT }, { devices: new DeviceCache() });
+/** The claim of one VF, as the store takes it. */
+const vfRequest = (instanceUuid: string) =>
+  claimSchema.parse({ instanceUuid, flavor: { vcpus: 1, memoryMb: 1, rootGb: 1 }, pciRequests: [oneVf] });
+
 /** The handlers' DynamoDB requests by command while `run` runs, sorted. */
 const requests = async (run: () => Promise<unknown>) => (await requestsSent(runtime().store, run)).sort();
 
@@ -52,16 +59,8 @@ test('a release whose copy another container made stale fails its conditions onc
   const [mine, theirs] = [uuid(), uuid()];
   expect((await claim('pci-r2', mine)).status).toBe(201);
   // Another container (its own store and cache) claims a sibling VF: this container's copy misses it.
-  const other = createStore(
-    { tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT },
-    { devices: new DeviceCache() },
-  );
-  const request = claimSchema.parse({
-    instanceUuid: theirs,
-    flavor: { vcpus: 1, memoryMb: 1, rootGb: 1 },
-    pciRequests: [oneVf],
-  });
-  expect((await claimInstance(other, 'pci-r2', request)).created).toBe(true);
+  const other = otherContainer();
+  expect((await claimInstance(other, 'pci-r2', vfRequest(theirs))).created).toBe(true);
   const sent = await requests(async () =>
     expect((await api('DELETE', `/nodes/pci-r2/instances/${mine}`)).status).toBe(204),
   );
@@ -120,16 +119,11 @@ test('16 racing claims of one VF each on 4 PFs x 16 VFs: all land on distinct VF
 
 test('claims racing from two containers (two caches) all land on distinct VFs: the conditions decide', async () => {
   await api('PUT', '/nodes/pci-r4', { ...roomForVcpus(64), pciDevices: card(2, 8) });
-  const other = createStore(
-    { tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT },
-    { devices: new DeviceCache() },
-  );
+  const other = otherContainer();
   const theirs = Array.from({ length: 8 }, () => uuid());
-  const request = (instanceUuid: string) =>
-    claimSchema.parse({ instanceUuid, flavor: { vcpus: 1, memoryMb: 1, rootGb: 1 }, pciRequests: [oneVf] });
   const [mine, elsewhere] = await Promise.all([
     Promise.all(Array.from({ length: 8 }, () => claim('pci-r4', uuid()))),
-    Promise.all(theirs.map((i) => claimInstance(other, 'pci-r4', request(i)))),
+    Promise.all(theirs.map((i) => claimInstance(other, 'pci-r4', vfRequest(i)))),
   ]);
   expect(mine.map((r) => r.status)).toEqual(Array(8).fill(201));
   expect(elsewhere.map((r) => r.created)).toEqual(Array(8).fill(true));
@@ -142,20 +136,15 @@ test('claims racing from two containers (two caches) all land on distinct VFs: t
   expect(devices.filter((d) => d.deviceType === 'type-VF' && d.owner === undefined)).toEqual([]);
 });
 
-// A node deleted and registered again starts its devices at version 1: a copy another container made of the
-// old node's devices (at higher versions, all free) is wrong, and its conditions say so.
+// A node deleted and registered again makes its devices anew (rule P7): a copy another container made of the old
+// node's devices (all free) is wrong, and its conditions say so.
 test("another container's copy from before the node was deleted and registered again neither double-books nor refuses wrongly", async () => {
   const devices = [pf, ...vfs.slice(0, 2)];
   await api('PUT', '/nodes/pci-r5', { ...roomForVcpus(8), pciDevices: devices });
-  const other = createStore(
-    { tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT },
-    { devices: new DeviceCache() },
-  );
-  const request = (instanceUuid: string) =>
-    claimSchema.parse({ instanceUuid, flavor: { vcpus: 1, memoryMb: 1, rootGb: 1 }, pciRequests: [oneVf] });
+  const other = otherContainer();
   for (let k = 0; k < 3; k++) {
     const i = uuid();
-    expect((await claimInstance(other, 'pci-r5', request(i))).created).toBe(true);
+    expect((await claimInstance(other, 'pci-r5', vfRequest(i))).created).toBe(true);
     expect(await releaseInstance(other, 'pci-r5', i)).toBe(true);
   }
   expect((await api('DELETE', '/nodes/pci-r5')).status).toBe(204);
@@ -163,10 +152,10 @@ test("another container's copy from before the node was deleted and registered a
   const [first, second] = [uuid(), uuid()];
   expect([(await claim('pci-r5', first)).status, (await claim('pci-r5', second)).status]).toEqual([201, 201]);
   // Both VFs are taken; the other container's copy has them free.
-  await expect(claimInstance(other, 'pci-r5', request(uuid()))).rejects.toBeInstanceOf(InsufficientResources);
+  await expect(claimInstance(other, 'pci-r5', vfRequest(uuid()))).rejects.toBeInstanceOf(InsufficientResources);
   expect((await api('DELETE', `/nodes/pci-r5/instances/${first}`)).status).toBe(204);
   const late = uuid();
-  const landed = await claimInstance(other, 'pci-r5', request(late));
+  const landed = await claimInstance(other, 'pci-r5', vfRequest(late));
   expect(landed.created).toBe(true);
   const after = await expectPciExact(store, 'pci-r5');
   const owners = after.devices.filter((d) => d.owner !== undefined).map((d) => d.owner);
@@ -190,11 +179,6 @@ describe('a copy of a device that was replaced by a new device at the same addre
       flavor: { vcpus: 1, memoryMb: 1, rootGb: 1 },
       pciRequests: [{ count: 1, spec: [{ vendorId: '8086', productId: 'aaaa' }] }],
     });
-  const container = () =>
-    createStore(
-      { tableName: store.tableName, endpoint: process.env.DYNAMODB_ENDPOINT },
-      { devices: new DeviceCache() },
-    );
 
   /** The other container's claim, refused; the device now at `address` free and as reported. */
   async function refusedFromCopy(other: Store, nodeId: string, address: string) {
@@ -207,7 +191,7 @@ describe('a copy of a device that was replaced by a new device at the same addre
   test('gone from the inventory and reported again as another product', async () => {
     const nodeId = 'pci-r6';
     await api('PUT', `/nodes/${nodeId}`, { ...roomForVcpus(8), pciDevices: [at(a0, 'aaaa'), at(a1, 'aaaa')] });
-    const other = container();
+    const other = otherContainer();
     expect((await claimInstance(other, nodeId, wanted(uuid()))).created).toBe(true);
     const held = (await expectPciExact(store, nodeId)).devices.find((d) => d.owner !== undefined)?.address;
     const free = held === a0 ? a1 : a0;
@@ -224,7 +208,7 @@ describe('a copy of a device that was replaced by a new device at the same addre
   test('the node deleted and registered again with another product there', async () => {
     const nodeId = 'pci-r7';
     await api('PUT', `/nodes/${nodeId}`, { ...roomForVcpus(8), pciDevices: [at(a0, 'aaaa'), at(a1, 'aaaa')] });
-    const other = container();
+    const other = otherContainer();
     const first = uuid();
     expect((await claimInstance(other, nodeId, wanted(first))).created).toBe(true);
     expect(await releaseInstance(other, nodeId, first)).toBe(true);
