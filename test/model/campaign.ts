@@ -1112,7 +1112,8 @@ export async function runCampaign(config: CampaignConfig, totals: Totals = newTo
       numRuns: config.runs,
       // Full-size runs from the first one: a campaign is a few long runs, not many small ones.
       unbiased: true,
-      ...(config.path ? { path: config.path } : {}),
+      // A replay runs the printed counterexample alone: shrinking it again would take minutes under contention.
+      ...(config.path ? { path: config.path, endOnFailure: true } : {}),
       ...(config.timeLimitMs ? { interruptAfterTimeLimit: config.timeLimitMs, markInterruptAsFailure: false } : {}),
     });
     if (!out.failed) return { failed: false, report: `seed ${seed}: ${out.numRuns} run(s) passed`, seed };
