@@ -1,5 +1,4 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type middy from '@middy/core';
 import type {
   APIGatewayEventRequestContextIAMAuthorizer,
@@ -16,7 +15,7 @@ import { HTTP_STATUS, INTERNAL_ERROR } from './error-status';
 import { duplicateKey } from './json-keys';
 import { logger } from './logger';
 import { count, operationMetrics } from './metrics';
-import { observed } from './observed';
+import { observed, publishStored } from './observed';
 import {
   bodyDecision,
   callerOfArn,
@@ -222,7 +221,7 @@ type QueryHandler<Q> = (event: HttpEvent, context: Context, query: Q) => Promise
  * handler in logs and metrics; `query` is the schema of the query parameters it takes (none without it),
  * parsed here once and handed to the handler.
  * middy runs `after` hooks in reverse order, so errorResponses (last) shapes a failure before
- * requestContext counts it and logMetrics publishes it.
+ * requestContext counts it and publishStored publishes it.
  */
 export function httpHandler<S extends z.ZodMiniObject>(
   { name }: Pick<Operation, 'name'>,
@@ -244,7 +243,7 @@ export function httpHandler<S extends z.ZodMiniObject>(
     return handler(event, context, query as z.output<S>);
   };
   return observed<HttpEvent, HttpResult>(checked)
-    .use(logMetrics(perOperation))
+    .use(publishStored(perOperation))
     .use(requestContext(name, perOperation))
     .use(errorResponses());
 }

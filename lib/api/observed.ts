@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
@@ -7,17 +8,22 @@ import { metrics } from './metrics';
 import { tracer } from './tracer';
 
 /**
- * Flushes the service's own metrics (retries, conflicts, claims, drift) when an invocation made any:
- * most requests make none, and Powertools' logMetrics would warn about every one of those.
+ * Publishes what `to` holds at the end of an invocation, if anything; Powertools' logMetrics warns on an
+ * empty flush. The service's own metrics (retries, conflicts, claims, drift) are empty for most requests, and
+ * with requests served at once (the local runner) another request may have published this one's already.
  */
-function flushMetrics(): middy.MiddlewareObj {
+export function publishStored(to: Metrics): middy.MiddlewareObj {
   const flush = async () => {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    if (to.hasStoredMetrics()) to.publishStoredMetrics();
   };
+  return { after: flush, onError: flush };
+}
+
+/** The service's own metrics, with the cold start counted once. */
+function flushMetrics(): middy.MiddlewareObj {
   return {
     before: async (request) => metrics.captureColdStartMetric(request.context?.functionName),
-    after: flush,
-    onError: flush,
+    ...publishStored(metrics),
   };
 }
 

@@ -89,6 +89,39 @@ test('a refused claim counts a refusal and a client error', async () => {
   });
 });
 
+test('requests served at once each publish their metrics once, with no warning about an empty flush', async () => {
+  // The local runner serves many requests through one handler at once: one may publish another's metrics first.
+  // Every answer is held until all of them have one, so that their middleware chains run interleaved.
+  const requests = 24;
+  let release: () => void = () => undefined;
+  const allAnswered = new Promise<void>((resolve) => (release = resolve));
+  let answered = 0;
+  const name = `hold-answers-${Math.random()}`;
+  store.client.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      if (++answered === requests) release();
+      await allAnswered;
+      return out;
+    },
+    { step: 'initialize', name },
+  );
+  const warned: string[] = [];
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    warned.push(String(chunk));
+    return true;
+  });
+  try {
+    const lines = await linesOf(() => Promise.all(Array.from({ length: requests }, () => api('GET', '/nodes/obs-1'))));
+    const perOperation = emf(lines).filter((l) => l.operation === 'GetNode');
+    expect(perOperation.reduce((sum, l) => sum + total(l, 'Requests'), 0)).toBe(requests);
+    expect(warned.filter((w) => w.includes('No application metrics'))).toEqual([]);
+  } finally {
+    stderr.mockRestore();
+    store.client.middlewareStack.remove(name);
+  }
+});
+
 test('conflicts the store retried are counted', async () => {
   const conflicts = injectFaults(store, { command: 'TransactWriteItemsCommand', fault: 'conflict', times: 2 });
   try {
