@@ -7,7 +7,7 @@
 // the model in the order they come back. Per instance that order is the real one (an instance belongs to
 // one worker, which sends its requests one after another); across instances only sums (order-free) and
 // device holders meet, and the model tolerates a device changing hands in a different order than it
-// committed, unless the times prove two holders at once (see LedgerModel.hold). Claims are checked
+// committed, unless the times prove two holders at once (see PciModel.hold in ledger-pci.ts). Claims are checked
 // soundly at the end of the step: a refused claim must not fit even at the highest usage the node could
 // have had during the step, and an admitted one must fit at the lowest.
 //
