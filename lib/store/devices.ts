@@ -185,15 +185,17 @@ function picker(store: Store, nodeId: string, request: Sized, given?: string[]) 
  * the devices as they are now came back with the cancellation (ALL_OLD): the copy is corrected from them
  * (`learn`) so the next attempt chooses again without another read; a device that is gone drops from the
  * copy. Taking a PF counts its VFs in the pools, so its retry needs every VF as it is now: read them all.
+ * So does a PF whose own condition failed: it comes back without the VFs it counts (rule P8).
  */
 export function takeUpkeep(store: Store, nodeId: string, take: DeviceTake, onRace: 'learn' | 'forget'): DeviceUpkeep {
+  const isPf = (address: string) => take.from.get(address)?.deviceType === 'type-PF';
   const learn = (reasons: Reasons) => {
-    if (take.chosen.some((a) => take.from.get(a)?.deviceType === 'type-PF')) return store.devices.forget(nodeId);
+    const failed = take.changes.filter((c) => reasons.get(`device:${c.address}`)?.Code === 'ConditionalCheckFailed');
+    if (take.chosen.some(isPf) || failed.some((c) => isPf(c.address))) return store.devices.forget(nodeId);
     const copy = new Map(take.from);
-    for (const change of take.changes) {
-      const reason = reasons.get(`device:${change.address}`);
-      if (reason?.Code !== 'ConditionalCheckFailed') continue;
-      if (reason.Item) copy.set(change.address, deviceOf(plain(reason.Item)));
+    for (const change of failed) {
+      const item = reasons.get(`device:${change.address}`)?.Item;
+      if (item) copy.set(change.address, deviceOf(plain(item)));
       else copy.delete(change.address);
     }
     store.devices.remember(nodeId, copy);

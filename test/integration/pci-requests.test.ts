@@ -218,3 +218,38 @@ describe('a copy of a device that was replaced by a new device at the same addre
     await refusedFromCopy(other, nodeId, a1);
   });
 });
+
+// Rule P8: a cancellation brings a PF back as it is now but not its VFs, whose claims and releases it counts.
+test("a PF learned from a failed claim's cancellation does not price a later claim of the PF from its VFs as they were", async () => {
+  await api('PUT', '/nodes/pci-r8', { ...roomForVcpus(4), pciDevices: [pf, ...vfs.slice(0, 2)] });
+  const other = otherContainer();
+  const held = uuid();
+  // The other container takes a VF, then this one releases it: the other's copy still shows it held.
+  expect((await claimInstance(other, 'pci-r8', vfRequest(held))).created).toBe(true);
+  expect((await api('DELETE', `/nodes/pci-r8/instances/${held}`)).status).toBe(204);
+  expect(
+    (
+      await api('POST', '/nodes/pci-r8/instances', {
+        instanceUuid: uuid(),
+        flavor: { vcpus: 3, memoryMb: 1, rootGb: 1 },
+      })
+    ).status,
+  ).toBe(201);
+  // A claim of a VF the node has no vCPUs for: its write fails on the node, and on the PF, whose busy VF the copy
+  // still counts; the cancellation brings the PF back as it is now, and the claim is refused.
+  const tooBig = claimSchema.parse({
+    instanceUuid: uuid(),
+    flavor: { vcpus: 2, memoryMb: 1, rootGb: 1 },
+    pciRequests: [oneVf],
+  });
+  await expect(claimInstance(other, 'pci-r8', tooBig)).rejects.toBeInstanceOf(InsufficientResources);
+  // The PF itself: both its VFs are free, and both must leave the VF pool with it.
+  const wholePf = { count: 1, spec: [{ deviceType: 'type-PF' }] };
+  const whole = claimSchema.parse({
+    instanceUuid: uuid(),
+    flavor: { vcpus: 1, memoryMb: 1, rootGb: 1 },
+    pciRequests: [wholePf],
+  });
+  expect((await claimInstance(other, 'pci-r8', whole)).record.pciDevices).toEqual([pf.address]);
+  await expectPciExact(store, 'pci-r8');
+});
