@@ -1,7 +1,8 @@
 // The service's whole ledger for a run's nodes compared with the model's, item by item, read consistently through
 // the checker's own client: node items, instance records, move holds, NUMA cells, devices, each node's view, and
 // the step's migrations and owners.
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { partition as readPartition } from '../support/ledger';
 import { cellDiscrepancies } from '../support/ledger-check';
 import type { Run } from './campaign-run';
 import { canon, Violation, type StepLog } from './campaign-types';
@@ -227,24 +228,7 @@ async function checkView(run: Run, node: string, same: Same, problems: string[])
   same(`${node} view`, shown, run.model.view(node));
 }
 
-export async function partition(run: Run, node: string): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Item | undefined;
-  do {
-    const page = await run.ctx.checker.doc.send(
-      new QueryCommand({
-        TableName: run.ctx.checker.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `NODE#${node}` },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
-}
+export const partition = (run: Run, node: string): Promise<Item[]> => readPartition(run.ctx.checker, node);
 
 async function get(run: Run, key: { pk: string; sk: string }): Promise<Item | undefined> {
   const out = await run.ctx.checker.doc.send(

@@ -1,6 +1,6 @@
 // Reads a node's ledger straight from the table and checks it adds up (the arithmetic is ledger-check.ts's,
 // which the bench shares).
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { getNode, type Store } from '../../lib/store';
 import {
   cellDiscrepancies,
@@ -12,17 +12,17 @@ import {
 
 export type LedgerCheck = NodeLedger;
 
-/** Every item of a node's partition, read strongly consistent. */
+/** Every item of a node's partition, read strongly consistent, every page of it. */
 export async function partition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
-  const out = await store.doc.send(
-    new QueryCommand({
-      TableName: store.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `NODE#${nodeId}` },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Items ?? [];
+  const items: Record<string, unknown>[] = [];
+  const input = {
+    TableName: store.tableName,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': `NODE#${nodeId}` },
+    ConsistentRead: true,
+  };
+  for await (const page of paginateQuery({ client: store.doc }, input)) items.push(...(page.Items ?? []));
+  return items;
 }
 
 export async function readLedger(store: Store, nodeId: string): Promise<LedgerCheck> {
