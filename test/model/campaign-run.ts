@@ -1,8 +1,7 @@
 // One fast-check run of the campaign: its nodes, its workers' slots and the model, the requests as a client
 // sends them, and each step dispatched to the operations it is made of (campaign-instances.ts,
 // campaign-moves.ts, campaign-nodes.ts), judged by campaign-soundness.ts and compared by campaign-checks.ts.
-import { inContainer, type Runtime } from '../../lib/api/runtime';
-import { api } from '../support/api';
+import { sendAsClient } from '../support/client';
 import { check } from './campaign-checks';
 import { claim, claimAgain, claimReleased, patch, release } from './campaign-instances';
 import { drop, move, queue, status } from './campaign-moves';
@@ -11,8 +10,6 @@ import { sound } from './campaign-soundness';
 import { canon, Violation, type ClaimLog, type Context, type Sent, type Slot, type StepLog } from './campaign-types';
 import { LedgerModel, RES, type Amounts } from './ledger-model';
 import { NODES, ORPHANS, type Op, type Shape, type Step } from './ops';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Run {
   readonly model = new LedgerModel();
@@ -49,15 +46,10 @@ export class Run {
   /** One request as a client sends it: answered 5xx, it is sent again as it was (up to 12 times). */
   async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Sent> {
     const start = performance.now();
-    for (let attempts = 1; ; attempts++) {
-      this.ctx.totals.requests++;
-      const { containers, random } = this.ctx;
-      const container = containers[Math.floor(random() * containers.length)] as Runtime;
-      const reply = await this.ctx.chaos.request(() => inContainer(container, () => api(method, path, body, headers)));
-      if (reply.status < 500 || attempts >= 12) return { reply, attempts, start, end: performance.now() };
-      this.ctx.totals.retried5xx++;
-      await sleep(5 + this.ctx.random() * 20);
-    }
+    const { containers, random, chaos, totals } = this.ctx;
+    const sender = { containers, random, chaos, onSend: () => totals.requests++, onResend: () => totals.retried5xx++ };
+    const { reply, attempts } = await sendAsClient(sender, method, path, body, headers);
+    return { reply, attempts, start, end: performance.now() };
   }
 
   expect(sent: Sent, status: number | number[], what: string, error?: string): void {

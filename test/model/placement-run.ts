@@ -1,10 +1,11 @@
 // One fleet of the placement campaign (placement-campaign.ts): its nodes and groups, the model, the requests as a
 // client sends them, and each step's operations drawn, run at once (placement-run-ops.ts), judged and compared
 // with the service (placement-run-compare.ts).
-import { inContainer, type Runtime } from '../../lib/api/runtime';
+import type { Runtime } from '../../lib/api/runtime';
 import type { Store } from '../../lib/store';
 import { api, type Reply } from '../support/api';
 import { NO_CHAOS, type Chaos, type ChaosCounts } from '../support/chaos';
+import { sendAsClient } from '../support/client';
 import {
   AGGREGATES,
   amountsOf,
@@ -63,9 +64,6 @@ const FLAVORS: Flavor[] = [
 ];
 /** Every node of a fleet is in this aggregate. */
 const ALL = 'all';
-/** As the ledger campaign's client (campaign-run.ts): a 5xx is sent again, up to this many sends in all. */
-const MAX_SENDS = 12;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class PlacementRun {
   readonly model = new PlacementModel();
@@ -98,16 +96,10 @@ export class PlacementRun {
    */
   async call(what: string, method: string, path: string, body?: unknown): Promise<Answer> {
     const { containers, random } = this.ctx;
-    for (let attempts = 1; ; attempts++) {
-      const container = pick(random, containers);
-      const reply = await this.chaos.request(() => inContainer(container, () => api(method, path, body)));
-      if (reply.status < 500 || attempts >= MAX_SENDS) {
-        if (attempts > 1) this.count(`${what}-resent`);
-        return { reply, attempts };
-      }
-      this.count('retried-5xx');
-      await sleep(5 + random() * 20);
-    }
+    const sender = { containers, random, chaos: this.chaos, onResend: () => this.count('retried-5xx') };
+    const answer = await sendAsClient(sender, method, path, body);
+    if (answer.attempts > 1) this.count(`${what}-resent`);
+    return answer;
   }
 
   /** A random fleet of 2 to 5 small nodes with random traits, aggregates and ratios; and the groups. */
