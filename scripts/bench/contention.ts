@@ -9,6 +9,7 @@ import { openTable } from './counting';
 import { claimEvent, claimHandler, invoke } from './handlers';
 import { registerNodes } from './loads';
 import { measure, round, type Measured } from './measure';
+import { ReadUnitMeter } from './read-units';
 import { failedWrites } from './report';
 import { ROOMY_NODE, SETTINGS } from './settings';
 import { handlersClient } from './store';
@@ -26,6 +27,8 @@ export interface ContentionRun {
   /** Attempts beyond the first per claim (failed TransactWriteItems). */
   retriesPerClaim: number;
   unavailable: number;
+  /** Read units per claim (every claim's, landed or not), from the sizes of the items answered. */
+  rcuPerClaim: number;
   check: LedgerCheck;
 }
 
@@ -44,6 +47,9 @@ export async function contentionRuns(): Promise<ContentionRun[]> {
     await registerNodes(nodeIds, ROOMY_NODE);
     const contention = new Contention({ latencyMs });
     const remove = contention.attach(handlersClient());
+    // Sizes of the items answered: no extra request, so the timings stay true.
+    const meter = new ReadUnitMeter();
+    const unmeter = meter.attach(handlersClient());
     const uuids = Array.from({ length: claims }, () => randomUUID());
     const label = `${concurrency} claimers${nodes > 1 ? `, ${nodes} nodes` : ''}, ${latencyMs} ms`;
     let measured: Measured;
@@ -52,6 +58,7 @@ export async function contentionRuns(): Promise<ContentionRun[]> {
         invoke(claimHandler, 'claim-instance', claimEvent(nodeIds[i % nodes] ?? '', uuids[i] ?? '', true)),
       );
     } finally {
+      unmeter();
       remove();
     }
     const landed = measured.statuses['201'] ?? 0;
@@ -59,7 +66,7 @@ export async function contentionRuns(): Promise<ContentionRun[]> {
     out.push({
       concurrency, nodes, latencyMs, measured, goodput: round(landed / measured.seconds, 1),
       conflictsPerClaim: round((cancelled + singleWrites) / claims, 3), retriesPerClaim: round(failedWrites(measured) / claims, 3),
-      unavailable: measured.statuses['503'] ?? 0, check: await checkAndDrop(store, nodeIds, { records: landed }),
+      unavailable: measured.statuses['503'] ?? 0, rcuPerClaim: round(meter.take() / claims, 2), check: await checkAndDrop(store, nodeIds, { records: landed }),
     });
   }
   return out;

@@ -40,7 +40,9 @@ export function unitsOf(command: string, input: Input, output: Output): number {
 export class ReadUnitMeter {
   private units = 0;
 
-  attach(client: DynamoDBClient): void {
+  /** Meters `client` from now on; answers the removal. */
+  attach(client: DynamoDBClient): () => void {
+    const name = `benchReadUnits-${Math.random()}`;
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);
@@ -48,8 +50,9 @@ export class ReadUnitMeter {
         this.units += unitsOf(command, args.input as Input, result.output as Output);
         return result;
       },
-      { step: 'finalizeRequest', priority: 'low', name: 'benchReadUnits' },
+      { step: 'finalizeRequest', priority: 'low', name },
     );
+    return () => client.middlewareStack.remove(name);
   }
 
   /** The units since the last call. */

@@ -51,13 +51,14 @@ export function printContention(runs: ContentionRun[]): void {
   );
   console.log(
     table(
-      ['claimers', 'nodes', 'latency ms', 'claims', 'goodput/s', 'conflicts/claim', 'retries/claim', 'p50 ms', 'p99 ms', '503', 'statuses', 'ledger'],
+      ['claimers', 'nodes', 'latency ms', 'claims', 'goodput/s', 'conflicts/claim', 'retries/claim', 'req/claim', 'RCU/claim', 'p50 ms', 'p99 ms', '503', 'statuses', 'ledger'],
       runs.map((r) => [
         String(r.concurrency), String(r.nodes), String(r.latencyMs), String(r.measured.ops), fmt(r.goodput), fmt(r.conflictsPerClaim, 2), fmt(r.retriesPerClaim, 2),
+        fmt(r.measured.requests.perOp, 2), fmt(r.rcuPerClaim, 2),
         fmt(r.measured.p50Ms), fmt(r.measured.p99Ms), String(r.unavailable), counts(r.measured.statuses),
         r.check.ok ? 'ok' : `FAIL: ${r.check.problems.slice(0, 2).join('; ')}`,
       ]),
-      'rrrrrrrrrrll',
+      'rrrrrrrrrrrrll',
     ),
   );
   console.log(
