@@ -18,7 +18,7 @@ import { classifyClaim, failed, refusalError } from './outcomes';
 import { Contended, withRetry, type RetryContext } from './retry';
 import { releasedConflict } from './tombstone';
 import { conflict, ownClaim } from './own-claim';
-import { commitOrWait } from './waiting-claims';
+import { commitOrWait, type WaitOutcome } from './waiting-claims';
 import { guardConditions, nodeUpdate, recordPuts } from './writes';
 
 export interface ClaimResult {
@@ -109,36 +109,50 @@ export async function claimInstance(
     const outcome = combinable
       ? await commitOrWait(store, context, write, classify, { record, plan, request })
       : await commit(store, context, write, classify);
-    switch (outcome.kind) {
-      case 'extra':
-        throw outcome.error;
-      case 'committed':
-        return { created: true, record };
-      case 'own-claim':
-        return {
-          created: claimedByMe(context.intended, outcome.holder),
-          record: await getInstance(store, nodeId, record.instanceUuid),
-        };
-      case 'released':
-        // Even when this request's own lost write made the claim: it has been released since.
-        throw releasedConflict(record.instanceUuid, outcome.holder);
-      case 'instance-conflict':
-        throw conflict(record.instanceUuid, nodeId, outcome.holder);
-      case 'raced':
-        // The first time the cache chose anew from what the devices are now; after that it reads them all again.
-        view.forget();
-        throw new Contended('a chosen device was taken');
-      case 'cell-raced':
-        // The view now has the cells as the cancellation returned them: the next attempt fits again on those.
-        throw new Contended('a NUMA cell changed since it was read');
-      case 'node-gone':
-      case 'refused':
-      case 'contended':
-        throw refusalError(nodeId, outcome);
-    }
+    return answerOf(store, context, outcome, record, view);
   };
   // Whatever an attempt's end, the fit's cell takes stop being noted once it is over (rule NU10).
   return withRetry<ClaimResult, InstanceRecord>(store, (context) => attempt(context).finally(() => view.unhold()));
+}
+
+type Outcome = WaitOutcome | { kind: 'extra'; error: Error };
+
+/** The answer an attempt's outcome makes: the claim made (by this request or an earlier one of it), or why not. */
+async function answerOf(
+  store: Store,
+  context: RetryContext<InstanceRecord>,
+  outcome: Outcome,
+  record: InstanceRecord,
+  view: CellView,
+): Promise<ClaimResult> {
+  const { nodeId } = record;
+  switch (outcome.kind) {
+    case 'extra':
+      throw outcome.error;
+    case 'committed':
+      return { created: true, record };
+    case 'own-claim':
+      return {
+        created: claimedByMe(context.intended, outcome.holder),
+        record: await getInstance(store, nodeId, record.instanceUuid),
+      };
+    case 'released':
+      // Even when this request's own lost write made the claim: it has been released since.
+      throw releasedConflict(record.instanceUuid, outcome.holder);
+    case 'instance-conflict':
+      throw conflict(record.instanceUuid, nodeId, outcome.holder);
+    case 'raced':
+      // The first time the cache chose anew from what the devices are now; after that it reads them all again.
+      view.forget();
+      throw new Contended('a chosen device was taken');
+    case 'cell-raced':
+      // The view now has the cells as the cancellation returned them: the next attempt fits again on those.
+      throw new Contended('a NUMA cell changed since it was read');
+    case 'node-gone':
+    case 'refused':
+    case 'contended':
+      throw refusalError(nodeId, outcome);
+  }
 }
 
 /**

@@ -164,21 +164,9 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
   refuseFromRequest(destNodeId, request);
   const print = fingerprint({ destNodeId, ...request });
   return withRetry<MoveResult, Migration>(store, async (context) => {
-    const [existing, item] = await readItems(store, [
-      migrationKey(request.migrationId),
-      instanceKey(request.sourceNodeId, request.instanceUuid),
-    ]);
-    // A migration made by another request is a conflict, unless this claim re-targets it (rule L4).
-    const found = existing ? migrationOf(existing) : undefined;
-    if (found?.fingerprint === print) return { created: movedByMe(context.intended, found), migration: found };
-    const previous = found && retargetable(found, request, destNodeId);
-    if (!item) throw new InstanceNotFound(request.sourceNodeId, request.instanceUuid);
-    const instance = instanceRecordOf(item);
-    if (instance.migrationId && instance.migrationId !== previous?.migrationId) {
-      throw new InstanceConflict(
-        `Instance ${instance.instanceUuid} is already moving (migration ${instance.migrationId}).`,
-      );
-    }
+    const read = await readMove(store, destNodeId, request, print);
+    if ('found' in read) return { created: movedByMe(context.intended, read.found), migration: read.found };
+    const { instance, previous } = read;
     const flavor = request.newFlavor ?? instance.flavor;
     const overhead = request.overhead ?? instance.overhead;
     const sized = {
@@ -228,6 +216,34 @@ export async function claimMove(store: Store, destNodeId: string, request: MoveR
         throw refusalError(destNodeId, outcome);
     }
   });
+}
+
+/**
+ * The move's migration and instance, in one read: this very claim made before (`found`), or the instance to move
+ * with the migration this claim re-targets, if any. A migration made by another request is a conflict, unless this
+ * claim re-targets it (rule L4); so is an instance already moving under another migration.
+ */
+async function readMove(
+  store: Store,
+  destNodeId: string,
+  request: MoveRequest,
+  print: string,
+): Promise<{ found: Migration } | { instance: InstanceRecord; previous?: Migration }> {
+  const [existing, item] = await readItems(store, [
+    migrationKey(request.migrationId),
+    instanceKey(request.sourceNodeId, request.instanceUuid),
+  ]);
+  const found = existing ? migrationOf(existing) : undefined;
+  if (found?.fingerprint === print) return { found };
+  const previous = found && retargetable(found, request, destNodeId);
+  if (!item) throw new InstanceNotFound(request.sourceNodeId, request.instanceUuid);
+  const instance = instanceRecordOf(item);
+  if (instance.migrationId && instance.migrationId !== previous?.migrationId) {
+    throw new InstanceConflict(
+      `Instance ${instance.instanceUuid} is already moving (migration ${instance.migrationId}).`,
+    );
+  }
+  return { instance, previous };
 }
 
 /** Refusals the request alone decides, before anything is read or written (rules M6, L3). */

@@ -20,7 +20,7 @@ import { COLUMNS, firstVersion, nodeKey, nodeStateOf } from './items';
 import { cancellation, commitOrStartOver, deleteIfUnused, sendOne } from './commit';
 import { deviceWrites, readNodeAndDevices } from './devices';
 import { conditionFailed } from './outcomes';
-import { Contended, withRetry } from './retry';
+import { Contended, withRetry, type RetryContext } from './retry';
 import { readNodePartition } from './query';
 import { NODE_INDEX } from './table';
 import type { HostCellInventory } from '../domain/numa-types';
@@ -109,32 +109,18 @@ export async function putNode(
     const created = (now: boolean) => (createdByMe ||= now) || registeredByMe(context.intended);
     const changes = reconcile(devices, reported, firstVersion());
     if (changes.length === 0) {
-      const e = new Expression();
-      const out = await sendOne(context, intent, () =>
-        store.doc.send(
-          new UpdateCommand({
-            TableName: store.tableName,
-            Key: nodeKey(nodeId),
-            UpdateExpression: `SET ${inventoryClauses(e, nodeId, inventory, undefined, labels).join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
-            // A node deleted since the read is not registered again.
-            ...(registered ? { ConditionExpression: 'attribute_exists(pk)' } : {}),
-            ReturnValues: 'ALL_NEW',
-            ...e.params(),
-          }),
-        ),
-      ).catch((error: unknown) => {
-        throw registered && conditionFailed(error) ? new NodeNotFound(nodeId) : error;
+      const { attributes, node, stats } = await writeInventory(store, context, nodeId, intent, {
+        inventory,
+        registered,
+        labels,
       });
-      // The view shows the records' stats (rule S6): one Query more, none on a node that tracks nothing.
-      const stats = Number(out.Attributes?.trackedCount ?? 0) ? await recordStats(store, nodeId) : {};
-      const node = nodeStateOf(out.Attributes ?? {}, stats);
+      // Noted before the cells' write, which may start the attempt over: the generation starts at 1 with the
+      // write that creates the node.
+      created(node.generation === 1);
       // `numa` given: the cells follow, in a write of their own (rule NS2); the node's view then shows them.
-      if (numa && hasOrGetsCells(out.Attributes, numa)) {
-        created(node.generation === 1);
+      if (numa && hasOrGetsCells(attributes, numa))
         return { created: created(false), node: { ...(await putTopology(store, context, nodeId, numa)), stats } };
-      }
-      // The generation starts at 1 with the write that creates the node.
-      return { created: created(node.generation === 1), node };
+      return { created: created(false), node };
     }
     let state = devices;
     let seen = Number(before?.pciVersion ?? 0);
@@ -158,6 +144,42 @@ export async function putNode(
 }
 
 type PutIntent = { absentAtFirstLook: boolean };
+
+interface PutOptions {
+  inventory: Inventory;
+  registered: boolean;
+  labels?: NodeLabels;
+}
+
+/** A put without device changes: one UpdateItem of the node item, answering it as it is now, with its stats. */
+async function writeInventory(
+  store: Store,
+  context: RetryContext<PutIntent>,
+  nodeId: string,
+  intent: PutIntent,
+  { inventory, registered, labels }: PutOptions,
+) {
+  const e = new Expression();
+  const out = await sendOne(context, intent, () =>
+    store.doc.send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: nodeKey(nodeId),
+        UpdateExpression: `SET ${inventoryClauses(e, nodeId, inventory, undefined, labels).join(', ')} ADD ${e.name('generation')} ${e.value(1)}`,
+        // A node deleted since the read is not registered again.
+        ...(registered ? { ConditionExpression: 'attribute_exists(pk)' } : {}),
+        ReturnValues: 'ALL_NEW',
+        ...e.params(),
+      }),
+    ),
+  ).catch((error: unknown) => {
+    throw registered && conditionFailed(error) ? new NodeNotFound(nodeId) : error;
+  });
+  const attributes = out.Attributes ?? {};
+  // The view shows the records' stats (rule S6): one Query more, none on a node that tracks nothing.
+  const stats = Number(attributes.trackedCount ?? 0) ? await recordStats(store, nodeId) : {};
+  return { attributes, node: nodeStateOf(attributes, stats), stats };
+}
 
 /** A node that never had cells and gets none skips the cells' read and write. */
 const hasOrGetsCells = (node: Record<string, unknown> | undefined, numa: HostCellInventory[]) =>
