@@ -4,7 +4,8 @@ import { NO_CHAOS } from '../support/chaos';
 import type { Run } from './campaign-run';
 import { Violation, type ClaimLog, type Slot, type StepLog } from './campaign-types';
 import { LedgerModel, limitsOf, releasing, usage, type Instance, type Size } from './ledger-model';
-import { CHANGES, FLAVORS, NO_OVERHEAD, NUMA_FLAVORS, NUMA_NODE, OVERHEAD, PCI_REQUESTS, STATES, type Op } from './ops';
+import { CHANGES, FLAVORS, NO_OVERHEAD, NUMA_FLAVORS, NUMA_NODE, OVERHEAD, PCI_REQUESTS, STATES } from './fleet';
+import type { Op } from './ops';
 
 /** The refusal of a NUMA fit alone (no scalar reason before it): the model does not fit cells, so it accepts it. */
 const NUMA_REFUSAL =

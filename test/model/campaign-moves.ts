@@ -15,7 +15,8 @@ import {
   type PciRequest,
   type Size,
 } from './ledger-model';
-import { FLAVORS, NUMA_NODE, OVERHEAD, PCI_REQUESTS, type Op } from './ops';
+import { FLAVORS, NUMA_NODE, OVERHEAD, PCI_REQUESTS } from './fleet';
+import type { Op } from './ops';
 
 /** Nova's refusal of a live migration that carries a flavor's PCI alias (its reason's dot, then the refusal's). */
 const LIVE_ALIAS_REFUSAL =

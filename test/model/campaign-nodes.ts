@@ -4,7 +4,8 @@ import { check, partition } from './campaign-checks';
 import type { Run } from './campaign-run';
 import { canon, Violation } from './campaign-types';
 import type { Size } from './ledger-model';
-import { FLAVORS, NO_OVERHEAD, NODES, STATES, type Step } from './ops';
+import { FLAVORS, NO_OVERHEAD, NODES, STATES } from './fleet';
+import type { Step } from './ops';
 
 /**
  * An operator retires a node and registers one under the same id, as when a host is reinstalled: refused while

@@ -9,7 +9,8 @@ import { agentAudit, audit, retire } from './campaign-nodes';
 import { sound } from './campaign-soundness';
 import { canon, Violation, type ClaimLog, type Context, type Sent, type Slot, type StepLog } from './campaign-types';
 import { LedgerModel, RES, type Amounts } from './ledger-model';
-import { NODES, ORPHANS, type Op, type Shape, type Step } from './ops';
+import { NODES, ORPHANS } from './fleet';
+import type { Op, Shape, Step } from './ops';
 
 export class Run {
   readonly model = new LedgerModel();
