@@ -13,8 +13,11 @@ const WEB_DIR = join(__dirname, '..', 'web');
 const PAGE_FILES: Record<string, { file: string; contentType: string }> = {
   '/': { file: 'index.html', contentType: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', contentType: 'text/html; charset=utf-8' },
-  '/app.js': { file: 'app.js', contentType: 'text/javascript; charset=utf-8' },
+  '/api.js': { file: 'api.js', contentType: 'text/javascript; charset=utf-8' },
+  '/rows.js': { file: 'rows.js', contentType: 'text/javascript; charset=utf-8' },
   '/numa.js': { file: 'numa.js', contentType: 'text/javascript; charset=utf-8' },
+  '/detail.js': { file: 'detail.js', contentType: 'text/javascript; charset=utf-8' },
+  '/app.js': { file: 'app.js', contentType: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', contentType: 'text/css; charset=utf-8' },
 };
 

@@ -1,17 +1,21 @@
 // The capacity page: every node of GET /nodes as a row of usage bars, refreshed every few seconds.
 // Only the rows in view are in the DOM (fixed row height, rows placed by scroll position), so a fleet
-// of thousands of nodes costs what a screenful does. Plain script, no build step: web/ is uploaded as is.
+// of thousands of nodes costs what a screenful does. Here the state, the refresh loop and the events; the requests
+// go through api.js and the HTML comes from rows.js, detail.js and numa.js, loaded before this (index.html), so that
+// each file holds one concern. Plain scripts, no build step: web/ is uploaded as is.
 // Query parameters: api=URL (the API; default this page's origin), refresh=seconds, q=filter, sort=, node=ID,
 // trait=T1,T2 (only nodes with all of them), group=ID (its members' nodes highlighted).
 'use strict';
 
 (() => {
   const params = new URLSearchParams(location.search);
-  const API = apiBase(params.get('api'));
   const REFRESH_MS = Math.max(1, Number(params.get('refresh')) || 5) * 1000;
   const ROW_H = 44; // keep equal to --row-h in style.css
   const OVERSCAN = 8;
-  const TIMEOUT_MS = 10_000;
+
+  const { base: API, getJson, everyNode } = window.capacityApi;
+  const { rowHtml, fleetHtml, SORTS } = window.capacityRows;
+  const { detailHtml } = window.capacityDetail;
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -47,166 +51,7 @@
     refreshes: 0,
   };
 
-  function apiBase(given) {
-    const base = new URL(given || '/', location.href);
-    if (!base.pathname.endsWith('/')) base.pathname += '/';
-    return base;
-  }
-
-  /** GET /nodes answers a page at a time: every page, in nodeId order. */
-  async function everyNode() {
-    const all = [];
-    let next;
-    do {
-      const body = await getJson(next ? `nodes?next=${encodeURIComponent(next)}` : 'nodes');
-      all.push(...body.nodes);
-      next = body.next;
-    } while (next);
-    return all;
-  }
-
-  async function getJson(path) {
-    const res = await fetch(new URL(path, API), {
-      headers: { accept: 'application/json' },
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-    const text = await res.text();
-    let body;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new Error(`HTTP ${res.status}, and the answer is not JSON`);
-    }
-    if (!res.ok) throw new Error(body && body.message ? `${body.error}: ${body.message}` : `HTTP ${res.status}`);
-    return body;
-  }
-
-  // ---- figures -------------------------------------------------------------------------------------
-
-  // One formatter for all: toLocaleString builds a new one on every call, which a thousand rows feel.
-  const numbers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-  const fmt = (n) => (Number.isFinite(n) ? numbers.format(n) : '–');
-
-  /** Each resource of a node: the physical total, what the host keeps, what is used (reserved included), the limit. */
-  function resources(n) {
-    return {
-      vcpu: {
-        total: n.vcpus,
-        reserved: n.reservedHostCpus,
-        used: n.vcpusUsed,
-        free: n.vcpus - n.vcpusUsed,
-        limit: n.limits.vcpus,
-      },
-      memory: {
-        total: n.memoryMb,
-        reserved: n.reservedHostMemoryMb,
-        used: n.memoryMbUsed,
-        free: n.freeRamMb,
-        limit: n.limits.memoryMb,
-      },
-      disk: {
-        total: n.localGb,
-        reserved: n.reservedHostDiskMb / 1024,
-        used: n.localGbUsed,
-        free: n.freeDiskGb,
-        limit: n.limits.diskGb,
-      },
-    };
-  }
-
-  function pci(n) {
-    let count = 0;
-    let free = 0;
-    for (const p of n.pciDevicePools || []) {
-      count += p.count;
-      free += p.free;
-    }
-    return { count, free };
-  }
-
-  const share = (r) => (r.limit > 0 ? r.used / r.limit : r.used > 0 ? Infinity : 0);
-
-  // ---- rendering -----------------------------------------------------------------------------------
-
-  const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-  function segment(cls, from, to, scale) {
-    if (!(to > from)) return '';
-    return `<i class="${cls}" style="left:${((from / scale) * 100).toFixed(2)}%;width:${(((to - from) / scale) * 100).toFixed(2)}%"></i>`;
-  }
-
-  /** The bar spans the largest of total, limit and used: reserved, then claims, then free physical room; the hatched
-   * background beyond is what the allocation ratio adds, up to the limit's mark; use past the limit is red. */
-  function bar(r) {
-    const scale = Math.max(r.total, r.limit, r.used, 1e-9);
-    const used = Math.max(r.used, 0);
-    const reserved = Math.min(Math.max(r.reserved, 0), used);
-    const claimsEnd = Math.min(used, Math.max(r.limit, reserved));
-    return (
-      '<div class="bar">' +
-      segment('reserved', 0, reserved, scale) +
-      segment('used', reserved, claimsEnd, scale) +
-      segment('beyond', claimsEnd, used, scale) +
-      segment('free', used, r.total, scale) +
-      `<i class="limit" style="left:${((r.limit / scale) * 100).toFixed(2)}%"></i>` +
-      '</div>'
-    );
-  }
-
-  function resourceCell(kind, r) {
-    const title = `used ${fmt(r.used)} of ${fmt(r.total)} (${fmt(r.reserved)} reserved for the host), free ${fmt(r.free)}, limit ${fmt(r.limit)}`;
-    return (
-      `<div class="cell ${kind}" role="cell" title="${title}" data-used="${r.used}" data-free="${r.free}" data-total="${r.total}" data-limit="${r.limit}">` +
-      `<div class="figures"><span class="used"><b>${fmt(r.used)}</b> / ${fmt(r.total)}</span>` +
-      // Free below zero is what an allocation ratio allows; only use past the limit is a problem.
-      `<span class="free${r.used > r.limit ? ' neg' : ''}">free ${fmt(r.free)}</span></div>` +
-      bar(r) +
-      '</div>'
-    );
-  }
-
-  function pciCell(n) {
-    const p = pci(n);
-    if (p.count === 0) return '<div class="cell pci figures" role="cell" data-count="0" data-free="0">none</div>';
-    const pools = (n.pciDevicePools || [])
-      .map((x) => `${x.vendorId}:${x.productId} ${x.deviceType} ${x.free}/${x.count} free`)
-      .join('\n');
-    return (
-      `<div class="cell pci" role="cell" title="${escapeHtml(pools)}" data-count="${p.count}" data-free="${p.free}">` +
-      `<div class="figures"><span><b>${p.free}</b> / ${p.count} free</span></div>` +
-      bar({ total: p.count, reserved: 0, used: p.count - p.free, limit: p.count }) +
-      '</div>'
-    );
-  }
-
-  function rowHtml(n) {
-    const r = resources(n);
-    const selected = n.nodeId === state.selected ? ' selected' : '';
-    const members = state.members.get(n.nodeId) || 0;
-    const id = escapeHtml(n.nodeId);
-    const badge = members
-      ? ` <span class="members" title="${members} member(s) of server group ${escapeHtml(state.group)}">${members}</span>`
-      : '';
-    return (
-      `<div class="row${selected}${members ? ' member' : ''}" role="row" tabindex="-1" data-node="${id}" data-members="${members}">` +
-      `<span class="cell name" role="cell" title="${id}">${id}${badge}</span>` +
-      resourceCell('vcpu', r.vcpu) +
-      resourceCell('memory', r.memory) +
-      resourceCell('disk', r.disk) +
-      pciCell(n) +
-      `<span class="cell num vms" role="cell" title="running VMs">${fmt(n.runningVms)}</span>` +
-      '</div>'
-    );
-  }
-
-  const collator = new Intl.Collator('en', { numeric: true });
-  const SORTS = {
-    name: (a, b) => collator.compare(a.nodeId, b.nodeId),
-    vcpus: (a, b) => share(resources(b).vcpu) - share(resources(a).vcpu),
-    memory: (a, b) => share(resources(b).memory) - share(resources(a).memory),
-    disk: (a, b) => share(resources(b).disk) - share(resources(a).disk),
-    vms: (a, b) => b.runningVms - a.runningVms,
-  };
+  // ---- the rows in view ------------------------------------------------------------------------------
 
   // Sorted once per refresh or change of order; typing in the filter only filters.
   let sorted = { nodes: null, sort: null, list: [] };
@@ -237,33 +82,15 @@
     const start = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     const end = Math.min(total, Math.ceil((top + height) / ROW_H) + OVERSCAN);
     el.rows.style.transform = `translateY(${start * ROW_H}px)`;
-    el.rows.innerHTML = state.shown.slice(start, end).map(rowHtml).join('');
+    const view = { selected: state.selected, members: state.members, group: state.group };
+    el.rows.innerHTML = state.shown
+      .slice(start, end)
+      .map((n) => rowHtml(n, view))
+      .join('');
   }
 
   function renderFleet() {
-    const sum = { vcpu: [0, 0], memory: [0, 0], disk: [0, 0], vms: 0, pci: [0, 0] };
-    for (const n of state.shown) {
-      const r = resources(n);
-      for (const k of ['vcpu', 'memory', 'disk']) {
-        sum[k][0] += r[k].used;
-        sum[k][1] += r[k].total;
-      }
-      const p = pci(n);
-      sum.pci[0] += p.free;
-      sum.pci[1] += p.count;
-      sum.vms += n.runningVms;
-    }
-    const count =
-      state.shown.length === state.nodes.length
-        ? `${fmt(state.nodes.length)} nodes`
-        : `${fmt(state.shown.length)} of ${fmt(state.nodes.length)} nodes`;
-    el.fleet.innerHTML =
-      `<span id="count"><b>${count}</b></span>` +
-      `<span>vCPU <b>${fmt(sum.vcpu[0])}</b> / ${fmt(sum.vcpu[1])}</span>` +
-      `<span>memory <b>${fmt(sum.memory[0])}</b> / ${fmt(sum.memory[1])} MB</span>` +
-      `<span>disk <b>${fmt(sum.disk[0])}</b> / ${fmt(sum.disk[1])} GB</span>` +
-      `<span>PCI free <b>${fmt(sum.pci[0])}</b> / ${fmt(sum.pci[1])}</span>` +
-      `<span>VMs <b>${fmt(sum.vms)}</b></span>`;
+    el.fleet.innerHTML = fleetHtml(state.shown, state.nodes.length);
   }
 
   function renderStatus() {
@@ -293,115 +120,14 @@
 
   // ---- the selected node -----------------------------------------------------------------------------
 
-  function instancesHtml(nodeId) {
-    if (state.detailError) return `<p class="muted">${escapeHtml(state.detailError)}</p>`;
-    if (!state.instances || state.instances.nodeId !== nodeId) return '<p class="muted">loading…</p>';
-    const list = state.instances.list;
-    if (list.length === 0) return '<p class="muted">none</p>';
-    const rows = list.map((i) => {
-      const notes =
-        (i.migrationId ? ' <span class="muted">moving</span>' : '') +
-        (i.pciDevices.length ? ` <span class="muted">${i.pciDevices.length} PCI</span>` : '');
-      return (
-        `<tr data-instance="${escapeHtml(i.instanceUuid)}"><td><code title="${escapeHtml(i.instanceUuid)}">${escapeHtml(i.instanceUuid.slice(0, 8))}</code>${notes}</td>` +
-        `<td>${escapeHtml(i.vmState)}${i.taskState ? ` / ${escapeHtml(i.taskState)}` : ''}</td>` +
-        `<td class="num">${fmt(i.vcpus)}</td><td class="num">${fmt(i.memoryMb)}</td><td class="num">${fmt(i.diskGb)}</td></tr>`
-      );
-    });
-    return (
-      '<table class="instances"><tr><th>instance</th><th>state</th><th class="num">vCPU</th><th class="num">MB</th><th class="num">GB</th></tr>' +
-      rows.join('') +
-      '</table>'
-    );
-  }
-
-  // A node's live migrations: incoming ones hold room here (a move's new hold), outgoing ones are instances
-  // of this node linked to a live migration elsewhere.
-  function liveMigrationsHtml(nodeId) {
-    if (!state.instances || state.instances.nodeId !== nodeId || !state.instances.migrations)
-      return '<p class="muted">loading…</p>';
-    const live = state.instances.migrations.filter((m) => m.moveType === 'live-migration');
-    const row = (m, way, peer) =>
-      `<tr data-live="${escapeHtml(m.migrationId)}" data-way="${way}"><td>${way}</td>` +
-      `<td><code title="${escapeHtml(m.instanceUuid)}">${escapeHtml(m.instanceUuid.slice(0, 8))}</code></td>` +
-      `<td>${escapeHtml(peer)}</td><td>${escapeHtml(m.status)}</td>` +
-      `<td class="num">${fmt(m.newUsage.vcpus)}</td><td class="num">${fmt(m.newUsage.memoryMb)}</td><td class="num">${fmt(m.newUsage.diskGb)}</td></tr>`;
-    const rows = [
-      ...live.filter((m) => m.destNodeId === nodeId).map((m) => row(m, 'incoming', `from ${m.sourceNodeId}`)),
-      ...live.filter((m) => m.sourceNodeId === nodeId).map((m) => row(m, 'outgoing', `to ${m.destNodeId}`)),
-    ];
-    if (rows.length === 0) return '<p class="muted">none</p>';
-    return (
-      '<table class="instances"><tr><th></th><th>instance</th><th>node</th><th>status</th><th class="num">vCPU</th><th class="num">MB</th><th class="num">GB</th></tr>' +
-      rows.join('') +
-      '</table>'
-    );
-  }
-
   function renderDetail() {
     const n = state.selected && state.nodes.find((x) => x.nodeId === state.selected);
     el.detail.hidden = !n;
     if (!n) return;
-    const r = resources(n);
-    const kinds = ['vcpu', 'memory', 'disk'];
-    const ratios = { vcpu: n.cpuAllocationRatio, memory: n.ramAllocationRatio, disk: n.diskAllocationRatio };
-    const line = (label, values) =>
-      `<tr><th>${label}</th>${values.map((v) => `<td class="num">${fmt(v)}</td>`).join('')}</tr>`;
-    const inventory =
-      line(
-        'total',
-        kinds.map((k) => r[k].total),
-      ) +
-      line(
-        'reserved',
-        kinds.map((k) => r[k].reserved),
-      ) +
-      line(
-        'used',
-        kinds.map((k) => r[k].used),
-      ) +
-      line(
-        'free',
-        kinds.map((k) => r[k].free),
-      ) +
-      line(
-        'allocation ratio',
-        kinds.map((k) => ratios[k]),
-      ) +
-      line(
-        'limit',
-        kinds.map((k) => r[k].limit),
-      );
-    const pools = (n.pciDevicePools || [])
-      .map(
-        (p) =>
-          `<tr><td><code>${escapeHtml(p.vendorId)}:${escapeHtml(p.productId)}</code></td><td>${escapeHtml(p.deviceType)}</td>` +
-          `<td>${p.numaNode === null ? '–' : p.numaNode}</td><td>${escapeHtml(p.physicalNetwork || '–')}</td><td class="num">${p.free} / ${p.count}</td></tr>`,
-      )
-      .join('');
-    const stats = Object.entries(n.stats || {})
-      .filter(([, v]) => v !== 0)
-      .map(([k, v]) => `${escapeHtml(k)} ${v}`)
-      .join(', ');
-    el.detail.innerHTML =
-      `<h2><span>${escapeHtml(n.nodeId)}</span><button type="button" data-close aria-label="Close">✕</button></h2>` +
-      `<p class="muted">generation ${n.generation} · ${fmt(n.runningVms)} running VMs · workload ${fmt(n.currentWorkload)}</p>` +
-      `<p class="labels">traits ${labels(n.traits)} · aggregates ${labels(n.aggregates)}</p>` +
-      '<table class="inventory"><tr><th></th><th class="num">vCPU</th><th class="num">memory MB</th><th class="num">disk GB</th></tr>' +
-      inventory +
-      '</table>' +
-      '<h3>PCI device pools</h3>' +
-      (pools
-        ? `<table><tr><th>vendor:product</th><th>type</th><th>NUMA</th><th>network</th><th class="num">free</th></tr>${pools}</table>`
-        : '<p class="muted">none</p>') +
-      window.capacityNuma.cellsHtml(n, { bar, fmt }) +
-      `<h3>Running VMs</h3>${instancesHtml(n.nodeId)}` +
-      `<h3>Live migrations</h3>${liveMigrationsHtml(n.nodeId)}` +
-      `<h3>Stats</h3><p class="muted">${stats || 'none'}</p>`;
+    el.detail.innerHTML = detailHtml(n, { instances: state.instances, error: state.detailError });
   }
 
-  const labels = (xs) =>
-    xs && xs.length ? xs.map((x) => `<code>${escapeHtml(x)}</code>`).join(' ') : '<span class="muted">none</span>';
+  // ---- reading ---------------------------------------------------------------------------------------
 
   /** The members of the group named, per node; an unknown group highlights nothing and says so. */
   async function loadGroup() {

@@ -1,6 +1,6 @@
 // The capacity page's NUMA cells in the node's detail: per cell, bars for memory, shared CPU use and each page
-// size's pages, and the cell's CPUs as boxes grouped by core, the pinned ones marked. app.js calls
-// window.capacityNuma.cellsHtml when it draws the detail, passing its own bar and number format, so that the
+// size's pages, and the cell's CPUs as boxes grouped by core, the pinned ones marked. detail.js calls
+// window.capacityNuma.cellsHtml when it draws the detail, passing rows.js's bar and number format, so that the
 // cells' bars read like the node's. Loaded before app.js (index.html).
 'use strict';
 
