@@ -21,7 +21,7 @@ export interface BundleFigures {
   requireMs: number;
   /** Median ms from spawning `node` to the handler being ready and the process gone. */
   processMs: number;
-  /** Medians of the per-round ratios to the empty handler measured in the same round. */
+  /** Medians of the ratios to the empty handler, each sample to the empty handler's sampled just before it. */
   requireRatio: number;
   processRatio: number;
 }
@@ -62,24 +62,28 @@ export async function measureBundles(): Promise<BundleFigures[]> {
     const sdk = join(dir, 'sdk.ts');
     writeFileSync(sdk, `import '@aws-sdk/client-dynamodb';\nimport '@aws-sdk/lib-dynamodb';\n${readFileSync(empty, 'utf8')}`);
     const bundles = [...(await buildAll(join(dir, 'functions'))), await bundle(sdk, dir, SDK_ALONE)];
-    const all = [baseline, ...bundles];
-    const samples = all.map(() => [] as { requireMs: number; processMs: number }[]);
+    type Sample = ReturnType<typeof sample>;
+    // Each bundle's sample is paired with an empty handler's taken just before it: the machine's load drifts
+    // within a round, and a ratio of neighbours cancels most of it: two bundles of the same make (get-node,
+    // list-instances) differed by up to 0.3× with one empty sample per round, by up to 0.1× paired.
+    const pairs = bundles.map(() => [] as { own: Sample; empty: Sample }[]);
     let done = 0;
-    const progress = showProgress('bundles: cold imports', ROUNDS * all.length, () => done);
+    const progress = showProgress('bundles: cold imports', ROUNDS * bundles.length, () => done);
     try {
       for (let r = 0; r < ROUNDS; r++) {
-        all.forEach((b, i) => {
-          samples[i]!.push(sample(b.file));
+        bundles.forEach((b, i) => {
+          const empty = sample(baseline.file);
+          pairs[i]!.push({ empty, own: sample(b.file) });
           done++;
         });
       }
     } finally {
       progress.end();
     }
-    const [emptySamples, ...rest] = samples;
+    const emptySamples = pairs.flat().map((p) => p.empty);
     return bundles.map((b, i) => {
-      const own = rest[i]!;
-      const ratio = (key: 'requireMs' | 'processMs') => median(own.map((s, r) => s[key] / emptySamples![r]![key]));
+      const own = pairs[i]!.map((p) => p.own);
+      const ratio = (key: 'requireMs' | 'processMs') => median(pairs[i]!.map((p) => p.own[key] / p.empty[key]));
       return {
         entry: b.entry,
         bytes: b.bytes,
@@ -93,8 +97,8 @@ export async function measureBundles(): Promise<BundleFigures[]> {
       entry: '(empty handler)',
       bytes: baseline.bytes,
       largestParts: [],
-      requireMs: round(median(emptySamples!.map((s) => s.requireMs)), 2),
-      processMs: round(median(emptySamples!.map((s) => s.processMs))),
+      requireMs: round(median(emptySamples.map((s) => s.requireMs)), 2),
+      processMs: round(median(emptySamples.map((s) => s.processMs))),
       requireRatio: 1,
       processRatio: 1,
     }]);
@@ -108,7 +112,7 @@ export function bundlesOk(figures: BundleFigures[]): boolean {
 }
 
 export function printBundles(figures: BundleFigures[]): void {
-  console.log(`\nLambda bundles (esbuild, minified, AWS SDK external; ${ROUNDS} fresh node processes each, medians)`);
+  console.log(`\nLambda bundles (esbuild, minified, AWS SDK external; ${ROUNDS} fresh node processes each, medians; ratios to an empty handler sampled just before each)`);
   console.log('  entry                       size   require  cold process  process/empty  require/empty  largest parts');
   for (const f of figures) {
     const parts = f.largestParts.map((p) => `${p.name} ${(p.bytes / 1024).toFixed(0)} KB`).join(', ');
