@@ -53,7 +53,7 @@ test('placements, gangs, claims and releases into groups of every policy agree w
 }, 120_000);
 
 test('the same with conflicts, throttling, 500s, lost responses and dying Lambdas over three containers', async () => {
-  const outcomes = await campaign(20261203, {
+  const outcomes = await campaign(20261206, {
     label: 'pf',
     fleets: 4,
     steps: 10,

@@ -53,8 +53,19 @@ export interface Sent {
 export type Rand = () => number;
 const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
 const chance = (rand: Rand, p: number) => rand() < p;
-const uuidOf = (rand: Rand) =>
-  'xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx'.replace(/x/g, () => Math.floor(rand() * 16).toString(16));
+/**
+ * A UUID from the seed's draws, its first 4 digits from the run's prefix: two campaigns run on one seed into one
+ * table (PLACEMENT_SEED replays both tests of a file with it) must not send each other's instances.
+ */
+const uuidOf = (rand: Rand, prefix: string) => {
+  const drawn = 'xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx'.replace(/x/g, () => Math.floor(rand() * 16).toString(16));
+  return tagOf(prefix) + drawn.slice(4);
+};
+const tagOf = (prefix: string) =>
+  [...prefix]
+    .reduce((h, c) => (h * 31 + c.charCodeAt(0)) & 0xffff, 7)
+    .toString(16)
+    .padStart(4, '0');
 
 const FLAVORS: Flavor[] = [
   { vcpus: 1, memoryMb: 256, rootGb: 1 },
@@ -202,13 +213,13 @@ export class PlacementRun {
     const flavor = pick(this.rand, FLAVORS);
     const group = this.groupChoice();
     // Arguments are drawn left to right: node before UUID, a gang's members before its filters.
-    if (r < 0.55) return named(this, pick(this.rand, this.nodeIds), uuidOf(this.rand), flavor, group);
+    if (r < 0.55) return named(this, pick(this.rand, this.nodeIds), uuidOf(this.rand, this.prefix), flavor, group);
     if (r < 0.66) return gang(this, this.members(), this.filters(), group);
     const twin = chance(this.rand, 0.2);
     const strategy = pick(this.rand, ['spread', 'pack']);
     const filters = this.filters();
     const body = {
-      instanceUuid: uuidOf(this.rand),
+      instanceUuid: uuidOf(this.rand, this.prefix),
       flavor,
       ...this.wire(filters),
       strategy,
@@ -220,7 +231,10 @@ export class PlacementRun {
   /** A gang's 2 to 4 members. */
   private members(): { instanceUuid: string; flavor: Flavor }[] {
     const size = 2 + Math.floor(this.rand() * 3);
-    return Array.from({ length: size }, () => ({ instanceUuid: uuidOf(this.rand), flavor: pick(this.rand, FLAVORS) }));
+    return Array.from({ length: size }, () => ({
+      instanceUuid: uuidOf(this.rand, this.prefix),
+      flavor: pick(this.rand, FLAVORS),
+    }));
   }
 
   afterStep(judge: () => void): void {
