@@ -190,13 +190,16 @@ function picker(store: Store, nodeId: string, request: Sized, given?: string[]) 
 export function takeUpkeep(store: Store, nodeId: string, take: DeviceTake, onRace: 'learn' | 'forget'): DeviceUpkeep {
   const isPf = (address: string) => take.from.get(address)?.deviceType === 'type-PF';
   const learn = (reasons: Reasons) => {
-    const failed = take.changes.filter((c) => reasons.get(`device:${c.address}`)?.Code === 'ConditionalCheckFailed');
-    if (take.chosen.some(isPf) || failed.some((c) => isPf(c.address))) return store.devices.forget(nodeId);
+    // Each device whose condition failed, with its image as it is now (none: it is gone).
+    const failed = take.changes.flatMap(({ address }) => {
+      const reason = reasons.get(`device:${address}`);
+      return reason?.Code === 'ConditionalCheckFailed' ? [{ address, item: reason.Item }] : [];
+    });
+    if (take.chosen.some(isPf) || failed.some((f) => isPf(f.address))) return store.devices.forget(nodeId);
     const copy = new Map(take.from);
-    for (const change of failed) {
-      const item = reasons.get(`device:${change.address}`)?.Item;
-      if (item) copy.set(change.address, deviceOf(plain(item)));
-      else copy.delete(change.address);
+    for (const { address, item } of failed) {
+      if (item) copy.set(address, deviceOf(plain(item)));
+      else copy.delete(address);
     }
     store.devices.remember(nodeId, copy);
   };

@@ -1,7 +1,6 @@
 // The bench's one door to the store: the tables it opens, the partitions it reads back, and what the
 // baseline and the checks need of the table's layout. Nothing else in scripts/bench imports lib/store.
 import { randomUUID } from 'node:crypto';
-import { paginateQuery } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { resetRuntime, runtime } from '../../lib/api/runtime';
 import { createStore, ensureTable, layout, type Store } from '../../lib/store';
@@ -34,16 +33,6 @@ export async function createTable(prefix: string): Promise<{ store: Store; handl
   return { store, handlersClient: runtime().store.client };
 }
 
-/** The node's whole partition: its node item, its instance records and its move holds, read strongly consistent. */
-export async function partition(store: Store, nodeId: string): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  const input = {
-    TableName: store.tableName,
-    KeyConditionExpression: 'pk = :pk',
-    ExpressionAttributeValues: { ':pk': nodeKey(nodeId).pk },
-    ConsistentRead: true,
-  };
-  for await (const page of paginateQuery({ client: store.doc }, input)) items.push(...(page.Items ?? []));
-  return items;
-}
+/** The node's whole partition, every page of it, read strongly consistent: the tests' own reader. */
+export { partition } from '../../test/support/ledger';
 

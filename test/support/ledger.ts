@@ -1,5 +1,5 @@
-// Reads a node's ledger straight from the table and checks it adds up (the arithmetic is ledger-check.ts's,
-// which the bench shares).
+// Reads a node's ledger straight from the table and checks it adds up (the bench reads partitions with this too;
+// the arithmetic is ledger-check.ts's, which it shares as well).
 import { paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { getNode, type Store } from '../../lib/store';
 import {
