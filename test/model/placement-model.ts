@@ -61,6 +61,8 @@ export const amountsOf = (flavor: Flavor): Amounts =>
 const add = (a: Amounts, b: Amounts, sign = 1): Amounts =>
   Object.fromEntries(RES.map((r) => [r, a[r] + sign * b[r]])) as Amounts;
 
+const times = (a: Amounts, n: number): Amounts => Object.fromEntries(RES.map((r) => [r, a[r] * n])) as Amounts;
+
 /** Members of a group per node, as a plain count map. */
 export type Membership = Map<string, number>;
 
@@ -195,6 +197,30 @@ export class StepBounds {
     return nodes.filter(
       (n) => this.model.fits(n, this.used(n, this.admitted, 1), requested) && this.model.admits(groupId, n, members),
     );
+  }
+
+  /**
+   * How many members of a gang the nodes take whatever the service's choices, its hard policy kept: per node, the
+   * most copies of the gang's largest member (the largest of each resource) that fit at the highest usage of the
+   * step and that the policy admits at the group's highest membership. Members assigned one by one (rule G11) can
+   * run out of nodes only after filling every node to its count, so a gang no larger than the sum always finds
+   * one. Affinity answers 0: there the first member's node must take them all, and which one it is depends on the
+   * service's ranking.
+   */
+  gangSlotsThroughout(members: Amounts[], groupId: string | undefined, nodes: string[]): number {
+    const policy = groupId === undefined ? undefined : this.model.groups.get(groupId);
+    if (policy?.policy === 'affinity') return 0;
+    const largest = Object.fromEntries(RES.map((r) => [r, Math.max(...members.map((m) => m[r]))])) as Amounts;
+    const joined = groupId === undefined ? new Map<string, number>() : this.members(groupId, this.admitted, 1);
+    const hard = policy?.policy === 'anti-affinity';
+    return nodes.reduce((sum, n) => {
+      const admits = hard ? (policy.maxServerPerHost ?? 1) - (joined.get(n) ?? 0) : members.length;
+      const used = this.used(n, this.admitted, 1);
+      let copies = 0;
+      while (copies < Math.min(admits, members.length) && this.model.fits(n, used, times(largest, copies + 1)))
+        copies++;
+      return sum + copies;
+    }, 0);
   }
 
   /** Whether an admitted request fitted at the lowest the node's usage and the group's membership can have been. */

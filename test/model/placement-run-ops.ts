@@ -109,7 +109,7 @@ export function gang(
   return async () => {
     const answer = await run.call('gang', 'POST', '/placements', body);
     const { reply } = answer;
-    if (noValidHost(reply)) return run.count('gang-refused');
+    if (noValidHost(reply)) return gangRefused(run, instances, filters, group, reply);
     const placements = (reply.body?.placements ?? []) as { instanceUuid: string; nodeId: string }[];
     if (!made(answer) || placements.length !== instances.length) return run.wrong('gang', reply);
     run.count('gang');
@@ -121,6 +121,33 @@ export function gang(
     const placed = placements.map((p) => ({ uuid: p.instanceUuid, node: p.nodeId }));
     run.sent.set(placed[0]!.uuid, { body, placed });
   };
+}
+
+/**
+ * A gang refused though no plan of it lost a race to another write (rule G11), so its last plans found no room in
+ * views read since it began: wrong if the nodes in its filters could take all its members throughout the step,
+ * whatever the order in which they were chosen. Counted by whether its nodes had some of those places or none.
+ */
+function gangRefused(
+  run: PlacementRun,
+  instances: { instanceUuid: string; flavor: Flavor }[],
+  filters: Filters,
+  group: string | undefined,
+  reply: Reply,
+) {
+  run.count('gang-refused');
+  if (reply.body.refusals?.RACED) return run.count('gang-refused-RACED');
+  const scope = run.nodeIds.filter((n) => run.model.inScope(n, filters));
+  run.afterStep(() => {
+    const slots = run.bounds.gangSlotsThroughout(
+      instances.map((m) => amountsOf(m.flavor)),
+      group,
+      scope,
+    );
+    if (slots >= instances.length)
+      run.wrong(`gang of ${instances.length} refused while its nodes had ${slots} places throughout`, reply);
+    run.count(slots ? 'gang-refused-short' : 'gang-refused-full');
+  });
 }
 
 /** 204, also when sent again after a send that released it (the instance is then no longer tracked). */
