@@ -208,17 +208,21 @@ export class StepBounds {
    * service's ranking.
    */
   gangSlotsThroughout(members: Amounts[], groupId: string | undefined, nodes: string[]): number {
-    const policy = groupId === undefined ? undefined : this.model.groups.get(groupId);
-    if (policy?.policy === 'affinity') return 0;
+    if (groupId !== undefined && this.model.groups.get(groupId)?.policy === 'affinity') return 0;
     const largest = Object.fromEntries(RES.map((r) => [r, Math.max(...members.map((m) => m[r]))])) as Amounts;
-    const joined = groupId === undefined ? new Map<string, number>() : this.members(groupId, this.admitted, 1);
-    const hard = policy?.policy === 'anti-affinity';
+    const joined: Membership = groupId === undefined ? new Map() : this.members(groupId, this.admitted, 1);
     return nodes.reduce((sum, n) => {
-      const admits = hard ? (policy.maxServerPerHost ?? 1) - (joined.get(n) ?? 0) : members.length;
       const used = this.used(n, this.admitted, 1);
+      const here = new Map(joined);
       let copies = 0;
-      while (copies < Math.min(admits, members.length) && this.model.fits(n, used, times(largest, copies + 1)))
+      while (
+        copies < members.length &&
+        this.model.admits(groupId, n, here) &&
+        this.model.fits(n, used, times(largest, copies + 1))
+      ) {
         copies++;
+        here.set(n, (here.get(n) ?? 0) + 1);
+      }
       return sum + copies;
     }, 0);
   }
